@@ -1,0 +1,128 @@
+import os from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('has defaults for everything', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      PORT: 3000,
+      HOST: '0.0.0.0',
+      MEDIA_LISTEN_IP: '0.0.0.0',
+      MEDIA_PORT: 40000,
+      MEDIASOUP_WORKERS: Math.min(os.availableParallelism(), 64),
+      MEDIASOUP_LOG_LEVEL: 'warn',
+      REDIS_KEY_PREFIX: 'group-room:',
+      ROOM_CAPACITY: 16,
+      ROOM_GRACE_SECONDS: 3600,
+      ACK_RETENTION_SECONDS: 7 * 24 * 3600,
+      SERVE_WEB: true,
+      CORS_ORIGINS: [],
+      LOG_LEVEL: 'info',
+    });
+    expect(config.MEDIA_ANNOUNCED_ADDRESS).toBeUndefined();
+    expect(config.REDIS_URL).toBeUndefined();
+    expect(config.TOKEN_SECRET).toBeUndefined();
+    expect(typeof config.WEB_DIR).toBe('string');
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '', REDIS_URL: '', SERVE_WEB: '' })).toMatchObject({ PORT: 3000, SERVE_WEB: true });
+    expect(loadConfig({ REDIS_URL: '' }).REDIS_URL).toBeUndefined();
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(() => loadConfig({ PATH: '/bin', SOMETHING_ELSE: 'x' })).not.toThrow();
+  });
+
+  it('parses and coerces the values it is given', () => {
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MEDIA_LISTEN_IP: '::1',
+      MEDIA_ANNOUNCED_ADDRESS: 'media.example.org',
+      MEDIA_PORT: '50000',
+      MEDIASOUP_WORKERS: '2',
+      REDIS_URL: 'rediss://user:pw@redis.example.org:6380/1',
+      REDIS_KEY_PREFIX: 'test:',
+      ROOM_CAPACITY: '2',
+      ROOM_GRACE_SECONDS: '60',
+      ACK_RETENTION_SECONDS: '86400',
+      TOKEN_SECRET: 's'.repeat(32),
+      SERVE_WEB: '0',
+      CORS_ORIGINS: ' https://a.example , ,https://b.example',
+      LOG_LEVEL: 'warn',
+    });
+    expect(config).toMatchObject({
+      PORT: 0,
+      HOST: '127.0.0.1',
+      MEDIA_LISTEN_IP: '::1',
+      MEDIA_ANNOUNCED_ADDRESS: 'media.example.org',
+      MEDIA_PORT: 50000,
+      MEDIASOUP_WORKERS: 2,
+      REDIS_URL: 'rediss://user:pw@redis.example.org:6380/1',
+      REDIS_KEY_PREFIX: 'test:',
+      ROOM_CAPACITY: 2,
+      ROOM_GRACE_SECONDS: 60,
+      ACK_RETENTION_SECONDS: 86400,
+      TOKEN_SECRET: 's'.repeat(32),
+      SERVE_WEB: false,
+      CORS_ORIGINS: ['https://a.example', 'https://b.example'],
+      LOG_LEVEL: 'warn',
+    });
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['false', false],
+    ['0', false],
+  ])('reads SERVE_WEB=%s as %s', (raw, expected) => {
+    expect(loadConfig({ SERVE_WEB: raw }).SERVE_WEB).toBe(expected);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['MEDIA_PORT', 'x'],
+    ['REDIS_URL', 'nonsense'],
+    ['REDIS_URL', 'http://127.0.0.1:6379'],
+    ['ROOM_CAPACITY', '1'],
+    ['ROOM_CAPACITY', '51'],
+    ['ROOM_GRACE_SECONDS', '59'],
+    ['ROOM_GRACE_SECONDS', String(7 * 24 * 3600 + 1)],
+    ['ACK_RETENTION_SECONDS', '59'],
+    ['ACK_RETENTION_SECONDS', String(90 * 24 * 3600 + 1)],
+    ['TOKEN_SECRET', 's'.repeat(31)],
+    ['MEDIASOUP_WORKERS', '0'],
+    ['MEDIA_LISTEN_IP', 'localhost'],
+    ['SERVE_WEB', 'yes'],
+    ['LOG_LEVEL', 'verbose'],
+    ['MEDIASOUP_LOG_LEVEL', 'info'],
+    ['REDIS_KEY_PREFIX', 'p'.repeat(65)],
+  ])('rejects %s=%s with a ConfigError naming the variable', (name, value) => {
+    const error = configError({ [name]: value });
+    expect(error.message).toMatch(/^Invalid configuration:\n/);
+    expect(error.message).toMatch(new RegExp(`^  ${name}: `, 'm'));
+  });
+
+  it('reports every bad variable, one line each', () => {
+    const error = configError({ PORT: 'abc', REDIS_URL: 'nonsense', ROOM_CAPACITY: '1', HOST: '127.0.0.1' });
+    const lines = error.message.split('\n').slice(1);
+    expect(lines).toHaveLength(3);
+    expect(lines.map((line) => line.trim().split(':')[0]).sort()).toEqual(['PORT', 'REDIS_URL', 'ROOM_CAPACITY']);
+    expect(error.message).not.toContain('HOST');
+  });
+});

@@ -1,0 +1,68 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Environment variables the signal server reads; every one is validated at start-up. */
+export const ConfigSchema = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** The address media is sent to, as browsers must reach it (public IP or hostname). */
+  MEDIA_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
+  MEDIA_LISTEN_IP: z.ipv4().or(z.ipv6()).default('0.0.0.0'),
+  /** Worker i listens for WebRTC (UDP and TCP) on MEDIA_PORT + i; 0 picks free ports. */
+  MEDIA_PORT: port.default(40000),
+  MEDIASOUP_WORKERS: z.coerce.number().int().min(1).max(64).default(Math.min(os.availableParallelism(), 64)),
+  MEDIASOUP_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_KEY_PREFIX: z.string().max(64).default('group-room:'),
+  ROOM_CAPACITY: z.coerce.number().int().min(2).max(50).default(16),
+  /** Room state expires this long after its session's scheduled end: nothing outlives a session for long. */
+  ROOM_GRACE_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
+  /** How long an ended session's acknowledgement record (who agreed to which text, when) is kept. */
+  ACK_RETENTION_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
+  /** Signs the facilitator and invite links. Set it (the same on every node) when using Redis. */
+  TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SERVE_WEB: bool.default(true),
+  WEB_DIR: z.string().default(path.resolve(here, '../../web')),
+  /** Extra origins allowed to open a socket (comma-separated); the same origin always may. */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parse the environment; a bad value ends start-up with one line per problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.shape)
+      .filter((key) => env[key] !== undefined && env[key] !== '')
+      .map((key) => [key, env[key]]),
+  );
+  const parsed = ConfigSchema.safeParse(known);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** The address to announce when none is configured: the first external IPv4, else loopback. */
+export function detectAnnouncedAddress(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return '127.0.0.1';
+}

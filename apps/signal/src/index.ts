@@ -1,0 +1,6 @@
+export { loadConfig, ConfigSchema, type Config } from './config.js';
+export { createLogger, type Logger } from './logger.js';
+export { startSignalServer, type SignalServer } from './server.js';
+export type { RoomStore } from './store/room-store.js';
+export { MemoryRoomStore } from './store/memory-room-store.js';
+export { RedisRoomStore } from './store/redis-room-store.js';

@@ -1,0 +1,281 @@
+import {
+  ProtocolFailure,
+  type MediaKind,
+  type MediaSource,
+  type RtpParameters,
+  type TransportDirection,
+  type TransportOptions,
+} from '@group-room/shared';
+import type { types } from 'mediasoup';
+import type { MediaPolicy } from '../room/state.js';
+import { asWire } from '../wire.js';
+import { PeerMedia, type ConsumerData, type Notify, type ProducerData } from './peer-media.js';
+import { TalkTime } from './talk-time.js';
+import type { RouterLease, WorkerPool } from './worker-pool.js';
+
+const SOURCE_KIND: Record<MediaSource, MediaKind> = { mic: 'audio', camera: 'video' };
+const MAX_INCOMING_BITRATE = 1_500_000;
+
+/** Audio louder than this (dBov) counts as speaking; quieter is room noise. */
+const SPEAKING_THRESHOLD_DBOV = -55;
+/** How often the audio-level observer reports, and so the resolution of talk time. */
+export const TALK_INTERVAL_MS = 250;
+
+const NOBODY: MediaPolicy = { receive: new Set(), send: { mic: new Set(), camera: new Set() } };
+
+/**
+ * A room's media: its router and each member's transports, producers and consumers. Every
+ * member receives every other member's producers. What flows is decided on the server:
+ * `applyPolicy` is told who may send and receive (derived from room state) and pauses
+ * producers and consumers accordingly, so no client can bypass it.
+ */
+export class RoomMedia {
+  readonly router: types.Router;
+  readonly #webRtcServer: types.WebRtcServer;
+  readonly #peers = new Map<string, PeerMedia>();
+  readonly #levels: types.AudioLevelObserver;
+  /** Speaking time per member, from the audio-level observer. */
+  readonly talkTime = new TalkTime();
+  /** Who the room state lets receive, and send each source (see mediaPolicy). */
+  #policy: MediaPolicy = NOBODY;
+
+  private constructor(lease: RouterLease, levels: types.AudioLevelObserver) {
+    this.router = lease.router;
+    this.#webRtcServer = lease.webRtcServer;
+    this.#levels = levels;
+    levels.on('volumes', (volumes) => {
+      const ids = volumes.map(({ producer }) => (producer.appData as Partial<ProducerData>).peerId).filter((id) => id !== undefined);
+      this.talkTime.heard(ids, TALK_INTERVAL_MS, Date.now());
+    });
+  }
+
+  static async create(pool: WorkerPool): Promise<RoomMedia> {
+    const lease = await pool.createRouter();
+    const levels = await lease.router.createAudioLevelObserver({
+      maxEntries: 64,
+      threshold: SPEAKING_THRESHOLD_DBOV,
+      interval: TALK_INTERVAL_MS,
+    });
+    return new RoomMedia(lease, levels);
+  }
+
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  get closed(): boolean {
+    return this.router.closed;
+  }
+
+  has(peerId: string): boolean {
+    return this.#peers.has(peerId);
+  }
+
+  addPeer(peerId: string, notify: Notify): PeerMedia {
+    if (this.#peers.has(peerId)) throw new ProtocolFailure('INVALID_STATE', 'Media already started');
+    const peer = new PeerMedia(peerId, notify);
+    this.#peers.set(peerId, peer);
+    return peer;
+  }
+
+  removePeer(peerId: string): void {
+    this.#peers.get(peerId)?.close();
+    this.#peers.delete(peerId);
+    this.talkTime.forget(peerId);
+  }
+
+  #peer(peerId: string): PeerMedia {
+    const peer = this.#peers.get(peerId);
+    if (!peer) throw new ProtocolFailure('INVALID_STATE', 'Join the room first');
+    return peer;
+  }
+
+  async createTransport(peerId: string, direction: TransportDirection): Promise<TransportOptions> {
+    const peer = this.#peer(peerId);
+    if (peer.transportFor(direction)) {
+      throw new ProtocolFailure('INVALID_STATE', `A ${direction} transport already exists`);
+    }
+    const transport = await this.router.createWebRtcTransport({
+      webRtcServer: this.#webRtcServer,
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+      appData: { direction },
+    });
+    peer.transports.set(transport.id, transport);
+    transport.observer.once('close', () => peer.transports.delete(transport.id));
+    transport.on('dtlsstatechange', (state) => {
+      if (state === 'failed' || state === 'closed') transport.close();
+    });
+    if (direction === 'send') await transport.setMaxIncomingBitrate(MAX_INCOMING_BITRATE);
+    return {
+      id: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+    };
+  }
+
+  #transport(peer: PeerMedia, transportId: string): types.WebRtcTransport {
+    const transport = peer.transports.get(transportId);
+    if (!transport) throw new ProtocolFailure('NOT_FOUND', 'No such transport');
+    return transport;
+  }
+
+  async connectTransport(peerId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    const transport = this.#transport(this.#peer(peerId), transportId);
+    if (transport.appData['connecting']) throw new ProtocolFailure('INVALID_STATE', 'This transport is already connected');
+    transport.appData['connecting'] = true;
+    try {
+      await transport.connect({ dtlsParameters });
+    } catch (error) {
+      transport.appData['connecting'] = false;
+      throw error;
+    }
+  }
+
+  async produce(
+    peerId: string,
+    request: { transportId: string; kind: MediaKind; source: MediaSource; rtpParameters: types.RtpParameters; paused: boolean },
+  ): Promise<types.Producer<ProducerData>> {
+    const peer = this.#peer(peerId);
+    const transport = this.#transport(peer, request.transportId);
+    if (transport.appData['direction'] !== 'send') throw new ProtocolFailure('BAD_REQUEST', 'Produce on the send transport');
+    if (SOURCE_KIND[request.source] !== request.kind) {
+      throw new ProtocolFailure('BAD_REQUEST', `A ${request.source} producer must be ${SOURCE_KIND[request.source]}`);
+    }
+    // mediasoup itself would accept a video codec on an audio producer.
+    if (!request.rtpParameters.codecs.every((codec) => codec.mimeType.toLowerCase().startsWith(`${request.kind}/`))) {
+      throw new ProtocolFailure('BAD_REQUEST', `Every codec of a ${request.kind} producer must be ${request.kind}`);
+    }
+    for (const existing of peer.producers.values()) {
+      if (existing.appData.source === request.source) {
+        throw new ProtocolFailure('INVALID_STATE', `A ${request.source} producer already exists`);
+      }
+    }
+    const producer = await transport.produce<ProducerData>({
+      kind: request.kind,
+      rtpParameters: request.rtpParameters,
+      paused: request.paused || !this.#policy.send[request.source].has(peerId),
+      appData: { peerId, source: request.source, selfPaused: request.paused },
+    });
+    peer.producers.set(producer.id, producer);
+    producer.observer.once('close', () => peer.producers.delete(producer.id));
+    if (producer.kind === 'audio') await this.#levels.addProducer({ producerId: producer.id });
+    await Promise.all(
+      [...this.#peers.values()].filter((other) => other !== peer).map((other) => this.#consume(other, peer, producer)),
+    );
+    return producer;
+  }
+
+  /** The member's own mic/camera toggle; the producer stays paused while the policy says so. */
+  async setProducerPaused(peerId: string, producerId: string, paused: boolean): Promise<void> {
+    const producer = this.#producer(peerId, producerId);
+    producer.appData.selfPaused = paused;
+    await this.#syncProducer(peerId, producer);
+  }
+
+  /** Apply who may send and receive now: pause or resume every producer and consumer to match. */
+  async applyPolicy(policy: MediaPolicy): Promise<void> {
+    this.#policy = policy;
+    const jobs: Promise<void>[] = [];
+    for (const peer of this.#peers.values()) {
+      for (const producer of peer.producers.values()) jobs.push(this.#syncProducer(peer.id, producer));
+      for (const consumer of peer.consumers.values()) jobs.push(this.#syncConsumer(peer.id, consumer));
+    }
+    await Promise.all(jobs);
+  }
+
+  /*
+   * Both syncs loop until the producer or consumer matches what is wanted *now*: mediasoup
+   * updates `paused` only when a pause/resume completes, so a change of policy during an
+   * in-flight resume would otherwise see "already paused" and leave media flowing.
+   */
+  async #syncProducer(peerId: string, producer: types.Producer<ProducerData>): Promise<void> {
+    for (;;) {
+      const paused = producer.appData.selfPaused || !this.#policy.send[producer.appData.source].has(peerId);
+      if (producer.closed || producer.paused === paused) return;
+      if (paused) await producer.pause();
+      else await producer.resume();
+    }
+  }
+
+  async #syncConsumer(peerId: string, consumer: types.Consumer<ConsumerData>): Promise<void> {
+    for (;;) {
+      const paused = !consumer.appData.clientReady || !this.#policy.receive.has(peerId);
+      if (consumer.closed || consumer.paused === paused) return;
+      if (paused) await consumer.pause();
+      else await consumer.resume();
+    }
+  }
+
+  closeProducer(peerId: string, producerId: string): void {
+    this.#producer(peerId, producerId).close();
+  }
+
+  #producer(peerId: string, producerId: string): types.Producer<ProducerData> {
+    const producer = this.#peer(peerId).producers.get(producerId);
+    if (!producer) throw new ProtocolFailure('NOT_FOUND', 'No such producer');
+    return producer;
+  }
+
+  /** The member can now receive: consume everything the others already send. */
+  async setReady(peerId: string, rtpCapabilities: types.RtpCapabilities): Promise<void> {
+    const peer = this.#peer(peerId);
+    if (!peer.transportFor('recv')) throw new ProtocolFailure('INVALID_STATE', 'Create the receive transport first');
+    if (peer.rtpCapabilities) throw new ProtocolFailure('INVALID_STATE', 'Already ready');
+    const routerCodecs = new Set(this.router.rtpCapabilities.codecs?.map((c) => c.mimeType.toLowerCase()));
+    if (!rtpCapabilities.codecs?.some((c) => routerCodecs.has(c.mimeType.toLowerCase()))) {
+      throw new ProtocolFailure('BAD_REQUEST', 'None of these codecs can receive this room\'s media');
+    }
+    peer.rtpCapabilities = rtpCapabilities;
+    const jobs: Promise<void>[] = [];
+    for (const other of this.#peers.values()) {
+      if (other === peer) continue;
+      for (const producer of other.producers.values()) jobs.push(this.#consume(peer, other, producer));
+    }
+    await Promise.all(jobs);
+  }
+
+  async resumeConsumer(peerId: string, consumerId: string): Promise<void> {
+    const consumer = this.#peer(peerId).consumers.get(consumerId);
+    if (!consumer) throw new ProtocolFailure('NOT_FOUND', 'No such consumer');
+    consumer.appData.clientReady = true;
+    await this.#syncConsumer(peerId, consumer);
+  }
+
+  async #consume(receiver: PeerMedia, sender: PeerMedia, producer: types.Producer<ProducerData>): Promise<void> {
+    const transport = receiver.transportFor('recv');
+    const rtpCapabilities = receiver.rtpCapabilities;
+    if (!transport || !rtpCapabilities || producer.closed) return;
+    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities })) return;
+    const consumer = await transport.consume<ConsumerData>({
+      producerId: producer.id,
+      rtpCapabilities,
+      paused: true,
+      appData: { clientReady: false },
+    });
+    receiver.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => receiver.consumers.delete(consumer.id));
+    consumer.on('producerclose', () => {
+      consumer.close();
+      receiver.notify('consumer:closed', { consumerId: consumer.id });
+    });
+    receiver.notify('consumer:new', {
+      consumerId: consumer.id,
+      producerId: producer.id,
+      peerId: sender.id,
+      kind: consumer.kind,
+      source: producer.appData.source,
+      rtpParameters: asWire<RtpParameters>(consumer.rtpParameters),
+      producerPaused: consumer.producerPaused,
+    });
+  }
+
+  close(): void {
+    for (const peer of this.#peers.values()) peer.close();
+    this.#peers.clear();
+    this.router.close();
+  }
+}

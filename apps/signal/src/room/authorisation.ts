@@ -1,0 +1,69 @@
+import { ProtocolFailure, type CommandType, type Role } from '@group-room/shared';
+import { mustAcknowledge, type RoomState } from './state.js';
+
+/**
+ * Where the actor stands, for authorisation: still to acknowledge the current agreement,
+ * in the waiting room, admitted, or not in the room at all (left or removed).
+ */
+export type ActorState = 'unacknowledged' | 'waiting' | 'admitted' | 'absent';
+
+export function actorState(state: RoomState, actorId: string): ActorState {
+  const member = state.members[actorId];
+  if (!member) return 'absent';
+  if (mustAcknowledge(state, member)) return 'unacknowledged';
+  return member.stage === 'admitted' ? 'admitted' : 'waiting';
+}
+
+interface Grant {
+  roles: readonly Role[];
+  states: readonly ActorState[];
+}
+
+const FACILITATORS = ['facilitator', 'cofacilitator'] as const;
+const facilitatorsInRoom: Grant = { roles: FACILITATORS, states: ['admitted'] };
+const membersInRoom: Grant = { roles: ['member'], states: ['admitted'] };
+/** Anyone in the room; the handler then lets a member act only on their own hand or turn. */
+const anyoneInRoom: Grant = { roles: [...FACILITATORS, 'member'], states: ['admitted'] };
+
+/**
+ * The one authorisation table: command × role × actor state. A command not allowed here is
+ * refused with FORBIDDEN before its handler runs, so it changes nothing.
+ */
+export const authorisation: Record<CommandType, Grant> = {
+  'agreement.acknowledge': { roles: ['member'], states: ['unacknowledged'] },
+  'agreement.set': facilitatorsInRoom,
+  'member.admit': facilitatorsInRoom,
+  'member.admitAll': facilitatorsInRoom,
+  'member.remove': facilitatorsInRoom,
+  'member.setRole': facilitatorsInRoom,
+  'room.setAutoAdmit': facilitatorsInRoom,
+  'room.setLocked': facilitatorsInRoom,
+  'session.end': facilitatorsInRoom,
+  'floor.setMode': facilitatorsInRoom,
+  'floor.grant': facilitatorsInRoom,
+  'floor.release': anyoneInRoom,
+  'hand.raise': membersInRoom,
+  'hand.lower': anyoneInRoom,
+  'hands.move': facilitatorsInRoom,
+  'hands.clear': facilitatorsInRoom,
+  'round.start': facilitatorsInRoom,
+  'round.pass': anyoneInRoom,
+  'round.end': facilitatorsInRoom,
+  'member.mute': facilitatorsInRoom,
+  'member.muteAll': facilitatorsInRoom,
+  'member.ask': facilitatorsInRoom,
+  'ask.answer': membersInRoom,
+};
+
+export function isAllowed(state: RoomState, actorId: string, type: CommandType): boolean {
+  const member = state.members[actorId];
+  const grant = authorisation[type];
+  return Boolean(member && grant.roles.includes(member.role) && grant.states.includes(actorState(state, actorId)));
+}
+
+export function authorise(state: RoomState, actorId: string, type: CommandType): void {
+  if (!isAllowed(state, actorId, type)) {
+    const where = actorState(state, actorId);
+    throw new ProtocolFailure('FORBIDDEN', where === 'absent' ? 'You are not in this room' : 'You may not do that here');
+  }
+}

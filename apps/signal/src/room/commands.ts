@@ -1,0 +1,98 @@
+import { ProtocolFailure, type Command, type CommandType } from '@group-room/shared';
+import { authorise } from './authorisation.js';
+import { floorHandlers } from './floor-commands.js';
+import type { Handler, Handlers } from './handler.js';
+import { mutingHandlers } from './muting-commands.js';
+import { makeAgreement, membersInOrder, requireMember, withMember, withoutMember, type RoomChange, type RoomState } from './state.js';
+
+function admitWaiting(state: RoomState): RoomState {
+  let next = state;
+  for (const member of membersInOrder(state)) {
+    if (member.stage === 'waiting') next = withMember(next, { ...member, stage: 'admitted' });
+  }
+  return next;
+}
+
+type EntryCommand = Exclude<CommandType, keyof typeof floorHandlers | keyof typeof mutingHandlers>;
+
+/** The agreement, the waiting room, membership and the session. */
+const entryHandlers: Handlers<EntryCommand> = {
+  'agreement.acknowledge': (state, actorId, { version }, now) => {
+    if (version !== state.agreement.version) {
+      throw new ProtocolFailure('INVALID_STATE', 'The agreement has changed: please read the new version');
+    }
+    const member = requireMember(state, actorId);
+    const stage = member.stage !== 'agreement' ? member.stage : state.autoAdmit && !state.locked ? 'admitted' : 'waiting';
+    return {
+      ...withMember(state, { ...member, stage, acknowledgedVersion: version }),
+      acknowledgements: [...state.acknowledgements, { memberId: member.id, displayName: member.displayName, version, at: now }],
+    };
+  },
+
+  'agreement.set': (state, _actorId, { text }, now) => {
+    const agreement = makeAgreement(text, now);
+    if (agreement.version === state.agreement.version) return state;
+    // Someone waiting agreed to the old text: they read the new one before coming in.
+    let next: RoomState = { ...state, agreement };
+    for (const member of membersInOrder(state)) {
+      if (member.stage === 'waiting') next = withMember(next, { ...member, stage: 'agreement' });
+    }
+    return next;
+  },
+
+  'member.admit': (state, _actorId, { memberId }) => {
+    const member = requireMember(state, memberId);
+    if (member.stage !== 'waiting') throw new ProtocolFailure('INVALID_STATE', 'Only someone in the waiting room can be admitted');
+    if (state.locked) throw new ProtocolFailure('INVALID_STATE', 'The room is locked: unlock it to admit');
+    return withMember(state, { ...member, stage: 'admitted' });
+  },
+
+  'member.admitAll': (state) => {
+    if (state.locked) throw new ProtocolFailure('INVALID_STATE', 'The room is locked: unlock it to admit');
+    return admitWaiting(state);
+  },
+
+  'member.remove': (state, actorId, { memberId, block }, now) => {
+    const member = requireMember(state, memberId);
+    if (member.id === actorId) throw new ProtocolFailure('INVALID_STATE', 'Use Leave to leave the room');
+    if (member.role === 'facilitator') throw new ProtocolFailure('FORBIDDEN', 'The facilitator cannot be removed');
+    const next = withoutMember(state, memberId, now);
+    if (!block || !member.inviteId || next.blockedInvites.includes(member.inviteId)) return next;
+    return { ...next, blockedInvites: [...next.blockedInvites, member.inviteId] };
+  },
+
+  'member.setRole': (state, _actorId, { memberId, role }) => {
+    const member = requireMember(state, memberId);
+    if (member.role === 'facilitator') throw new ProtocolFailure('FORBIDDEN', "The facilitator's role cannot be changed");
+    if (member.stage !== 'admitted') throw new ProtocolFailure('INVALID_STATE', 'Admit them first');
+    if (member.role === role) return state;
+    return withMember(state, { ...member, role });
+  },
+
+  'room.setAutoAdmit': (state, _actorId, { enabled }) => {
+    const next = { ...state, autoAdmit: enabled };
+    return enabled && !state.locked ? admitWaiting(next) : next;
+  },
+
+  'room.setLocked': (state, _actorId, { locked }) => {
+    if (state.locked === locked) return state;
+    const next = { ...state, locked };
+    // Auto-admit was held back by the lock: unlocking lets in whoever waited meanwhile.
+    return !locked && state.autoAdmit ? admitWaiting(next) : next;
+  },
+
+  'session.end': (state) => ({ ...state, ended: true }),
+};
+
+/** One handler per command; each runs only after the authorisation table allowed it. */
+const handlers: Handlers<CommandType> = { ...entryHandlers, ...floorHandlers, ...mutingHandlers };
+
+/** Authorise, then apply: the whole command as one pure change for the store's atomic update. */
+export const applyCommand =
+  (actorId: string, command: Command, now = Date.now()): RoomChange =>
+  (state) => {
+    if (state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+    authorise(state, actorId, command.type);
+    const handler = handlers[command.type] as Handler<CommandType>;
+    return handler(state, actorId, command, now);
+  };

@@ -1,0 +1,209 @@
+import { ProtocolFailure, type Command, type Role } from '@group-room/shared';
+import { describe, expect, it } from 'vitest';
+import { applyCommand } from './commands.js';
+import { enter, leave, type Entrant } from './entry.js';
+import { mediaAllowed, memberCount, newRoom, type RoomChange, type RoomState } from './state.js';
+
+const T = 50_000;
+const run = (state: RoomState, ...changes: RoomChange[]): RoomState => changes.reduce((s, change) => change(s), state);
+const room = (capacity = 16) => newRoom({ id: 'entry-room-01', capacity, title: 'Group', agreement: 'Be kind.', startsAt: 0, durationMinutes: 90 }, 0);
+const entrant = (id: string, role: Role = 'member', inviteId: string | null = role === 'member' ? `invite-${id}` : null): Entrant => ({
+  id,
+  displayName: `Name of ${id}`,
+  role,
+  inviteId,
+});
+const arrive = (id: string, role: Role = 'member', inviteId?: string | null): RoomChange => enter(entrant(id, role, inviteId), T);
+const by = (actor: string, command: Command): RoomChange => applyCommand(actor, command, T);
+const acknowledge =
+  (id: string): RoomChange =>
+  (state) =>
+    by(id, { type: 'agreement.acknowledge', version: state.agreement.version, privateSpace: true })(state);
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** The change must refuse with `code` (and `message`), leaving the state as it was. */
+function expectRefused(state: RoomState, change: RoomChange, code: string, message?: RegExp): void {
+  deepFreeze(state);
+  const before = structuredClone(state);
+  let error: unknown;
+  try {
+    change(state);
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ProtocolFailure);
+  expect((error as ProtocolFailure).code).toBe(code);
+  if (message) expect((error as ProtocolFailure).message).toMatch(message);
+  expect(state).toEqual(before);
+}
+
+const withHost = () => arrive('host', 'facilitator')(room());
+
+describe('enter', () => {
+  it('puts a facilitator straight into the room, with media', () => {
+    const state = deepFreeze(room());
+    const next = enter(entrant('host', 'facilitator'), 123)(state);
+    expect(next.members['host']).toEqual({
+      id: 'host',
+      displayName: 'Name of host',
+      role: 'facilitator',
+      stage: 'admitted',
+      acknowledgedVersion: null,
+      inviteId: null,
+      enteredAt: 123,
+      producers: {},
+    });
+    expect(mediaAllowed(next, 'host')).toBe(true);
+    expect(state.members).toEqual({});
+    expect(next.version).toBe(state.version); // the store bumps versions, not the rules
+  });
+
+  it('starts a member at the agreement, without media', () => {
+    const next = enter(entrant('m1'), 456)(withHost());
+    expect(next.members['m1']).toEqual({
+      id: 'm1',
+      displayName: 'Name of m1',
+      role: 'member',
+      stage: 'agreement',
+      acknowledgedVersion: null,
+      inviteId: 'invite-m1',
+      enteredAt: 456,
+      producers: {},
+    });
+    expect(mediaAllowed(next, 'm1')).toBe(false);
+  });
+
+  it('lets several people in with the same invite link', () => {
+    const state = run(withHost(), arrive('a', 'member', 'shared'), arrive('b', 'member', 'shared'));
+    expect(memberCount(state)).toBe(3);
+  });
+
+  it('refuses the same id twice with INVALID_STATE', () => {
+    expectRefused(arrive('m1')(withHost()), arrive('m1'), 'INVALID_STATE', /Already/);
+    expectRefused(withHost(), arrive('host', 'facilitator'), 'INVALID_STATE');
+  });
+
+  describe('a locked room', () => {
+    const locked = () => by('host', { type: 'room.setLocked', locked: true })(withHost());
+
+    it('refuses members with FORBIDDEN', () => {
+      expectRefused(locked(), arrive('m1'), 'FORBIDDEN', /locked/);
+    });
+
+    it('still lets facilitators in', () => {
+      const next = arrive('second-host', 'facilitator')(deepFreeze(locked()));
+      expect(next.members['second-host']?.stage).toBe('admitted');
+    });
+
+    it('lets members in again once unlocked', () => {
+      const unlocked = by('host', { type: 'room.setLocked', locked: false })(locked());
+      expect(arrive('m1')(unlocked).members['m1']?.stage).toBe('agreement');
+    });
+  });
+
+  describe('a blocked invite', () => {
+    const blocked = () => run(withHost(), arrive('m1', 'member', 'inv-1'), by('host', { type: 'member.remove', memberId: 'm1', block: true }));
+
+    it('is refused with FORBIDDEN, whoever brings it', () => {
+      expect(blocked().blockedInvites).toEqual(['inv-1']);
+      expectRefused(blocked(), enter({ id: 'm1-again', displayName: 'Name of m1', role: 'member', inviteId: 'inv-1' }, T), 'FORBIDDEN', /no longer/);
+      expectRefused(blocked(), arrive('someone-else', 'member', 'inv-1'), 'FORBIDDEN');
+    });
+
+    it('does not stop other invites or facilitator links', () => {
+      const state = run(blocked(), arrive('m2', 'member', 'inv-2'), arrive('host-2', 'facilitator'));
+      expect(Object.keys(state.members).sort()).toEqual(['host', 'host-2', 'm2']);
+    });
+
+    it('is refused even when the room is unlocked and has space', () => {
+      const state = blocked();
+      expect(state.locked).toBe(false);
+      expect(memberCount(state)).toBeLessThan(state.capacity);
+      expectRefused(state, arrive('x', 'member', 'inv-1'), 'FORBIDDEN');
+    });
+  });
+
+  describe('capacity', () => {
+    it('counts everyone in the room, whatever their stage, and refuses the next with ROOM_FULL', () => {
+      // host admitted, a at the agreement, b waiting, c admitted: four people in a room of four.
+      const full = run(
+        arrive('host', 'facilitator')(room(4)),
+        arrive('a'),
+        arrive('b'),
+        acknowledge('b'),
+        arrive('c'),
+        acknowledge('c'),
+        by('host', { type: 'member.admit', memberId: 'c' }),
+      );
+      expect(memberCount(full)).toBe(4);
+      expectRefused(full, arrive('d'), 'ROOM_FULL', /full \(4 people\)/);
+    });
+
+    it('refuses facilitators too when the room is full', () => {
+      const full = run(room(2), arrive('host', 'facilitator'), arrive('a'));
+      expectRefused(full, arrive('host-2', 'facilitator'), 'ROOM_FULL');
+    });
+
+    it('has space again once someone leaves or is removed', () => {
+      const full = run(room(3), arrive('host', 'facilitator'), arrive('a'), arrive('b'));
+      expect(Object.keys(run(full, leave('a'), arrive('c')).members).sort()).toEqual(['b', 'c', 'host']);
+      const removed = run(full, by('host', { type: 'member.remove', memberId: 'b', block: false }), arrive('c'));
+      expect(Object.keys(removed.members).sort()).toEqual(['a', 'c', 'host']);
+    });
+  });
+
+  describe('an ended session', () => {
+    it('is NOT_FOUND for everyone', () => {
+      const ended = by('host', { type: 'session.end' })(withHost());
+      expectRefused(ended, arrive('m1'), 'NOT_FOUND', /ended/);
+      expectRefused(ended, arrive('host-2', 'facilitator'), 'NOT_FOUND');
+    });
+  });
+
+  it('checks in order: ended, already in, locked, blocked, full', () => {
+    let state = run(room(3), arrive('host', 'facilitator'), arrive('m1', 'member', 'inv-1'), by('host', { type: 'member.remove', memberId: 'm1', block: true }), arrive('m2'));
+    state = run(state, arrive('m3'), by('host', { type: 'room.setLocked', locked: true })); // full and locked
+    expectRefused(state, arrive('x', 'member', 'inv-1'), 'FORBIDDEN', /locked/);
+    expectRefused(state, arrive('m2'), 'INVALID_STATE');
+    const unlocked = by('host', { type: 'room.setLocked', locked: false })(state);
+    expectRefused(unlocked, arrive('x', 'member', 'inv-1'), 'FORBIDDEN', /no longer/);
+    expectRefused(unlocked, arrive('x', 'member', 'inv-9'), 'ROOM_FULL');
+    expectRefused(by('host', { type: 'session.end' })(state), arrive('m2'), 'NOT_FOUND');
+  });
+});
+
+describe('leave', () => {
+  it('removes the member and keeps their acknowledgements on record', () => {
+    const state = deepFreeze(run(withHost(), arrive('m1'), acknowledge('m1')));
+    const next = leave('m1')(state);
+    expect(next.members['m1']).toBeUndefined();
+    expect(next.acknowledgements).toEqual(state.acknowledgements);
+    expect(next.acknowledgements.map((a) => a.memberId)).toEqual(['m1']);
+    expect(state.members['m1']).toBeDefined();
+  });
+
+  it('returns the same state object when the member is not there (no write)', () => {
+    const state = withHost();
+    expect(leave('nobody')(state)).toBe(state);
+    const gone = leave('host')(state);
+    expect(leave('host')(gone)).toBe(gone);
+  });
+
+  it('lets facilitators leave too', () => {
+    expect(leave('host')(withHost()).members).toEqual({});
+  });
+
+  it('does not block the invite: the person may come back, and starts at the agreement again', () => {
+    const state = run(withHost(), arrive('m1', 'member', 'inv-1'), acknowledge('m1'), by('host', { type: 'member.admit', memberId: 'm1' }), leave('m1'));
+    expect(state.blockedInvites).toEqual([]);
+    const back = arrive('m1-again', 'member', 'inv-1')(state);
+    expect(back.members['m1-again']).toMatchObject({ stage: 'agreement', acknowledgedVersion: null });
+  });
+});

@@ -1,0 +1,41 @@
+import { isFacilitatorRole, ProtocolFailure, type Role } from '@group-room/shared';
+import { memberCount, withMember, withoutMember, type RoomChange } from './state.js';
+
+export interface Entrant {
+  id: string;
+  displayName: string;
+  role: Role;
+  inviteId: string | null;
+}
+
+/**
+ * Someone arrives with a verified link. Facilitators go straight in; members start at the
+ * agreement, and see nobody until they have acknowledged it and been admitted.
+ */
+export const enter =
+  (entrant: Entrant, now = Date.now()): RoomChange =>
+  (state) => {
+    if (state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+    if (state.members[entrant.id]) throw new ProtocolFailure('INVALID_STATE', 'Already in this room');
+    const facilitator = isFacilitatorRole(entrant.role);
+    if (!facilitator && state.locked) throw new ProtocolFailure('FORBIDDEN', 'The room is locked: nobody new can come in');
+    if (entrant.inviteId && state.blockedInvites.includes(entrant.inviteId)) {
+      throw new ProtocolFailure('FORBIDDEN', 'This link can no longer be used to join this session');
+    }
+    if (memberCount(state) >= state.capacity) throw new ProtocolFailure('ROOM_FULL', `This room is full (${state.capacity} people)`);
+    return withMember(state, {
+      ...entrant,
+      stage: facilitator ? 'admitted' : 'agreement',
+      acknowledgedVersion: null,
+      enteredAt: now,
+      producers: {},
+      heldOff: [],
+      asked: [],
+    });
+  };
+
+/** Leaving (or disconnecting): the member is gone; their acknowledgements stay on record. */
+export const leave =
+  (memberId: string, now = Date.now()): RoomChange =>
+  (state) =>
+    withoutMember(state, memberId, now);

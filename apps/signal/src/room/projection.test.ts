@@ -1,0 +1,247 @@
+import { events, requests, RoomView, type Command, type ProducerView, type Role } from '@group-room/shared';
+import { describe, expect, it } from 'vitest';
+import { applyCommand } from './commands.js';
+import { enter, leave } from './entry.js';
+import { putProducer } from './producers.js';
+import { viewFor } from './projection.js';
+import { newRoom, type RoomChange, type RoomState } from './state.js';
+
+/*
+ * What each person is sent. Names are distinctive strings, so "no other person's name
+ * anywhere in the view" can be checked on the JSON that goes over the wire.
+ */
+
+const T = 50_000;
+const NAMES: Record<string, string> = {
+  host: 'Harriet Host',
+  co: 'Conrad Cofacil',
+  a: 'Agnes Admitted',
+  b: 'Bruno Admitted',
+  w: 'Wanda Waiting',
+  g: 'Gustav Agreement',
+  s: 'Selma Stale',
+};
+const INVITES: Record<string, string> = { co: 'inv-co-1', a: 'inv-a-2', b: 'inv-b-3', w: 'inv-w-4', g: 'inv-g-5', s: 'inv-s-6' };
+
+const run = (state: RoomState, ...changes: RoomChange[]): RoomState => changes.reduce((s, change) => change(s), state);
+const arrive = (id: string, role: Role = 'member', at = T): RoomChange => enter({ id, displayName: NAMES[id]!, role, inviteId: INVITES[id] ?? null }, at);
+const by = (actor: string, command: Command): RoomChange => applyCommand(actor, command, T);
+const acknowledge =
+  (id: string): RoomChange =>
+  (state) =>
+    by(id, { type: 'agreement.acknowledge', version: state.agreement.version, privateSpace: true })(state);
+const admit = (id: string): RoomChange => by('host', { type: 'member.admit', memberId: id });
+
+const mic: ProducerView = { id: 'producer-mic-a', kind: 'audio', source: 'mic', paused: false };
+const cam: ProducerView = { id: 'producer-cam-a', kind: 'video', source: 'camera', paused: true };
+
+/**
+ * host (facilitator) and co (cofacilitator); a and b admitted (a with a mic and camera);
+ * w waiting; g at the agreement. Entry times are out of id order to check the ordering.
+ */
+function room(): RoomState {
+  const start = newRoom({ id: 'projection-room-1', capacity: 16, title: 'Thursday circle', agreement: 'Be kind.', startsAt: 1_000, durationMinutes: 60 }, 0);
+  return run(
+    start,
+    arrive('host', 'facilitator', 10),
+    arrive('b', 'member', 40),
+    arrive('co', 'member', 20),
+    arrive('a', 'member', 30),
+    arrive('w', 'member', 50),
+    arrive('g', 'member', 60),
+    ...['co', 'a', 'b', 'w'].map(acknowledge),
+    ...['co', 'a', 'b'].map(admit),
+    by('host', { type: 'member.setRole', memberId: 'co', role: 'cofacilitator' }),
+    putProducer('a', mic),
+    putProducer('a', cam),
+  );
+}
+
+const json = (view: RoomView | null) => JSON.stringify(view);
+const othersThan = (id: string) => Object.entries(NAMES).filter(([other]) => other !== id);
+
+function expectNoOtherNames(view: RoomView | null, viewerId: string): void {
+  const text = json(view);
+  for (const [other, name] of othersThan(viewerId)) {
+    expect(text, `${viewerId} sees ${other}`).not.toContain(name);
+    expect(text, `${viewerId} sees ${other}'s id`).not.toContain(`"${other}"`);
+  }
+}
+
+describe('viewFor', () => {
+  it('is null for someone not in the room', () => {
+    expect(viewFor(room(), 'nobody')).toBeNull();
+    expect(viewFor(leave('a')(room()), 'a')).toBeNull();
+  });
+
+  it('gives everyone the room frame and themselves', () => {
+    const state = room();
+    for (const id of Object.keys(state.members)) {
+      const view = viewFor(state, id)!;
+      expect(view).toMatchObject({
+        roomId: 'projection-room-1',
+        title: 'Thursday circle',
+        session: { startsAt: 1_000, endsAt: 1_000 + 3_600_000, warnMinutes: 5 },
+        agreement: state.agreement,
+        locked: false,
+      });
+      expect(view.self).toMatchObject({ id, displayName: NAMES[id], role: state.members[id]!.role, stage: state.members[id]!.stage });
+    }
+  });
+
+  describe('someone at the agreement', () => {
+    it('gets no members, no facilitation and nobody else’s name or id', () => {
+      const view = viewFor(room(), 'g')!;
+      expect(view.members).toBeUndefined();
+      expect(view.facilitation).toBeUndefined();
+      expect(view.self).toEqual({ id: 'g', displayName: NAMES['g'], role: 'member', stage: 'agreement', mustAcknowledge: true, media: false });
+      expectNoOtherNames(view, 'g');
+    });
+  });
+
+  describe('someone waiting', () => {
+    it('gets no members, no facilitation and nobody else’s name or id', () => {
+      const view = viewFor(room(), 'w')!;
+      expect(view.members).toBeUndefined();
+      expect(view.facilitation).toBeUndefined();
+      expect(view.self).toEqual({ id: 'w', displayName: NAMES['w'], role: 'member', stage: 'waiting', mustAcknowledge: false, media: false });
+      expectNoOtherNames(view, 'w');
+    });
+  });
+
+  describe('an admitted member who has not acknowledged a changed agreement', () => {
+    it('gets no members either, until they acknowledge', () => {
+      const changed = by('host', { type: 'agreement.set', text: 'Be very kind.' })(room());
+      const view = viewFor(changed, 'a')!;
+      expect(view.self).toMatchObject({ stage: 'admitted', mustAcknowledge: true, media: false });
+      expect(view.members).toBeUndefined();
+      expect(view.facilitation).toBeUndefined();
+      expectNoOtherNames(view, 'a');
+      expect(viewFor(acknowledge('a')(changed), 'a')?.members).toBeDefined();
+    });
+  });
+
+  describe('an admitted member', () => {
+    const view = () => viewFor(room(), 'b')!;
+
+    it('gets the admitted people, themselves included, in entry order, with their producers', () => {
+      expect(view().members).toEqual([
+        { id: 'host', displayName: NAMES['host'], role: 'facilitator', producers: [] },
+        { id: 'co', displayName: NAMES['co'], role: 'cofacilitator', producers: [] },
+        { id: 'a', displayName: NAMES['a'], role: 'member', producers: [mic, cam] },
+        { id: 'b', displayName: NAMES['b'], role: 'member', producers: [] },
+      ]);
+      expect(view().self).toMatchObject({ stage: 'admitted', mustAcknowledge: false, media: true });
+    });
+
+    it('gets no facilitation, and nothing of the people still on their way in', () => {
+      expect(view().facilitation).toBeUndefined();
+      const text = json(view());
+      for (const id of ['w', 'g']) {
+        expect(text).not.toContain(NAMES[id]);
+        expect(text).not.toContain(`"${id}"`);
+      }
+    });
+
+    it('gets no invite ids, acknowledgements or stages of others', () => {
+      const text = json(view());
+      for (const invite of Object.values(INVITES)) expect(text).not.toContain(invite);
+      expect(text).not.toContain('acknowledgedVersion');
+      expect(text).not.toContain('enteredAt');
+      expect(text).not.toContain('"at":');
+    });
+
+    it('no longer lists someone who left or was removed', () => {
+      const state = run(room(), leave('a'), by('host', { type: 'member.remove', memberId: 'co', block: false }));
+      expect(viewFor(state, 'b')?.members?.map((m) => m.id)).toEqual(['host', 'b']);
+      expect(json(viewFor(state, 'b'))).not.toContain(NAMES['a']);
+    });
+  });
+
+  describe.each(['host', 'co'])('a facilitator (%s)', (viewer) => {
+    it('gets the facilitation block with everyone, wherever they are, in entry order', () => {
+      const state = room();
+      const view = viewFor(state, viewer)!;
+      expect(view.facilitation?.autoAdmit).toBe(false);
+      expect(view.facilitation?.everyone.map((m) => [m.id, m.stage])).toEqual([
+        ['host', 'admitted'],
+        ['co', 'admitted'],
+        ['a', 'admitted'],
+        ['b', 'admitted'],
+        ['w', 'waiting'],
+        ['g', 'agreement'],
+      ]);
+      expect(view.facilitation?.everyone.find((m) => m.id === 'g')).toEqual({
+        id: 'g',
+        displayName: NAMES['g'],
+        role: 'member',
+        producers: [],
+        stage: 'agreement',
+        acknowledgedVersion: null,
+        enteredAt: 60,
+      });
+      expect(view.facilitation?.acknowledgements).toEqual(state.acknowledgements);
+      expect(view.facilitation?.acknowledgements.map((a) => a.memberId)).toEqual(['co', 'a', 'b', 'w']);
+    });
+
+    it('gets the same members list as an admitted member', () => {
+      const state = room();
+      expect(viewFor(state, viewer)?.members).toEqual(viewFor(state, 'b')?.members);
+    });
+
+    it('sees auto-admit and lock', () => {
+      const state = run(room(), by('host', { type: 'room.setAutoAdmit', enabled: true }), by('host', { type: 'room.setLocked', locked: true }));
+      const view = viewFor(state, viewer)!;
+      expect(view.facilitation?.autoAdmit).toBe(true);
+      expect(view.locked).toBe(true);
+    });
+
+    it('keeps the acknowledgements of people who left, but not the people', () => {
+      const state = leave('w')(room());
+      const view = viewFor(state, viewer)!;
+      expect(view.facilitation?.everyone.map((m) => m.id)).not.toContain('w');
+      expect(view.facilitation?.acknowledgements.map((a) => a.memberId)).toContain('w');
+    });
+
+    it('never gets invite ids', () => {
+      const text = json(viewFor(room(), viewer));
+      for (const invite of Object.values(INVITES)) expect(text).not.toContain(invite);
+    });
+  });
+
+  it('loses the facilitation block when demoted', () => {
+    const state = by('host', { type: 'member.setRole', memberId: 'co', role: 'member' })(room());
+    expect(viewFor(state, 'co')?.facilitation).toBeUndefined();
+    expect(viewFor(state, 'co')?.members).toBeDefined();
+  });
+
+  it('does not mutate the state', () => {
+    const state = room();
+    const before = structuredClone(state);
+    for (const id of Object.keys(state.members)) viewFor(state, id);
+    expect(state).toEqual(before);
+  });
+});
+
+describe('views on the wire', () => {
+  it('every view parses as a RoomView, unchanged (no extra fields), and as the events that carry it', () => {
+    const states = [
+      room(),
+      by('host', { type: 'agreement.set', text: 'Be very kind.' })(room()),
+      run(room(), by('host', { type: 'room.setLocked', locked: true }), by('host', { type: 'room.setAutoAdmit', enabled: true })),
+    ];
+    let checked = 0;
+    for (const state of states) {
+      for (const id of Object.keys(state.members)) {
+        const view = viewFor(state, id)!;
+        const wire = JSON.parse(JSON.stringify(view)) as unknown;
+        expect(RoomView.parse(wire)).toEqual(view);
+        expect(RoomView.strict().safeParse(wire).success).toBe(true);
+        expect(events['room:view'].parse({ view: wire })).toEqual({ view });
+        expect(requests['room:enter'].response.parse({ view: wire })).toEqual({ view });
+        checked++;
+      }
+    }
+    expect(checked).toBe(18);
+  });
+});

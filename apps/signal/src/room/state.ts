@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import {
+  isFacilitatorRole,
+  ProtocolFailure,
+  OPEN_FLOOR,
+  type Acknowledgement,
+  type Agreement,
+  type Floor,
+  type HeldBy,
+  type MediaSource,
+  type ProducerView,
+  type Role,
+  type SessionFrame,
+  type Stage,
+} from '@group-room/shared';
+
+/*
+ * A room's state and the small helpers every rule uses. The rules (entry, commands,
+ * producers) are pure functions of (state, input) → new state; they throw ProtocolFailure to
+ * refuse, and a refused change writes nothing because the store only writes what a change
+ * returns.
+ */
+
+export interface MemberState {
+  id: string;
+  displayName: string;
+  role: Role;
+  stage: Stage;
+  /** The agreement version this person last acknowledged. */
+  acknowledgedVersion: string | null;
+  /** The invite link this person came in with (null for facilitator links). */
+  inviteId: string | null;
+  enteredAt: number;
+  producers: Record<string, ProducerView>;
+  /** Turned off by a facilitator; stays off until they accept an ask (see ask.answer). */
+  heldOff: MediaSource[];
+  /** A facilitator's pending asks to turn a source back on. */
+  asked: MediaSource[];
+}
+
+export interface RoomState {
+  id: string;
+  /** Bumped by every stored change; the Redis store's compare-and-set key. */
+  version: number;
+  createdAt: number;
+  capacity: number;
+  title: string;
+  agreement: Agreement;
+  session: SessionFrame;
+  locked: boolean;
+  autoAdmit: boolean;
+  /** Set by `session.end`; the server then deletes the room but for its acknowledgements. */
+  ended: boolean;
+  blockedInvites: string[];
+  /** Who acknowledged which agreement version, when: kept for the session (and after it). */
+  acknowledgements: Acknowledgement[];
+  members: Record<string, MemberState>;
+  /** Turn-taking: mode, holder, raised hands, round (see floor.ts). */
+  floor: Floor;
+}
+
+export type RoomChange = (state: RoomState) => RoomState;
+
+export function agreementVersion(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+export function makeAgreement(text: string, now: number): Agreement {
+  return { text, version: agreementVersion(text), updatedAt: now };
+}
+
+export interface NewRoomOptions {
+  id: string;
+  capacity: number;
+  title: string;
+  agreement: string;
+  startsAt: number;
+  durationMinutes: number;
+  warnMinutes?: number;
+}
+
+export function newRoom(options: NewRoomOptions, now = Date.now()): RoomState {
+  return {
+    id: options.id,
+    version: 0,
+    createdAt: now,
+    capacity: options.capacity,
+    title: options.title,
+    agreement: makeAgreement(options.agreement, now),
+    session: {
+      startsAt: options.startsAt,
+      endsAt: options.startsAt + options.durationMinutes * 60_000,
+      warnMinutes: options.warnMinutes ?? 5,
+    },
+    locked: false,
+    autoAdmit: false,
+    ended: false,
+    blockedInvites: [],
+    acknowledgements: [],
+    members: {},
+    floor: OPEN_FLOOR,
+  };
+}
+
+export function memberCount(state: RoomState): number {
+  return Object.keys(state.members).length;
+}
+
+export function requireMember(state: RoomState, memberId: string, message = 'No such member'): MemberState {
+  const member = state.members[memberId];
+  if (!member) throw new ProtocolFailure('NOT_FOUND', message);
+  return member;
+}
+
+export function withMember(state: RoomState, member: MemberState): RoomState {
+  return { ...state, members: { ...state.members, [member.id]: member } };
+}
+
+/** The member is gone: from the member list and from the floor (queue, round, holder). */
+export function withoutMember(state: RoomState, memberId: string, now = Date.now()): RoomState {
+  if (!state.members[memberId]) return state;
+  const members = { ...state.members };
+  delete members[memberId];
+  return { ...state, members, floor: floorWithout(state.floor, memberId, now) };
+}
+
+/** Take someone off the floor: out of the queue and the round; if they held it, it moves on. */
+export function floorWithout(floor: Floor, memberId: string, now: number): Floor {
+  const hands = floor.hands.filter((id) => id !== memberId);
+  if (!floor.round) {
+    const next = { ...floor, hands };
+    return floor.holder === memberId ? passFloor(next, null, now) : next;
+  }
+  const { order, position } = floor.round;
+  const at = order.indexOf(memberId);
+  if (at === -1) return { ...floor, hands };
+  const rest = order.filter((id) => id !== memberId);
+  const round = { ...floor.round, order: rest, position: at < position ? position - 1 : position };
+  if (floor.holder !== memberId) return { ...floor, hands, round };
+  return roundAt({ ...floor, hands, round }, round.position, now);
+}
+
+/** Hand the floor to `holder` (or nobody), starting a new turn. */
+export function passFloor(floor: Floor, holder: string | null, now: number, turnSeconds: number | null = null): Floor {
+  return {
+    ...floor,
+    holder,
+    turn: floor.turn + 1,
+    turnStartedAt: holder ? now : null,
+    turnEndsAt: holder && turnSeconds ? now + turnSeconds * 1000 : null,
+  };
+}
+
+/** The round's turn at `position`; past the last turn the round is over and the floor opens. */
+export function roundAt(floor: Floor, position: number, now: number): Floor {
+  const round = floor.round;
+  if (!round || position >= round.order.length) {
+    return { ...passFloor(floor, null, now), mode: 'open', round: null, hands: [] };
+  }
+  return passFloor({ ...floor, round: { ...round, position } }, round.order[position] ?? null, now, round.turnSeconds);
+}
+
+/**
+ * A member (not a facilitator) at the agreement step, or whose acknowledgement is missing or
+ * for an older text. The stage counts too: someone sent back to read a changed text stays
+ * there even if the text is then set back to what they had acknowledged, and may acknowledge.
+ */
+export function mustAcknowledge(state: RoomState, member: MemberState): boolean {
+  return !isFacilitatorRole(member.role) && (member.stage === 'agreement' || member.acknowledgedVersion !== state.agreement.version);
+}
+
+/**
+ * Media follows state: the one rule for who may send and receive. Admitted, and (for
+ * members) with the current agreement acknowledged.
+ */
+export function mediaAllowed(state: RoomState, memberId: string): boolean {
+  const member = state.members[memberId];
+  return Boolean(member && member.stage === 'admitted' && !mustAcknowledge(state, member));
+}
+
+export function membersWithMedia(state: RoomState): Set<string> {
+  return new Set(Object.keys(state.members).filter((id) => mediaAllowed(state, id)));
+}
+
+/**
+ * Why the server holds a member's microphone or camera off, or null if it may be sent.
+ * Facilitators may always speak; a member's camera is held only by a facilitator; a member's
+ * microphone also by the floor (raised hands or a round: only the holder speaks).
+ */
+export function heldBy(state: RoomState, member: MemberState, source: MediaSource): HeldBy | null {
+  if (isFacilitatorRole(member.role)) return null;
+  if (member.heldOff.includes(source)) return 'facilitator';
+  if (source === 'mic' && state.floor.mode !== 'open' && state.floor.holder !== member.id) return 'floor';
+  return null;
+}
+
+/** Who may send a source: allowed media and not held. */
+export function maySend(state: RoomState, memberId: string, source: MediaSource): boolean {
+  const member = state.members[memberId];
+  return Boolean(member && mediaAllowed(state, memberId) && heldBy(state, member, source) === null);
+}
+
+/** What the media layer applies: who receives, and who may send each source. */
+export interface MediaPolicy {
+  receive: ReadonlySet<string>;
+  send: Readonly<Record<MediaSource, ReadonlySet<string>>>;
+}
+
+export function mediaPolicy(state: RoomState): MediaPolicy {
+  const ids = Object.keys(state.members);
+  return {
+    receive: membersWithMedia(state),
+    send: {
+      mic: new Set(ids.filter((id) => maySend(state, id, 'mic'))),
+      camera: new Set(ids.filter((id) => maySend(state, id, 'camera'))),
+    },
+  };
+}
+
+/** In entry order, so lists stay stable. */
+export function membersInOrder(state: RoomState): MemberState[] {
+  return Object.values(state.members).sort((a, b) => a.enteredAt - b.enteredAt || a.id.localeCompare(b.id));
+}

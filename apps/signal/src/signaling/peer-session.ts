@@ -1,0 +1,303 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  DEFAULT_AGREEMENT,
+  isFacilitatorRole,
+  type EventName,
+  type EventPayload,
+  ProtocolFailure,
+  type ClientToServerEvents,
+  type ProducerView,
+  type RoomView,
+  type RtpCapabilities,
+  type ServerToClientEvents,
+  type TransportOptions,
+} from '@group-room/shared';
+import type { types } from 'mediasoup';
+import type { Server, Socket } from 'socket.io';
+import type { LinkTokens } from '../auth/link-tokens.js';
+import type { Config } from '../config.js';
+import { roomTag, type Logger } from '../logger.js';
+import type { RoomMedia } from '../media/room-media.js';
+import type { RoomRegistry } from '../media/room-registry.js';
+import { actorState } from '../room/authorisation.js';
+import { applyCommand } from '../room/commands.js';
+import { enter, leave } from '../room/entry.js';
+import { putProducer, removeProducer, setProducerPaused } from '../room/producers.js';
+import { viewFor } from '../room/projection.js';
+import { mediaAllowed, mediaPolicy, newRoom, type RoomState } from '../room/state.js';
+import type { RoomStore } from '../store/room-store.js';
+import { TokenBucket } from '../token-bucket.js';
+import { asWire } from '../wire.js';
+import { bindRequests, type RequestHandlers } from './request-router.js';
+import type { RoomHub, RoomSessionHandle } from './room-hub.js';
+
+export type SignalIo = Server<ClientToServerEvents, ServerToClientEvents>;
+export type SignalSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+export interface SessionDeps {
+  store: RoomStore;
+  rooms: RoomRegistry;
+  hub: RoomHub;
+  tokens: LinkTokens;
+  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS'>;
+  log: Logger;
+}
+
+interface Entered {
+  roomId: string;
+  memberId: string;
+}
+
+/** One connected client: who it is in which room, and its requests' handlers. */
+export class PeerSession implements RoomSessionHandle {
+  readonly #socket: SignalSocket;
+  readonly #deps: SessionDeps;
+  #entered: Entered | undefined;
+  /** Set from an enter request until it ends, so a second one cannot slip past the check. */
+  #entering = false;
+  /** The last state version this client was sent a view of; older ones are never sent after. */
+  #sentVersion = -1;
+  /** Private signals: a few in a row, then one every few seconds. */
+  readonly #signalLimit = new TokenBucket(5, 5000);
+
+  constructor(socket: SignalSocket, deps: SessionDeps) {
+    this.#socket = socket;
+    this.#deps = deps;
+    bindRequests(socket, this.#handlers(), deps.log);
+    socket.on('disconnect', () => {
+      void this.leave().catch((error: unknown) => {
+        deps.log.error('leave on disconnect failed', { error: error instanceof Error ? error.message : String(error) });
+      });
+    });
+  }
+
+  sendView(state: RoomState): void {
+    const entered = this.#entered;
+    if (!entered || state.version <= this.#sentVersion) return;
+    const view = viewFor(state, entered.memberId);
+    if (!view) return;
+    this.#sentVersion = state.version;
+    this.#socket.emit('room:view', { view });
+  }
+
+  send<K extends EventName>(event: K, payload: EventPayload<K>): void {
+    // Each event's payload type follows its name; the generic emit cannot see that.
+    (this.#socket.emit as (e: string, p: unknown) => void)(event, payload);
+  }
+
+  terminate(reason: 'removed' | 'session-ended'): void {
+    const entered = this.#entered;
+    if (!entered) return;
+    this.#entered = undefined;
+    this.#deps.rooms.get(entered.roomId)?.removePeer(entered.memberId);
+    this.#deps.hub.unregister(entered.roomId, entered.memberId);
+    this.#socket.emit('room:ended', { reason });
+  }
+
+  #requireEntered(): Entered {
+    if (!this.#entered) throw new ProtocolFailure('INVALID_STATE', 'Enter a room first');
+    return this.#entered;
+  }
+
+  async #currentState(roomId: string): Promise<RoomState> {
+    const state = await this.#deps.store.get(roomId);
+    if (!state || state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+    return state;
+  }
+
+  #requireMedia(): Entered & { media: RoomMedia } {
+    const entered = this.#requireEntered();
+    const media = this.#deps.rooms.get(entered.roomId);
+    if (!media?.has(entered.memberId)) throw new ProtocolFailure('INVALID_STATE', 'Start media first');
+    return { ...entered, media };
+  }
+
+  /** Run a room's state change and its effects in the room's queue, in order with the others. */
+  #change(roomId: string, change: Parameters<RoomHub['change']>[1]): Promise<RoomState> {
+    return this.#deps.rooms.queue.run(roomId, () => this.#deps.hub.change(roomId, change));
+  }
+
+  #handlers(): RequestHandlers {
+    const { store, rooms, hub, tokens, config, log } = this.#deps;
+    return {
+      'room:create': async ({ title, durationMinutes, startsAt, agreement }) => {
+        for (;;) {
+          const roomId = randomBytes(12).toString('base64url');
+          const room = newRoom({
+            id: roomId,
+            capacity: config.ROOM_CAPACITY,
+            title,
+            agreement: agreement ?? DEFAULT_AGREEMENT,
+            startsAt: startsAt ?? Date.now(),
+            durationMinutes,
+          });
+          if (!(await store.create(room))) continue;
+          const expiresAt = room.session.endsAt + config.ROOM_GRACE_SECONDS * 1000;
+          log.info('room created', { room: roomTag(roomId) });
+          return {
+            roomId,
+            facilitatorToken: await tokens.sign({ roomId, role: 'facilitator' }, expiresAt),
+            inviteToken: await tokens.invite(roomId, expiresAt),
+          };
+        }
+      },
+
+      'room:enter': async ({ roomId, token, displayName }) => {
+        if (this.#entered || this.#entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+        this.#entering = true;
+        try {
+          const grant = await tokens.verify(token, roomId);
+          const memberId = randomUUID();
+          const inviteId = grant.role === 'member' ? grant.inviteId : null;
+          return await rooms.queue.run(roomId, async () => {
+            if (this.#socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while entering');
+            // Registered first, so the publish after the change reaches this person too.
+            this.#entered = { roomId, memberId };
+            this.#sentVersion = -1;
+            hub.register(roomId, memberId, this);
+            let state: RoomState;
+            try {
+              state = await hub.change(roomId, enter({ id: memberId, displayName, role: grant.role, inviteId }));
+            } catch (error) {
+              this.#entered = undefined;
+              hub.unregister(roomId, memberId);
+              throw error;
+            }
+            log.info('entered', { room: roomTag(roomId), role: grant.role, people: Object.keys(state.members).length });
+            return { view: viewFor(state, memberId) as RoomView };
+          });
+        } finally {
+          this.#entering = false;
+        }
+      },
+
+      'room:leave': async () => {
+        await this.leave();
+        return {};
+      },
+
+      'room:command': async ({ command }) => {
+        const { roomId, memberId } = this.#requireEntered();
+        await this.#change(roomId, applyCommand(memberId, command));
+        return {};
+      },
+
+      'signal:send': async ({ signal }) => {
+        const { roomId, memberId } = this.#requireEntered();
+        const state = await this.#currentState(roomId);
+        const me = state.members[memberId];
+        const where = actorState(state, memberId);
+        if (!me || me.role !== 'member' || (where !== 'admitted' && where !== 'waiting')) {
+          throw new ProtocolFailure('FORBIDDEN', 'Private signals are for members in the room or waiting to come in');
+        }
+        if (!this.#signalLimit.take(Date.now())) {
+          throw new ProtocolFailure('RATE_LIMITED', 'Too many signals at once: wait a few seconds');
+        }
+        const text = signal.kind === 'message' ? signal.text : null;
+        const delivered = hub.toFacilitators(roomId, 'signal:private', {
+          id: randomUUID(),
+          from: memberId,
+          displayName: me.displayName,
+          kind: signal.kind,
+          text,
+          at: Date.now(),
+        });
+        if (delivered === 0) throw new ProtocolFailure('INVALID_STATE', 'No facilitator is connected right now');
+        return {};
+      },
+
+      'invite:create': async () => {
+        const { roomId, memberId } = this.#requireEntered();
+        const state = await this.#currentState(roomId);
+        const me = state.members[memberId];
+        if (!me || !isFacilitatorRole(me.role)) throw new ProtocolFailure('FORBIDDEN', 'Only facilitators can make invite links');
+        return { inviteToken: await tokens.invite(roomId, state.session.endsAt + config.ROOM_GRACE_SECONDS * 1000) };
+      },
+
+      'media:join': async () => {
+        const { roomId, memberId } = this.#requireEntered();
+        return rooms.queue.run(roomId, async () => {
+          const state = await this.#currentState(roomId);
+          if (!mediaAllowed(state, memberId)) {
+            throw new ProtocolFailure('FORBIDDEN', 'Media starts once you are admitted and have agreed to the current agreement');
+          }
+          const media = await rooms.open(roomId);
+          media.addPeer(memberId, (event, payload) => this.send(event, payload));
+          await media.applyPolicy(mediaPolicy(state));
+          return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities) };
+        });
+      },
+
+      'transport:create': async ({ direction }) => {
+        const { memberId, media } = this.#requireMedia();
+        return asWire<TransportOptions>(await media.createTransport(memberId, direction));
+      },
+
+      'transport:connect': async ({ transportId, dtlsParameters }) => {
+        const { memberId, media } = this.#requireMedia();
+        await media.connectTransport(memberId, transportId, asWire<types.DtlsParameters>(dtlsParameters));
+        return {};
+      },
+
+      'media:produce': async ({ transportId, kind, source, rtpParameters, paused }) => {
+        const { roomId, memberId, media } = this.#requireMedia();
+        const producer = await media.produce(memberId, { transportId, kind, source, paused, rtpParameters: asWire<types.RtpParameters>(rtpParameters) });
+        const view: ProducerView = { id: producer.id, kind, source, paused };
+        try {
+          await this.#change(roomId, putProducer(memberId, view));
+        } catch (error) {
+          producer.close();
+          throw error;
+        }
+        return { producerId: producer.id };
+      },
+
+      'media:setProducerPaused': async ({ producerId, paused }) => {
+        const { roomId, memberId, media } = this.#requireMedia();
+        await media.setProducerPaused(memberId, producerId, paused);
+        await this.#change(roomId, setProducerPaused(memberId, producerId, paused));
+        return {};
+      },
+
+      'media:closeProducer': async ({ producerId }) => {
+        const { roomId, memberId, media } = this.#requireMedia();
+        media.closeProducer(memberId, producerId);
+        await this.#change(roomId, removeProducer(memberId, producerId));
+        return {};
+      },
+
+      'media:ready': async ({ rtpCapabilities }) => {
+        const { memberId, media } = this.#requireMedia();
+        await media.setReady(memberId, asWire<types.RtpCapabilities>(rtpCapabilities));
+        return {};
+      },
+
+      'consumer:resume': async ({ consumerId }) => {
+        const { memberId, media } = this.#requireMedia();
+        await media.resumeConsumer(memberId, consumerId);
+        return {};
+      },
+    };
+  }
+
+  /** Leave (on request or disconnect): media first, then state, then everyone's views. */
+  async leave(): Promise<void> {
+    const entered = this.#entered;
+    if (!entered) return;
+    this.#entered = undefined;
+    const { roomId, memberId } = entered;
+    const { rooms, hub, log } = this.#deps;
+    await rooms.queue.run(roomId, async () => {
+      rooms.get(roomId)?.removePeer(memberId);
+      hub.unregister(roomId, memberId);
+      try {
+        await hub.change(roomId, leave(memberId));
+      } catch (error) {
+        if (!(error instanceof ProtocolFailure && error.code === 'NOT_FOUND')) throw error;
+      } finally {
+        rooms.closeIfEmpty(roomId);
+      }
+      log.info('left', { room: roomTag(roomId) });
+    });
+  }
+}

@@ -1,0 +1,11 @@
+import type { Config } from '../config.js';
+import { MemoryRoomStore } from './memory-room-store.js';
+import { RedisRoomStore } from './redis-room-store.js';
+import { roomTtl, type RoomStore } from './room-store.js';
+
+/** Redis when REDIS_URL is set, else in memory (the embedded default). */
+export async function createRoomStore(config: Pick<Config, 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'ROOM_GRACE_SECONDS'>): Promise<RoomStore> {
+  const ttl = roomTtl(config.ROOM_GRACE_SECONDS);
+  if (config.REDIS_URL) return RedisRoomStore.connect(config.REDIS_URL, config.REDIS_KEY_PREFIX, ttl);
+  return new MemoryRoomStore(ttl);
+}

@@ -1,0 +1,79 @@
+import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
+import type { RoomChange, RoomState } from '../room/state.js';
+import type { RoomStore, RoomTtl } from './room-store.js';
+
+interface Expiring<T> {
+  value: T;
+  expiresAt: number;
+}
+
+/** In-process store: atomic because each update runs to completion without awaiting. */
+export class MemoryRoomStore implements RoomStore {
+  readonly #rooms = new Map<string, Expiring<RoomState>>();
+  readonly #records = new Map<string, Expiring<Acknowledgement[]>>();
+  readonly #ttl: RoomTtl;
+
+  constructor(ttl: RoomTtl) {
+    this.#ttl = ttl;
+  }
+
+  #live<T>(map: Map<string, Expiring<T>>, key: string): T | null {
+    const entry = map.get(key);
+    if (!entry) return null;
+    if (entry.expiresAt <= Date.now()) {
+      map.delete(key);
+      return null;
+    }
+    return entry.value;
+  }
+
+  #put(state: RoomState): void {
+    this.#rooms.set(state.id, { value: structuredClone(state), expiresAt: Date.now() + this.#ttl(state) * 1000 });
+  }
+
+  async create(room: RoomState): Promise<boolean> {
+    if (this.#live(this.#rooms, room.id)) return false;
+    this.#put(room);
+    return true;
+  }
+
+  async get(roomId: string): Promise<RoomState | null> {
+    const state = this.#live(this.#rooms, roomId);
+    return state ? structuredClone(state) : null;
+  }
+
+  async update(roomId: string, change: RoomChange): Promise<RoomState> {
+    const current = this.#live(this.#rooms, roomId);
+    if (!current) throw new ProtocolFailure('NOT_FOUND', 'No such room');
+    const draft = structuredClone(current);
+    const next = change(draft);
+    if (next === draft) return draft; // unchanged: no write, no version bump
+    const stored = { ...next, version: current.version + 1 };
+    this.#put(stored);
+    return structuredClone(stored);
+  }
+
+  async end(roomId: string, retentionSeconds: number): Promise<Acknowledgement[] | null> {
+    const state = this.#live(this.#rooms, roomId);
+    if (!state) return null;
+    this.#records.set(roomId, { value: structuredClone(state.acknowledgements), expiresAt: Date.now() + retentionSeconds * 1000 });
+    this.#rooms.delete(roomId);
+    return structuredClone(state.acknowledgements);
+  }
+
+  async acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null> {
+    const record = this.#live(this.#records, roomId);
+    return record ? structuredClone(record) : null;
+  }
+
+  async delete(roomId: string): Promise<void> {
+    this.#rooms.delete(roomId);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.#rooms.clear();
+    this.#records.clear();
+  }
+}

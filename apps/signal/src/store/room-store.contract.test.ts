@@ -1,0 +1,566 @@
+import { randomUUID } from 'node:crypto';
+import { ProtocolFailure, type Role } from '@group-room/shared';
+import { createClient, type RedisClientType } from 'redis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { applyCommand } from '../room/commands.js';
+import { enter, leave } from '../room/entry.js';
+import { putProducer } from '../room/producers.js';
+import { memberCount, newRoom, type RoomState } from '../room/state.js';
+import { MemoryRoomStore } from './memory-room-store.js';
+import { RedisRoomStore } from './redis-room-store.js';
+import { fixedTtl, roomTtl, type RoomStore, type RoomTtl } from './room-store.js';
+
+/*
+ * One contract, every RoomStore. The Redis runs use a real server, a key prefix unique to
+ * this run (deleted afterwards) and two store instances, i.e. two connections, as two
+ * signalling nodes sharing one Redis would.
+ */
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const TTL_SECONDS = 3600;
+const RETENTION_SECONDS = 7 * 24 * 3600;
+
+interface Harness {
+  /** The store under test. */
+  store: RoomStore;
+  /** Stores that share the same rooms (two nodes); for memory both are the same instance. */
+  nodes: [RoomStore, RoomStore];
+  close(): Promise<void>;
+}
+
+interface Implementation {
+  name: string;
+  make(ttl?: RoomTtl): Promise<Harness>;
+}
+
+let redis: RedisClientType;
+const prefix = `group-room-test:${process.pid}:${randomUUID()}:`;
+
+async function deleteTestKeys(): Promise<void> {
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) {
+    if (keys.length) await redis.del(keys);
+  }
+}
+
+const implementations: Implementation[] = [
+  {
+    name: 'MemoryRoomStore',
+    async make(ttl = fixedTtl(TTL_SECONDS)) {
+      const store = new MemoryRoomStore(ttl);
+      return { store, nodes: [store, store], close: () => store.close() };
+    },
+  },
+  {
+    name: 'RedisRoomStore',
+    async make(ttl = fixedTtl(TTL_SECONDS)) {
+      const a = await RedisRoomStore.connect(REDIS_URL, prefix, ttl);
+      const b = await RedisRoomStore.connect(REDIS_URL, prefix, ttl);
+      return {
+        store: a,
+        nodes: [a, b],
+        close: async () => {
+          await a.close();
+          await b.close();
+        },
+      };
+    },
+  },
+];
+
+beforeAll(async () => {
+  redis = createClient({ url: REDIS_URL });
+  redis.on('error', () => undefined);
+  await redis.connect();
+});
+
+afterAll(async () => {
+  await deleteTestKeys();
+  const left = [];
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*` })) left.push(...keys);
+  expect(left).toEqual([]);
+  await redis.close();
+});
+
+let counter = 0;
+const freshRoomId = () => `contract-${++counter}-${randomUUID().slice(0, 8)}`;
+
+const AGREEMENT = 'What is said here stays here.';
+
+function room(id: string, capacity = 16, now = 1000, startsAt = now, durationMinutes = 90): RoomState {
+  return newRoom({ id, capacity, title: 'Tuesday group', agreement: AGREEMENT, startsAt, durationMinutes }, now);
+}
+
+const member = (id: string, role: Role = 'member') =>
+  enter({ id, displayName: `Name ${id}`, role, inviteId: role === 'member' ? `invite-${id}` : null }, 5);
+
+const acknowledge = (state: RoomState, id: string) =>
+  applyCommand(id, { type: 'agreement.acknowledge', version: state.agreement.version, privateSpace: true }, 7);
+
+async function expectFailure(promise: Promise<unknown>, code: string): Promise<ProtocolFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ProtocolFailure);
+  expect((error as ProtocolFailure).code).toBe(code);
+  return error as ProtocolFailure;
+}
+
+describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
+  let h: Harness;
+  let store: RoomStore;
+
+  beforeEach(async () => {
+    h = await make();
+    store = h.store;
+  });
+
+  afterEach(async () => {
+    await h.close();
+  });
+
+  describe('create and get', () => {
+    it('stores a new room and reads it back', async () => {
+      const fresh = room(freshRoomId());
+      expect(await store.create(fresh)).toBe(true);
+      expect(await store.get(fresh.id)).toEqual(fresh);
+    });
+
+    it('returns false when the room exists, and keeps the existing room', async () => {
+      const id = freshRoomId();
+      const first = member('a')(room(id, 16, 1000));
+      expect(await store.create(first)).toBe(true);
+      expect(await store.create(room(id, 4, 2000))).toBe(false);
+      expect(await store.get(id)).toEqual(first);
+    });
+
+    it('returns null for a room that does not exist', async () => {
+      expect(await store.get(freshRoomId())).toBeNull();
+    });
+
+    it('hands out copies: changing what get returned does not change the store', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      const read = (await store.get(fresh.id))!;
+      read.members['x'] = { ...member('x')(fresh).members['x']! };
+      read.capacity = 99;
+      read.blockedInvites.push('i');
+      expect(await store.get(fresh.id)).toEqual(fresh);
+    });
+
+    it('is shared between nodes', async () => {
+      const [a, b] = h.nodes;
+      const fresh = room(freshRoomId());
+      expect(await a.create(fresh)).toBe(true);
+      expect(await b.create(fresh)).toBe(false);
+      expect(await b.get(fresh.id)).toEqual(fresh);
+    });
+  });
+
+  describe('update', () => {
+    it('applies the change, bumps the version and returns what it stored', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      const updated = await store.update(fresh.id, member('a'));
+      expect(updated.version).toBe(1);
+      expect(updated.members['a']).toMatchObject({ id: 'a', displayName: 'Name a', stage: 'agreement', enteredAt: 5, producers: {} });
+      expect(await store.get(fresh.id)).toEqual(updated);
+
+      const again = await store.update(fresh.id, putProducer('a', { id: 'p', kind: 'audio', source: 'mic', paused: false }));
+      expect(again.version).toBe(2);
+      expect(await store.get(fresh.id)).toEqual(again);
+
+      const acknowledged = await store.update(fresh.id, acknowledge(again, 'a'));
+      expect(acknowledged.version).toBe(3);
+      expect(acknowledged.members['a']?.stage).toBe('waiting');
+      expect(acknowledged.acknowledgements).toEqual([{ memberId: 'a', displayName: 'Name a', version: fresh.agreement.version, at: 7 }]);
+      expect(await store.get(fresh.id)).toEqual(acknowledged);
+    });
+
+    it('does not bump the version for a change that returns the state unchanged', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      await store.update(fresh.id, member('f', 'facilitator'));
+      const before = await store.get(fresh.id);
+      for (const change of [leave('nobody'), applyCommand('f', { type: 'room.setLocked', locked: false })]) {
+        const result = await store.update(fresh.id, change);
+        expect(result).toEqual(before);
+        expect(result.version).toBe(1);
+      }
+      expect(await store.get(fresh.id)).toEqual(before);
+    });
+
+    it('leaves the state unchanged and propagates the ProtocolFailure when the change throws', async () => {
+      const fresh = room(freshRoomId(), 2);
+      await store.create(fresh);
+      await store.update(fresh.id, member('a'));
+      await store.update(fresh.id, member('b'));
+      const before = await store.get(fresh.id);
+
+      const failure = await expectFailure(store.update(fresh.id, member('c')), 'ROOM_FULL');
+      expect(failure.message).toMatch(/full/);
+      await expectFailure(store.update(fresh.id, applyCommand('a', { type: 'room.setLocked', locked: true })), 'FORBIDDEN');
+      expect(await store.get(fresh.id)).toEqual(before);
+    });
+
+    it('writes nothing when a change mutates its draft and then throws', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      await expectFailure(
+        store.update(fresh.id, (state) => {
+          state.members['intruder'] = { ...member('intruder')(fresh).members['intruder']! };
+          state.capacity = 1;
+          state.acknowledgements.push({ memberId: 'intruder', displayName: 'x', version: 'v', at: 0 });
+          throw new ProtocolFailure('FORBIDDEN', 'no');
+        }),
+        'FORBIDDEN',
+      );
+      expect(await store.get(fresh.id)).toEqual(fresh);
+    });
+
+    it('propagates errors that are not ProtocolFailures unchanged', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      const boom = new Error('boom');
+      await expect(
+        store.update(fresh.id, () => {
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+      expect(await store.get(fresh.id)).toEqual(fresh);
+    });
+
+    it('is NOT_FOUND for a room that does not exist, without calling the change', async () => {
+      const change = vi.fn((state: RoomState) => state);
+      await expectFailure(store.update(freshRoomId(), change), 'NOT_FOUND');
+      expect(change).not.toHaveBeenCalled();
+    });
+
+    it('does not let a change see or keep a reference to the stored state', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      let seen: RoomState | undefined;
+      await store.update(fresh.id, (state) => {
+        seen = state;
+        return member('a')(state);
+      });
+      seen!.capacity = 1;
+      seen!.members = {};
+      const stored = (await store.get(fresh.id))!;
+      expect(stored.capacity).toBe(16);
+      expect(Object.keys(stored.members)).toEqual(['a']);
+    });
+  });
+
+  describe('end and the acknowledgement record', () => {
+    it('keeps only the acknowledgement record: get is null, update NOT_FOUND, the record readable', async () => {
+      const id = freshRoomId();
+      await store.create(room(id));
+      await store.update(id, member('a'));
+      await store.update(id, member('b'));
+      await store.update(id, member('f', 'facilitator'));
+      for (const who of ['a', 'b']) {
+        const current = (await store.get(id))!;
+        await store.update(id, acknowledge(current, who));
+      }
+      const ended = await store.update(id, applyCommand('f', { type: 'session.end' }));
+      expect(ended.ended).toBe(true);
+
+      const record = await store.end(id, RETENTION_SECONDS);
+      expect(record).toEqual(ended.acknowledgements);
+      expect(record?.map((a) => a.memberId)).toEqual(['a', 'b']);
+      expect(await store.get(id)).toBeNull();
+      await expectFailure(store.update(id, member('c')), 'NOT_FOUND');
+      expect(await store.acknowledgementRecord(id)).toEqual(ended.acknowledgements);
+      // Another node sees the same record.
+      expect(await h.nodes[1].acknowledgementRecord(id)).toEqual(ended.acknowledgements);
+    });
+
+    it('keeps an empty record for a session nobody acknowledged', async () => {
+      const id = freshRoomId();
+      await store.create(room(id));
+      expect(await store.end(id, RETENTION_SECONDS)).toEqual([]);
+      expect(await store.acknowledgementRecord(id)).toEqual([]);
+    });
+
+    it('returns null for a room that does not exist, and has no record for it', async () => {
+      const id = freshRoomId();
+      expect(await store.end(id, RETENTION_SECONDS)).toBeNull();
+      expect(await store.acknowledgementRecord(id)).toBeNull();
+    });
+
+    it('has no record while the room is live, and delete leaves none', async () => {
+      const id = freshRoomId();
+      await store.create(room(id));
+      expect(await store.acknowledgementRecord(id)).toBeNull();
+      await store.delete(id);
+      expect(await store.acknowledgementRecord(id)).toBeNull();
+    });
+
+    it('hands out copies of the record', async () => {
+      const id = freshRoomId();
+      await store.create(room(id));
+      await store.update(id, member('a'));
+      await store.update(id, acknowledge((await store.get(id))!, 'a'));
+      const record = (await store.end(id, RETENTION_SECONDS))!;
+      record.push({ memberId: 'x', displayName: 'x', version: 'v', at: 0 });
+      const read = (await store.acknowledgementRecord(id))!;
+      expect(read).toHaveLength(1);
+      read.pop();
+      expect(await store.acknowledgementRecord(id)).toHaveLength(1);
+    });
+  });
+
+  describe('delete', () => {
+    it('removes the room; get is null and update is NOT_FOUND afterwards', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      await store.delete(fresh.id);
+      expect(await store.get(fresh.id)).toBeNull();
+      await expectFailure(store.update(fresh.id, member('a')), 'NOT_FOUND');
+    });
+
+    it('is a no-op for a room that does not exist', async () => {
+      await expect(store.delete(freshRoomId())).resolves.toBeUndefined();
+    });
+
+    it('lets the id be created again', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      await store.update(fresh.id, member('a'));
+      await store.delete(fresh.id);
+      expect(await store.create(fresh)).toBe(true);
+      expect(await store.get(fresh.id)).toEqual(fresh);
+    });
+  });
+
+  it('ping resolves while the store is reachable', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  describe('concurrency', () => {
+    it('loses no update when 20 members enter at once through two nodes', async () => {
+      const fresh = room(freshRoomId(), 50);
+      await store.create(fresh);
+      const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
+      const results = await Promise.allSettled(ids.map((id, i) => h.nodes[i % 2]!.update(fresh.id, member(id))));
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      const final = (await store.get(fresh.id))!;
+      expect(Object.keys(final.members).sort()).toEqual([...ids].sort());
+      expect(final.version).toBe(20);
+      // Every stored version was returned to exactly one writer.
+      const versions = results.map((r) => (r.status === 'fulfilled' ? r.value.version : -1)).sort((x, y) => x - y);
+      expect(versions).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    });
+
+    it('never exceeds capacity when 30 race for 16 places', async () => {
+      const fresh = room(freshRoomId(), 16);
+      await store.create(fresh);
+      const ids = Array.from({ length: 30 }, (_, i) => `r${i}`);
+      const results = await Promise.allSettled(ids.map((id, i) => h.nodes[i % 2]!.update(fresh.id, member(id))));
+      const entered = ids.filter((_, i) => results[i]!.status === 'fulfilled');
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      expect(entered).toHaveLength(16);
+      expect(refused).toHaveLength(14);
+      for (const reason of refused) {
+        expect(reason).toBeInstanceOf(ProtocolFailure);
+        expect((reason as ProtocolFailure).code).toBe('ROOM_FULL');
+      }
+      const final = (await store.get(fresh.id))!;
+      expect(memberCount(final)).toBe(16);
+      expect(Object.keys(final.members).sort()).toEqual([...entered].sort());
+      expect(final.version).toBe(16);
+    });
+
+    it('keeps concurrent entries and leaves consistent', async () => {
+      const fresh = room(freshRoomId(), 50);
+      await store.create(fresh);
+      const stay = Array.from({ length: 10 }, (_, i) => `s${i}`);
+      const go = Array.from({ length: 10 }, (_, i) => `g${i}`);
+      for (const id of go) await store.update(fresh.id, member(id));
+      await Promise.all([
+        ...stay.map((id, i) => h.nodes[i % 2]!.update(fresh.id, member(id))),
+        ...go.map((id, i) => h.nodes[(i + 1) % 2]!.update(fresh.id, leave(id))),
+      ]);
+      const final = (await store.get(fresh.id))!;
+      expect(Object.keys(final.members).sort()).toEqual([...stay].sort());
+      expect(final.version).toBe(30);
+    });
+  });
+});
+
+describe('roomTtl and fixedTtl', () => {
+  const at = (endsAt: number) => ({ ...room('ttl-room-000'), session: { startsAt: 0, endsAt, warnMinutes: 5 } });
+
+  it('is the time to the session end plus the grace, rounded up to whole seconds', () => {
+    const now = () => 1_000_000;
+    expect(roomTtl(600, now)(at(1_000_000 + 7200_000))).toBe(7200 + 600);
+    expect(roomTtl(600, now)(at(1_000_000 + 7200_001))).toBe(7201 + 600);
+    expect(roomTtl(3600, now)(at(1_000_000))).toBe(3600);
+  });
+
+  it('is at least a minute, even long after the session ended', () => {
+    const now = () => 10_000_000;
+    expect(roomTtl(0, now)(at(10_000_000))).toBe(60);
+    expect(roomTtl(30, now)(at(10_000_000 - 3600_000))).toBe(60);
+    expect(roomTtl(59, now)(at(10_000_000))).toBe(60);
+    expect(roomTtl(61, now)(at(10_000_000))).toBe(61);
+  });
+
+  it('reads the clock at every call', () => {
+    let clock = 0;
+    const ttl = roomTtl(100, () => clock);
+    const state = at(1000_000);
+    expect(ttl(state)).toBe(1100);
+    clock = 500_000;
+    expect(ttl(state)).toBe(600);
+  });
+
+  it('fixedTtl ignores the state', () => {
+    expect(fixedTtl(42)(at(0))).toBe(42);
+    expect(fixedTtl(42)(at(Number.MAX_SAFE_INTEGER))).toBe(42);
+  });
+});
+
+describe('MemoryRoomStore expiry', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('forgets a room TTL seconds after its last write, and each write renews it', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const store = new MemoryRoomStore(fixedTtl(60));
+    const fresh = room(freshRoomId());
+    await store.create(fresh);
+    vi.setSystemTime(1_000_000 + 59_000);
+    await store.update(fresh.id, member('a'));
+    vi.setSystemTime(1_000_000 + 59_000 + 59_000);
+    expect(await store.get(fresh.id)).not.toBeNull();
+    vi.setSystemTime(1_000_000 + 59_000 + 60_000);
+    expect(await store.get(fresh.id)).toBeNull();
+    await expectFailure(store.update(fresh.id, leave('a')), 'NOT_FOUND');
+    // An expired id may be created again.
+    expect(await store.create(fresh)).toBe(true);
+  });
+
+  it('with roomTtl, keeps a room until its session end plus the grace, however often it is written', async () => {
+    const start = 1_700_000_000_000;
+    vi.useFakeTimers({ now: start });
+    const store = new MemoryRoomStore(roomTtl(600));
+    const fresh = room(freshRoomId(), 16, start, start, 60); // ends at start + 1 h
+    await store.create(fresh);
+    vi.setSystemTime(start + 30 * 60_000);
+    await store.update(fresh.id, member('a'));
+    vi.setSystemTime(start + 59 * 60_000);
+    await store.update(fresh.id, member('b'));
+    vi.setSystemTime(start + 3600_000 + 600_000 - 1);
+    expect(await store.get(fresh.id)).not.toBeNull();
+    vi.setSystemTime(start + 3600_000 + 600_000);
+    expect(await store.get(fresh.id)).toBeNull();
+  });
+
+  it('keeps a write after the session end alive for at least a minute', async () => {
+    const start = 1_700_000_000_000;
+    vi.useFakeTimers({ now: start });
+    const store = new MemoryRoomStore(roomTtl(0));
+    const fresh = room(freshRoomId(), 16, start, start - 3 * 3600_000, 60); // ended two hours ago
+    await store.create(fresh);
+    vi.setSystemTime(start + 59_999);
+    expect(await store.get(fresh.id)).not.toBeNull();
+    vi.setSystemTime(start + 60_000);
+    expect(await store.get(fresh.id)).toBeNull();
+  });
+
+  it('keeps the acknowledgement record for the retention period', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const store = new MemoryRoomStore(fixedTtl(60));
+    const fresh = room(freshRoomId());
+    await store.create(fresh);
+    expect(await store.end(fresh.id, 3600)).toEqual([]);
+    vi.setSystemTime(1_000_000 + 3600_000 - 1);
+    expect(await store.acknowledgementRecord(fresh.id)).toEqual([]);
+    vi.setSystemTime(1_000_000 + 3600_000);
+    expect(await store.acknowledgementRecord(fresh.id)).toBeNull();
+  });
+});
+
+describe('RedisRoomStore keys and TTLs', () => {
+  let store: RedisRoomStore;
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('keeps a room under <prefix>room:<id> as a hash of version and doc', async () => {
+    store = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(TTL_SECONDS));
+    const fresh = room(freshRoomId());
+    await store.create(fresh);
+    await store.update(fresh.id, member('a'));
+    expect(store.key(fresh.id)).toBe(`${prefix}room:${fresh.id}`);
+    const hash = await redis.hGetAll(store.key(fresh.id));
+    expect(hash['version']).toBe('1');
+    expect(JSON.parse(hash['doc']!)).toEqual(await store.get(fresh.id));
+  });
+
+  it('sets a TTL on create within the configured TTL, and refreshes it on every write', async () => {
+    store = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(TTL_SECONDS));
+    const fresh = room(freshRoomId());
+    await store.create(fresh);
+    const ttl = await redis.ttl(store.key(fresh.id));
+    expect(ttl).toBeGreaterThan(TTL_SECONDS - 5);
+    expect(ttl).toBeLessThanOrEqual(TTL_SECONDS);
+    await redis.expire(store.key(fresh.id), 5);
+    await store.update(fresh.id, member('a'));
+    const refreshed = await redis.ttl(store.key(fresh.id));
+    expect(refreshed).toBeGreaterThan(TTL_SECONDS - 5);
+    expect(refreshed).toBeLessThanOrEqual(TTL_SECONDS);
+  });
+
+  it('does not refresh the TTL for an update that changes nothing', async () => {
+    store = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(TTL_SECONDS));
+    const fresh = room(freshRoomId());
+    await store.create(fresh);
+    await redis.expire(store.key(fresh.id), 100);
+    await store.update(fresh.id, leave('nobody'));
+    expect(await redis.ttl(store.key(fresh.id))).toBeLessThanOrEqual(100);
+  });
+
+  it('with roomTtl, expires a room at its session end plus the grace', async () => {
+    store = await RedisRoomStore.connect(REDIS_URL, prefix, roomTtl(600));
+    const now = Date.now();
+    const fresh = room(freshRoomId(), 16, now, now, 120); // ends in two hours
+    await store.create(fresh);
+    const expected = 2 * 3600 + 600;
+    const ttl = await redis.ttl(store.key(fresh.id));
+    expect(ttl).toBeGreaterThan(expected - 5);
+    expect(ttl).toBeLessThanOrEqual(expected);
+    await store.update(fresh.id, member('a'));
+    const after = await redis.ttl(store.key(fresh.id));
+    expect(after).toBeGreaterThan(expected - 5);
+    expect(after).toBeLessThanOrEqual(expected);
+
+    const over = room(freshRoomId(), 16, now, now - 5 * 3600_000, 60); // ended four hours ago
+    await store.create(over);
+    expect(await redis.ttl(store.key(over.id))).toBeLessThanOrEqual(60);
+    expect(await redis.ttl(store.key(over.id))).toBeGreaterThan(55);
+  });
+
+  it('end deletes the room key and keeps <prefix>acknowledgements:<id> with a TTL of at most the retention', async () => {
+    store = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(TTL_SECONDS));
+    const fresh = room(freshRoomId());
+    await store.create(fresh);
+    await store.update(fresh.id, member('a'));
+    await store.update(fresh.id, acknowledge(fresh, 'a'));
+    const record = await store.end(fresh.id, 1234);
+    expect(store.recordKey(fresh.id)).toBe(`${prefix}acknowledgements:${fresh.id}`);
+    expect(await redis.exists(store.key(fresh.id))).toBe(0);
+    expect(await redis.exists(store.recordKey(fresh.id))).toBe(1);
+    const ttl = await redis.ttl(store.recordKey(fresh.id));
+    expect(ttl).toBeGreaterThan(1234 - 5);
+    expect(ttl).toBeLessThanOrEqual(1234);
+    expect(JSON.parse((await redis.get(store.recordKey(fresh.id)))!)).toEqual(record);
+    // Nothing else of the room is left under the prefix.
+    const keys: string[] = [];
+    for await (const batch of redis.scanIterator({ MATCH: `${prefix}*${fresh.id}` })) keys.push(...batch);
+    expect(keys).toEqual([store.recordKey(fresh.id)]);
+  });
+});

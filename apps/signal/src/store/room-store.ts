@@ -1,0 +1,41 @@
+import type { Acknowledgement } from '@group-room/shared';
+import type { RoomChange, RoomState } from '../room/state.js';
+
+/** How long a room's state may live after a write, in seconds (see roomTtl). */
+export type RoomTtl = (state: RoomState) => number;
+
+/**
+ * The one place room state lives. Implementations: in memory (the default) and Redis
+ * (when REDIS_URL is set, shared by every signalling node). Both pass the contract suite.
+ */
+export interface RoomStore {
+  /** Store a new room; false if a room with that id already exists. */
+  create(room: RoomState): Promise<boolean>;
+  get(roomId: string): Promise<RoomState | null>;
+  /**
+   * Apply `change` atomically and return the stored result. The change may run more than
+   * once (Redis retries on a concurrent write), so it must be pure. Throws NOT_FOUND when the
+   * room does not exist, and whatever ProtocolFailure the change throws (nothing is written).
+   */
+  update(roomId: string, change: RoomChange): Promise<RoomState>;
+  /**
+   * End a session: delete the room's state, keeping only its acknowledgement record for
+   * `retentionSeconds`. Returns that record, or null if the room was already gone.
+   */
+  end(roomId: string, retentionSeconds: number): Promise<Acknowledgement[] | null>;
+  acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null>;
+  delete(roomId: string): Promise<void>;
+  /** Throws if the backing service is unreachable (used by /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A room's state lives until its session's scheduled end plus a grace period, at least a minute. */
+export function roomTtl(graceSeconds: number, now: () => number = Date.now): RoomTtl {
+  return (state) => Math.max(60, Math.ceil((state.session.endsAt - now()) / 1000) + graceSeconds);
+}
+
+export const fixedTtl =
+  (seconds: number): RoomTtl =>
+  () =>
+    seconds;

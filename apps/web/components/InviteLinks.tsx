@@ -1,0 +1,83 @@
+'use client';
+
+import type { RoomView } from '@group-room/shared';
+import { useEffect, useId, useState } from 'react';
+import { rememberInviteLink, rememberedInviteLink, roomLink } from '@/lib/links';
+import type { RoomClient } from '@/lib/room-client';
+import { CopyField } from './CopyField';
+import { useAction } from './useAction';
+
+interface Props {
+  client: RoomClient;
+  view: RoomView;
+}
+
+/** The links a facilitator hands out: the shared invite, personal invites, their own link. */
+export function InviteLinks({ client, view }: Props) {
+  const id = useId();
+  const { busy, error, run } = useAction();
+  const [inviteLink, setInviteLink] = useState<string | null>(null);
+  const [personal, setPersonal] = useState<string[]>([]);
+  const [facilitatorLink, setFacilitatorLink] = useState<string | null>(null);
+  const isFacilitator = view.self.role === 'facilitator';
+
+  useEffect(() => {
+    setInviteLink(rememberedInviteLink(view.roomId));
+    // The facilitator's own address is the facilitator link (its token is in the fragment).
+    if (isFacilitator) setFacilitatorLink(window.location.href);
+  }, [view.roomId, isFacilitator]);
+
+  const makeLink = async (): Promise<string | null> => {
+    const result = await run(() => client.createInvite());
+    return result.ok ? roomLink(window.location.origin, view.roomId, result.data) : null;
+  };
+
+  const makeShared = async () => {
+    const link = await makeLink();
+    if (!link) return;
+    rememberInviteLink(view.roomId, link);
+    setInviteLink(link);
+  };
+
+  const makePersonal = async () => {
+    const link = await makeLink();
+    if (link) setPersonal((list) => [...list, link]);
+  };
+
+  return (
+    <section className="panel-section" aria-labelledby={`${id}-heading`}>
+      <h2 id={`${id}-heading`}>Links</h2>
+      {inviteLink ? (
+        <CopyField label="Invite link for members" copyLabel="Copy invite link" value={inviteLink} tone="share" testId="invite-link" hint="Share with members. Everyone with it can ask to come in." />
+      ) : (
+        <button type="button" disabled={busy} onClick={() => void makeShared()}>
+          Make an invite link for members
+        </button>
+      )}
+      {personal.map((link, i) => (
+        <CopyField
+          key={link}
+          label={`Personal invite link ${i + 1}`}
+          copyLabel={`Copy personal invite link ${i + 1}`}
+          value={link}
+          tone="share"
+          testId="personal-invite-link"
+        />
+      ))}
+      <button type="button" disabled={busy} onClick={() => void makePersonal()}>
+        New personal invite link
+      </button>
+      <p className="hint">A link for each member lets you block one person&rsquo;s link without affecting anyone else.</p>
+      {facilitatorLink && (
+        <CopyField
+          label="Facilitator link (keep private)"
+          copyLabel="Copy facilitator link"
+          value={facilitatorLink}
+          tone="private"
+          hint="Anyone with this link can run the session. Give it only to a co-facilitator."
+        />
+      )}
+      {error && <p className="error">{error}</p>}
+    </section>
+  );
+}

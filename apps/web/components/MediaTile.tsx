@@ -1,0 +1,62 @@
+'use client';
+
+import { useEffect, useRef } from 'react';
+
+interface Props {
+  name: string;
+  video?: MediaStream | MediaStreamTrack | undefined;
+  audio?: MediaStreamTrack | undefined;
+  self?: boolean;
+  /** Shown under the name, e.g. "Facilitator". */
+  roleLabel?: string | undefined;
+  /** Why this person's media is held, e.g. "Reading the new agreement"; hides their video. */
+  note?: string | undefined;
+  micOn: boolean;
+  camOn: boolean;
+  testId: string;
+}
+
+function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStream | null {
+  if (!media) return null;
+  return media instanceof MediaStream ? media : new MediaStream([media]);
+}
+
+/** One person's tile: their video (or initial), their name, and their remote audio. */
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, testId }: Props) {
+  const videoRef = useRef<HTMLVideoElement>(null);
+  const audioRef = useRef<HTMLAudioElement>(null);
+
+  useEffect(() => {
+    if (videoRef.current) videoRef.current.srcObject = asStream(video);
+  }, [video]);
+
+  useEffect(() => {
+    if (audioRef.current) audioRef.current.srcObject = asStream(audio);
+  }, [audio]);
+
+  const showVideo = Boolean(video) && camOn && !note;
+  const label = self ? `${name} (you)` : name;
+  return (
+    <figure className={`tile${self ? ' self' : ''}`} data-testid={testId} data-peer-name={name}>
+      <video ref={videoRef} autoPlay playsInline muted hidden={!showVideo} aria-label={self ? 'Your video' : `${name}'s video`} />
+      {!showVideo && (
+        <div className="avatar" aria-hidden="true">
+          {name.slice(0, 1).toUpperCase()}
+        </div>
+      )}
+      {!self && <audio ref={audioRef} autoPlay />}
+      <figcaption>
+        <span className="name">{label}</span>
+        {roleLabel && <span className="badge role">{roleLabel}</span>}
+        {note ? (
+          <span className="badge note">{note}</span>
+        ) : (
+          <>
+            {!micOn && <span className="badge">Muted</span>}
+            {!camOn && <span className="badge">Camera off</span>}
+          </>
+        )}
+      </figcaption>
+    </figure>
+  );
+}

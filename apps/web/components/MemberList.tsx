@@ -1,0 +1,124 @@
+'use client';
+
+import type { MemberDetail, RoomView } from '@group-room/shared';
+import { useEffect, useId, useRef, useState } from 'react';
+import type { RoomClient } from '@/lib/room-client';
+import { roleLabel } from './roles';
+import { useAction } from './useAction';
+
+interface Props {
+  client: RoomClient;
+  view: RoomView;
+  everyone: MemberDetail[];
+}
+
+/** Everyone in the room, with role changes and removal (which asks first). */
+export function MemberList({ client, view, everyone }: Props) {
+  const id = useId();
+  const { busy, error, run } = useAction();
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [block, setBlock] = useState(false);
+  const confirmRef = useRef<HTMLDivElement>(null);
+  const admitted = everyone.filter((m) => m.stage === 'admitted');
+  const target = admitted.find((m) => m.id === removing);
+
+  useEffect(() => {
+    if (removing) confirmRef.current?.focus();
+  }, [removing]);
+
+  // Someone who left while being confirmed: close the question.
+  useEffect(() => {
+    if (removing && !target) setRemoving(null);
+  }, [removing, target]);
+
+  const cancel = (memberId: string) => {
+    setRemoving(null);
+    document.getElementById(`${id}-remove-${memberId}`)?.focus();
+  };
+
+  const remove = async (member: MemberDetail) => {
+    const result = await run(() => client.removeMember(member.id, block), `${member.displayName} was removed${block ? ' and their link blocked' : ''}.`);
+    if (result.ok) setRemoving(null);
+  };
+
+  return (
+    <section className="panel-section" aria-labelledby={`${id}-heading`}>
+      <h2 id={`${id}-heading`}>
+        In the room <span className="count">{admitted.length}</span>
+      </h2>
+      <ul className="people" data-testid="member-list">
+        {admitted.map((m) => {
+          const isSelf = m.id === view.self.id;
+          const canManage = !isSelf && m.role !== 'facilitator';
+          return (
+            <li key={m.id} data-member-name={m.displayName} className={removing === m.id ? 'confirming' : undefined}>
+              <span className="person">
+                <span className="person-name">
+                  {m.displayName}
+                  {isSelf && ' (you)'}
+                </span>
+                <span className="person-meta">{roleLabel[m.role]}</span>
+              </span>
+              {canManage && removing !== m.id && (
+                <span className="person-actions">
+                  <button
+                    type="button"
+                    className="small"
+                    disabled={busy}
+                    aria-label={m.role === 'cofacilitator' ? `Make ${m.displayName} a member again` : `Make ${m.displayName} a co-facilitator`}
+                    onClick={() =>
+                      void run(
+                        () => client.setRole(m.id, m.role === 'cofacilitator' ? 'member' : 'cofacilitator'),
+                        m.role === 'cofacilitator' ? `${m.displayName} is a member again.` : `${m.displayName} is now a co-facilitator.`,
+                      )
+                    }
+                  >
+                    {m.role === 'cofacilitator' ? 'Revoke co-facilitator' : 'Make co-facilitator'}
+                  </button>
+                  <button
+                    type="button"
+                    id={`${id}-remove-${m.id}`}
+                    className="danger small"
+                    disabled={busy}
+                    aria-label={`Remove ${m.displayName}`}
+                    onClick={() => {
+                      setBlock(false);
+                      setRemoving(m.id);
+                    }}
+                  >
+                    Remove
+                  </button>
+                </span>
+              )}
+              {removing === m.id && (
+                <div className="confirm" ref={confirmRef} tabIndex={-1} role="group" aria-labelledby={`${id}-confirm-${m.id}`}>
+                  <p id={`${id}-confirm-${m.id}`}>
+                    <strong>Remove {m.displayName} from the session?</strong> They will be told that the facilitator removed them.
+                  </p>
+                  <label className="check">
+                    <input type="checkbox" checked={block} onChange={(e) => setBlock(e.target.checked)} />
+                    <span>Also block the invite link they used, so it cannot be used to come back</span>
+                  </label>
+                  {block && (
+                    <p className="hint">
+                      If they came in with the shared invite link, it stops working for everyone who has not joined yet; send those people a new link.
+                    </p>
+                  )}
+                  <div className="actions">
+                    <button type="button" className="danger" disabled={busy} onClick={() => void remove(m)}>
+                      Remove {m.displayName}
+                    </button>
+                    <button type="button" onClick={() => cancel(m.id)}>
+                      Cancel
+                    </button>
+                  </div>
+                </div>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+      {error && <p className="error">{error}</p>}
+    </section>
+  );
+}

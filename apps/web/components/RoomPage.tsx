@@ -1,0 +1,124 @@
+'use client';
+
+import { RoomId } from '@group-room/shared';
+import Link from 'next/link';
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { tokenFromHash } from '@/lib/links';
+import { RoomClient, initialSnapshot, type RoomSnapshot } from '@/lib/room-client';
+import { AgreementScreen } from './AgreementScreen';
+import { Announcer, useAnnounce } from './Announcer';
+import { EndScreen } from './EndScreen';
+import { EntryForm } from './EntryForm';
+import { InRoom } from './InRoom';
+import { WaitingScreen } from './WaitingScreen';
+
+const subscribeHash = (onChange: () => void) => {
+  window.addEventListener('hashchange', onChange);
+  return () => window.removeEventListener('hashchange', onChange);
+};
+
+/** The link's token from the fragment: undefined while rendering on the server, null if absent. */
+function useLinkToken(): string | null | undefined {
+  return useSyncExternalStore(
+    subscribeHash,
+    () => tokenFromHash(window.location.hash),
+    () => undefined,
+  );
+}
+
+/**
+ * The room page for every link. What follows entering depends on the role the server reads
+ * from the token: facilitators go straight in, members read the agreement and wait.
+ * `main[data-status]` is the client's status (see RoomStatus), or `loading` /
+ * `incomplete-link` before there is a client to ask.
+ */
+export function RoomPage({ roomId }: { roomId: string }) {
+  const token = useLinkToken();
+  const validRoom = RoomId.safeParse(roomId).success;
+  return (
+    <Announcer>
+      {token === undefined ? (
+        <main className="page narrow" data-status="loading" />
+      ) : !token || !validRoom ? (
+        <IncompleteLink />
+      ) : (
+        <Room roomId={roomId} token={token} />
+      )}
+    </Announcer>
+  );
+}
+
+function IncompleteLink() {
+  return (
+    <main className="page narrow" data-status="incomplete-link">
+      <section className="card">
+        <h1>This link is incomplete</h1>
+        <p>
+          A room link ends with <code>#k=</code> and a long code. Copy the whole link again from the message you were sent, or ask your facilitator for a
+          new one.
+        </p>
+        <Link href="/">Go to the start page</Link>
+      </section>
+    </main>
+  );
+}
+
+function Room({ roomId, token }: { roomId: string; token: string }) {
+  const [client] = useState(() => new RoomClient());
+  const room: RoomSnapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, () => initialSnapshot);
+  const announce = useAnnounce();
+
+  useEffect(() => {
+    void client.openLocalMedia();
+    return () => client.dispose();
+  }, [client]);
+
+  // Failures, and being let in, are said out loud as well as shown.
+  const previous = useRef(room.status);
+  useEffect(() => {
+    const before = previous.current;
+    previous.current = room.status;
+    if (room.status === 'error' && room.message) announce(room.message);
+    else if (before === 'waiting' && (room.status === 'connecting' || room.status === 'joined')) announce('The facilitator has let you in.');
+  }, [room.status, room.message, announce]);
+
+  const view = room.view;
+  const leave = () => void client.leave();
+  const toggle = (source: 'mic' | 'camera', enabled: boolean) => void client.setEnabled(source, enabled);
+
+  let screen;
+  switch (room.status) {
+    case 'idle':
+    case 'entering':
+      screen = <EntryForm room={room} onEnter={(name) => void client.enter(roomId, token, name)} />;
+      break;
+    case 'agreement':
+    case 'reacknowledge':
+      screen = view && (
+        <AgreementScreen
+          key={room.status}
+          agreement={view.agreement}
+          mode={room.status === 'agreement' ? 'entry' : 'changed'}
+          onAgree={(version) => client.acknowledgeAgreement(version)}
+          onLeave={leave}
+        />
+      );
+      break;
+    case 'waiting':
+      screen = view && <WaitingScreen view={view} room={room} onToggle={toggle} onLeave={leave} />;
+      break;
+    case 'connecting':
+    case 'joined':
+      screen = view && <InRoom client={client} room={room} view={view} />;
+      break;
+    default:
+      screen = <EndScreen room={room} onReturn={() => client.reset()} />;
+  }
+
+  const wide = room.status === 'connecting' || room.status === 'joined';
+  return (
+    <main className={`page room${wide ? '' : ' narrow'}`} data-status={room.status}>
+      {screen}
+    </main>
+  );
+}

@@ -1,0 +1,46 @@
+'use client';
+
+import { CopyField } from './CopyField';
+import { useFocusOnMount } from './useFocusOnMount';
+
+interface Props {
+  facilitatorLink: string;
+  inviteLink: string;
+  onStartAnother: () => void;
+}
+
+/** The two links a new session comes with, and the way into the room as its facilitator. */
+export function SessionLinks({ facilitatorLink, inviteLink, onStartAnother }: Props) {
+  const heading = useFocusOnMount<HTMLHeadingElement>();
+  return (
+    <section className="card session-links" aria-labelledby="links-heading">
+      <h2 id="links-heading" ref={heading} tabIndex={-1}>
+        Your session is ready
+      </h2>
+      <CopyField
+        label="Facilitator link (keep private)"
+        copyLabel="Copy facilitator link"
+        value={facilitatorLink}
+        tone="private"
+        testId="facilitator-link"
+        hint="Keep private: this link lets anyone run the session. Use it yourself, or give it only to a co-facilitator."
+      />
+      <CopyField
+        label="Invite link for members"
+        copyLabel="Copy invite link"
+        value={inviteLink}
+        tone="share"
+        testId="invite-link"
+        hint="Share with members. Each of them gives a name, accepts the agreement and waits until you let them in. You can make a personal link for each member from the room."
+      />
+      <div className="actions">
+        <a className="button primary" href={facilitatorLink}>
+          Open the room as facilitator
+        </a>
+        <button type="button" onClick={onStartAnother}>
+          Start another session
+        </button>
+      </div>
+    </section>
+  );
+}

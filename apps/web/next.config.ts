@@ -1,0 +1,26 @@
+import path from 'node:path';
+import type { NextConfig } from 'next';
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+const nextConfig: NextConfig = {
+  reactStrictMode: true,
+  poweredByHeader: false,
+  // The workspace packages live above this app; let the bundler and tracing see them.
+  turbopack: { root: repoRoot },
+  outputFileTracingRoot: repoRoot,
+  async headers() {
+    return [
+      {
+        source: '/:path*',
+        headers: [
+          { key: 'Referrer-Policy', value: 'no-referrer' }, // room links are secrets
+          { key: 'X-Content-Type-Options', value: 'nosniff' },
+          { key: 'Permissions-Policy', value: 'camera=(self), microphone=(self), display-capture=()' },
+        ],
+      },
+    ];
+  },
+};
+
+export default nextConfig;

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { EntityId, MediaSource } from './domain.js';
+import { TurnSeconds, TurnTimeout } from './floor.js';
+import { AgreementText } from './room.js';
+
+/**
+ * Every change to a room's state is one of these, sent with `room:command`. Who may send
+ * which is one table (the server's authorisation table); each is applied atomically and
+ * everyone is sent their new view.
+ */
+export const Command = z.discriminatedUnion('type', [
+  /** Accept the current agreement (by its version) and confirm being somewhere private. */
+  z.object({ type: z.literal('agreement.acknowledge'), version: z.string().max(128), privateSpace: z.literal(true) }).strict(),
+  z.object({ type: z.literal('agreement.set'), text: AgreementText }).strict(),
+  z.object({ type: z.literal('member.admit'), memberId: EntityId }).strict(),
+  z.object({ type: z.literal('member.admitAll') }).strict(),
+  z.object({ type: z.literal('member.remove'), memberId: EntityId, block: z.boolean() }).strict(),
+  z.object({ type: z.literal('member.setRole'), memberId: EntityId, role: z.enum(['cofacilitator', 'member']) }).strict(),
+  z.object({ type: z.literal('room.setAutoAdmit'), enabled: z.boolean() }).strict(),
+  z.object({ type: z.literal('room.setLocked'), locked: z.boolean() }).strict(),
+  z.object({ type: z.literal('session.end') }).strict(),
+
+  // Turn-taking. Switching mode ends a round and returns the floor.
+  z.object({ type: z.literal('floor.setMode'), mode: z.enum(['open', 'hands']) }).strict(),
+  /** Give the floor to someone (in raised-hands mode): first in line or anyone. */
+  z.object({ type: z.literal('floor.grant'), memberId: EntityId }).strict(),
+  /** The holder is done, or a facilitator takes the floor back. */
+  z.object({ type: z.literal('floor.release') }).strict(),
+  z.object({ type: z.literal('hand.raise') }).strict(),
+  /** Lower one's own hand; a facilitator may lower anyone's (memberId). */
+  z.object({ type: z.literal('hand.lower'), memberId: EntityId.optional() }).strict(),
+  /** Reorder the queue: move someone to a position (past the end = last, i.e. skip). */
+  z.object({ type: z.literal('hands.move'), memberId: EntityId, to: z.number().int().min(0).max(1000) }).strict(),
+  z.object({ type: z.literal('hands.clear') }).strict(),
+  /** A talking-stick round: an order (null = order of arrival), an optional limit per turn. */
+  z
+    .object({
+      type: z.literal('round.start'),
+      order: z.array(EntityId).min(1).max(64).nullable(),
+      turnSeconds: TurnSeconds.nullable(),
+      onTimeout: TurnTimeout,
+    })
+    .strict(),
+  /** The holder passes early; a facilitator moves the round on. */
+  z.object({ type: z.literal('round.pass') }).strict(),
+  z.object({ type: z.literal('round.end') }).strict(),
+
+  // Muting the server enforces. Nobody can turn anyone's microphone or camera on: they ask.
+  z.object({ type: z.literal('member.mute'), memberId: EntityId, source: MediaSource }).strict(),
+  /** Mute every member's microphone, or all but whoever holds the floor. */
+  z.object({ type: z.literal('member.muteAll'), exceptHolder: z.boolean() }).strict(),
+  z.object({ type: z.literal('member.ask'), memberId: EntityId, source: MediaSource }).strict(),
+  /** The member's answer to an ask: accepting lifts the facilitator's hold on that source. */
+  z.object({ type: z.literal('ask.answer'), source: MediaSource, accept: z.boolean() }).strict(),
+]);
+export type Command = z.infer<typeof Command>;
+export type CommandType = Command['type'];
+export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
+
+export const commandTypes = Command.options.map((o) => o.shape.type.value) as CommandType[];

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+/** Room ids are unguessable: whoever has the link may ask to join. */
+export const RoomId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{10,64}$/, 'must be 10-64 letters, digits, "-" or "_"');
+export type RoomId = z.infer<typeof RoomId>;
+
+/** Server-generated ids for peers and media objects (mediasoup uses UUIDs). */
+export const EntityId = z.string().min(1).max(64);
+export type EntityId = z.infer<typeof EntityId>;
+
+export const DISPLAY_NAME_MAX = 40;
+
+/**
+ * A display name is free text shown to the group (first names or pseudonyms), never an
+ * identity. Normalised to NFC, control characters removed, whitespace collapsed.
+ */
+export const DisplayName = z
+  .string()
+  .max(200, 'is too long')
+  .transform((raw) =>
+    raw
+      .normalize('NFC')
+      // Invisible and control characters go, except that a tab or newline counts as a space.
+      .replace(/[\p{Cc}\p{Cf}]/gu, (ch) => (/\s/u.test(ch) ? ' ' : ''))
+      .replace(/\s+/gu, ' ')
+      .trim(),
+  )
+  .pipe(
+    z
+      .string()
+      .min(1, 'must not be empty')
+      .max(DISPLAY_NAME_MAX, `must be at most ${DISPLAY_NAME_MAX} characters`),
+  );
+export type DisplayName = z.output<typeof DisplayName>;
+
+export const MediaKind = z.enum(['audio', 'video']);
+export type MediaKind = z.infer<typeof MediaKind>;
+
+/** What a producer carries, so the UI can tell the microphone from the camera. */
+export const MediaSource = z.enum(['mic', 'camera']);
+export type MediaSource = z.infer<typeof MediaSource>;
+
+export const ProducerView = z.object({
+  id: EntityId,
+  kind: MediaKind,
+  source: MediaSource,
+  paused: z.boolean(),
+});
+export type ProducerView = z.infer<typeof ProducerView>;
+
+export const TransportDirection = z.enum(['send', 'recv']);
+export type TransportDirection = z.infer<typeof TransportDirection>;

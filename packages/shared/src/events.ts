@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { EntityId, MediaKind, MediaSource } from './domain.js';
+import { RtpParameters } from './media-params.js';
+import { RoomView } from './room.js';
+import { PrivateSignal, TalkTimeEntry } from './signals.js';
+
+/** Every server→client event, defined once. Events carry no acknowledgement. */
+export const events = {
+  /** This person's view of the room changed (their projection of the room state). */
+  'room:view': z.object({ view: RoomView }),
+  /** A consumer was made (paused) for this client; it should set it up and ask to resume it. */
+  'consumer:new': z.object({
+    consumerId: EntityId,
+    producerId: EntityId,
+    peerId: EntityId,
+    kind: MediaKind,
+    source: MediaSource,
+    rtpParameters: RtpParameters,
+    producerPaused: z.boolean(),
+  }),
+  'consumer:closed': z.object({ consumerId: EntityId }),
+  /** Facilitators only: each member's speaking time so far, about once a second. */
+  'talk:time': z.object({ at: z.number(), members: z.array(TalkTimeEntry) }),
+  /** Facilitators only: a member's private signal. */
+  'signal:private': PrivateSignal,
+  /**
+   * The server ended this client's membership: its media is closed and it is no longer in the
+   * room's state. The socket stays open (it can enter again if allowed); the web client closes it.
+   */
+  'room:ended': z.object({ reason: z.enum(['session-ended', 'removed', 'server-shutdown', 'media-failure']) }),
+} as const satisfies Record<string, z.ZodType>;
+
+export type EventName = keyof typeof events;
+export type EventPayload<K extends EventName> = z.output<(typeof events)[K]>;
+
+export const eventNames = Object.keys(events) as EventName[];

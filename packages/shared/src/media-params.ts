@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/*
+ * WebRTC parameters exchanged with mediasoup. The schemas check the shape and bound every
+ * array and string so a hostile payload stays small; mediasoup validates the details itself
+ * and its TypeError becomes BAD_REQUEST. Objects are loose so that fields mediasoup knows and
+ * we do not (rtcpFeedback, codec parameters, ...) pass through unchanged.
+ */
+
+const shortString = z.string().max(256);
+const ssrc = z.number().int().min(0).max(2 ** 32 - 1);
+
+const RtpCodec = z.looseObject({
+  kind: z.enum(['audio', 'video']).optional(),
+  mimeType: shortString,
+  clockRate: z.number().int().positive(),
+  channels: z.number().int().positive().max(8).optional(),
+  payloadType: z.number().int().min(0).max(127).optional(),
+  preferredPayloadType: z.number().int().min(0).max(127).optional(),
+  parameters: z.record(z.string().max(64), z.union([z.string().max(256), z.number()])).optional(),
+  rtcpFeedback: z.array(z.looseObject({ type: shortString, parameter: shortString.optional() })).max(16).optional(),
+});
+
+const HeaderExtension = z.looseObject({
+  uri: shortString,
+});
+
+export const RtpCapabilities = z.looseObject({
+  codecs: z.array(RtpCodec).max(64).optional(),
+  headerExtensions: z.array(HeaderExtension).max(64).optional(),
+});
+export type RtpCapabilities = z.infer<typeof RtpCapabilities>;
+
+export const RtpParameters = z.looseObject({
+  mid: z.string().max(32).optional(),
+  codecs: z.array(RtpCodec).min(1).max(16),
+  headerExtensions: z.array(HeaderExtension).max(32).optional(),
+  encodings: z
+    .array(z.looseObject({ ssrc: ssrc.optional(), rtx: z.looseObject({ ssrc }).optional() }))
+    .max(8)
+    .optional(),
+  rtcp: z.looseObject({ cname: shortString.optional() }).optional(),
+});
+export type RtpParameters = z.infer<typeof RtpParameters>;
+
+export const DtlsParameters = z.looseObject({
+  role: z.enum(['auto', 'client', 'server']).optional(),
+  fingerprints: z
+    .array(z.looseObject({ algorithm: z.string().max(32), value: z.string().max(256) }))
+    .min(1)
+    .max(8),
+});
+export type DtlsParameters = z.infer<typeof DtlsParameters>;
+
+export const IceParameters = z.looseObject({
+  usernameFragment: shortString,
+  password: shortString,
+  iceLite: z.boolean().optional(),
+});
+
+export const IceCandidate = z.looseObject({
+  foundation: shortString,
+  priority: z.number(),
+  address: shortString,
+  protocol: z.enum(['udp', 'tcp']),
+  port: z.number().int(),
+  type: z.string().max(16),
+  tcpType: z.string().max(16).optional(),
+});
+
+export const TransportOptions = z.object({
+  id: z.string(),
+  iceParameters: IceParameters,
+  iceCandidates: z.array(IceCandidate),
+  dtlsParameters: DtlsParameters,
+});
+export type TransportOptions = z.infer<typeof TransportOptions>;

@@ -1,0 +1,765 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  AGREEMENT_MAX,
+  AgreementText,
+  Command,
+  commandTypes,
+  DEFAULT_AGREEMENT,
+  DisplayName,
+  DISPLAY_NAME_MAX,
+  ErrorCode,
+  events,
+  eventNames,
+  isFacilitatorRole,
+  ProtocolFailure,
+  requestNames,
+  requests,
+  resultSchema,
+  Role,
+  RoomId,
+  RoomView,
+  summariseZodError,
+  type CommandType,
+  type RequestName,
+} from './index.js';
+
+const roomId = 'abcDEF123_-xyz';
+const token = 'eyJhbGciOiJIUzI1NiJ9.eyJyb29tIjoieCJ9.c2lnbmF0dXJl';
+const rtpParameters = {
+  mid: '0',
+  codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { minptime: 10, useinbandfec: 1 } }],
+  headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 1 }],
+  encodings: [{ ssrc: 1111 }],
+  rtcp: { cname: 'abc' },
+};
+const dtlsParameters = { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AB:CD' }] };
+const capCodec = { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 };
+const rtpCapabilities = {
+  codecs: [capCodec],
+  headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', kind: 'audio', preferredId: 1 }],
+};
+
+interface Fixture {
+  payload: Record<string, unknown>;
+  /** Keys that may be left out (they are optional or have defaults). */
+  optional?: string[];
+  /** A wrong value per field: wrong types, and values out of the field's enum or range. */
+  wrong?: [string, unknown][];
+  /** A too-long (or too-large) value per string-bearing field. */
+  oversized?: [string, unknown][];
+}
+
+/** One valid payload per request, and ways to break each field. */
+const valid: { [K in RequestName]: Fixture } = {
+  'room:create': {
+    payload: { title: 'Tuesday group', durationMinutes: 90, startsAt: 1_700_000_000_000, agreement: 'Be kind.' },
+    optional: ['title', 'durationMinutes', 'startsAt', 'agreement'],
+    wrong: [
+      ['title', 5],
+      ['durationMinutes', '90'],
+      ['durationMinutes', 14],
+      ['durationMinutes', 241],
+      ['durationMinutes', 90.5],
+      ['startsAt', 'now'],
+      ['startsAt', 0],
+      ['startsAt', -1],
+      ['agreement', 42],
+      ['agreement', '   '],
+    ],
+    oversized: [
+      ['title', 'x'.repeat(81)],
+      ['agreement', 'x'.repeat(AGREEMENT_MAX + 1)],
+    ],
+  },
+  'room:enter': {
+    payload: { roomId, token, displayName: 'Ada' },
+    wrong: [
+      ['roomId', 1234567890],
+      ['roomId', 'short'],
+      ['token', 42],
+      ['token', 'too-short'],
+      ['displayName', 42],
+      ['displayName', '\u200b'],
+    ],
+    oversized: [
+      ['roomId', 'x'.repeat(65)],
+      ['token', 't'.repeat(2049)],
+      ['displayName', 'x'.repeat(201)],
+      ['displayName', 'x'.repeat(DISPLAY_NAME_MAX + 1)],
+    ],
+  },
+  'room:leave': { payload: {} },
+  'room:command': {
+    payload: { command: { type: 'member.admit', memberId: 'm1' } },
+    wrong: [
+      ['command', 'member.admit'],
+      ['command', { type: 'member.kick', memberId: 'm1' }],
+      ['command', { memberId: 'm1' }],
+      ['command', { type: 'member.admit', memberId: 'm1', extra: 1 }],
+    ],
+    oversized: [
+      ['command', { type: 'member.admit', memberId: 'm'.repeat(65) }],
+      ['command', { type: 'agreement.set', text: 'x'.repeat(AGREEMENT_MAX + 1) }],
+      ['command', { type: 'agreement.acknowledge', version: 'v'.repeat(129), privateSpace: true }],
+    ],
+  },
+  'invite:create': { payload: {} },
+  'media:join': { payload: {} },
+  'transport:create': { payload: { direction: 'send' }, wrong: [['direction', 'sideways']] },
+  'transport:connect': {
+    payload: { transportId: 't1', dtlsParameters },
+    wrong: [
+      ['dtlsParameters', 'x'],
+      ['transportId', 7],
+    ],
+    oversized: [
+      ['transportId', 'x'.repeat(65)],
+      ['dtlsParameters', { fingerprints: [{ algorithm: 'sha-256', value: 'v'.repeat(257) }] }],
+    ],
+  },
+  'media:produce': {
+    payload: { transportId: 't1', kind: 'audio', source: 'mic', rtpParameters, paused: false },
+    optional: ['paused'],
+    wrong: [
+      ['paused', 'yes'],
+      ['kind', 'data'],
+      ['source', 'screen'],
+      ['rtpParameters', []],
+    ],
+    oversized: [
+      ['transportId', 'x'.repeat(65)],
+      ['rtpParameters', { ...rtpParameters, mid: 'm'.repeat(33) }],
+    ],
+  },
+  'media:setProducerPaused': {
+    payload: { producerId: 'p1', paused: true },
+    wrong: [
+      ['paused', 1],
+      ['producerId', ''],
+    ],
+    oversized: [['producerId', 'p'.repeat(65)]],
+  },
+  'media:closeProducer': { payload: { producerId: 'p1' }, wrong: [['producerId', 7]], oversized: [['producerId', 'p'.repeat(65)]] },
+  'media:ready': {
+    payload: { rtpCapabilities },
+    wrong: [['rtpCapabilities', []]],
+    oversized: [['rtpCapabilities', { codecs: [{ ...capCodec, mimeType: 'a'.repeat(257) }] }]],
+  },
+  'consumer:resume': { payload: { consumerId: 'c1' }, wrong: [['consumerId', null]], oversized: [['consumerId', 'c'.repeat(65)]] },
+};
+
+const schema = (name: RequestName): z.ZodType => requests[name].request;
+
+describe('request schemas', () => {
+  it('has a fixture for every request, and no others', () => {
+    expect(Object.keys(valid).sort()).toEqual([...requestNames].sort());
+    expect(requestNames).toEqual([
+      'room:create',
+      'room:enter',
+      'room:leave',
+      'room:command',
+      'invite:create',
+      'media:join',
+      'transport:create',
+      'transport:connect',
+      'media:produce',
+      'media:setProducerPaused',
+      'media:closeProducer',
+      'media:ready',
+      'consumer:resume',
+    ]);
+  });
+
+  describe.each(requestNames)('%s', (name) => {
+    const { payload, optional = [], wrong = [], oversized = [] } = valid[name];
+
+    it('accepts a valid payload', () => {
+      const parsed = schema(name).safeParse(payload);
+      expect(parsed.success, parsed.success ? '' : summariseZodError(parsed.error)).toBe(true);
+    });
+
+    it('rejects unknown extra keys (strict)', () => {
+      const parsed = schema(name).safeParse({ ...payload, extra: 1 });
+      expect(parsed.success).toBe(false);
+      if (!parsed.success) expect(parsed.error.issues[0]?.code).toBe('unrecognized_keys');
+    });
+
+    it.each([null, undefined, 'text', 42, [], true])('rejects a non-object payload %j', (bad) => {
+      expect(schema(name).safeParse(bad).success).toBe(false);
+    });
+
+    const required = Object.keys(payload).filter((key) => !optional.includes(key));
+    if (required.length > 0) {
+      it.each(required)('rejects a payload missing %s', (key) => {
+        const { [key]: _dropped, ...rest } = payload;
+        const parsed = schema(name).safeParse(rest);
+        expect(parsed.success).toBe(false);
+        if (!parsed.success) expect(parsed.error.issues.some((issue) => issue.path[0] === key)).toBe(true);
+      });
+    }
+
+    if (optional.length > 0) {
+      it(`accepts a payload without ${optional.join(', ')}`, () => {
+        const rest = Object.fromEntries(Object.entries(payload).filter(([key]) => !optional.includes(key)));
+        expect(schema(name).safeParse(rest).success).toBe(true);
+      });
+    }
+
+    if (wrong.length > 0) {
+      it.each(wrong.map(([key, value]) => [key, JSON.stringify(value), value] as const))('rejects %s = %s', (key, _shown, value) => {
+        const parsed = schema(name).safeParse({ ...payload, [key]: value });
+        expect(parsed.success).toBe(false);
+        if (!parsed.success) expect(parsed.error.issues.some((issue) => issue.path[0] === key)).toBe(true);
+      });
+    }
+
+    if (oversized.length > 0) {
+      it.each(oversized.map(([key, value]) => [key, value] as const))('rejects an oversized %s', (key, value) => {
+        const parsed = schema(name).safeParse({ ...payload, [key]: value });
+        expect(parsed.success).toBe(false);
+        if (!parsed.success) expect(parsed.error.issues.some((issue) => issue.path[0] === key)).toBe(true);
+      });
+    }
+  });
+
+  it('room:create fills in defaults and trims the title', () => {
+    expect(requests['room:create'].request.parse({})).toEqual({ title: '', durationMinutes: 90 });
+    expect(requests['room:create'].request.parse({ title: '  Tuesday  ' }).title).toBe('Tuesday');
+    expect(requests['room:create'].request.parse({ title: 'x'.repeat(80) }).title).toHaveLength(80);
+    expect(requests['room:create'].request.safeParse({ durationMinutes: 15 }).success).toBe(true);
+    expect(requests['room:create'].request.safeParse({ durationMinutes: 240 }).success).toBe(true);
+  });
+
+  it('room:create normalises the agreement', () => {
+    expect(requests['room:create'].request.parse({ agreement: '  One\r\nTwo  ' }).agreement).toBe('One\nTwo');
+  });
+
+  it('room:enter normalises the display name and bounds the token', () => {
+    expect(requests['room:enter'].request.parse({ roomId, token, displayName: '  Ada \u200b ' }).displayName).toBe('Ada');
+    expect(requests['room:enter'].request.safeParse({ roomId, token: 't'.repeat(16), displayName: 'Ada' }).success).toBe(true);
+    expect(requests['room:enter'].request.safeParse({ roomId, token: 't'.repeat(15), displayName: 'Ada' }).success).toBe(false);
+    expect(requests['room:enter'].request.safeParse({ roomId, token: 't'.repeat(2048), displayName: 'Ada' }).success).toBe(true);
+  });
+
+  it('room:command parses every command', () => {
+    for (const type of commandTypes) {
+      const parsed = requests['room:command'].request.safeParse({ command: validCommands[type].command });
+      expect(parsed.success, type).toBe(true);
+    }
+  });
+
+  it('media:produce defaults paused to false', () => {
+    const { paused: _paused, ...rest } = valid['media:produce'].payload;
+    const parsed = requests['media:produce'].request.parse(rest);
+    expect(parsed.paused).toBe(false);
+  });
+
+  it('lets unknown WebRTC fields pass through the loose media objects', () => {
+    const parsed = requests['media:produce'].request.parse({
+      ...valid['media:produce'].payload,
+      rtpParameters: { ...rtpParameters, codecs: [{ ...rtpParameters.codecs[0], rtcpFeedback: [{ type: 'nack' }], future: 1 }] },
+    });
+    expect(parsed.rtpParameters.codecs[0]).toMatchObject({ future: 1, rtcpFeedback: [{ type: 'nack' }] });
+  });
+
+  it('the responses that carry tokens and views', () => {
+    const create = requests['room:create'].response;
+    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token }).success).toBe(true);
+    expect(create.safeParse({ roomId, facilitatorToken: 'short', inviteToken: token }).success).toBe(false);
+    expect(requests['invite:create'].response.safeParse({ inviteToken: token }).success).toBe(true);
+    expect(requests['invite:create'].response.safeParse({}).success).toBe(false);
+    expect(requests['room:enter'].response.safeParse({ view: views.waiting }).success).toBe(true);
+    expect(requests['room:enter'].response.safeParse({}).success).toBe(false);
+    for (const name of ['room:leave', 'room:command'] as const) {
+      expect(requests[name].response.safeParse({}).success).toBe(true);
+      expect(requests[name].response.safeParse({ extra: 1 }).success).toBe(false);
+    }
+  });
+
+  describe('bounds', () => {
+    const produce = requests['media:produce'].request;
+    const base = valid['media:produce'].payload;
+    const codec = rtpParameters.codecs[0]!;
+
+    it('rejects ids longer than 64 characters', () => {
+      expect(requests['consumer:resume'].request.safeParse({ consumerId: 'c'.repeat(64) }).success).toBe(true);
+      expect(requests['consumer:resume'].request.safeParse({ consumerId: 'c'.repeat(65) }).success).toBe(false);
+      expect(requests['media:closeProducer'].request.safeParse({ producerId: '' }).success).toBe(false);
+      expect(produce.safeParse({ ...base, transportId: 'x'.repeat(65) }).success).toBe(false);
+    });
+
+    it('rejects oversized strings inside rtpParameters', () => {
+      expect(produce.safeParse({ ...base, rtpParameters: { ...rtpParameters, mid: 'm'.repeat(33) } }).success).toBe(false);
+      const longMime = { ...rtpParameters, codecs: [{ ...codec, mimeType: 'a'.repeat(257) }] };
+      expect(produce.safeParse({ ...base, rtpParameters: longMime }).success).toBe(false);
+      const longParam = { ...rtpParameters, codecs: [{ ...codec, parameters: { x: 'v'.repeat(257) } }] };
+      expect(produce.safeParse({ ...base, rtpParameters: longParam }).success).toBe(false);
+      const longCname = { ...rtpParameters, rtcp: { cname: 'c'.repeat(257) } };
+      expect(produce.safeParse({ ...base, rtpParameters: longCname }).success).toBe(false);
+    });
+
+    it('rejects oversized arrays inside rtpParameters', () => {
+      const codecs = (n: number) => ({ ...rtpParameters, codecs: Array.from({ length: n }, () => codec) });
+      expect(produce.safeParse({ ...base, rtpParameters: codecs(16) }).success).toBe(true);
+      expect(produce.safeParse({ ...base, rtpParameters: codecs(17) }).success).toBe(false);
+      expect(produce.safeParse({ ...base, rtpParameters: codecs(0) }).success).toBe(false);
+      const encodings = { ...rtpParameters, encodings: Array.from({ length: 9 }, () => ({})) };
+      expect(produce.safeParse({ ...base, rtpParameters: encodings }).success).toBe(false);
+      const extensions = { ...rtpParameters, headerExtensions: Array.from({ length: 33 }, () => ({ uri: 'u' })) };
+      expect(produce.safeParse({ ...base, rtpParameters: extensions }).success).toBe(false);
+      const feedback = { ...rtpParameters, codecs: [{ ...codec, rtcpFeedback: Array.from({ length: 17 }, () => ({ type: 'nack' })) }] };
+      expect(produce.safeParse({ ...base, rtpParameters: feedback }).success).toBe(false);
+    });
+
+    it('rejects oversized dtls fingerprints and capability lists', () => {
+      const connect = requests['transport:connect'].request;
+      const fingerprints = (n: number, value = 'AB') => ({ fingerprints: Array.from({ length: n }, () => ({ algorithm: 'sha-256', value })) });
+      expect(connect.safeParse({ transportId: 't', dtlsParameters: fingerprints(8) }).success).toBe(true);
+      expect(connect.safeParse({ transportId: 't', dtlsParameters: fingerprints(9) }).success).toBe(false);
+      expect(connect.safeParse({ transportId: 't', dtlsParameters: fingerprints(0) }).success).toBe(false);
+      expect(connect.safeParse({ transportId: 't', dtlsParameters: fingerprints(1, 'x'.repeat(257)) }).success).toBe(false);
+      expect(connect.safeParse({ transportId: 't', dtlsParameters: { ...dtlsParameters, role: 'boss' } }).success).toBe(false);
+
+      const ready = requests['media:ready'].request;
+      expect(ready.safeParse({ rtpCapabilities: { codecs: Array.from({ length: 64 }, () => capCodec) } }).success).toBe(true);
+      expect(ready.safeParse({ rtpCapabilities: { codecs: Array.from({ length: 65 }, () => capCodec) } }).success).toBe(false);
+    });
+
+    it('rejects out-of-range numbers in codecs', () => {
+      const bad = (patch: Record<string, unknown>) => ({ ...base, rtpParameters: { ...rtpParameters, codecs: [{ ...codec, ...patch }] } });
+      expect(produce.safeParse(bad({ payloadType: 128 })).success).toBe(false);
+      expect(produce.safeParse(bad({ clockRate: 0 })).success).toBe(false);
+      expect(produce.safeParse(bad({ clockRate: 1.5 })).success).toBe(false);
+      expect(produce.safeParse(bad({ channels: 9 })).success).toBe(false);
+    });
+
+    it('rejects an oversized display name before normalising it', () => {
+      const parsed = requests['room:enter'].request.safeParse({ roomId, token, displayName: ' '.repeat(201) });
+      expect(parsed.success).toBe(false);
+      if (!parsed.success) expect(summariseZodError(parsed.error)).toContain('displayName: is too long');
+    });
+  });
+});
+
+/** One valid command per type, and ways to break its fields. */
+const validCommands: { [T in CommandType]: Omit<Fixture, 'payload' | 'optional'> & { command: Record<string, unknown> } } = {
+  'agreement.acknowledge': {
+    command: { type: 'agreement.acknowledge', version: '0123456789abcdef', privateSpace: true },
+    wrong: [
+      ['version', 5],
+      ['privateSpace', false],
+      ['privateSpace', 'true'],
+    ],
+    oversized: [['version', 'v'.repeat(129)]],
+  },
+  'agreement.set': {
+    command: { type: 'agreement.set', text: 'Be kind.' },
+    wrong: [
+      ['text', 5],
+      ['text', ' \r\n '],
+    ],
+    oversized: [['text', 'x'.repeat(AGREEMENT_MAX + 1)]],
+  },
+  'member.admit': {
+    command: { type: 'member.admit', memberId: 'm1' },
+    wrong: [
+      ['memberId', 5],
+      ['memberId', ''],
+    ],
+    oversized: [['memberId', 'm'.repeat(65)]],
+  },
+  'member.admitAll': { command: { type: 'member.admitAll' } },
+  'member.remove': {
+    command: { type: 'member.remove', memberId: 'm1', block: true },
+    wrong: [
+      ['block', 'yes'],
+      ['memberId', null],
+    ],
+    oversized: [['memberId', 'm'.repeat(65)]],
+  },
+  'member.setRole': {
+    command: { type: 'member.setRole', memberId: 'm1', role: 'cofacilitator' },
+    wrong: [
+      ['role', 'facilitator'], // nobody can be made the facilitator
+      ['role', 'admin'],
+      ['memberId', 1],
+    ],
+    oversized: [['memberId', 'm'.repeat(65)]],
+  },
+  'room.setAutoAdmit': { command: { type: 'room.setAutoAdmit', enabled: true }, wrong: [['enabled', 1]] },
+  'room.setLocked': { command: { type: 'room.setLocked', locked: false }, wrong: [['locked', 'true']] },
+  'session.end': { command: { type: 'session.end' } },
+};
+
+describe('Command', () => {
+  it('has these nine types, listed by commandTypes', () => {
+    expect(commandTypes).toEqual([
+      'agreement.acknowledge',
+      'agreement.set',
+      'member.admit',
+      'member.admitAll',
+      'member.remove',
+      'member.setRole',
+      'room.setAutoAdmit',
+      'room.setLocked',
+      'session.end',
+    ]);
+    expect(Object.keys(validCommands).sort()).toEqual([...commandTypes].sort());
+  });
+
+  describe.each(commandTypes)('%s', (type) => {
+    const { command, wrong = [], oversized = [] } = validCommands[type];
+
+    it('accepts a valid command, unchanged', () => {
+      expect(Command.parse(command)).toEqual(command);
+    });
+
+    it('rejects unknown extra keys (strict)', () => {
+      expect(Command.safeParse({ ...command, extra: 1 }).success).toBe(false);
+    });
+
+    const fields = Object.keys(command).filter((key) => key !== 'type');
+    if (fields.length > 0) {
+      it.each(fields)('rejects a command missing %s', (key) => {
+        const { [key]: _dropped, ...rest } = command;
+        expect(Command.safeParse(rest).success).toBe(false);
+      });
+    }
+
+    if (wrong.length > 0) {
+      it.each(wrong.map(([key, value]) => [key, JSON.stringify(value), value] as const))('rejects %s = %s', (key, _shown, value) => {
+        const parsed = Command.safeParse({ ...command, [key]: value });
+        expect(parsed.success).toBe(false);
+        if (!parsed.success) expect(parsed.error.issues.some((issue) => issue.path[0] === key)).toBe(true);
+      });
+    }
+
+    if (oversized.length > 0) {
+      it.each(oversized.map(([key, value]) => [key, value] as const))('rejects an oversized %s', (key, value) => {
+        expect(Command.safeParse({ ...command, [key]: value }).success).toBe(false);
+      });
+    }
+  });
+
+  it('rejects an unknown or missing type, and non-objects', () => {
+    for (const bad of [{ type: 'member.kick', memberId: 'm1' }, { memberId: 'm1' }, { type: 'ROOM.SETLOCKED', locked: true }, null, 'session.end', []]) {
+      expect(Command.safeParse(bad).success).toBe(false);
+    }
+  });
+
+  it('accepts exactly the limits', () => {
+    expect(Command.safeParse({ type: 'agreement.acknowledge', version: 'v'.repeat(128), privateSpace: true }).success).toBe(true);
+    expect(Command.safeParse({ type: 'member.admit', memberId: 'm'.repeat(64) }).success).toBe(true);
+    expect(Command.safeParse({ type: 'agreement.set', text: 'x'.repeat(AGREEMENT_MAX) }).success).toBe(true);
+  });
+
+  it('normalises agreement.set text like AgreementText', () => {
+    expect(Command.parse({ type: 'agreement.set', text: '  Be kind.\r\n\r\nListen.  ' })).toEqual({ type: 'agreement.set', text: 'Be kind.\n\nListen.' });
+  });
+});
+
+describe('AgreementText', () => {
+  it('keeps a plain text, paragraphs included', () => {
+    expect(AgreementText.parse('One.\n\nTwo.')).toBe('One.\n\nTwo.');
+  });
+
+  it('normalises to NFC', () => {
+    expect(AgreementText.parse('Zoe\u0301')).toBe('Zo\u00e9');
+  });
+
+  it('turns CRLF and lone CR into LF', () => {
+    expect(AgreementText.parse('a\r\nb\rc\nd')).toBe('a\nb\nc\nd');
+  });
+
+  it('trims, keeping inner whitespace', () => {
+    expect(AgreementText.parse(' \n\t Be  kind. \n ')).toBe('Be  kind.');
+  });
+
+  it.each(['', '   ', '\r\n\r\n', '\t'])('rejects %j as empty', (raw) => {
+    const parsed = AgreementText.safeParse(raw);
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toBe('(payload): must not be empty');
+  });
+
+  it(`accepts ${AGREEMENT_MAX} characters and rejects more`, () => {
+    expect(AGREEMENT_MAX).toBe(4000);
+    expect(AgreementText.parse('x'.repeat(AGREEMENT_MAX))).toHaveLength(AGREEMENT_MAX);
+    const parsed = AgreementText.safeParse('x'.repeat(AGREEMENT_MAX + 1));
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toBe(`(payload): must be at most ${AGREEMENT_MAX} characters`);
+  });
+
+  it('applies the limit to the text as sent, before trimming', () => {
+    expect(AgreementText.safeParse(`${'x'.repeat(AGREEMENT_MAX - 10)}${' '.repeat(20)}`).success).toBe(false);
+  });
+
+  it('rejects non-strings', () => {
+    for (const bad of [42, null, undefined, ['text'], { text: 'x' }]) expect(AgreementText.safeParse(bad).success).toBe(false);
+  });
+
+  it('accepts the default agreement unchanged', () => {
+    expect(DEFAULT_AGREEMENT.length).toBeLessThanOrEqual(AGREEMENT_MAX);
+    expect(AgreementText.parse(DEFAULT_AGREEMENT)).toBe(DEFAULT_AGREEMENT);
+  });
+});
+
+describe('Role', () => {
+  it('has the facilitator, cofacilitators and members; the first two facilitate', () => {
+    expect(Role.options).toEqual(['facilitator', 'cofacilitator', 'member']);
+    expect(Role.options.filter(isFacilitatorRole)).toEqual(['facilitator', 'cofacilitator']);
+  });
+});
+
+const frame = {
+  roomId,
+  title: 'Tuesday group',
+  session: { startsAt: 1_000, endsAt: 5_401_000, warnMinutes: 5 },
+  agreement: { text: 'Be kind.', version: '0123456789abcdef', updatedAt: 1_000 },
+  locked: false,
+};
+const mic = { id: 'p1', kind: 'audio', source: 'mic', paused: false };
+const views = {
+  waiting: { ...frame, self: { id: 'w', displayName: 'Wanda', role: 'member', stage: 'waiting', mustAcknowledge: false, media: false } },
+  member: {
+    ...frame,
+    self: { id: 'a', displayName: 'Ada', role: 'member', stage: 'admitted', mustAcknowledge: false, media: true },
+    members: [
+      { id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic] },
+      { id: 'a', displayName: 'Ada', role: 'member', producers: [] },
+    ],
+  },
+  facilitator: {
+    ...frame,
+    self: { id: 'f', displayName: 'Fran', role: 'facilitator', stage: 'admitted', mustAcknowledge: false, media: true },
+    members: [{ id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic] }],
+    facilitation: {
+      autoAdmit: false,
+      everyone: [
+        { id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic], stage: 'admitted', acknowledgedVersion: null, enteredAt: 1 },
+        { id: 'w', displayName: 'Wanda', role: 'member', producers: [], stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2 },
+      ],
+      acknowledgements: [{ memberId: 'w', displayName: 'Wanda', version: '0123456789abcdef', at: 3 }],
+    },
+  },
+};
+
+describe('RoomView', () => {
+  // The projection's real output is checked against RoomView in apps/signal/src/room/projection.test.ts.
+  it.each(Object.entries(views))('accepts a %s view unchanged', (_label, view) => {
+    expect(RoomView.parse(view)).toEqual(view);
+  });
+
+  it('rejects a view with an unknown stage or role, or a malformed member', () => {
+    const { member } = views;
+    expect(RoomView.safeParse({ ...member, self: { ...member.self, stage: 'removed' } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, self: { ...member.self, role: 'admin' } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, members: [{ id: 'x', displayName: 'X', role: 'member' }] }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, members: [{ id: 'x', displayName: 'X', role: 'member', producers: [{ ...mic, kind: 'data' }] }] }).success).toBe(false);
+  });
+
+  it('requires the frame and self', () => {
+    for (const key of ['roomId', 'title', 'session', 'agreement', 'locked', 'self']) {
+      const { [key]: _dropped, ...rest } = views.waiting as Record<string, unknown>;
+      expect(RoomView.safeParse(rest).success, key).toBe(false);
+    }
+  });
+});
+
+describe('DisplayName', () => {
+  const parse = (raw: unknown) => DisplayName.safeParse(raw);
+
+  it('keeps a plain name', () => {
+    expect(DisplayName.parse('Ada')).toBe('Ada');
+  });
+
+  it('normalises to NFC', () => {
+    const decomposed = 'Zoe\u0301'; // e + combining acute accent
+    expect(decomposed).toHaveLength(4);
+    expect(DisplayName.parse(decomposed)).toBe('Zo\u00e9');
+    expect(DisplayName.parse(decomposed)).toHaveLength(3);
+  });
+
+  it('strips control and format characters', () => {
+    expect(DisplayName.parse('A\u0000d\u0007a')).toBe('Ada');
+    expect(DisplayName.parse('A\u200bd\u200ea\u202e')).toBe('Ada'); // zero-width space, LRM, RLO
+    expect(DisplayName.parse('\ufeffAda\u2066')).toBe('Ada'); // BOM, isolate
+    expect(DisplayName.parse('Ada\u007f')).toBe('Ada'); // DEL
+  });
+
+  it('collapses whitespace and trims', () => {
+    expect(DisplayName.parse('  Ada \u00a0  Lovelace  ')).toBe('Ada Lovelace');
+    expect(DisplayName.parse('Ada\u3000\u2003Byron')).toBe('Ada Byron');
+  });
+
+  it('leaves no tab or newline in the name', () => {
+    // \t, \r and \n are both \p{Cc} and whitespace: they become a space.
+    expect(DisplayName.parse('Ada\tLovelace')).toBe('Ada Lovelace');
+    expect(DisplayName.parse('Ada\r\nLovelace')).toBe('Ada Lovelace');
+  });
+
+  it.each(['', '   ', '\u200b\u200b', '\u0000\t\n', ' \u00a0 '])('rejects %j as empty after trimming', (raw) => {
+    const parsed = parse(raw);
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toBe('(payload): must not be empty');
+  });
+
+  it(`accepts ${DISPLAY_NAME_MAX} characters and rejects more`, () => {
+    expect(DISPLAY_NAME_MAX).toBe(40);
+    expect(DisplayName.parse('x'.repeat(40))).toHaveLength(40);
+    const parsed = parse('x'.repeat(41));
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toBe('(payload): must be at most 40 characters');
+  });
+
+  it('counts the length after normalising', () => {
+    expect(DisplayName.parse(`  ${'x'.repeat(40)}  \u200b`)).toHaveLength(40);
+    expect(parse('x '.repeat(21)).success).toBe(false); // 41 characters after trimming
+  });
+
+  it('rejects non-strings', () => {
+    expect(parse(42).success).toBe(false);
+    expect(parse(null).success).toBe(false);
+    expect(parse(['Ada']).success).toBe(false);
+  });
+});
+
+describe('RoomId', () => {
+  it.each(['abcdefghij', 'A1_-A1_-A1', 'x'.repeat(64), 'Zk3_9-aQ0pLmN8rT2vWx'])('accepts %s', (id) => {
+    expect(RoomId.safeParse(id).success).toBe(true);
+  });
+
+  it.each([
+    ['too short', 'abcdefghi'],
+    ['too long', 'x'.repeat(65)],
+    ['a space', 'abcde fghij'],
+    ['a slash', 'abcde/fghij'],
+    ['a dot', 'abcde.fghij'],
+    ['non-ASCII', 'abcdéfghijk'],
+    ['a newline at the end', 'abcdefghij\n'],
+    ['empty', ''],
+  ])('rejects %s', (_label, id) => {
+    expect(RoomId.safeParse(id).success).toBe(false);
+  });
+
+  it('rejects non-strings', () => {
+    expect(RoomId.safeParse(1234567890).success).toBe(false);
+  });
+
+  it('matches what room:create returns (12 random bytes in base64url)', () => {
+    const response = { roomId: 'AAAAAAAAAAAAAAAA', facilitatorToken: 't'.repeat(100), inviteToken: 'i'.repeat(100) };
+    expect(requests['room:create'].response.safeParse(response).success).toBe(true);
+    expect(requests['room:create'].response.safeParse({ ...response, roomId: 'short' }).success).toBe(false);
+  });
+});
+
+describe('summariseZodError', () => {
+  it('gives one line per issue, path first, joined by "; "', () => {
+    const parsed = requests['room:enter'].request.safeParse({ roomId: 'short', token, displayName: 3 });
+    expect(parsed.success).toBe(false);
+    if (parsed.success) return;
+    const summary = summariseZodError(parsed.error);
+    const parts = summary.split('; ');
+    expect(parts).toHaveLength(2);
+    expect(parts[0]).toBe('roomId: must be 10-64 letters, digits, "-" or "_"');
+    expect(parts[1]).toMatch(/^displayName: /);
+  });
+
+  it('names the whole payload when the path is empty', () => {
+    const parsed = requests['room:create'].request.safeParse('nope');
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toMatch(/^\(payload\): /);
+  });
+
+  it('joins nested paths with dots', () => {
+    const parsed = requests['transport:connect'].request.safeParse({
+      transportId: 't',
+      dtlsParameters: { fingerprints: [{ algorithm: 'sha-256', value: 5 }] },
+    });
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toMatch(/^dtlsParameters\.fingerprints\.0\.value: /);
+  });
+
+  it('keeps at most five issues', () => {
+    const schema5 = z.object({ a: z.string(), b: z.string(), c: z.string(), d: z.string(), e: z.string(), f: z.string(), g: z.string() });
+    const parsed = schema5.safeParse({});
+    expect(parsed.success).toBe(false);
+    if (parsed.success) return;
+    expect(parsed.error.issues).toHaveLength(7);
+    const parts = summariseZodError(parsed.error).split('; ');
+    expect(parts.map((p) => p.split(':')[0])).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('does not echo the rejected input', () => {
+    const secret = 'hunter2-very-secret';
+    const parsed = requests['room:enter'].request.safeParse({ roomId: secret, token: secret, displayName: 'Ada', extra: secret });
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).not.toContain(secret);
+  });
+});
+
+describe('resultSchema', () => {
+  const schema = resultSchema(z.object({ roomId: RoomId }));
+
+  it('accepts a success with valid data', () => {
+    expect(schema.parse({ ok: true, data: { roomId } })).toEqual({ ok: true, data: { roomId } });
+  });
+
+  it('rejects a success with invalid data', () => {
+    expect(schema.safeParse({ ok: true, data: { roomId: 'bad' } }).success).toBe(false);
+    expect(schema.safeParse({ ok: true }).success).toBe(false);
+  });
+
+  it.each(ErrorCode.options)('accepts a failure with code %s', (code) => {
+    expect(schema.safeParse({ ok: false, error: { code, message: 'm' } }).success).toBe(true);
+  });
+
+  it('rejects a failure with an unknown code or no message', () => {
+    expect(schema.safeParse({ ok: false, error: { code: 'TEAPOT', message: 'm' } }).success).toBe(false);
+    expect(schema.safeParse({ ok: false, error: { code: 'NOT_FOUND' } }).success).toBe(false);
+    expect(schema.safeParse({ ok: false }).success).toBe(false);
+  });
+
+  it('rejects anything without a boolean ok', () => {
+    expect(schema.safeParse({ data: { roomId } }).success).toBe(false);
+    expect(schema.safeParse({ ok: 'true', data: { roomId } }).success).toBe(false);
+    expect(schema.safeParse(null).success).toBe(false);
+  });
+
+  it('accepts what ProtocolFailure serialises to', () => {
+    const failure = new ProtocolFailure('ROOM_FULL', 'This room is full');
+    expect(failure).toBeInstanceOf(Error);
+    expect(failure.name).toBe('ProtocolFailure');
+    const wire = JSON.parse(JSON.stringify({ ok: false, error: failure })) as unknown;
+    expect(schema.parse(wire)).toEqual({ ok: false, error: { code: 'ROOM_FULL', message: 'This room is full' } });
+  });
+});
+
+describe('event schemas', () => {
+  it('lists every event', () => {
+    expect([...eventNames].sort()).toEqual(Object.keys(events).sort());
+    expect([...eventNames].sort()).toEqual(['consumer:closed', 'consumer:new', 'room:ended', 'room:view']);
+  });
+
+  it('validates room:view and rejects a malformed view', () => {
+    expect(events['room:view'].safeParse({ view: views.member }).success).toBe(true);
+    expect(events['room:view'].safeParse({ view: { ...views.member, self: undefined } }).success).toBe(false);
+    expect(events['room:view'].safeParse({}).success).toBe(false);
+  });
+
+  it('validates consumer:new and consumer:closed', () => {
+    const consumer = { consumerId: 'c1', producerId: 'p1', peerId: 'a', kind: 'audio', source: 'mic', rtpParameters, producerPaused: false };
+    expect(events['consumer:new'].safeParse(consumer).success).toBe(true);
+    expect(events['consumer:new'].safeParse({ ...consumer, source: 'screen' }).success).toBe(false);
+    expect(events['consumer:new'].safeParse({ ...consumer, producerPaused: undefined }).success).toBe(false);
+    expect(events['consumer:closed'].safeParse({ consumerId: 'c1' }).success).toBe(true);
+    expect(events['consumer:closed'].safeParse({}).success).toBe(false);
+  });
+
+  it('only allows the known room:ended reasons', () => {
+    for (const reason of ['session-ended', 'removed', 'server-shutdown', 'media-failure']) {
+      expect(events['room:ended'].safeParse({ reason }).success).toBe(true);
+    }
+    expect(events['room:ended'].safeParse({ reason: 'kicked' }).success).toBe(false);
+  });
+});

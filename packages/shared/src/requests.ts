@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { Command } from './commands.js';
+import { DisplayName, EntityId, MediaKind, MediaSource, RoomId, TransportDirection } from './domain.js';
+import { DtlsParameters, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
+import { AgreementText, RoomView } from './room.js';
+import { PrivateSignalRequest } from './signals.js';
+
+const Empty = z.object({}).strict();
+
+/** A signed link token (facilitator or invite); opaque to clients. */
+export const LinkToken = z.string().min(16).max(2048);
+
+/**
+ * Every client→server request, defined once: its payload schema and its result schema.
+ * Each is sent with a Socket.IO acknowledgement that returns `Result<response>`.
+ */
+export const requests = {
+  /** A facilitator makes a room and gets its two links' tokens. */
+  'room:create': {
+    request: z
+      .object({
+        title: z.string().trim().max(80).default(''),
+        durationMinutes: z.number().int().min(15).max(240).default(90),
+        /** Epoch milliseconds; defaults to now. */
+        startsAt: z.number().int().positive().optional(),
+        agreement: AgreementText.optional(),
+      })
+      .strict(),
+    response: z.object({ roomId: RoomId, facilitatorToken: LinkToken, inviteToken: LinkToken }),
+  },
+  /** Enter with a link's token. Members start at the agreement, facilitators in the room. */
+  'room:enter': {
+    request: z.object({ roomId: RoomId, token: LinkToken, displayName: DisplayName }).strict(),
+    response: z.object({ view: RoomView }),
+  },
+  'room:leave': {
+    request: Empty,
+    response: Empty,
+  },
+  /** Every change to the room's state: checked against the actor's role and stage. */
+  'room:command': {
+    request: z.object({ command: Command }).strict(),
+    response: Empty,
+  },
+  /** A facilitator makes another invite link (e.g. one per member, so one can be blocked). */
+  'invite:create': {
+    request: Empty,
+    response: z.object({ inviteToken: LinkToken }),
+  },
+  /** A member's private signal to the facilitators (never stored, never sent to members). */
+  'signal:send': {
+    request: z.object({ signal: PrivateSignalRequest }).strict(),
+    response: Empty,
+  },
+  /** Start media: allowed once admitted with the current agreement acknowledged. */
+  'media:join': {
+    request: Empty,
+    response: z.object({ routerRtpCapabilities: RtpCapabilities }),
+  },
+  'transport:create': {
+    request: z.object({ direction: TransportDirection }).strict(),
+    response: TransportOptions,
+  },
+  'transport:connect': {
+    request: z.object({ transportId: EntityId, dtlsParameters: DtlsParameters }).strict(),
+    response: Empty,
+  },
+  'media:produce': {
+    request: z
+      .object({
+        transportId: EntityId,
+        kind: MediaKind,
+        source: MediaSource,
+        rtpParameters: RtpParameters,
+        paused: z.boolean().default(false),
+      })
+      .strict(),
+    response: z.object({ producerId: EntityId }),
+  },
+  /** The microphone and camera toggles: the server pauses the producer itself. */
+  'media:setProducerPaused': {
+    request: z.object({ producerId: EntityId, paused: z.boolean() }).strict(),
+    response: Empty,
+  },
+  'media:closeProducer': {
+    request: z.object({ producerId: EntityId }).strict(),
+    response: Empty,
+  },
+  /**
+   * The client has loaded its device and made its receive transport: the server now creates
+   * (paused) consumers for every producer this peer may receive and announces them.
+   */
+  'media:ready': {
+    request: z.object({ rtpCapabilities: RtpCapabilities }).strict(),
+    response: Empty,
+  },
+  /** The client has set up a consumer announced by `consumer:new` and wants its media. */
+  'consumer:resume': {
+    request: z.object({ consumerId: EntityId }).strict(),
+    response: Empty,
+  },
+} as const satisfies Record<string, { request: z.ZodType; response: z.ZodType }>;
+
+export type RequestName = keyof typeof requests;
+/** What a client sends (before defaults and transforms). */
+export type RequestPayload<K extends RequestName> = z.input<(typeof requests)[K]['request']>;
+/** What the server handler receives after parsing. */
+export type ParsedRequest<K extends RequestName> = z.output<(typeof requests)[K]['request']>;
+export type ResponseData<K extends RequestName> = z.output<(typeof requests)[K]['response']>;
+
+export const requestNames = Object.keys(requests) as RequestName[];

@@ -1,0 +1,183 @@
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Debian's Chromium, headless, with fake camera and microphone, WebRTC allowed on loopback. */
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
+  });
+}
+
+/**
+ * Record every RTCPeerConnection the page makes, so tests can read getStats() without any
+ * hook in the product's code.
+ */
+const recordPeerConnections = () => {
+  const Native = window.RTCPeerConnection;
+  const created: RTCPeerConnection[] = [];
+  (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = created;
+  window.RTCPeerConnection = class extends Native {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      created.push(this);
+    }
+  } as typeof RTCPeerConnection;
+};
+
+export interface Member {
+  context: BrowserContext;
+  page: Page;
+}
+
+export async function newMember(browser: Browser, baseUrl: string): Promise<Member> {
+  const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1024, height: 700 } });
+  await context.grantPermissions(['camera', 'microphone']);
+  await context.addInitScript(recordPeerConnections);
+  // tsx (esbuild, keepNames) wraps functions sent to page.evaluate in a __name() helper.
+  await context.addInitScript('globalThis.__name = (fn) => fn;');
+  const page = await context.newPage();
+  return { context, page };
+}
+
+export interface RoomLinks {
+  facilitatorUrl: string;
+  inviteUrl: string;
+}
+
+export const PRIVATE_SPACE = 'I am somewhere private where others cannot see or hear the group';
+export const AUTO_ADMIT = 'Let people in automatically once they accept the agreement';
+
+/** From the home page's "Start a session" form: create a room and read its two links. */
+export async function createRoom(member: Member, title = 'Test group', durationMinutes = 90): Promise<RoomLinks> {
+  const { page } = member;
+  await page.goto('/');
+  await page.getByLabel('Session title (optional)').fill(title);
+  await page.getByLabel('Length in minutes').fill(String(durationMinutes));
+  await page.getByRole('button', { name: 'Create the session' }).click();
+  const facilitatorUrl = await page.getByTestId('facilitator-link').inputValue();
+  const inviteUrl = await page.getByTestId('invite-link').inputValue();
+  return { facilitatorUrl, inviteUrl };
+}
+
+/** The entry form every link starts with: a name and the "somewhere private" confirmation. */
+export async function fillEntryForm(page: Page, name: string): Promise<void> {
+  await page.getByLabel('Your name, as the group will see it').fill(name);
+  await page.getByLabel(PRIVATE_SPACE).check();
+}
+
+/** Open the facilitator link and go straight into the room, media connected. */
+export async function enterAsFacilitator(member: Member, facilitatorUrl: string, name: string): Promise<void> {
+  await member.page.goto(facilitatorUrl);
+  await fillEntryForm(member.page, name);
+  await member.page.getByRole('button', { name: 'Continue' }).click();
+  await member.page.locator('main[data-status="joined"]').waitFor();
+}
+
+/** Open an invite link, give a name, confirm privacy, accept the agreement: lands waiting. */
+export async function enterAsMember(member: Member, inviteUrl: string, name: string): Promise<void> {
+  const { page } = member;
+  await page.goto(inviteUrl);
+  await fillEntryForm(page, name);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.locator('main[data-status="agreement"]').waitFor();
+  await page.getByRole('button', { name: 'I agree' }).click();
+  await page.locator('main[data-status="waiting"]').waitFor();
+}
+
+/** The facilitator admits one waiting person by name. */
+export async function admit(facilitatorPage: Page, name: string): Promise<void> {
+  await facilitatorPage.getByRole('button', { name: `Admit ${name}`, exact: true }).click();
+}
+
+/** The facilitator admits everyone who is waiting. */
+export async function admitAll(facilitatorPage: Page): Promise<void> {
+  await facilitatorPage.getByRole('button', { name: /^Admit all/ }).click();
+}
+
+/** Turn auto-admit on or off, and wait until the server's view agrees. */
+export async function setAutoAdmit(facilitatorPage: Page, enabled: boolean): Promise<void> {
+  const toggle = facilitatorPage.getByLabel(AUTO_ADMIT);
+  if ((await toggle.isChecked()) !== enabled) await toggle.click();
+  await eventually(async () => {
+    if ((await toggle.isChecked()) !== enabled) throw new Error(`auto-admit is not ${enabled ? 'on' : 'off'}`);
+  }, 10_000);
+}
+
+export interface InboundSample {
+  peerName: string;
+  kind: 'audio' | 'video';
+  bytesReceived: number;
+  framesDecoded: number;
+}
+
+/**
+ * Inbound RTP per remote member: each tile's track ids are matched to the inbound-rtp
+ * reports' trackIdentifier, so a figure is attributed to the member it came from.
+ */
+export async function inboundByPeer(page: Page): Promise<InboundSample[]> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const reports: { trackIdentifier: string; kind: string; bytesReceived: number; framesDecoded: number }[] = [];
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = await pc.getStats();
+      stats.forEach((r: Record<string, unknown>) => {
+        if (r['type'] === 'inbound-rtp') {
+          reports.push({
+            trackIdentifier: String(r['trackIdentifier']),
+            kind: String(r['kind']),
+            bytesReceived: Number(r['bytesReceived'] ?? 0),
+            framesDecoded: Number(r['framesDecoded'] ?? 0),
+          });
+        }
+      });
+    }
+    const samples: { peerName: string; kind: 'audio' | 'video'; bytesReceived: number; framesDecoded: number }[] = [];
+    for (const tile of document.querySelectorAll<HTMLElement>('[data-testid="peer-tile"]')) {
+      const peerName = tile.dataset['peerName'] ?? '';
+      const media = [tile.querySelector('video'), tile.querySelector('audio')];
+      for (const element of media) {
+        const stream = element?.srcObject;
+        if (!(stream instanceof MediaStream)) continue;
+        for (const track of stream.getTracks()) {
+          const report = reports.find((r) => r.trackIdentifier === track.id);
+          if (report) samples.push({ peerName, kind: track.kind as 'audio' | 'video', bytesReceived: report.bytesReceived, framesDecoded: report.framesDecoded });
+        }
+      }
+    }
+    return samples;
+  });
+}
+
+export async function peerNames(page: Page): Promise<string[]> {
+  return page.locator('[data-testid="peer-tile"]').evaluateAll((tiles) => tiles.map((t) => (t as HTMLElement).dataset['peerName'] ?? ''));
+}
+
+/** Poll until `check` passes or the time is up; returns the last error for a clear failure. */
+export async function eventually(check: () => Promise<void>, timeoutMs = 20_000, intervalMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}

@@ -1,0 +1,278 @@
+import {
+  events,
+  ProtocolError,
+  requests,
+  resultSchema,
+  type ClientToServerEvents,
+  type ErrorCode,
+  type EventName,
+  type EventPayload,
+  type RequestName,
+  type RequestPayload,
+  type ResponseData,
+  type Result,
+  type RoomView,
+  type ServerToClientEvents,
+} from '@group-room/shared';
+import { createLogger, loadConfig, startSignalServer, type SignalServer } from '@group-room/signal';
+import type { types } from 'mediasoup';
+import { io, type Socket } from 'socket.io-client';
+import { expect, vi } from 'vitest';
+
+/*
+ * Driving a real signal server (HTTP + Socket.IO + a real mediasoup worker) from tests with
+ * socket.io-client: typed requests, every received event recorded and validated, and the
+ * steps of the facilitated room (create, enter, acknowledge, admit, media).
+ */
+
+export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** The same socket without the protocol's types, to send what a typed client cannot. */
+export type RawClient = Socket;
+export type CommandInput = RequestPayload<'room:command'>['command'];
+
+export const ACK_TIMEOUT_MS = 10_000;
+export const WAIT = { timeout: 10_000, interval: 20 };
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+export const baseEnv = {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  SERVE_WEB: 'false',
+  MEDIA_LISTEN_IP: '127.0.0.1',
+  MEDIA_ANNOUNCED_ADDRESS: '127.0.0.1',
+  MEDIA_PORT: '0',
+  MEDIASOUP_WORKERS: '1',
+  LOG_LEVEL: 'warn',
+};
+
+export interface TestServer {
+  server: SignalServer;
+  /** Every log line the server wrote (warn and above). */
+  logs: { level: string; msg: string }[];
+}
+
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig({ ...baseEnv, ...env });
+  const logs: TestServer['logs'] = [];
+  const log = createLogger(config.LOG_LEVEL, (line) => logs.push(JSON.parse(line) as { level: string; msg: string }));
+  const server = await startSignalServer(config, { log });
+  return { server, logs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+export const openClients = new Set<Client>();
+/** Every event each client received, in order (validated when read and when the client is closed). */
+export const received = new WeakMap<Client, { event: string; payload: unknown }[]>();
+
+export async function connect(server: SignalServer): Promise<Client> {
+  const socket: Client = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  openClients.add(socket);
+  const log: { event: string; payload: unknown }[] = [];
+  received.set(socket, log);
+  socket.onAny((event: string, payload: unknown) => {
+    log.push({ event, payload });
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+/** Close every client; whatever the server sent any of them must be a known event with a valid payload. */
+export function disconnectAll(): void {
+  for (const socket of openClients) {
+    socket.disconnect();
+    for (const { event, payload } of received.get(socket) ?? []) {
+      expect(Object.keys(events), `unknown event ${event}`).toContain(event);
+      events[event as EventName].parse(payload);
+    }
+  }
+  openClients.clear();
+}
+
+export const raw = (socket: Client) => socket as unknown as RawClient;
+
+/** Send a request and return its acknowledgement, checked against the request's result schema. */
+export async function request<K extends RequestName>(socket: Client, name: K, payload: RequestPayload<K>): Promise<Result<ResponseData<K>>> {
+  const result: unknown = await raw(socket).timeout(ACK_TIMEOUT_MS).emitWithAck(name, payload);
+  return resultSchema(requests[name].response).parse(result) as Result<ResponseData<K>>;
+}
+
+/** Send anything at all and return the raw acknowledgement. */
+export async function rawRequest(socket: Client, name: string, ...args: unknown[]): Promise<unknown> {
+  return raw(socket).timeout(ACK_TIMEOUT_MS).emitWithAck(name, ...args);
+}
+
+export async function ok<K extends RequestName>(socket: Client, name: K, payload: RequestPayload<K>): Promise<ResponseData<K>> {
+  const result = await request(socket, name, payload);
+  if (!result.ok) throw new Error(`${name} failed: ${result.error.code} ${result.error.message}`);
+  return result.data;
+}
+
+/** The acknowledgement is exactly `{ ok: false, error: { code, message } }` with this code. */
+export function expectError(result: unknown, code: ErrorCode): ProtocolError {
+  expect(result).toEqual({ ok: false, error: { code, message: expect.any(String) } });
+  const error = ProtocolError.parse((result as { error: unknown }).error);
+  expect(error.message.length).toBeGreaterThan(0);
+  return error;
+}
+
+/** Wait for the first `name` event matching `where` (already received or yet to come), validated with its schema. */
+export async function waitForEvent<K extends EventName>(
+  socket: Client,
+  name: K,
+  where: (payload: EventPayload<K>) => boolean = () => true,
+): Promise<EventPayload<K>> {
+  return vi.waitFor(() => {
+    const found = eventsOf(socket, name).find(where);
+    if (!found) throw new Error(`no ${name} event yet`);
+    return found;
+  }, WAIT);
+}
+
+export function eventsOf<K extends EventName>(socket: Client, name: K): EventPayload<K>[] {
+  return (received.get(socket) ?? [])
+    .filter((e) => e.event === name)
+    .map((e) => events[name].parse(e.payload) as EventPayload<K>);
+}
+
+/** Everything this socket was sent, as one string: what a person could read off the wire. */
+export const wireText = (socket: Client, from = 0, to?: number) => JSON.stringify((received.get(socket) ?? []).slice(from, to));
+export const eventCount = (socket: Client) => received.get(socket)?.length ?? 0;
+
+// ---------------------------------------------------------------------------------------------
+// The facilitated room
+
+export interface Links {
+  roomId: string;
+  facilitatorToken: string;
+  inviteToken: string;
+}
+
+/** Someone in a room: their socket, their member id and the view their enter returned. */
+export interface Person {
+  socket: Client;
+  id: string;
+  name: string;
+  entered: RoomView;
+}
+
+export async function createRoom(server: SignalServer, options: RequestPayload<'room:create'> = {}): Promise<Links> {
+  const socket = await connect(server);
+  const links = await ok(socket, 'room:create', options);
+  socket.disconnect();
+  openClients.delete(socket);
+  return links;
+}
+
+export async function enter(server: SignalServer, roomId: string, token: string, displayName: string): Promise<Person> {
+  const socket = await connect(server);
+  const { view } = await ok(socket, 'room:enter', { roomId, token, displayName });
+  return { socket, id: view.self.id, name: view.self.displayName, entered: view };
+}
+
+/** A room with its facilitator in it. */
+export async function openRoom(server: SignalServer, name = 'Fay', options: RequestPayload<'room:create'> = {}) {
+  const links = await createRoom(server, options);
+  const facilitator = await enter(server, links.roomId, links.facilitatorToken, name);
+  return { ...links, facilitator };
+}
+
+export const command = (person: Person, cmd: CommandInput) => ok(person.socket, 'room:command', { command: cmd });
+export const tryCommand = (person: Person, cmd: CommandInput) => request(person.socket, 'room:command', { command: cmd });
+
+/** The last view this person was pushed (the enter's own view is pushed too). */
+export function currentView(person: Person): RoomView {
+  const views = eventsOf(person.socket, 'room:view');
+  return views.at(-1)?.view ?? person.entered;
+}
+
+/** Wait until this person's latest view satisfies `where`. */
+export async function viewWhere(person: Person, where: (view: RoomView) => boolean, wait = WAIT): Promise<RoomView> {
+  return vi.waitFor(() => {
+    const view = currentView(person);
+    if (!where(view)) throw new Error(`view not there yet: ${JSON.stringify(view.self)}`);
+    return view;
+  }, wait);
+}
+
+export const acknowledge = (person: Person, version = currentView(person).agreement.version) =>
+  command(person, { type: 'agreement.acknowledge', version, privateSpace: true });
+
+/** A member in the waiting room: entered with the invite and acknowledged the agreement. */
+export async function waitingMember(server: SignalServer, links: Links, name: string): Promise<Person> {
+  const member = await enter(server, links.roomId, links.inviteToken, name);
+  await acknowledge(member);
+  return member;
+}
+
+/** A member the facilitator admitted (after the agreement). */
+export async function admittedMember(server: SignalServer, links: Links, facilitator: Person, name: string): Promise<Person> {
+  const member = await waitingMember(server, links, name);
+  await command(facilitator, { type: 'member.admit', memberId: member.id });
+  await viewWhere(member, (v) => v.self.stage === 'admitted');
+  return member;
+}
+
+export const mediaJoin = async (person: Person) => (await ok(person.socket, 'media:join', {})).routerRtpCapabilities;
+
+/** The room's mediasoup objects, as mediasoup creates them (RoomMedia has no accessor for them). */
+export function watchMedia(server: SignalServer, roomId: string) {
+  const media = server.rooms.get(roomId);
+  if (!media) throw new Error('no media room yet: media:join first');
+  const producers = new Map<string, types.Producer>();
+  const consumers = new Map<string, types.Consumer>();
+  const transports = new Map<string, types.Transport>();
+  media.router.observer.on('newtransport', (transport) => {
+    transports.set(transport.id, transport);
+    transport.observer.on('newproducer', (producer) => producers.set(producer.id, producer));
+    transport.observer.on('newconsumer', (consumer) => consumers.set(consumer.id, consumer));
+  });
+  return { router: media.router, producers, consumers, transports };
+}
+
+// A valid-looking Opus send as a browser would describe it.
+export const opusRtpParameters = {
+  mid: '0',
+  codecs: [
+    {
+      mimeType: 'audio/opus',
+      payloadType: 111,
+      clockRate: 48000,
+      channels: 2,
+      parameters: { minptime: 10, useinbandfec: 1 },
+      rtcpFeedback: [{ type: 'transport-cc' }],
+    },
+  ],
+  headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', id: 4 }],
+  encodings: [{ ssrc: 11_111_111, dtx: false }],
+  rtcp: { cname: 'test-cname', reducedSize: true },
+};
+
+/** The smallest plausible Opus send. */
+export const plainOpus = (ssrc: number) => ({
+  codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }],
+  encodings: [{ ssrc }],
+});
+
+export const dtlsParameters = {
+  role: 'client' as const,
+  fingerprints: [{ algorithm: 'sha-256', value: Array.from({ length: 32 }, () => 'AB').join(':') }],
+};
+
+/** Start media and send a microphone: returns the producer id. */
+export async function sendMic(person: Person, ssrc: number): Promise<string> {
+  const send = await ok(person.socket, 'transport:create', { direction: 'send' });
+  const { producerId } = await ok(person.socket, 'media:produce', { transportId: send.id, kind: 'audio', source: 'mic', rtpParameters: plainOpus(ssrc) });
+  return producerId;
+}
+
+/** Make the receive transport and announce readiness with the router's own capabilities. */
+export async function receive(person: Person, rtpCapabilities: RequestPayload<'media:ready'>['rtpCapabilities']) {
+  await ok(person.socket, 'transport:create', { direction: 'recv' });
+  await ok(person.socket, 'media:ready', { rtpCapabilities });
+}
+
