@@ -32,7 +32,7 @@ const SETTLE_MS = 1200;
 /** The whole run is bounded: past this it gives up and exits non-zero. */
 const WATCHDOG_MS = 15 * 60_000;
 /** The member's answer to "the facilitator asks you to unmute", as the UI labels it. */
-const ACCEPT_UNMUTE = /^Unmute$/;
+const ACCEPT_UNMUTE = /^Turn my microphone on$/;
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 

@@ -3,7 +3,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Debian's Chromium, headless, with fake camera and microphone, WebRTC allowed on loopback. */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -19,6 +19,7 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-sync',
       '--disable-quic',
       '--no-first-run',
+      ...extraArgs,
     ],
   });
 }
@@ -180,4 +181,68 @@ export async function eventually(check: () => Promise<void>, timeoutMs = 20_000,
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
+}
+
+/**
+ * Record the text of every WebSocket frame the page receives (Socket.IO frames such as
+ * `42["room:view",{...}]`), from now on. Call it before the page opens its socket.
+ */
+export function recordReceivedFrames(page: Page): string[] {
+  const frames: string[] = [];
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => frames.push(typeof payload === 'string' ? payload : payload.toString('utf8')));
+  });
+  return frames;
+}
+
+export interface InboundTotals {
+  /** How many inbound-rtp reports the page's open peer connections have. */
+  reports: number;
+  audioBytes: number;
+  videoBytes: number;
+}
+
+/**
+ * Every inbound-rtp report of every open peer connection, summed by kind, whether or not a
+ * tile shows the track (someone re-reading the agreement sees no tiles, but may still hold
+ * consumers). With one other person in the room, this is what comes from them.
+ */
+export async function inboundTotals(page: Page): Promise<InboundTotals> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs?: RTCPeerConnection[] }).__pcs ?? [];
+    const totals = { reports: 0, audioBytes: 0, videoBytes: 0 };
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = await pc.getStats();
+      stats.forEach((r: Record<string, unknown>) => {
+        if (r['type'] !== 'inbound-rtp') return;
+        totals.reports++;
+        const bytes = Number(r['bytesReceived'] ?? 0);
+        if (r['kind'] === 'audio') totals.audioBytes += bytes;
+        else if (r['kind'] === 'video') totals.videoBytes += bytes;
+      });
+    }
+    return totals;
+  });
+}
+
+/**
+ * Keep every value `main[data-status]` takes on the current document from now on; read them
+ * with `statusHistory`. (A navigation starts a new document: call it again after one.)
+ */
+export async function watchStatuses(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { __statuses: string[] }).__statuses = seen;
+    const note = () => {
+      const status = document.querySelector('main')?.getAttribute('data-status') ?? '';
+      if (seen[seen.length - 1] !== status) seen.push(status);
+    };
+    note();
+    new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+  });
+}
+
+export async function statusHistory(page: Page): Promise<string[]> {
+  return page.evaluate(() => [...((window as unknown as { __statuses?: string[] }).__statuses ?? [])]);
 }
