@@ -36,7 +36,7 @@ import {
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const prefix = `group-room-itest-floor:${process.pid}:${randomBytes(6).toString('hex')}:`;
 
-const stores = [
+const stores: { store: string; env: Record<string, string> }[] = [
   { store: 'in-memory', env: {} },
   { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex') } },
 ];
@@ -291,6 +291,9 @@ describe('timed turns, talk time and private signals (in-memory store)', () => {
     })();
     await viewWhere(reader, (v) => v.self.stage === 'agreement');
     expectError(await request(reader.socket, 'signal:send', { signal: { kind: 'need-moment' } }), 'FORBIDDEN');
+    // A member in the room re-reading the changed agreement (paused) can still ask for a moment.
+    await ok(mo.socket, 'signal:send', { signal: { kind: 'need-moment' } });
+    await waitForEvent(fac.socket, 'signal:private', (e) => e.from === mo.id && e.kind === 'need-moment');
 
     for (const p of [mo, bea, ann]) await command(p, { type: 'agreement.acknowledge', version: currentView(p).agreement.version, privateSpace: true });
     await command(fac, { type: 'round.start', order: [bea.id, mo.id, ann.id], turnSeconds: null, onTimeout: 'warn' });

@@ -1,16 +1,22 @@
 'use client';
 
 import { isFacilitatorRole, type RoomView } from '@group-room/shared';
-import type { RemotePeer, RoomClient, RoomSnapshot } from '@/lib/room-client';
+import { useId } from 'react';
+import { floorHoldHint } from '@/lib/floor-status';
+import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
+import { useAnnounce } from './Announcer';
+import { AskPrompt } from './AskPrompt';
 import { FacilitatorPanel } from './FacilitatorPanel';
 import { MediaControls } from './MediaControls';
 import { MediaTile } from './MediaTile';
+import { MemberFloorBar } from './MemberFloorBar';
+import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { SessionTimer } from './SessionTimer';
 import { roleLabel } from './roles';
 import { useRoomArrivals, useWaitingArrivals } from './useArrivals';
+import { useFloorAnnouncements } from './useFloorAnnouncements';
 import { useFocusOnMount } from './useFocusOnMount';
-
-const isOn = (peer: RemotePeer, source: 'mic' | 'camera') => peer.producers.some((p) => p.source === source && !p.paused);
+import { useShortcuts } from './useShortcuts';
 
 interface Props {
   client: RoomClient;
@@ -18,19 +24,53 @@ interface Props {
   view: RoomView;
 }
 
-/** The room itself: the timer, everyone's tiles, the controls and, for facilitators, their panel. */
+/** The room itself: the timer, the floor, everyone's tiles, the controls and, for facilitators, their panel. */
 export function InRoom({ client, room, view }: Props) {
+  const id = useId();
   const heading = useFocusOnMount<HTMLHeadingElement>();
+  const announce = useAnnounce();
   const facilitating = isFacilitatorRole(view.self.role) && Boolean(view.facilitation);
+  const isMember = view.self.role === 'member';
   const { waiting, arrived } = useWaitingArrivals(view.facilitation?.everyone);
   useRoomArrivals(room.peers);
+  useFloorAnnouncements(view);
+
+  const floor = view.floor;
+  const { held } = view.self;
+  const ids = { floorHint: `${id}-floor-hint`, heldNotice: `${id}-held` };
+  const hasMic = Boolean(room.localStream?.getAudioTracks().length);
 
   // Facilitators can tell who is paused until they accept a changed agreement.
   const reading = new Set(
     (view.facilitation?.everyone ?? []).filter((m) => m.role === 'member' && m.acknowledgedVersion !== view.agreement.version).map((m) => m.id),
   );
+  const floorOf = (memberId: string) => {
+    if (!floor || floor.mode === 'open') return undefined;
+    const place = floor.hands.indexOf(memberId);
+    return { holding: floor.holder === memberId, handPlace: place === -1 ? null : place + 1 };
+  };
 
   const toggle = (source: 'mic' | 'camera', enabled: boolean) => void client.setEnabled(source, enabled);
+
+  const toggleMic = () => {
+    if (!hasMic) return;
+    if (held.mic === 'facilitator') return announce('The facilitator turned your microphone off. You can turn it on again when they ask you.');
+    if (held.mic === 'floor') return announce(floorHoldHint(floor));
+    announce(room.micOn ? 'Microphone off.' : 'Microphone on.');
+    toggle('mic', !room.micOn);
+  };
+
+  const toggleHand = () => {
+    if (!isMember || !floor) return;
+    if (floor.mode !== 'hands') return announce('Hands are raised when the facilitator asks for them.');
+    if (floor.holder === view.self.id) return announce('You have been given the floor already: press I’m done when you have finished.');
+    const up = floor.hands.includes(view.self.id);
+    void (up ? client.lowerHand() : client.raiseHand()).then((result) =>
+      announce(result.ok ? (up ? 'Your hand is down.' : 'Your hand is up.') : result.message),
+    );
+  };
+
+  useShortcuts({ m: toggleMic, h: toggleHand });
 
   return (
     <div className={`in-room${facilitating ? ' with-panel' : ''}`}>
@@ -56,14 +96,17 @@ export function InRoom({ client, room, view }: Props) {
 
       <div className="room-layout">
         <div className="stage">
+          <MemberFloorBar client={client} view={view} micOn={room.micOn} ids={ids} />
+          {isMember && <AskPrompt client={client} asked={view.self.asked} />}
           <section className="grid" aria-label="People in the room">
             <MediaTile
               name={view.self.displayName}
               video={room.localStream}
               self
               roleLabel={view.self.role !== 'member' ? roleLabel[view.self.role] : undefined}
-              micOn={room.micOn}
-              camOn={room.camOn}
+              micOn={room.micOn && !held.mic}
+              camOn={room.camOn && !held.camera}
+              floor={floorOf(view.self.id)}
               testId="self-tile"
             />
             {room.peers.map((peer) => (
@@ -74,16 +117,33 @@ export function InRoom({ client, room, view }: Props) {
                 audio={peer.audio}
                 roleLabel={peer.role !== 'member' ? roleLabel[peer.role] : undefined}
                 note={reading.has(peer.id) ? 'Reading the new agreement' : undefined}
-                micOn={isOn(peer, 'mic')}
-                camOn={isOn(peer, 'camera')}
+                micOn={peer.sending.mic}
+                camOn={peer.sending.camera}
+                floor={floorOf(peer.id)}
                 testId="peer-tile"
               />
             ))}
           </section>
           {room.peers.length === 0 && <p className="hint">Nobody else is in the room yet. Others appear here when they come in.</p>}
-          <MediaControls room={room} onToggle={toggle} onLeave={() => void client.leave()} />
+          <MediaControls
+            room={room}
+            onToggle={toggle}
+            onLeave={() => void client.leave()}
+            held={held}
+            heldReasonId={{ mic: held.mic === 'floor' ? ids.floorHint : ids.heldNotice, camera: ids.heldNotice }}
+            shortcuts
+          />
+          <p className="hint shortcuts">
+            Keys: <kbd>M</kbd> mute or unmute
+            {isMember && floor?.mode === 'hands' && (
+              <>
+                , <kbd>H</kbd> raise or lower your hand
+              </>
+            )}
+          </p>
+          {isMember && <PrivateSignalMenu client={client} />}
         </div>
-        {facilitating && <FacilitatorPanel client={client} view={view} arrived={arrived} />}
+        {facilitating && <FacilitatorPanel client={client} room={room} view={view} arrived={arrived} />}
       </div>
     </div>
   );

@@ -13,6 +13,8 @@ interface Props {
   note?: string | undefined;
   micOn: boolean;
   camOn: boolean;
+  /** Where they are on the floor: holding it (highlighted), or their hand up (place in line). */
+  floor?: { holding: boolean; handPlace: number | null } | undefined;
   testId: string;
 }
 
@@ -22,7 +24,7 @@ function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStrea
 }
 
 /** One person's tile: their video (or initial), their name, and their remote audio. */
-export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, testId }: Props) {
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, floor, testId }: Props) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const audioRef = useRef<HTMLAudioElement>(null);
 
@@ -37,7 +39,7 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
   const showVideo = Boolean(video) && camOn && !note;
   const label = self ? `${name} (you)` : name;
   return (
-    <figure className={`tile${self ? ' self' : ''}`} data-testid={testId} data-peer-name={name}>
+    <figure className={`tile${self ? ' self' : ''}${floor?.holding ? ' holding' : ''}`} data-testid={testId} data-peer-name={name}>
       <video ref={videoRef} autoPlay playsInline muted hidden={!showVideo} aria-label={self ? 'Your video' : `${name}'s video`} />
       {!showVideo && (
         <div className="avatar" aria-hidden="true">
@@ -48,6 +50,8 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
       <figcaption>
         <span className="name">{label}</span>
         {roleLabel && <span className="badge role">{roleLabel}</span>}
+        {floor?.holding && <span className="badge floor">Has the floor</span>}
+        {floor && floor.handPlace !== null && <span className="badge hand">Hand raised ({floor.handPlace})</span>}
         {note ? (
           <span className="badge note">{note}</span>
         ) : (

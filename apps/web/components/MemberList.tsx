@@ -1,6 +1,6 @@
 'use client';
 
-import type { MemberDetail, RoomView } from '@group-room/shared';
+import type { MediaSource, MemberDetail, RoomView } from '@group-room/shared';
 import { useEffect, useId, useRef, useState } from 'react';
 import type { RoomClient } from '@/lib/room-client';
 import { roleLabel } from './roles';
@@ -12,7 +12,19 @@ interface Props {
   everyone: MemberDetail[];
 }
 
-/** Everyone in the room, with role changes and removal (which asks first). */
+/** "mic off", "hand raised"…: what a facilitator should know of someone at a glance. */
+function describeState(view: RoomView, m: MemberDetail): string[] {
+  const floor = view.floor;
+  const notes: string[] = [];
+  if (floor?.holder === m.id) notes.push(floor.mode === 'round' ? 'speaking in the round' : 'has the floor');
+  const place = floor?.hands.indexOf(m.id) ?? -1;
+  if (place >= 0) notes.push(`hand raised (${place + 1})`);
+  if (!m.sending.mic) notes.push('mic off');
+  if (!m.sending.camera) notes.push('camera off');
+  return notes;
+}
+
+/** Everyone in the room, with muting, role changes and removal (which asks first). */
 export function MemberList({ client, view, everyone }: Props) {
   const id = useId();
   const { busy, error, run } = useAction();
@@ -57,7 +69,7 @@ export function MemberList({ client, view, everyone }: Props) {
                   {m.displayName}
                   {isSelf && ' (you)'}
                 </span>
-                <span className="person-meta">{roleLabel[m.role]}</span>
+                <span className="person-meta">{[roleLabel[m.role], ...describeState(view, m)].join(' · ')}</span>
               </span>
               {canManage && removing !== m.id && (
                 <span className="person-actions">
@@ -90,6 +102,7 @@ export function MemberList({ client, view, everyone }: Props) {
                   </button>
                 </span>
               )}
+              {m.role === 'member' && removing !== m.id && <MuteControls client={client} member={m} busy={busy} run={run} />}
               {removing === m.id && (
                 <div className="confirm" ref={confirmRef} tabIndex={-1} role="group" aria-labelledby={`${id}-confirm-${m.id}`}>
                   <p id={`${id}-confirm-${m.id}`}>
@@ -120,5 +133,76 @@ export function MemberList({ client, view, everyone }: Props) {
       </ul>
       {error && <p className="error">{error}</p>}
     </section>
+  );
+}
+
+const HELD_TEXT: Record<MediaSource, { held: string; asked: string }> = {
+  mic: { held: 'Muted by you', asked: 'Asked to unmute' },
+  camera: { held: 'Video stopped by you', asked: 'Asked to start video' },
+};
+
+interface MuteProps {
+  client: RoomClient;
+  member: MemberDetail;
+  busy: boolean;
+  run: ReturnType<typeof useAction>['run'];
+}
+
+/**
+ * Turn a member's microphone or camera off (the server holds it off), and ask them to turn it
+ * back on: nobody can turn it on for them.
+ */
+function MuteControls({ client, member: m, busy, run }: MuteProps) {
+  const name = m.displayName;
+  const held = (source: MediaSource) => m.heldOff.includes(source);
+  const asked = (source: MediaSource) => m.asked.includes(source);
+  const states = (['mic', 'camera'] as const).filter(held).map((source) => (asked(source) ? HELD_TEXT[source].asked : HELD_TEXT[source].held));
+  const waiting = (['mic', 'camera'] as const).some((source) => held(source) && asked(source));
+  return (
+    <span className="mute-controls">
+      {states.length > 0 && <span className={`held-state${waiting ? ' asked' : ''}`}>{states.join(' · ')}</span>}
+      <span className="person-actions">
+        <button
+          type="button"
+          className="small"
+          disabled={busy || (held('mic') && !asked('mic'))}
+          aria-label={`Mute ${name}`}
+          onClick={() => void run(() => client.muteMember(m.id, 'mic'), `${name}’s microphone is off.`)}
+        >
+          Mute
+        </button>
+        {held('mic') && (
+          <button
+            type="button"
+            className="small"
+            disabled={busy || asked('mic')}
+            aria-label={`Ask ${name} to unmute`}
+            onClick={() => void run(() => client.askMember(m.id, 'mic'), `${name} was asked to turn their microphone back on.`)}
+          >
+            Ask to unmute
+          </button>
+        )}
+        <button
+          type="button"
+          className="small"
+          disabled={busy || (held('camera') && !asked('camera'))}
+          aria-label={`Stop ${name}'s video`}
+          onClick={() => void run(() => client.muteMember(m.id, 'camera'), `${name}’s camera is off.`)}
+        >
+          Stop video
+        </button>
+        {held('camera') && (
+          <button
+            type="button"
+            className="small"
+            disabled={busy || asked('camera')}
+            aria-label={`Ask ${name} to start video`}
+            onClick={() => void run(() => client.askMember(m.id, 'camera'), `${name} was asked to turn their camera back on.`)}
+          >
+            Ask to start video
+          </button>
+        )}
+      </span>
+    </span>
   );
 }

@@ -1,9 +1,10 @@
 'use client';
 
 import type { SessionFrame } from '@group-room/shared';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import { clockTime, duration } from '@/lib/format';
 import { useAnnounce } from './Announcer';
+import { useNow } from './useNow';
 
 type Phase = 'before' | 'running' | 'warning' | 'over';
 
@@ -11,15 +12,6 @@ function phaseAt(session: SessionFrame, now: number): Phase {
   if (now < session.startsAt) return 'before';
   if (now >= session.endsAt) return 'over';
   return session.endsAt - now <= session.warnMinutes * 60_000 ? 'warning' : 'running';
-}
-
-function useNow(intervalMs: number): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), intervalMs);
-    return () => clearInterval(timer);
-  }, [intervalMs]);
-  return now;
 }
 
 /**

@@ -1,9 +1,13 @@
 import {
+  PrivateSignalRequest,
   ProtocolFailure,
+  summariseZodError,
   type Command,
+  type CommandOf,
   type EventPayload,
   type MediaSource,
   type MemberSummary,
+  type PrivateSignal,
   type RequestPayload,
   type RoomView,
 } from '@group-room/shared';
@@ -47,6 +51,15 @@ export type RoomStatus =
 
 export type EndReason = EventPayload<'room:ended'>['reason'];
 
+/** The latest speaking times (facilitators only), as the server last reported them. */
+export type TalkTimeReport = EventPayload<'talk:time'>;
+
+/** What a member can send the facilitators privately (before normalisation). */
+export type PrivateSignalInput = RequestPayload<'signal:send'>['signal'];
+
+/** Private signals kept in this tab's memory (newest first), never stored anywhere. */
+export const PRIVATE_SIGNALS_KEPT = 50;
+
 export interface RoomSnapshot {
   status: RoomStatus;
   /** This person's projection of the room, once entered. */
@@ -61,6 +74,10 @@ export interface RoomSnapshot {
   deviceWarning?: string;
   /** Admitted people other than oneself, in room order (empty until one may see names). */
   peers: RemotePeer[];
+  /** Facilitators: each member's speaking time so far, about once a second. */
+  talkTime?: TalkTimeReport;
+  /** Facilitators: members' private signals, newest first, in this page's memory only. */
+  privateSignals: PrivateSignal[];
 }
 
 export type ActionResult<T = undefined> = { ok: true; data: T } | { ok: false; message: string };
@@ -71,7 +88,7 @@ type MediaPhase = 'none' | 'connecting' | 'ready';
 /** mediasoup-client's interfaces and our wire schemas describe the same JSON. */
 const wire = <T,>(value: object): T => value as T;
 
-export const initialSnapshot: RoomSnapshot = { status: 'idle', micOn: false, camOn: false, peers: [] };
+export const initialSnapshot: RoomSnapshot = { status: 'idle', micOn: false, camOn: false, peers: [], privateSignals: [] };
 
 /**
  * One person's connection to a room: signalling, the room view the server pushes, and
@@ -170,7 +187,7 @@ export class RoomClient {
     this.#phase = 'entering';
     this.#mediaPhase = 'none';
     this.#tracks.clear();
-    this.#update({ view: undefined, endReason: undefined, message: undefined });
+    this.#update({ view: undefined, endReason: undefined, message: undefined, talkTime: undefined, privateSignals: [] });
     const signal = new SignalClient();
     this.#signal = signal;
     this.#listen(signal);
@@ -193,6 +210,13 @@ export class RoomClient {
       this.#consume(signal, event).catch((error: unknown) => console.warn("could not receive a member's media:", describe(error)));
     });
     signal.on('consumer:closed', ({ consumerId }) => this.#closeConsumer(consumerId));
+    signal.on('talk:time', (report) => {
+      if (this.#signal === signal) this.#update({ talkTime: report });
+    });
+    signal.on('signal:private', (received) => {
+      if (this.#signal !== signal || this.#snapshot.privateSignals.some((s) => s.id === received.id)) return;
+      this.#update({ privateSignals: [received, ...this.#snapshot.privateSignals].slice(0, PRIVATE_SIGNALS_KEPT) });
+    });
     signal.on('room:ended', ({ reason }) => {
       if (this.#signal !== signal) return;
       this.#end('ended', { endReason: reason });
@@ -204,7 +228,9 @@ export class RoomClient {
   }
 
   #setView(view: RoomView): void {
-    this.#update({ view });
+    // What is for facilitators only goes with the role (e.g. a co-facilitator made a member again).
+    const facilitatorOnly = view.facilitation ? {} : { talkTime: undefined, privateSignals: [] };
+    this.#update({ view, ...facilitatorOnly });
     if (view.self.media && this.#mediaPhase === 'none' && this.#signal) {
       // Once per entry: after a re-acknowledgement the server resumes paused media itself.
       void this.#startMedia(this.#signal);
@@ -358,6 +384,99 @@ export class RoomClient {
     return this.#command({ type: 'session.end' });
   }
 
+  // Turn-taking (see floor-commands on the server for what each one may do).
+
+  setFloorMode(mode: CommandOf<'floor.setMode'>['mode']): Promise<ActionResult> {
+    return this.#command({ type: 'floor.setMode', mode });
+  }
+
+  grantFloor(memberId: string): Promise<ActionResult> {
+    return this.#command({ type: 'floor.grant', memberId });
+  }
+
+  /** The holder is done, or a facilitator takes the floor back. */
+  releaseFloor(): Promise<ActionResult> {
+    return this.#command({ type: 'floor.release' });
+  }
+
+  raiseHand(): Promise<ActionResult> {
+    return this.#command({ type: 'hand.raise' });
+  }
+
+  /** One's own hand, or (facilitators) someone else's. */
+  lowerHand(memberId?: string): Promise<ActionResult> {
+    return this.#command(memberId ? { type: 'hand.lower', memberId } : { type: 'hand.lower' });
+  }
+
+  /** Move someone in the queue to position `to` (past the end: last). */
+  moveHand(memberId: string, to: number): Promise<ActionResult> {
+    return this.#command({ type: 'hands.move', memberId, to });
+  }
+
+  clearHands(): Promise<ActionResult> {
+    return this.#command({ type: 'hands.clear' });
+  }
+
+  startRound(options: Omit<CommandOf<'round.start'>, 'type'>): Promise<ActionResult> {
+    return this.#command({ type: 'round.start', ...options });
+  }
+
+  /** The holder passes early; a facilitator moves the round on. */
+  passTurn(): Promise<ActionResult> {
+    return this.#command({ type: 'round.pass' });
+  }
+
+  endRound(): Promise<ActionResult> {
+    return this.#command({ type: 'round.end' });
+  }
+
+  // Muting the server enforces: off by a facilitator, back on only by the member's consent.
+
+  muteMember(memberId: string, source: MediaSource): Promise<ActionResult> {
+    return this.#command({ type: 'member.mute', memberId, source });
+  }
+
+  muteAll(exceptHolder: boolean): Promise<ActionResult> {
+    return this.#command({ type: 'member.muteAll', exceptHolder });
+  }
+
+  askMember(memberId: string, source: MediaSource): Promise<ActionResult> {
+    return this.#command({ type: 'member.ask', memberId, source });
+  }
+
+  /** Answer the facilitator's ask; accepting also turns that microphone or camera on here. */
+  async answerAsk(source: MediaSource, accept: boolean): Promise<ActionResult> {
+    const result = await this.#command({ type: 'ask.answer', source, accept });
+    if (result.ok && accept) await this.setEnabled(source, true);
+    return result;
+  }
+
+  // Private signals.
+
+  /** Tell the facilitators something privately; checked here first for a clear message. */
+  async sendSignal(request: PrivateSignalInput): Promise<ActionResult> {
+    const signal = this.#signal;
+    if (!signal) return { ok: false, message: 'You are not connected to the session.' };
+    const parsed = PrivateSignalRequest.safeParse(request);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const message = issue?.path.includes('text') ? `The message ${issue.message}.` : summariseZodError(parsed.error);
+      return { ok: false, message };
+    }
+    try {
+      await signal.request('signal:send', { signal: parsed.data });
+      return { ok: true, data: undefined };
+    } catch (error) {
+      return { ok: false, message: describe(error) };
+    }
+  }
+
+  /** Facilitators: take a private signal off the list (it was only ever in this tab). */
+  dismissSignal(id: string): void {
+    if (!this.#snapshot.privateSignals.some((s) => s.id === id)) return;
+    this.#update({ privateSignals: this.#snapshot.privateSignals.filter((s) => s.id !== id) });
+  }
+
   /** A fresh invite link's token (facilitators), e.g. one personal link per member. */
   async createInvite(): Promise<ActionResult<string>> {
     const signal = this.#signal;
@@ -397,7 +516,7 @@ export class RoomClient {
     this.#signal = undefined;
     this.#phase = phase;
     this.#mediaPhase = 'none';
-    this.#update({ view: undefined, ...patch });
+    this.#update({ view: undefined, talkTime: undefined, privateSignals: [], ...patch });
     // Out of the room, the camera and microphone are off.
     this.#releaseLocalMedia();
   }

@@ -19,7 +19,6 @@ import type { Config } from '../config.js';
 import { roomTag, type Logger } from '../logger.js';
 import type { RoomMedia } from '../media/room-media.js';
 import type { RoomRegistry } from '../media/room-registry.js';
-import { actorState } from '../room/authorisation.js';
 import { applyCommand } from '../room/commands.js';
 import { enter, leave } from '../room/entry.js';
 import { putProducer, removeProducer, setProducerPaused } from '../room/producers.js';
@@ -186,8 +185,9 @@ export class PeerSession implements RoomSessionHandle {
         const { roomId, memberId } = this.#requireEntered();
         const state = await this.#currentState(roomId);
         const me = state.members[memberId];
-        const where = actorState(state, memberId);
-        if (!me || me.role !== 'member' || (where !== 'admitted' && where !== 'waiting')) {
+        // Past the entry agreement: waiting, in the room, or re-reading a changed agreement
+        // (someone paused for that may well need a moment).
+        if (!me || me.role !== 'member' || me.stage === 'agreement') {
           throw new ProtocolFailure('FORBIDDEN', 'Private signals are for members in the room or waiting to come in');
         }
         if (!this.#signalLimit.take(Date.now())) {

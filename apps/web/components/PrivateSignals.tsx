@@ -1,0 +1,97 @@
+'use client';
+
+import type { PrivateSignal } from '@group-room/shared';
+import { useEffect, useId, useRef, useState } from 'react';
+import { playChime } from '@/lib/chime';
+import { clockTime } from '@/lib/format';
+import type { RoomClient } from '@/lib/room-client';
+
+/** "Bea: needs a moment", "Bea: “Can we talk after?”". */
+export function describeSignal(signal: PrivateSignal): string {
+  switch (signal.kind) {
+    case 'need-moment':
+      return `${signal.displayName}: needs a moment`;
+    case 'stepping-away':
+      return `${signal.displayName}: is stepping away`;
+    case 'back':
+      return `${signal.displayName}: is back`;
+    case 'message':
+      return `${signal.displayName}: “${signal.text ?? ''}”`;
+  }
+}
+
+const FRESH_MS = 8000;
+
+interface Props {
+  client: RoomClient;
+  /** Newest first, kept in this page's memory only. */
+  signals: PrivateSignal[];
+}
+
+/**
+ * What members told the facilitators privately, newest first. A new one chimes and glows for
+ * a few seconds; the list is a live region, so screen readers read it as it arrives.
+ */
+export function PrivateSignals({ client, signals }: Props) {
+  const id = useId();
+  const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
+  const seen = useRef<Set<string> | null>(null);
+  const timers = useRef(new Set<ReturnType<typeof setTimeout>>());
+  const newest = signals[0]?.id;
+
+  // Only a new newest signal is news (`signals` changes with every snapshot).
+  useEffect(() => {
+    const ids = signals.map((s) => s.id);
+    const before = seen.current;
+    seen.current = new Set([...(before ?? []), ...ids]);
+    const arrived = before ? ids.filter((s) => !before.has(s)) : [];
+    if (arrived.length === 0) return;
+    playChime();
+    setFresh((current) => new Set([...current, ...arrived]));
+    const timer = setTimeout(() => {
+      timers.current.delete(timer);
+      setFresh((current) => new Set([...current].filter((s) => !arrived.includes(s))));
+    }, FRESH_MS);
+    timers.current.add(timer);
+  }, [newest]);
+
+  useEffect(() => {
+    const pending = timers.current;
+    return () => {
+      for (const timer of pending) clearTimeout(timer);
+    };
+  }, []);
+
+  return (
+    <section
+      className={`panel-section private-signals${fresh.size > 0 ? ' arrived' : ''}`}
+      aria-labelledby={`${id}-heading`}
+      data-testid="private-signals"
+      aria-live="polite"
+      aria-relevant="additions"
+    >
+      <h2 id={`${id}-heading`}>
+        Private signals {signals.length > 0 && <span className="count">{signals.length}</span>}
+      </h2>
+      {signals.length === 0 ? (
+        <p className="hint">What members tell you privately shows here. It is not stored, and nobody else sees it.</p>
+      ) : (
+        <ol className="signals">
+          {signals.map((s) => (
+            <li key={s.id} data-testid="private-signal" className={`signal ${s.kind}${fresh.has(s.id) ? ' fresh' : ''}`}>
+              <span className="signal-text" id={`${id}-${s.id}`}>
+                {describeSignal(s)}
+              </span>
+              <time className="signal-time" dateTime={new Date(s.at).toISOString()}>
+                {clockTime(s.at)}
+              </time>
+              <button type="button" className="small link-button" aria-describedby={`${id}-${s.id}`} onClick={() => client.dismissSignal(s.id)}>
+                Dismiss
+              </button>
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,98 @@
+import { OPEN_FLOOR, type Floor, type RoomView } from '@group-room/shared';
+import { describe, expect, it } from 'vitest';
+import { clock, countdown, ordinal } from './format';
+import { floorStatus, queuePlace, turnsUntil } from './floor-status';
+
+const NOW = 1_000_000;
+
+function viewFor(selfId: string, floor: Floor | undefined, role: 'member' | 'facilitator' = 'member'): RoomView {
+  const names: Record<string, string> = { ada: 'Ada', bea: 'Bea', cyd: 'Cyd', dan: 'Dan' };
+  const member = (id: string) => ({
+    id,
+    displayName: names[id] ?? id,
+    role: id === 'ada' ? ('facilitator' as const) : ('member' as const),
+    producers: [],
+    sending: { mic: false, camera: false },
+  });
+  return {
+    roomId: 'room-000000',
+    title: '',
+    session: { startsAt: 0, endsAt: NOW * 10, warnMinutes: 5 },
+    agreement: { text: '', version: 'v1', updatedAt: 0 },
+    locked: false,
+    self: {
+      id: selfId,
+      displayName: names[selfId] ?? selfId,
+      role,
+      stage: 'admitted',
+      mustAcknowledge: false,
+      media: true,
+      held: { mic: null, camera: null },
+      asked: [],
+    },
+    members: Object.keys(names).map(member),
+    ...(floor ? { floor } : {}),
+  };
+}
+
+const hands = (holder: string | null, queue: string[]): Floor => ({ ...OPEN_FLOOR, mode: 'hands', holder, hands: queue });
+const round = (order: string[], position: number, turnEndsAt: number | null): Floor => ({
+  ...OPEN_FLOOR,
+  mode: 'round',
+  holder: order[position] ?? null,
+  round: { order, position, turnSeconds: turnEndsAt === null ? null : 90, onTimeout: 'warn' },
+  turn: 3,
+  turnStartedAt: NOW,
+  turnEndsAt,
+});
+
+describe('floorStatus', () => {
+  it('is nothing outside the room', () => {
+    expect(floorStatus(viewFor('bea', undefined), NOW)).toBeNull();
+  });
+
+  it('says the floor is open', () => {
+    expect(floorStatus(viewFor('bea', OPEN_FLOOR), NOW)).toBe('Open floor: anyone may speak');
+  });
+
+  it('tells a member in raised-hands mode where they are', () => {
+    expect(floorStatus(viewFor('bea', hands(null, [])), NOW)).toBe('Raised hands: raise your hand to speak');
+    expect(floorStatus(viewFor('bea', hands(null, ['cyd', 'bea'])), NOW)).toBe('Raised hands: 2nd in queue');
+    expect(floorStatus(viewFor('bea', hands('bea', ['cyd'])), NOW)).toBe('You have the floor');
+  });
+
+  it('counts down the holder’s round turn, or has no clock without a limit', () => {
+    expect(floorStatus(viewFor('bea', round(['bea', 'cyd'], 0, NOW + 90_000)), NOW)).toBe('Your turn: 1:30 left');
+    expect(floorStatus(viewFor('bea', round(['bea', 'cyd'], 0, NOW + 500)), NOW)).toBe('Your turn: 0:01 left');
+    expect(floorStatus(viewFor('bea', round(['bea', 'cyd'], 0, NOW)), NOW)).toBe('Your turn: time is up');
+    expect(floorStatus(viewFor('bea', round(['bea', 'cyd'], 0, null)), NOW)).toBe('Your turn');
+  });
+
+  it('tells the others in a round who speaks and how far away their turn is', () => {
+    const floor = round(['bea', 'cyd', 'dan'], 0, null);
+    expect(floorStatus(viewFor('cyd', floor), NOW)).toBe('Round: Bea is speaking, you are next');
+    expect(floorStatus(viewFor('dan', floor), NOW)).toBe('Round: Bea is speaking, you are 2nd');
+    expect(floorStatus(viewFor('bea', round(['bea', 'cyd', 'dan'], 1, null)), NOW)).toBe('Round: Cyd is speaking, you have spoken');
+  });
+
+  it('shows facilitators what is going on, in words unlike the panel’s', () => {
+    expect(floorStatus(viewFor('ada', hands('bea', ['cyd']), 'facilitator'), NOW)).toBe('Raised hands: Bea is speaking, 1 hand up');
+    expect(floorStatus(viewFor('ada', round(['bea', 'cyd'], 1, NOW + 5_000), 'facilitator'), NOW)).toBe('Round: Cyd is speaking, 0:05 left');
+  });
+});
+
+describe('helpers', () => {
+  it('places people in the queue and the round', () => {
+    expect(queuePlace(hands(null, ['cyd', 'bea']), 'bea')).toBe(2);
+    expect(queuePlace(hands(null, []), 'bea')).toBeNull();
+    expect(turnsUntil(round(['bea', 'cyd', 'dan'], 0, null), 'dan')).toBe(2);
+    expect(turnsUntil(round(['bea', 'cyd', 'dan'], 2, null), 'bea')).toBeNull();
+  });
+
+  it('formats clocks and ordinals', () => {
+    expect(clock(62_500)).toBe('1:02');
+    expect(clock(3_723_000)).toBe('1:02:03');
+    expect(countdown(1)).toBe('0:01');
+    expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 101].map(ordinal)).toEqual(['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '101st']);
+  });
+});
