@@ -14,7 +14,9 @@ export class TokenBucket {
   /** Take one if there is one. */
   take(now: number): boolean {
     if (this.#updatedAt !== undefined) {
-      this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#updatedAt) / this.#refillMs);
+      // The wall clock can step back (a time correction): that refills nothing, and takes nothing away.
+      const elapsed = Math.max(0, now - this.#updatedAt);
+      this.#tokens = Math.min(this.#capacity, this.#tokens + elapsed / this.#refillMs);
     }
     this.#updatedAt = now;
     if (this.#tokens < 1) return false;

@@ -5,6 +5,14 @@ import {
   AgreementText,
   Command,
   commandTypes,
+  Floor,
+  OPEN_FLOOR,
+  PRIVATE_MESSAGE_MAX,
+  PrivateMessageText,
+  PrivateSignalRequest,
+  TURN_SECONDS_MAX,
+  TURN_SECONDS_MIN,
+  TurnSeconds,
   DEFAULT_AGREEMENT,
   DisplayName,
   DISPLAY_NAME_MAX,
@@ -102,9 +110,29 @@ const valid: { [K in RequestName]: Fixture } = {
       ['command', { type: 'member.admit', memberId: 'm'.repeat(65) }],
       ['command', { type: 'agreement.set', text: 'x'.repeat(AGREEMENT_MAX + 1) }],
       ['command', { type: 'agreement.acknowledge', version: 'v'.repeat(129), privateSpace: true }],
+      ['command', { type: 'round.start', order: Array.from({ length: 65 }, (_, i) => `m${i}`), turnSeconds: null, onTimeout: 'warn' }],
+      ['command', { type: 'hands.move', memberId: 'm1', to: 1001 }],
     ],
   },
   'invite:create': { payload: {} },
+  'signal:send': {
+    payload: { signal: { kind: 'message', text: 'Could we slow down a little?' } },
+    wrong: [
+      ['signal', 'need-moment'],
+      ['signal', null],
+      ['signal', { kind: 'shout' }],
+      ['signal', { text: 'no kind' }],
+      ['signal', { kind: 'message' }], // a message carries text
+      ['signal', { kind: 'message', text: 42 }],
+      ['signal', { kind: 'message', text: ' \u200b\n ' }], // nothing left after normalising
+      ['signal', { kind: 'need-moment', text: 'only messages carry text' }],
+      ['signal', { kind: 'back', extra: 1 }],
+    ],
+    oversized: [
+      ['signal', { kind: 'message', text: 'x'.repeat(PRIVATE_MESSAGE_MAX + 1) }],
+      ['signal', { kind: 'message', text: 'x'.repeat(2001) }],
+    ],
+  },
   'media:join': { payload: {} },
   'transport:create': { payload: { direction: 'send' }, wrong: [['direction', 'sideways']] },
   'transport:connect': {
@@ -160,6 +188,7 @@ describe('request schemas', () => {
       'room:leave',
       'room:command',
       'invite:create',
+      'signal:send',
       'media:join',
       'transport:create',
       'transport:connect',
@@ -240,6 +269,14 @@ describe('request schemas', () => {
     expect(requests['room:enter'].request.safeParse({ roomId, token: 't'.repeat(16), displayName: 'Ada' }).success).toBe(true);
     expect(requests['room:enter'].request.safeParse({ roomId, token: 't'.repeat(15), displayName: 'Ada' }).success).toBe(false);
     expect(requests['room:enter'].request.safeParse({ roomId, token: 't'.repeat(2048), displayName: 'Ada' }).success).toBe(true);
+  });
+
+  it('signal:send accepts every kind, and normalises a message', () => {
+    const send = requests['signal:send'].request;
+    for (const kind of ['need-moment', 'stepping-away', 'back'] as const) {
+      expect(send.parse({ signal: { kind } })).toEqual({ signal: { kind } });
+    }
+    expect(send.parse({ signal: { kind: 'message', text: '  Too\u200b   fast,\n please ' } })).toEqual({ signal: { kind: 'message', text: 'Too fast, please' } });
   });
 
   it('room:command parses every command', () => {
@@ -343,7 +380,7 @@ describe('request schemas', () => {
 });
 
 /** One valid command per type, and ways to break its fields. */
-const validCommands: { [T in CommandType]: Omit<Fixture, 'payload' | 'optional'> & { command: Record<string, unknown> } } = {
+const validCommands: { [T in CommandType]: Omit<Fixture, 'payload'> & { command: Record<string, unknown> } } = {
   'agreement.acknowledge': {
     command: { type: 'agreement.acknowledge', version: '0123456789abcdef', privateSpace: true },
     wrong: [
@@ -390,10 +427,105 @@ const validCommands: { [T in CommandType]: Omit<Fixture, 'payload' | 'optional'>
   'room.setAutoAdmit': { command: { type: 'room.setAutoAdmit', enabled: true }, wrong: [['enabled', 1]] },
   'room.setLocked': { command: { type: 'room.setLocked', locked: false }, wrong: [['locked', 'true']] },
   'session.end': { command: { type: 'session.end' } },
+  'floor.setMode': {
+    command: { type: 'floor.setMode', mode: 'hands' },
+    wrong: [
+      ['mode', 'round'], // a round is started with round.start, which sets its order
+      ['mode', 'closed'],
+      ['mode', 1],
+    ],
+  },
+  'floor.grant': {
+    command: { type: 'floor.grant', memberId: 'm1' },
+    wrong: [
+      ['memberId', 5],
+      ['memberId', ''],
+      ['memberId', null],
+    ],
+    oversized: [['memberId', 'm'.repeat(65)]],
+  },
+  'floor.release': { command: { type: 'floor.release' } },
+  'hand.raise': { command: { type: 'hand.raise' } },
+  'hand.lower': {
+    command: { type: 'hand.lower', memberId: 'm1' },
+    optional: ['memberId'],
+    wrong: [
+      ['memberId', 5],
+      ['memberId', ''],
+      ['memberId', null],
+    ],
+    oversized: [['memberId', 'm'.repeat(65)]],
+  },
+  'hands.move': {
+    command: { type: 'hands.move', memberId: 'm1', to: 0 },
+    wrong: [
+      ['to', -1],
+      ['to', 1.5],
+      ['to', '0'],
+      ['to', 1001],
+      ['memberId', ''],
+    ],
+    oversized: [['memberId', 'm'.repeat(65)]],
+  },
+  'hands.clear': { command: { type: 'hands.clear' } },
+  'round.start': {
+    command: { type: 'round.start', order: ['m1', 'm2'], turnSeconds: 120, onTimeout: 'pass' },
+    wrong: [
+      ['order', []],
+      ['order', 'm1'],
+      ['order', [5]],
+      ['order', ['']],
+      ['turnSeconds', TURN_SECONDS_MIN - 1],
+      ['turnSeconds', TURN_SECONDS_MAX + 1],
+      ['turnSeconds', 60.5],
+      ['turnSeconds', '60'],
+      ['turnSeconds', 0],
+      ['onTimeout', 'skip'],
+      ['onTimeout', null],
+    ],
+    oversized: [
+      ['order', Array.from({ length: 65 }, (_, i) => `m${i}`)],
+      ['order', ['m'.repeat(65)]],
+    ],
+  },
+  'round.pass': { command: { type: 'round.pass' } },
+  'round.end': { command: { type: 'round.end' } },
+  'member.mute': {
+    command: { type: 'member.mute', memberId: 'm1', source: 'mic' },
+    wrong: [
+      ['source', 'screen'],
+      ['source', null],
+      ['memberId', 5],
+    ],
+    oversized: [['memberId', 'm'.repeat(65)]],
+  },
+  'member.muteAll': {
+    command: { type: 'member.muteAll', exceptHolder: true },
+    wrong: [
+      ['exceptHolder', 'yes'],
+      ['exceptHolder', null],
+    ],
+  },
+  'member.ask': {
+    command: { type: 'member.ask', memberId: 'm1', source: 'camera' },
+    wrong: [
+      ['source', 'speaker'],
+      ['memberId', null],
+    ],
+    oversized: [['memberId', 'm'.repeat(65)]],
+  },
+  'ask.answer': {
+    command: { type: 'ask.answer', source: 'mic', accept: true },
+    wrong: [
+      ['accept', 'yes'],
+      ['accept', null],
+      ['source', 'screen'],
+    ],
+  },
 };
 
 describe('Command', () => {
-  it('has these nine types, listed by commandTypes', () => {
+  it('has these 23 types, listed by commandTypes', () => {
     expect(commandTypes).toEqual([
       'agreement.acknowledge',
       'agreement.set',
@@ -404,12 +536,26 @@ describe('Command', () => {
       'room.setAutoAdmit',
       'room.setLocked',
       'session.end',
+      'floor.setMode',
+      'floor.grant',
+      'floor.release',
+      'hand.raise',
+      'hand.lower',
+      'hands.move',
+      'hands.clear',
+      'round.start',
+      'round.pass',
+      'round.end',
+      'member.mute',
+      'member.muteAll',
+      'member.ask',
+      'ask.answer',
     ]);
     expect(Object.keys(validCommands).sort()).toEqual([...commandTypes].sort());
   });
 
   describe.each(commandTypes)('%s', (type) => {
-    const { command, wrong = [], oversized = [] } = validCommands[type];
+    const { command, optional = [], wrong = [], oversized = [] } = validCommands[type];
 
     it('accepts a valid command, unchanged', () => {
       expect(Command.parse(command)).toEqual(command);
@@ -419,11 +565,18 @@ describe('Command', () => {
       expect(Command.safeParse({ ...command, extra: 1 }).success).toBe(false);
     });
 
-    const fields = Object.keys(command).filter((key) => key !== 'type');
+    const fields = Object.keys(command).filter((key) => key !== 'type' && !optional.includes(key));
     if (fields.length > 0) {
       it.each(fields)('rejects a command missing %s', (key) => {
         const { [key]: _dropped, ...rest } = command;
         expect(Command.safeParse(rest).success).toBe(false);
+      });
+    }
+
+    if (optional.length > 0) {
+      it(`accepts a command without ${optional.join(', ')}`, () => {
+        const rest = Object.fromEntries(Object.entries(command).filter(([key]) => !optional.includes(key)));
+        expect(Command.parse(rest)).toEqual(rest);
       });
     }
 
@@ -452,6 +605,21 @@ describe('Command', () => {
     expect(Command.safeParse({ type: 'agreement.acknowledge', version: 'v'.repeat(128), privateSpace: true }).success).toBe(true);
     expect(Command.safeParse({ type: 'member.admit', memberId: 'm'.repeat(64) }).success).toBe(true);
     expect(Command.safeParse({ type: 'agreement.set', text: 'x'.repeat(AGREEMENT_MAX) }).success).toBe(true);
+    expect(Command.safeParse({ type: 'hands.move', memberId: 'm1', to: 1000 }).success).toBe(true);
+    const round = { type: 'round.start', order: null, turnSeconds: null, onTimeout: 'warn' };
+    expect(Command.parse(round)).toEqual(round); // null order: everyone in the order they came in; no limit
+    expect(Command.safeParse({ ...round, order: Array.from({ length: 64 }, (_, i) => `m${i}`) }).success).toBe(true);
+    expect(Command.safeParse({ ...round, order: ['m'.repeat(64)] }).success).toBe(true);
+    expect(Command.safeParse({ ...round, turnSeconds: TURN_SECONDS_MIN }).success).toBe(true);
+    expect(Command.safeParse({ ...round, turnSeconds: TURN_SECONDS_MAX }).success).toBe(true);
+  });
+
+  it('requires round.start to say its order, limit and time-out, even when null', () => {
+    for (const key of ['order', 'turnSeconds', 'onTimeout']) {
+      const round: Record<string, unknown> = { type: 'round.start', order: null, turnSeconds: null, onTimeout: 'warn' };
+      const { [key]: _dropped, ...rest } = round;
+      expect(Command.safeParse(rest).success, key).toBe(false);
+    }
   });
 
   it('normalises agreement.set text like AgreementText', () => {
@@ -519,25 +687,42 @@ const frame = {
   locked: false,
 };
 const mic = { id: 'p1', kind: 'audio', source: 'mic', paused: false };
+const notHeld = { mic: null, camera: null };
+const silent = { mic: false, camera: false };
+const handsFloor = { mode: 'hands', holder: 'a', hands: ['b'], round: null, turn: 3, turnStartedAt: 2_000, turnEndsAt: null };
 const views = {
-  waiting: { ...frame, self: { id: 'w', displayName: 'Wanda', role: 'member', stage: 'waiting', mustAcknowledge: false, media: false } },
+  waiting: {
+    ...frame,
+    self: { id: 'w', displayName: 'Wanda', role: 'member', stage: 'waiting', mustAcknowledge: false, media: false, held: notHeld, asked: [] },
+  },
   member: {
     ...frame,
-    self: { id: 'a', displayName: 'Ada', role: 'member', stage: 'admitted', mustAcknowledge: false, media: true },
+    self: { id: 'a', displayName: 'Ada', role: 'member', stage: 'admitted', mustAcknowledge: false, media: true, held: { mic: null, camera: 'facilitator' }, asked: ['camera'] },
     members: [
-      { id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic] },
-      { id: 'a', displayName: 'Ada', role: 'member', producers: [] },
+      { id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic], sending: { mic: true, camera: false } },
+      { id: 'a', displayName: 'Ada', role: 'member', producers: [], sending: silent },
+      { id: 'b', displayName: 'Bo', role: 'member', producers: [], sending: silent },
     ],
+    floor: handsFloor,
   },
   facilitator: {
     ...frame,
-    self: { id: 'f', displayName: 'Fran', role: 'facilitator', stage: 'admitted', mustAcknowledge: false, media: true },
-    members: [{ id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic] }],
+    self: { id: 'f', displayName: 'Fran', role: 'facilitator', stage: 'admitted', mustAcknowledge: false, media: true, held: notHeld, asked: [] },
+    members: [{ id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic], sending: { mic: true, camera: false } }],
+    floor: {
+      mode: 'round',
+      holder: 'f',
+      hands: [],
+      round: { order: ['a', 'f'], position: 1, turnSeconds: 60, onTimeout: 'pass' },
+      turn: 7,
+      turnStartedAt: 3_000,
+      turnEndsAt: 63_000,
+    },
     facilitation: {
       autoAdmit: false,
       everyone: [
-        { id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic], stage: 'admitted', acknowledgedVersion: null, enteredAt: 1 },
-        { id: 'w', displayName: 'Wanda', role: 'member', producers: [], stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2 },
+        { id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic], sending: { mic: true, camera: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, heldOff: [], asked: [] },
+        { id: 'w', displayName: 'Wanda', role: 'member', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, heldOff: ['mic'], asked: ['mic'] },
       ],
       acknowledgements: [{ memberId: 'w', displayName: 'Wanda', version: '0123456789abcdef', at: 3 }],
     },
@@ -556,6 +741,24 @@ describe('RoomView', () => {
     expect(RoomView.safeParse({ ...member, self: { ...member.self, role: 'admin' } }).success).toBe(false);
     expect(RoomView.safeParse({ ...member, members: [{ id: 'x', displayName: 'X', role: 'member' }] }).success).toBe(false);
     expect(RoomView.safeParse({ ...member, members: [{ id: 'x', displayName: 'X', role: 'member', producers: [{ ...mic, kind: 'data' }] }] }).success).toBe(false);
+  });
+
+  it('rejects a malformed floor, hold or ask', () => {
+    const { member } = views;
+    expect(RoomView.safeParse({ ...member, floor: { ...handsFloor, mode: 'chaos' } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, floor: { ...handsFloor, turn: -1 } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, floor: { ...handsFloor, hands: [''] } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, floor: { ...handsFloor, round: { order: ['a'], position: 0, turnSeconds: 5, onTimeout: 'pass' } } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, self: { ...member.self, held: { mic: 'moderator', camera: null } } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, self: { ...member.self, held: { mic: null } } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, self: { ...member.self, asked: ['screen'] } }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, members: [{ ...member.members[0], sending: { mic: 'yes', camera: false } }] }).success).toBe(false);
+    expect(RoomView.safeParse({ ...member, members: [{ ...member.members[0], sending: undefined }] }).success).toBe(false);
+  });
+
+  it('the open floor a room starts with is a valid floor', () => {
+    expect(Floor.parse(OPEN_FLOOR)).toEqual(OPEN_FLOOR);
+    expect(OPEN_FLOOR).toEqual({ mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null });
   });
 
   it('requires the frame and self', () => {
@@ -738,7 +941,26 @@ describe('resultSchema', () => {
 describe('event schemas', () => {
   it('lists every event', () => {
     expect([...eventNames].sort()).toEqual(Object.keys(events).sort());
-    expect([...eventNames].sort()).toEqual(['consumer:closed', 'consumer:new', 'room:ended', 'room:view']);
+    expect([...eventNames].sort()).toEqual(['consumer:closed', 'consumer:new', 'room:ended', 'room:view', 'signal:private', 'talk:time']);
+  });
+
+  it('validates talk:time', () => {
+    const entry = { memberId: 'a', speakingMs: 12_000, lastSpokeAt: 5_000 };
+    expect(events['talk:time'].safeParse({ at: 6_000, members: [entry, { memberId: 'b', speakingMs: 0, lastSpokeAt: null }] }).success).toBe(true);
+    expect(events['talk:time'].safeParse({ at: 6_000, members: [] }).success).toBe(true);
+    expect(events['talk:time'].safeParse({ at: 6_000, members: [{ ...entry, speakingMs: -1 }] }).success).toBe(false);
+    expect(events['talk:time'].safeParse({ at: 6_000, members: [{ ...entry, speakingMs: 1.5 }] }).success).toBe(false);
+    expect(events['talk:time'].safeParse({ at: 6_000, members: [{ ...entry, lastSpokeAt: undefined }] }).success).toBe(false);
+    expect(events['talk:time'].safeParse({ members: [entry] }).success).toBe(false);
+  });
+
+  it('validates signal:private', () => {
+    const signal = { id: 's1', from: 'a', displayName: 'Ada', kind: 'message', text: 'Slower, please', at: 1 };
+    expect(events['signal:private'].safeParse(signal).success).toBe(true);
+    expect(events['signal:private'].safeParse({ ...signal, kind: 'need-moment', text: null }).success).toBe(true);
+    expect(events['signal:private'].safeParse({ ...signal, kind: 'shout' }).success).toBe(false);
+    expect(events['signal:private'].safeParse({ ...signal, text: undefined }).success).toBe(false);
+    expect(events['signal:private'].safeParse({ ...signal, from: '' }).success).toBe(false);
   });
 
   it('validates room:view and rejects a malformed view', () => {
@@ -761,5 +983,70 @@ describe('event schemas', () => {
       expect(events['room:ended'].safeParse({ reason }).success).toBe(true);
     }
     expect(events['room:ended'].safeParse({ reason: 'kicked' }).success).toBe(false);
+  });
+});
+
+describe('TurnSeconds', () => {
+  it(`accepts whole seconds from ${TURN_SECONDS_MIN} to ${TURN_SECONDS_MAX}`, () => {
+    expect([TURN_SECONDS_MIN, TURN_SECONDS_MAX]).toEqual([15, 1800]);
+    for (const ok of [TURN_SECONDS_MIN, 60, TURN_SECONDS_MAX]) expect(TurnSeconds.safeParse(ok).success, String(ok)).toBe(true);
+  });
+
+  it.each([TURN_SECONDS_MIN - 1, TURN_SECONDS_MAX + 1, 0, -15, 30.5, Number.NaN, Number.POSITIVE_INFINITY, '60', null])('rejects %j', (bad) => {
+    expect(TurnSeconds.safeParse(bad).success).toBe(false);
+  });
+});
+
+describe('PrivateMessageText', () => {
+  it('keeps a plain message', () => {
+    expect(PrivateMessageText.parse('I need a moment.')).toBe('I need a moment.');
+  });
+
+  it('normalises to NFC, drops invisible characters, collapses whitespace and trims', () => {
+    expect(PrivateMessageText.parse('Zoe\u0301')).toBe('Zo\u00e9');
+    expect(PrivateMessageText.parse('A\u200bd\u202ea\u0000')).toBe('Ada');
+    expect(PrivateMessageText.parse('  one\n\ntwo\tthree\u00a0 four  ')).toBe('one two three four');
+  });
+
+  it.each(['', '   ', '\n\t', '\u200b\ufeff'])('rejects %j as empty', (raw) => {
+    const parsed = PrivateMessageText.safeParse(raw);
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toBe('(payload): must not be empty');
+  });
+
+  it(`accepts ${PRIVATE_MESSAGE_MAX} characters after normalising and rejects more`, () => {
+    expect(PRIVATE_MESSAGE_MAX).toBe(280);
+    expect(PrivateMessageText.parse('x'.repeat(PRIVATE_MESSAGE_MAX))).toHaveLength(PRIVATE_MESSAGE_MAX);
+    expect(PrivateMessageText.parse(`  ${'x'.repeat(PRIVATE_MESSAGE_MAX)}  \u200b`)).toHaveLength(PRIVATE_MESSAGE_MAX);
+    const parsed = PrivateMessageText.safeParse('x'.repeat(PRIVATE_MESSAGE_MAX + 1));
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toBe(`(payload): must be at most ${PRIVATE_MESSAGE_MAX} characters`);
+    expect(PrivateMessageText.safeParse('x '.repeat(141)).success).toBe(false); // 281 after trimming
+  });
+
+  it('refuses a huge text before normalising it', () => {
+    const parsed = PrivateMessageText.safeParse(' '.repeat(2001));
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(summariseZodError(parsed.error)).toBe('(payload): is too long');
+    expect(PrivateMessageText.parse(`${' '.repeat(1990)}ok`)).toBe('ok');
+  });
+
+  it('rejects non-strings', () => {
+    for (const bad of [42, null, undefined, ['text'], { text: 'x' }]) expect(PrivateMessageText.safeParse(bad).success).toBe(false);
+  });
+});
+
+describe('PrivateSignalRequest', () => {
+  it('accepts the three signals without text and a message with text', () => {
+    for (const kind of ['need-moment', 'stepping-away', 'back'] as const) expect(PrivateSignalRequest.parse({ kind })).toEqual({ kind });
+    expect(PrivateSignalRequest.parse({ kind: 'message', text: ' hi ' })).toEqual({ kind: 'message', text: 'hi' });
+  });
+
+  it('rejects text on a signal, a message without text, and unknown kinds', () => {
+    expect(PrivateSignalRequest.safeParse({ kind: 'back', text: 'hi' }).success).toBe(false);
+    expect(PrivateSignalRequest.safeParse({ kind: 'message' }).success).toBe(false);
+    expect(PrivateSignalRequest.safeParse({ kind: 'message', text: null }).success).toBe(false);
+    expect(PrivateSignalRequest.safeParse({ kind: 'help' }).success).toBe(false);
+    expect(PrivateSignalRequest.safeParse({}).success).toBe(false);
   });
 });

@@ -1,8 +1,11 @@
-import { commandTypes, ProtocolFailure, Role, type Command, type CommandType } from '@group-room/shared';
+import { commandTypes, OPEN_FLOOR, ProtocolFailure, Role, type Command, type CommandType, type Floor } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { actorState, authorisation, authorise, isAllowed, type ActorState } from './authorisation.js';
 import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
+import { floorHandlers } from './floor-commands.js';
+import type { Handler } from './handler.js';
+import { mutingHandlers } from './muting-commands.js';
 import { newRoom, withMember, type RoomChange, type RoomState } from './state.js';
 
 /*
@@ -28,7 +31,24 @@ const EXPECTED = `
   room.setAutoAdmit       . . Y .       . . Y .         . . . .
   room.setLocked          . . Y .       . . Y .         . . . .
   session.end             . . Y .       . . Y .         . . . .
+  floor.setMode           . . Y .       . . Y .         . . . .
+  floor.grant             . . Y .       . . Y .         . . . .
+  floor.release           . . Y .       . . Y .         . . Y .
+  hand.raise              . . . .       . . . .         . . Y .
+  hand.lower              . . Y .       . . Y .         . . Y .
+  hands.move              . . Y .       . . Y .         . . . .
+  hands.clear             . . Y .       . . Y .         . . . .
+  round.start             . . Y .       . . Y .         . . . .
+  round.pass              . . Y .       . . Y .         . . Y .
+  round.end               . . Y .       . . Y .         . . . .
+  member.mute             . . Y .       . . Y .         . . . .
+  member.muteAll          . . Y .       . . Y .         . . . .
+  member.ask              . . Y .       . . Y .         . . . .
+  ask.answer              . . . .       . . . .         . . Y .
 `;
+
+/** What members may do: acknowledge, and act on their own hand, turn and asks. */
+const MEMBER_COMMANDS: readonly CommandType[] = ['agreement.acknowledge', 'floor.release', 'hand.raise', 'hand.lower', 'round.pass', 'ask.answer'];
 
 const ROLES = Role.options;
 const STATES: readonly ActorState[] = ['unacknowledged', 'waiting', 'admitted', 'absent'];
@@ -60,7 +80,8 @@ const expectAllowed = (type: CommandType, role: Role, where: ActorState): boolea
 const ACTOR = 'actor';
 const HOST = 'host'; // the facilitator who runs the room, always present
 const WAITER = 'waiter'; // a member in the waiting room: the target of member.admit
-const INROOM = 'inroom'; // an admitted member: the target of member.remove and member.setRole
+const INROOM = 'inroom'; // an admitted member: the target of member.remove, member.setRole and the floor and muting commands
+const OTHER = 'other'; // another admitted member, so that a queue or round has two people
 const T = 10_000;
 
 const run = (state: RoomState, ...changes: RoomChange[]): RoomState => changes.reduce((s, change) => change(s), state);
@@ -85,6 +106,8 @@ const placed =
       inviteId: null,
       enteredAt: T,
       producers: {},
+      heldOff: [],
+      asked: [],
     });
 
 const promoted = (): RoomChange[] => [arrive(ACTOR, 'member'), acknowledge(ACTOR), byHost({ type: 'member.admit', memberId: ACTOR }), byHost({ type: 'member.setRole', memberId: ACTOR, role: 'cofacilitator' })];
@@ -147,7 +170,7 @@ const scenarios: Scenario[] = [
   { role: 'facilitator', place: 'placed admitted with an old acknowledgement (by hand)', where: 'admitted', reachable: false, changes: [placed('facilitator', 'admitted', 'old-version')] },
 ];
 
-/** The room: its facilitator, then the actor, then a waiting and an admitted member as targets. */
+/** The room: its facilitator, then the actor, then a waiting and two admitted members as targets. */
 function build(scenario: Scenario): RoomState {
   const start = newRoom({ id: 'authorisation-room', capacity: 16, title: 'Group', agreement: 'Be kind.', startsAt: 0, durationMinutes: 90 }, 0);
   return run(
@@ -159,7 +182,56 @@ function build(scenario: Scenario): RoomState {
     arrive(INROOM, 'member'),
     acknowledge(INROOM),
     byHost({ type: 'member.admit', memberId: INROOM }),
+    arrive(OTHER, 'member'),
+    acknowledge(OTHER),
+    byHost({ type: 'member.admit', memberId: OTHER }),
   );
+}
+
+/** The actor is a member (not a facilitator) in the state: they have a hand, a turn and asks. */
+const actorIsMember = (state: RoomState): boolean => state.members[ACTOR]?.role === 'member';
+
+const floorOf = (patch: Partial<Floor>): Floor => ({ ...OPEN_FLOOR, turn: 1, ...patch });
+
+/**
+ * Set the room up so that the command, once past the table, would be applied and change the
+ * state: the right floor mode, the actor's hand raised or turn taken, an ask pending. The
+ * floor is set by hand (as it is for any actor who is present, even one the rules would not
+ * let raise a hand), so that a refusal can only come from the table; for actors the table
+ * allows, the same floors are reachable through the rules.
+ */
+function prepare(type: CommandType, state: RoomState): RoomState {
+  const present = state.members[ACTOR] !== undefined;
+  const mine = present && actorIsMember(state);
+  const withFloor = (floor: Floor): RoomState => ({ ...state, floor });
+  switch (type) {
+    case 'floor.grant':
+      return withFloor(floorOf({ mode: 'hands', hands: [INROOM] }));
+    case 'floor.release':
+      return withFloor(floorOf({ mode: 'hands', holder: mine ? ACTOR : INROOM, turnStartedAt: T }));
+    case 'hand.raise':
+      return withFloor(floorOf({ mode: 'hands' }));
+    case 'hand.lower':
+      return withFloor(floorOf({ mode: 'hands', hands: mine ? [INROOM, ACTOR] : [INROOM] }));
+    case 'hands.move':
+    case 'hands.clear':
+      return withFloor(floorOf({ mode: 'hands', hands: [INROOM, OTHER] }));
+    case 'round.pass':
+    case 'round.end': {
+      const order = mine ? [ACTOR, INROOM] : [INROOM, OTHER];
+      return withFloor(floorOf({ mode: 'round', holder: order[0]!, round: { order, position: 0, turnSeconds: null, onTimeout: 'warn' } }));
+    }
+    case 'member.ask':
+      return byHost({ type: 'member.mute', memberId: INROOM, source: 'mic' })(state);
+    case 'ask.answer': {
+      // A member's hold and ask come through the rules; a facilitator can have neither, so by hand.
+      if (mine) return run(state, byHost({ type: 'member.mute', memberId: ACTOR, source: 'mic' }), byHost({ type: 'member.ask', memberId: ACTOR, source: 'mic' }));
+      const actor = state.members[ACTOR];
+      return actor ? withMember(state, { ...actor, heldOff: ['mic'], asked: ['mic'] }) : state;
+    }
+    default:
+      return state;
+  }
 }
 
 /** A valid command of each type for this state: when the table allows it, the handler accepts it. */
@@ -183,8 +255,40 @@ function commandFor(type: CommandType, state: RoomState): Command {
       return { type, locked: true };
     case 'session.end':
       return { type };
+    case 'floor.setMode':
+      return { type, mode: 'hands' };
+    case 'floor.grant':
+      return { type, memberId: INROOM };
+    case 'floor.release':
+      return { type };
+    case 'hand.raise':
+      return { type };
+    case 'hand.lower':
+      // A member lowers their own hand; a facilitator lowers someone else's.
+      return actorIsMember(state) ? { type } : { type, memberId: INROOM };
+    case 'hands.move':
+      return { type, memberId: INROOM, to: 1 };
+    case 'hands.clear':
+      return { type };
+    case 'round.start':
+      return { type, order: null, turnSeconds: 60, onTimeout: 'pass' };
+    case 'round.pass':
+      return { type };
+    case 'round.end':
+      return { type };
+    case 'member.mute':
+      return { type, memberId: INROOM, source: 'mic' };
+    case 'member.muteAll':
+      return { type, exceptHolder: false };
+    case 'member.ask':
+      return { type, memberId: INROOM, source: 'mic' };
+    case 'ask.answer':
+      return { type, source: 'mic', accept: true };
   }
 }
+
+/** The turn-taking and muting handlers, to check that a refusal is the table's and not theirs. */
+const floorAndMuting: Partial<Record<CommandType, Handler<CommandType>>> = { ...floorHandlers, ...mutingHandlers } as Partial<Record<CommandType, Handler<CommandType>>>;
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -218,10 +322,17 @@ describe('the authorisation table', () => {
     }
   });
 
-  it('never grants anything to someone who is absent, nor anything but acknowledging to members', () => {
+  it('never grants anything to someone who is absent, nor to members anything but acknowledging and their own hand, turn and asks', () => {
     for (const type of commandTypes) {
       expect(authorisation[type].states).not.toContain('absent');
-      if (type !== 'agreement.acknowledge') expect(authorisation[type].roles).not.toContain('member');
+      if (!MEMBER_COMMANDS.includes(type)) expect(authorisation[type].roles, type).not.toContain('member');
+    }
+    for (const type of MEMBER_COMMANDS) expect(authorisation[type].roles, type).toContain('member');
+  });
+
+  it('grants the turn-taking and muting commands only to people in the room', () => {
+    for (const type of commandTypes) {
+      if (type !== 'agreement.acknowledge') expect(authorisation[type].states, type).toEqual(['admitted']);
     }
   });
 });
@@ -252,7 +363,7 @@ describe.each(commandTypes)('%s', (type) => {
     const allowed = expectAllowed(type, scenario.role, scenario.where);
 
     it(allowed ? 'is allowed and applied' : 'is refused with FORBIDDEN and changes nothing', () => {
-      const state = deepFreeze(build(scenario));
+      const state = deepFreeze(prepare(type, build(scenario)));
       const before = structuredClone(state);
       const command = commandFor(type, state);
       expect(isAllowed(state, ACTOR, type)).toBe(allowed);
@@ -268,6 +379,10 @@ describe.each(commandTypes)('%s', (type) => {
         expect((error as ProtocolFailure).code).toBe('FORBIDDEN');
         expect((error as ProtocolFailure).message).toBe(scenario.where === 'absent' ? 'You are not in this room' : 'You may not do that here');
         expect(state).toEqual(before);
+        // Turn-taking and muting: past the table, the handler would have applied it, so the
+        // refusal is the table's (someone absent has no hand, turn or ask to act on).
+        const handler = floorAndMuting[type];
+        if (handler && scenario.where !== 'absent') expect(handler(state, ACTOR, command, T + 1)).not.toBe(state);
       }
     });
   });
@@ -278,22 +393,40 @@ describe('authorisation comes first', () => {
 
   it('refuses a forbidden command with FORBIDDEN even when its target or version is bad', () => {
     const state = deepFreeze(base);
-    for (const command of [
+    const commands: Command[] = [
       { type: 'member.admit', memberId: 'nobody' },
       { type: 'member.remove', memberId: HOST, block: true },
       { type: 'member.setRole', memberId: 'nobody', role: 'member' },
       { type: 'agreement.acknowledge', version: 'wrong', privateSpace: true },
-    ] as const) {
+      { type: 'floor.grant', memberId: 'nobody' },
+      { type: 'floor.setMode', mode: 'open' }, // already open: would be a no-op
+      { type: 'hands.move', memberId: 'nobody', to: 0 },
+      { type: 'round.start', order: ['nobody', 'nobody'], turnSeconds: null, onTimeout: 'warn' },
+      { type: 'round.end' }, // no round going on
+      { type: 'member.mute', memberId: HOST, source: 'mic' },
+      { type: 'member.ask', memberId: 'nobody', source: 'camera' },
+    ];
+    for (const command of commands) {
       const error = thrown(() => applyCommand(ACTOR, command)(state));
       expect((error as ProtocolFailure).code, command.type).toBe('FORBIDDEN');
     }
     const ghost = thrown(() => applyCommand('ghost', { type: 'agreement.acknowledge', version: 'wrong', privateSpace: true })(state));
     expect((ghost as ProtocolFailure).code).toBe('FORBIDDEN');
+    // A member's own turn-taking commands in the wrong mode, by someone waiting: still the table first.
+    const waiting = thrown(() => applyCommand(WAITER, { type: 'round.pass' })(state));
+    expect((waiting as ProtocolFailure).code).toBe('FORBIDDEN');
+    const unasked = thrown(() => applyCommand(WAITER, { type: 'ask.answer', source: 'mic', accept: true })(state));
+    expect((unasked as ProtocolFailure).code).toBe('FORBIDDEN');
   });
 
   it('but an ended session is NOT_FOUND for everyone, whatever the command', () => {
-    const ended = deepFreeze(byHost({ type: 'session.end' })(base));
     for (const type of commandTypes) {
+      // Set up so that the command would be applied, then the session ends.
+      const ended = deepFreeze(byHost({ type: 'session.end' })(prepare(type, base)));
+      const live = { ...ended, ended: false };
+      const someone = [ACTOR, HOST].find((id) => isAllowed(live, id, type));
+      if (someone) expect(applyCommand(someone, commandFor(type, live), T + 1)(live), `${type} by ${someone}, before the end`).not.toBe(live);
+      else expect(type).toBe('agreement.acknowledge'); // nobody here needs to acknowledge
       for (const who of [HOST, ACTOR, WAITER, 'ghost']) {
         const error = thrown(() => applyCommand(who, commandFor(type, ended))(ended));
         expect((error as ProtocolFailure).code, `${type} by ${who}`).toBe('NOT_FOUND');

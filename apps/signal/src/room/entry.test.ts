@@ -59,6 +59,8 @@ describe('enter', () => {
       inviteId: null,
       enteredAt: 123,
       producers: {},
+      heldOff: [],
+      asked: [],
     });
     expect(mediaAllowed(next, 'host')).toBe(true);
     expect(state.members).toEqual({});
@@ -76,6 +78,8 @@ describe('enter', () => {
       inviteId: 'invite-m1',
       enteredAt: 456,
       producers: {},
+      heldOff: [],
+      asked: [],
     });
     expect(mediaAllowed(next, 'm1')).toBe(false);
   });

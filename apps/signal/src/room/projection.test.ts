@@ -94,7 +94,17 @@ describe('viewFor', () => {
       const view = viewFor(room(), 'g')!;
       expect(view.members).toBeUndefined();
       expect(view.facilitation).toBeUndefined();
-      expect(view.self).toEqual({ id: 'g', displayName: NAMES['g'], role: 'member', stage: 'agreement', mustAcknowledge: true, media: false });
+      expect(view.self).toEqual({
+        id: 'g',
+        displayName: NAMES['g'],
+        role: 'member',
+        stage: 'agreement',
+        mustAcknowledge: true,
+        media: false,
+        held: { mic: null, camera: null },
+        asked: [],
+      });
+      expect(view.floor).toBeUndefined();
       expectNoOtherNames(view, 'g');
     });
   });
@@ -104,7 +114,17 @@ describe('viewFor', () => {
       const view = viewFor(room(), 'w')!;
       expect(view.members).toBeUndefined();
       expect(view.facilitation).toBeUndefined();
-      expect(view.self).toEqual({ id: 'w', displayName: NAMES['w'], role: 'member', stage: 'waiting', mustAcknowledge: false, media: false });
+      expect(view.self).toEqual({
+        id: 'w',
+        displayName: NAMES['w'],
+        role: 'member',
+        stage: 'waiting',
+        mustAcknowledge: false,
+        media: false,
+        held: { mic: null, camera: null },
+        asked: [],
+      });
+      expect(view.floor).toBeUndefined();
       expectNoOtherNames(view, 'w');
     });
   });
@@ -126,10 +146,11 @@ describe('viewFor', () => {
 
     it('gets the admitted people, themselves included, in entry order, with their producers', () => {
       expect(view().members).toEqual([
-        { id: 'host', displayName: NAMES['host'], role: 'facilitator', producers: [] },
-        { id: 'co', displayName: NAMES['co'], role: 'cofacilitator', producers: [] },
-        { id: 'a', displayName: NAMES['a'], role: 'member', producers: [mic, cam] },
-        { id: 'b', displayName: NAMES['b'], role: 'member', producers: [] },
+        { id: 'host', displayName: NAMES['host'], role: 'facilitator', producers: [], sending: { mic: false, camera: false } },
+        { id: 'co', displayName: NAMES['co'], role: 'cofacilitator', producers: [], sending: { mic: false, camera: false } },
+        // a's microphone is on at her end and not held; her camera is paused by her.
+        { id: 'a', displayName: NAMES['a'], role: 'member', producers: [mic, cam], sending: { mic: true, camera: false } },
+        { id: 'b', displayName: NAMES['b'], role: 'member', producers: [], sending: { mic: false, camera: false } },
       ]);
       expect(view().self).toMatchObject({ stage: 'admitted', mustAcknowledge: false, media: true });
     });
@@ -176,9 +197,12 @@ describe('viewFor', () => {
         displayName: NAMES['g'],
         role: 'member',
         producers: [],
+        sending: { mic: false, camera: false },
         stage: 'agreement',
         acknowledgedVersion: null,
         enteredAt: 60,
+        heldOff: [],
+        asked: [],
       });
       expect(view.facilitation?.acknowledgements).toEqual(state.acknowledgements);
       expect(view.facilitation?.acknowledgements.map((a) => a.memberId)).toEqual(['co', 'a', 'b', 'w']);
@@ -223,12 +247,45 @@ describe('viewFor', () => {
   });
 });
 
+describe('turn-taking and holds in views', () => {
+  const inHands = () => run(room(), by('host', { type: 'floor.setMode', mode: 'hands' }), by('b', { type: 'hand.raise' }));
+
+  it('the floor goes to everyone in the room, and to nobody on the way in', () => {
+    const state = inHands();
+    for (const id of ['host', 'co', 'a', 'b']) expect(viewFor(state, id)?.floor, id).toEqual(state.floor);
+    for (const id of ['w', 'g']) expect(viewFor(state, id)?.floor, id).toBeUndefined();
+    const changed = by('host', { type: 'agreement.set', text: 'Be very kind.' })(state);
+    expect(viewFor(changed, 'b')?.floor).toBeUndefined(); // b has not acknowledged the new text: no ids
+    expect(json(viewFor(changed, 'b'))).not.toContain('"a"');
+  });
+
+  it('a member is told the floor holds their microphone, and others that it does not reach them', () => {
+    const state = inHands();
+    expect(viewFor(state, 'a')?.self.held).toEqual({ mic: 'floor', camera: null });
+    expect(viewFor(state, 'host')?.self.held).toEqual({ mic: null, camera: null });
+    expect(viewFor(state, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: false, camera: false });
+    const granted = by('host', { type: 'floor.grant', memberId: 'a' })(state);
+    expect(viewFor(granted, 'a')?.self.held).toEqual({ mic: null, camera: null });
+    expect(viewFor(granted, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: true, camera: false });
+  });
+
+  it('holds and asks are shown to the member and to facilitators, never to other members', () => {
+    const state = run(room(), by('host', { type: 'member.mute', memberId: 'a', source: 'camera' }), by('co', { type: 'member.ask', memberId: 'a', source: 'camera' }));
+    expect(viewFor(state, 'a')?.self).toMatchObject({ held: { mic: null, camera: 'facilitator' }, asked: ['camera'] });
+    expect(viewFor(state, 'co')?.facilitation?.everyone.find((m) => m.id === 'a')).toMatchObject({ heldOff: ['camera'], asked: ['camera'] });
+    const other = json(viewFor(state, 'b'));
+    expect(other).not.toContain('heldOff');
+    expect(other).not.toContain('"camera"]');
+  });
+});
+
 describe('views on the wire', () => {
   it('every view parses as a RoomView, unchanged (no extra fields), and as the events that carry it', () => {
     const states = [
       room(),
       by('host', { type: 'agreement.set', text: 'Be very kind.' })(room()),
       run(room(), by('host', { type: 'room.setLocked', locked: true }), by('host', { type: 'room.setAutoAdmit', enabled: true })),
+      run(room(), by('host', { type: 'round.start', order: null, turnSeconds: 60, onTimeout: 'pass' }), by('host', { type: 'member.mute', memberId: 'b', source: 'mic' }), by('host', { type: 'member.ask', memberId: 'b', source: 'mic' })),
     ];
     let checked = 0;
     for (const state of states) {
@@ -242,6 +299,6 @@ describe('views on the wire', () => {
         checked++;
       }
     }
-    expect(checked).toBe(18);
+    expect(checked).toBe(24);
   });
 });

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { commandTypes, isFacilitatorRole, ProtocolFailure, RoomView, type Command, type CommandType, type ErrorCode } from '@group-room/shared';
+import {
+  commandTypes,
+  isFacilitatorRole,
+  ProtocolFailure,
+  RoomView,
+  type Command,
+  type CommandType,
+  type ErrorCode,
+  type MediaSource,
+} from '@group-room/shared';
 import fc from 'fast-check';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,16 +18,18 @@ import { fixedTtl, type RoomStore } from '../store/room-store.js';
 import { actorState, isAllowed } from './authorisation.js';
 import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
+import { expireTurn } from './floor-commands.js';
 import { putProducer, removeProducer, setProducerPaused } from './producers.js';
 import { viewFor } from './projection.js';
-import { agreementVersion, mediaAllowed, memberCount, membersInOrder, newRoom, type RoomChange, type RoomState } from './state.js';
+import { agreementVersion, maySend, mediaAllowed, mediaPolicy, memberCount, membersInOrder, newRoom, type RoomChange, type RoomState } from './state.js';
 
 /*
- * Property tests: random sequences of entries, leaves, commands by anyone (allowed or not)
- * and producer changes, applied through the rules as the server applies them. Refused steps
- * must leave the state exactly as it was; after every step the room's invariants must hold.
- * The same sequences then run through both stores, and conflicting commands run
- * concurrently through two Redis connections (two signalling nodes).
+ * Property tests: random sequences of entries, leaves, commands by anyone (allowed or not),
+ * producer changes and turn time-outs, applied through the rules as the server applies them.
+ * Refused steps must leave the state exactly as it was; after every step the room's
+ * invariants (who is in, who sees what, who holds the floor, who may send) must hold. The
+ * same sequences then run through both stores, and conflicting commands run concurrently
+ * through two Redis connections (two signalling nodes).
  */
 
 // ---------------------------------------------------------------------------------------
@@ -31,81 +42,204 @@ const INVITES = ['inv-0', 'inv-1', 'inv-2'] as const;
 const T0 = 1_700_000_000_000;
 const GHOST = 'ghost';
 
-/** Who acts: anyone (including people who left and a ghost), or someone picked from the state. */
-type ActorPick = 'anyone' | 'facilitator' | 'unacknowledged';
-/** Whom a command is about: anyone, or someone other than a facilitator at a given stage in the state. */
-type TargetPick = 'anyone' | 'agreement' | 'waiting' | 'admitted';
+/**
+ * Who acts: anyone (including people who left and a ghost), or someone picked from the
+ * state: a facilitator, someone who must acknowledge, or "own": the person whose hand, turn
+ * or ask the command is about (see OWN), so that members' own commands also succeed.
+ */
+type ActorPick = 'anyone' | 'facilitator' | 'unacknowledged' | 'own';
+/** Whom a command is about: anyone, or someone other than a facilitator at a given stage, or in the hand queue. */
+type TargetPick = 'anyone' | 'agreement' | 'waiting' | 'admitted' | 'hand';
+/** Who "own" picks, per command: a member in the room, the floor's holder, or someone asked. */
+type OwnPick = 'member' | 'holder' | 'asked';
+const OWN: Partial<Record<CommandType, OwnPick>> = {
+  'hand.raise': 'member',
+  'hand.lower': 'member',
+  'floor.release': 'holder',
+  'round.pass': 'holder',
+  'ask.answer': 'asked',
+};
+
+/** The commands about the floor: only these (and people leaving) move it. */
+const FLOOR_COMMANDS: ReadonlySet<CommandType> = new Set<CommandType>([
+  'floor.setMode',
+  'floor.grant',
+  'floor.release',
+  'hand.raise',
+  'hand.lower',
+  'hands.move',
+  'hands.clear',
+  'round.start',
+  'round.pass',
+  'round.end',
+]);
+
+type CommandStep = {
+  kind: 'command';
+  by: ActorPick;
+  who: number;
+  type: CommandType;
+  about: TargetPick;
+  target: number;
+  text: number;
+  version: 'current' | 'initial' | 'garbage';
+  flag: boolean;
+  source: MediaSource;
+  /** round.start: everyone in order of arrival (null), some of the people in the room, or a bad order. */
+  order: 'arrival' | 'picked' | 'bad';
+  turnSeconds: number | null;
+  /** hands.move: where to. */
+  to: number;
+};
 
 type Step =
   | { kind: 'enter'; role: 'facilitator' | 'member'; invite: number }
   | { kind: 'leave'; who: number }
-  | {
-      kind: 'command';
-      by: ActorPick;
-      who: number;
-      type: CommandType;
-      about: TargetPick;
-      target: number;
-      text: number;
-      version: 'current' | 'initial' | 'garbage';
-      flag: boolean;
-    }
-  | { kind: 'producer'; who: number; op: 'put' | 'pause' | 'resume' | 'remove'; producer: number };
+  | CommandStep
+  | { kind: 'producer'; who: number; op: 'put' | 'pause' | 'resume' | 'remove'; producer: number }
+  /** The server's timer for a round turn: for the current turn (or a stale one), some seconds after the step's time. */
+  | { kind: 'expire'; stale: boolean; after: number };
 
-const commandTypeArb: fc.Arbitrary<CommandType> = fc.oneof(
-  { weight: 16, arbitrary: fc.constant('agreement.acknowledge' as const) },
-  { weight: 4, arbitrary: fc.constant('agreement.set' as const) },
-  { weight: 12, arbitrary: fc.constant('member.admit' as const) },
-  { weight: 3, arbitrary: fc.constant('member.admitAll' as const) },
-  { weight: 6, arbitrary: fc.constant('member.remove' as const) },
-  { weight: 6, arbitrary: fc.constant('member.setRole' as const) },
-  { weight: 3, arbitrary: fc.constant('room.setAutoAdmit' as const) },
-  { weight: 4, arbitrary: fc.constant('room.setLocked' as const) },
-  { weight: 1, arbitrary: fc.constant('session.end' as const) },
-);
+const weighted = (entries: [CommandType, number][]): fc.Arbitrary<CommandType> =>
+  fc.oneof(...entries.map(([type, weight]) => ({ weight, arbitrary: fc.constant(type) })));
+
+/** Entry and membership commands, as they were before turn-taking. */
+const ENTRY_WEIGHTS: [CommandType, number][] = [
+  ['agreement.acknowledge', 16],
+  ['agreement.set', 4],
+  ['member.admit', 12],
+  ['member.admitAll', 3],
+  ['member.remove', 6],
+  ['member.setRole', 6],
+  ['room.setAutoAdmit', 3],
+  ['room.setLocked', 4],
+  ['session.end', 1],
+];
+/** Turn-taking and muting. */
+const FLOOR_WEIGHTS: [CommandType, number][] = [
+  ['floor.setMode', 5],
+  ['floor.grant', 5],
+  ['floor.release', 3],
+  ['hand.raise', 8],
+  ['hand.lower', 3],
+  ['hands.move', 4],
+  ['hands.clear', 2],
+  ['round.start', 4],
+  ['round.pass', 5],
+  ['round.end', 2],
+  ['member.mute', 4],
+  ['member.muteAll', 2],
+  ['member.ask', 4],
+  ['ask.answer', 5],
+];
 
 const who = fc.nat(23);
 
-const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('enter' as const),
-      role: fc.constantFrom('facilitator' as const, 'member' as const, 'member' as const, 'member' as const),
-      invite: fc.nat(INVITES.length - 1),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('leave' as const), who }) },
-  {
-    weight: 12,
-    arbitrary: fc.record({
+const commandStepArb = (types: fc.Arbitrary<CommandType>): fc.Arbitrary<CommandStep> =>
+  fc
+    .record({
       kind: fc.constant('command' as const),
-      by: fc.constantFrom<ActorPick>('anyone', 'facilitator', 'facilitator', 'facilitator', 'unacknowledged'),
+      by: fc.constantFrom<ActorPick>('anyone', 'facilitator', 'facilitator', 'facilitator', 'unacknowledged', 'own', 'own'),
       who,
-      type: commandTypeArb,
-      about: fc.constantFrom<TargetPick>('anyone', 'agreement', 'waiting', 'waiting', 'admitted', 'admitted'),
+      type: types,
+      about: fc.constantFrom<TargetPick>('anyone', 'agreement', 'waiting', 'waiting', 'admitted', 'admitted', 'hand'),
       target: who,
       text: fc.nat(TEXTS.length - 1),
       version: fc.constantFrom('current' as const, 'current' as const, 'current' as const, 'initial' as const, 'garbage' as const),
       flag: fc.boolean(),
+      source: fc.constantFrom<MediaSource>('mic', 'mic', 'camera'),
+      order: fc.constantFrom('arrival' as const, 'arrival' as const, 'picked' as const, 'bad' as const),
+      turnSeconds: fc.constantFrom(null, 15, 60),
+      to: fc.nat(3),
     })
-      // Mostly the right people about the right people, so that commands also succeed.
-      .map((c) => ({
-        ...c,
-        by: c.type === 'agreement.acknowledge' && c.by === 'facilitator' ? ('unacknowledged' as const) : c.by,
-        about: c.type === 'member.admit' && c.about === 'agreement' ? ('waiting' as const) : c.type === 'member.setRole' && c.about !== 'anyone' ? ('admitted' as const) : c.about,
-      })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant('producer' as const),
-      who,
-      op: fc.constantFrom('put' as const, 'pause' as const, 'resume' as const, 'remove' as const),
-      producer: fc.nat(1),
-    }),
-  },
+    // Mostly the right people about the right people, so that commands also succeed.
+    .map((c) => ({
+      ...c,
+      by:
+        c.type === 'agreement.acknowledge' && c.by === 'facilitator'
+          ? ('unacknowledged' as const)
+          : OWN[c.type] && (c.by === 'unacknowledged' || (c.by === 'facilitator' && c.who % 3 !== 0))
+            ? ('own' as const)
+            : c.by,
+      about:
+        c.type === 'member.admit' && c.about === 'agreement'
+          ? ('waiting' as const)
+          : c.type === 'member.setRole' && c.about !== 'anyone'
+            ? ('admitted' as const)
+            : (c.type === 'floor.grant' || c.type === 'hands.move' || c.type === 'hand.lower') && c.about !== 'anyone' && c.about !== 'admitted'
+              ? ('hand' as const)
+              : (c.type === 'member.mute' || c.type === 'member.ask') && (c.about === 'agreement' || c.about === 'hand')
+                ? ('admitted' as const)
+                : c.about,
+    }));
+
+const stepArbWith = (types: fc.Arbitrary<CommandType>, commandWeight: number, expireWeight: number): fc.Arbitrary<Step> =>
+  fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('enter' as const),
+        role: fc.constantFrom('facilitator' as const, 'member' as const, 'member' as const, 'member' as const),
+        invite: fc.nat(INVITES.length - 1),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('leave' as const), who }) },
+    { weight: commandWeight, arbitrary: commandStepArb(types) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('producer' as const),
+        who,
+        op: fc.constantFrom('put' as const, 'pause' as const, 'resume' as const, 'remove' as const),
+        producer: fc.nat(1),
+      }),
+    },
+    {
+      weight: expireWeight,
+      arbitrary: fc.record({ kind: fc.constant('expire' as const), stale: fc.boolean(), after: fc.constantFrom(0, 20, 90) }),
+    },
+  );
+
+/** Every kind of step, every command (turn-taking less often: it needs people in the room). */
+const stepArb = stepArbWith(weighted([...ENTRY_WEIGHTS, ...FLOOR_WEIGHTS.map(([type, weight]): [CommandType, number] => [type, Math.ceil(weight / 2)])]), 16, 1);
+/** Mostly turn-taking and muting, with enough coming in to keep people in the room. */
+const floorStepArb = stepArbWith(
+  weighted([
+    ['agreement.acknowledge', 10],
+    ['member.admit', 8],
+    ['member.setRole', 2],
+    ['member.remove', 2],
+    ['agreement.set', 1],
+    ...FLOOR_WEIGHTS,
+  ]),
+  20,
+  3,
 );
+
+/** A command step with the usual choices, for sequences written out by hand. */
+const commandStep = (type: CommandType, by: ActorPick, about: TargetPick = 'anyone', more: Partial<CommandStep> = {}): CommandStep => ({
+  kind: 'command',
+  by,
+  who: 0,
+  type,
+  about,
+  target: 0,
+  text: 0,
+  version: 'current',
+  flag: false,
+  source: 'mic',
+  order: 'arrival',
+  turnSeconds: null,
+  to: 0,
+  ...more,
+});
+
+/** `n` members come in, acknowledge and are admitted by the facilitator (who must be there). */
+const admitted = (n: number): Step[] => [
+  ...Array.from({ length: n }, (): Step => ({ kind: 'enter', role: 'member', invite: 1 })),
+  ...Array.from({ length: n }, () => commandStep('agreement.acknowledge', 'unacknowledged')),
+  ...Array.from({ length: n }, () => commandStep('member.admit', 'facilitator', 'waiting')),
+];
 
 interface Planned {
   step: Step;
@@ -116,9 +250,17 @@ interface Planned {
   /** The command a command step sends, given the state it is applied to. */
   command?: (state: RoomState) => Command;
   inviteId?: string | null;
+  /** The time the step's change runs at. */
+  now: number;
 }
 
 const nameOf = (id: string) => `Name<${id}>`;
+
+/** Admitted, acknowledged members (not facilitators): who can take the floor. */
+const speakers = (state: RoomState): string[] =>
+  membersInOrder(state)
+    .filter((m) => m.role === 'member' && actorState(state, m.id) === 'admitted')
+    .map((m) => m.id);
 
 /**
  * Turn steps into changes. Ids are fixed by the sequence alone (the k-th entry is `p<k>`,
@@ -148,27 +290,41 @@ function plan(steps: Step[]): { planned: Planned[]; ids: string[] } {
           label: `${id} enters as ${step.role} (${inviteId})`,
           actor: () => id,
           inviteId,
+          now,
           change: enter({ id, displayName: nameOf(id), role: step.role, inviteId }, now),
         };
       }
       case 'leave': {
         const id = anyone(step.who);
-        return { step, label: `${id} leaves`, actor: () => id, change: leave(id) };
+        return { step, label: `${id} leaves`, actor: () => id, now, change: leave(id, now) };
       }
       case 'command': {
-        const actor = (state: RoomState): string =>
-          step.by === 'facilitator'
-            ? fromState(state, step.who, (id) => isFacilitatorRole(state.members[id]!.role))
-            : step.by === 'unacknowledged'
-              ? fromState(state, step.who, (id) => actorState(state, id) === 'unacknowledged')
-              : anyone(step.who);
+        const own = OWN[step.type] ?? 'member';
+        const actor = (state: RoomState): string => {
+          switch (step.by) {
+            case 'facilitator':
+              return fromState(state, step.who, (id) => isFacilitatorRole(state.members[id]!.role));
+            case 'unacknowledged':
+              return fromState(state, step.who, (id) => actorState(state, id) === 'unacknowledged');
+            case 'own':
+              return own === 'holder'
+                ? (state.floor.holder ?? anyone(step.who))
+                : own === 'asked'
+                  ? fromState(state, step.who, (id) => state.members[id]!.asked.length > 0 && actorState(state, id) === 'admitted')
+                  : fromState(state, step.who, (id) => state.members[id]!.role === 'member' && actorState(state, id) === 'admitted');
+            case 'anyone':
+              return anyone(step.who);
+          }
+        };
         const target = (state: RoomState): string =>
           step.about === 'anyone'
             ? anyone(step.target)
-            : fromState(state, step.target, (id) => state.members[id]!.stage === step.about && state.members[id]!.role !== 'facilitator');
-        const command = (state: RoomState) => commandFor(step, state, target(state));
+            : step.about === 'hand'
+              ? fromState(state, step.target, (id) => state.floor.hands.includes(id))
+              : fromState(state, step.target, (id) => state.members[id]!.stage === step.about && state.members[id]!.role !== 'facilitator');
+        const command = (state: RoomState) => commandFor(step, state, target(state), actor(state));
         const change: RoomChange = (state) => applyCommand(actor(state), command(state), now)(state);
-        return { step, label: `${step.by} ${step.who}: ${step.type} about ${step.about} ${step.target}`, actor, command, change };
+        return { step, label: `${step.by} ${step.who}: ${step.type} about ${step.about} ${step.target}`, actor, command, now, change };
       }
       case 'producer': {
         const actor = anyone(step.who);
@@ -179,14 +335,20 @@ function plan(steps: Step[]): { planned: Planned[]; ids: string[] } {
             : step.op === 'remove'
               ? removeProducer(actor, producerId)
               : setProducerPaused(actor, producerId, step.op === 'pause');
-        return { step, label: `${actor}: producer ${step.op} ${producerId}`, actor: () => actor, change };
+        return { step, label: `${actor}: producer ${step.op} ${producerId}`, actor: () => actor, now, change };
+      }
+      case 'expire': {
+        const at = now + step.after * 1000;
+        // As the server's timer does: for the turn it was set for, which may have moved on.
+        const change: RoomChange = (state) => expireTurn(step.stale ? Math.max(0, state.floor.turn - 1) : state.floor.turn, at)(state);
+        return { step, label: `turn time-out (${step.stale ? 'stale' : 'current'}) +${step.after}s`, actor: () => GHOST, now: at, change };
       }
     }
   });
   return { planned, ids };
 }
 
-function commandFor(step: Extract<Step, { kind: 'command' }>, state: RoomState, memberId: string): Command {
+function commandFor(step: CommandStep, state: RoomState, memberId: string, actorId: string): Command {
   switch (step.type) {
     case 'agreement.acknowledge': {
       const version = step.version === 'current' ? state.agreement.version : step.version === 'initial' ? INITIAL_VERSION : 'garbage-version';
@@ -208,6 +370,37 @@ function commandFor(step: Extract<Step, { kind: 'command' }>, state: RoomState, 
       return { type: step.type, locked: step.flag };
     case 'session.end':
       return { type: step.type };
+    case 'floor.setMode':
+      return { type: step.type, mode: step.flag || step.text > 0 ? 'hands' : 'open' };
+    case 'floor.grant':
+      return { type: step.type, memberId };
+    case 'floor.release':
+    case 'hand.raise':
+    case 'hands.clear':
+    case 'round.pass':
+    case 'round.end':
+      return { type: step.type };
+    case 'hand.lower':
+      // A member their own hand; a facilitator (or anyone, to be refused) someone's.
+      return state.members[actorId]?.role === 'member' && step.flag ? { type: step.type } : { type: step.type, memberId };
+    case 'hands.move':
+      return { type: step.type, memberId, to: step.to };
+    case 'round.start': {
+      const onTimeout = step.flag ? 'pass' : 'warn';
+      if (step.order === 'arrival') return { type: step.type, order: null, turnSeconds: step.turnSeconds, onTimeout };
+      const order = step.order === 'picked' ? speakers(state).reverse() : [memberId, memberId];
+      return { type: step.type, order: order.length ? order : [memberId], turnSeconds: step.turnSeconds, onTimeout };
+    }
+    case 'member.mute':
+    case 'member.ask':
+      return { type: step.type, memberId, source: step.source };
+    case 'member.muteAll':
+      return { type: step.type, exceptHolder: step.flag };
+    case 'ask.answer': {
+      // Mostly the source they were asked about.
+      const asked = state.members[actorId]?.asked[0];
+      return { type: step.type, source: asked && step.text > 0 ? asked : step.source, accept: step.flag };
+    }
   }
 }
 
@@ -262,6 +455,8 @@ function checkState(state: RoomState, ids: readonly string[], parseViews = true)
   }
 
   const admitted = new Set(members.filter((m) => m.stage === 'admitted').map((m) => m.id));
+  problems.push(...floorProblems(state), ...mediaProblems(state));
+  const policy = mediaPolicy(state);
   for (const viewer of members) {
     const view = viewFor(state, viewer.id)!;
     const json = JSON.stringify(view);
@@ -274,7 +469,19 @@ function checkState(state: RoomState, ids: readonly string[], parseViews = true)
       check(!view.facilitation?.everyone.some((m) => m.id === id), `${viewer.id} sees ${id} (gone) in everyone`);
     }
 
+    // Turn-taking is for people in the room; its ids are only of admitted people.
+    if (view.floor) {
+      const { holder, hands, round } = view.floor;
+      for (const id of [...(holder ? [holder] : []), ...hands, ...(round?.order ?? [])]) check(admitted.has(id), `${viewer.id} sees ${id} (not admitted) on the floor`);
+    }
+    // What a member is shown of themselves and others matches what the server lets through.
+    for (const source of ['mic', 'camera'] as const) {
+      if (view.self.media) check((view.self.held[source] === null) === policy.send[source].has(viewer.id), `${viewer.id} is told ${source} held ${view.self.held[source]}`);
+      for (const m of view.members ?? []) check(!m.sending[source] || policy.send[source].has(m.id), `${viewer.id} sees ${m.id} sending ${source}, held by the server`);
+    }
+
     const where = actorState(state, viewer.id);
+    check((view.floor !== undefined) === (where === 'admitted'), `${viewer.id} (${where}) ${view.floor ? 'gets' : 'does not get'} the floor`);
     if (where !== 'admitted') {
       // At the agreement, waiting, or with an old acknowledgement: no names but one's own.
       check(view.members === undefined && view.facilitation === undefined, `${viewer.id} (${where}) gets members or facilitation`);
@@ -289,6 +496,70 @@ function checkState(state: RoomState, ids: readonly string[], parseViews = true)
     }
   }
   expect(problems).toEqual([]);
+}
+
+/**
+ * The floor: one holder at most, who is in the room; the queue and the round only of people in
+ * the room, each once, never the holder in the queue; the mode and its parts agree.
+ */
+function floorProblems(state: RoomState): string[] {
+  const problems: string[] = [];
+  const check = (ok: boolean, problem: string) => {
+    if (!ok) problems.push(problem);
+  };
+  const { mode, holder, hands, round, turnStartedAt, turnEndsAt } = state.floor;
+  const inRoom = (id: string) => state.members[id]?.stage === 'admitted';
+  if (holder !== null) check(inRoom(holder), `the floor is held by ${holder}, who is not in the room`);
+  check(new Set(hands).size === hands.length, `a hand is raised twice: ${hands.join(',')}`);
+  for (const id of hands) check(inRoom(id), `${id}'s hand is raised, but they are not in the room`);
+  check(holder === null || !hands.includes(holder), `the holder ${holder} is also in the queue`);
+  check((turnStartedAt !== null) === (holder !== null), `turn started at ${turnStartedAt} with holder ${holder}`);
+  check(turnEndsAt === null || (holder !== null && round?.turnSeconds !== null && round !== null), `a turn ends at ${turnEndsAt} without a timed round`);
+  if (mode === 'open') {
+    check(holder === null && hands.length === 0 && round === null, `an open floor with holder ${holder}, hands ${hands.join(',')} or a round`);
+  } else if (mode === 'hands') {
+    check(round === null, 'a round in raised-hands mode');
+  } else {
+    check(round !== null, 'round mode without a round');
+    check(hands.length === 0, 'raised hands during a round');
+    if (round) {
+      check(new Set(round.order).size === round.order.length, `someone is in the round twice: ${round.order.join(',')}`);
+      for (const id of round.order) check(inRoom(id), `${id} is in the round, but not in the room`);
+      check(round.position < round.order.length, `the round is at ${round.position} of ${round.order.length}`);
+      check(holder === round.order[round.position], `the round is at ${round.order[round.position]} but ${holder} holds the floor`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Who may send, derived here from the state independently of state.ts: facilitators in the
+ * room always; members in the room with the current agreement acknowledged, unless a
+ * facilitator holds that source off, and their microphone only on an open floor or when they
+ * hold it. Nobody else, ever.
+ */
+function mediaProblems(state: RoomState): string[] {
+  const problems: string[] = [];
+  const policy = mediaPolicy(state);
+  for (const [source, allowed] of Object.entries(policy.send)) {
+    for (const id of allowed) if (!state.members[id]) problems.push(`${id} (not in the state) may send ${source}`);
+  }
+  for (const m of Object.values(state.members)) {
+    const facilitator = isFacilitatorRole(m.role);
+    const inRoom = m.stage === 'admitted' && (facilitator || m.acknowledgedVersion === state.agreement.version);
+    const floorLets = state.floor.mode === 'open' || state.floor.holder === m.id;
+    const expected = {
+      mic: inRoom && (facilitator || (!m.heldOff.includes('mic') && floorLets)),
+      camera: inRoom && (facilitator || !m.heldOff.includes('camera')),
+    };
+    if (policy.receive.has(m.id) !== inRoom) problems.push(`${m.id} receives: ${policy.receive.has(m.id)}`);
+    for (const source of ['mic', 'camera'] as const) {
+      if (policy.send[source].has(m.id) !== expected[source] || maySend(state, m.id, source) !== expected[source]) {
+        problems.push(`${m.role} ${m.id} (${m.stage}, held ${m.heldOff.join('+')}, floor ${state.floor.mode}/${state.floor.holder}) may send ${source}: ${policy.send[source].has(m.id)}`);
+      }
+    }
+  }
+  return problems;
 }
 
 /** What must hold of one step from `before` to `after` (after === before when refused). */
@@ -319,10 +590,16 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
     } else if (!isAllowed(before, actor, step.type)) {
       check(failure?.code === 'FORBIDDEN', `${step.type} by ${actor} (${actorState(before, actor)}) not refused: ${failure?.code ?? 'ok'}`);
     } else if (failure?.code === 'FORBIDDEN') {
-      // The only FORBIDDEN past the table: touching the facilitator.
+      // The only FORBIDDEN past the table: touching the facilitator (muting or asking any
+      // facilitator), or a member acting on someone else's hand or turn.
       const command = planned.command!(before) as Partial<Extract<Command, { memberId: string }>>;
+      const target = before.members[command.memberId ?? ''];
+      const actorIsFacilitator = isFacilitatorRole(before.members[actor]!.role);
       check(
-        (step.type === 'member.remove' || step.type === 'member.setRole') && before.members[command.memberId ?? '']?.role === 'facilitator',
+        ((step.type === 'member.remove' || step.type === 'member.setRole') && target?.role === 'facilitator') ||
+          ((step.type === 'member.mute' || step.type === 'member.ask') && target !== undefined && isFacilitatorRole(target.role)) ||
+          ((step.type === 'floor.release' || step.type === 'round.pass') && !actorIsFacilitator && before.floor.holder !== actor) ||
+          (step.type === 'hand.lower' && !actorIsFacilitator && command.memberId !== undefined && command.memberId !== actor),
         `${step.type} allowed by the table but FORBIDDEN`,
       );
     }
@@ -333,6 +610,54 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
     if (!failure && step.type === 'agreement.acknowledge') {
       check(after.acknowledgements.length === before.acknowledgements.length + 1, 'an acknowledgement was not recorded');
     }
+    // A facilitator's mute holds at once, whatever the member does.
+    if (!failure && (step.type === 'member.mute' || step.type === 'member.muteAll')) {
+      const command = planned.command!(before);
+      const muted =
+        command.type === 'member.mute'
+          ? [[command.memberId, command.source] as const]
+          : Object.values(before.members)
+              .filter((m) => !isFacilitatorRole(m.role) && !(command.type === 'member.muteAll' && command.exceptHolder && m.id === before.floor.holder))
+              .map((m) => [m.id, 'mic'] as const);
+      for (const [id, source] of muted) {
+        check(after.members[id]!.heldOff.includes(source) && !maySend(after, id, source), `${id}'s ${source} is not held after ${step.type}`);
+      }
+    }
+  }
+
+  // Nobody turns anyone's source back on: a hold ends only when that member accepts an ask for it.
+  for (const m of Object.values(before.members)) {
+    const now = after.members[m.id];
+    for (const source of m.heldOff) {
+      if (!now || now.heldOff.includes(source)) continue;
+      const command = planned.command?.(before);
+      check(
+        command?.type === 'ask.answer' && command.accept && command.source === source && actor === m.id && m.asked.includes(source),
+        `${m.id}'s ${source} hold was lifted by ${planned.label}`,
+      );
+    }
+  }
+
+  // The floor moves only by a floor command, someone leaving or being removed, or a turn's time
+  // running out; every new holder starts a new turn.
+  const moved = JSON.stringify(after.floor) !== JSON.stringify(before.floor);
+  check(
+    !moved ||
+      step.kind === 'leave' ||
+      step.kind === 'expire' ||
+      (step.kind === 'command' && (FLOOR_COMMANDS.has(step.type) || step.type === 'member.remove')),
+    `the floor moved on ${planned.label}`,
+  );
+  check(after.floor.turn >= before.floor.turn, 'the turn number went back');
+  check(after.floor.holder === before.floor.holder || after.floor.turn > before.floor.turn, 'a new holder without a new turn');
+  if (step.kind === 'expire' && moved) {
+    const { floor } = before;
+    check(
+      floor.mode === 'round' && floor.round?.onTimeout === 'pass' && !step.stale && floor.turnEndsAt !== null && floor.turnEndsAt <= planned.now,
+      `a turn time-out moved the floor: ${JSON.stringify(floor)}`,
+    );
+    const next = floor.round!.order[floor.round!.position + 1];
+    check(after.floor.holder === (next ?? null), `the time-out gave the floor to ${after.floor.holder}, not ${next}`);
   }
   expect(problems, planned.label).toEqual([]);
 }
@@ -350,33 +675,77 @@ function applyStep(state: RoomState, planned: Planned): { next: RoomState; failu
   }
 }
 
-function runSequence(steps: Step[]): { state: RoomState; outcomes: (ErrorCode | 'ok')[]; changed: boolean[]; writes: number } {
+interface Run {
+  state: RoomState;
+  /** The state each step was applied to. */
+  befores: RoomState[];
+  outcomes: (ErrorCode | 'ok')[];
+  changed: boolean[];
+  writes: number;
+}
+
+function runSequence(steps: Step[]): Run {
   const { planned, ids } = plan(steps);
   let state = startRoom();
+  const befores: RoomState[] = [];
   const outcomes: (ErrorCode | 'ok')[] = [];
   const changed: boolean[] = [];
   planned.forEach((p, i) => {
     const { next, failure } = applyStep(state, p);
     checkStep(state, next, p, failure);
     checkState(next, ids, i % 4 === 0 || i === planned.length - 1);
+    befores.push(state);
     outcomes.push(failure ? failure.code : 'ok');
     changed.push(next !== state);
     state = next;
   });
-  return { state, outcomes, changed, writes: changed.filter(Boolean).length };
+  return { state, befores, outcomes, changed, writes: changed.filter(Boolean).length };
 }
 
 /** Most sessions start with their facilitator; some have none at all. */
-const sessions = (maxLength: number): fc.Arbitrary<Step[]> =>
+const sessions = (maxLength: number, steps: fc.Arbitrary<Step> = stepArb): fc.Arbitrary<Step[]> =>
   fc
-    .tuple(fc.nat(4), fc.array(stepArb, { minLength: 1, maxLength, size: 'medium' }))
-    .map(([host, steps]) => (host ? [{ kind: 'enter', role: 'facilitator', invite: 0 } as const, ...steps] : steps));
+    .tuple(fc.nat(4), fc.array(steps, { minLength: 1, maxLength, size: 'medium' }))
+    .map(([host, rest]) => (host ? [{ kind: 'enter', role: 'facilitator', invite: 0 } as const, ...rest] : rest));
 
 const sequences = sessions(40);
+/**
+ * Sessions about turn-taking and muting: a facilitator and a few members in the room, on an
+ * open floor, with everyone's hand raised, or in a round; then mostly the floor moves.
+ */
+const floorSequences: fc.Arbitrary<Step[]> = fc
+  .tuple(
+    fc.integer({ min: 1, max: 4 }),
+    fc.constantFrom('open' as const, 'hands' as const, 'round' as const),
+    fc.record({ turnSeconds: fc.constantFrom(null, 15, 15), flag: fc.boolean() }),
+    fc.array(floorStepArb, { minLength: 10, maxLength: 40, size: 'medium' }),
+  )
+  .map(([n, mode, round, rest]): Step[] => [
+    { kind: 'enter', role: 'facilitator', invite: 0 },
+    ...admitted(n),
+    ...(mode === 'hands'
+      ? [commandStep('floor.setMode', 'facilitator', 'anyone', { flag: true }), ...Array.from({ length: n }, (_, i) => commandStep('hand.raise', 'own', 'anyone', { who: i }))]
+      : mode === 'round'
+        ? [commandStep('round.start', 'facilitator', 'anyone', round)]
+        : []),
+    ...rest,
+  ]);
+
+/** What a step was, for counting: its command or kind, and (for leaving) where the person was on the floor. */
+function stepKey(p: Planned, before: RoomState): string {
+  if (p.step.kind === 'command') return p.step.type;
+  if (p.step.kind !== 'leave') return p.step.kind;
+  const id = p.actor(before);
+  const { holder, hands, round } = before.floor;
+  return holder === id ? 'leave(holder)' : hands.includes(id) ? 'leave(hand)' : round?.order.includes(id) ? 'leave(round)' : 'leave';
+}
 
 // ---------------------------------------------------------------------------------------
 
-describe('room rules (property-based)', () => {
+/** Each property test runs thousands of steps: a second or two at rest, far more on a busy machine. */
+const PROPERTY_TIMEOUT = 60_000;
+
+describe('room rules (property-based)', { timeout: PROPERTY_TIMEOUT }, () => {
   it('keep every invariant over random sequences of entries, leaves, commands and producer changes', () => {
     fc.assert(
       fc.property(sequences, (steps) => {
@@ -386,33 +755,48 @@ describe('room rules (property-based)', () => {
     );
   });
 
+  it('keep the floor and media invariants over sequences mostly of turn-taking and muting', () => {
+    fc.assert(
+      fc.property(floorSequences, (steps) => {
+        runSequence(steps);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('exercise every command, allowed and refused, and every kind of outcome', () => {
     // A guard against a generator that only produces refusals or no-ops: over many sequences,
-    // each command type both changes the state and is refused, and people get all the way in.
+    // each command type both changes the state and is refused, people get all the way in, and
+    // the floor meets people leaving and turns running out.
     const seen = new Map<string, number>();
     const count = (key: string) => seen.set(key, (seen.get(key) ?? 0) + 1);
-    fc.assert(
-      fc.property(sequences, (steps) => {
-        const { planned } = plan(steps);
-        const { outcomes, changed, state } = runSequence(steps);
-        planned.forEach((p, i) => count(`${p.step.kind === 'command' ? p.step.type : p.step.kind}:${changed[i] ? 'changed' : outcomes[i]}`));
-        for (const m of Object.values(state.members)) count(`stage:${m.stage}`);
-      }),
-      { numRuns: 150, seed: 42 },
-    );
+    for (const arb of [sequences, floorSequences]) {
+      fc.assert(
+        fc.property(arb, (steps) => {
+          const { planned } = plan(steps);
+          const { outcomes, changed, state, befores } = runSequence(steps);
+          planned.forEach((p, i) => count(`${stepKey(p, befores[i]!)}:${changed[i] ? 'changed' : outcomes[i]}`));
+          for (const m of Object.values(state.members)) count(`stage:${m.stage}`);
+          count(`mode:${state.floor.mode}`);
+        }),
+        { numRuns: 100, seed: 42 },
+      );
+    }
     for (const type of commandTypes) {
       expect(seen.get(`${type}:changed`) ?? 0, `${type} changed the state`).toBeGreaterThan(0);
       expect(seen.get(`${type}:FORBIDDEN`) ?? 0, `${type} refused`).toBeGreaterThan(0);
     }
     const outcomes = ['enter:changed', 'enter:ROOM_FULL', 'enter:FORBIDDEN', 'enter:NOT_FOUND', 'leave:changed', 'producer:changed', 'producer:NOT_FOUND'];
-    for (const key of [...outcomes, 'stage:agreement', 'stage:waiting', 'stage:admitted']) {
+    const floor = ['leave(holder):changed', 'leave(hand):changed', 'leave(round):changed', 'expire:changed', 'expire:ok', 'mode:open', 'mode:hands', 'mode:round'];
+    const refusals = ['floor.grant:INVALID_STATE', 'round.pass:INVALID_STATE', 'ask.answer:INVALID_STATE', 'hands.move:NOT_FOUND', 'round.start:BAD_REQUEST'];
+    for (const key of [...outcomes, ...floor, ...refusals, 'stage:agreement', 'stage:waiting', 'stage:admitted']) {
       expect(seen.get(key) ?? 0, key).toBeGreaterThan(0);
     }
   });
 
   it('are deterministic: the same sequence gives the same state', () => {
     fc.assert(
-      fc.property(sequences, (steps) => {
+      fc.property(fc.oneof(sequences, floorSequences), (steps) => {
         expect(runSequence(steps).state).toEqual(runSequence(steps).state);
       }),
       { numRuns: 30 },
@@ -461,35 +845,45 @@ async function outcome(promise: Promise<RoomState>): Promise<RoomState | ErrorCo
   }
 }
 
-describe('stores replay the rules', () => {
-  it('memory and Redis (two nodes taking turns) end in the same state as the rules, step by step', async () => {
-    await fc.assert(
-      fc.asyncProperty(sessions(30), async (steps) => {
-        const { planned } = plan(steps);
-        const model = runSequence(steps);
-        const id = freshRoomId();
-        const memory = new MemoryRoomStore(fixedTtl(600));
-        const start = { ...startRoom(), id };
-        await memory.create(start);
-        await nodeA.create(start);
-        const nodes: RoomStore[] = [nodeA, nodeB];
-        try {
-          for (const [i, p] of planned.entries()) {
-            const inMemory = await outcome(memory.update(id, p.change));
-            const inRedis = await outcome(nodes[i % 2]!.update(id, p.change));
-            expect(inRedis, p.label).toEqual(inMemory);
-            expect(typeof inMemory === 'string' ? inMemory : 'ok').toBe(model.outcomes[i]);
-          }
-          const [fromMemory, fromRedis] = [await memory.get(id), await nodeB.get(id)];
-          expect(fromRedis).toEqual(fromMemory);
-          expect(fromMemory).toEqual({ ...model.state, id, version: model.writes });
-        } finally {
-          await nodeA.delete(id);
-          await memory.close();
+/** Each sequence through the memory store and through Redis (two nodes taking turns), step by step, against the rules. */
+async function replayThroughStores(sequencesToRun: fc.Arbitrary<Step[]>, numRuns: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(sequencesToRun, async (steps) => {
+      const { planned } = plan(steps);
+      const model = runSequence(steps);
+      const id = freshRoomId();
+      const memory = new MemoryRoomStore(fixedTtl(600));
+      const start = { ...startRoom(), id };
+      await memory.create(start);
+      await nodeA.create(start);
+      const nodes: RoomStore[] = [nodeA, nodeB];
+      try {
+        for (const [i, p] of planned.entries()) {
+          const inMemory = await outcome(memory.update(id, p.change));
+          const inRedis = await outcome(nodes[i % 2]!.update(id, p.change));
+          expect(inRedis, p.label).toEqual(inMemory);
+          expect(typeof inMemory === 'string' ? inMemory : 'ok').toBe(model.outcomes[i]);
         }
-      }),
-      { numRuns: 25 },
-    );
+        const [fromMemory, fromRedis] = [await memory.get(id), await nodeB.get(id)];
+        expect(fromRedis).toEqual(fromMemory);
+        expect(fromMemory).toEqual({ ...model.state, id, version: model.writes });
+        checkState(fromRedis!, plan(steps).ids);
+      } finally {
+        await nodeA.delete(id);
+        await memory.close();
+      }
+    }),
+    { numRuns },
+  );
+}
+
+describe('stores replay the rules', { timeout: PROPERTY_TIMEOUT }, () => {
+  it('memory and Redis (two nodes taking turns) end in the same state as the rules, step by step', async () => {
+    await replayThroughStores(sessions(30), 25);
+  });
+
+  it('and so for turn-taking and muting: the floor and the holds survive JSON and the compare-and-set', async () => {
+    await replayThroughStores(floorSequences, 20);
   });
 });
 
@@ -694,6 +1088,166 @@ describe('two nodes, conflicting commands at once (Redis)', () => {
       const entered = result('late enters');
       expect(final.members['late'] !== undefined).toBe(typeof entered !== 'string');
       if (typeof entered === 'string') expect(entered).toBe('FORBIDDEN');
+      await nodeA.delete(id);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Turn-taking and muting at the same time through two Redis connections.
+
+/** A room with f1, f2 and members m0..m(n-1), all admitted. */
+async function roomInSession(n: number): Promise<{ id: string; ids: string[]; members: string[] }> {
+  const { id, ids } = await roomWithMembers(n, n + 4);
+  const members = ids.slice(2);
+  for (const m of members) {
+    await nodeA.update(id, acknowledgeAs(m, at(10)));
+    await nodeB.update(id, command('f1', { type: 'member.admit', memberId: m }, at(11)));
+  }
+  return { id, ids, members };
+}
+
+describe('two nodes, turn-taking and muting at once (Redis)', () => {
+  it('everyone raising a hand at once, twice: each is in the queue once, in the order the writes landed', async () => {
+    const { id, ids, members } = await roomInSession(8);
+    await nodeA.update(id, command('f1', { type: 'floor.setMode', mode: 'hands' }));
+    const before = (await nodeA.get(id))!;
+    const run = await concurrently(
+      id,
+      [...members, ...members].map((m) => command(m, { type: 'hand.raise' })),
+    );
+    for (const r of run.results) expect(typeof r).not.toBe('string');
+    const final = await expectOneChain(id, before.version, run);
+    expect(final.version - before.version).toBe(members.length); // the second raise of each is a no-op
+    expect([...final.floor.hands].sort()).toEqual([...members].sort());
+    const writes = run.results.filter((r, i): r is RoomState => run.wrote[i]! && typeof r !== 'string').sort((x, y) => x.version - y.version);
+    expect(final.floor.hands).toEqual(writes.map((w) => w.floor.hands.at(-1)));
+    checkState(final, ids);
+    await nodeA.delete(id);
+  });
+
+  it('two facilitators granting while the holder hands the floor back: the later grant holds it, nobody is both holding and queued', async () => {
+    for (let round = 0; round < 10; round++) {
+      const { id, ids, members } = await roomInSession(5);
+      const [m0, m1, m2, m3, m4] = members as [string, string, string, string, string];
+      await nodeA.update(id, command('f1', { type: 'floor.setMode', mode: 'hands' }));
+      for (const m of [m0, m1, m2, m3]) await nodeA.update(id, command(m, { type: 'hand.raise' }));
+      await nodeA.update(id, command('f1', { type: 'floor.grant', memberId: m0 }));
+      const before = (await nodeA.get(id))!;
+
+      const storm: [string, RoomChange][] = [
+        ['f1 grants m1', command('f1', { type: 'floor.grant', memberId: m1 })],
+        ['f2 grants m2', command('f2', { type: 'floor.grant', memberId: m2 })],
+        ['m0 releases', command(m0, { type: 'floor.release' })],
+        ['m0 raises again', command(m0, { type: 'hand.raise' })],
+        ['m1 raises', command(m1, { type: 'hand.raise' })],
+        ['m3 lowers', command(m3, { type: 'hand.lower' })],
+        ['m4 raises', command(m4, { type: 'hand.raise' })],
+        ['f2 moves m4 first', command('f2', { type: 'hands.move', memberId: m4, to: 0 })],
+      ];
+      const run = await concurrently(
+        id,
+        storm.map(([, change]) => change),
+        round % 2,
+      );
+      const result = (label: string) => run.results[storm.findIndex(([l]) => l === label)];
+      for (const [i, r] of run.results.entries()) {
+        if (typeof r === 'string') expect(['FORBIDDEN', 'NOT_FOUND'], storm[i]![0]).toContain(r);
+      }
+      const final = await expectOneChain(id, before.version, run);
+      checkState(final, ids);
+      // Both grants succeed (m1 and m2 are in the room); the release can only come before them.
+      const [toM1, toM2] = [result('f1 grants m1') as RoomState, result('f2 grants m2') as RoomState];
+      expect(typeof toM1).not.toBe('string');
+      expect(typeof toM2).not.toBe('string');
+      expect(final.floor.holder).toBe(toM1.version > toM2.version ? m1 : m2);
+      const released = result('m0 releases')!;
+      if (typeof released === 'string') expect(released).toBe('FORBIDDEN');
+      else expect(released.version).toBeLessThan(Math.min(toM1.version, toM2.version));
+      expect(final.floor.hands).not.toContain(m3);
+      expect(final.floor.hands).not.toContain(final.floor.holder);
+      await nodeA.delete(id);
+    }
+  });
+
+  it('a turn running out while its holder passes: the stick moves on exactly once', async () => {
+    for (let round = 0; round < 10; round++) {
+      const { id, ids, members } = await roomInSession(4);
+      await nodeA.update(id, command('f1', { type: 'round.start', order: members, turnSeconds: 15, onTimeout: 'pass' }, at(20)));
+      const before = (await nodeA.get(id))!;
+      expect(before.floor.holder).toBe(members[0]);
+      const run = await concurrently(id, [expireTurn(before.floor.turn, at(40)), command(members[0]!, { type: 'round.pass' }, at(30))], round % 2);
+      const final = await expectOneChain(id, before.version, run);
+      expect(final.version).toBe(before.version + 1);
+      expect(final.floor.holder).toBe(members[1]);
+      expect(final.floor.round?.position).toBe(1);
+      expect(final.floor.turn).toBe(before.floor.turn + 1);
+      // Whichever came second found the turn already over: the time-out was stale (no write), or
+      // the pass came from someone no longer holding the stick.
+      const passed = run.results[1]!;
+      expect(run.wrote[0]).toBe(typeof passed === 'string');
+      if (typeof passed === 'string') expect(passed).toBe('FORBIDDEN');
+      checkState(final, ids);
+      await nodeA.delete(id);
+    }
+  });
+
+  it('someone leaving while being given the floor or taking their turn: the floor never stays with them', async () => {
+    for (let round = 0; round < 10; round++) {
+      const { id, ids, members } = await roomInSession(3);
+      const [m0, m1, m2] = members as [string, string, string];
+      await nodeA.update(id, command('f1', { type: 'floor.setMode', mode: 'hands' }));
+      await nodeA.update(id, command(m0, { type: 'hand.raise' }));
+      await nodeA.update(id, command(m1, { type: 'hand.raise' }));
+      const raised = (await nodeA.get(id))!;
+      const granting = await concurrently(id, [command('f1', { type: 'floor.grant', memberId: m0 }), leave(m0, at(100))], round % 2);
+      const afterGrant = await expectOneChain(id, raised.version, granting);
+      expect(afterGrant.members[m0]).toBeUndefined();
+      expect(afterGrant.floor.holder).toBeNull();
+      expect(afterGrant.floor.hands).toEqual([m1]);
+      if (typeof granting.results[0] === 'string') expect(granting.results[0]).toBe('NOT_FOUND');
+      checkState(afterGrant, ids);
+
+      // A round of m1 then m2: m1 leaves as a facilitator passes the stick.
+      await nodeA.update(id, command('f1', { type: 'round.start', order: null, turnSeconds: null, onTimeout: 'warn' }));
+      const inRound = (await nodeA.get(id))!;
+      expect(inRound.floor.round?.order).toEqual([m1, m2]);
+      const passing = await concurrently(id, [leave(m1, at(110)), command('f2', { type: 'round.pass' })], round % 2);
+      const final = await expectOneChain(id, inRound.version, passing);
+      expect(final.members[m1]).toBeUndefined();
+      // Leaving first hands the stick to m2, and the pass then ends the round; passing first
+      // hands it to m2, who keeps it when m1 leaves.
+      if (final.floor.mode === 'round') {
+        expect(final.floor.holder).toBe(m2);
+        expect(final.floor.round).toMatchObject({ order: [m2], position: 0 });
+      } else {
+        expect(final.floor).toMatchObject({ mode: 'open', holder: null, round: null });
+      }
+      checkState(final, ids);
+      await nodeA.delete(id);
+    }
+  });
+
+  it('a mute racing an accepted ask: the microphone ends up held either way', async () => {
+    for (let round = 0; round < 10; round++) {
+      const { id, ids, members } = await roomInSession(2);
+      const [m0] = members as [string];
+      await nodeA.update(id, command('f1', { type: 'member.mute', memberId: m0, source: 'mic' }));
+      await nodeA.update(id, command('f2', { type: 'member.ask', memberId: m0, source: 'mic' }));
+      const before = (await nodeA.get(id))!;
+      const run = await concurrently(
+        id,
+        [command('f1', { type: 'member.mute', memberId: m0, source: 'mic' }), command(m0, { type: 'ask.answer', source: 'mic', accept: true })],
+        round % 2,
+      );
+      const final = await expectOneChain(id, before.version, run);
+      expect(final.members[m0]).toMatchObject({ heldOff: ['mic'], asked: [] });
+      expect(maySend(final, m0, 'mic')).toBe(false);
+      // The mute first withdraws the ask, so the answer finds none; the answer first is undone by the mute.
+      const answered = run.results[1]!;
+      if (typeof answered === 'string') expect(answered).toBe('INVALID_STATE');
+      else expect(answered.members[m0]?.heldOff).toEqual([]);
+      checkState(final, ids);
       await nodeA.delete(id);
     }
   });
