@@ -22,8 +22,12 @@ interface Grant {
 const FACILITATORS = ['facilitator', 'cofacilitator'] as const;
 const facilitatorsInRoom: Grant = { roles: FACILITATORS, states: ['admitted'] };
 const membersInRoom: Grant = { roles: ['member'], states: ['admitted'] };
-/** Anyone in the room; the handler then lets a member act only on their own hand or turn. */
-const anyoneInRoom: Grant = { roles: [...FACILITATORS, 'member'], states: ['admitted'] };
+/**
+ * Anyone in the room, the handler then letting a member act only on their own hand or turn.
+ * Letting go (lowering one's hand, handing back the floor, passing one's turn) is also open to
+ * a member paused to re-read a changed agreement: it only ever takes them off the floor.
+ */
+const lettingGo: Grant = { roles: [...FACILITATORS, 'member'], states: ['admitted', 'unacknowledged'] };
 
 /**
  * The one authorisation table: command × role × actor state. A command not allowed here is
@@ -41,13 +45,13 @@ export const authorisation: Record<CommandType, Grant> = {
   'session.end': facilitatorsInRoom,
   'floor.setMode': facilitatorsInRoom,
   'floor.grant': facilitatorsInRoom,
-  'floor.release': anyoneInRoom,
+  'floor.release': lettingGo,
   'hand.raise': membersInRoom,
-  'hand.lower': anyoneInRoom,
+  'hand.lower': lettingGo,
   'hands.move': facilitatorsInRoom,
   'hands.clear': facilitatorsInRoom,
   'round.start': facilitatorsInRoom,
-  'round.pass': anyoneInRoom,
+  'round.pass': lettingGo,
   'round.end': facilitatorsInRoom,
   'member.mute': facilitatorsInRoom,
   'member.muteAll': facilitatorsInRoom,

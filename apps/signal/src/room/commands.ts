@@ -3,7 +3,7 @@ import { authorise } from './authorisation.js';
 import { floorHandlers } from './floor-commands.js';
 import type { Handler, Handlers } from './handler.js';
 import { mutingHandlers } from './muting-commands.js';
-import { makeAgreement, membersInOrder, requireMember, withMember, withoutMember, type RoomChange, type RoomState } from './state.js';
+import { floorWithout, makeAgreement, membersInOrder, requireMember, withMember, withoutMember, type RoomChange, type RoomState } from './state.js';
 
 function admitWaiting(state: RoomState): RoomState {
   let next = state;
@@ -61,12 +61,16 @@ const entryHandlers: Handlers<EntryCommand> = {
     return { ...next, blockedInvites: [...next.blockedInvites, member.inviteId] };
   },
 
-  'member.setRole': (state, _actorId, { memberId, role }) => {
+  'member.setRole': (state, _actorId, { memberId, role }, now) => {
     const member = requireMember(state, memberId);
     if (member.role === 'facilitator') throw new ProtocolFailure('FORBIDDEN', "The facilitator's role cannot be changed");
     if (member.stage !== 'admitted') throw new ProtocolFailure('INVALID_STATE', 'Admit them first');
     if (member.role === role) return state;
-    return withMember(state, { ...member, role });
+    const changed = withMember(state, { ...member, role });
+    if (role === 'member') return changed;
+    // Facilitators may always speak, so a new co-facilitator leaves the queue, the floor and
+    // any round. A hold on them stays on record (moot while they facilitate) until they accept.
+    return { ...changed, floor: floorWithout(state.floor, memberId, now) };
   },
 
   'room.setAutoAdmit': (state, _actorId, { enabled }) => {

@@ -513,3 +513,29 @@ describe('expireTurn (a round turn’s time runs out)', () => {
     expect(expireTurn(ended.floor.turn, T + 3_600_000)(ended)).toBe(ended);
   });
 });
+
+describe('people whose place changes', () => {
+  it('a member made co-facilitator leaves the queue, the floor and the round (facilitators may always speak)', () => {
+    const queued = run(room(), hands(), raise('a'), raise('b'), grant('c'));
+    const promoted = by('host', { type: 'member.setRole', memberId: 'a', role: 'cofacilitator' })(queued);
+    expect(promoted.floor.hands).toEqual(['b']);
+    const holding = by('host', { type: 'member.setRole', memberId: 'c', role: 'cofacilitator' })(queued);
+    expect(holding.floor.holder).toBeNull();
+    expect(holding.floor.turn).toBeGreaterThan(queued.floor.turn);
+    const round = run(room(), startRound(['a', 'b']));
+    const next = by('host', { type: 'member.setRole', memberId: 'a', role: 'cofacilitator' })(round);
+    expect(next.floor.holder).toBe('b');
+    expect(next.floor.round?.order).toEqual(['b']);
+  });
+
+  it('a member re-reading a changed agreement can still let go: lower a hand, hand back the floor, pass a turn', () => {
+    const changed = (state: RoomState) => by('host', { type: 'agreement.set', text: 'A changed agreement.' })(state);
+    const queued = run(room(), hands(), raise('a'), raise('b'), grant('b'), changed);
+    expect(run(queued, by('a', { type: 'hand.lower' })).floor.hands).toEqual([]);
+    expect(run(queued, by('b', { type: 'floor.release' })).floor.holder).toBeNull();
+    // But not take the floor: raising a hand waits for the new acknowledgement.
+    expectRefused(run(queued, by('a', { type: 'hand.lower' })), raise('a'), 'FORBIDDEN');
+    const round = run(room(), startRound(['a', 'b']), changed);
+    expect(run(round, pass('a')).floor.holder).toBe('b');
+  });
+});

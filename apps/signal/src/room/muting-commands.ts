@@ -30,7 +30,8 @@ export const mutingHandlers: Handlers<MutingCommand> = {
   'member.muteAll': (state, _actorId, { exceptHolder }) => {
     let next = state;
     for (const member of Object.values(state.members)) {
-      if (isFacilitatorRole(member.role)) continue;
+      // Those in the room: someone still waiting comes in under the mode's own rule.
+      if (isFacilitatorRole(member.role) || member.stage !== 'admitted') continue;
       if (exceptHolder && state.floor.holder === member.id) continue;
       next = hold(next, member, 'mic');
     }

@@ -617,7 +617,7 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
         command.type === 'member.mute'
           ? [[command.memberId, command.source] as const]
           : Object.values(before.members)
-              .filter((m) => !isFacilitatorRole(m.role) && !(command.type === 'member.muteAll' && command.exceptHolder && m.id === before.floor.holder))
+              .filter((m) => !isFacilitatorRole(m.role) && m.stage === 'admitted' && !(command.type === 'member.muteAll' && command.exceptHolder && m.id === before.floor.holder))
               .map((m) => [m.id, 'mic'] as const);
       for (const [id, source] of muted) {
         check(after.members[id]!.heldOff.includes(source) && !maySend(after, id, source), `${id}'s ${source} is not held after ${step.type}`);
@@ -645,7 +645,8 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
     !moved ||
       step.kind === 'leave' ||
       step.kind === 'expire' ||
-      (step.kind === 'command' && (FLOOR_COMMANDS.has(step.type) || step.type === 'member.remove')),
+      // Promoting a member takes them off the floor: facilitators may always speak.
+      (step.kind === 'command' && (FLOOR_COMMANDS.has(step.type) || step.type === 'member.remove' || step.type === 'member.setRole')),
     `the floor moved on ${planned.label}`,
   );
   check(after.floor.turn >= before.floor.turn, 'the turn number went back');
