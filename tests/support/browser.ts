@@ -206,6 +206,10 @@ export interface InboundTotals {
  * Every inbound-rtp report of every open peer connection, summed by kind, whether or not a
  * tile shows the track (someone re-reading the agreement sees no tiles, but may still hold
  * consumers). With one other person in the room, this is what comes from them.
+ *
+ * Left out: mediasoup-client's "probator" receiver (SSRC 1234), which takes mediasoup's
+ * bandwidth-probing padding. It carries nobody's media, and mediasoup probes most when
+ * little media flows, so counting it would make paused media look as if it still flowed.
  */
 export async function inboundTotals(page: Page): Promise<InboundTotals> {
   return page.evaluate(async () => {
@@ -216,6 +220,7 @@ export async function inboundTotals(page: Page): Promise<InboundTotals> {
       const stats = await pc.getStats();
       stats.forEach((r: Record<string, unknown>) => {
         if (r['type'] !== 'inbound-rtp') return;
+        if (r['trackIdentifier'] === 'probator' || r['ssrc'] === 1234) return;
         totals.reports++;
         const bytes = Number(r['bytesReceived'] ?? 0);
         if (r['kind'] === 'audio') totals.audioBytes += bytes;
