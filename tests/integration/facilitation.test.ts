@@ -116,6 +116,22 @@ describe.each(stores)('media follows the floor and the mutes ($store store)', ({
     await viewWhere(bea, (v) => v.members?.find((m) => m.id === mo.id)?.sending.mic === true);
   });
 
+  it("a member's quick mute and unmute end with the view matching the media", async () => {
+    const { fac, mo, media, mics } = await roomWithMics(server);
+    const shown = (v: ReturnType<typeof currentView>) => v.members?.find((m) => m.id === mo.id)?.producers.find((p) => p.id === mics.mo)?.paused;
+    for (const last of [false, true, false]) {
+      // Sent together, not awaited one by one: the pause is still under way when the resume arrives.
+      await Promise.all([
+        ok(mo.socket, 'media:setProducerPaused', { producerId: mics.mo, paused: !last }),
+        ok(mo.socket, 'media:setProducerPaused', { producerId: mics.mo, paused: last }),
+      ]);
+      expect(media.producers.get(mics.mo)?.paused, `media after ending on paused=${last}`).toBe(last);
+      await viewWhere(fac, (v) => shown(v) === last);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(shown(currentView(fac)), `view after ending on paused=${last}`).toBe(last);
+    }
+  });
+
   it('mute all, and mute all but the speaker, never touch facilitators', async () => {
     const { fac, mo, paused } = await roomWithMics(server);
     await command(fac, { type: 'floor.setMode', mode: 'hands' });

@@ -176,6 +176,11 @@ export class RoomMedia {
     await this.#syncProducer(peerId, producer);
   }
 
+  /** The member's latest own wish for a producer (undefined once it is gone). */
+  selfPaused(peerId: string, producerId: string): boolean | undefined {
+    return this.#peers.get(peerId)?.producers.get(producerId)?.appData.selfPaused;
+  }
+
   /** Apply who may send and receive now: pause or resume every producer and consumer to match. */
   async applyPolicy(policy: MediaPolicy): Promise<void> {
     this.#policy = policy;

@@ -255,7 +255,9 @@ export class PeerSession implements RoomSessionHandle {
       'media:setProducerPaused': async ({ producerId, paused }) => {
         const { roomId, memberId, media } = this.#requireMedia();
         await media.setProducerPaused(memberId, producerId, paused);
-        await this.#change(roomId, setProducerPaused(memberId, producerId, paused));
+        // Record the latest wish when the change runs, not this request's: a quick mute and
+        // unmute finish their media steps out of order, and the view must end as the media does.
+        await this.#change(roomId, (state) => setProducerPaused(memberId, producerId, media.selfPaused(memberId, producerId) ?? paused)(state));
         return {};
       },
 
