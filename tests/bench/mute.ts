@@ -53,9 +53,14 @@ async function audioFrom(page: Page, peerName: string): Promise<{ bytes: number;
     for (const pc of pcs) {
       if (pc.connectionState === 'closed') continue;
       let found: { bytes: number; lastPacketAt: number } | null = null;
-      (await pc.getStats()).forEach((r: Record<string, unknown>) => {
+      const stats = await pc.getStats();
+      const now = Date.now();
+      stats.forEach((r: Record<string, unknown>) => {
         if (r['type'] === 'inbound-rtp' && ids.has(String(r['trackIdentifier']))) {
-          found = { bytes: Number(r['bytesReceived'] ?? 0), lastPacketAt: Number(r['lastPacketReceivedTimestamp'] ?? 0) };
+          // WebRTC's stats clock is not quite Date.now(): shift by the offset between the two,
+          // read off this report's own timestamp, so the packet time compares with t0.
+          const offset = now - Number(r['timestamp']);
+          found = { bytes: Number(r['bytesReceived'] ?? 0), lastPacketAt: Number(r['lastPacketReceivedTimestamp'] ?? 0) + offset };
         }
       });
       if (found) return found;
