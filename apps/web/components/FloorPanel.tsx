@@ -1,9 +1,9 @@
 'use client';
 
 import type { FloorMode, RoomView } from '@group-room/shared';
-import { useId, useState } from 'react';
+import { useId, useState, useSyncExternalStore } from 'react';
 import { nameOf } from '@/lib/floor-status';
-import type { RoomClient } from '@/lib/room-client';
+import type { RoomClient, TalkTimeReport } from '@/lib/room-client';
 import { HandQueue } from './HandQueue';
 import { RoundControls } from './RoundControls';
 import { useAction } from './useAction';
@@ -19,13 +19,43 @@ interface Props {
   view: RoomView;
 }
 
+/** On an open floor, heard within this long before the latest talk-time report counts as speaking now. */
+const SPEAKING_WITHIN_MS = 3000;
+
+/**
+ * Who "the speaker" is, for muting everyone else: whoever holds the floor (raised hands or a
+ * round); on an open floor, where nobody holds it, the member in the room heard most recently
+ * by the facilitators' talk-time report, if that was in its last few seconds. Null if nobody.
+ */
+function currentSpeaker(view: RoomView, report: TalkTimeReport | undefined): string | null {
+  const floor = view.floor;
+  if (!floor) return null;
+  if (floor.mode !== 'open') return floor.holder;
+  if (!report) return null;
+  const inRoom = new Set((view.facilitation?.everyone ?? []).filter((m) => m.role === 'member' && m.stage === 'admitted').map((m) => m.id));
+  let speaker: { id: string; at: number } | null = null;
+  for (const { memberId, lastSpokeAt } of report.members) {
+    if (lastSpokeAt === null || !inRoom.has(memberId) || report.at - lastSpokeAt > SPEAKING_WITHIN_MS) continue;
+    if (!speaker || lastSpokeAt > speaker.at) speaker = { id: memberId, at: lastSpokeAt };
+  }
+  return speaker?.id ?? null;
+}
+
 /** The facilitator's turn-taking tools: mode, the raised-hand queue, rounds and muting everyone. */
 export function FloorPanel({ client, view }: Props) {
   const id = useId();
   const action = useAction();
   const { busy, error, run } = action;
+  // The talk-time report (facilitators only, about once a second): who is speaking on an open floor.
+  const talkTime = useSyncExternalStore(
+    client.subscribe,
+    () => client.getSnapshot().talkTime,
+    () => undefined,
+  );
   const floor = view.floor;
   if (!floor) return null;
+  const speaker = currentSpeaker(view, talkTime);
+  const speakerName = speaker ? nameOf(view, speaker) : null;
 
   const setMode = (mode: 'open' | 'hands') =>
     void run(
@@ -70,18 +100,23 @@ export function FloorPanel({ client, view }: Props) {
       <div className="mute-all" role="group" aria-labelledby={`${id}-mute`}>
         <h3 id={`${id}-mute`}>Microphones</h3>
         <div className="button-row">
-          <button type="button" className="small" disabled={busy} onClick={() => void run(() => client.muteAll(false), 'Every member’s microphone is off.')}>
+          <button type="button" className="small" disabled={busy} onClick={() => void run(() => client.muteAll(null), 'Every member’s microphone is off.')}>
             Mute everyone
           </button>
           <button
             type="button"
             className="small"
-            disabled={busy}
-            onClick={() => void run(() => client.muteAll(true), 'Every member’s microphone is off, except the speaker’s.')}
+            disabled={busy || !speaker}
+            aria-describedby={`${id}-speaker`}
+            data-speaker={speaker ?? undefined}
+            onClick={() => speaker && void run(() => client.muteAll(speaker), `Every member’s microphone is off, except ${speakerName}’s.`)}
           >
             Mute everyone but the speaker
           </button>
         </div>
+        <p className="hint" id={`${id}-speaker`} data-testid="mute-all-speaker">
+          {speakerName ? `Keeps ${speakerName}` : floor.mode === 'open' ? 'Nobody is speaking right now.' : 'Nobody has the floor.'}
+        </p>
         <p className="hint">Only members can turn their microphone back on: ask them in the list of people below.</p>
       </div>
       {error && <p className="error">{error}</p>}

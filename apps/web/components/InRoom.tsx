@@ -2,7 +2,7 @@
 
 import { isFacilitatorRole, type RoomView } from '@group-room/shared';
 import { useId } from 'react';
-import { floorHoldHint } from '@/lib/floor-status';
+import { floorComes, ownSending, waitingForFloor } from '@/lib/floor-status';
 import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
 import { useAnnounce } from './Announcer';
 import { AskPrompt } from './AskPrompt';
@@ -33,12 +33,14 @@ export function InRoom({ client, room, view }: Props) {
   const isMember = view.self.role === 'member';
   const { waiting, arrived } = useWaitingArrivals(view.facilitation?.everyone);
   useRoomArrivals(room.peers);
-  useFloorAnnouncements(view);
+  useFloorAnnouncements(view, client.serverNow);
 
   const floor = view.floor;
   const { held } = view.self;
   const ids = { floorHint: `${id}-floor-hint`, heldNotice: `${id}-held` };
   const hasMic = Boolean(room.localStream?.getAudioTracks().length);
+  // What the group receives of this person, as the server says (not just their own switches).
+  const sending = ownSending(view, room);
 
   // Facilitators can tell who is paused until they accept a changed agreement.
   const reading = new Set(
@@ -55,9 +57,10 @@ export function InRoom({ client, room, view }: Props) {
   const toggleMic = () => {
     if (!hasMic) return;
     if (held.mic === 'facilitator') return announce('The facilitator turned your microphone off. You can turn it on again when they ask you.');
-    if (held.mic === 'floor') return announce(floorHoldHint(floor));
-    announce(room.micOn ? 'Microphone off.' : 'Microphone on.');
-    toggle('mic', !room.micOn);
+    // Held by the floor, one's own switch still works: off at once, or on for when the floor comes.
+    const on = !room.micOn;
+    announce(on ? (held.mic === 'floor' ? `Microphone on. You will be heard when ${floorComes(floor)}.` : 'Microphone on.') : 'Microphone off.');
+    toggle('mic', on);
   };
 
   const toggleHand = () => {
@@ -81,7 +84,7 @@ export function InRoom({ client, room, view }: Props) {
           </h1>
           {view.self.role !== 'member' && <p className="role-note">You are the {roleLabel[view.self.role].toLowerCase()}</p>}
         </div>
-        <SessionTimer session={view.session} />
+        <SessionTimer session={view.session} clock={client.serverNow} />
       </header>
 
       {facilitating && waiting.length > 0 && (
@@ -104,8 +107,9 @@ export function InRoom({ client, room, view }: Props) {
               video={room.localStream}
               self
               roleLabel={view.self.role !== 'member' ? roleLabel[view.self.role] : undefined}
-              micOn={room.micOn && !held.mic}
-              camOn={room.camOn && !held.camera}
+              micOn={sending.mic}
+              camOn={sending.camera}
+              micStandby={waitingForFloor(view, room.micOn, sending.mic)}
               floor={floorOf(view.self.id)}
               testId="self-tile"
             />

@@ -13,6 +13,8 @@ interface Props {
   note?: string | undefined;
   micOn: boolean;
   camOn: boolean;
+  /** The microphone is on at their end but held until they have the floor: "Waiting for the floor", not "Muted". */
+  micStandby?: boolean | undefined;
   /** Where they are on the floor: holding it (highlighted), or their hand up (place in line). */
   floor?: { holding: boolean; handPlace: number | null } | undefined;
   testId: string;
@@ -24,7 +26,7 @@ function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStrea
 }
 
 /** One person's tile: their video (or initial), their name, and their remote audio. */
-export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, floor, testId }: Props) {
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, floor, testId }: Props) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const audioRef = useRef<HTMLAudioElement>(null);
 
@@ -56,7 +58,7 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
           <span className="badge note">{note}</span>
         ) : (
           <>
-            {!micOn && <span className="badge">Muted</span>}
+            {!micOn && (micStandby ? <span className="badge standby">Waiting for the floor</span> : <span className="badge">Muted</span>)}
             {!camOn && <span className="badge">Camera off</span>}
           </>
         )}

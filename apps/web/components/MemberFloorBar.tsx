@@ -7,7 +7,7 @@ import { useAction } from './useAction';
 import { useNow } from './useNow';
 
 export interface FloorBarIds {
-  /** Why the floor holds the microphone (described by the mic button). */
+  /** Why the floor holds the microphone, and what one's own switch means meanwhile (described by the mic button). */
   floorHint: string;
   /** The facilitator's hold on the microphone or camera. */
   heldNotice: string;
@@ -27,7 +27,7 @@ interface Props {
 export function MemberFloorBar({ client, view, micOn, ids }: Props) {
   const { busy, error, run } = useAction();
   const floor = view.floor;
-  const now = useNow(1000, floor?.turnEndsAt != null);
+  const now = useNow(1000, floor?.turnEndsAt != null, client.serverNow);
   if (!floor) return null;
 
   const me = view.self.id;
@@ -74,7 +74,7 @@ export function MemberFloorBar({ client, view, micOn, ids }: Props) {
       </div>
       {isMember && held.mic === 'floor' && (
         <p className="hint floor-hint" id={ids.floorHint}>
-          {floorHoldHint(floor)}
+          {floorHoldHint(floor, micOn)}
         </p>
       )}
       {isMember && holding && !micOn && held.mic === null && <p className="hint floor-hint">Your microphone is off: unmute to be heard.</p>}

@@ -136,9 +136,10 @@ export function MemberList({ client, view, everyone }: Props) {
   );
 }
 
+// Holds belong to the room, not to whoever pressed the button: any facilitator may ask.
 const HELD_TEXT: Record<MediaSource, { held: string; asked: string }> = {
-  mic: { held: 'Muted by you', asked: 'Asked to unmute' },
-  camera: { held: 'Video stopped by you', asked: 'Asked to start video' },
+  mic: { held: 'Muted by a facilitator', asked: 'Asked to unmute' },
+  camera: { held: 'Video stopped by a facilitator', asked: 'Asked to start video' },
 };
 
 interface MuteProps {
@@ -150,14 +151,18 @@ interface MuteProps {
 
 /**
  * Turn a member's microphone or camera off (the server holds it off), and ask them to turn it
- * back on: nobody can turn it on for them.
+ * (back) on whenever the group does not receive it: nobody can turn it on for them.
  */
 function MuteControls({ client, member: m, busy, run }: MuteProps) {
   const name = m.displayName;
   const held = (source: MediaSource) => m.heldOff.includes(source);
   const asked = (source: MediaSource) => m.asked.includes(source);
-  const states = (['mic', 'camera'] as const).filter(held).map((source) => (asked(source) ? HELD_TEXT[source].asked : HELD_TEXT[source].held));
-  const waiting = (['mic', 'camera'] as const).some((source) => held(source) && asked(source));
+  // Not reaching the group (held, muted by themselves, or not their turn) and not asked yet.
+  const askable = (source: MediaSource) => !m.sending[source] && !asked(source);
+  const states = (['mic', 'camera'] as const)
+    .filter((source) => held(source) || asked(source))
+    .map((source) => (asked(source) ? HELD_TEXT[source].asked : HELD_TEXT[source].held));
+  const waiting = (['mic', 'camera'] as const).some(asked);
   return (
     <span className="mute-controls">
       {states.length > 0 && <span className={`held-state${waiting ? ' asked' : ''}`}>{states.join(' · ')}</span>}
@@ -171,11 +176,11 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
         >
           Mute
         </button>
-        {held('mic') && (
+        {askable('mic') && (
           <button
             type="button"
             className="small"
-            disabled={busy || asked('mic')}
+            disabled={busy}
             aria-label={`Ask ${name} to unmute`}
             onClick={() => void run(() => client.askMember(m.id, 'mic'), `${name} was asked to turn their microphone back on.`)}
           >
@@ -191,11 +196,11 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
         >
           Stop video
         </button>
-        {held('camera') && (
+        {askable('camera') && (
           <button
             type="button"
             className="small"
-            disabled={busy || asked('camera')}
+            disabled={busy}
             aria-label={`Ask ${name} to start video`}
             onClick={() => void run(() => client.askMember(m.id, 'camera'), `${name} was asked to turn their camera back on.`)}
           >

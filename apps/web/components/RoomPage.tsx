@@ -10,6 +10,7 @@ import { Announcer, useAnnounce } from './Announcer';
 import { EndScreen } from './EndScreen';
 import { EntryForm } from './EntryForm';
 import { InRoom } from './InRoom';
+import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { WaitingScreen } from './WaitingScreen';
 
 const subscribeHash = (onChange: () => void) => {
@@ -101,11 +102,14 @@ function Room({ roomId, token }: { roomId: string; token: string }) {
           mode={room.status === 'agreement' ? 'entry' : 'changed'}
           onAgree={(version) => client.acknowledgeAgreement(version)}
           onLeave={leave}
-        />
+        >
+          {/* Paused while re-reading, a member can still tell the facilitators something privately. */}
+          {room.status === 'reacknowledge' && view.self.role === 'member' && <PrivateSignalMenu client={client} />}
+        </AgreementScreen>
       );
       break;
     case 'waiting':
-      screen = view && <WaitingScreen view={view} room={room} onToggle={toggle} onLeave={leave} />;
+      screen = view && <WaitingScreen client={client} view={view} room={room} onToggle={toggle} onLeave={leave} />;
       break;
     case 'connecting':
     case 'joined':

@@ -4,7 +4,7 @@ import type { SessionFrame } from '@group-room/shared';
 import { useEffect, useRef } from 'react';
 import { clockTime, duration } from '@/lib/format';
 import { useAnnounce } from './Announcer';
-import { useNow } from './useNow';
+import { useNow, type Clock } from './useNow';
 
 type Phase = 'before' | 'running' | 'warning' | 'over';
 
@@ -18,8 +18,8 @@ function phaseAt(session: SessionFrame, now: number): Phase {
  * Time left in the session, for everyone in the room. A warning when `warnMinutes` remain and
  * "Time is up" after the end, each announced once; the facilitator ends the session.
  */
-export function SessionTimer({ session }: { session: SessionFrame }) {
-  const now = useNow(1000);
+export function SessionTimer({ session, clock = Date.now }: { session: SessionFrame; clock?: Clock }) {
+  const now = useNow(1000, true, clock);
   const phase = phaseAt(session, now);
   const announce = useAnnounce();
   const announced = useRef<Phase | null>(null);
@@ -28,10 +28,10 @@ export function SessionTimer({ session }: { session: SessionFrame }) {
     if (announced.current === phase) return;
     const first = announced.current === null;
     announced.current = phase;
-    if (phase === 'warning') announce(`${duration(session.endsAt - Date.now())} left in the session.`);
+    if (phase === 'warning') announce(`${duration(session.endsAt - clock())} left in the session.`);
     else if (phase === 'over') announce('Time is up. The facilitator will close the session.');
     else if (!first && phase === 'running') announce('The session has started.');
-  }, [phase, announce, session.endsAt]);
+  }, [phase, announce, session.endsAt, clock]);
 
   let text: string;
   if (phase === 'before') text = `Starts at ${clockTime(session.startsAt)}`;

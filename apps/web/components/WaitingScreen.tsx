@@ -2,12 +2,14 @@
 
 import type { RoomView } from '@group-room/shared';
 import { dayAndTime } from '@/lib/format';
-import type { RoomSnapshot } from '@/lib/room-client';
+import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
 import { MediaControls } from './MediaControls';
 import { MediaTile } from './MediaTile';
+import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { useFocusOnMount } from './useFocusOnMount';
 
 interface Props {
+  client: RoomClient;
   view: RoomView;
   room: RoomSnapshot;
   onToggle: (source: 'mic' | 'camera', enabled: boolean) => void;
@@ -15,10 +17,10 @@ interface Props {
 }
 
 /** A calm place to wait: when the session starts, and that the facilitator lets people in. */
-export function WaitingScreen({ view, room, onToggle, onLeave }: Props) {
+export function WaitingScreen({ client, view, room, onToggle, onLeave }: Props) {
   const heading = useFocusOnMount<HTMLHeadingElement>();
   const { startsAt } = view.session;
-  const started = startsAt <= Date.now();
+  const started = startsAt <= client.serverNow();
   return (
     <section className="waiting" aria-labelledby="waiting-heading">
       <div className="breath" aria-hidden="true" />
@@ -41,6 +43,8 @@ export function WaitingScreen({ view, room, onToggle, onLeave }: Props) {
         <MediaTile name={view.self.displayName} video={room.localStream} self micOn={room.micOn} camOn={room.camOn} testId="self-preview" />
       </div>
       <MediaControls room={room} onToggle={onToggle} onLeave={onLeave} leaveLabel="Leave the waiting room" />
+      {/* The facilitators can be told something privately while one waits, as in the room. */}
+      {view.self.role === 'member' && <PrivateSignalMenu client={client} />}
     </section>
   );
 }

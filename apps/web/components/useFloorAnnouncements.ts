@@ -4,8 +4,9 @@ import { isFacilitatorRole, type MediaSource, type RoomView } from '@group-room/
 import { useEffect, useRef } from 'react';
 import { playChime } from '@/lib/chime';
 import { duration } from '@/lib/format';
-import { nameOf, turnsUntil } from '@/lib/floor-status';
+import { ANSWER_SETTLE_MS, answeredAsks, nameOf, stillDeclined, turnsUntil } from '@/lib/floor-status';
 import { useAnnounce } from './Announcer';
+import type { Clock } from './useNow';
 
 const device: Record<MediaSource, string> = { mic: 'microphone', camera: 'camera' };
 
@@ -54,6 +55,10 @@ function forMember(before: RoomView, view: RoomView): string[] {
   return messages;
 }
 
+/** "Bea declined to unmute." */
+const declined = (view: RoomView, memberId: string, source: MediaSource) =>
+  `${nameOf(view, memberId)} declined to ${source === 'mic' ? 'unmute' : 'start video'}.`;
+
 /** What a facilitator hears: hands going up and the round moving on (their own clicks say the rest). */
 function forFacilitator(before: RoomView, view: RoomView): string[] {
   const was = before.floor;
@@ -78,19 +83,40 @@ function forFacilitator(before: RoomView, view: RoomView): string[] {
 /**
  * Announce floor changes for this person, and the time running out on a limited turn: ten
  * seconds before, and (when the facilitator chose a gentle warning) a chime at the end.
+ * `clock` is the server's (turns end at a server time).
  */
-export function useFloorAnnouncements(view: RoomView): void {
+export function useFloorAnnouncements(view: RoomView, clock: Clock = Date.now): void {
   const announce = useAnnounce();
   const previous = useRef<RoomView | null>(null);
   const facilitating = isFacilitatorRole(view.self.role);
+  const settling = useRef(new Set<ReturnType<typeof setTimeout>>());
 
   useEffect(() => {
     const before = previous.current;
     previous.current = view;
     if (!before) return; // what is already so when one arrives is in the status line
     const messages = facilitating ? forFacilitator(before, view) : forMember(before, view);
+    if (facilitating) {
+      for (const { memberId, source, outcome } of answeredAsks(before, view)) {
+        if (outcome === 'declined') {
+          messages.push(declined(view, memberId, source));
+          continue;
+        }
+        const timer = setTimeout(() => {
+          settling.current.delete(timer);
+          const latest = previous.current;
+          if (latest && isFacilitatorRole(latest.self.role) && stillDeclined(latest, memberId, source)) announce(declined(latest, memberId, source));
+        }, ANSWER_SETTLE_MS);
+        settling.current.add(timer);
+      }
+    }
     if (messages.length > 0) announce(messages.join(' '));
   }, [view, facilitating, announce]);
+
+  useEffect(() => {
+    const timers = settling.current;
+    return () => timers.forEach(clearTimeout);
+  }, []);
 
   // A limited turn: warnings for whoever holds it, and a gentle "time is up" for facilitators.
   const floor = view.floor;
@@ -102,11 +128,11 @@ export function useFloorAnnouncements(view: RoomView): void {
     if (endsAt === null || (!holding && !facilitating)) return;
     const timers: ReturnType<typeof setTimeout>[] = [];
     const at = (when: number, action: () => void) => {
-      const delay = when - Date.now();
+      const delay = when - clock();
       if (delay > 0) timers.push(setTimeout(action, delay));
     };
     if (holding) {
-      if (endsAt - Date.now() > 20_000) at(endsAt - 10_000, () => announce('10 seconds left.'));
+      if (endsAt - clock() > 20_000) at(endsAt - 10_000, () => announce('10 seconds left.'));
       if (gentle) {
         at(endsAt, () => {
           playChime();
@@ -117,5 +143,5 @@ export function useFloorAnnouncements(view: RoomView): void {
       at(endsAt, () => announce(`${holderName}’s time is up.`));
     }
     return () => timers.forEach(clearTimeout);
-  }, [endsAt, holding, facilitating, gentle, holderName, announce]);
+  }, [endsAt, holding, facilitating, gentle, holderName, announce, clock]);
 }

@@ -1,7 +1,7 @@
 import { OPEN_FLOOR, type Floor, type RoomView } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { clock, countdown, ordinal } from './format';
-import { floorStatus, queuePlace, turnsUntil } from './floor-status';
+import { answeredAsks, floorHoldHint, floorStatus, ownSending, queuePlace, stillDeclined, turnsUntil, waitingForFloor } from './floor-status';
 
 const NOW = 1_000_000;
 
@@ -94,5 +94,69 @@ describe('helpers', () => {
     expect(clock(3_723_000)).toBe('1:02:03');
     expect(countdown(1)).toBe('0:01');
     expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 101].map(ordinal)).toEqual(['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '101st']);
+  });
+});
+
+describe('a microphone the floor holds', () => {
+  const held = (view: RoomView, mic: 'floor' | 'facilitator' | null, sending = false): RoomView => ({
+    ...view,
+    self: { ...view.self, held: { mic, camera: null } },
+    members: view.members?.map((m) => (m.id === view.self.id ? { ...m, sending: { mic: sending, camera: false } } : m)),
+  });
+
+  it('says what one’s own switch means while waiting for the floor', () => {
+    expect(floorHoldHint(hands(null, []), true)).toBe('Your microphone is on: the group hears you when you have the floor.');
+    expect(floorHoldHint(hands(null, []), false)).toBe('Your microphone is off: unmute now and you will be heard when you have the floor.');
+    expect(floorHoldHint(round(['cyd', 'bea'], 0, null), true)).toBe('Your microphone is on: the group hears you when the round comes to you.');
+  });
+
+  it('shows on one’s own tile what the group receives, as the server says', () => {
+    const view = held(viewFor('bea', hands('cyd', [])), 'floor');
+    expect(ownSending(view, { micOn: true, camOn: true })).toEqual({ mic: false, camera: false });
+    expect(waitingForFloor(view, true, false)).toBe(true);
+    expect(waitingForFloor(view, false, false)).toBe(false); // off by one's own choice: "Muted"
+    expect(waitingForFloor(held(view, 'facilitator'), true, false)).toBe(false);
+    expect(waitingForFloor(held(view, null, true), true, true)).toBe(false);
+    // Before the view lists anyone: one's own switches, less what the server holds.
+    const early = { ...view, members: undefined };
+    expect(ownSending(early, { micOn: true, camOn: true })).toEqual({ mic: false, camera: true });
+  });
+});
+
+describe('answers to a facilitator’s ask', () => {
+  type Detail = NonNullable<RoomView['facilitation']>['everyone'][number];
+  const bea = (patch: Partial<Detail>): Detail => ({
+    id: 'bea',
+    displayName: 'Bea',
+    role: 'member',
+    producers: [{ id: 'p1', kind: 'audio', source: 'mic', paused: true }],
+    sending: { mic: false, camera: false },
+    stage: 'admitted',
+    acknowledgedVersion: 'v1',
+    enteredAt: 0,
+    heldOff: [],
+    asked: [],
+    ...patch,
+  });
+  const seen = (detail: Detail): RoomView => ({
+    ...viewFor('ada', OPEN_FLOOR, 'facilitator'),
+    facilitation: { autoAdmit: false, everyone: [detail], acknowledgements: [] },
+  });
+
+  it('a hold kept after the ask is gone is a "Not now"; a lifted hold is a yes', () => {
+    const asked = seen(bea({ heldOff: ['mic'], asked: ['mic'] }));
+    expect(answeredAsks(asked, seen(bea({ heldOff: ['mic'] })))).toEqual([{ memberId: 'bea', source: 'mic', outcome: 'declined' }]);
+    expect(answeredAsks(asked, seen(bea({})))).toEqual([]);
+    expect(answeredAsks(asked, asked)).toEqual([]);
+  });
+
+  it('without a hold, only a switch still off after a moment says no', () => {
+    const asked = seen(bea({ asked: ['mic'] }));
+    const answered = seen(bea({}));
+    expect(answeredAsks(asked, answered)).toEqual([{ memberId: 'bea', source: 'mic', outcome: 'unclear' }]);
+    expect(stillDeclined(answered, 'bea', 'mic')).toBe(true);
+    expect(stillDeclined(seen(bea({ producers: [{ id: 'p1', kind: 'audio', source: 'mic', paused: false }] })), 'bea', 'mic')).toBe(false);
+    expect(stillDeclined(seen(bea({ heldOff: ['mic'] })), 'bea', 'mic')).toBe(false); // muted since
+    expect(stillDeclined(viewFor('ada', OPEN_FLOOR, 'facilitator'), 'bea', 'mic')).toBe(false); // gone
   });
 });

@@ -1,10 +1,10 @@
-import { isFacilitatorRole, type Floor, type RoomView } from '@group-room/shared';
+import { isFacilitatorRole, type Floor, type MediaSource, type MemberSummary, type RoomView } from '@group-room/shared';
 import { countdown, ordinal } from './format';
 
 /*
  * Where someone stands on the floor, in words: pure functions of the view and the time, so
- * the same text is shown, tested and announced. Times come from the server's clock (which is
- * close enough to this one for a countdown in seconds).
+ * the same text is shown, tested and announced. Times are the server's: pass `now` from
+ * RoomClient.serverNow (this browser's clock corrected by the offset the views tell).
  */
 
 /** A member's display name from the view (self included), or a neutral word if unknown. */
@@ -80,8 +80,64 @@ export function floorStatus(view: RoomView, now: number): string | null {
   }
 }
 
-/** Why a held microphone is off, for the hint under the status (never the facilitator's words). */
-export function floorHoldHint(floor: Floor | undefined): string {
-  if (floor?.mode === 'round') return 'Your microphone opens when the round comes to you.';
-  return 'Your microphone opens when the facilitator gives you the floor.';
+/** When a member the floor holds is heard again: "you have the floor", "the round comes to you". */
+export const floorComes = (floor: Floor | undefined): string => (floor?.mode === 'round' ? 'the round comes to you' : 'you have the floor');
+
+/**
+ * While the floor holds a member's microphone, what their own switch means: on, the group hears
+ * them as soon as the floor comes to them; off, they stay silent until they unmute.
+ */
+export function floorHoldHint(floor: Floor | undefined, micOn: boolean): string {
+  return micOn
+    ? `Your microphone is on: the group hears you when ${floorComes(floor)}.`
+    : `Your microphone is off: unmute now and you will be heard when ${floorComes(floor)}.`;
+}
+
+/** Whether the group receives this person's microphone and camera now, as the server says. */
+export function ownSending(view: RoomView, mine: { micOn: boolean; camOn: boolean }): { mic: boolean; camera: boolean } {
+  const sending = view.members?.find((m) => m.id === view.self.id)?.sending;
+  if (sending) return sending;
+  const { held } = view.self;
+  return { mic: mine.micOn && !held.mic, camera: mine.camOn && !held.camera };
+}
+
+/** One's own microphone is on but the group does not hear it only because it is not one's turn. */
+export function waitingForFloor(view: RoomView, micOn: boolean, sending: boolean): boolean {
+  return !sending && micOn && view.self.held.mic === 'floor';
+}
+
+// Asks a facilitator made: a member's "Not now" is only seen as an ask gone with nothing turned on.
+
+/** Whether they have switched this off themselves (null without that device). */
+const switchedOff = (m: MemberSummary, source: MediaSource): boolean | null => m.producers.find((p) => p.source === source)?.paused ?? null;
+
+/** How long an accepted ask takes to turn the member's microphone or camera on, at most. */
+export const ANSWER_SETTLE_MS = 3000;
+
+/**
+ * Asks answered between two views: `declined` when the facilitator's hold stayed on (accepting
+ * lifts it); `unclear` when there was no hold and their own switch is still off (accepting turns
+ * it on a moment later, so look again after ANSWER_SETTLE_MS with stillDeclined).
+ */
+export function answeredAsks(before: RoomView, view: RoomView): { memberId: string; source: MediaSource; outcome: 'declined' | 'unclear' }[] {
+  const was = new Map((before.facilitation?.everyone ?? []).map((m) => [m.id, m]));
+  const answers: ReturnType<typeof answeredAsks> = [];
+  for (const m of view.facilitation?.everyone ?? []) {
+    const b = was.get(m.id);
+    if (!b || m.stage !== 'admitted') continue;
+    for (const source of ['mic', 'camera'] as const) {
+      if (!b.asked.includes(source) || m.asked.includes(source)) continue;
+      const heldBefore = b.heldOff.includes(source);
+      const heldNow = m.heldOff.includes(source);
+      if (heldBefore && heldNow) answers.push({ memberId: m.id, source, outcome: 'declined' });
+      else if (!heldBefore && !heldNow && switchedOff(m, source) === true) answers.push({ memberId: m.id, source, outcome: 'unclear' });
+    }
+  }
+  return answers;
+}
+
+/** After an unclear answer settled: still there, not asked or held again, and still switched off. */
+export function stillDeclined(view: RoomView, memberId: string, source: MediaSource): boolean {
+  const m = view.facilitation?.everyone.find((e) => e.id === memberId);
+  return Boolean(m && m.stage === 'admitted' && !m.asked.includes(source) && !m.heldOff.includes(source) && switchedOff(m, source) === true);
 }

@@ -111,6 +111,8 @@ export class RoomClient {
   #localMedia: Promise<void> | undefined;
   /** Bumped when the camera is released, so a late getUserMedia answer is let go at once. */
   #mediaGeneration = 0;
+  /** The server's clock minus this one, as of the last view (late by the view's trip, a few ms). */
+  #clockOffset = 0;
 
   subscribe = (listener: () => void): (() => void) => {
     this.#listeners.add(listener);
@@ -118,6 +120,12 @@ export class RoomClient {
   };
 
   getSnapshot = (): RoomSnapshot => this.#snapshot;
+
+  /**
+   * The server's time now, as well as this page can tell: what countdowns to server times
+   * (`floor.turnEndsAt`, `session.endsAt`) count against. This browser's clock until a view arrives.
+   */
+  serverNow = (): number => Date.now() + this.#clockOffset;
 
   #update(patch: Partial<RoomSnapshot>): void {
     const next = { ...this.#snapshot, ...patch };
@@ -203,8 +211,11 @@ export class RoomClient {
   }
 
   #listen(signal: SignalClient): void {
-    signal.on('room:view', ({ view }) => {
-      if (this.#signal === signal) this.#setView(view);
+    signal.on('room:view', ({ view, serverNow }) => {
+      if (this.#signal !== signal) return;
+      // The latest reading wins: a clock that jumps is followed at the next view.
+      this.#clockOffset = serverNow - Date.now();
+      this.#setView(view);
     });
     signal.on('consumer:new', (event) => {
       this.#consume(signal, event).catch((error: unknown) => console.warn("could not receive a member's media:", describe(error)));
@@ -436,8 +447,9 @@ export class RoomClient {
     return this.#command({ type: 'member.mute', memberId, source });
   }
 
-  muteAll(exceptHolder: boolean): Promise<ActionResult> {
-    return this.#command({ type: 'member.muteAll', exceptHolder });
+  /** Mute every member's microphone, or all but `except` (the speaker); the server checks they are in the room. */
+  muteAll(except: string | null): Promise<ActionResult> {
+    return this.#command({ type: 'member.muteAll', except });
   }
 
   askMember(memberId: string, source: MediaSource): Promise<ActionResult> {

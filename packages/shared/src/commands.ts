@@ -47,8 +47,12 @@ export const Command = z.discriminatedUnion('type', [
 
   // Muting the server enforces. Nobody can turn anyone's microphone or camera on: they ask.
   z.object({ type: z.literal('member.mute'), memberId: EntityId, source: MediaSource }).strict(),
-  /** Mute every member's microphone, or all but whoever holds the floor. */
-  z.object({ type: z.literal('member.muteAll'), exceptHolder: z.boolean() }).strict(),
+  /**
+   * Mute every admitted member's microphone (`except: null`), or all but one member: the
+   * speaker, as the facilitator sees them (the floor holder, or in open floor whoever spoke
+   * last). The server checks `except` is someone in the room.
+   */
+  z.object({ type: z.literal('member.muteAll'), except: EntityId.nullable() }).strict(),
   z.object({ type: z.literal('member.ask'), memberId: EntityId, source: MediaSource }).strict(),
   /** The member's answer to an ask: accepting lifts the facilitator's hold on that source. */
   z.object({ type: z.literal('ask.answer'), source: MediaSource, accept: z.boolean() }).strict(),

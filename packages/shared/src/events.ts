@@ -6,8 +6,12 @@ import { PrivateSignal, TalkTimeEntry } from './signals.js';
 
 /** Every server→client event, defined once. Events carry no acknowledgement. */
 export const events = {
-  /** This person's view of the room changed (their projection of the room state). */
-  'room:view': z.object({ view: RoomView }),
+  /**
+   * This person's view of the room changed (their projection of the room state). `serverNow` is
+   * the server's clock when it was sent, so a client can count down to server times
+   * (`floor.turnEndsAt`, `session.endsAt`) whatever its own clock says.
+   */
+  'room:view': z.object({ view: RoomView, serverNow: z.number() }),
   /** A consumer was made (paused) for this client; it should set it up and ask to resume it. */
   'consumer:new': z.object({
     consumerId: EntityId,

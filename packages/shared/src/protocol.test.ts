@@ -500,11 +500,13 @@ const validCommands: { [T in CommandType]: Omit<Fixture, 'payload'> & { command:
     oversized: [['memberId', 'm'.repeat(65)]],
   },
   'member.muteAll': {
-    command: { type: 'member.muteAll', exceptHolder: true },
+    command: { type: 'member.muteAll', except: 'm1' },
     wrong: [
-      ['exceptHolder', 'yes'],
-      ['exceptHolder', null],
+      ['except', true],
+      ['except', 5],
+      ['except', ''],
     ],
+    oversized: [['except', 'm'.repeat(65)]],
   },
   'member.ask': {
     command: { type: 'member.ask', memberId: 'm1', source: 'camera' },
@@ -608,6 +610,8 @@ describe('Command', () => {
     expect(Command.safeParse({ type: 'hands.move', memberId: 'm1', to: 1000 }).success).toBe(true);
     const round = { type: 'round.start', order: null, turnSeconds: null, onTimeout: 'warn' };
     expect(Command.parse(round)).toEqual(round); // null order: everyone in the order they came in; no limit
+    expect(Command.parse({ type: 'member.muteAll', except: null })).toEqual({ type: 'member.muteAll', except: null }); // null: everyone
+    expect(Command.safeParse({ type: 'member.muteAll', except: 'm'.repeat(64) }).success).toBe(true);
     expect(Command.safeParse({ ...round, order: Array.from({ length: 64 }, (_, i) => `m${i}`) }).success).toBe(true);
     expect(Command.safeParse({ ...round, order: ['m'.repeat(64)] }).success).toBe(true);
     expect(Command.safeParse({ ...round, turnSeconds: TURN_SECONDS_MIN }).success).toBe(true);
@@ -964,8 +968,9 @@ describe('event schemas', () => {
   });
 
   it('validates room:view and rejects a malformed view', () => {
-    expect(events['room:view'].safeParse({ view: views.member }).success).toBe(true);
-    expect(events['room:view'].safeParse({ view: { ...views.member, self: undefined } }).success).toBe(false);
+    expect(events['room:view'].safeParse({ view: views.member, serverNow: 1_700_000_000_000 }).success).toBe(true);
+    expect(events['room:view'].safeParse({ view: views.member }).success).toBe(false);
+    expect(events['room:view'].safeParse({ view: { ...views.member, self: undefined }, serverNow: 1_700_000_000_000 }).success).toBe(false);
     expect(events['room:view'].safeParse({}).success).toBe(false);
   });
 

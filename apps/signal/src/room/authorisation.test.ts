@@ -279,7 +279,7 @@ function commandFor(type: CommandType, state: RoomState): Command {
     case 'member.mute':
       return { type, memberId: INROOM, source: 'mic' };
     case 'member.muteAll':
-      return { type, exceptHolder: false };
+      return { type, except: null };
     case 'member.ask':
       return { type, memberId: INROOM, source: 'mic' };
     case 'ask.answer':

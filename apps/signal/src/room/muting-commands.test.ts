@@ -24,7 +24,7 @@ const admit = (id: string): RoomChange => by('host', { type: 'member.admit', mem
 const inRoom = (id: string, at: number): RoomChange[] => [arrive(id, 'member', at), acknowledge(id), admit(id)];
 
 const mute = (memberId: string, source: MediaSource = 'mic', actor = 'host') => by(actor, { type: 'member.mute', memberId, source });
-const muteAll = (exceptHolder: boolean, actor = 'host') => by(actor, { type: 'member.muteAll', exceptHolder });
+const muteAll = (except: string | null, actor = 'host') => by(actor, { type: 'member.muteAll', except });
 const ask = (memberId: string, source: MediaSource = 'mic', actor = 'host') => by(actor, { type: 'member.ask', memberId, source });
 const answer = (actor: string, accept: boolean, source: MediaSource = 'mic') => by(actor, { type: 'ask.answer', source, accept });
 
@@ -144,7 +144,7 @@ describe('member.mute', () => {
 
 describe('member.muteAll', () => {
   it('holds every admitted member’s microphone (not those still waiting), never a facilitator’s, never a camera', () => {
-    const state = muteAll(false)(room());
+    const state = muteAll(null)(room());
     for (const id of ['a', 'b', 'c']) expect(state.members[id]?.heldOff, id).toEqual(['mic']);
     expect(state.members['w']?.heldOff, 'w').toEqual([]);
     for (const id of ['host', 'co']) expect(state.members[id]?.heldOff, id).toEqual([]);
@@ -152,32 +152,49 @@ describe('member.muteAll', () => {
     expect(sending(state, 'camera')).toEqual(['a', 'b', 'c', 'co', 'host']);
   });
 
-  it('but whoever holds the floor, when asked to', () => {
+  it('but the one named: the speaker in open floor, where nobody holds the floor', () => {
+    const state = muteAll('b')(room());
+    expect(state.floor.holder).toBeNull();
+    expect(state.members['b']?.heldOff).toEqual([]);
+    for (const id of ['a', 'c']) expect(state.members[id]?.heldOff, id).toEqual(['mic']);
+    expect(sending(state, 'mic')).toEqual(['b', 'co', 'host']);
+  });
+
+  it('but the one named when they hold the floor', () => {
     const granted = run(room(), by('host', { type: 'floor.setMode', mode: 'hands' }), by('host', { type: 'floor.grant', memberId: 'b' }));
     expect(sending(granted, 'mic')).toEqual(['b', 'co', 'host']);
-    const except = muteAll(true)(granted);
+    const except = muteAll('b')(granted);
     expect(except.members['b']?.heldOff).toEqual([]);
     expect(except.members['a']?.heldOff).toEqual(['mic']);
     expect(sending(except, 'mic')).toEqual(['b', 'co', 'host']);
-    const everyone = muteAll(false)(granted);
+    const everyone = muteAll(null)(granted);
     expect(everyone.members['b']?.heldOff).toEqual(['mic']);
     expect(sending(everyone, 'mic')).toEqual(['co', 'host']);
   });
 
-  it('with nobody holding the floor, "except the holder" spares nobody', () => {
-    const state = muteAll(true)(room());
+  it('sparing a facilitator changes nothing extra: every member is held', () => {
+    const state = muteAll('co')(room());
+    for (const id of ['a', 'b', 'c']) expect(state.members[id]?.heldOff, id).toEqual(['mic']);
     expect(sending(state, 'mic')).toEqual(['co', 'host']);
   });
 
+  it('refuses to spare someone not in the room (unknown, or still waiting), changing nothing', () => {
+    expectRefused(room(), muteAll('nobody'), 'NOT_FOUND', /not in the room/);
+    expectRefused(room(), muteAll('w'), 'INVALID_STATE', /not been admitted/);
+    const left = run(room(), by('host', { type: 'member.remove', memberId: 'b', block: false }));
+    expectRefused(left, muteAll('b'), 'NOT_FOUND');
+  });
+
   it('when everyone is already held is a no-op; a pending ask is withdrawn', () => {
-    const held = deepFreeze(muteAll(false)(room()));
-    expect(muteAll(false, 'co')(held)).toBe(held);
+    const held = deepFreeze(muteAll(null)(room()));
+    expect(muteAll(null, 'co')(held)).toBe(held);
     const asked = run(held, ask('a'));
-    expect(muteAll(false)(deepFreeze(asked)).members['a']?.asked).toEqual([]);
+    expect(muteAll(null)(deepFreeze(asked)).members['a']?.asked).toEqual([]);
   });
 
   it('is for facilitators', () => {
-    expectRefused(room(), muteAll(false, 'a'), 'FORBIDDEN');
+    expectRefused(room(), muteAll(null, 'a'), 'FORBIDDEN');
+    expectRefused(room(), muteAll('a', 'a'), 'FORBIDDEN');
   });
 });
 

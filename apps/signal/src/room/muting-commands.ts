@@ -27,12 +27,19 @@ function hold(state: RoomState, member: MemberState, source: MediaSource): RoomS
 export const mutingHandlers: Handlers<MutingCommand> = {
   'member.mute': (state, _actorId, { memberId, source }) => hold(state, requireMutable(state, memberId), source),
 
-  'member.muteAll': (state, _actorId, { exceptHolder }) => {
+  'member.muteAll': (state, _actorId, { except }) => {
+    // The one spared must be in the room (a facilitator is accepted: they are never held anyway).
+    if (except !== null) {
+      const spared = requireMember(state, except, 'The member to leave unmuted is not in the room');
+      if (!isFacilitatorRole(spared.role) && spared.stage !== 'admitted') {
+        throw new ProtocolFailure('INVALID_STATE', 'The member to leave unmuted has not been admitted yet');
+      }
+    }
     let next = state;
     for (const member of Object.values(state.members)) {
       // Those in the room: someone still waiting comes in under the mode's own rule.
       if (isFacilitatorRole(member.role) || member.stage !== 'admitted') continue;
-      if (exceptHolder && state.floor.holder === member.id) continue;
+      if (member.id === except) continue;
       next = hold(next, member, 'mic');
     }
     return next;

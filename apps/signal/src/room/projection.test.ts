@@ -294,7 +294,7 @@ describe('views on the wire', () => {
         const wire = JSON.parse(JSON.stringify(view)) as unknown;
         expect(RoomView.parse(wire)).toEqual(view);
         expect(RoomView.strict().safeParse(wire).success).toBe(true);
-        expect(events['room:view'].parse({ view: wire })).toEqual({ view });
+        expect(events['room:view'].parse({ view: wire, serverNow: 1 })).toEqual({ view, serverNow: 1 });
         expect(requests['room:enter'].response.parse({ view: wire })).toEqual({ view });
         checked++;
       }

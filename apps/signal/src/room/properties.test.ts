@@ -128,7 +128,7 @@ const FLOOR_WEIGHTS: [CommandType, number][] = [
   ['round.pass', 5],
   ['round.end', 2],
   ['member.mute', 4],
-  ['member.muteAll', 2],
+  ['member.muteAll', 3],
   ['member.ask', 4],
   ['ask.answer', 5],
 ];
@@ -395,7 +395,8 @@ function commandFor(step: CommandStep, state: RoomState, memberId: string, actor
     case 'member.ask':
       return { type: step.type, memberId, source: step.source };
     case 'member.muteAll':
-      return { type: step.type, exceptHolder: step.flag };
+      // Sparing someone (in the room, waiting, gone or never there), or nobody.
+      return { type: step.type, except: step.flag ? memberId : null };
     case 'ask.answer': {
       // Mostly the source they were asked about.
       const asked = state.members[actorId]?.asked[0];
@@ -610,6 +611,14 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
     if (!failure && step.type === 'agreement.acknowledge') {
       check(after.acknowledgements.length === before.acknowledgements.length + 1, 'an acknowledgement was not recorded');
     }
+    // Muting everyone but one: that one must be in the room (a facilitator counts), else the
+    // command is refused as NOT_FOUND (not there) or INVALID_STATE (not admitted yet).
+    if (step.type === 'member.muteAll' && !before.ended && isAllowed(before, actor, step.type)) {
+      const command = planned.command!(before) as Extract<Command, { type: 'member.muteAll' }>;
+      const spared = command.except === null ? undefined : before.members[command.except];
+      const expected = command.except === null || spared?.role === 'facilitator' || spared?.role === 'cofacilitator' || spared?.stage === 'admitted' ? 'ok' : spared ? 'INVALID_STATE' : 'NOT_FOUND';
+      check((failure?.code ?? 'ok') === expected, `member.muteAll except ${command.except}: ${failure?.code ?? 'ok'}, expected ${expected}`);
+    }
     // A facilitator's mute holds at once, whatever the member does.
     if (!failure && (step.type === 'member.mute' || step.type === 'member.muteAll')) {
       const command = planned.command!(before);
@@ -617,10 +626,14 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
         command.type === 'member.mute'
           ? [[command.memberId, command.source] as const]
           : Object.values(before.members)
-              .filter((m) => !isFacilitatorRole(m.role) && m.stage === 'admitted' && !(command.type === 'member.muteAll' && command.exceptHolder && m.id === before.floor.holder))
+              .filter((m) => !isFacilitatorRole(m.role) && m.stage === 'admitted' && !(command.type === 'member.muteAll' && m.id === command.except))
               .map((m) => [m.id, 'mic'] as const);
       for (const [id, source] of muted) {
         check(after.members[id]!.heldOff.includes(source) && !maySend(after, id, source), `${id}'s ${source} is not held after ${step.type}`);
+      }
+      // The one spared is left exactly as they were.
+      if (command.type === 'member.muteAll' && command.except !== null) {
+        check(JSON.stringify(after.members[command.except]) === JSON.stringify(before.members[command.except]), `${command.except} was not spared by ${step.type}`);
       }
     }
   }
@@ -789,7 +802,7 @@ describe('room rules (property-based)', { timeout: PROPERTY_TIMEOUT }, () => {
     }
     const outcomes = ['enter:changed', 'enter:ROOM_FULL', 'enter:FORBIDDEN', 'enter:NOT_FOUND', 'leave:changed', 'producer:changed', 'producer:NOT_FOUND'];
     const floor = ['leave(holder):changed', 'leave(hand):changed', 'leave(round):changed', 'expire:changed', 'expire:ok', 'mode:open', 'mode:hands', 'mode:round'];
-    const refusals = ['floor.grant:INVALID_STATE', 'round.pass:INVALID_STATE', 'ask.answer:INVALID_STATE', 'hands.move:NOT_FOUND', 'round.start:BAD_REQUEST'];
+    const refusals = ['floor.grant:INVALID_STATE', 'round.pass:INVALID_STATE', 'ask.answer:INVALID_STATE', 'hands.move:NOT_FOUND', 'round.start:BAD_REQUEST', 'member.muteAll:NOT_FOUND', 'member.muteAll:INVALID_STATE'];
     for (const key of [...outcomes, ...floor, ...refusals, 'stage:agreement', 'stage:waiting', 'stage:admitted']) {
       expect(seen.get(key) ?? 0, key).toBeGreaterThan(0);
     }

@@ -76,7 +76,7 @@ export class PeerSession implements RoomSessionHandle {
     const view = viewFor(state, entered.memberId);
     if (!view) return;
     this.#sentVersion = state.version;
-    this.#socket.emit('room:view', { view });
+    this.#socket.emit('room:view', { view, serverNow: Date.now() });
   }
 
   send<K extends EventName>(event: K, payload: EventPayload<K>): void {
