@@ -18,7 +18,7 @@ import os from 'node:os';
 import type { ClientToServerEvents, RequestPayload, ServerToClientEvents } from '@group-room/shared';
 import type { Page } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
-import { createRoom, enterAsFacilitator, eventually, fillEntryForm, launchChromium, newMember, setAutoAdmit, type Member } from '../support/browser.js';
+import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, eventually, launchChromium, newMember, setAutoAdmit } from '../support/browser.js';
 import { startProductionServer } from '../support/prod-server.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -84,15 +84,6 @@ async function sendCommand(socket: Client, command: CommandInput): Promise<void>
   if (!result.ok) throw new Error(`${command.type} failed: ${result.error.code} ${result.error.message}`);
 }
 
-async function joinAsMember(member: Member, inviteUrl: string, name: string): Promise<void> {
-  const { page } = member;
-  await page.goto(inviteUrl);
-  await fillEntryForm(page, name);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByRole('button', { name: 'I agree' }).click();
-  await page.locator('main[data-status="joined"]').waitFor({ timeout: 60_000 });
-}
-
 /** Every receiver's byte count from the speaker grows: audio is flowing. */
 async function audioFlowing(pages: Page[]): Promise<void> {
   await eventually(async () => {
@@ -129,11 +120,11 @@ async function main(): Promise<void> {
     await host.context.close(); // fewer pages, less CPU: the socket facilitator stays
 
     const speaker = await newMember(browser, server.url);
-    await joinAsMember(speaker, inviteUrl, SPEAKER);
+    await enterAdmittedAutomatically(speaker, inviteUrl, SPEAKER);
     const listening: Page[] = [];
     for (let i = 1; i <= receivers; i++) {
       const member = await newMember(browser, server.url);
-      await joinAsMember(member, inviteUrl, `Receiver ${i}`);
+      await enterAdmittedAutomatically(member, inviteUrl, `Receiver ${i}`);
       listening.push(member.page);
     }
     if (!speakerId) throw new Error('the speaker never appeared in the facilitator view');

@@ -5,9 +5,9 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRoom,
+  enterAdmittedAutomatically,
   enterAsFacilitator,
   eventually,
-  fillEntryForm,
   inboundByPeer,
   launchChromium,
   newMember,
@@ -77,16 +77,6 @@ async function speakingMs(page: Page, name: string): Promise<number> {
   return Number(value);
 }
 
-/** With auto-admit on: the invite link, the entry form, the agreement, straight into the room. */
-async function comeIn(member: Member, inviteUrl: string, name: string): Promise<void> {
-  const { page } = member;
-  await page.goto(inviteUrl);
-  await fillEntryForm(page, name);
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByRole('button', { name: 'I agree' }).click();
-  await page.locator('main[data-status="joined"]').waitFor({ timeout: 60_000 });
-}
-
 describe('turn-taking, muting and private signals in the browser', () => {
   let server: RunningServer;
   let browser: Browser;
@@ -108,8 +98,8 @@ describe('turn-taking, muting and private signals in the browser', () => {
     await enterAsFacilitator(ada, facilitatorUrl, 'Ada');
     await setAutoAdmit(ada.page, true);
     // Bea comes in first: a round in order of arrival starts with her.
-    await comeIn(bea, inviteUrl, 'Bea');
-    await comeIn(cyd, inviteUrl, 'Cyd');
+    await enterAdmittedAutomatically(bea, inviteUrl, 'Bea');
+    await enterAdmittedAutomatically(cyd, inviteUrl, 'Cyd');
     for (const [person, others] of [
       [ada, ['Bea', 'Cyd']],
       [bea, ['Ada', 'Cyd']],

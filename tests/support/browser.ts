@@ -100,6 +100,16 @@ export async function enterAsMember(member: Member, inviteUrl: string, name: str
   await page.locator('main[data-status="waiting"]').waitFor();
 }
 
+/** With auto-admit on: the invite link, the entry form, the agreement, straight into the room. */
+export async function enterAdmittedAutomatically(member: Member, inviteUrl: string, name: string): Promise<void> {
+  const { page } = member;
+  await page.goto(inviteUrl);
+  await fillEntryForm(page, name);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'I agree' }).click();
+  await page.locator('main[data-status="joined"]').waitFor({ timeout: 60_000 });
+}
+
 /** The facilitator admits one waiting person by name. */
 export async function admit(facilitatorPage: Page, name: string): Promise<void> {
   await facilitatorPage.getByRole('button', { name: `Admit ${name}`, exact: true }).click();

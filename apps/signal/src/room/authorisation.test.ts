@@ -7,6 +7,7 @@ import { floorHandlers } from './floor-commands.js';
 import type { Handler } from './handler.js';
 import { mutingHandlers } from './muting-commands.js';
 import { newRoom, withMember, type RoomChange, type RoomState } from './state.js';
+import { deepFreeze } from './rules.test-support.js';
 
 /*
  * The authorisation table, exhaustively: every command × role × actor state, with a real
@@ -289,14 +290,6 @@ function commandFor(type: CommandType, state: RoomState): Command {
 
 /** The turn-taking and muting handlers, to check that a refusal is the table's and not theirs. */
 const floorAndMuting: Partial<Record<CommandType, Handler<CommandType>>> = { ...floorHandlers, ...mutingHandlers } as Partial<Record<CommandType, Handler<CommandType>>>;
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 function thrown(fn: () => unknown): unknown {
   try {

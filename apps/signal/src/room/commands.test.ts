@@ -1,10 +1,11 @@
-import { ProtocolFailure, type Command, type Role } from '@group-room/shared';
+import { type Command, type Role } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { actorState } from './authorisation.js';
 import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
 import { viewFor } from './projection.js';
 import { agreementVersion, mediaAllowed, mustAcknowledge, newRoom, type RoomChange, type RoomState } from './state.js';
+import { deepFreeze, expectRefused } from './rules.test-support.js';
 
 /*
  * What each command does, through `applyCommand` as the server runs it. Every input state
@@ -28,29 +29,6 @@ const setText = (text: string, now = T, actor = 'host'): RoomChange => by(actor,
 const lock = (locked: boolean): RoomChange => by('host', { type: 'room.setLocked', locked });
 const autoAdmit = (enabled: boolean): RoomChange => by('host', { type: 'room.setAutoAdmit', enabled });
 const promote = (id: string): RoomChange => by('host', { type: 'member.setRole', memberId: id, role: 'cofacilitator' });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
-function expectRefused(state: RoomState, change: RoomChange, code: string, message?: RegExp): void {
-  deepFreeze(state);
-  const before = structuredClone(state);
-  let error: unknown;
-  try {
-    change(state);
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(ProtocolFailure);
-  expect((error as ProtocolFailure).code).toBe(code);
-  if (message) expect((error as ProtocolFailure).message).toMatch(message);
-  expect(state).toEqual(before);
-}
 
 const room = () => newRoom({ id: 'commands-room', capacity: 16, title: 'Group', agreement: TEXT, startsAt: 0, durationMinutes: 90 }, 0);
 

@@ -1,8 +1,9 @@
-import { ProtocolFailure, type Command, type Role } from '@group-room/shared';
+import { type Command, type Role } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { applyCommand } from './commands.js';
 import { enter, leave, type Entrant } from './entry.js';
 import { mediaAllowed, memberCount, newRoom, type RoomChange, type RoomState } from './state.js';
+import { deepFreeze, expectRefused } from './rules.test-support.js';
 
 const T = 50_000;
 const run = (state: RoomState, ...changes: RoomChange[]): RoomState => changes.reduce((s, change) => change(s), state);
@@ -19,30 +20,6 @@ const acknowledge =
   (id: string): RoomChange =>
   (state) =>
     by(id, { type: 'agreement.acknowledge', version: state.agreement.version, privateSpace: true })(state);
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
-/** The change must refuse with `code` (and `message`), leaving the state as it was. */
-function expectRefused(state: RoomState, change: RoomChange, code: string, message?: RegExp): void {
-  deepFreeze(state);
-  const before = structuredClone(state);
-  let error: unknown;
-  try {
-    change(state);
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(ProtocolFailure);
-  expect((error as ProtocolFailure).code).toBe(code);
-  if (message) expect((error as ProtocolFailure).message).toMatch(message);
-  expect(state).toEqual(before);
-}
 
 const withHost = () => arrive('host', 'facilitator')(room());
 

@@ -1,9 +1,10 @@
-import { OPEN_FLOOR, ProtocolFailure, type Command, type Role } from '@group-room/shared';
+import { OPEN_FLOOR, type Command, type Role } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
 import { expireTurn } from './floor-commands.js';
 import { heldBy, maySend, mediaPolicy, newRoom, type RoomChange, type RoomState } from './state.js';
+import { deepFreeze, expectRefused } from './rules.test-support.js';
 
 /*
  * Turn-taking, through `applyCommand` as the server applies it: open floor, raised hands and
@@ -28,30 +29,6 @@ const grant = (memberId: string, now = T, actor = 'host') => by(actor, { type: '
 const startRound = (order: string[] | null, turnSeconds: number | null = null, onTimeout: 'warn' | 'pass' = 'warn', now = T) =>
   by('host', { type: 'round.start', order, turnSeconds, onTimeout }, now);
 const pass = (actor: string, now = T) => by(actor, { type: 'round.pass' }, now);
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
-/** The change must refuse with `code` (and `message`), leaving the (frozen) state as it was. */
-function expectRefused(state: RoomState, change: RoomChange, code: string, message?: RegExp): void {
-  deepFreeze(state);
-  const before = structuredClone(state);
-  let error: unknown;
-  try {
-    change(state);
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(ProtocolFailure);
-  expect((error as ProtocolFailure).code).toBe(code);
-  if (message) expect((error as ProtocolFailure).message).toMatch(message);
-  expect(state).toEqual(before);
-}
 
 /** Who may send their microphone now, in entry order. */
 const speaking = (state: RoomState): string[] => [...mediaPolicy(state).send.mic].sort();

@@ -1,10 +1,11 @@
-import { ProtocolFailure, type Command, type MediaSource, type ProducerView, type Role } from '@group-room/shared';
+import { type Command, type MediaSource, type ProducerView, type Role } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { applyCommand } from './commands.js';
 import { enter } from './entry.js';
 import { putProducer, setProducerPaused } from './producers.js';
 import { viewFor } from './projection.js';
 import { heldBy, maySend, mediaPolicy, newRoom, type RoomChange, type RoomState } from './state.js';
+import { deepFreeze, expectRefused } from './rules.test-support.js';
 
 /*
  * Muting the server enforces: a facilitator turns a member's microphone or camera off, never
@@ -27,29 +28,6 @@ const mute = (memberId: string, source: MediaSource = 'mic', actor = 'host') => 
 const muteAll = (except: string | null, actor = 'host') => by(actor, { type: 'member.muteAll', except });
 const ask = (memberId: string, source: MediaSource = 'mic', actor = 'host') => by(actor, { type: 'member.ask', memberId, source });
 const answer = (actor: string, accept: boolean, source: MediaSource = 'mic') => by(actor, { type: 'ask.answer', source, accept });
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
-function expectRefused(state: RoomState, change: RoomChange, code: string, message?: RegExp): void {
-  deepFreeze(state);
-  const before = structuredClone(state);
-  let error: unknown;
-  try {
-    change(state);
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(ProtocolFailure);
-  expect((error as ProtocolFailure).code).toBe(code);
-  if (message) expect((error as ProtocolFailure).message).toMatch(message);
-  expect(state).toEqual(before);
-}
 
 const mic = (id: string): ProducerView => ({ id: `${id}-mic`, kind: 'audio', source: 'mic', paused: false });
 const cam = (id: string): ProducerView => ({ id: `${id}-cam`, kind: 'video', source: 'camera', paused: false });

@@ -22,6 +22,7 @@ import { expireTurn } from './floor-commands.js';
 import { putProducer, removeProducer, setProducerPaused } from './producers.js';
 import { viewFor } from './projection.js';
 import { agreementVersion, maySend, mediaAllowed, mediaPolicy, memberCount, membersInOrder, newRoom, type RoomChange, type RoomState } from './state.js';
+import { deepFreeze } from './rules.test-support.js';
 
 /*
  * Property tests: random sequences of entries, leaves, commands by anyone (allowed or not),
@@ -410,14 +411,6 @@ const startRoom = (id = 'property-room') =>
 
 // ---------------------------------------------------------------------------------------
 // Invariants.
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 /** A view must parse as a RoomView with nothing left over. */
 const StrictRoomView = RoomView.strict();
