@@ -24,8 +24,9 @@ const facilitatorsInRoom: Grant = { roles: FACILITATORS, states: ['admitted'] };
 const membersInRoom: Grant = { roles: ['member'], states: ['admitted'] };
 /**
  * Anyone in the room, the handler then letting a member act only on their own hand or turn.
- * Letting go (lowering one's hand, handing back the floor, passing one's turn) is also open to
- * a member paused to re-read a changed agreement: it only ever takes them off the floor.
+ * Letting go (lowering one's hand, handing back the floor, passing one's turn) is open to
+ * unacknowledged members too, for one paused to re-read a changed agreement; someone still at
+ * the entry agreement holds no hand or turn, so for them these change nothing or are refused.
  */
 const lettingGo: Grant = { roles: [...FACILITATORS, 'member'], states: ['admitted', 'unacknowledged'] };
 
