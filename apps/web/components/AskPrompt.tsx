@@ -2,10 +2,9 @@
 
 import type { MediaSource } from '@group-room/shared';
 import { useId } from 'react';
+import { device } from '@/lib/floor-status';
 import type { RoomClient } from '@/lib/room-client';
 import { useAction } from './useAction';
-
-const device: Record<MediaSource, string> = { mic: 'microphone', camera: 'camera' };
 
 interface Props {
   client: RoomClient;
@@ -38,7 +37,13 @@ export function AskPrompt({ client, asked }: Props) {
             >
               Turn my {device[source]} on
             </button>
-            <button type="button" disabled={busy} onClick={() => void run(() => client.answerAsk(source, false), `Your ${device[source]} stays off.`)}>
+            <button
+              type="button"
+              disabled={busy}
+              // Two asks, two "Not now" buttons: each says what it keeps off.
+              aria-label={asked.length > 1 ? `Not now: keep my ${device[source]} off` : undefined}
+              onClick={() => void run(() => client.answerAsk(source, false), `Your ${device[source]} stays off.`)}
+            >
               Not now
             </button>
           </div>

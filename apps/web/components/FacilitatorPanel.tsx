@@ -28,7 +28,7 @@ export function FacilitatorPanel({ client, room, view, arrived }: Props) {
       <WaitingList client={client} everyone={facilitation.everyone} autoAdmit={facilitation.autoAdmit} locked={view.locked} highlight={arrived} />
       <PrivateSignals client={client} signals={room.privateSignals} />
       <FloorPanel client={client} view={view} />
-      <TalkTimeBars view={view} report={room.talkTime} />
+      <TalkTimeBars client={client} view={view} />
       <MemberList client={client} view={view} everyone={facilitation.everyone} />
       <InviteLinks client={client} view={view} />
       <AgreementEditor client={client} agreement={view.agreement} everyone={facilitation.everyone} acknowledgements={facilitation.acknowledgements} />

@@ -1,12 +1,13 @@
 'use client';
 
 import type { FloorMode, RoomView } from '@group-room/shared';
-import { useId, useState, useSyncExternalStore } from 'react';
-import { nameOf } from '@/lib/floor-status';
+import { useId, useState } from 'react';
+import { eligibleSpeakers, membersInRoom, nameOf } from '@/lib/floor-status';
 import type { RoomClient, TalkTimeReport } from '@/lib/room-client';
 import { HandQueue } from './HandQueue';
 import { RoundControls } from './RoundControls';
 import { useAction } from './useAction';
+import { useTalkTime } from './useTalkTime';
 
 const MODE_HINT: Record<FloorMode, string> = {
   open: 'Anyone may unmute and speak.',
@@ -32,7 +33,7 @@ function currentSpeaker(view: RoomView, report: TalkTimeReport | undefined): str
   if (!floor) return null;
   if (floor.mode !== 'open') return floor.holder;
   if (!report) return null;
-  const inRoom = new Set((view.facilitation?.everyone ?? []).filter((m) => m.role === 'member' && m.stage === 'admitted').map((m) => m.id));
+  const inRoom = new Set(membersInRoom(view).map((m) => m.id));
   let speaker: { id: string; at: number } | null = null;
   for (const { memberId, lastSpokeAt } of report.members) {
     if (lastSpokeAt === null || !inRoom.has(memberId) || report.at - lastSpokeAt > SPEAKING_WITHIN_MS) continue;
@@ -46,15 +47,10 @@ export function FloorPanel({ client, view }: Props) {
   const id = useId();
   const action = useAction();
   const { busy, error, run } = action;
-  // The talk-time report (facilitators only, about once a second): who is speaking on an open floor.
-  const talkTime = useSyncExternalStore(
-    client.subscribe,
-    () => client.getSnapshot().talkTime,
-    () => undefined,
-  );
+  // Who is speaking on an open floor, from the talk-time report: re-renders only when that changes.
+  const speaker = useTalkTime(client, (report) => currentSpeaker(view, report));
   const floor = view.floor;
   if (!floor) return null;
-  const speaker = currentSpeaker(view, talkTime);
   const speakerName = speaker ? nameOf(view, speaker) : null;
 
   const setMode = (mode: 'open' | 'hands') =>
@@ -129,14 +125,7 @@ function GiveFloor({ client, view, action }: Props & { action: ReturnType<typeof
   const id = useId();
   const [chosen, setChosen] = useState('');
   const floor = view.floor;
-  const others = (view.facilitation?.everyone ?? []).filter(
-    (m) =>
-      m.role === 'member' &&
-      m.stage === 'admitted' &&
-      m.acknowledgedVersion === view.agreement.version &&
-      m.id !== floor?.holder &&
-      !floor?.hands.includes(m.id),
-  );
+  const others = eligibleSpeakers(view).filter((m) => m.id !== floor?.holder && !floor?.hands.includes(m.id));
   if (others.length === 0) return null;
   const target = others.find((m) => m.id === chosen) ?? others[0];
   return (

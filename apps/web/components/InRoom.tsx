@@ -2,7 +2,7 @@
 
 import { isFacilitatorRole, type RoomView } from '@group-room/shared';
 import { useId } from 'react';
-import { floorComes, ownSending, waitingForFloor } from '@/lib/floor-status';
+import { floorComes, ownSending, queuePlace, waitingForFloor } from '@/lib/floor-status';
 import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
 import { useAnnounce } from './Announcer';
 import { AskPrompt } from './AskPrompt';
@@ -13,10 +13,11 @@ import { MemberFloorBar } from './MemberFloorBar';
 import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { SessionTimer } from './SessionTimer';
 import { roleLabel } from './roles';
+import { useAction } from './useAction';
 import { useRoomArrivals, useWaitingArrivals } from './useArrivals';
 import { useFloorAnnouncements } from './useFloorAnnouncements';
 import { useFocusOnMount } from './useFocusOnMount';
-import { useShortcuts } from './useShortcuts';
+import { useShortcutSetting, useShortcuts } from './useShortcuts';
 
 interface Props {
   client: RoomClient;
@@ -48,32 +49,24 @@ export function InRoom({ client, room, view }: Props) {
   );
   const floorOf = (memberId: string) => {
     if (!floor || floor.mode === 'open') return undefined;
-    const place = floor.hands.indexOf(memberId);
-    return { holding: floor.holder === memberId, handPlace: place === -1 ? null : place + 1 };
+    return { holding: floor.holder === memberId, handPlace: queuePlace(floor, memberId) };
   };
 
-  const toggle = (source: 'mic' | 'camera', enabled: boolean) => void client.setEnabled(source, enabled);
+  // One's own microphone and camera: a switch the server did not take is said and shown below the buttons.
+  const media = useAction();
+  const toggle = (source: 'mic' | 'camera', enabled: boolean, success?: string) => void media.run(() => client.setEnabled(source, enabled), success);
 
   const toggleMic = () => {
     if (!hasMic) return;
     if (held.mic === 'facilitator') return announce('The facilitator turned your microphone off. You can turn it on again when they ask you.');
     // Held by the floor, one's own switch still works: off at once, or on for when the floor comes.
     const on = !room.micOn;
-    announce(on ? (held.mic === 'floor' ? `Microphone on. You will be heard when ${floorComes(floor)}.` : 'Microphone on.') : 'Microphone off.');
-    toggle('mic', on);
+    toggle('mic', on, on ? (held.mic === 'floor' ? `Microphone on. You will be heard when ${floorComes(floor)}.` : 'Microphone on.') : 'Microphone off.');
   };
 
-  const toggleHand = () => {
-    if (!isMember || !floor) return;
-    if (floor.mode !== 'hands') return announce('Hands are raised when the facilitator asks for them.');
-    if (floor.holder === view.self.id) return announce('You have been given the floor already: press I’m done when you have finished.');
-    const up = floor.hands.includes(view.self.id);
-    void (up ? client.lowerHand() : client.raiseHand()).then((result) =>
-      announce(result.ok ? (up ? 'Your hand is down.' : 'Your hand is up.') : result.message),
-    );
-  };
-
-  useShortcuts({ m: toggleMic, h: toggleHand });
+  // Single-key shortcuts can be turned off (WCAG 2.1.4); H (raise or lower a hand) is MemberFloorBar's.
+  const [shortcutsOn, setShortcutsOn] = useShortcutSetting();
+  useShortcuts({ m: toggleMic }, shortcutsOn);
 
   return (
     <div className={`in-room${facilitating ? ' with-panel' : ''}`}>
@@ -99,7 +92,7 @@ export function InRoom({ client, room, view }: Props) {
 
       <div className="room-layout">
         <div className="stage">
-          <MemberFloorBar client={client} view={view} micOn={room.micOn} ids={ids} />
+          <MemberFloorBar client={client} view={view} micOn={room.micOn} ids={ids} shortcuts={shortcutsOn} />
           {isMember && <AskPrompt client={client} asked={view.self.asked} />}
           <section className="grid" aria-label="People in the room">
             <MediaTile
@@ -135,16 +128,25 @@ export function InRoom({ client, room, view }: Props) {
             onLeave={() => void client.leave()}
             held={held}
             heldReasonId={{ mic: held.mic === 'floor' ? ids.floorHint : ids.heldNotice, camera: ids.heldNotice }}
-            shortcuts
+            shortcuts={shortcutsOn}
           />
-          <p className="hint shortcuts">
-            Keys: <kbd>M</kbd> mute or unmute
-            {isMember && floor?.mode === 'hands' && (
-              <>
-                , <kbd>H</kbd> raise or lower your hand
-              </>
+          {media.error && <p className="error media-error">{media.error}</p>}
+          <div className="shortcuts">
+            <label className="check">
+              <input type="checkbox" checked={shortcutsOn} onChange={(e) => setShortcutsOn(e.target.checked)} />
+              <span>Single-key shortcuts (M, H)</span>
+            </label>
+            {shortcutsOn && (
+              <p className="hint shortcut-keys">
+                Keys: <kbd>M</kbd> mute or unmute
+                {isMember && floor?.mode === 'hands' && (
+                  <>
+                    , <kbd>H</kbd> raise or lower your hand
+                  </>
+                )}
+              </p>
             )}
-          </p>
+          </div>
           {isMember && <PrivateSignalMenu client={client} />}
         </div>
         {facilitating && <FacilitatorPanel client={client} room={room} view={view} arrived={arrived} />}

@@ -2,6 +2,7 @@
 
 import type { MediaSource, MemberDetail, RoomView } from '@group-room/shared';
 import { useEffect, useId, useRef, useState } from 'react';
+import { queuePlace } from '@/lib/floor-status';
 import type { RoomClient } from '@/lib/room-client';
 import { roleLabel } from './roles';
 import { useAction } from './useAction';
@@ -17,8 +18,8 @@ function describeState(view: RoomView, m: MemberDetail): string[] {
   const floor = view.floor;
   const notes: string[] = [];
   if (floor?.holder === m.id) notes.push(floor.mode === 'round' ? 'speaking in the round' : 'has the floor');
-  const place = floor?.hands.indexOf(m.id) ?? -1;
-  if (place >= 0) notes.push(`hand raised (${place + 1})`);
+  const place = floor ? queuePlace(floor, m.id) : null;
+  if (place !== null) notes.push(`hand raised (${place})`);
   if (!m.sending.mic) notes.push('mic off');
   if (!m.sending.camera) notes.push('camera off');
   return notes;

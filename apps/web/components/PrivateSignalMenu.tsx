@@ -3,14 +3,13 @@
 import { PRIVATE_MESSAGE_MAX } from '@group-room/shared';
 import { useId, useState, type FormEvent } from 'react';
 import type { PrivateSignalInput, RoomClient } from '@/lib/room-client';
+import { useAction } from './useAction';
 
 const QUICK: { kind: Exclude<PrivateSignalInput['kind'], 'message'>; label: string }[] = [
   { kind: 'need-moment', label: 'I need a moment' },
   { kind: 'stepping-away', label: 'I am stepping away' },
   { kind: 'back', label: "I'm back" },
 ];
-
-type Outcome = { ok: true } | { ok: false; message: string } | null;
 
 /**
  * A member tells the facilitators something without the group knowing: three quick signals
@@ -19,15 +18,13 @@ type Outcome = { ok: true } | { ok: false; message: string } | null;
 export function PrivateSignalMenu({ client }: { client: RoomClient }) {
   const id = useId();
   const [text, setText] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<Outcome>(null);
+  const { busy, error, run } = useAction();
+  const [sent, setSent] = useState(false);
 
   const send = async (signal: PrivateSignalInput): Promise<boolean> => {
-    setBusy(true);
-    setOutcome(null);
-    const result = await client.sendSignal(signal);
-    setBusy(false);
-    setOutcome(result.ok ? { ok: true } : { ok: false, message: result.message });
+    setSent(false);
+    const result = await run(() => client.sendSignal(signal));
+    setSent(result.ok);
     return result.ok;
   };
 
@@ -67,10 +64,11 @@ export function PrivateSignalMenu({ client }: { client: RoomClient }) {
           {PRIVATE_MESSAGE_MAX - text.length} characters left
         </p>
       </form>
-      <p role="status" className={outcome?.ok === false ? 'error' : 'sent'}>
-        {outcome?.ok === true && 'Sent privately to the facilitator.'}
-        {outcome?.ok === false && outcome.message}
+      <p role="status" className="sent">
+        {sent && 'Sent privately to the facilitator.'}
       </p>
+      {/* Already said by the page's announcer (useAction). */}
+      {error && <p className="error">{error}</p>}
     </section>
   );
 }

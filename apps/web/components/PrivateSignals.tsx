@@ -37,13 +37,14 @@ export function PrivateSignals({ client, signals }: Props) {
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const seen = useRef<Set<string> | null>(null);
   const timers = useRef(new Set<ReturnType<typeof setTimeout>>());
-  const newest = signals[0]?.id;
+  // Changes exactly when the list of signals does (`signals` is a new array with every snapshot).
+  const key = signals.map((s) => s.id).join(',');
 
-  // Only a new newest signal is news (`signals` changes with every snapshot).
+  // Only signals not seen before are news; those already here when the list first shows are not.
   useEffect(() => {
-    const ids = signals.map((s) => s.id);
+    const ids = key ? key.split(',') : [];
     const before = seen.current;
-    seen.current = new Set([...(before ?? []), ...ids]);
+    seen.current = new Set(ids);
     const arrived = before ? ids.filter((s) => !before.has(s)) : [];
     if (arrived.length === 0) return;
     playChime();
@@ -53,7 +54,7 @@ export function PrivateSignals({ client, signals }: Props) {
       setFresh((current) => new Set([...current].filter((s) => !arrived.includes(s))));
     }, FRESH_MS);
     timers.current.add(timer);
-  }, [newest]);
+  }, [key]);
 
   useEffect(() => {
     const pending = timers.current;
@@ -79,13 +80,11 @@ export function PrivateSignals({ client, signals }: Props) {
         <ol className="signals">
           {signals.map((s) => (
             <li key={s.id} data-testid="private-signal" className={`signal ${s.kind}${fresh.has(s.id) ? ' fresh' : ''}`}>
-              <span className="signal-text" id={`${id}-${s.id}`}>
-                {describeSignal(s)}
-              </span>
+              <span className="signal-text">{describeSignal(s)}</span>
               <time className="signal-time" dateTime={new Date(s.at).toISOString()}>
                 {clockTime(s.at)}
               </time>
-              <button type="button" className="small link-button" aria-describedby={`${id}-${s.id}`} onClick={() => client.dismissSignal(s.id)}>
+              <button type="button" className="small link-button" aria-label={`Dismiss: ${describeSignal(s)}`} onClick={() => client.dismissSignal(s.id)}>
                 Dismiss
               </button>
             </li>

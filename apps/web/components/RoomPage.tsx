@@ -85,7 +85,11 @@ function Room({ roomId, token }: { roomId: string; token: string }) {
 
   const view = room.view;
   const leave = () => void client.leave();
-  const toggle = (source: 'mic' | 'camera', enabled: boolean) => void client.setEnabled(source, enabled);
+  // In the waiting room the switch is only local: it fails only without that device.
+  const toggle = (source: 'mic' | 'camera', enabled: boolean) =>
+    void client.setEnabled(source, enabled).then((result) => {
+      if (!result.ok) announce(result.message);
+    });
 
   let screen;
   switch (room.status) {

@@ -2,7 +2,7 @@
 
 import type { Floor, RoomView, TurnTimeout } from '@group-room/shared';
 import { useEffect, useId, useRef, useState } from 'react';
-import { nameOf, turnClock } from '@/lib/floor-status';
+import { eligibleSpeakers, nameOf, turnClock } from '@/lib/floor-status';
 import { ordinal } from '@/lib/format';
 import type { RoomClient } from '@/lib/room-client';
 import { useAnnounce } from './Announcer';
@@ -26,13 +26,6 @@ interface Props {
   view: RoomView;
   floor: Floor;
   action: ReturnType<typeof useAction>;
-}
-
-/** Members who can take a turn now: in the room, with the current agreement accepted. */
-function speakers(view: RoomView): string[] {
-  return (view.facilitation?.everyone ?? [])
-    .filter((m) => m.role === 'member' && m.stage === 'admitted' && m.acknowledgedVersion === view.agreement.version)
-    .map((m) => m.id);
 }
 
 function shuffled<T>(items: T[]): T[] {
@@ -82,7 +75,7 @@ function StartRound({ client, view, action, settings, onChange }: StartProps) {
   const id = useId();
   const { busy, run } = action;
   const { seconds, onTimeout, order } = settings;
-  const eligible = speakers(view);
+  const eligible = eligibleSpeakers(view).map((m) => m.id);
   const arranged = arrange(settings.custom, eligible);
   const chosen = arranged.filter((memberId) => !settings.leftOut.includes(memberId));
   const nobody = order === 'custom' ? chosen.length === 0 : eligible.length === 0;

@@ -2,13 +2,14 @@
 
 import type { RoomView } from '@group-room/shared';
 import { useId } from 'react';
+import { membersInRoom } from '@/lib/floor-status';
 import { clock } from '@/lib/format';
-import type { TalkTimeReport } from '@/lib/room-client';
+import type { RoomClient } from '@/lib/room-client';
+import { useTalkTime } from './useTalkTime';
 
 interface Props {
+  client: RoomClient;
   view: RoomView;
-  /** The server's latest report (about once a second); none yet before media starts. */
-  report: TalkTimeReport | undefined;
 }
 
 interface Row {
@@ -22,15 +23,15 @@ interface Row {
  * Each member's share of the talking so far and how long since they last spoke, in room order
  * (rows never jump), with the quietest marked. For facilitators only; members never see it.
  */
-export function TalkTimeBars({ view, report }: Props) {
+export function TalkTimeBars({ client, view }: Props) {
   const id = useId();
+  // The server's latest report (about once a second); none yet before media starts.
+  const report = useTalkTime(client);
   const byId = new Map((report?.members ?? []).map((e) => [e.memberId, e]));
-  const rows: Row[] = (view.facilitation?.everyone ?? [])
-    .filter((m) => m.role === 'member' && m.stage === 'admitted')
-    .map((m) => {
-      const entry = byId.get(m.id);
-      return { id: m.id, name: m.displayName, speakingMs: entry?.speakingMs ?? 0, lastSpokeAt: entry?.lastSpokeAt ?? null };
-    });
+  const rows: Row[] = membersInRoom(view).map((m) => {
+    const entry = byId.get(m.id);
+    return { id: m.id, name: m.displayName, speakingMs: entry?.speakingMs ?? 0, lastSpokeAt: entry?.lastSpokeAt ?? null };
+  });
   const total = rows.reduce((sum, r) => sum + r.speakingMs, 0);
   const least = Math.min(...rows.map((r) => r.speakingMs));
   // The quietest is only news once someone has talked more than them.

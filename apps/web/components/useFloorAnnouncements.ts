@@ -4,11 +4,9 @@ import { isFacilitatorRole, type MediaSource, type RoomView } from '@group-room/
 import { useEffect, useRef } from 'react';
 import { playChime } from '@/lib/chime';
 import { duration } from '@/lib/format';
-import { ANSWER_SETTLE_MS, answeredAsks, nameOf, stillDeclined, turnsUntil } from '@/lib/floor-status';
+import { ANSWER_SETTLE_MS, answeredAsks, device, nameOf, stillDeclined, turnsUntil } from '@/lib/floor-status';
 import { useAnnounce } from './Announcer';
 import type { Clock } from './useNow';
-
-const device: Record<MediaSource, string> = { mic: 'microphone', camera: 'camera' };
 
 /*
  * What changed on the floor, said through the page's one live region. The words differ on

@@ -1,7 +1,18 @@
 import { OPEN_FLOOR, type Floor, type RoomView } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { clock, countdown, ordinal } from './format';
-import { answeredAsks, floorHoldHint, floorStatus, ownSending, queuePlace, stillDeclined, turnsUntil, waitingForFloor } from './floor-status';
+import {
+  answeredAsks,
+  eligibleSpeakers,
+  floorHoldHint,
+  floorStatus,
+  membersInRoom,
+  ownSending,
+  queuePlace,
+  stillDeclined,
+  turnsUntil,
+  waitingForFloor,
+} from './floor-status';
 
 const NOW = 1_000_000;
 
@@ -158,5 +169,42 @@ describe('answers to a facilitator’s ask', () => {
     expect(stillDeclined(seen(bea({ producers: [{ id: 'p1', kind: 'audio', source: 'mic', paused: false }] })), 'bea', 'mic')).toBe(false);
     expect(stillDeclined(seen(bea({ heldOff: ['mic'] })), 'bea', 'mic')).toBe(false); // muted since
     expect(stillDeclined(viewFor('ada', OPEN_FLOOR, 'facilitator'), 'bea', 'mic')).toBe(false); // gone
+  });
+});
+
+describe('who is in the room and who can speak', () => {
+  type Detail = NonNullable<RoomView['facilitation']>['everyone'][number];
+  const person = (id: string, patch: Partial<Detail> = {}): Detail => ({
+    id,
+    displayName: id,
+    role: 'member',
+    producers: [],
+    sending: { mic: false, camera: false },
+    stage: 'admitted',
+    acknowledgedVersion: 'v1',
+    enteredAt: 0,
+    heldOff: [],
+    asked: [],
+    ...patch,
+  });
+  const view: RoomView = {
+    ...viewFor('ada', OPEN_FLOOR, 'facilitator'),
+    facilitation: {
+      autoAdmit: false,
+      everyone: [
+        person('ada', { role: 'facilitator' }),
+        person('bea'),
+        person('cyd', { acknowledgedVersion: 'v0' }),
+        person('dan', { stage: 'waiting' }),
+        person('eve', { role: 'cofacilitator' }),
+      ],
+      acknowledgements: [],
+    },
+  };
+
+  it('members in the room leave out facilitators and the waiting room; speakers also need the current agreement', () => {
+    expect(membersInRoom(view).map((m) => m.id)).toEqual(['bea', 'cyd']);
+    expect(eligibleSpeakers(view).map((m) => m.id)).toEqual(['bea']);
+    expect(membersInRoom(viewFor('bea', OPEN_FLOOR))).toEqual([]);
   });
 });

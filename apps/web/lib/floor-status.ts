@@ -1,4 +1,4 @@
-import { isFacilitatorRole, type Floor, type MediaSource, type MemberSummary, type RoomView } from '@group-room/shared';
+import { isFacilitatorRole, type Floor, type MediaSource, type MemberDetail, type MemberSummary, type RoomView } from '@group-room/shared';
 import { countdown, ordinal } from './format';
 
 /*
@@ -13,6 +13,19 @@ export function nameOf(view: RoomView, memberId: string | null | undefined): str
   if (memberId === view.self.id) return view.self.displayName;
   const found = view.members?.find((m) => m.id === memberId) ?? view.facilitation?.everyone.find((m) => m.id === memberId);
   return found?.displayName ?? 'Someone';
+}
+
+/** What a source is called in a sentence: "turn your microphone on". */
+export const device: Record<MediaSource, string> = { mic: 'microphone', camera: 'camera' };
+
+/** Facilitators: the members (not facilitators) in the room now, in room order. */
+export function membersInRoom(view: RoomView): MemberDetail[] {
+  return (view.facilitation?.everyone ?? []).filter((m) => m.role === 'member' && m.stage === 'admitted');
+}
+
+/** Facilitators: the members who can speak now (take the floor or a turn): in the room, with the current agreement accepted. */
+export function eligibleSpeakers(view: RoomView): MemberDetail[] {
+  return membersInRoom(view).filter((m) => m.acknowledgedVersion === view.agreement.version);
 }
 
 /** Milliseconds left in the current limited turn, or null if the turn has no limit. */

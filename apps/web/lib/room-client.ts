@@ -74,13 +74,37 @@ export interface RoomSnapshot {
   deviceWarning?: string;
   /** Admitted people other than oneself, in room order (empty until one may see names). */
   peers: RemotePeer[];
-  /** Facilitators: each member's speaking time so far, about once a second. */
-  talkTime?: TalkTimeReport;
   /** Facilitators: members' private signals, newest first, in this page's memory only. */
   privateSignals: PrivateSignal[];
 }
 
 export type ActionResult<T = undefined> = { ok: true; data: T } | { ok: false; message: string };
+
+/**
+ * One value the UI subscribes to apart from the snapshot (useSyncExternalStore), for what
+ * changes too often to re-render the whole room: the talk-time report, about once a second.
+ */
+export class ValueStore<T> {
+  #value: T;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(initial: T) {
+    this.#value = initial;
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  getSnapshot = (): T => this.#value;
+
+  set(value: T): void {
+    if (Object.is(value, this.#value)) return;
+    this.#value = value;
+    for (const listener of this.#listeners) listener();
+  }
+}
 
 type Phase = 'idle' | 'entering' | 'in' | 'left' | 'ended' | 'error';
 type MediaPhase = 'none' | 'connecting' | 'ready';
@@ -99,6 +123,8 @@ export const initialSnapshot: RoomSnapshot = { status: 'idle', micOn: false, cam
 export class RoomClient {
   #snapshot: RoomSnapshot = initialSnapshot;
   readonly #listeners = new Set<() => void>();
+  /** Facilitators: each member's speaking time so far, about once a second (see useTalkTime). */
+  readonly talkTime = new ValueStore<TalkTimeReport | undefined>(undefined);
   #phase: Phase = 'idle';
   #mediaPhase: MediaPhase = 'none';
   #signal: SignalClient | undefined;
@@ -108,6 +134,8 @@ export class RoomClient {
   readonly #consumers = new Map<string, { consumer: Consumer; peerId: string }>();
   /** Received tracks by member id; kept apart from the view so their order never matters. */
   readonly #tracks = new Map<string, { audio?: MediaStreamTrack; video?: MediaStreamTrack }>();
+  /** Set when #tracks changed since `peers` was last built. */
+  #tracksChanged = false;
   #localMedia: Promise<void> | undefined;
   /** Bumped when the camera is released, so a late getUserMedia answer is let go at once. */
   #mediaGeneration = 0;
@@ -130,7 +158,11 @@ export class RoomClient {
   #update(patch: Partial<RoomSnapshot>): void {
     const next = { ...this.#snapshot, ...patch };
     next.status = this.#status(next.view);
-    next.peers = this.#peers(next.view);
+    // Kept as they were unless the view or the received tracks changed, so tiles do not re-render for nothing.
+    if ('view' in patch || this.#tracksChanged) {
+      next.peers = this.#peers(next.view);
+      this.#tracksChanged = false;
+    }
     this.#snapshot = next;
     for (const listener of this.#listeners) listener();
   }
@@ -195,7 +227,9 @@ export class RoomClient {
     this.#phase = 'entering';
     this.#mediaPhase = 'none';
     this.#tracks.clear();
-    this.#update({ view: undefined, endReason: undefined, message: undefined, talkTime: undefined, privateSignals: [] });
+    this.#tracksChanged = true;
+    this.talkTime.set(undefined);
+    this.#update({ view: undefined, endReason: undefined, message: undefined, privateSignals: [] });
     const signal = new SignalClient();
     this.#signal = signal;
     this.#listen(signal);
@@ -222,7 +256,7 @@ export class RoomClient {
     });
     signal.on('consumer:closed', ({ consumerId }) => this.#closeConsumer(consumerId));
     signal.on('talk:time', (report) => {
-      if (this.#signal === signal) this.#update({ talkTime: report });
+      if (this.#signal === signal) this.talkTime.set(report);
     });
     signal.on('signal:private', (received) => {
       if (this.#signal !== signal || this.#snapshot.privateSignals.some((s) => s.id === received.id)) return;
@@ -240,7 +274,8 @@ export class RoomClient {
 
   #setView(view: RoomView): void {
     // What is for facilitators only goes with the role (e.g. a co-facilitator made a member again).
-    const facilitatorOnly = view.facilitation ? {} : { talkTime: undefined, privateSignals: [] };
+    const facilitatorOnly = view.facilitation ? {} : { privateSignals: [] };
+    if (!view.facilitation) this.talkTime.set(undefined);
     this.#update({ view, ...facilitatorOnly });
     if (view.self.media && this.#mediaPhase === 'none' && this.#signal) {
       // Once per entry: after a re-acknowledgement the server resumes paused media itself.
@@ -321,6 +356,7 @@ export class RoomClient {
     });
     this.#consumers.set(consumer.id, { consumer, peerId: event.peerId });
     this.#tracks.set(event.peerId, { ...this.#tracks.get(event.peerId), [event.kind]: consumer.track });
+    this.#tracksChanged = true;
     this.#update({});
     await signal.request('consumer:resume', { consumerId: consumer.id });
   }
@@ -337,24 +373,33 @@ export class RoomClient {
       delete rest[kind];
       if (rest.audio || rest.video) this.#tracks.set(entry.peerId, rest);
       else this.#tracks.delete(entry.peerId);
+      this.#tracksChanged = true;
     }
     this.#update({});
   }
 
-  /** Mute or unmute the microphone (or camera): paused on the server, not just locally. */
-  async setEnabled(source: MediaSource, enabled: boolean): Promise<void> {
+  /**
+   * Mute or unmute the microphone (or camera): paused on the server, not just locally. Fails
+   * without that device, or when the server did not take the change.
+   */
+  async setEnabled(source: MediaSource, enabled: boolean): Promise<ActionResult> {
+    const name = source === 'mic' ? 'microphone' : 'camera';
     const stream = this.#snapshot.localStream;
     const track = source === 'mic' ? stream?.getAudioTracks()[0] : stream?.getVideoTracks()[0];
-    if (!track) return;
+    if (!track) return { ok: false, message: `There is no ${name} to turn ${enabled ? 'on' : 'off'} in this browser.` };
     track.enabled = enabled;
     this.#update(source === 'mic' ? { micOn: enabled } : { camOn: enabled });
     const producer = this.#producers.get(source);
-    if (!producer || !this.#signal) return;
+    // Before media is connected the switch is only local: the producer starts as it is.
+    if (!producer || !this.#signal) return { ok: true, data: undefined };
     if (enabled) producer.resume();
     else producer.pause();
-    await this.#signal.request('media:setProducerPaused', { producerId: producer.id, paused: !enabled }).catch((error: unknown) => {
-      console.warn('could not change the producer:', describe(error));
-    });
+    try {
+      await this.#signal.request('media:setProducerPaused', { producerId: producer.id, paused: !enabled });
+      return { ok: true, data: undefined };
+    } catch (error) {
+      return { ok: false, message: `Your ${name} could not be turned ${enabled ? 'on' : 'off'} for the group (${describe(error)}).` };
+    }
   }
 
   // --- Commands: one method each; they resolve with a message to show instead of throwing.
@@ -459,8 +504,7 @@ export class RoomClient {
   /** Answer the facilitator's ask; accepting also turns that microphone or camera on here. */
   async answerAsk(source: MediaSource, accept: boolean): Promise<ActionResult> {
     const result = await this.#command({ type: 'ask.answer', source, accept });
-    if (result.ok && accept) await this.setEnabled(source, true);
-    return result;
+    return result.ok && accept ? this.setEnabled(source, true) : result;
   }
 
   // Private signals.
@@ -518,6 +562,7 @@ export class RoomClient {
     for (const { consumer } of this.#consumers.values()) consumer.close();
     this.#consumers.clear();
     this.#tracks.clear();
+    this.#tracksChanged = true;
     for (const producer of this.#producers.values()) producer.close();
     this.#producers.clear();
     this.#sendTransport?.close();
@@ -528,7 +573,8 @@ export class RoomClient {
     this.#signal = undefined;
     this.#phase = phase;
     this.#mediaPhase = 'none';
-    this.#update({ view: undefined, talkTime: undefined, privateSignals: [], ...patch });
+    this.talkTime.set(undefined);
+    this.#update({ view: undefined, privateSignals: [], ...patch });
     // Out of the room, the camera and microphone are off.
     this.#releaseLocalMedia();
   }
