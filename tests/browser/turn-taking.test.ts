@@ -12,10 +12,11 @@ import {
   launchChromium,
   newMember,
   peerNames,
+  recordReceivedFrames,
   setAutoAdmit,
   type Member,
 } from '../support/browser.js';
-import { eventsIn, framesIn, rawRequest, recordPageSockets, writeToneWav } from '../support/page-socket.js';
+import { decodeEvents, rawRequest, recordPageSockets, writeToneWav } from '../support/page-socket.js';
 import { startProductionServer, type RunningServer } from '../support/prod-server.js';
 
 /*
@@ -84,6 +85,9 @@ describe('turn-taking, muting and private signals in the browser', () => {
   let ada: Member;
   let bea: Member;
   let cyd: Member;
+  /** Every socket frame each page receives. */
+  const received = new Map<Member, string[]>();
+  const framesOf = (member: Member): string[] => received.get(member) ?? [];
 
   beforeAll(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'group-room-tone-'));
@@ -92,7 +96,10 @@ describe('turn-taking, muting and private signals in the browser', () => {
     server = await startProductionServer();
     browser = await launchChromium([`--use-file-for-fake-audio-capture=${tone}`]);
     [ada, bea, cyd] = [await newMember(browser, server.url), await newMember(browser, server.url), await newMember(browser, server.url)];
-    for (const person of [ada, bea, cyd]) await recordPageSockets(person.context);
+    for (const person of [ada, bea, cyd]) {
+      await recordPageSockets(person.context);
+      received.set(person, recordReceivedFrames(person.page));
+    }
 
     const { facilitatorUrl, inviteUrl } = await createRoom(ada, 'Tuesday group');
     await enterAsFacilitator(ada, facilitatorUrl, 'Ada');
@@ -131,7 +138,7 @@ describe('turn-taking, muting and private signals in the browser', () => {
 
   it('a tampered page that resumes its own producer and re-enables its track still reaches nobody', async () => {
     // Bea's page, bypassing its UI: every audio track on, and the producer "resumed" by a raw request.
-    const producers = (await eventsIn(bea.page))
+    const producers = decodeEvents(framesOf(bea))
       .filter(([name]) => name === 'room:view')
       .map(([, payload]) => payload as { view: { self: { id: string }; members?: { id: string; producers: { id: string; source: string }[] }[] } })
       .at(-1)?.view;
@@ -230,7 +237,7 @@ describe('turn-taking, muting and private signals in the browser', () => {
     });
     // Cyd's connection (and Bea's own) carried no private signal: not the event, not the text.
     for (const member of [cyd, bea]) {
-      const frames = await framesIn(member.page);
+      const frames = framesOf(member);
       expect(frames.length, 'the page did receive frames').toBeGreaterThan(10);
       expect(frames.filter((f) => f.includes('signal:private') || f.includes(secret))).toEqual([]);
     }
@@ -256,7 +263,7 @@ describe('turn-taking, muting and private signals in the browser', () => {
     expect(await width('Bea')).toBeGreaterThan(await width('Cyd'));
     // Members never receive anyone's figures.
     for (const member of [bea, cyd]) {
-      expect((await framesIn(member.page)).filter((f) => f.startsWith('42["talk:time"'))).toEqual([]);
+      expect(framesOf(member).filter((f) => f.startsWith('42["talk:time"'))).toEqual([]);
       expect(await member.page.getByTestId('talk-time').count()).toBe(0);
     }
     for (const name of ['Ada', 'Bea', 'Cyd']) expect(server.output()).not.toContain(name);

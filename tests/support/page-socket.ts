@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 
 /*
- * What a page's Socket.IO connection carries, read without any hook in the product's code:
- * an init script wraps the page's WebSocket so a test can read every text frame received and,
- * to play a tampered client, send a raw Socket.IO request of its own on the same connection.
+ * Playing a tampered client, without any hook in the product's code: an init script wraps the
+ * page's WebSocket so a test can send a raw Socket.IO request of its own on the page's
+ * connection and read the answer. (To read what a page receives, use `recordReceivedFrames`.)
  */
 
 const recordSockets = () => {
@@ -23,20 +23,15 @@ const recordSockets = () => {
   } as typeof WebSocket;
 };
 
-/** Call before the page navigates: frames of every later connection are kept. */
+/** Call before the page navigates: every later connection can then carry raw requests. */
 export async function recordPageSockets(context: BrowserContext): Promise<void> {
   await context.addInitScript(recordSockets);
 }
 
-/** Every text frame the page has received so far (Socket.IO's wire format, e.g. `42["room:view",…]`). */
-export async function framesIn(page: Page): Promise<string[]> {
-  return page.evaluate(() => (window as unknown as { __framesIn: string[] }).__framesIn.slice());
-}
-
-/** Socket.IO event frames received, decoded: [event name, payload]. */
-export async function eventsIn(page: Page): Promise<[string, unknown][]> {
+/** Socket.IO event frames, decoded: [event name, payload] (frames as `recordReceivedFrames` keeps them). */
+export function decodeEvents(frames: readonly string[]): [string, unknown][] {
   const decoded: [string, unknown][] = [];
-  for (const frame of await framesIn(page)) {
+  for (const frame of frames) {
     // `42` = engine.io message + Socket.IO EVENT on the main namespace; acks are `43<id>`.
     if (!frame.startsWith('42[')) continue;
     const [name, payload] = JSON.parse(frame.slice(2)) as [string, unknown];

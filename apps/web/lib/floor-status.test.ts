@@ -134,21 +134,26 @@ describe('a microphone the floor holds', () => {
   });
 });
 
+type Detail = NonNullable<RoomView['facilitation']>['everyone'][number];
+
+/** Someone as facilitators see them: an admitted member with the current agreement, unless patched. */
+const person = (id: string, patch: Partial<Detail> = {}): Detail => ({
+  id,
+  displayName: id,
+  role: 'member',
+  producers: [],
+  sending: { mic: false, camera: false },
+  stage: 'admitted',
+  acknowledgedVersion: 'v1',
+  enteredAt: 0,
+  heldOff: [],
+  asked: [],
+  ...patch,
+});
+
 describe('answers to a facilitator’s ask', () => {
-  type Detail = NonNullable<RoomView['facilitation']>['everyone'][number];
-  const bea = (patch: Partial<Detail>): Detail => ({
-    id: 'bea',
-    displayName: 'Bea',
-    role: 'member',
-    producers: [{ id: 'p1', kind: 'audio', source: 'mic', paused: true }],
-    sending: { mic: false, camera: false },
-    stage: 'admitted',
-    acknowledgedVersion: 'v1',
-    enteredAt: 0,
-    heldOff: [],
-    asked: [],
-    ...patch,
-  });
+  const bea = (patch: Partial<Detail>): Detail =>
+    person('bea', { displayName: 'Bea', producers: [{ id: 'p1', kind: 'audio', source: 'mic', paused: true }], ...patch });
   const seen = (detail: Detail): RoomView => ({
     ...viewFor('ada', OPEN_FLOOR, 'facilitator'),
     facilitation: { autoAdmit: false, everyone: [detail], acknowledgements: [] },
@@ -173,20 +178,6 @@ describe('answers to a facilitator’s ask', () => {
 });
 
 describe('who is in the room and who can speak', () => {
-  type Detail = NonNullable<RoomView['facilitation']>['everyone'][number];
-  const person = (id: string, patch: Partial<Detail> = {}): Detail => ({
-    id,
-    displayName: id,
-    role: 'member',
-    producers: [],
-    sending: { mic: false, camera: false },
-    stage: 'admitted',
-    acknowledgedVersion: 'v1',
-    enteredAt: 0,
-    heldOff: [],
-    asked: [],
-    ...patch,
-  });
   const view: RoomView = {
     ...viewFor('ada', OPEN_FLOOR, 'facilitator'),
     facilitation: {
