@@ -118,6 +118,20 @@ describe('loadConfig', () => {
     expect(error.message).toMatch(new RegExp(`^  ${name}: `, 'm'));
   });
 
+  it('requires TOKEN_SECRET with Redis, so links and seats survive a restart', () => {
+    const error = configError({ REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(error.message).toMatch(/^  TOKEN_SECRET: is required when REDIS_URL is set/m);
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', TOKEN_SECRET: 's'.repeat(32) }).TOKEN_SECRET).toBe('s'.repeat(32));
+    expect(loadConfig({}).TOKEN_SECRET).toBeUndefined();
+  });
+
+  it('keeps a dropped seat 120 s by default, 5 s to an hour when set', () => {
+    expect(loadConfig({}).SEAT_GRACE_SECONDS).toBe(120);
+    expect(loadConfig({ SEAT_GRACE_SECONDS: '5' }).SEAT_GRACE_SECONDS).toBe(5);
+    expect(configError({ SEAT_GRACE_SECONDS: '4' }).message).toMatch(/SEAT_GRACE_SECONDS/);
+    expect(configError({ SEAT_GRACE_SECONDS: '3601' }).message).toMatch(/SEAT_GRACE_SECONDS/);
+  });
+
   it('reports every bad variable, one line each', () => {
     const error = configError({ PORT: 'abc', REDIS_URL: 'nonsense', ROOM_CAPACITY: '1', HOST: '127.0.0.1' });
     const lines = error.message.split('\n').slice(1);

@@ -26,7 +26,9 @@ export const ConfigSchema = z.object({
   ROOM_GRACE_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** How long an ended session's acknowledgement record (who agreed to which text, when) is kept. */
   ACK_RETENTION_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
-  /** Signs the facilitator and invite links. Set it (the same on every node) when using Redis. */
+  /** How long a seat is kept after its connection drops, for the person to come back to it. */
+  SEAT_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
+  /** Signs links and resume credentials; required with Redis (the same on every node, kept across restarts). */
   TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SERVE_WEB: bool.default(true),
   WEB_DIR: z.string().default(path.resolve(here, '../../web')),
@@ -36,6 +38,16 @@ export const ConfigSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+/*
+ * With Redis, rooms outlive this process, so their links and resume credentials must too: a
+ * random per-process secret would lock everyone out after a restart.
+ */
+const CheckedConfig = ConfigSchema.superRefine((config, ctx) => {
+  if (config.REDIS_URL && !config.TOKEN_SECRET) {
+    ctx.addIssue({ code: 'custom', path: ['TOKEN_SECRET'], message: 'is required when REDIS_URL is set (the same on every node), so links survive a restart' });
+  }
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -49,7 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter((key) => env[key] !== undefined && env[key] !== '')
       .map((key) => [key, env[key]]),
   );
-  const parsed = ConfigSchema.safeParse(known);
+  const parsed = CheckedConfig.safeParse(known);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);

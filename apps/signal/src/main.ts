@@ -15,18 +15,14 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config.LOG_LEVEL);
-  const server = await startSignalServer(config, {
-    log,
-    onFatal: () => {
-      // A dead worker took its rooms' media with it: exit so a supervisor restarts us clean.
-      void server.close().finally(() => process.exit(1));
-    },
-  });
+  // A media worker that dies is replaced inside the server (see WorkerPool); the process goes on.
+  const server = await startSignalServer(config, { log });
   log.info('listening', { url: server.url, store: config.REDIS_URL ? 'redis' : 'memory', workers: config.MEDIASOUP_WORKERS });
   process.stdout.write(`\nGroup room is running: open ${server.url}\n\n`);
 
   const stop = () => {
-    log.info('shutting down');
+    // Room state stays in the store (with Redis): clients resume on the next process or another node.
+    log.info('shutting down: clients are told to reconnect');
     void server.close().then(() => process.exit(0));
   };
   process.once('SIGINT', stop);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MAX_MESSAGE_BYTES } from '@group-room/shared';
@@ -12,6 +13,7 @@ import { WorkerPool } from './media/worker-pool.js';
 import { PeerSession, type SignalIo } from './signaling/peer-session.js';
 import { LinkTokens } from './auth/link-tokens.js';
 import { RoomHub } from './signaling/room-hub.js';
+import { SeatSweeper } from './signaling/seat-sweeper.js';
 import { createRoomStore } from './store/create-room-store.js';
 import type { RoomStore } from './store/room-store.js';
 
@@ -25,19 +27,25 @@ export interface SignalServer {
   readonly pool: WorkerPool;
   readonly rooms: RoomRegistry;
   readonly httpServer: HttpServer;
+  /** This process's id as a signalling node (seats record it). */
+  readonly nodeId: string;
+  readonly sweeper: SeatSweeper;
+  /**
+   * Stop: readiness goes false, new connections are refused, connected clients are told the
+   * server is going away (not that anything ended), and room state is left as it is for the
+   * next process (or another node) to pick up; their seats wait for them there.
+   */
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   log?: Logger;
-  /** Called when a media worker dies; by default the server logs it and /readyz fails. */
-  onFatal?: (error: Error) => void;
 }
 
 /** Start HTTP, Socket.IO and the mediasoup workers (and the web client when SERVE_WEB). */
 export async function startSignalServer(config: Config, options: StartOptions = {}): Promise<SignalServer> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
-  const store = await createRoomStore(config);
+  const store = await createRoomStore(config, log);
   const pool = await WorkerPool.create({
     count: config.MEDIASOUP_WORKERS,
     logLevel: config.MEDIASOUP_LOG_LEVEL,
@@ -45,22 +53,28 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     announcedAddress: config.MEDIA_ANNOUNCED_ADDRESS ?? detectAnnouncedAddress(),
     basePort: config.MEDIA_PORT,
     log,
-    onWorkerDied: (error) => options.onFatal?.(error),
   }).catch(async (error: unknown) => {
     await store.close();
     throw error;
   });
+  const nodeId = randomUUID();
+  let draining = false;
   const rooms = new RoomRegistry(pool);
-  const hub = new RoomHub(store, rooms, config, log);
+  const hub = new RoomHub(store, rooms, config, log, nodeId);
+  const sweeper = new SeatSweeper({ store, nodeId, graceMs: config.SEAT_GRACE_SECONDS * 1000, apply: (roomId, change) => hub.queued(roomId, change), log });
+  await sweeper.start().catch(async (error: unknown) => {
+    pool.close();
+    await store.close();
+    throw error;
+  });
   // Facilitators' talk-time bars are live: about once a second is enough to read them.
   const talkTimer = setInterval(() => hub.reportTalkTime(), TALK_REPORT_MS);
   talkTimer.unref();
   const tokens = new LinkTokens(config.TOKEN_SECRET);
-  if (config.REDIS_URL && !config.TOKEN_SECRET) log.warn('TOKEN_SECRET is not set: links work only on this node and until it restarts');
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(healthRoutes(pool, store));
+  app.use(healthRoutes(pool, store, () => draining));
   const closeWeb = config.SERVE_WEB ? await mountWeb(app, config.WEB_DIR) : async () => undefined;
 
   const httpServer = createServer(app);
@@ -69,8 +83,10 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     ...(config.CORS_ORIGINS.length ? { cors: { origin: config.CORS_ORIGINS } } : {}),
   });
+  // Draining: nobody new connects here; clients reconnect to the next process or another node.
+  io.use((_socket, next) => next(draining ? new Error('This server is restarting') : undefined));
   io.on('connection', (socket) => {
-    new PeerSession(socket, { store, rooms, hub, tokens, config, log });
+    new PeerSession(socket, { store, rooms, hub, tokens, config, log, nodeId, draining: () => draining });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -87,9 +103,11 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      draining = true;
       clearInterval(talkTimer);
       hub.close();
-      io.emit('room:ended', { reason: 'server-shutdown' });
+      await sweeper.stop({ forget: true });
+      io.emit('server:draining', {});
       await io.close(); // also closes httpServer
       rooms.closeAll();
       pool.close();
@@ -97,5 +115,5 @@ export async function startSignalServer(config: Config, options: StartOptions = 
       await store.close();
     })());
 
-  return { url, port, io, store, pool, rooms, httpServer, close };
+  return { url, port, io, store, pool, rooms, httpServer, nodeId, sweeper, close };
 }

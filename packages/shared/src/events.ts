@@ -31,7 +31,25 @@ export const events = {
    * The server ended this client's membership: its media is closed and it is no longer in the
    * room's state. The socket stays open (it can enter again if allowed); the web client closes it.
    */
-  'room:ended': z.object({ reason: z.enum(['session-ended', 'removed', 'server-shutdown', 'media-failure']) }),
+  'room:ended': z.object({
+    /**
+     * session-ended: a facilitator ended it. removed: a facilitator removed this person.
+     * replaced: this seat was resumed from another connection (e.g. a second tab or a
+     * newer connection of the same tab); this one is let go.
+     */
+    reason: z.enum(['session-ended', 'removed', 'replaced']),
+  }),
+  /**
+   * The server is going away (restarting or being upgraded): nothing ended. The client keeps
+   * its seat and resumes it (see `room:resume`) once it can reach a server again.
+   */
+  'server:draining': z.object({}),
+  /**
+   * The room's media was lost on the server (its media worker died) and is being rebuilt:
+   * the client closes its transports and starts media again (`media:join`). Seats, holds and
+   * the floor are untouched.
+   */
+  'media:reset': z.object({}),
 } as const satisfies Record<string, z.ZodType>;
 
 export type EventName = keyof typeof events;

@@ -40,6 +40,11 @@ export const Floor = z.object({
   turnStartedAt: z.number().nullable(),
   /** When the current round turn's limit runs out, if it has one. */
   turnEndsAt: z.number().nullable(),
+  /**
+   * A timed turn whose holder's connection dropped is paused: the time it had left (ms), and
+   * `turnEndsAt` is null until they are back. Null otherwise.
+   */
+  turnPausedMs: z.number().nullable(),
 });
 export type Floor = z.infer<typeof Floor>;
 
@@ -51,6 +56,7 @@ export const OPEN_FLOOR: Floor = {
   turn: 0,
   turnStartedAt: null,
   turnEndsAt: null,
+  turnPausedMs: null,
 };
 
 /** Why a member may not send a source now: a facilitator turned it off, or it is not their turn. */

@@ -57,6 +57,7 @@ export const IceParameters = z.looseObject({
   password: shortString,
   iceLite: z.boolean().optional(),
 });
+export type IceParameters = z.infer<typeof IceParameters>;
 
 export const IceCandidate = z.looseObject({
   foundation: shortString,

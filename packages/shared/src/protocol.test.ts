@@ -97,6 +97,18 @@ const valid: { [K in RequestName]: Fixture } = {
       ['displayName', 'x'.repeat(DISPLAY_NAME_MAX + 1)],
     ],
   },
+  'room:resume': {
+    payload: { roomId, credential: token },
+    wrong: [
+      ['roomId', 'short'],
+      ['credential', 42],
+      ['credential', 'too-short'],
+    ],
+    oversized: [
+      ['roomId', 'x'.repeat(65)],
+      ['credential', 't'.repeat(2049)],
+    ],
+  },
   'room:leave': { payload: {} },
   'room:command': {
     payload: { command: { type: 'member.admit', memberId: 'm1' } },
@@ -135,6 +147,8 @@ const valid: { [K in RequestName]: Fixture } = {
   },
   'media:join': { payload: {} },
   'transport:create': { payload: { direction: 'send' }, wrong: [['direction', 'sideways']] },
+  'transport:restartIce': { payload: { transportId: 't1' }, wrong: [['transportId', 42]], oversized: [['transportId', 't'.repeat(65)]] },
+  'media:resync': { payload: {} },
   'transport:connect': {
     payload: { transportId: 't1', dtlsParameters },
     wrong: [
@@ -185,17 +199,20 @@ describe('request schemas', () => {
     expect(requestNames).toEqual([
       'room:create',
       'room:enter',
+      'room:resume',
       'room:leave',
       'room:command',
       'invite:create',
       'signal:send',
       'media:join',
       'transport:create',
+      'transport:restartIce',
       'transport:connect',
       'media:produce',
       'media:setProducerPaused',
       'media:closeProducer',
       'media:ready',
+      'media:resync',
       'consumer:resume',
     ]);
   });
@@ -306,8 +323,13 @@ describe('request schemas', () => {
     expect(create.safeParse({ roomId, facilitatorToken: 'short', inviteToken: token }).success).toBe(false);
     expect(requests['invite:create'].response.safeParse({ inviteToken: token }).success).toBe(true);
     expect(requests['invite:create'].response.safeParse({}).success).toBe(false);
-    expect(requests['room:enter'].response.safeParse({ view: views.waiting }).success).toBe(true);
-    expect(requests['room:enter'].response.safeParse({}).success).toBe(false);
+    const resume = { credential: token, memberId: 'w', graceSeconds: 120 };
+    for (const name of ['room:enter', 'room:resume'] as const) {
+      expect(requests[name].response.safeParse({ view: views.waiting, resume }).success).toBe(true);
+      expect(requests[name].response.safeParse({ view: views.waiting }).success).toBe(false);
+      expect(requests[name].response.safeParse({ view: views.waiting, resume: { ...resume, credential: 'short' } }).success).toBe(false);
+      expect(requests[name].response.safeParse({}).success).toBe(false);
+    }
     for (const name of ['room:leave', 'room:command'] as const) {
       expect(requests[name].response.safeParse({}).success).toBe(true);
       expect(requests[name].response.safeParse({ extra: 1 }).success).toBe(false);
@@ -693,7 +715,7 @@ const frame = {
 const mic = { id: 'p1', kind: 'audio', source: 'mic', paused: false };
 const notHeld = { mic: null, camera: null };
 const silent = { mic: false, camera: false };
-const handsFloor = { mode: 'hands', holder: 'a', hands: ['b'], round: null, turn: 3, turnStartedAt: 2_000, turnEndsAt: null };
+const handsFloor = { mode: 'hands', holder: 'a', hands: ['b'], round: null, turn: 3, turnStartedAt: 2_000, turnEndsAt: null, turnPausedMs: null };
 const views = {
   waiting: {
     ...frame,
@@ -703,16 +725,16 @@ const views = {
     ...frame,
     self: { id: 'a', displayName: 'Ada', role: 'member', stage: 'admitted', mustAcknowledge: false, media: true, held: { mic: null, camera: 'facilitator' }, asked: ['camera'] },
     members: [
-      { id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic], sending: { mic: true, camera: false } },
-      { id: 'a', displayName: 'Ada', role: 'member', producers: [], sending: silent },
-      { id: 'b', displayName: 'Bo', role: 'member', producers: [], sending: silent },
+      { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false } },
+      { id: 'a', displayName: 'Ada', role: 'member', connection: 'online', producers: [], sending: silent },
+      { id: 'b', displayName: 'Bo', role: 'member', connection: 'reconnecting', producers: [], sending: silent },
     ],
     floor: handsFloor,
   },
   facilitator: {
     ...frame,
     self: { id: 'f', displayName: 'Fran', role: 'facilitator', stage: 'admitted', mustAcknowledge: false, media: true, held: notHeld, asked: [] },
-    members: [{ id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic], sending: { mic: true, camera: false } }],
+    members: [{ id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false } }],
     floor: {
       mode: 'round',
       holder: 'f',
@@ -721,12 +743,13 @@ const views = {
       turn: 7,
       turnStartedAt: 3_000,
       turnEndsAt: 63_000,
+      turnPausedMs: null,
     },
     facilitation: {
       autoAdmit: false,
       everyone: [
-        { id: 'f', displayName: 'Fran', role: 'facilitator', producers: [mic], sending: { mic: true, camera: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, heldOff: [], asked: [] },
-        { id: 'w', displayName: 'Wanda', role: 'member', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, heldOff: ['mic'], asked: ['mic'] },
+        { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, heldOff: [], asked: [] },
+        { id: 'w', displayName: 'Wanda', role: 'member', connection: 'online', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, heldOff: ['mic'], asked: ['mic'] },
       ],
       acknowledgements: [{ memberId: 'w', displayName: 'Wanda', version: '0123456789abcdef', at: 3 }],
     },
@@ -762,7 +785,7 @@ describe('RoomView', () => {
 
   it('the open floor a room starts with is a valid floor', () => {
     expect(Floor.parse(OPEN_FLOOR)).toEqual(OPEN_FLOOR);
-    expect(OPEN_FLOOR).toEqual({ mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null });
+    expect(OPEN_FLOOR).toEqual({ mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null, turnPausedMs: null });
   });
 
   it('requires the frame and self', () => {
@@ -945,7 +968,16 @@ describe('resultSchema', () => {
 describe('event schemas', () => {
   it('lists every event', () => {
     expect([...eventNames].sort()).toEqual(Object.keys(events).sort());
-    expect([...eventNames].sort()).toEqual(['consumer:closed', 'consumer:new', 'room:ended', 'room:view', 'signal:private', 'talk:time']);
+    expect([...eventNames].sort()).toEqual([
+      'consumer:closed',
+      'consumer:new',
+      'media:reset',
+      'room:ended',
+      'room:view',
+      'server:draining',
+      'signal:private',
+      'talk:time',
+    ]);
   });
 
   it('validates talk:time', () => {
@@ -984,10 +1016,18 @@ describe('event schemas', () => {
   });
 
   it('only allows the known room:ended reasons', () => {
-    for (const reason of ['session-ended', 'removed', 'server-shutdown', 'media-failure']) {
+    for (const reason of ['session-ended', 'removed', 'replaced']) {
       expect(events['room:ended'].safeParse({ reason }).success).toBe(true);
     }
-    expect(events['room:ended'].safeParse({ reason: 'kicked' }).success).toBe(false);
+    // A server going away ends nothing: that is server:draining, not an ending.
+    for (const reason of ['kicked', 'server-shutdown']) expect(events['room:ended'].safeParse({ reason }).success).toBe(false);
+  });
+
+  it('validates the seat and media recovery events', () => {
+    for (const name of ['server:draining', 'media:reset'] as const) {
+      expect(events[name].safeParse({}).success).toBe(true);
+      expect(events[name].safeParse(null).success).toBe(false);
+    }
   });
 });
 

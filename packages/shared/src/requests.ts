@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Command } from './commands.js';
 import { DisplayName, EntityId, MediaKind, MediaSource, RoomId, TransportDirection } from './domain.js';
-import { DtlsParameters, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
+import { DtlsParameters, IceParameters, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
 import { AgreementText, RoomView } from './room.js';
 import { PrivateSignalRequest } from './signals.js';
 
@@ -9,6 +9,15 @@ const Empty = z.object({}).strict();
 
 /** A signed link token (facilitator or invite); opaque to clients. */
 export const LinkToken = z.string().min(16).max(2048);
+
+/**
+ * What lets this tab take its seat back after a dropped connection or a reload: a signed
+ * credential bound to the room and the person, good for one resume (each resume answers with
+ * a new one), kept in the tab's sessionStorage. `graceSeconds`: how long the seat is kept
+ * once the connection is gone.
+ */
+export const SeatResume = z.object({ credential: LinkToken, memberId: EntityId, graceSeconds: z.number().int().positive() });
+export type SeatResume = z.infer<typeof SeatResume>;
 
 /**
  * Every client→server request, defined once: its payload schema and its result schema.
@@ -31,7 +40,16 @@ export const requests = {
   /** Enter with a link's token. Members start at the agreement, facilitators in the room. */
   'room:enter': {
     request: z.object({ roomId: RoomId, token: LinkToken, displayName: DisplayName }).strict(),
-    response: z.object({ view: RoomView }),
+    response: z.object({ view: RoomView, resume: SeatResume }),
+  },
+  /**
+   * Take one's seat back with its resume credential, after a dropped connection or a reload:
+   * same person, role, stage, acknowledgement, hand, turn and holds. FORBIDDEN when the
+   * credential is not (or no longer) valid or the seat is gone; NOT_FOUND when the session is.
+   */
+  'room:resume': {
+    request: z.object({ roomId: RoomId, credential: LinkToken }).strict(),
+    response: z.object({ view: RoomView, resume: SeatResume }),
   },
   'room:leave': {
     request: Empty,
@@ -60,6 +78,11 @@ export const requests = {
   'transport:create': {
     request: z.object({ direction: TransportDirection }).strict(),
     response: TransportOptions,
+  },
+  /** A new ICE username/password for a transport (its ICE path broke, or after a resume). */
+  'transport:restartIce': {
+    request: z.object({ transportId: EntityId }).strict(),
+    response: z.object({ iceParameters: IceParameters }),
   },
   'transport:connect': {
     request: z.object({ transportId: EntityId, dtlsParameters: DtlsParameters }).strict(),
@@ -93,6 +116,15 @@ export const requests = {
   'media:ready': {
     request: z.object({ rtpCapabilities: RtpCapabilities }).strict(),
     response: Empty,
+  },
+  /**
+   * After a resume with its transports still alive: the consumers the server has for this
+   * person now (the client drops any others), and `consumer:new` again for those the client
+   * has not resumed yet (announcements sent while it was away were lost).
+   */
+  'media:resync': {
+    request: Empty,
+    response: z.object({ consumerIds: z.array(EntityId).max(1000) }),
   },
   /** The client has set up a consumer announced by `consumer:new` and wants its media. */
   'consumer:resume': {

@@ -55,11 +55,19 @@ export const Acknowledgement = z.object({
 });
 export type Acknowledgement = z.infer<typeof Acknowledgement>;
 
+/**
+ * Whether a person's connection is there now. A seat outlives its connection: someone whose
+ * connection dropped stays in the room as `reconnecting` for a grace period.
+ */
+export const Connection = z.enum(['online', 'reconnecting']);
+export type Connection = z.infer<typeof Connection>;
+
 /** What an admitted member is shown of another admitted member. */
 export const MemberSummary = z.object({
   id: EntityId,
   displayName: z.string(),
   role: Role,
+  connection: Connection,
   producers: z.array(ProducerView),
   /** What of theirs reaches the group now: on at their end and not held by the server. */
   sending: z.object({ mic: z.boolean(), camera: z.boolean() }),

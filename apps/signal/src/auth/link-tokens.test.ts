@@ -187,3 +187,30 @@ describe('LinkTokens', () => {
     });
   });
 });
+
+describe('seat resume credentials', () => {
+  const tokens = new LinkTokens(SECRET);
+
+  it('name one seat in one room, with its nonce', async () => {
+    const credential = await tokens.seat({ roomId: ROOM, memberId: 'm1', nonce: 'n1' }, later());
+    await expect(tokens.verifySeat(credential, ROOM)).resolves.toEqual({ roomId: ROOM, memberId: 'm1', nonce: 'n1' });
+    await refusal(tokens.verifySeat(credential, OTHER_ROOM));
+    await refusal(tokens.verifySeat(tamper(credential, 1), ROOM));
+    await refusal(new LinkTokens('another-secret-that-is-long-enough-too').verifySeat(credential, ROOM));
+  });
+
+  it('are never taken for a link, nor a link for them', async () => {
+    const credential = await tokens.seat({ roomId: ROOM, memberId: 'm1', nonce: 'n1' }, later());
+    await refusal(tokens.verify(credential, ROOM));
+    const facilitatorLink = await tokens.sign({ roomId: ROOM, role: 'facilitator' }, later());
+    await refusal(tokens.verifySeat(facilitatorLink, ROOM));
+    // A forged seat claim in a link's audience is refused too.
+    await refusal(tokens.verifySeat(await forge({ room: ROOM, sub: 'm1', nonce: 'n1' }), ROOM));
+  });
+
+  it('expire', async () => {
+    const credential = await tokens.seat({ roomId: ROOM, memberId: 'm1', nonce: 'n1' }, Date.now() - 1000);
+    const error = await refusal(tokens.verifySeat(credential, ROOM));
+    expect(error.message).toMatch(/not kept/);
+  });
+});

@@ -1,12 +1,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ProtocolFailure } from '@group-room/shared';
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { SEAT_GONE } from '../room/seats.js';
 
 const AUDIENCE = 'group-room';
+const SEAT_AUDIENCE = 'group-room:seat';
 const ALGORITHM = 'HS256';
 
 /** What a link grants: a role in one room; invites carry an id so one link can be blocked. */
 export type LinkGrant = { roomId: string; role: 'facilitator' } | { roomId: string; role: 'member'; inviteId: string };
+
+/** What a resume credential names: a seat and the nonce it must still have. */
+export interface SeatGrant {
+  roomId: string;
+  memberId: string;
+  nonce: string;
+}
 
 /**
  * Signs and checks the tokens inside facilitator and invite links (JWT, HS256 via `jose`).
@@ -35,15 +44,40 @@ export class LinkTokens {
     return this.sign({ roomId, role: 'member', inviteId: randomUUID() }, expiresAt);
   }
 
+  /**
+   * A seat's resume credential: one person in one room, with the seat's current nonce (so it
+   * works for one resume only). Its own audience, so it is never taken for a link, nor a link for it.
+   */
+  seat(grant: SeatGrant, expiresAt: number): Promise<string> {
+    return new SignJWT({ room: grant.roomId, sub: grant.memberId, nonce: grant.nonce })
+      .setProtectedHeader({ alg: ALGORITHM })
+      .setAudience(SEAT_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(expiresAt / 1000))
+      .sign(this.#key);
+  }
+
+  /** The seat a valid resume credential names in `roomId`; FORBIDDEN for anything else. */
+  async verifySeat(token: string, roomId: string): Promise<SeatGrant> {
+    const payload = await this.#verified(token, SEAT_AUDIENCE, SEAT_GONE);
+    const { sub, nonce } = payload;
+    if (payload['room'] !== roomId || typeof sub !== 'string' || typeof nonce !== 'string') throw new ProtocolFailure('FORBIDDEN', SEAT_GONE);
+    return { roomId, memberId: sub, nonce };
+  }
+
+  async #verified(token: string, audience: string, invalid: string): Promise<JWTPayload> {
+    try {
+      const { payload } = await jwtVerify(token, this.#key, { audience, algorithms: [ALGORITHM], requiredClaims: ['exp'] });
+      return payload;
+    } catch (error) {
+      if (error instanceof errors.JWTExpired && audience === AUDIENCE) throw new ProtocolFailure('FORBIDDEN', 'This link has expired');
+      throw new ProtocolFailure('FORBIDDEN', invalid);
+    }
+  }
+
   /** The grant of a valid token for `roomId`; FORBIDDEN for anything else. */
   async verify(token: string, roomId: string): Promise<LinkGrant> {
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(token, this.#key, { audience: AUDIENCE, algorithms: [ALGORITHM], requiredClaims: ['exp'] }));
-    } catch (error) {
-      if (error instanceof errors.JWTExpired) throw new ProtocolFailure('FORBIDDEN', 'This link has expired');
-      throw new ProtocolFailure('FORBIDDEN', 'This link is not valid');
-    }
+    const payload = await this.#verified(token, AUDIENCE, 'This link is not valid');
     if (payload['room'] !== roomId) throw new ProtocolFailure('FORBIDDEN', 'This link is for another room');
     if (payload['role'] === 'facilitator') return { roomId, role: 'facilitator' };
     if (payload['role'] === 'member' && typeof payload['inv'] === 'string') return { roomId, role: 'member', inviteId: payload['inv'] };

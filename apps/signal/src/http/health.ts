@@ -2,14 +2,14 @@ import { Router } from 'express';
 import type { WorkerPool } from '../media/worker-pool.js';
 import type { RoomStore } from '../store/room-store.js';
 
-/** /healthz: the process answers. /readyz: media workers alive and the store reachable. */
-export function healthRoutes(pool: WorkerPool, store: RoomStore): Router {
+/** /healthz: the process answers. /readyz: not draining, media workers alive and the store reachable. */
+export function healthRoutes(pool: WorkerPool, store: RoomStore, draining: () => boolean): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const checks = { workers: pool.healthy, store: true };
+    const checks = { draining: draining(), workers: pool.healthy, store: true };
     try {
       await Promise.race([
         store.ping(),
@@ -18,7 +18,7 @@ export function healthRoutes(pool: WorkerPool, store: RoomStore): Router {
     } catch {
       checks.store = false;
     }
-    const ready = checks.workers && checks.store;
+    const ready = !checks.draining && checks.workers && checks.store;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
   return router;

@@ -15,13 +15,17 @@ export interface ProducerData {
 export interface ConsumerData {
   /** The receiving client has set it up and asked for its media. */
   clientReady: boolean;
+  /** Whose producer it carries, and which source: to announce it again after a resume. */
+  senderId: string;
+  source: MediaSource;
   [key: string]: unknown;
 }
 
 /** One member's mediasoup objects in a room: at most one send and one receive transport. */
 export class PeerMedia {
   readonly id: string;
-  readonly notify: Notify;
+  /** Reaches the person's current connection; a resumed seat rebinds it to the new socket. */
+  notify: Notify;
   readonly transports = new Map<string, types.WebRtcTransport>();
   readonly producers = new Map<string, types.Producer<ProducerData>>();
   readonly consumers = new Map<string, types.Consumer<ConsumerData>>();

@@ -31,16 +31,20 @@ const NOBODY: MediaPolicy = { receive: new Set(), send: { mic: new Set(), camera
  */
 export class RoomMedia {
   readonly router: types.Router;
+  /** The worker process carrying this room (tests kill it to check recovery). */
+  readonly workerPid: number;
   readonly #webRtcServer: types.WebRtcServer;
   readonly #peers = new Map<string, PeerMedia>();
   readonly #levels: types.AudioLevelObserver;
-  /** Speaking time per member, from the audio-level observer. */
-  readonly talkTime = new TalkTime();
+  /** Speaking time per member, from the audio-level observer; outlives this router (see RoomRegistry). */
+  readonly talkTime: TalkTime;
   /** Who the room state lets receive, and send each source (see mediaPolicy). */
   #policy: MediaPolicy = NOBODY;
 
-  private constructor(lease: RouterLease, levels: types.AudioLevelObserver) {
+  private constructor(lease: RouterLease, levels: types.AudioLevelObserver, talkTime: TalkTime) {
     this.router = lease.router;
+    this.workerPid = lease.workerPid;
+    this.talkTime = talkTime;
     this.#webRtcServer = lease.webRtcServer;
     this.#levels = levels;
     levels.on('volumes', (volumes) => {
@@ -49,14 +53,16 @@ export class RoomMedia {
     });
   }
 
-  static async create(pool: WorkerPool): Promise<RoomMedia> {
+  /** `onLost`: the router's worker died, taking this room's media with it. */
+  static async create(pool: WorkerPool, talkTime: TalkTime, onLost: () => void): Promise<RoomMedia> {
     const lease = await pool.createRouter();
     const levels = await lease.router.createAudioLevelObserver({
       maxEntries: 64,
       threshold: SPEAKING_THRESHOLD_DBOV,
       interval: TALK_INTERVAL_MS,
     });
-    return new RoomMedia(lease, levels);
+    lease.router.on('workerclose', onLost);
+    return new RoomMedia(lease, levels, talkTime);
   }
 
   get size(): number {
@@ -78,10 +84,19 @@ export class RoomMedia {
     return peer;
   }
 
+  peerIds(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  /** A resumed seat: what the server tells this member now goes to their new connection. */
+  rebind(peerId: string, notify: Notify): void {
+    const peer = this.#peers.get(peerId);
+    if (peer) peer.notify = notify;
+  }
+
   removePeer(peerId: string): void {
     this.#peers.get(peerId)?.close();
     this.#peers.delete(peerId);
-    this.talkTime.forget(peerId);
   }
 
   #peer(peerId: string): PeerMedia {
@@ -115,6 +130,24 @@ export class RoomMedia {
       iceCandidates: transport.iceCandidates,
       dtlsParameters: transport.dtlsParameters,
     };
+  }
+
+  /** New ICE credentials for a transport whose path broke (the client restarts ICE with them). */
+  async restartIce(peerId: string, transportId: string): Promise<types.IceParameters> {
+    const transport = this.#transport(this.#peer(peerId), transportId);
+    return transport.restartIce();
+  }
+
+  /**
+   * After a resume: announce again what the member has not set up yet (announcements sent
+   * while they were away were lost), and say which consumers exist now.
+   */
+  resync(peerId: string): string[] {
+    const peer = this.#peer(peerId);
+    for (const consumer of peer.consumers.values()) {
+      if (!consumer.appData.clientReady) this.#announce(peer, consumer);
+    }
+    return [...peer.consumers.keys()];
   }
 
   #transport(peer: PeerMedia, transportId: string): types.WebRtcTransport {
@@ -259,7 +292,7 @@ export class RoomMedia {
       producerId: producer.id,
       rtpCapabilities,
       paused: true,
-      appData: { clientReady: false },
+      appData: { clientReady: false, senderId: sender.id, source: producer.appData.source },
     });
     receiver.consumers.set(consumer.id, consumer);
     consumer.observer.once('close', () => receiver.consumers.delete(consumer.id));
@@ -267,12 +300,16 @@ export class RoomMedia {
       consumer.close();
       receiver.notify('consumer:closed', { consumerId: consumer.id });
     });
+    this.#announce(receiver, consumer);
+  }
+
+  #announce(receiver: PeerMedia, consumer: types.Consumer<ConsumerData>): void {
     receiver.notify('consumer:new', {
       consumerId: consumer.id,
-      producerId: producer.id,
-      peerId: sender.id,
+      producerId: consumer.producerId,
+      peerId: consumer.appData.senderId,
       kind: consumer.kind,
-      source: producer.appData.source,
+      source: consumer.appData.source,
       rtpParameters: asWire<RtpParameters>(consumer.rtpParameters),
       producerPaused: consumer.producerPaused,
     });

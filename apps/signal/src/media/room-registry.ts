@@ -1,13 +1,21 @@
 import { KeyedQueue } from '../keyed-queue.js';
 import { RoomMedia } from './room-media.js';
+import { TalkTime } from './talk-time.js';
 import type { WorkerPool } from './worker-pool.js';
 
-/** This node's live rooms' media. A room's router exists while someone is in it. */
+/**
+ * This node's live rooms' media. A room's router exists while someone's media is in it; its
+ * talk time lives beside it, so a router rebuilt after a worker died (or a member's media
+ * restarted after a reload) goes on counting from where it was.
+ */
 export class RoomRegistry {
   readonly #pool: WorkerPool;
   readonly #rooms = new Map<string, RoomMedia>();
+  readonly #talk = new Map<string, TalkTime>();
   /** Joins and leaves of one room run in order. */
   readonly queue = new KeyedQueue();
+  /** Told when a room's router was lost with its worker (set by the hub). */
+  onLost: (roomId: string) => void = () => undefined;
 
   constructor(pool: WorkerPool) {
     this.#pool = pool;
@@ -17,16 +25,26 @@ export class RoomRegistry {
     return this.#rooms.get(roomId);
   }
 
+  talkTime(roomId: string): TalkTime | undefined {
+    return this.#talk.get(roomId);
+  }
+
   /** Call inside `queue.run(roomId, …)`. */
   async open(roomId: string): Promise<RoomMedia> {
     const existing = this.#rooms.get(roomId);
     if (existing && !existing.closed) return existing;
-    const media = await RoomMedia.create(this.#pool);
+    let talk = this.#talk.get(roomId);
+    if (!talk) this.#talk.set(roomId, (talk = new TalkTime()));
+    const media = await RoomMedia.create(this.#pool, talk, () => {
+      if (this.#rooms.get(roomId) !== media) return;
+      this.#rooms.delete(roomId);
+      this.onLost(roomId);
+    });
     this.#rooms.set(roomId, media);
     return media;
   }
 
-  /** Call inside `queue.run(roomId, …)`: closes the router once the room is empty. */
+  /** Call inside `queue.run(roomId, …)`: closes the router once nobody's media is in it. */
   closeIfEmpty(roomId: string): void {
     const media = this.#rooms.get(roomId);
     if (media && media.size === 0) {
@@ -35,10 +53,19 @@ export class RoomRegistry {
     }
   }
 
-  /** Close a room's media whoever is still in it (the session ended). */
+  /** Close a room's media whoever is still in it, and forget its talk time (the session ended). */
   close(roomId: string): void {
     this.#rooms.get(roomId)?.close();
     this.#rooms.delete(roomId);
+    this.#talk.delete(roomId);
+  }
+
+  /** Forget the talk time of people no longer in the room (their seats were freed). */
+  forgetTalk(roomId: string, keep: (memberId: string) => boolean): void {
+    const talk = this.#talk.get(roomId);
+    if (!talk) return;
+    talk.retain(keep);
+    if (talk.size === 0 && !this.#rooms.has(roomId)) this.#talk.delete(roomId);
   }
 
   get roomCount(): number {
@@ -48,5 +75,6 @@ export class RoomRegistry {
   closeAll(): void {
     for (const media of this.#rooms.values()) media.close();
     this.#rooms.clear();
+    this.#talk.clear();
   }
 }

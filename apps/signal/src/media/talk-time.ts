@@ -4,7 +4,8 @@ import type { TalkTimeEntry } from '@group-room/shared';
  * Each member's speaking time this session, from the router's audio-level observer: every
  * report interval in which a member's microphone is above the threshold counts as speaking.
  * A producer the server has paused (muted, not their turn) sends nothing, so it never counts.
- * Kept in memory with the room's media only; never stored, never sent to members.
+ * Kept in this node's memory only (across a member's reconnects and a rebuilt router, not
+ * across a restart of the node); never stored, never sent to members.
  */
 export class TalkTime {
   readonly #spoken = new Map<string, { speakingMs: number; lastSpokeAt: number }>();
@@ -29,5 +30,14 @@ export class TalkTime {
 
   forget(memberId: string): void {
     this.#spoken.delete(memberId);
+  }
+
+  /** Keep only the members `keep` says are still in the room. */
+  retain(keep: (memberId: string) => boolean): void {
+    for (const memberId of [...this.#spoken.keys()]) if (!keep(memberId)) this.#spoken.delete(memberId);
+  }
+
+  get size(): number {
+    return this.#spoken.size;
   }
 }

@@ -1,3 +1,4 @@
+import { ProtocolFailure } from '@group-room/shared';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
@@ -11,81 +12,144 @@ export interface WorkerPoolOptions {
   /** Worker i listens on basePort + i (UDP and TCP); 0 lets the OS pick. */
   basePort: number;
   log: Logger;
-  /** A worker died: its rooms' media is gone. */
-  onWorkerDied: (error: Error) => void;
 }
 
 interface PoolEntry {
+  index: number;
   worker: types.Worker;
   webRtcServer: types.WebRtcServer;
   routers: number;
+  /** False from the worker's death until its replacement is up. */
+  live: boolean;
 }
 
 export interface RouterLease {
   router: types.Router;
   webRtcServer: types.WebRtcServer;
+  /** The process of the worker it lives on. */
+  workerPid: number;
 }
 
-/** One mediasoup Worker per core, each with one WebRtcServer (one UDP + TCP port). */
-export class WorkerPool {
-  readonly #entries: PoolEntry[];
-  #closed = false;
+/** A promise with its resolver (Promise.withResolvers needs Node 22). */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => undefined as void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
 
-  private constructor(entries: PoolEntry[]) {
-    this.#entries = entries;
+/** How long a request for a router waits for a dead worker's replacement when none is live. */
+const REPLACEMENT_WAIT_MS = 10_000;
+const RESTART_RETRY_MS = 1000;
+
+/**
+ * One mediasoup Worker per core, each with one WebRtcServer (one UDP + TCP port). A worker
+ * that dies is replaced on the same port; the routers it held close with it (their rooms are
+ * told through the routers' `workerclose`, see RoomRegistry) and the process carries on.
+ */
+export class WorkerPool {
+  readonly #entries: PoolEntry[] = [];
+  readonly #options: WorkerPoolOptions;
+  #closed = false;
+  /** Resolved whenever a replacement worker comes up, for requests waiting on one. */
+  #replaced = signal();
+  /** Workers started over their lifetime beyond the first set (for tests and metrics). */
+  restarts = 0;
+
+  private constructor(options: WorkerPoolOptions) {
+    this.#options = options;
   }
 
   static async create(options: WorkerPoolOptions): Promise<WorkerPool> {
-    const entries: PoolEntry[] = [];
+    const pool = new WorkerPool(options);
     try {
-      for (let i = 0; i < options.count; i++) {
-        const worker = await mediasoup.createWorker({ logLevel: options.logLevel });
-        const listen = (protocol: 'udp' | 'tcp'): types.TransportListenInfo => ({
-          protocol,
-          ip: options.listenIp,
-          announcedAddress: options.announcedAddress,
-          ...(options.basePort ? { port: options.basePort + i } : {}),
-        });
-        const webRtcServer = await worker.createWebRtcServer({ listenInfos: [listen('udp'), listen('tcp')] });
-        entries.push({ worker, webRtcServer, routers: 0 });
-      }
+      for (let i = 0; i < options.count; i++) pool.#entries.push(await pool.#start(i));
     } catch (error) {
-      for (const entry of entries) entry.worker.close();
+      pool.close();
       throw error;
-    }
-    const pool = new WorkerPool(entries);
-    for (const entry of entries) {
-      entry.worker.on('died', (error) => {
-        if (pool.#closed) return;
-        options.log.error('mediasoup worker died', { pid: entry.worker.pid, error: error.message });
-        options.onWorkerDied(error);
-      });
     }
     return pool;
   }
 
-  /** A router on the least-loaded worker. */
+  async #start(index: number): Promise<PoolEntry> {
+    const options = this.#options;
+    const worker = await mediasoup.createWorker({ logLevel: options.logLevel });
+    try {
+      const listen = (protocol: 'udp' | 'tcp'): types.TransportListenInfo => ({
+        protocol,
+        ip: options.listenIp,
+        announcedAddress: options.announcedAddress,
+        ...(options.basePort ? { port: options.basePort + index } : {}),
+      });
+      const webRtcServer = await worker.createWebRtcServer({ listenInfos: [listen('udp'), listen('tcp')] });
+      const entry: PoolEntry = { index, worker, webRtcServer, routers: 0, live: true };
+      worker.on('died', (error) => this.#died(entry, error));
+      return entry;
+    } catch (error) {
+      worker.close();
+      throw error;
+    }
+  }
+
+  #died(entry: PoolEntry, error: Error): void {
+    entry.live = false;
+    if (this.#closed) return;
+    this.#options.log.error('mediasoup worker died; starting a replacement', { pid: entry.worker.pid, worker: entry.index, error: error.message });
+    void this.#replace(entry);
+  }
+
+  async #replace(dead: PoolEntry): Promise<void> {
+    while (!this.#closed) {
+      try {
+        const entry = await this.#start(dead.index);
+        if (this.#closed) {
+          entry.worker.close();
+          return;
+        }
+        this.#entries[this.#entries.indexOf(dead)] = entry;
+        this.restarts++;
+        this.#options.log.info('mediasoup worker replaced', { pid: entry.worker.pid, worker: entry.index });
+        this.#replaced.resolve();
+        this.#replaced = signal();
+        return;
+      } catch (error) {
+        this.#options.log.error('mediasoup worker could not be restarted; retrying', { worker: dead.index, error: error instanceof Error ? error.message : String(error) });
+        await new Promise((resolve) => setTimeout(resolve, RESTART_RETRY_MS).unref());
+      }
+    }
+  }
+
+  /** A router on the live worker with the fewest routers (waiting briefly if none is live). */
   async createRouter(): Promise<RouterLease> {
-    const entry = this.#entries.reduce((a, b) => (b.routers < a.routers ? b : a));
-    const router = await entry.worker.createRouter({ mediaCodecs });
-    entry.routers++;
-    router.observer.once('close', () => {
-      entry.routers--;
-    });
-    return { router, webRtcServer: entry.webRtcServer };
+    const deadline = Date.now() + REPLACEMENT_WAIT_MS;
+    for (;;) {
+      if (this.#closed) throw new ProtocolFailure('UNAVAILABLE', 'The server is shutting down');
+      const live = this.#entries.filter((e) => e.live);
+      if (live.length > 0) {
+        const entry = live.reduce((a, b) => (b.routers < a.routers ? b : a));
+        const router = await entry.worker.createRouter({ mediaCodecs });
+        entry.routers++;
+        router.observer.once('close', () => {
+          entry.routers--;
+        });
+        return { router, webRtcServer: entry.webRtcServer, workerPid: entry.worker.pid };
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ProtocolFailure('UNAVAILABLE', 'Audio and video are restarting on the server; try again in a moment');
+      await Promise.race([this.#replaced.promise, new Promise((resolve) => setTimeout(resolve, left).unref())]);
+    }
   }
 
   get healthy(): boolean {
-    return !this.#closed && this.#entries.every((e) => !e.worker.closed && !e.worker.died);
+    return !this.#closed && this.#entries.every((e) => e.live && !e.worker.closed);
   }
 
   get pids(): number[] {
     return this.#entries.map((e) => e.worker.pid);
   }
 
-  /** User + system CPU time of all workers, in milliseconds. */
+  /** User + system CPU time of all live workers, in milliseconds. */
   async cpuTimeMs(): Promise<number> {
-    const usages = await Promise.all(this.#entries.map((e) => e.worker.getResourceUsage()));
+    const usages = await Promise.all(this.#entries.filter((e) => e.live).map((e) => e.worker.getResourceUsage()));
     return usages.reduce((sum, u) => sum + u.ru_utime + u.ru_stime, 0);
   }
 

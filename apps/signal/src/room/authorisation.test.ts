@@ -107,6 +107,10 @@ const placed =
       inviteId: null,
       enteredAt: T,
       producers: {},
+      connectionId: ACTOR,
+      node: null,
+      offlineSince: null,
+      resumeNonce: '',
       heldOff: [],
       asked: [],
     });

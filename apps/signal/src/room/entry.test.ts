@@ -38,6 +38,11 @@ describe('enter', () => {
       producers: {},
       heldOff: [],
       asked: [],
+      // Entered without a connection (the rules alone): the seat is held by a stand-in one.
+      connectionId: 'host',
+      node: null,
+      offlineSince: null,
+      resumeNonce: '',
     });
     expect(mediaAllowed(next, 'host')).toBe(true);
     expect(state.members).toEqual({});
@@ -57,6 +62,10 @@ describe('enter', () => {
       producers: {},
       heldOff: [],
       asked: [],
+      connectionId: 'm1',
+      node: null,
+      offlineSince: null,
+      resumeNonce: '',
     });
     expect(mediaAllowed(next, 'm1')).toBe(false);
   });

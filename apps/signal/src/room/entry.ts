@@ -1,4 +1,5 @@
 import { isFacilitatorRole, ProtocolFailure, type Role } from '@group-room/shared';
+import type { SeatConnection } from './seats.js';
 import { memberCount, withMember, withoutMember, type RoomChange } from './state.js';
 
 export interface Entrant {
@@ -6,6 +7,8 @@ export interface Entrant {
   displayName: string;
   role: Role;
   inviteId: string | null;
+  /** The connection taking the new seat (tests of the rules may leave it out). */
+  connection?: SeatConnection;
 }
 
 /**
@@ -23,8 +26,13 @@ export const enter =
       throw new ProtocolFailure('FORBIDDEN', 'This link can no longer be used to join this session');
     }
     if (memberCount(state) >= state.capacity) throw new ProtocolFailure('ROOM_FULL', `This room is full (${state.capacity} people)`);
+    const { connection, ...person } = entrant;
     return withMember(state, {
-      ...entrant,
+      ...person,
+      connectionId: connection?.connectionId ?? entrant.id,
+      node: connection?.node ?? null,
+      offlineSince: null,
+      resumeNonce: connection?.resumeNonce ?? '',
       stage: facilitator ? 'admitted' : 'agreement',
       acknowledgedVersion: null,
       enteredAt: now,

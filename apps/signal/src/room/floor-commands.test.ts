@@ -156,7 +156,7 @@ describe('raised hands', () => {
     it('to the first in line: they hold the floor and leave the queue; only they (and facilitators) may speak', () => {
       const before = queued();
       const state = grant('a', T + 50)(before);
-      expect(state.floor).toEqual({ ...before.floor, holder: 'a', hands: ['b', 'c'], turn: before.floor.turn + 1, turnStartedAt: T + 50, turnEndsAt: null });
+      expect(state.floor).toEqual({ ...before.floor, holder: 'a', hands: ['b', 'c'], turn: before.floor.turn + 1, turnStartedAt: T + 50, turnEndsAt: null , turnPausedMs: null});
       expect(speaking(state)).toEqual(['a', ...FACILITATORS]);
       expect(heldBy(state, state.members['a']!, 'mic')).toBeNull();
       expect(heldBy(state, state.members['b']!, 'mic')).toBe('floor');
@@ -207,7 +207,7 @@ describe('raised hands', () => {
     it('by the holder: nobody holds the floor, the queue stays', () => {
       const before = held();
       const state = by('a', { type: 'floor.release' }, T + 3)(before);
-      expect(state.floor).toEqual({ ...before.floor, holder: null, turn: before.floor.turn + 1, turnStartedAt: null, turnEndsAt: null });
+      expect(state.floor).toEqual({ ...before.floor, holder: null, turn: before.floor.turn + 1, turnStartedAt: null, turnEndsAt: null , turnPausedMs: null});
       expect(speaking(state)).toEqual(FACILITATORS);
     });
 
@@ -290,7 +290,7 @@ describe('rounds (the talking stick)', () => {
       round: { order: ['a', 'c', 'b', 'd'], position: 0, turnSeconds: null, onTimeout: 'warn' },
       turn: before.floor.turn + 1,
       turnStartedAt: T + 100,
-      turnEndsAt: null,
+      turnEndsAt: null, turnPausedMs: null
     });
     expect(speaking(state)).toEqual(['a', ...FACILITATORS]);
   });
@@ -307,7 +307,7 @@ describe('rounds (the talking stick)', () => {
       holder: 'd',
       round: { order: ['d', 'a'], position: 0, turnSeconds: 90, onTimeout: 'pass' },
       turnStartedAt: T + 5,
-      turnEndsAt: T + 5 + 90_000,
+      turnEndsAt: T + 5 + 90_000, turnPausedMs: null
     });
   });
 
@@ -339,7 +339,7 @@ describe('rounds (the talking stick)', () => {
         round: { position: 1 },
         turn: before.floor.turn + 1,
         turnStartedAt: T + 20_000,
-        turnEndsAt: T + 20_000 + 60_000,
+        turnEndsAt: T + 20_000 + 60_000, turnPausedMs: null
       });
       expect(speaking(state)).toEqual(['b', ...FACILITATORS]);
     });
@@ -416,7 +416,7 @@ describe('someone leaving (or removed) takes themselves off the floor', () => {
         round: { order: ['a', 'c'], position: 1 },
         turn: before.floor.turn + 1,
         turnStartedAt: T + 500,
-        turnEndsAt: T + 500 + 60_000,
+        turnEndsAt: T + 500 + 60_000, turnPausedMs: null
       });
     });
 
@@ -457,7 +457,7 @@ describe('expireTurn (a round turn’s time runs out)', () => {
       round: { position: 1 },
       turn: before.floor.turn + 1,
       turnStartedAt: T + 30_000,
-      turnEndsAt: T + 60_000,
+      turnEndsAt: T + 60_000, turnPausedMs: null
     });
     expect(expireTurn(state.floor.turn, T + 61_000)(state).floor).toEqual({ ...OPEN_FLOOR, turn: state.floor.turn + 1 });
   });

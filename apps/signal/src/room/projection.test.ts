@@ -146,11 +146,11 @@ describe('viewFor', () => {
 
     it('gets the admitted people, themselves included, in entry order, with their producers', () => {
       expect(view().members).toEqual([
-        { id: 'host', displayName: NAMES['host'], role: 'facilitator', producers: [], sending: { mic: false, camera: false } },
-        { id: 'co', displayName: NAMES['co'], role: 'cofacilitator', producers: [], sending: { mic: false, camera: false } },
+        { id: 'host', displayName: NAMES['host'], role: 'facilitator', connection: 'online', producers: [], sending: { mic: false, camera: false } },
+        { id: 'co', displayName: NAMES['co'], role: 'cofacilitator', connection: 'online', producers: [], sending: { mic: false, camera: false } },
         // a's microphone is on at her end and not held; her camera is paused by her.
-        { id: 'a', displayName: NAMES['a'], role: 'member', producers: [mic, cam], sending: { mic: true, camera: false } },
-        { id: 'b', displayName: NAMES['b'], role: 'member', producers: [], sending: { mic: false, camera: false } },
+        { id: 'a', displayName: NAMES['a'], role: 'member', connection: 'online', producers: [mic, cam], sending: { mic: true, camera: false } },
+        { id: 'b', displayName: NAMES['b'], role: 'member', connection: 'online', producers: [], sending: { mic: false, camera: false } },
       ]);
       expect(view().self).toMatchObject({ stage: 'admitted', mustAcknowledge: false, media: true });
     });
@@ -196,6 +196,7 @@ describe('viewFor', () => {
         id: 'g',
         displayName: NAMES['g'],
         role: 'member',
+        connection: 'online',
         producers: [],
         sending: { mic: false, camera: false },
         stage: 'agreement',
@@ -295,7 +296,8 @@ describe('views on the wire', () => {
         expect(RoomView.parse(wire)).toEqual(view);
         expect(RoomView.strict().safeParse(wire).success).toBe(true);
         expect(events['room:view'].parse({ view: wire, serverNow: 1 })).toEqual({ view, serverNow: 1 });
-        expect(requests['room:enter'].response.parse({ view: wire })).toEqual({ view });
+        const resume = { credential: 'c'.repeat(16), memberId: id, graceSeconds: 120 };
+        expect(requests['room:enter'].response.parse({ view: wire, resume })).toEqual({ view, resume });
         checked++;
       }
     }

@@ -11,6 +11,7 @@ const summary = (state: RoomState, m: MemberState): MemberSummary => ({
   id: m.id,
   displayName: m.displayName,
   role: m.role,
+  connection: m.connectionId === null ? 'reconnecting' : 'online',
   producers: Object.values(m.producers),
   sending: { mic: sending(state, m, 'mic'), camera: sending(state, m, 'camera') },
 });

@@ -12,6 +12,7 @@ import {
 import fc from 'fast-check';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../logger.js';
 import { MemoryRoomStore } from '../store/memory-room-store.js';
 import { RedisRoomStore } from '../store/redis-room-store.js';
 import { fixedTtl, type RoomStore } from '../store/room-store.js';
@@ -20,6 +21,7 @@ import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
 import { expireTurn } from './floor-commands.js';
 import { putProducer, removeProducer, setProducerPaused } from './producers.js';
+import { disconnectSeat, resumeSeat, sweepSeats } from './seats.js';
 import { viewFor } from './projection.js';
 import { agreementVersion, maySend, mediaAllowed, mediaPolicy, memberCount, membersInOrder, newRoom, type RoomChange, type RoomState } from './state.js';
 import { deepFreeze } from './rules.test-support.js';
@@ -42,6 +44,10 @@ const INITIAL_VERSION = agreementVersion(TEXTS[0]);
 const INVITES = ['inv-0', 'inv-1', 'inv-2'] as const;
 const T0 = 1_700_000_000_000;
 const GHOST = 'ghost';
+/** Seats: the grace period, and the two signalling nodes people connect through. */
+const GRACE_MS = 120_000;
+const NODES = ['node-a', 'node-b'] as const;
+const LIVE: readonly (readonly string[])[] = [NODES, ['node-a'], ['node-b']];
 
 /**
  * Who acts: anyone (including people who left and a ghost), or someone picked from the
@@ -99,7 +105,13 @@ type Step =
   | CommandStep
   | { kind: 'producer'; who: number; op: 'put' | 'pause' | 'resume' | 'remove'; producer: number }
   /** The server's timer for a round turn: for the current turn (or a stale one), some seconds after the step's time. */
-  | { kind: 'expire'; stale: boolean; after: number };
+  | { kind: 'expire'; stale: boolean; after: number }
+  /** A connection closes without leaving (or a stale one, whose seat was resumed elsewhere, closes late). */
+  | { kind: 'drop'; who: number; stale: boolean }
+  /** A resume with the seat's credential (or an old, already used one), through node a or b. */
+  | { kind: 'resume'; who: number; stale: boolean; node: number }
+  /** A node's seat sweep, some seconds after the step's time, with node a, b or both alive. */
+  | { kind: 'sweep'; after: number; live: number };
 
 const weighted = (entries: [CommandType, number][]): fc.Arbitrary<CommandType> =>
   fc.oneof(...entries.map(([type, weight]) => ({ weight, arbitrary: fc.constant(type) })));
@@ -199,6 +211,12 @@ const stepArbWith = (types: fc.Arbitrary<CommandType>, commandWeight: number, ex
       weight: expireWeight,
       arbitrary: fc.record({ kind: fc.constant('expire' as const), stale: fc.boolean(), after: fc.constantFrom(0, 20, 90) }),
     },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop' as const), who, stale: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('resume' as const), who, stale: fc.boolean(), node: fc.nat(1) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('sweep' as const), after: fc.constantFrom(0, 30, 121, 600), live: fc.constantFrom(0, 0, 0, 1, 2) }),
+    },
   );
 
 /** Every kind of step, every command (turn-taking less often: it needs people in the room). */
@@ -292,7 +310,7 @@ function plan(steps: Step[]): { planned: Planned[]; ids: string[] } {
           actor: () => id,
           inviteId,
           now,
-          change: enter({ id, displayName: nameOf(id), role: step.role, inviteId }, now),
+          change: enter({ id, displayName: nameOf(id), role: step.role, inviteId, connection: { connectionId: `${id}@0`, node: NODES[ids.length % 2]!, resumeNonce: `${id}#0` } }, now),
         };
       }
       case 'leave': {
@@ -337,6 +355,22 @@ function plan(steps: Step[]): { planned: Planned[]; ids: string[] } {
               ? removeProducer(actor, producerId)
               : setProducerPaused(actor, producerId, step.op === 'pause');
         return { step, label: `${actor}: producer ${step.op} ${producerId}`, actor: () => actor, now, change };
+      }
+      case 'drop': {
+        const id = anyone(step.who);
+        const change: RoomChange = (state) => disconnectSeat(id, step.stale ? `${id}@stale` : (state.members[id]?.connectionId ?? `${id}@gone`), now)(state);
+        return { step, label: `${id}'s ${step.stale ? 'stale ' : ''}connection drops`, actor: () => id, now, change };
+      }
+      case 'resume': {
+        const id = anyone(step.who);
+        const connection = { connectionId: `${id}@${i}`, node: NODES[step.node]!, resumeNonce: `${id}#${i}` };
+        const change: RoomChange = (state) => resumeSeat(id, step.stale ? `${id}#old` : (state.members[id]?.resumeNonce ?? `${id}#none`), connection, now)(state);
+        return { step, label: `${id} resumes${step.stale ? ' with a used credential' : ''} on ${connection.node}`, actor: () => id, now, change };
+      }
+      case 'sweep': {
+        const at = now + step.after * 1000;
+        const change = sweepSeats({ now: at, graceMs: GRACE_MS, liveNodes: new Set(LIVE[step.live]) });
+        return { step, label: `seat sweep +${step.after}s, live ${LIVE[step.live]!.join('+')}`, actor: () => GHOST, now: at, change };
       }
       case 'expire': {
         const at = now + step.after * 1000;
@@ -438,6 +472,8 @@ function checkState(state: RoomState, ids: readonly string[], parseViews = true)
       check(isFacilitatorRole(m.role) || m.acknowledgedVersion === state.agreement.version, `${m.id} has media without acknowledging`);
     }
     check(!isFacilitatorRole(m.role) || m.stage === 'admitted', `${m.role} ${m.id} at stage ${m.stage}`);
+    // A seat is either held by a connection or away since some time, never both or neither.
+    check((m.connectionId === null) === (m.offlineSince !== null), `${m.id}: connection ${m.connectionId}, away since ${m.offlineSince}`);
     // Someone at the agreement can always acknowledge it.
     if (m.stage === 'agreement') {
       check(actorState(state, m.id) === 'unacknowledged', `${m.id} is at the agreement but cannot acknowledge it`);
@@ -501,7 +537,12 @@ function floorProblems(state: RoomState): string[] {
   const check = (ok: boolean, problem: string) => {
     if (!ok) problems.push(problem);
   };
-  const { mode, holder, hands, round, turnStartedAt, turnEndsAt } = state.floor;
+  const { mode, holder, hands, round, turnStartedAt, turnEndsAt, turnPausedMs } = state.floor;
+  // A paused turn is the turn of someone away, and has no end time until they are back.
+  if (turnPausedMs !== null) {
+    check(turnEndsAt === null && holder !== null && round?.turnSeconds != null, `a paused turn (${turnPausedMs} ms) with end ${turnEndsAt}, holder ${holder}`);
+    check(holder === null || state.members[holder]?.connectionId === null, `the turn of ${holder}, who is connected, is paused`);
+  }
   const inRoom = (id: string) => state.members[id]?.stage === 'admitted';
   if (holder !== null) check(inRoom(holder), `the floor is held by ${holder}, who is not in the room`);
   check(new Set(hands).size === hands.length, `a hand is raised twice: ${hands.join(',')}`);
@@ -631,6 +672,31 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
     }
   }
 
+  if (step.kind === 'drop' || step.kind === 'resume') {
+    // A connection coming or going changes nothing of anyone's place: not a seat, a stage, a
+    // hold, a hand or the floor (only a timed turn's clock stops and starts).
+    check(JSON.stringify(Object.keys(after.members).sort()) === JSON.stringify(Object.keys(before.members).sort()), `${planned.label} changed who is in the room`);
+    for (const m of Object.values(before.members)) {
+      const a = after.members[m.id]!;
+      const place = (x: typeof m) => JSON.stringify([x.role, x.stage, x.acknowledgedVersion, x.heldOff, x.asked, x.producers]);
+      check(place(a) === place(m), `${planned.label} changed ${m.id}'s place`);
+    }
+    const floorPlace = (f: RoomState['floor']) => JSON.stringify({ ...f, turnEndsAt: null, turnPausedMs: null });
+    check(floorPlace(after.floor) === floorPlace(before.floor), `${planned.label} moved the floor`);
+    if (step.kind === 'resume' && step.stale) check(failure !== undefined, 'a used credential resumed a seat');
+  }
+  if (step.kind === 'sweep') {
+    // After a sweep nobody is away for longer than the grace period, and no seat is held through a dead node.
+    const live = new Set(LIVE[step.live]);
+    for (const m of Object.values(after.members)) {
+      check(m.offlineSince === null || planned.now - m.offlineSince < GRACE_MS, `${m.id} away since ${m.offlineSince}, kept past the grace period`);
+      check(m.connectionId === null || m.node === null || live.has(m.node), `${m.id} held through dead ${m.node}`);
+    }
+    for (const m of Object.values(before.members)) {
+      if (m.offlineSince === null || planned.now - m.offlineSince < GRACE_MS) check(after.members[m.id] !== undefined, `${m.id} freed within the grace period`);
+    }
+  }
+
   // Nobody turns anyone's source back on: a hold ends only when that member accepts an ask for it.
   for (const m of Object.values(before.members)) {
     const now = after.members[m.id];
@@ -651,6 +717,9 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
     !moved ||
       step.kind === 'leave' ||
       step.kind === 'expire' ||
+      step.kind === 'drop' ||
+      step.kind === 'resume' ||
+      step.kind === 'sweep' ||
       // Promoting a member takes them off the floor: facilitators may always speak.
       (step.kind === 'command' && (FLOOR_COMMANDS.has(step.type) || step.type === 'member.remove' || step.type === 'member.setRole')),
     `the floor moved on ${planned.label}`,
@@ -741,6 +810,7 @@ const floorSequences: fc.Arbitrary<Step[]> = fc
 /** What a step was, for counting: its command or kind, and (for leaving) where the person was on the floor. */
 function stepKey(p: Planned, before: RoomState): string {
   if (p.step.kind === 'command') return p.step.type;
+  if (p.step.kind === 'sweep') return `sweep(${p.step.after >= 121 ? 'late' : 'early'})`;
   if (p.step.kind !== 'leave') return p.step.kind;
   const id = p.actor(before);
   const { holder, hands, round } = before.floor;
@@ -795,8 +865,9 @@ describe('room rules (property-based)', { timeout: PROPERTY_TIMEOUT }, () => {
     }
     const outcomes = ['enter:changed', 'enter:ROOM_FULL', 'enter:FORBIDDEN', 'enter:NOT_FOUND', 'leave:changed', 'producer:changed', 'producer:NOT_FOUND'];
     const floor = ['leave(holder):changed', 'leave(hand):changed', 'leave(round):changed', 'expire:changed', 'expire:ok', 'mode:open', 'mode:hands', 'mode:round'];
+    const seats = ['drop:changed', 'drop:ok', 'resume:changed', 'resume:FORBIDDEN', 'sweep(late):changed', 'sweep(early):changed', 'sweep(early):ok'];
     const refusals = ['floor.grant:INVALID_STATE', 'round.pass:INVALID_STATE', 'ask.answer:INVALID_STATE', 'hands.move:NOT_FOUND', 'round.start:BAD_REQUEST', 'member.muteAll:NOT_FOUND', 'member.muteAll:INVALID_STATE'];
-    for (const key of [...outcomes, ...floor, ...refusals, 'stage:agreement', 'stage:waiting', 'stage:admitted']) {
+    for (const key of [...outcomes, ...floor, ...seats, ...refusals, 'stage:agreement', 'stage:waiting', 'stage:admitted']) {
       expect(seen.get(key) ?? 0, key).toBeGreaterThan(0);
     }
   });
@@ -824,8 +895,9 @@ beforeAll(async () => {
   redis = createClient({ url: REDIS_URL });
   redis.on('error', () => undefined);
   await redis.connect();
-  nodeA = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(600));
-  nodeB = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(600));
+  const log = createLogger('error', () => undefined);
+  nodeA = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl: fixedTtl(600), log });
+  nodeB = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl: fixedTtl(600), log });
 });
 
 afterAll(async () => {

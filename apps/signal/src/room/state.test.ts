@@ -63,7 +63,7 @@ describe('newRoom', () => {
       blockedInvites: [],
       acknowledgements: [],
       members: {},
-      floor: { mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null },
+      floor: { mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null, turnPausedMs: null },
     });
     expect(memberCount(room())).toBe(0);
   });

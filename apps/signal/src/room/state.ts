@@ -36,6 +36,15 @@ export interface MemberState {
   heldOff: MediaSource[];
   /** A facilitator's pending asks to turn a source back on. */
   asked: MediaSource[];
+  /**
+   * The seat and its connection (see seats.ts): the connection holding the seat now (null
+   * while it is away), the signalling node serving it, since when it is away, and the nonce a
+   * resume credential must carry (a new one on every resume, so each credential works once).
+   */
+  connectionId: string | null;
+  node: string | null;
+  offlineSince: number | null;
+  resumeNonce: string;
 }
 
 export interface RoomState {
@@ -148,6 +157,7 @@ export function passFloor(floor: Floor, holder: string | null, now: number, turn
     turn: floor.turn + 1,
     turnStartedAt: holder ? now : null,
     turnEndsAt: holder && turnSeconds ? now + turnSeconds * 1000 : null,
+    turnPausedMs: null,
   };
 }
 

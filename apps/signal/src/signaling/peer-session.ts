@@ -8,6 +8,8 @@ import {
   type ClientToServerEvents,
   type ProducerView,
   type RoomView,
+  type SeatResume,
+  type IceParameters,
   type RtpCapabilities,
   type ServerToClientEvents,
   type TransportOptions,
@@ -21,6 +23,7 @@ import type { RoomMedia } from '../media/room-media.js';
 import type { RoomRegistry } from '../media/room-registry.js';
 import { applyCommand } from '../room/commands.js';
 import { enter, leave } from '../room/entry.js';
+import { clearProducers, disconnectSeat, resumeSeat } from '../room/seats.js';
 import { putProducer, removeProducer, setProducerPaused } from '../room/producers.js';
 import { viewFor } from '../room/projection.js';
 import { mediaAllowed, mediaPolicy, newRoom, type RoomState } from '../room/state.js';
@@ -38,9 +41,16 @@ export interface SessionDeps {
   rooms: RoomRegistry;
   hub: RoomHub;
   tokens: LinkTokens;
-  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS'>;
+  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS'>;
   log: Logger;
+  /** This signalling node, as seats record it. */
+  nodeId: string;
+  /** True while this node shuts down: its connections then close without touching seats. */
+  draining: () => boolean;
 }
+
+/** A fresh resume nonce: each resume credential is good for the seat's current one only. */
+const newNonce = () => randomBytes(16).toString('base64url');
 
 interface Entered {
   roomId: string;
@@ -49,6 +59,7 @@ interface Entered {
 
 /** One connected client: who it is in which room, and its requests' handlers. */
 export class PeerSession implements RoomSessionHandle {
+  readonly connectionId = randomUUID();
   readonly #socket: SignalSocket;
   readonly #deps: SessionDeps;
   #entered: Entered | undefined;
@@ -64,8 +75,8 @@ export class PeerSession implements RoomSessionHandle {
     this.#deps = deps;
     bindRequests(socket, this.#handlers(), deps.log);
     socket.on('disconnect', () => {
-      void this.leave().catch((error: unknown) => {
-        deps.log.error('leave on disconnect failed', { error: error instanceof Error ? error.message : String(error) });
+      void this.#dropped().catch((error: unknown) => {
+        deps.log.warn('seat not marked away after a disconnect', { error: error instanceof Error ? error.message : String(error) });
       });
     });
   }
@@ -84,13 +95,38 @@ export class PeerSession implements RoomSessionHandle {
     (this.#socket.emit as (e: string, p: unknown) => void)(event, payload);
   }
 
-  terminate(reason: 'removed' | 'session-ended'): void {
+  terminate(reason: EventPayload<'room:ended'>['reason']): void {
     const entered = this.#entered;
     if (!entered) return;
     this.#entered = undefined;
-    this.#deps.rooms.get(entered.roomId)?.removePeer(entered.memberId);
-    this.#deps.hub.unregister(entered.roomId, entered.memberId);
+    // Media follows the seat (the hub closes it when the seat goes), not this connection.
+    this.#deps.hub.unregister(entered.roomId, entered.memberId, this);
     this.#socket.emit('room:ended', { reason });
+  }
+
+  /** A resume credential for the seat as it now is (expires with the session's room state). */
+  async #resumeFor(state: RoomState, memberId: string): Promise<SeatResume> {
+    const { tokens, config } = this.#deps;
+    const nonce = state.members[memberId]?.resumeNonce ?? '';
+    const expiresAt = state.session.endsAt + config.ROOM_GRACE_SECONDS * 1000;
+    return { credential: await tokens.seat({ roomId: state.id, memberId, nonce }, expiresAt), memberId, graceSeconds: config.SEAT_GRACE_SECONDS };
+  }
+
+  /** The connection closed without "Leave": the seat stays, away, for the grace period. */
+  async #dropped(): Promise<void> {
+    const entered = this.#entered;
+    if (!entered) return;
+    this.#entered = undefined;
+    const { hub, log, draining } = this.#deps;
+    hub.unregister(entered.roomId, entered.memberId, this);
+    // A node going away leaves its seats as they are; the node that resumes them takes them over.
+    if (draining()) return;
+    try {
+      await hub.queued(entered.roomId, disconnectSeat(entered.memberId, this.connectionId));
+      log.info('connection lost; seat kept', { room: roomTag(entered.roomId) });
+    } catch (error) {
+      if (!(error instanceof ProtocolFailure && error.code === 'NOT_FOUND')) throw error;
+    }
   }
 
   #requireEntered(): Entered {
@@ -113,11 +149,11 @@ export class PeerSession implements RoomSessionHandle {
 
   /** Run a room's state change and its effects in the room's queue, in order with the others. */
   #change(roomId: string, change: Parameters<RoomHub['change']>[1]): Promise<RoomState> {
-    return this.#deps.rooms.queue.run(roomId, () => this.#deps.hub.change(roomId, change));
+    return this.#deps.hub.queued(roomId, change);
   }
 
   #handlers(): RequestHandlers {
-    const { store, rooms, hub, tokens, config, log } = this.#deps;
+    const { store, rooms, hub, tokens, config, log, nodeId } = this.#deps;
     return {
       'room:create': async ({ title, durationMinutes, startsAt, agreement }) => {
         for (;;) {
@@ -148,6 +184,7 @@ export class PeerSession implements RoomSessionHandle {
           const grant = await tokens.verify(token, roomId);
           const memberId = randomUUID();
           const inviteId = grant.role === 'member' ? grant.inviteId : null;
+          const connection = { connectionId: this.connectionId, node: nodeId, resumeNonce: newNonce() };
           return await rooms.queue.run(roomId, async () => {
             if (this.#socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while entering');
             // Registered first, so the publish after the change reaches this person too.
@@ -156,14 +193,37 @@ export class PeerSession implements RoomSessionHandle {
             hub.register(roomId, memberId, this);
             let state: RoomState;
             try {
-              state = await hub.change(roomId, enter({ id: memberId, displayName, role: grant.role, inviteId }));
+              state = await hub.change(roomId, enter({ id: memberId, displayName, role: grant.role, inviteId, connection }));
             } catch (error) {
               this.#entered = undefined;
-              hub.unregister(roomId, memberId);
+              hub.unregister(roomId, memberId, this);
               throw error;
             }
             log.info('entered', { room: roomTag(roomId), role: grant.role, people: Object.keys(state.members).length });
-            return { view: viewFor(state, memberId) as RoomView };
+            return { view: viewFor(state, memberId) as RoomView, resume: await this.#resumeFor(state, memberId) };
+          });
+        } finally {
+          this.#entering = false;
+        }
+      },
+
+      'room:resume': async ({ roomId, credential }) => {
+        if (this.#entered || this.#entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+        this.#entering = true;
+        try {
+          const seat = await tokens.verifySeat(credential, roomId);
+          return await rooms.queue.run(roomId, async () => {
+            if (this.#socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while resuming');
+            const connection = { connectionId: this.connectionId, node: nodeId, resumeNonce: newNonce() };
+            // Taken first, registered after: a refused resume must not disturb the seat's live connection.
+            const state = await hub.change(roomId, resumeSeat(seat.memberId, seat.nonce, connection));
+            this.#entered = { roomId, memberId: seat.memberId };
+            this.#sentVersion = state.version;
+            hub.register(roomId, seat.memberId, this);
+            rooms.get(roomId)?.rebind(seat.memberId, (event, payload) => this.send(event, payload));
+            const me = state.members[seat.memberId];
+            log.info('resumed', { room: roomTag(roomId), role: me?.role });
+            return { view: viewFor(state, seat.memberId) as RoomView, resume: await this.#resumeFor(state, seat.memberId) };
           });
         } finally {
           this.#entering = false;
@@ -222,8 +282,11 @@ export class PeerSession implements RoomSessionHandle {
             throw new ProtocolFailure('FORBIDDEN', 'Media starts once you are admitted and have agreed to the current agreement');
           }
           const media = await rooms.open(roomId);
+          // Media starts afresh for this seat (e.g. after a reload): the old page's goes.
+          media.removePeer(memberId);
+          const current = await hub.change(roomId, clearProducers(memberId));
           media.addPeer(memberId, (event, payload) => this.send(event, payload));
-          await media.applyPolicy(mediaPolicy(state));
+          await media.applyPolicy(mediaPolicy(current));
           return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities) };
         });
       },
@@ -231,6 +294,16 @@ export class PeerSession implements RoomSessionHandle {
       'transport:create': async ({ direction }) => {
         const { memberId, media } = this.#requireMedia();
         return asWire<TransportOptions>(await media.createTransport(memberId, direction));
+      },
+
+      'transport:restartIce': async ({ transportId }) => {
+        const { memberId, media } = this.#requireMedia();
+        return { iceParameters: asWire<IceParameters>(await media.restartIce(memberId, transportId)) };
+      },
+
+      'media:resync': async () => {
+        const { memberId, media } = this.#requireMedia();
+        return { consumerIds: media.resync(memberId) };
       },
 
       'transport:connect': async ({ transportId, dtlsParameters }) => {
@@ -291,7 +364,7 @@ export class PeerSession implements RoomSessionHandle {
     const { rooms, hub, log } = this.#deps;
     await rooms.queue.run(roomId, async () => {
       rooms.get(roomId)?.removePeer(memberId);
-      hub.unregister(roomId, memberId);
+      hub.unregister(roomId, memberId, this);
       try {
         await hub.change(roomId, leave(memberId));
       } catch (error) {

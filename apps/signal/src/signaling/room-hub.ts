@@ -3,18 +3,24 @@ import type { Config } from '../config.js';
 import { roomTag, type Logger } from '../logger.js';
 import type { RoomRegistry } from '../media/room-registry.js';
 import { actorState } from '../room/authorisation.js';
+import { clearAllProducers, reclaimSeat } from '../room/seats.js';
 import { mediaPolicy, membersInOrder, type RoomChange, type RoomState } from '../room/state.js';
 import type { RoomStore } from '../store/room-store.js';
 import { TurnTimers } from './turn-timers.js';
 
 /** What the hub needs of a connected person. */
 export interface RoomSessionHandle {
+  /** The connection's id, as the seat in the room state records it. */
+  readonly connectionId: string;
   /** Send this person their view (projection) of the new state. */
   sendView(state: RoomState): void;
   /** Send this person one event (the hub decides who may receive it). */
   send<K extends EventName>(event: K, payload: EventPayload<K>): void;
-  /** The state no longer has this person (removed, or the session ended): tell them, forget them. */
-  terminate(reason: 'removed' | 'session-ended'): void;
+  /**
+   * This connection no longer holds a seat: the person was removed, the session ended, or the
+   * seat was resumed from another connection. Tell them, forget them.
+   */
+  terminate(reason: EventPayload<'room:ended'>['reason']): void;
 }
 
 /**
@@ -33,25 +39,39 @@ export class RoomHub {
   readonly #config: Pick<Config, 'ACK_RETENTION_SECONDS'>;
   readonly #log: Logger;
   readonly #timers: TurnTimers;
+  /** This signalling node, as seats record it. */
+  readonly #nodeId: string;
 
-  constructor(store: RoomStore, rooms: RoomRegistry, config: Pick<Config, 'ACK_RETENTION_SECONDS'>, log: Logger) {
+  constructor(store: RoomStore, rooms: RoomRegistry, config: Pick<Config, 'ACK_RETENTION_SECONDS'>, log: Logger, nodeId: string) {
     this.#store = store;
     this.#rooms = rooms;
     this.#config = config;
     this.#log = log;
-    this.#timers = new TurnTimers((roomId, change) => this.#rooms.queue.run(roomId, () => this.change(roomId, change)), log);
+    this.#nodeId = nodeId;
+    this.#timers = new TurnTimers((roomId, change) => this.queued(roomId, change), log);
+    rooms.onLost = (roomId) => void this.#mediaLost(roomId);
   }
 
+  /** Apply a change in the room's queue, in order with everything else for that room. */
+  queued(roomId: string, change: RoomChange): Promise<RoomState> {
+    return this.#rooms.queue.run(roomId, () => this.change(roomId, change));
+  }
+
+  /** The connection now serving a person's seat on this node; one it replaces is let go. */
   register(roomId: string, memberId: string, session: RoomSessionHandle): void {
     let sessions = this.#sessions.get(roomId);
     if (!sessions) this.#sessions.set(roomId, (sessions = new Map()));
+    const previous = sessions.get(memberId);
     sessions.set(memberId, session);
+    if (previous && previous !== session) previous.terminate('replaced');
   }
 
-  unregister(roomId: string, memberId: string): void {
+  /** Forget this connection (only if it is still the one registered for that seat). */
+  unregister(roomId: string, memberId: string, session: RoomSessionHandle): void {
     const sessions = this.#sessions.get(roomId);
-    sessions?.delete(memberId);
-    if (sessions?.size === 0) {
+    if (sessions?.get(memberId) !== session) return;
+    sessions.delete(memberId);
+    if (sessions.size === 0) {
       this.#sessions.delete(roomId);
       this.#latest.delete(roomId);
     }
@@ -68,17 +88,44 @@ export class RoomHub {
     if (state.ended) return this.#end(state);
     const sessions = [...(this.#sessions.get(state.id) ?? [])];
     if (sessions.length > 0) this.#latest.set(state.id, state);
+    const reclaim: [string, RoomSessionHandle][] = [];
     for (const [memberId, session] of sessions) {
-      if (state.members[memberId]) session.sendView(state);
-      else session.terminate('removed');
+      const member = state.members[memberId];
+      if (!member) session.terminate('removed');
+      else if (member.connectionId !== null && member.connectionId !== session.connectionId) session.terminate('replaced');
+      else {
+        // Marked away while still connected here (this node was cut off from the store for a while).
+        if (member.connectionId === null) reclaim.push([memberId, session]);
+        session.sendView(state);
+      }
     }
     this.#timers.schedule(state);
+    const inRoom = (memberId: string) => Boolean(state.members[memberId]);
+    this.#rooms.forgetTalk(state.id, inRoom);
     const media = this.#rooms.get(state.id);
     if (media) {
-      for (const [memberId] of sessions) if (!state.members[memberId]) media.removePeer(memberId);
+      // Media follows seats, not connections: a person away keeps theirs until the seat is freed.
+      for (const peerId of media.peerIds()) if (!inRoom(peerId)) media.removePeer(peerId);
       await media.applyPolicy(mediaPolicy(state));
       this.#rooms.closeIfEmpty(state.id);
     }
+    for (const [memberId, session] of reclaim) {
+      void this.queued(state.id, reclaimSeat(memberId, { connectionId: session.connectionId, node: this.#nodeId })).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A room's router died with its worker: nobody's producers exist any more, and everyone's
+   * client is told to start media again (on a new router, made by their next `media:join`).
+   */
+  async #mediaLost(roomId: string): Promise<void> {
+    this.#log.warn('room media lost with its worker; members rebuild it', { room: roomTag(roomId) });
+    try {
+      await this.queued(roomId, clearAllProducers);
+    } catch (error) {
+      this.#log.warn('could not clear producers after a worker died', { room: roomTag(roomId), error: error instanceof Error ? error.message : String(error) });
+    }
+    for (const session of this.#sessions.get(roomId)?.values() ?? []) session.send('media:reset', {});
   }
 
   /** Send an event to the room's facilitators in the room on this node, and nobody else. */
@@ -99,10 +146,10 @@ export class RoomHub {
   /** Every room's talk time to its facilitators (called about once a second). */
   reportTalkTime(now = Date.now()): void {
     for (const [roomId, state] of this.#latest) {
-      const media = this.#rooms.get(roomId);
-      if (!media) continue;
+      const talk = this.#rooms.talkTime(roomId);
+      if (!talk) continue;
       const speakers = membersInOrder(state).filter((m) => m.role === 'member' && m.stage === 'admitted');
-      this.toFacilitators(roomId, 'talk:time', { at: now, members: media.talkTime.snapshot(speakers.map((m) => m.id)) });
+      this.toFacilitators(roomId, 'talk:time', { at: now, members: talk.snapshot(speakers.map((m) => m.id)) });
     }
   }
 

@@ -11,6 +11,7 @@ interface Expiring<T> {
 export class MemoryRoomStore implements RoomStore {
   readonly #rooms = new Map<string, Expiring<RoomState>>();
   readonly #records = new Map<string, Expiring<Acknowledgement[]>>();
+  readonly #nodes = new Map<string, number>();
   readonly #ttl: RoomTtl;
 
   constructor(ttl: RoomTtl) {
@@ -70,10 +71,28 @@ export class MemoryRoomStore implements RoomStore {
     this.#rooms.delete(roomId);
   }
 
+  async roomIds(): Promise<string[]> {
+    return [...this.#rooms.keys()].filter((id) => this.#live(this.#rooms, id));
+  }
+
+  async heartbeat(nodeId: string, ttlMs: number): Promise<void> {
+    this.#nodes.set(nodeId, Date.now() + ttlMs);
+  }
+
+  async forgetNode(nodeId: string): Promise<void> {
+    this.#nodes.delete(nodeId);
+  }
+
+  async liveNodes(): Promise<Set<string>> {
+    const now = Date.now();
+    return new Set([...this.#nodes].filter(([, until]) => until > now).map(([id]) => id));
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     this.#rooms.clear();
     this.#records.clear();
+    this.#nodes.clear();
   }
 }

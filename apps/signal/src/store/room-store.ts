@@ -25,6 +25,16 @@ export interface RoomStore {
   end(roomId: string, retentionSeconds: number): Promise<Acknowledgement[] | null>;
   acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null>;
   delete(roomId: string): Promise<void>;
+  /** Every live room's id (the seat sweeper walks them). */
+  roomIds(): Promise<string[]>;
+  /**
+   * Signalling nodes say they are alive by renewing a key with a TTL; a node that stops
+   * (killed, or cut off) lapses, and its people's seats are then treated as disconnected.
+   */
+  heartbeat(nodeId: string, ttlMs: number): Promise<void>;
+  /** A node stopping cleanly says so at once rather than waiting for its TTL. */
+  forgetNode(nodeId: string): Promise<void>;
+  liveNodes(): Promise<Set<string>>;
   /** Throws if the backing service is unreachable (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
