@@ -12,6 +12,8 @@ export interface RunningServer {
   /** Everything the server wrote, for assertions about logs. */
   output: () => string;
   stop(): Promise<void>;
+  /** Kill -9: no clean-up, no notice to anyone (a crashed or killed process). */
+  kill(): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -34,7 +36,8 @@ export async function startProductionServer(env: Record<string, string> = {}): P
   if (!existsSync(entry) || !existsSync(path.join(repoRoot, 'apps/web/.next/BUILD_ID'))) {
     throw new Error('No production build: run `npm run setup` (or `npm test`, which runs it) first');
   }
-  const port = await freePort();
+  // A given PORT lets a test start the server again where its clients will look for it.
+  const port = env['PORT'] ? Number(env['PORT']) : await freePort();
   const child = spawn(process.execPath, [entry], {
     cwd: repoRoot,
     env: {
@@ -79,6 +82,12 @@ export async function startProductionServer(env: Record<string, string> = {}): P
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
       }),
   };
 }

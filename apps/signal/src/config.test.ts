@@ -120,7 +120,7 @@ describe('loadConfig', () => {
 
   it('requires TOKEN_SECRET with Redis, so links and seats survive a restart', () => {
     const error = configError({ REDIS_URL: 'redis://127.0.0.1:6379' });
-    expect(error.message).toMatch(/^  TOKEN_SECRET: is required when REDIS_URL is set/m);
+    expect(error.message).toMatch(/^ {2}TOKEN_SECRET: is required when REDIS_URL is set/m);
     expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', TOKEN_SECRET: 's'.repeat(32) }).TOKEN_SECRET).toBe('s'.repeat(32));
     expect(loadConfig({}).TOKEN_SECRET).toBeUndefined();
   });

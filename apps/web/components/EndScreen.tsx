@@ -4,18 +4,19 @@ import Link from 'next/link';
 import type { EndReason, RoomSnapshot } from '@/lib/room-client';
 import { useFocusOnMount } from './useFocusOnMount';
 
-const endings: Record<EndReason, { title: string; body: string; canReturn: boolean }> = {
-  'session-ended': { title: 'The session has ended', body: 'Thank you for taking part.', canReturn: false },
-  removed: { title: 'You are no longer in the session', body: 'The facilitator has removed you from this session.', canReturn: false },
-  'server-shutdown': {
-    title: 'The session was interrupted',
-    body: 'The service is restarting. Try your link again in a few minutes, or contact your facilitator.',
-    canReturn: true,
+/** `returnLabel`: the button back to the entry form, for endings where entering again makes sense. */
+const endings: Record<EndReason, { title: string; body: string; returnLabel?: string }> = {
+  'session-ended': { title: 'The session has ended', body: 'Thank you for taking part.' },
+  removed: { title: 'You are no longer in the session', body: 'The facilitator has removed you from this session.' },
+  replaced: { title: 'Continued in another tab', body: 'This session is open in another tab or window. You can carry on there.' },
+  'seat-lost': {
+    title: 'You are not in the session',
+    body: 'Your place in this session was not kept while you were away. You can enter again.',
+    returnLabel: 'Enter again',
   },
-  'media-failure': {
-    title: 'The connection failed',
-    body: 'Audio and video stopped working for this session. Try your link again; if it keeps happening, contact your facilitator.',
-    canReturn: true,
+  'session-gone': {
+    title: 'You are not in the session',
+    body: 'This session is no longer available. If you think it should still be going on, contact your facilitator.',
   },
 };
 
@@ -29,12 +30,13 @@ export function EndScreen({ room, onReturn }: Props) {
   const heading = useFocusOnMount<HTMLHeadingElement>();
   let title: string;
   let body: string | undefined;
-  let canReturn = true;
+  let returnLabel: string | undefined = 'Try again';
   if (room.status === 'ended' && room.endReason) {
-    ({ title, body, canReturn } = endings[room.endReason]);
+    ({ title, body, returnLabel } = endings[room.endReason]);
   } else if (room.status === 'left') {
     title = 'You have left the session';
     body = 'Your camera and microphone are off.';
+    returnLabel = 'Go back in';
   } else {
     title = 'You are not in the session';
     body = room.message;
@@ -46,9 +48,9 @@ export function EndScreen({ room, onReturn }: Props) {
       </h1>
       {body && <p className="lead">{body}</p>}
       <div className="actions">
-        {canReturn && (
+        {returnLabel && (
           <button type="button" className="primary" onClick={onReturn}>
-            {room.status === 'left' ? 'Go back in' : 'Try again'}
+            {returnLabel}
           </button>
         )}
         <Link href="/">Go to the start page</Link>

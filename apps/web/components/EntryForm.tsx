@@ -49,6 +49,11 @@ export function EntryForm({ room, onEnter }: Props) {
       <h1 ref={heading} tabIndex={-1}>
         Join the group session
       </h1>
+      {room.notice && (
+        <p className="notice" data-testid="entry-notice">
+          {room.notice}
+        </p>
+      )}
       <p className="lead">Nothing is recorded. Only you can see this preview until you are let into the room.</p>
       <div className="entry-layout">
         <MediaTile name={previewName} video={room.localStream} self micOn={room.micOn} camOn={room.camOn} testId="self-preview" />

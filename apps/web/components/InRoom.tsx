@@ -87,7 +87,11 @@ export function InRoom({ client, room, view }: Props) {
         </a>
       )}
       {view.locked && <p className="notice subtle">The room is locked: nobody new can come in.</p>}
-      {room.status === 'connecting' && <p className="notice subtle">Connecting your camera and microphone…</p>}
+      {room.status === 'connecting' && (
+        <p className="notice subtle" role="status">
+          {room.mediaRestarting ? 'Reconnecting audio and video…' : 'Connecting your camera and microphone…'}
+        </p>
+      )}
       {room.deviceWarning && <p className="notice">{room.deviceWarning}</p>}
 
       <div className="room-layout">
@@ -116,6 +120,7 @@ export function InRoom({ client, room, view }: Props) {
                 note={reading.has(peer.id) ? 'Reading the new agreement' : undefined}
                 micOn={peer.sending.mic}
                 camOn={peer.sending.camera}
+                reconnecting={peer.connection === 'reconnecting'}
                 floor={floorOf(peer.id)}
                 testId="peer-tile"
               />

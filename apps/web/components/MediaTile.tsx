@@ -15,6 +15,8 @@ interface Props {
   camOn: boolean;
   /** The microphone is on at their end but held until they have the floor: "Waiting for the floor", not "Muted". */
   micStandby?: boolean | undefined;
+  /** Their connection dropped: the tile is dimmed and says so until they are back (their seat is kept). */
+  reconnecting?: boolean | undefined;
   /** Where they are on the floor: holding it (highlighted), or their hand up (place in line). */
   floor?: { holding: boolean; handPlace: number | null } | undefined;
   testId: string;
@@ -26,7 +28,7 @@ function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStrea
 }
 
 /** One person's tile: their video (or initial), their name, and their remote audio. */
-export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, floor, testId }: Props) {
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, reconnecting = false, floor, testId }: Props) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const audioRef = useRef<HTMLAudioElement>(null);
 
@@ -41,7 +43,12 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
   const showVideo = Boolean(video) && camOn && !note;
   const label = self ? `${name} (you)` : name;
   return (
-    <figure className={`tile${self ? ' self' : ''}${floor?.holding ? ' holding' : ''}`} data-testid={testId} data-peer-name={name}>
+    <figure
+      className={`tile${self ? ' self' : ''}${floor?.holding ? ' holding' : ''}${reconnecting ? ' reconnecting' : ''}`}
+      data-testid={testId}
+      data-peer-name={name}
+      data-connection={reconnecting ? 'reconnecting' : 'online'}
+    >
       <video ref={videoRef} autoPlay playsInline muted hidden={!showVideo} aria-label={self ? 'Your video' : `${name}'s video`} />
       {!showVideo && (
         <div className="avatar" aria-hidden="true">
@@ -52,6 +59,7 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
       <figcaption>
         <span className="name">{label}</span>
         {roleLabel && <span className="badge role">{roleLabel}</span>}
+        {reconnecting && <span className="badge connection">Reconnecting…</span>}
         {floor?.holding && <span className="badge floor">Has the floor</span>}
         {floor && floor.handPlace !== null && <span className="badge hand">Hand raised ({floor.handPlace})</span>}
         {note ? (

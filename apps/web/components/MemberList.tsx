@@ -17,7 +17,9 @@ interface Props {
 function describeState(view: RoomView, m: MemberDetail): string[] {
   const floor = view.floor;
   const notes: string[] = [];
-  if (floor?.holder === m.id) notes.push(floor.mode === 'round' ? 'speaking in the round' : 'has the floor');
+  // First: while their connection is down, nothing else about them is live.
+  if (m.connection === 'reconnecting') notes.push('reconnecting…');
+  if (floor?.holder === m.id) notes.push(floor.mode === 'round' ? (floor.turnPausedMs !== null ? 'turn paused' : 'speaking in the round') : 'has the floor');
   const place = floor ? queuePlace(floor, m.id) : null;
   if (place !== null) notes.push(`hand raised (${place})`);
   if (!m.sending.mic) notes.push('mic off');
@@ -64,7 +66,12 @@ export function MemberList({ client, view, everyone }: Props) {
           const isSelf = m.id === view.self.id;
           const canManage = !isSelf && m.role !== 'facilitator';
           return (
-            <li key={m.id} data-member-name={m.displayName} className={removing === m.id ? 'confirming' : undefined}>
+            <li
+              key={m.id}
+              data-member-name={m.displayName}
+              data-connection={m.connection}
+              className={[removing === m.id && 'confirming', m.connection === 'reconnecting' && 'reconnecting'].filter(Boolean).join(' ') || undefined}
+            >
               <span className="person">
                 <span className="person-name">
                   {m.displayName}

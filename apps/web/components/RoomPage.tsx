@@ -4,13 +4,15 @@ import { RoomId } from '@group-room/shared';
 import Link from 'next/link';
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { tokenFromHash } from '@/lib/links';
-import { RoomClient, initialSnapshot, type RoomSnapshot } from '@/lib/room-client';
+import { RoomClient, initialSnapshot, type RoomSnapshot, type RoomStatus } from '@/lib/room-client';
 import { AgreementScreen } from './AgreementScreen';
 import { Announcer, useAnnounce } from './Announcer';
 import { EndScreen } from './EndScreen';
 import { EntryForm } from './EntryForm';
 import { InRoom } from './InRoom';
 import { PrivateSignalMenu } from './PrivateSignalMenu';
+import { ReconnectingBanner, reconnectingText } from './ReconnectingBanner';
+import { ReturningScreen } from './ReturningScreen';
 import { WaitingScreen } from './WaitingScreen';
 
 const subscribeHash = (onChange: () => void) => {
@@ -31,7 +33,8 @@ function useLinkToken(): string | null | undefined {
  * The room page for every link. What follows entering depends on the role the server reads
  * from the token: facilitators go straight in, members read the agreement and wait.
  * `main[data-status]` is the client's status (see RoomStatus), or `loading` /
- * `incomplete-link` before there is a client to ask.
+ * `incomplete-link` before there is a client to ask; `main[data-connection]` is `online` or
+ * `reconnecting` (see ConnectionStatus).
  */
 export function RoomPage({ roomId }: { roomId: string }) {
   const token = useLinkToken();
@@ -43,7 +46,7 @@ export function RoomPage({ roomId }: { roomId: string }) {
       ) : !token || !validRoom ? (
         <IncompleteLink />
       ) : (
-        <Room roomId={roomId} token={token} />
+        <Room key={roomId} roomId={roomId} token={token} />
       )}
     </Announcer>
   );
@@ -65,13 +68,14 @@ function IncompleteLink() {
 }
 
 function Room({ roomId, token }: { roomId: string; token: string }) {
-  const [client] = useState(() => new RoomClient());
+  // Reads the seat this tab kept for the room, if any: then it is taken back instead of entering.
+  const [client] = useState(() => new RoomClient(roomId));
   const room: RoomSnapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, () => initialSnapshot);
   const announce = useAnnounce();
 
   useEffect(() => {
-    void client.openLocalMedia();
-    return () => client.dispose();
+    client.attach();
+    return () => client.detach();
   }, [client]);
 
   // Failures, and being let in, are said out loud as well as shown.
@@ -82,6 +86,20 @@ function Room({ roomId, token }: { roomId: string; token: string }) {
     if (room.status === 'error' && room.message) announce(room.message);
     else if (before === 'waiting' && (room.status === 'connecting' || room.status === 'joined')) announce('The facilitator has let you in.');
   }, [room.status, room.message, announce]);
+
+  // A dropped connection and its return are said too; the entry form's notice (a seat not kept) as well.
+  const wasConnection = useRef(room.connection);
+  const inSession = room.status !== 'idle' && room.status !== 'entering' && !isOver(room.status);
+  useEffect(() => {
+    const before = wasConnection.current;
+    wasConnection.current = room.connection;
+    if (before === room.connection) return;
+    if (room.connection === 'reconnecting' && inSession) announce(reconnectingText(room.reconnectCause));
+    else if (room.connection === 'online' && inSession) announce('You are back in the session.');
+  }, [room.connection, room.reconnectCause, inSession, announce]);
+  useEffect(() => {
+    if (room.notice) announce(room.notice);
+  }, [room.notice, announce]);
 
   const view = room.view;
   const leave = () => void client.leave();
@@ -95,7 +113,7 @@ function Room({ roomId, token }: { roomId: string; token: string }) {
   switch (room.status) {
     case 'idle':
     case 'entering':
-      screen = <EntryForm room={room} onEnter={(name) => void client.enter(roomId, token, name)} />;
+      screen = room.returning ? <ReturningScreen onLeave={leave} /> : <EntryForm room={room} onEnter={(name) => void client.enter(token, name)} />;
       break;
     case 'agreement':
     case 'reacknowledge':
@@ -125,8 +143,11 @@ function Room({ roomId, token }: { roomId: string; token: string }) {
 
   const wide = room.status === 'connecting' || room.status === 'joined';
   return (
-    <main className={`page room${wide ? '' : ' narrow'}`} data-status={room.status}>
+    <main className={`page room${wide ? '' : ' narrow'}`} data-status={room.status} data-connection={room.connection}>
+      {room.connection === 'reconnecting' && !room.returning && <ReconnectingBanner cause={room.reconnectCause} />}
       {screen}
     </main>
   );
 }
+
+const isOver = (status: RoomStatus): boolean => status === 'left' || status === 'ended' || status === 'error';

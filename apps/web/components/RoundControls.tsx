@@ -3,7 +3,7 @@
 import type { Floor, RoomView, TurnTimeout } from '@group-room/shared';
 import { useEffect, useId, useRef, useState } from 'react';
 import { eligibleSpeakers, nameOf, turnClock } from '@/lib/floor-status';
-import { ordinal } from '@/lib/format';
+import { countdown, ordinal } from '@/lib/format';
 import type { RoomClient } from '@/lib/room-client';
 import { useAnnounce } from './Announcer';
 import type { useAction } from './useAction';
@@ -251,6 +251,11 @@ function RunningRound({ client, view, floor, round, action }: Omit<Props, 'floor
           {round.turnSeconds !== null && (round.onTimeout === 'pass' ? ', passes on when time is up' : ', a gentle warning when time is up')}
         </span>
       </p>
+      {floor.turnPausedMs !== null && (
+        <p className="hint">
+          Paused while {holder} reconnects, with {countdown(floor.turnPausedMs)} left. Next turn moves the round on without waiting.
+        </p>
+      )}
       <p className="hint">{upcoming.length > 0 ? `Up next: ${upcoming.join(', ')}` : 'This is the last turn.'}</p>
       <div className="button-row">
         <button type="button" className="primary" disabled={busy} onClick={() => void run(() => client.passTurn())}>

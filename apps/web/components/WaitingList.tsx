@@ -34,10 +34,13 @@ export function WaitingList({ client, everyone, autoAdmit, locked, highlight }: 
       ) : (
         <ul className="people" data-testid="waiting-list">
           {waiting.map((m) => (
-            <li key={m.id} data-member-name={m.displayName}>
+            <li key={m.id} data-member-name={m.displayName} data-connection={m.connection}>
               <span className="person">
                 <span className="person-name">{m.displayName}</span>
-                <span className="person-meta">arrived {clockTime(m.enteredAt)}</span>
+                <span className="person-meta">
+                  arrived {clockTime(m.enteredAt)}
+                  {m.connection === 'reconnecting' && ' · reconnecting…'}
+                </span>
               </span>
               <button
                 type="button"

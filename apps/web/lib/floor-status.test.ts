@@ -10,6 +10,8 @@ import {
   ownSending,
   queuePlace,
   stillDeclined,
+  turnClock,
+  turnTimeLeft,
   turnsUntil,
   waitingForFloor,
 } from './floor-status';
@@ -22,6 +24,7 @@ function viewFor(selfId: string, floor: Floor | undefined, role: 'member' | 'fac
     id,
     displayName: names[id] ?? id,
     role: id === 'ada' ? ('facilitator' as const) : ('member' as const),
+    connection: 'online' as const,
     producers: [],
     sending: { mic: false, camera: false },
   });
@@ -86,6 +89,18 @@ describe('floorStatus', () => {
     expect(floorStatus(viewFor('bea', round(['bea', 'cyd', 'dan'], 1, null)), NOW)).toBe('Round: Cyd is speaking, you have spoken');
   });
 
+  it('says a turn is paused while its holder reconnects, instead of counting down', () => {
+    const timed = round(['bea', 'cyd', 'dan'], 0, NOW + 90_000);
+    // Bea's connection dropped with 42 s left: the clock stops until she is back.
+    const paused: Floor = { ...timed, turnEndsAt: null, turnPausedMs: 42_000 };
+    expect(floorStatus(viewFor('cyd', paused), NOW)).toBe('Round: Bea’s turn is paused, you are next');
+    expect(floorStatus(viewFor('dan', paused), NOW)).toBe('Round: Bea’s turn is paused, you are 2nd');
+    expect(floorStatus(viewFor('ada', paused, 'facilitator'), NOW)).toBe('Round: Bea’s turn is paused');
+    expect(floorStatus(viewFor('bea', paused), NOW)).toBe('Your turn: paused');
+    expect(turnClock(paused, NOW + 60_000)).toBe('paused');
+    expect(turnTimeLeft(paused, NOW + 60_000)).toBe(42_000);
+  });
+
   it('shows facilitators what is going on, in words unlike the panel’s', () => {
     expect(floorStatus(viewFor('ada', hands('bea', ['cyd']), 'facilitator'), NOW)).toBe('Raised hands: Bea is speaking, 1 hand up');
     expect(floorStatus(viewFor('ada', round(['bea', 'cyd'], 1, NOW + 5_000), 'facilitator'), NOW)).toBe('Round: Cyd is speaking, 0:05 left');
@@ -141,6 +156,7 @@ const person = (id: string, patch: Partial<Detail> = {}): Detail => ({
   id,
   displayName: id,
   role: 'member',
+  connection: 'online',
   producers: [],
   sending: { mic: false, camera: false },
   stage: 'admitted',

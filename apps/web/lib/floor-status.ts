@@ -28,13 +28,18 @@ export function eligibleSpeakers(view: RoomView): MemberDetail[] {
   return membersInRoom(view).filter((m) => m.acknowledgedVersion === view.agreement.version);
 }
 
-/** Milliseconds left in the current limited turn, or null if the turn has no limit. */
+/** Milliseconds left in the current limited turn (held while it is paused), or null if the turn has no limit. */
 export function turnTimeLeft(floor: Floor, now: number): number | null {
+  if (floor.turnPausedMs !== null) return Math.max(0, floor.turnPausedMs);
   return floor.turnEndsAt === null ? null : Math.max(0, floor.turnEndsAt - now);
 }
 
-/** "1:30 left" or "time is up" for a limited turn; null without a limit. */
+/** Whether the current turn's clock is stopped because its holder's connection dropped. */
+export const turnPaused = (floor: Floor): boolean => floor.turnPausedMs !== null;
+
+/** "1:30 left" or "time is up" for a limited turn, "paused" while its holder reconnects; null without a limit. */
 export function turnClock(floor: Floor, now: number): string | null {
+  if (turnPaused(floor)) return 'paused';
   const left = turnTimeLeft(floor, now);
   if (left === null) return null;
   return left > 0 ? `${countdown(left)} left` : 'time is up';
@@ -83,6 +88,13 @@ export function floorStatus(view: RoomView, now: number): string | null {
     case 'round': {
       const left = turnClock(floor, now);
       if (floor.holder === me) return left ? `Your turn: ${left}` : 'Your turn';
+      // A holder whose connection dropped is not speaking: their turn waits for them.
+      if (turnPaused(floor) && floor.holder) {
+        const paused = `Round: ${nameOf(view, floor.holder)}’s turn is paused`;
+        if (facilitating) return paused;
+        const until = turnsUntil(floor, me);
+        return until === null ? paused : `${paused}, you are ${until === 1 ? 'next' : ordinal(until)}`;
+      }
       const current = speaking ?? 'nobody is speaking';
       if (facilitating) return `Round: ${current}${left ? `, ${left}` : ''}`;
       const until = turnsUntil(floor, me);

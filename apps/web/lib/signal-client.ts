@@ -16,17 +16,61 @@ export type SignalSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
-/** The typed connection to the signalling server (same origin as the page). */
+/** What a request made while this page is not in the session fails with: people read it. */
+export const NOT_CONNECTED = 'You are not connected to the session right now. Try again in a moment.';
+
+/** The requests that need no seat: they are how one gets one. */
+const SEATLESS: ReadonlySet<RequestName> = new Set<RequestName>(['room:create', 'room:enter', 'room:resume']);
+
+export interface SignalOptions {
+  /** Another origin's server (tests); the page's own by default. */
+  url?: string;
+  /**
+   * The room page's connection: requests that act in a room fail at once (UNAVAILABLE) unless
+   * this connection holds a seat (see `seat`). Otherwise socket.io would hold them while the
+   * connection is down and send them on the next one before the seat is resumed there.
+   */
+  seatGate?: boolean;
+}
+
+/**
+ * The typed connection to the signalling server (same origin as the page). socket.io reconnects
+ * by itself after a drop (a server's own disconnect excepted, see RoomClient); each new
+ * connection starts without a seat.
+ */
 export class SignalClient {
   readonly socket: SignalSocket;
+  readonly #gated: boolean;
+  #seated = false;
 
-  constructor(url?: string) {
+  constructor({ url, seatGate = false }: SignalOptions = {}) {
     const options = { transports: ['websocket'], autoConnect: true };
     this.socket = url ? io(url, options) : io(options);
+    this.#gated = seatGate;
+    // Registered first, so every other listener already sees the seat gone.
+    this.socket.on('disconnect', () => {
+      this.#seated = false;
+    });
+  }
+
+  /** Whether this connection holds a seat now (entered or resumed, and not dropped since). */
+  get seated(): boolean {
+    return this.#seated;
+  }
+
+  /** The server answered `room:enter` or `room:resume` on this connection. */
+  seat(): void {
+    this.#seated = this.socket.connected;
+  }
+
+  /** The server is going away: nothing more is sent until the seat is resumed on a new connection. */
+  unseat(): void {
+    this.#seated = false;
   }
 
   /** Send a request; resolve with its typed data or reject with a ProtocolFailure. */
   async request<K extends RequestName>(name: K, payload: RequestPayload<K>): Promise<ResponseData<K>> {
+    if (this.#gated && !this.#seated && !SEATLESS.has(name)) throw new ProtocolFailure('UNAVAILABLE', NOT_CONNECTED);
     // socket.io types emit per event name; a generic K cannot be narrowed through that.
     const timed = this.socket.timeout(REQUEST_TIMEOUT_MS) as unknown as {
       emitWithAck(event: K, payload: RequestPayload<K>): Promise<Result<ResponseData<K>>>;
@@ -34,7 +78,13 @@ export class SignalClient {
     let result: Result<ResponseData<K>>;
     try {
       result = await timed.emitWithAck(name, payload);
-    } catch {
+    } catch (error) {
+      // socket.io fails a request at once when its connection drops before the answer, and
+      // holds one made while it is down (until the timeout) in case it comes back.
+      if (error instanceof Error && error.message.includes('disconnected')) {
+        throw new ProtocolFailure('UNAVAILABLE', 'The connection to the session was interrupted');
+      }
+      if (!this.socket.connected) throw new ProtocolFailure('UNAVAILABLE', 'The server could not be reached');
       throw new ProtocolFailure('INTERNAL', 'The server did not answer in time');
     }
     if (!result.ok) throw new ProtocolFailure(result.error.code, result.error.message);
@@ -54,6 +104,7 @@ export class SignalClient {
   }
 
   close(): void {
+    this.#seated = false;
     this.socket.close();
   }
 }

@@ -10,7 +10,7 @@ import type { types } from 'mediasoup';
 import type { MediaPolicy } from '../room/state.js';
 import { asWire } from '../wire.js';
 import { PeerMedia, type ConsumerData, type Notify, type ProducerData } from './peer-media.js';
-import { TalkTime } from './talk-time.js';
+import type { TalkTime } from './talk-time.js';
 import type { RouterLease, WorkerPool } from './worker-pool.js';
 
 const SOURCE_KIND: Record<MediaSource, MediaKind> = { mic: 'audio', camera: 'video' };

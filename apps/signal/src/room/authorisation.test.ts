@@ -111,6 +111,7 @@ const placed =
       node: null,
       offlineSince: null,
       resumeNonce: '',
+      previousNonce: null,
       heldOff: [],
       asked: [],
     });

@@ -43,6 +43,7 @@ describe('enter', () => {
       node: null,
       offlineSince: null,
       resumeNonce: '',
+      previousNonce: null,
     });
     expect(mediaAllowed(next, 'host')).toBe(true);
     expect(state.members).toEqual({});
@@ -66,6 +67,7 @@ describe('enter', () => {
       node: null,
       offlineSince: null,
       resumeNonce: '',
+      previousNonce: null,
     });
     expect(mediaAllowed(next, 'm1')).toBe(false);
   });

@@ -33,6 +33,7 @@ export const enter =
       node: connection?.node ?? null,
       offlineSince: null,
       resumeNonce: connection?.resumeNonce ?? '',
+      previousNonce: null,
       stage: facilitator ? 'admitted' : 'agreement',
       acknowledgedVersion: null,
       enteredAt: now,

@@ -62,8 +62,20 @@ describe('resuming a seat', () => {
   it('with the current nonce: back online, with a new nonce and connection, the rest untouched', () => {
     const away = disconnectSeat('b', 'b@0', T + 5000)(room());
     const back = resumeSeat('b', 'b#0', conn('b', 1, 'node-b'), T + 9000)(deepFreeze(away));
-    expect(back.members['b']).toEqual({ ...away.members['b'], connectionId: 'b@1', node: 'node-b', resumeNonce: 'b#1', offlineSince: null });
+    expect(back.members['b']).toEqual({ ...away.members['b'], connectionId: 'b@1', node: 'node-b', resumeNonce: 'b#1', previousNonce: 'b#0', offlineSince: null });
     expect(back.floor).toEqual(away.floor);
+  });
+
+  it('with the credential before, while away: the answer with the newer one was lost with its connection', () => {
+    const lost = run(room(), resumeSeat('b', 'b#0', conn('b', 1), T), disconnectSeat('b', 'b@1', T + 1));
+    const back = resumeSeat('b', 'b#0', conn('b', 2), T + 2)(lost);
+    expect(back.members['b']).toMatchObject({ connectionId: 'b@2', resumeNonce: 'b#2', previousNonce: 'b#0' });
+    // Lost again: that same old credential still works, and the one never delivered no longer does.
+    const again = disconnectSeat('b', 'b@2', T + 3)(back);
+    expect(resumeSeat('b', 'b#0', conn('b', 3), T + 4)(again).members['b']!.connectionId).toBe('b@3');
+    expectRefused(again, resumeSeat('b', 'b#1', conn('b', 3), T + 4), 'FORBIDDEN');
+    // While the seat is held, only the current credential works.
+    expectRefused(back, resumeSeat('b', 'b#0', conn('b', 3), T + 4), 'FORBIDDEN');
   });
 
   it('also while the old connection still holds it (a second tab with the credential takes over)', () => {
@@ -83,6 +95,7 @@ describe('resuming a seat', () => {
     const away = disconnectSeat('b', 'b@0', T)(room());
     const back = reclaimSeat('b', { connectionId: 'b@0', node: 'node-a' }, T + 1)(away);
     expect(back.members['b']).toEqual(room().members['b']);
+    expect(back.members['b']!.previousNonce).toBeNull();
     const online = room();
     expect(reclaimSeat('b', { connectionId: 'b@9', node: 'node-a' }, T)(online)).toBe(online);
   });

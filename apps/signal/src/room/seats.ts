@@ -39,15 +39,20 @@ function connected(state: RoomState, member: MemberState, connection: SeatConnec
 /**
  * Take a seat back with its credential's nonce. FORBIDDEN unless the seat is still there and
  * the nonce is its current one (a credential works once; an older one, or another tab's
- * guess, is refused).
+ * guess, is refused) or, while the seat is away, the one before: the answer with the newer
+ * credential can be lost with the connection that asked, and that must not cost the seat.
  */
 export const resumeSeat =
   (memberId: string, nonce: string, connection: SeatConnection, now = Date.now()): RoomChange =>
   (state) => {
     if (state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
     const member = state.members[memberId];
-    if (!member || !nonce || member.resumeNonce !== nonce) throw new ProtocolFailure('FORBIDDEN', SEAT_GONE);
-    return connected(state, member, connection, now);
+    if (!member || !nonce) throw new ProtocolFailure('FORBIDDEN', SEAT_GONE);
+    const current = member.resumeNonce === nonce;
+    const lostAnswer = member.previousNonce === nonce && member.connectionId === null;
+    if (!current && !lostAnswer) throw new ProtocolFailure('FORBIDDEN', SEAT_GONE);
+    // The nonce the person may still hold stays good (for another lost answer), nothing older.
+    return connected(state, { ...member, previousNonce: current ? member.resumeNonce : member.previousNonce }, connection, now);
   };
 
 /**

@@ -45,6 +45,11 @@ export interface MemberState {
   node: string | null;
   offlineSince: number | null;
   resumeNonce: string;
+  /**
+   * The nonce before the last resume, still good while the seat is away: the answer carrying
+   * the new credential may have been lost with the connection that asked for it.
+   */
+  previousNonce: string | null;
 }
 
 export interface RoomState {

@@ -208,7 +208,15 @@ export class PeerSession implements RoomSessionHandle {
       },
 
       'room:resume': async ({ roomId, credential }) => {
-        if (this.#entered || this.#entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+        const held = this.#entered;
+        if (held) {
+          // This connection already holds that seat (the answer to its resume timed out): answer again.
+          const seat = await tokens.verifySeat(credential, roomId);
+          if (held.roomId !== roomId || held.memberId !== seat.memberId) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+          const state = await this.#currentState(roomId);
+          return { view: viewFor(state, held.memberId) as RoomView, resume: await this.#resumeFor(state, held.memberId) };
+        }
+        if (this.#entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
         this.#entering = true;
         try {
           const seat = await tokens.verifySeat(credential, roomId);

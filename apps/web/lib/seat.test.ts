@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { forgetSeat, keepSeat, keptSeat, type SeatStorage } from './seat';
+
+function memoryStorage(): SeatStorage & { items: Map<string, string> } {
+  const items = new Map<string, string>();
+  return {
+    items,
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, value),
+    removeItem: (key) => void items.delete(key),
+  };
+}
+
+const seat = { credential: 'c'.repeat(32), memberId: 'member-1', graceSeconds: 120 };
+
+describe('the seat kept in this tab', () => {
+  it('is kept per room, replaced and forgotten', () => {
+    const storage = memoryStorage();
+    expect(keptSeat('room-a', storage)).toBeNull();
+    keepSeat('room-a', seat, storage);
+    expect(keptSeat('room-a', storage)).toEqual(seat);
+    expect(keptSeat('room-b', storage)).toBeNull();
+    const next = { ...seat, credential: 'd'.repeat(32) };
+    keepSeat('room-a', next, storage);
+    expect(keptSeat('room-a', storage)).toEqual(next);
+    forgetSeat('room-a', storage);
+    expect(keptSeat('room-a', storage)).toBeNull();
+    expect(storage.items.size).toBe(0);
+  });
+
+  it('holds nothing but the credential, the member id and the grace period', () => {
+    const storage = memoryStorage();
+    keepSeat('room-a', seat, storage);
+    expect(JSON.parse([...storage.items.values()][0] ?? '{}')).toEqual(seat);
+  });
+
+  it('reads a damaged entry, or no storage at all, as no seat', () => {
+    const storage = memoryStorage();
+    storage.items.set('group-room:seat:room-a', '{not json');
+    expect(keptSeat('room-a', storage)).toBeNull();
+    storage.items.set('group-room:seat:room-a', JSON.stringify({ credential: 'short' }));
+    expect(keptSeat('room-a', storage)).toBeNull();
+    expect(keptSeat('room-a', null)).toBeNull();
+    expect(() => keepSeat('room-a', seat, null)).not.toThrow();
+  });
+});
