@@ -289,10 +289,11 @@ export class PeerSession implements RoomSessionHandle {
           if (!mediaAllowed(state, memberId)) {
             throw new ProtocolFailure('FORBIDDEN', 'Media starts once you are admitted and have agreed to the current agreement');
           }
-          const media = await rooms.open(roomId);
-          // Media starts afresh for this seat (e.g. after a reload): the old page's goes.
-          media.removePeer(memberId);
+          // Media starts afresh for this seat (e.g. after a reload): the old page's producers go.
+          // (Before opening the router: publishing a change closes a router nobody is in.)
           const current = await hub.change(roomId, clearProducers(memberId));
+          const media = await rooms.open(roomId);
+          media.removePeer(memberId);
           media.addPeer(memberId, (event, payload) => this.send(event, payload));
           await media.applyPolicy(mediaPolicy(current));
           return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities) };

@@ -1,0 +1,191 @@
+import { execFileSync } from 'node:child_process';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createRoom,
+  enterAdmittedAutomatically,
+  enterAsFacilitator,
+  eventually,
+  inboundByPeer,
+  launchChromium,
+  newMember,
+  peerNames,
+  setAutoAdmit,
+  type Member,
+} from '../support/browser.js';
+import { startProductionServer, type RunningServer } from '../support/prod-server.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+
+/*
+ * A seat outlives its connection, through the UI of the production build in headless
+ * Chromium with a real mediasoup worker: Bea's signalling goes through a TCP proxy the test
+ * can cut (her media goes straight to the worker, as it would); she reloads her tab; the
+ * worker is killed. Each time she must come back as the same person, in the same place in
+ * the queue, still muted by the facilitator, without the entry form, the agreement or the
+ * waiting room, and media must flow again.
+ */
+
+type Kind = 'audio' | 'video';
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function bytesFrom(page: Page, peerName: string, kind: Kind): Promise<number | undefined> {
+  return (await inboundByPeer(page)).find((s) => s.peerName === peerName && s.kind === kind)?.bytesReceived;
+}
+
+async function expectFlowing(page: Page, peerName: string, kind: Kind, what: string): Promise<void> {
+  await eventually(async () => {
+    const before = await bytesFrom(page, peerName, kind);
+    await pause(1200);
+    const after = await bytesFrom(page, peerName, kind);
+    expect(after, `${what}: a ${kind} stream exists`).toBeDefined();
+    expect(after!, `${what}: ${kind} bytes grow`).toBeGreaterThan(before ?? 0);
+  }, 40_000);
+}
+
+async function expectSilent(page: Page, peerName: string, what: string): Promise<void> {
+  await eventually(async () => {
+    const before = await bytesFrom(page, peerName, 'audio');
+    await pause(1500);
+    expect(await bytesFrom(page, peerName, 'audio'), `${what}: no audio bytes arrive`).toBe(before);
+  }, 20_000);
+}
+
+/** Every value main[data-status] takes, from the first paint of every document the context loads. */
+async function recordStatusesFromStart(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __allStatuses: string[] }).__allStatuses = seen;
+    const note = () => {
+      const status = document.querySelector('main')?.getAttribute('data-status');
+      if (status && seen[seen.length - 1] !== status) seen.push(status);
+    };
+    new MutationObserver(note).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+  });
+}
+
+/** Forget the statuses seen so far on this document (what comes next is what a test checks). */
+const resetStatuses = (page: Page) => page.evaluate(() => (window as unknown as { __allStatuses?: string[] }).__allStatuses?.splice(0));
+
+const statusesOf = (page: Page) => page.evaluate(() => [...((window as unknown as { __allStatuses?: string[] }).__allStatuses ?? [])]);
+
+/** The member id this tab keeps its seat under (sessionStorage, as the client saves it). */
+async function seatMemberId(page: Page): Promise<string> {
+  const id = await page.evaluate(() => {
+    for (let i = 0; i < sessionStorage.length; i++) {
+      const key = sessionStorage.key(i);
+      if (key?.startsWith('group-room:seat:')) return (JSON.parse(sessionStorage.getItem(key) ?? '{}') as { memberId?: string }).memberId ?? null;
+    }
+    return null;
+  });
+  if (!id) throw new Error('no seat in sessionStorage');
+  return id;
+}
+
+/** The queue as the facilitator's panel shows it, first in line first. */
+async function queueNames(page: Page): Promise<string[]> {
+  return page
+    .getByTestId('hand-queue')
+    .locator('li[data-member-name]')
+    .evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset['memberName'] ?? ''));
+}
+
+const tileConnection = (page: Page, name: string) => page.locator(`[data-testid="peer-tile"][data-peer-name="${name}"]`).getAttribute('data-connection');
+
+describe('a seat outlives its connection (browser)', () => {
+  let server: RunningServer;
+  let proxy: TcpProxy;
+  let browser: Browser;
+  let ada: Member;
+  let bea: Member;
+  let cyd: Member;
+  let beaId: string;
+
+  /** Where Bea is now, as everyone should still see it. */
+  async function expectBeaInPlace(what: string): Promise<void> {
+    expect(await seatMemberId(bea.page), `${what}: the same member id`).toBe(beaId);
+    await bea.page.locator('main[data-status="joined"][data-connection="online"]').waitFor({ timeout: 60_000 });
+    await eventually(async () => expect(await queueNames(ada.page), `${what}: the queue`).toEqual(['Cyd', 'Bea']));
+    await eventually(async () => expect(await bea.page.getByTestId('floor-status').innerText(), `${what}: Bea's place`).toMatch(/2nd in queue/));
+    await eventually(async () => expect(await bea.page.locator('main').innerText(), `${what}: still muted`).toContain('Muted by the facilitator'));
+    await eventually(async () => expect(await tileConnection(ada.page, 'Bea'), `${what}: Ada sees Bea online`).toBe('online'));
+    const statuses = await statusesOf(bea.page);
+    for (const screen of ['idle', 'agreement', 'waiting', 'error', 'ended']) expect(statuses, `${what}: Bea never saw "${screen}"`).not.toContain(screen);
+    // Media again, both ways; her muted microphone still reaches nobody.
+    await expectFlowing(ada.page, 'Bea', 'video', `${what}: Ada sees Bea`);
+    await expectFlowing(bea.page, 'Ada', 'video', `${what}: Bea sees Ada`);
+    await expectFlowing(bea.page, 'Ada', 'audio', `${what}: Bea hears Ada`);
+    await expectSilent(cyd.page, 'Bea', `${what}: Cyd does not hear muted Bea`);
+  }
+
+  beforeAll(async () => {
+    server = await startProductionServer({ SEAT_GRACE_SECONDS: '120' });
+    proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
+    browser = await launchChromium();
+    ada = await newMember(browser, server.url);
+    cyd = await newMember(browser, server.url);
+    // Bea reaches the server only through the proxy (same server, another origin).
+    bea = await newMember(browser, proxy.url);
+    await recordStatusesFromStart(bea.context);
+
+    const { facilitatorUrl, inviteUrl } = await createRoom(ada, 'Seat group');
+    await enterAsFacilitator(ada, facilitatorUrl, 'Ada');
+    await setAutoAdmit(ada.page, true);
+    await enterAdmittedAutomatically(cyd, inviteUrl, 'Cyd');
+    await enterAdmittedAutomatically(bea, inviteUrl.replace(server.url, proxy.url), 'Bea');
+    await eventually(async () => expect((await peerNames(ada.page)).sort()).toEqual(['Bea', 'Cyd']));
+    beaId = await seatMemberId(bea.page);
+
+    // Raised hands, Cyd first then Bea; the facilitator mutes Bea.
+    await ada.page.getByRole('button', { name: 'Raised hands', exact: true }).click();
+    await cyd.page.getByRole('button', { name: 'Raise hand', exact: true }).click();
+    await eventually(async () => expect(await queueNames(ada.page)).toEqual(['Cyd']));
+    await bea.page.getByRole('button', { name: 'Raise hand', exact: true }).click();
+    await eventually(async () => expect(await queueNames(ada.page)).toEqual(['Cyd', 'Bea']));
+    await ada.page.getByRole('button', { name: 'Mute Bea', exact: true }).click();
+    await eventually(async () => expect(await bea.page.locator('main').innerText()).toContain('Muted by the facilitator'));
+    await expectFlowing(ada.page, 'Bea', 'video', 'before anything breaks');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  it('a dropped connection: "reconnecting" for everyone, then back in the same seat by itself', async () => {
+    await resetStatuses(bea.page);
+    proxy.hold();
+    expect(proxy.cut(), 'Bea had a connection through the proxy').toBeGreaterThan(0);
+    await bea.page.locator('main[data-connection="reconnecting"]').waitFor();
+    await expect(bea.page.getByTestId('reconnecting').innerText()).resolves.toMatch(/Reconnecting/);
+    await eventually(async () => expect(await tileConnection(ada.page, 'Bea')).toBe('reconnecting'));
+    // Still in the queue while away.
+    expect(await queueNames(ada.page)).toEqual(['Cyd', 'Bea']);
+    await pause(2000);
+    proxy.resume();
+    await expectBeaInPlace('after a drop');
+  });
+
+  it('a reload of the tab lands straight back in the room', async () => {
+    await bea.page.reload();
+    await expectBeaInPlace('after a reload');
+    expect(await statusesOf(bea.page)).not.toContain('idle');
+  });
+
+  it('a killed media worker: the process goes on, everyone rebuilds their media by themselves', async () => {
+    const workers = execFileSync('pgrep', ['-P', String(server.child.pid), '-f', 'mediasoup-worker']).toString().trim().split('\n').filter(Boolean);
+    expect(workers, 'one mediasoup worker').toHaveLength(1);
+    await resetStatuses(bea.page);
+    process.kill(Number(workers[0]), 'SIGKILL');
+    await eventually(async () => {
+      const now = execFileSync('pgrep', ['-P', String(server.child.pid), '-f', 'mediasoup-worker']).toString().trim().split('\n').filter(Boolean);
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(workers[0]);
+    });
+    expect(server.child.exitCode, 'the server process is still running').toBeNull();
+    await expectBeaInPlace('after the worker was killed');
+    await expectFlowing(bea.page, 'Cyd', 'video', 'Bea sees Cyd again');
+    await expectFlowing(cyd.page, 'Ada', 'audio', 'Cyd hears Ada again');
+    expect(server.output()).toContain('mediasoup worker replaced');
+  });
+});
