@@ -219,6 +219,9 @@ export class PeerSession implements RoomSessionHandle {
         if (this.#entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
         this.#entering = true;
         try {
+          // A room that is gone says so first, whatever the credential: after a restart without
+          // Redis the room and the secret that signed the credential went together.
+          await this.#currentState(roomId);
           const seat = await tokens.verifySeat(credential, roomId);
           return await rooms.queue.run(roomId, async () => {
             if (this.#socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while resuming');
