@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { KeyedQueue } from './keyed-queue.js';
+import { ProtocolFailure } from '@group-room/shared';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_QUEUE_WAIT_MS, KeyedQueue } from './keyed-queue.js';
 
 /** A promise resolved from outside, to control when a task finishes. */
 function gate<T = void>() {
@@ -104,5 +105,141 @@ describe('KeyedQueue', () => {
     expect(await queue.run('k', async () => 1)).toBe(1);
     await settle();
     expect(await queue.run('k', async () => 2)).toBe(2);
+  });
+
+  describe('waiting for a turn', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** The rejection of `promise`, which must be a ProtocolFailure UNAVAILABLE. */
+    async function expectBusy(promise: Promise<unknown>): Promise<void> {
+      const error = await promise.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ProtocolFailure);
+      expect((error as ProtocolFailure).code).toBe('UNAVAILABLE');
+      expect((error as ProtocolFailure).message).toBe('The room is busy. Try again in a moment.');
+    }
+
+    it('refuses a task that could not start in time, never runs it, and keeps the order of the rest', async () => {
+      vi.useFakeTimers();
+      const queue = new KeyedQueue({ waitMs: 1000 });
+      const stuck = gate<string>();
+      const log: string[] = [];
+      const first = queue.run('room', async () => {
+        log.push('first');
+        return stuck.promise;
+      });
+      const refused = queue.run('room', async () => {
+        log.push('refused');
+      });
+      const refusedSettled = expectBusy(refused);
+      await vi.advanceTimersByTimeAsync(600);
+      // Queued after the refused one, while the first still runs.
+      const later = queue.run('room', async () => {
+        log.push('later');
+        return 'later';
+      });
+      await vi.advanceTimersByTimeAsync(400);
+      await refusedSettled;
+      expect(log).toEqual(['first']);
+
+      // The refused task's place does not let the later one start beside the first.
+      await vi.advanceTimersByTimeAsync(500);
+      expect(log).toEqual(['first']);
+      stuck.open('first done');
+      expect(await first).toBe('first done');
+      expect(await later).toBe('later');
+      expect(log).toEqual(['first', 'later']);
+    });
+
+    it('limits only the wait: a task that started in time may run as long as it needs', async () => {
+      vi.useFakeTimers();
+      const queue = new KeyedQueue({ waitMs: 1000 });
+      const a = gate();
+      const b = gate();
+      const first = queue.run('k', async () => {
+        await a.promise;
+        return 'a';
+      });
+      const second = queue.run('k', async () => {
+        await b.promise;
+        return 'b';
+      });
+      await vi.advanceTimersByTimeAsync(999);
+      a.open();
+      expect(await first).toBe('a');
+      // The second started just in time; it is not cut off later.
+      await vi.advanceTimersByTimeAsync(10_000);
+      b.open();
+      expect(await second).toBe('b');
+    });
+
+    it('waits 5 seconds by default', async () => {
+      vi.useFakeTimers();
+      expect(DEFAULT_QUEUE_WAIT_MS).toBe(5000);
+      const queue = new KeyedQueue();
+      const stuck = gate();
+      void queue.run('k', () => stuck.promise);
+      const ran = vi.fn(async () => undefined);
+      const waiting = queue.run('k', ran);
+      let settled = false;
+      void waiting.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await vi.advanceTimersByTimeAsync(4999);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await expectBusy(waiting);
+      stuck.open();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(ran).not.toHaveBeenCalled();
+    });
+
+    it('a busy key does not hold up other keys', async () => {
+      vi.useFakeTimers();
+      const queue = new KeyedQueue({ waitMs: 1000 });
+      const stuck = gate();
+      void queue.run('busy', () => stuck.promise);
+      const refused = expectBusy(queue.run('busy', async () => undefined));
+      await vi.advanceTimersByTimeAsync(1000);
+      await refused;
+      expect(await queue.run('free', async () => 'free')).toBe('free');
+      stuck.open();
+    });
+
+    it('takes new tasks for a key once the slow one finished, without refusing them', async () => {
+      vi.useFakeTimers();
+      const queue = new KeyedQueue({ waitMs: 1000 });
+      const stuck = gate();
+      const slow = queue.run('k', () => stuck.promise);
+      const refused = expectBusy(queue.run('k', async () => undefined));
+      await vi.advanceTimersByTimeAsync(5000);
+      await refused;
+      stuck.open();
+      await slow;
+      const next = queue.run('k', async () => 'next');
+      await vi.advanceTimersByTimeAsync(0);
+      expect(await next).toBe('next');
+    });
+
+    it('refuses a task behind a failing one only if the failure came too late', async () => {
+      vi.useFakeTimers();
+      const queue = new KeyedQueue({ waitMs: 1000 });
+      const g = gate();
+      const failing = queue.run('k', async () => {
+        await g.promise;
+        throw new Error('late');
+      });
+      const failed = expect(failing).rejects.toThrow('late');
+      const next = queue.run('k', async () => 'ran');
+      await vi.advanceTimersByTimeAsync(500);
+      g.open();
+      await failed;
+      expect(await next).toBe('ran');
+    });
   });
 });

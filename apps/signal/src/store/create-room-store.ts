@@ -1,11 +1,15 @@
 import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import { MemoryRoomStore } from './memory-room-store.js';
 import { RedisRoomStore } from './redis-room-store.js';
 import { roomTtl, type RoomStore } from './room-store.js';
 
 /** Redis when REDIS_URL is set, else in memory (the embedded default). */
-export async function createRoomStore(config: Pick<Config, 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'ROOM_GRACE_SECONDS'>): Promise<RoomStore> {
+export async function createRoomStore(
+  config: Pick<Config, 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'ROOM_GRACE_SECONDS'>,
+  log: Logger,
+): Promise<RoomStore> {
   const ttl = roomTtl(config.ROOM_GRACE_SECONDS);
-  if (config.REDIS_URL) return RedisRoomStore.connect(config.REDIS_URL, config.REDIS_KEY_PREFIX, ttl);
+  if (config.REDIS_URL) return RedisRoomStore.connect({ url: config.REDIS_URL, prefix: config.REDIS_KEY_PREFIX, ttl, log });
   return new MemoryRoomStore(ttl);
 }

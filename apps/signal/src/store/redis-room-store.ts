@@ -1,5 +1,6 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, ErrorReply, type RedisClientType } from 'redis';
+import type { Logger } from '../logger.js';
 import type { RoomChange, RoomState } from '../room/state.js';
 import type { RoomStore, RoomTtl } from './room-store.js';
 
@@ -8,6 +9,12 @@ import type { RoomStore, RoomTtl } from './room-store.js';
  * change, then write with a compare-and-set script that checks the version, retrying on a
  * concurrent write. Every write refreshes the key's TTL so nothing outlives a session long.
  * Ending a session replaces the room with its acknowledgement record, under its own TTL.
+ *
+ * When Redis is down or slow, every call fails fast with UNAVAILABLE instead of waiting:
+ * nothing is queued while the connection is down (node-redis's offline queue is off, and
+ * the store refuses calls itself while the client is not ready), and each call has a
+ * deadline. node-redis reconnects by itself, for ever; the first call after it is back works.
+ * The outage and the recovery are logged once each, with the socket error's code only.
  */
 
 const COMPARE_AND_SET = `
@@ -25,23 +32,116 @@ return 1`;
 
 const MAX_ATTEMPTS = 50;
 
+/** Longest one Redis call may take before it fails with UNAVAILABLE. */
+export const DEFAULT_REDIS_CALL_TIMEOUT_MS = 2000;
+/** Reconnect attempts back off up to this, so a Redis that is back is found again within about a second. */
+const MAX_RECONNECT_DELAY_MS = 1000;
+
+/** Replies by which a reachable Redis says it cannot serve now (loading its data, a busy script, read-only, …). */
+const TRANSIENT_REPLIES = /^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|CLUSTERDOWN|READONLY|MISCONF|OOM|NOREPLICAS)\b/;
+
+export interface RedisRoomStoreOptions {
+  url: string;
+  /** Prefix of every key. */
+  prefix: string;
+  ttl: RoomTtl;
+  /** Told when Redis becomes unreachable and when it is back (never keys, values or room contents). */
+  log: Logger;
+  /** Longest one Redis call may take (default 2000 ms). */
+  callTimeoutMs?: number;
+}
+
+const unavailable = () => new ProtocolFailure('UNAVAILABLE', "The session's data cannot be reached right now. Try again in a moment.");
+
+/** What may be logged of a connection error: its code or its kind, never anything it was about. */
+function errorCode(error: unknown): string {
+  if (error instanceof ErrorReply) return error.message.split(' ', 1)[0] ?? 'ERROR';
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
+  if (error instanceof Error) return error.constructor.name !== 'Error' ? error.constructor.name : error.name;
+  return 'unknown';
+}
+
+class CallTimeout extends Error {
+  readonly code = 'CALL_TIMEOUT';
+}
+
 export class RedisRoomStore implements RoomStore {
   readonly #client: RedisClientType;
   readonly #prefix: string;
   readonly #ttl: RoomTtl;
+  readonly #log: Logger;
+  readonly #callTimeoutMs: number;
+  /** As last seen: false from the first connection error (or timed-out call) until it works again. */
+  #reachable = true;
+  #closed = false;
 
-  private constructor(client: RedisClientType, prefix: string, ttl: RoomTtl) {
-    this.#client = client;
-    this.#prefix = prefix;
-    this.#ttl = ttl;
+  private constructor(options: RedisRoomStoreOptions) {
+    this.#prefix = options.prefix;
+    this.#ttl = options.ttl;
+    this.#log = options.log;
+    this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_REDIS_CALL_TIMEOUT_MS;
+    this.#client = createClient({
+      url: options.url,
+      // Fail a call at once while reconnecting rather than keep it for later.
+      disableOfflineQueue: true,
+      // A call not yet sent when its time is up is dropped (never sent later).
+      commandOptions: { timeout: this.#callTimeoutMs },
+      socket: {
+        connectTimeout: this.#callTimeoutMs,
+        // Always a number: never give up (false would close the client for good).
+        reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100),
+      },
+    });
+    // Without a listener an 'error' event would crash the process. node-redis emits one per
+    // failed attempt while reconnecting; the log says it once.
+    this.#client.on('error', (error: unknown) => this.#unreachable(error));
+    this.#client.on('ready', () => this.#reachableAgain());
   }
 
-  static async connect(url: string, prefix: string, ttl: RoomTtl): Promise<RedisRoomStore> {
-    const client: RedisClientType = createClient({ url });
-    // Without a listener an 'error' event would crash the process; node-redis reconnects itself.
-    client.on('error', () => undefined);
-    await client.connect();
-    return new RedisRoomStore(client, prefix, ttl);
+  static async connect(options: RedisRoomStoreOptions): Promise<RedisRoomStore> {
+    const store = new RedisRoomStore(options);
+    await store.#client.connect();
+    return store;
+  }
+
+  #unreachable(error: unknown): void {
+    if (!this.#reachable || this.#closed) return;
+    this.#reachable = false;
+    this.#log.warn('redis unavailable', { error: errorCode(error) });
+  }
+
+  #reachableAgain(): void {
+    if (this.#reachable || this.#closed) return;
+    this.#reachable = true;
+    this.#log.info('redis reachable again');
+  }
+
+  /**
+   * One Redis call, bounded: UNAVAILABLE when the client is not connected, the call takes
+   * longer than the deadline, the connection fails under it, or Redis says it cannot serve
+   * now. Other error replies (a bug of ours) are passed on as they are.
+   */
+  async #call<T>(run: (client: RedisClientType) => Promise<T>): Promise<T> {
+    // Also covers MULTI, which node-redis would otherwise keep until it reconnects.
+    if (!this.#client.isReady) throw unavailable();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CallTimeout()), this.#callTimeoutMs);
+      timer.unref();
+    });
+    try {
+      // A call that loses the race is abandoned; race has already handled its outcome.
+      const result = await Promise.race([run(this.#client), deadline]);
+      this.#reachableAgain();
+      return result;
+    } catch (error) {
+      if (error instanceof ErrorReply && !TRANSIENT_REPLIES.test(error.message)) throw error;
+      this.#unreachable(error);
+      throw unavailable();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   key(roomId: string): string {
@@ -53,15 +153,13 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async create(room: RoomState): Promise<boolean> {
-    const created = await this.#client.eval(CREATE, {
-      keys: [this.key(room.id)],
-      arguments: [String(room.version), JSON.stringify(room), String(this.#ttl(room))],
-    });
+    const args = [String(room.version), JSON.stringify(room), String(this.#ttl(room))];
+    const created = await this.#call((client) => client.eval(CREATE, { keys: [this.key(room.id)], arguments: args }));
     return created === 1;
   }
 
   async get(roomId: string): Promise<RoomState | null> {
-    const doc = await this.#client.hGet(this.key(roomId), 'doc');
+    const doc = await this.#call((client) => client.hGet(this.key(roomId), 'doc'));
     return doc ? (JSON.parse(doc) as RoomState) : null;
   }
 
@@ -72,10 +170,8 @@ export class RedisRoomStore implements RoomStore {
       const next = change(current);
       if (next === current) return current;
       const stored: RoomState = { ...next, version: current.version + 1 };
-      const outcome = await this.#client.eval(COMPARE_AND_SET, {
-        keys: [this.key(roomId)],
-        arguments: [String(current.version), String(stored.version), JSON.stringify(stored), String(this.#ttl(stored))],
-      });
+      const args = [String(current.version), String(stored.version), JSON.stringify(stored), String(this.#ttl(stored))];
+      const outcome = await this.#call((client) => client.eval(COMPARE_AND_SET, { keys: [this.key(roomId)], arguments: args }));
       if (outcome === 1) return stored;
       if (outcome === -1) throw new ProtocolFailure('NOT_FOUND', 'No such room');
       // outcome 0: someone else wrote first; re-read and apply the change to their result.
@@ -87,28 +183,78 @@ export class RedisRoomStore implements RoomStore {
     const state = await this.get(roomId);
     if (!state) return null;
     // An ended room accepts no more changes, so nothing can slip in between read and delete.
-    await this.#client
-      .multi()
-      .set(this.recordKey(roomId), JSON.stringify(state.acknowledgements), { EX: retentionSeconds })
-      .del(this.key(roomId))
-      .exec();
+    await this.#call((client) =>
+      client
+        .multi()
+        .set(this.recordKey(roomId), JSON.stringify(state.acknowledgements), { EX: retentionSeconds })
+        .del(this.key(roomId))
+        .exec(),
+    );
     return state.acknowledgements;
   }
 
   async acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null> {
-    const record = await this.#client.get(this.recordKey(roomId));
+    const record = await this.#call((client) => client.get(this.recordKey(roomId)));
     return record ? (JSON.parse(record) as Acknowledgement[]) : null;
   }
 
   async delete(roomId: string): Promise<void> {
-    await this.#client.del(this.key(roomId));
+    await this.#call((client) => client.del(this.key(roomId)));
+  }
+
+  nodeKey(nodeId: string): string {
+    return `${this.#prefix}node:${nodeId}`;
+  }
+
+  async roomIds(): Promise<string[]> {
+    return this.#scan(this.key('*'), this.key(''));
+  }
+
+  async heartbeat(nodeId: string, ttlMs: number): Promise<void> {
+    await this.#call((client) => client.set(this.nodeKey(nodeId), '1', { PX: ttlMs }));
+  }
+
+  async forgetNode(nodeId: string): Promise<void> {
+    await this.#call((client) => client.del(this.nodeKey(nodeId)));
+  }
+
+  async liveNodes(): Promise<Set<string>> {
+    return new Set(await this.#scan(this.nodeKey('*'), this.nodeKey('')));
+  }
+
+  /** The ids after `prefix` of every key matching `pattern` (SCAN: never blocks Redis; each step bounded). */
+  async #scan(pattern: string, prefix: string): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor = '0';
+    do {
+      const reply = await this.#call((client) => client.scan(cursor, { MATCH: pattern, COUNT: 500 }));
+      for (const key of reply.keys) ids.push(key.slice(prefix.length));
+      cursor = reply.cursor;
+    } while (cursor !== '0');
+    return ids;
   }
 
   async ping(): Promise<void> {
-    await this.#client.ping();
+    await this.#call((client) => client.ping());
   }
 
+  /** Close the connection: at once if Redis is unreachable, else after the calls in flight (at most the deadline). */
   async close(): Promise<void> {
-    await this.#client.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    const client = this.#client;
+    if (!client.isReady) {
+      client.unref(); // also any socket a reconnection attempt under way still opens
+      if (client.isOpen) client.destroy();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      client.close().then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.#callTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    // Redis stopped answering with calls in flight: do not let their socket hold the process.
+    if (!closed) client.unref();
   }
 }

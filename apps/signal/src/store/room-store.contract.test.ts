@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ProtocolFailure, type Role } from '@group-room/shared';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../logger.js';
 import { applyCommand } from '../room/commands.js';
 import { enter, leave } from '../room/entry.js';
 import { putProducer } from '../room/producers.js';
@@ -17,6 +18,7 @@ import { fixedTtl, roomTtl, type RoomStore, type RoomTtl } from './room-store.js
  */
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
+const quiet = createLogger('error', () => undefined);
 const TTL_SECONDS = 3600;
 const RETENTION_SECONDS = 7 * 24 * 3600;
 
@@ -53,8 +55,8 @@ const implementations: Implementation[] = [
   {
     name: 'RedisRoomStore',
     async make(ttl = fixedTtl(TTL_SECONDS)) {
-      const a = await RedisRoomStore.connect(REDIS_URL, prefix, ttl);
-      const b = await RedisRoomStore.connect(REDIS_URL, prefix, ttl);
+      const a = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl, log: quiet });
+      const b = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl, log: quiet });
       return {
         store: a,
         nodes: [a, b],
@@ -491,7 +493,7 @@ describe('RedisRoomStore keys and TTLs', () => {
   });
 
   it('keeps a room under <prefix>room:<id> as a hash of version and doc', async () => {
-    store = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(TTL_SECONDS));
+    store = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl: fixedTtl(TTL_SECONDS), log: quiet });
     const fresh = room(freshRoomId());
     await store.create(fresh);
     await store.update(fresh.id, member('a'));
@@ -502,7 +504,7 @@ describe('RedisRoomStore keys and TTLs', () => {
   });
 
   it('sets a TTL on create within the configured TTL, and refreshes it on every write', async () => {
-    store = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(TTL_SECONDS));
+    store = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl: fixedTtl(TTL_SECONDS), log: quiet });
     const fresh = room(freshRoomId());
     await store.create(fresh);
     const ttl = await redis.ttl(store.key(fresh.id));
@@ -516,7 +518,7 @@ describe('RedisRoomStore keys and TTLs', () => {
   });
 
   it('does not refresh the TTL for an update that changes nothing', async () => {
-    store = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(TTL_SECONDS));
+    store = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl: fixedTtl(TTL_SECONDS), log: quiet });
     const fresh = room(freshRoomId());
     await store.create(fresh);
     await redis.expire(store.key(fresh.id), 100);
@@ -525,7 +527,7 @@ describe('RedisRoomStore keys and TTLs', () => {
   });
 
   it('with roomTtl, expires a room at its session end plus the grace', async () => {
-    store = await RedisRoomStore.connect(REDIS_URL, prefix, roomTtl(600));
+    store = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl: roomTtl(600), log: quiet });
     const now = Date.now();
     const fresh = room(freshRoomId(), 16, now, now, 120); // ends in two hours
     await store.create(fresh);
@@ -545,7 +547,7 @@ describe('RedisRoomStore keys and TTLs', () => {
   });
 
   it('end deletes the room key and keeps <prefix>acknowledgements:<id> with a TTL of at most the retention', async () => {
-    store = await RedisRoomStore.connect(REDIS_URL, prefix, fixedTtl(TTL_SECONDS));
+    store = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl: fixedTtl(TTL_SECONDS), log: quiet });
     const fresh = room(freshRoomId());
     await store.create(fresh);
     await store.update(fresh.id, member('a'));
