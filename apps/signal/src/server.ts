@@ -61,7 +61,16 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   let draining = false;
   const rooms = new RoomRegistry(pool);
   const hub = new RoomHub(store, rooms, config, log, nodeId);
-  const sweeper = new SeatSweeper({ store, nodeId, graceMs: config.SEAT_GRACE_SECONDS * 1000, apply: (roomId, change) => hub.queued(roomId, change), log });
+  /** Every socket open on this node now, by the connection id seats record. */
+  const connections = new Set<string>();
+  const sweeper = new SeatSweeper({
+    store,
+    nodeId,
+    graceMs: config.SEAT_GRACE_SECONDS * 1000,
+    connections: () => connections,
+    apply: (roomId, change) => hub.queued(roomId, change),
+    log,
+  });
   await sweeper.start().catch(async (error: unknown) => {
     pool.close();
     await store.close();
@@ -86,7 +95,9 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   // Draining: nobody new connects here; clients reconnect to the next process or another node.
   io.use((_socket, next) => next(draining ? new Error('This server is restarting') : undefined));
   io.on('connection', (socket) => {
-    new PeerSession(socket, { store, rooms, hub, tokens, config, log, nodeId, draining: () => draining });
+    const session = new PeerSession(socket, { store, rooms, hub, tokens, config, log, nodeId, draining: () => draining });
+    connections.add(session.connectionId);
+    socket.on('disconnect', () => connections.delete(session.connectionId));
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -8,7 +8,7 @@ export const ErrorCode = z.enum([
   'ROOM_FULL', // the room is at capacity
   'INVALID_STATE', // the request is valid but not now (e.g. media before joining)
   'RATE_LIMITED', // too many of these in a short time; try again shortly
-  'UNAVAILABLE', // the room's store cannot be reached or the room is too busy now; nothing changed, try again shortly
+  'UNAVAILABLE', // the room's store cannot be reached (or answered too late) or the room is too busy now; try again shortly
   'INTERNAL', // our fault; details are in the server log, never in the reply
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;

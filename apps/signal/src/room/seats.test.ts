@@ -152,6 +152,16 @@ describe('the seat sweep', () => {
     expect(Object.keys(sweepSeats({ now: T + 7000 + GRACE - 1, graceMs: GRACE, liveNodes: new Set(['node-b']) })(swept).members)).toHaveLength(4);
   });
 
+  it('marks away a seat this node serves through a connection no longer open here (its disconnect was never stored)', () => {
+    const state = room();
+    const open = new Set(['host@0', 'a@0', 'c@0']);
+    const swept = sweepSeats({ now: T + 5, graceMs: GRACE, liveNodes: new Set(['node-a']), local: { node: 'node-a', connections: open } })(state);
+    expect(swept.members['b']).toMatchObject({ connectionId: null, offlineSince: T + 5 });
+    for (const id of ['host', 'a', 'c']) expect(swept.members[id]).toEqual(state.members[id]);
+    // Another node's seats are that node's business.
+    expect(sweepSeats({ now: T + 5, graceMs: GRACE, liveNodes: new Set(['node-a', 'node-b']), local: { node: 'node-b', connections: new Set() } })(state)).toBe(state);
+  });
+
   it('clearAllProducers: a room whose media died has nobody sending', () => {
     const sending = run(room(), putProducer('a', { id: 'pa', kind: 'audio', source: 'mic', paused: false }));
     expect(Object.values(clearAllProducers(sending).members).every((m) => Object.keys(m.producers).length === 0)).toBe(true);

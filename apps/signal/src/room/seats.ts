@@ -85,6 +85,12 @@ export interface SweepOptions {
   graceMs: number;
   /** Nodes known to be alive; a seat held through any other node has lost its connection. */
   liveNodes: ReadonlySet<string>;
+  /**
+   * The sweeping node and the connections open on it now: a seat it serves through a
+   * connection that is gone lost it without being marked away (the store was unreachable
+   * when it closed), and is marked away now, so no seat stays "online" with nobody there.
+   */
+  local?: { node: string; connections: ReadonlySet<string> };
 }
 
 /**
@@ -93,12 +99,14 @@ export interface SweepOptions {
  * whose media died with it (their producers are gone).
  */
 export const sweepSeats =
-  ({ now, graceMs, liveNodes }: SweepOptions): RoomChange =>
+  ({ now, graceMs, liveNodes, local }: SweepOptions): RoomChange =>
   (state) => {
     let next = state;
     for (const member of Object.values(state.members)) {
       if (member.offlineSince !== null) {
         if (now - member.offlineSince >= graceMs) next = withoutMember(next, member.id, now);
+      } else if (member.connectionId !== null && local && member.node === local.node && !local.connections.has(member.connectionId)) {
+        next = disconnectSeat(member.id, member.connectionId, now)(next);
       } else if (member.connectionId !== null && member.node !== null && !liveNodes.has(member.node)) {
         next = disconnectSeat(member.id, member.connectionId, now)(next);
         const away = next.members[member.id];

@@ -13,6 +13,8 @@ export interface SeatSweeperOptions {
   store: RoomStore;
   nodeId: string;
   graceMs: number;
+  /** The connections open on this node now (see SweepOptions.local). */
+  connections: () => ReadonlySet<string>;
   /** Applies a change to a room in its queue, with its effects (RoomHub.queued). */
   apply: (roomId: string, change: (state: RoomState) => RoomState) => Promise<unknown>;
   log: Logger;
@@ -21,9 +23,10 @@ export interface SeatSweeperOptions {
 
 /**
  * Every node says it is alive (a key with a TTL in the store) and, every few seconds, sweeps
- * every room's seats: seats away longer than the grace period are freed, and seats held
+ * every room's seats: seats away longer than the grace period are freed, seats held
  * through a node that stopped renewing its key are marked away (that node died, taking its
- * connections and media with it). Any live node may sweep any room: the change is pure and
+ * connections and media with it), and so are seats this node serves through a connection
+ * that closed without the seat being marked away (the store was unreachable then). Any live node may sweep any room: the change is pure and
  * applied atomically, so two nodes sweeping at once agree.
  */
 export class SeatSweeper {
@@ -52,7 +55,7 @@ export class SeatSweeper {
   }
 
   async #sweep(at?: number): Promise<void> {
-    const { store, nodeId, graceMs, apply, log } = this.#options;
+    const { store, nodeId, graceMs, apply, log, connections } = this.#options;
     let liveNodes: Set<string>;
     let roomIds: string[];
     try {
@@ -71,7 +74,7 @@ export class SeatSweeper {
     const now = at ?? Date.now();
     for (const roomId of roomIds) {
       try {
-        await apply(roomId, sweepSeats({ now, graceMs, liveNodes }));
+        await apply(roomId, sweepSeats({ now, graceMs, liveNodes, local: { node: nodeId, connections: connections() } }));
       } catch (error) {
         if (error instanceof ProtocolFailure && error.code === 'NOT_FOUND') continue; // ended meanwhile
         log.warn('seat sweep failed for a room', { room: roomTag(roomId), error: error instanceof Error ? error.message : String(error) });
