@@ -291,10 +291,16 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
     let server: RunningServer;
     let redis: RedisClientType;
 
+    /**
+     * Every key of this server under the prefix but its node heartbeat (`<prefix>node:<id>`,
+     * a value of "1" with a 10 s TTL that says the process is alive: nothing about anyone).
+     */
     const keys = async (): Promise<string[]> => {
       const found: string[] = [];
       for await (const batch of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) found.push(...batch);
-      return found.sort();
+      const heartbeats = found.filter((key) => key.startsWith(`${prefix}node:`));
+      for (const key of heartbeats) expect(await redis.get(key)).toBe('1');
+      return found.filter((key) => !heartbeats.includes(key)).sort();
     };
 
     beforeAll(async () => {
