@@ -72,9 +72,13 @@ export class SeatSweeper {
       return;
     }
     const now = at ?? Date.now();
+    const sweep = sweepSeats({ now, graceMs, liveNodes, local: { node: nodeId, connections: connections() } });
     for (const roomId of roomIds) {
       try {
-        await apply(roomId, sweepSeats({ now, graceMs, liveNodes, local: { node: nodeId, connections: connections() } }));
+        // Most sweeps find nothing to do: look first, and queue a change only when there is one.
+        const state = await store.get(roomId);
+        if (!state || sweep(state) === state) continue;
+        await apply(roomId, sweep);
       } catch (error) {
         if (error instanceof ProtocolFailure && error.code === 'NOT_FOUND') continue; // ended meanwhile
         log.warn('seat sweep failed for a room', { room: roomTag(roomId), error: error instanceof Error ? error.message : String(error) });
