@@ -13,11 +13,10 @@
  *     one at once, without waiting for the replacement).
  *   npm run bench:resume -- [trials=5]
  */
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { Page } from 'playwright-core';
 import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, eventually, launchChromium, newMember, setAutoAdmit } from '../support/browser.js';
-import { startProductionServer } from '../support/prod-server.js';
+import { mediasoupWorkerPids, startProductionServer } from '../support/prod-server.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const trials = Number(process.argv[2] ?? 5);
@@ -76,14 +75,6 @@ async function flowedAt(page: Page): Promise<number> {
   return at!;
 }
 
-function workerPids(serverPid: number): string[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(serverPid), '-f', 'mediasoup-worker'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
 async function main(): Promise<void> {
   const server = await startProductionServer({ LOG_LEVEL: 'warn', MEDIASOUP_WORKERS: '1' });
   const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
@@ -140,10 +131,10 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < trials; i++) {
       await trial('worker death', true, async () => {
-        const [pid] = workerPids(server.child.pid!);
+        const [pid] = mediasoupWorkerPids(server.child.pid!);
         if (!pid) throw new Error('no mediasoup worker found');
         const t0 = Date.now();
-        process.kill(Number(pid), 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
         return t0;
       });
     }

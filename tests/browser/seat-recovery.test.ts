@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,7 +12,7 @@ import {
   setAutoAdmit,
   type Member,
 } from '../support/browser.js';
-import { startProductionServer, type RunningServer } from '../support/prod-server.js';
+import { mediasoupWorkerPids, startProductionServer, type RunningServer } from '../support/prod-server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 /*
@@ -173,12 +172,12 @@ describe('a seat outlives its connection (browser)', () => {
   });
 
   it('a killed media worker: the process goes on, everyone rebuilds their media by themselves', async () => {
-    const workers = execFileSync('pgrep', ['-P', String(server.child.pid), '-f', 'mediasoup-worker']).toString().trim().split('\n').filter(Boolean);
+    const workers = mediasoupWorkerPids(server.child.pid!);
     expect(workers, 'one mediasoup worker').toHaveLength(1);
     await resetStatuses(bea.page);
-    process.kill(Number(workers[0]), 'SIGKILL');
+    process.kill(workers[0]!, 'SIGKILL');
     await eventually(async () => {
-      const now = execFileSync('pgrep', ['-P', String(server.child.pid), '-f', 'mediasoup-worker']).toString().trim().split('\n').filter(Boolean);
+      const now = mediasoupWorkerPids(server.child.pid!);
       expect(now).toHaveLength(1);
       expect(now[0]).not.toBe(workers[0]);
     });
