@@ -9,6 +9,7 @@ import {
   disconnectAll,
   eventsOf,
   expectError,
+  freeSeats,
   mediaJoin,
   ok,
   openRoom,
@@ -72,6 +73,8 @@ describe.each(stores)('media follows the floor and the mutes ($store store)', ({
 
   afterEach(async () => {
     disconnectAll();
+    // A dropped connection keeps its seat (and its media) for the grace period: free them all.
+    await freeSeats(server);
     await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
   });
 
@@ -231,6 +234,8 @@ describe('timed turns, talk time and private signals (in-memory store)', () => {
 
   afterEach(async () => {
     disconnectAll();
+    // A dropped connection keeps its seat (and its media) for the grace period: free them all.
+    await freeSeats(server);
     await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
   });
 

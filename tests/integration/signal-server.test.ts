@@ -16,11 +16,13 @@ import {
   createRoom,
   currentView,
   disconnectAll,
+  drop,
   dtlsParameters,
   enter,
   eventCount,
   eventsOf,
   expectError,
+  freeSeats,
   type Links,
   mediaJoin,
   ok,
@@ -34,6 +36,7 @@ import {
   request,
   sendMic,
   startServer,
+  sweepAt,
   type TestServer,
   tryCommand,
   viewWhere,
@@ -77,7 +80,9 @@ describe('signal server (in-memory store)', () => {
 
   afterEach(async () => {
     disconnectAll();
-    // Every test ends with its rooms' routers closed: nothing leaks between tests.
+    // A dropped connection keeps its seat and its media for the grace period: free them, and
+    // every test ends with its rooms' routers closed: nothing leaks between tests.
+    await freeSeats(server);
     await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
   });
 
@@ -103,8 +108,8 @@ describe('signal server (in-memory store)', () => {
         agreement: { text: DEFAULT_AGREEMENT, version: expect.any(String), updatedAt: expect.any(Number) },
         locked: false,
         self: { id: fay.id, displayName: 'Fay Facil', role: 'facilitator', stage: 'admitted', mustAcknowledge: false, media: true, held: { mic: null, camera: null }, asked: [] },
-        members: [{ id: fay.id, displayName: 'Fay Facil', role: 'facilitator', producers: [], sending: { mic: false, camera: false } }],
-        floor: { mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null },
+        members: [{ id: fay.id, displayName: 'Fay Facil', role: 'facilitator', connection: 'online', producers: [], sending: { mic: false, camera: false } }],
+        floor: { mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null, turnPausedMs: null },
         facilitation: {
           autoAdmit: false,
           everyone: [
@@ -112,6 +117,7 @@ describe('signal server (in-memory store)', () => {
               id: fay.id,
               displayName: 'Fay Facil',
               role: 'facilitator',
+              connection: 'online',
               producers: [],
               sending: { mic: false, camera: false },
               stage: 'admitted',
@@ -124,6 +130,8 @@ describe('signal server (in-memory store)', () => {
           acknowledgements: [],
         },
       });
+      // With a resume credential for this seat, and how long the seat is kept after a drop.
+      expect(fay.resume).toEqual({ credential: expect.any(String), memberId: fay.id, graceSeconds: 120 });
       expect(fay.entered.session.startsAt).toBeGreaterThanOrEqual(before);
       expect(fay.entered.session.endsAt - fay.entered.session.startsAt).toBe(60 * 60_000);
       // The enter's view is also pushed, so a client can rely on `room:view` alone.
@@ -131,6 +139,8 @@ describe('signal server (in-memory store)', () => {
 
       const bo = await enter(server, links.roomId, links.inviteToken, 'Bo');
       expect(bo.id).not.toBe(fay.id);
+      expect(bo.resume).toMatchObject({ memberId: bo.id, graceSeconds: 120 });
+      expect(bo.resume.credential).not.toBe(fay.resume.credential);
       expect(Object.keys(bo.entered).sort()).toEqual(['agreement', 'locked', 'roomId', 'self', 'session', 'title']);
       expect(bo.entered.self).toEqual({
         id: bo.id,
@@ -158,7 +168,12 @@ describe('signal server (in-memory store)', () => {
       const opus = capabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'audio/opus');
       expect(opus).toMatchObject({ kind: 'audio', clockRate: 48000, channels: 2 });
       expect(server.rooms.roomCount).toBe(1);
-      expectError(await request(facilitator.socket, 'media:join', {}), 'INVALID_STATE'); // once
+      const router = server.rooms.get(facilitator.entered.roomId)!.router;
+      // Again (a reload's page starting over): the person's media starts afresh on the same router.
+      expect(await mediaJoin(facilitator)).toEqual(capabilities);
+      expect(server.rooms.roomCount).toBe(1);
+      expect(server.rooms.get(facilitator.entered.roomId)?.router).toBe(router);
+      expect(server.rooms.get(facilitator.entered.roomId)?.has(facilitator.id)).toBe(true);
     });
 
     it('makes a different room id and different links each time', async () => {
@@ -451,7 +466,7 @@ describe('signal server (in-memory store)', () => {
   });
 
   describe('leaving', () => {
-    it("takes a person out of everyone's views when they disconnect, and closes the router when the last with media leaves", async () => {
+    it("keeps a dropped person's seat as 'reconnecting' until it is freed; a freed seat or a leave takes them out of everyone's views, and the router closes when the last with media is gone", async () => {
       const room = await openRoom(server);
       const fay = room.facilitator;
       const bo = await admittedMember(server, room, fay, 'Bo');
@@ -459,22 +474,44 @@ describe('signal server (in-memory store)', () => {
       for (const person of [fay, bo, cy]) await mediaJoin(person);
       expect(server.rooms.roomCount).toBe(1);
       const router = server.rooms.get(room.roomId)!.router;
+      const storedIds = async () => Object.keys((await server.store.get(room.roomId))!.members).sort();
 
-      bo.socket.disconnect();
+      // A dropped connection is not a departure: Bo stays, shown as reconnecting, his media kept.
+      await drop(server, bo);
+      for (const person of [fay, cy]) await viewWhere(person, (v) => v.members?.find((m) => m.id === bo.id)?.connection === 'reconnecting');
+      expect(currentView(fay).members?.map((m) => [m.id, m.connection])).toEqual([
+        [fay.id, 'online'],
+        [bo.id, 'reconnecting'],
+        [cy.id, 'online'],
+      ]);
+      expect(currentView(fay).facilitation?.everyone.find((m) => m.id === bo.id)?.connection).toBe('reconnecting');
+      expect((await server.store.get(room.roomId))!.members[bo.id]).toMatchObject({ connectionId: null, offlineSince: expect.any(Number) });
+      expect(server.rooms.get(room.roomId)?.has(bo.id)).toBe(true);
+      // A sweep within the grace period keeps the seat; one after it frees it, with its media.
+      await sweepAt(server, Date.now());
+      expect(await storedIds()).toEqual([fay.id, bo.id, cy.id].sort());
+      await sweepAt(server);
       for (const person of [fay, cy]) await viewWhere(person, (v) => v.members?.map((m) => m.id).join() === [fay.id, cy.id].join());
       expect(currentView(fay).facilitation?.everyone.map((m) => m.id)).toEqual([fay.id, cy.id]);
-      await vi.waitFor(async () => expect(Object.keys((await server.store.get(room.roomId))!.members).sort()).toEqual([fay.id, cy.id].sort()), WAIT);
+      expect(await storedIds()).toEqual([fay.id, cy.id].sort());
+      expect(server.rooms.get(room.roomId)?.has(bo.id)).toBe(false);
 
-      cy.socket.disconnect();
+      // "Leave" takes a person out at once.
+      await ok(cy.socket, 'room:leave', {});
       await viewWhere(fay, (v) => v.members?.length === 1);
+      expect(await storedIds()).toEqual([fay.id]);
       expect(server.rooms.roomCount).toBe(1);
       expect(router.closed).toBe(false);
 
-      fay.socket.disconnect();
+      // The last with media drops: the router stays with her seat, and closes once it is freed.
+      await drop(server, fay);
+      await vi.waitFor(async () => expect((await server.store.get(room.roomId))?.members[fay.id]?.connectionId).toBeNull(), WAIT);
+      expect(router.closed).toBe(false);
+      await sweepAt(server);
       await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
       expect(router.closed).toBe(true);
       expect(server.rooms.get(room.roomId)).toBeUndefined();
-      await vi.waitFor(async () => expect((await server.store.get(room.roomId))?.members).toEqual({}), WAIT);
+      expect((await server.store.get(room.roomId))?.members).toEqual({});
 
       // The room (its links) outlives the call: someone may come back and a new router opens.
       const back = await enter(server, room.roomId, room.facilitatorToken, 'Fay');
@@ -484,11 +521,13 @@ describe('signal server (in-memory store)', () => {
       expect(server.rooms.get(room.roomId)?.router.closed).toBe(false);
     });
 
-    it('keeps the router while someone still has media, even if everyone else without media leaves', async () => {
+    it('keeps the router while someone still has media, even if everyone else without media drops and is freed', async () => {
       const room = await openRoom(server);
       const bo = await enter(server, room.roomId, room.inviteToken, 'Bo'); // at the agreement, no media
       await mediaJoin(room.facilitator);
-      bo.socket.disconnect();
+      await drop(server, bo);
+      await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.find((m) => m.id === bo.id)?.connection === 'reconnecting');
+      await sweepAt(server);
       await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.length === 1);
       expect(server.rooms.get(room.roomId)?.router.closed).toBe(false);
     });
@@ -539,6 +578,7 @@ describe('signal server (in-memory store)', () => {
         id: ada.id,
         displayName: 'Ada',
         role: 'facilitator',
+        connection: 'online',
         producers: [{ id: producerId, kind: 'audio', source: 'mic', paused: false }],
         sending: { mic: true, camera: false },
       });
@@ -635,6 +675,7 @@ describe('signal server (in-memory store)', () => {
         id: early.id,
         displayName: EARLY,
         role: 'member',
+        connection: 'online',
         producers: [],
         sending: { mic: false, camera: false },
         stage: 'agreement',
@@ -991,7 +1032,7 @@ describe('signal server with ROOM_CAPACITY=2', () => {
     expect(t?.logs.filter((l) => l.level === 'error')).toEqual([]);
   });
 
-  it('refuses a third person with ROOM_FULL (people still at the agreement count), and lets one in after someone left', async () => {
+  it('refuses a third person with ROOM_FULL (people at the agreement and seats kept after a drop count), and lets one in after a seat was freed', async () => {
     const room = await openRoom(t.server);
     const bo = await enter(t.server, room.roomId, room.inviteToken, 'Bo');
     const third = await connect(t.server);
@@ -1000,7 +1041,11 @@ describe('signal server with ROOM_CAPACITY=2', () => {
     expectError(await request(third, 'room:enter', { roomId: room.roomId, token: room.facilitatorToken, displayName: 'Cy' }), 'ROOM_FULL');
     expect((await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.length === 2)).facilitation?.everyone.map((m) => m.displayName)).toEqual(['Fay', 'Bo']);
 
-    bo.socket.disconnect();
+    // Bo's connection drops: his seat is kept for him, so the room is still full.
+    await drop(t.server, bo);
+    await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.find((m) => m.id === bo.id)?.connection === 'reconnecting');
+    expectError(await request(third, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Cy' }), 'ROOM_FULL');
+    await sweepAt(t.server);
     await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.length === 1);
     const { view } = await ok(third, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Cy' });
     expect(view.self.stage).toBe('agreement');
@@ -1017,13 +1062,14 @@ describe('signal server with ROOM_CAPACITY=2', () => {
     expect(Object.keys((await t.server.store.get(room.roomId))!.members)).toHaveLength(2);
   });
 
-  it('tells connected people the room ended when the server shuts down', async () => {
+  it('tells connected people the server is going away (not that the room ended) when it shuts down', async () => {
     const room = await openRoom(t.server);
     await mediaJoin(room.facilitator);
     const closed = new Promise<void>((resolve) => room.facilitator.socket.once('disconnect', () => resolve()));
     await t.server.close();
     await closed;
-    expect(eventsOf(room.facilitator.socket, 'room:ended')).toEqual([{ reason: 'server-shutdown' }]);
+    expect(eventsOf(room.facilitator.socket, 'server:draining')).toEqual([{}]);
+    expect(eventsOf(room.facilitator.socket, 'room:ended')).toEqual([]);
     expect(t.server.rooms.roomCount).toBe(0);
     expect(t.server.pool.healthy).toBe(false);
   });
@@ -1044,8 +1090,10 @@ describe('signal server with the Redis store', () => {
     t = await startServer(redisEnv);
   });
 
-  afterEach(() => {
+  afterEach(async () => {
     disconnectAll();
+    // Seats kept after the drops are freed before the next test (and before the servers close).
+    for (const s of [t, ...others]) await freeSeats(s.server);
   });
 
   afterAll(async () => {
@@ -1065,7 +1113,7 @@ describe('signal server with the Redis store', () => {
     return doc ? (JSON.parse(doc) as { id: string; version: number; members: Record<string, { displayName: string; stage: string }> }) : null;
   };
 
-  it('creates, enters, admits and leaves with the room kept in Redis under a TTL tied to the session', async () => {
+  it('creates, enters, admits, keeps a dropped seat and leaves with the room kept in Redis under a TTL tied to the session', async () => {
     const room = await openRoom(t.server, 'Fay', { durationMinutes: 30 });
     const key = `${prefix}room:${room.roomId}`;
     expect(await redis.exists(key)).toBe(1);
@@ -1083,11 +1131,16 @@ describe('signal server with the Redis store', () => {
     ]);
     expect(doc).toEqual(await t.server.store.get(room.roomId));
 
-    bo.socket.disconnect();
+    // A drop keeps Bo's seat in Redis, marked away; the sweep after the grace period frees it.
+    await drop(t.server, bo);
+    await viewWhere(room.facilitator, (v) => v.members?.find((m) => m.id === bo.id)?.connection === 'reconnecting');
+    expect((await roomDoc(room.roomId))?.members[bo.id]).toMatchObject({ connectionId: null, offlineSince: expect.any(Number) });
+    await sweepAt(t.server);
     await viewWhere(room.facilitator, (v) => v.members?.length === 1);
     await vi.waitFor(async () => expect(Object.keys((await roomDoc(room.roomId))?.members ?? {})).toEqual([room.facilitator.id]), WAIT);
 
-    room.facilitator.socket.disconnect();
+    // "Leave" frees a seat at once.
+    await ok(room.facilitator.socket, 'room:leave', {});
     await vi.waitFor(async () => expect((await roomDoc(room.roomId))?.members).toEqual({}), WAIT);
     expect(t.server.rooms.roomCount).toBe(0);
   });
@@ -1123,12 +1176,14 @@ describe('signal server with the Redis store', () => {
     const wes = await waitingMember(node.server, room, 'Wes');
     const agnes = await enter(node.server, room.roomId, room.inviteToken, 'Agnes');
     await mediaJoin(mo);
-    expect(await redis.keys(`${ownPrefix}*`)).toEqual([`${ownPrefix}room:${room.roomId}`]);
+    // The room, and this node's heartbeat (which keeps its people's seats held).
+    const nodeKey = `${ownPrefix}node:${node.server.nodeId}`;
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([nodeKey, `${ownPrefix}room:${room.roomId}`].sort());
 
     await command(fac, { type: 'session.end' });
     for (const p of [fac, mo, wes, agnes]) expect(await waitForEvent(p.socket, 'room:ended')).toEqual({ reason: 'session-ended' });
     const recordKey = `${ownPrefix}acknowledgements:${room.roomId}`;
-    expect(await redis.keys(`${ownPrefix}*`)).toEqual([recordKey]);
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey].sort());
     const ttl = await redis.ttl(recordKey);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);
@@ -1140,7 +1195,7 @@ describe('signal server with the Redis store', () => {
     expect(node.server.rooms.roomCount).toBe(0);
     const late = await connect(node.server);
     expectError(await request(late, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Lou' }), 'NOT_FOUND');
-    expect(await redis.keys(`${ownPrefix}*`)).toEqual([recordKey]);
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey].sort());
   });
 });
 
@@ -1161,7 +1216,7 @@ describe('races and client mistakes (on their own server, since a failure would 
 
   const serverSocketOf = (socket: Client) => t.server.io.sockets.sockets.get(socket.id!);
 
-  it('two enters sent at once from one socket make one member, and none is left after it disconnects', async () => {
+  it('two enters sent at once from one socket make one member, whose seat is kept after it disconnects and then freed', async () => {
     const room = await createRoom(t.server);
     const socket = await connect(t.server);
     const [first, second] = await Promise.all([
@@ -1171,9 +1226,16 @@ describe('races and client mistakes (on their own server, since a failure would 
     const members = Object.keys((await t.server.store.get(room.roomId))?.members ?? {});
     socket.disconnect();
     await vi.waitFor(() => expect(t.server.io.sockets.sockets.size).toBe(0), WAIT);
-    await t.server.rooms.queue.run(room.roomId, async () => undefined); // the leave has run
+    await t.server.rooms.queue.run(room.roomId, async () => undefined); // the seat has been marked away
+    const away = Object.values((await t.server.store.get(room.roomId))?.members ?? {}).filter((m) => m.connectionId === null);
+    await sweepAt(t.server);
     const left = Object.keys((await t.server.store.get(room.roomId))?.members ?? {});
-    expect({ oks: [first.ok, second.ok].sort(), members: members.length, left }).toEqual({ oks: [false, true], members: 1, left: [] });
+    expect({ oks: [first.ok, second.ok].sort(), members: members.length, away: away.map((m) => m.id), left }).toEqual({
+      oks: [false, true],
+      members: 1,
+      away: members,
+      left: [],
+    });
     expectError(first.ok ? second : first, 'INVALID_STATE');
   });
 
@@ -1196,7 +1258,7 @@ describe('races and client mistakes (on their own server, since a failure would 
     expect(JSON.stringify(currentView(room.facilitator))).not.toContain('Ghost');
   });
 
-  it('a client that disconnects while its enter is being stored is taken out again, leaving no ghost', async () => {
+  it('a client that disconnects while its enter is being stored leaves no seat behind (nobody got its credential)', async () => {
     const room = await openRoom(t.server);
     const socket = await connect(t.server);
     const store = t.server.store;

@@ -12,6 +12,7 @@ import {
   type ResponseData,
   type Result,
   type RoomView,
+  type SeatResume,
   type ServerToClientEvents,
 } from '@group-room/shared';
 import { createLogger, loadConfig, startSignalServer, type SignalServer } from '@group-room/signal';
@@ -152,12 +153,14 @@ export interface Links {
   inviteToken: string;
 }
 
-/** Someone in a room: their socket, their member id and the view their enter returned. */
+/** Someone in a room: their socket, their member id, and the view and resume credential their enter (or resume) returned. */
 export interface Person {
   socket: Client;
   id: string;
   name: string;
   entered: RoomView;
+  /** What takes this seat back after a dropped connection (a new one after each resume). */
+  resume: SeatResume;
 }
 
 export async function createRoom(server: SignalServer, options: RequestPayload<'room:create'> = {}): Promise<Links> {
@@ -170,8 +173,47 @@ export async function createRoom(server: SignalServer, options: RequestPayload<'
 
 export async function enter(server: SignalServer, roomId: string, token: string, displayName: string): Promise<Person> {
   const socket = await connect(server);
-  const { view } = await ok(socket, 'room:enter', { roomId, token, displayName });
-  return { socket, id: view.self.id, name: view.self.displayName, entered: view };
+  const { view, resume } = await ok(socket, 'room:enter', { roomId, token, displayName });
+  return { socket, id: view.self.id, name: view.self.displayName, entered: view, resume };
+}
+
+/** Take a seat back from a new socket (after a drop or a reload) with the person's resume credential. */
+export async function resume(server: SignalServer, person: Person, credential = person.resume.credential): Promise<Person> {
+  const socket = await connect(server);
+  const { view, resume } = await ok(socket, 'room:resume', { roomId: person.entered.roomId, credential });
+  return { socket, id: view.self.id, name: view.self.displayName, entered: view, resume };
+}
+
+/**
+ * The person's connection drops without "Leave" (the client socket closes): resolves once the
+ * server has seen it go. Their seat stays, away, until they resume or a sweep frees it.
+ */
+export async function drop(server: SignalServer, person: Person): Promise<void> {
+  const id = person.socket.id;
+  person.socket.disconnect();
+  if (id) await vi.waitFor(() => expect(server.io.sockets.sockets.has(id)).toBe(false), WAIT);
+}
+
+/** A time by which every seat away now is past any grace period (for `sweeper.sweep`). */
+export const afterGrace = (graceSeconds = 3600) => Date.now() + (graceSeconds + 1) * 1000;
+
+/**
+ * One sweep of the seats as if it were `now` (by default: after every grace period), run to
+ * its end. Twice, because a call while the sweeper's own periodic pass is under way gets that
+ * pass (with the real time) instead of one at `now`.
+ */
+export async function sweepAt(server: SignalServer, now = afterGrace()): Promise<void> {
+  await server.sweeper.sweep(now);
+  await server.sweeper.sweep(now);
+}
+
+/**
+ * Free the seats of everyone whose connection is gone, as the sweeper does once their grace
+ * period is over: waits until the server has seen every socket close, then sweeps "later".
+ */
+export async function freeSeats(server: SignalServer): Promise<void> {
+  await vi.waitFor(() => expect(server.io.sockets.sockets.size).toBe(0), WAIT);
+  await sweepAt(server);
 }
 
 /** A room with its facilitator in it. */

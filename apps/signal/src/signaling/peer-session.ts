@@ -65,6 +65,11 @@ export class PeerSession implements RoomSessionHandle {
   #entered: Entered | undefined;
   /** Set from an enter request until it ends, so a second one cannot slip past the check. */
   #entering = false;
+  /**
+   * Whether this connection answered with a resume credential for its seat. A connection
+   * that closes before that leaves a seat nobody could resume: it is freed at once.
+   */
+  #credentialSent = false;
   /** The last state version this client was sent a view of; older ones are never sent after. */
   #sentVersion = -1;
   /** Private signals: a few in a row, then one every few seconds. */
@@ -122,6 +127,11 @@ export class PeerSession implements RoomSessionHandle {
     // A node going away leaves its seats as they are; the node that resumes them takes them over.
     if (draining()) return;
     try {
+      if (!this.#credentialSent) {
+        // Gone before its entry was answered: nobody holds a credential for this seat.
+        await hub.queued(entered.roomId, leave(entered.memberId));
+        return;
+      }
       await hub.queued(entered.roomId, disconnectSeat(entered.memberId, this.connectionId));
       log.info('connection lost; seat kept', { room: roomTag(entered.roomId) });
     } catch (error) {
@@ -200,7 +210,9 @@ export class PeerSession implements RoomSessionHandle {
               throw error;
             }
             log.info('entered', { room: roomTag(roomId), role: grant.role, people: Object.keys(state.members).length });
-            return { view: viewFor(state, memberId) as RoomView, resume: await this.#resumeFor(state, memberId) };
+            const resume = await this.#resumeFor(state, memberId);
+            this.#credentialSent = true;
+            return { view: viewFor(state, memberId) as RoomView, resume };
           });
         } finally {
           this.#entering = false;
@@ -234,6 +246,8 @@ export class PeerSession implements RoomSessionHandle {
             rooms.get(roomId)?.rebind(seat.memberId, (event, payload) => this.send(event, payload));
             const me = state.members[seat.memberId];
             log.info('resumed', { room: roomTag(roomId), role: me?.role });
+            // The credential it came with stays good while the seat is away (see resumeSeat).
+            this.#credentialSent = true;
             return { view: viewFor(state, seat.memberId) as RoomView, resume: await this.#resumeFor(state, seat.memberId) };
           });
         } finally {

@@ -29,7 +29,9 @@ export class TurnTimers {
     const turn = floor.turn;
     const timer = setTimeout(() => {
       this.#timers.delete(state.id);
-      this.#apply(state.id, expireTurn(turn)).catch((error: unknown) => {
+      // At least `due`: a timer may fire a millisecond early by Date.now(), and the turn must
+      // still pass then (nothing would try again in a quiet room).
+      this.#apply(state.id, expireTurn(turn, Math.max(Date.now(), due))).catch((error: unknown) => {
         this.#log.warn('turn time-out not applied', { room: roomTag(state.id), error: error instanceof Error ? error.message : String(error) });
       });
     }, Math.max(0, due - Date.now()));
