@@ -44,7 +44,9 @@ export class SignalClient {
   #seated = false;
 
   constructor({ url, seatGate = false }: SignalOptions = {}) {
-    const options = { transports: ['websocket'], autoConnect: true };
+    // Retries every 0.5–2 s (randomised) rather than Socket.IO's up-to-5 s: coming back soon
+    // after the network does matters more to someone mid-sentence than a few more attempts.
+    const options = { transports: ['websocket'], autoConnect: true, reconnectionDelay: 500, reconnectionDelayMax: 2000 };
     this.socket = url ? io(url, options) : io(options);
     this.#gated = seatGate;
     // Registered first, so every other listener already sees the seat gone.

@@ -1,0 +1,364 @@
+import {
+  ProtocolFailure,
+  type EventPayload,
+  type MediaSource,
+  type RequestName,
+  type RequestPayload,
+  type ResponseData,
+} from '@group-room/shared';
+import { Device } from 'mediasoup-client';
+import type { Consumer, IceParameters, Producer, RtpCapabilities, Transport, TransportOptions } from 'mediasoup-client/types';
+import { describeError as describe } from './describe-error';
+import type { SignalClient } from './signal-client';
+
+/** The tracks received from one member. */
+export interface ReceivedTracks {
+  audio?: MediaStreamTrack;
+  video?: MediaStreamTrack;
+}
+
+export type MediaPhase = 'none' | 'connecting' | 'ready';
+
+/** What the media needs from the room's connection, and what it tells it. */
+export interface MediaHost {
+  /** Whether `signal` is still the room's connection: nothing is asked or kept through a replaced one. */
+  isCurrent(signal: SignalClient): boolean;
+  /** Ask for camera and microphone (once); media is set up after the browser answered. */
+  openLocalMedia(): Promise<void>;
+  /** The camera and microphone now; a track's `enabled` is its switch. */
+  localStream(): MediaStream | undefined;
+  /** The phase or the received tracks changed. */
+  changed(): void;
+  /** Media is connected both ways. */
+  ready(): void;
+  /** Media could not be set up, and not because the connection dropped. */
+  failed(error: unknown): void;
+  /** The connection dropped while media was being set up: what was made must be let go and set up again. */
+  interrupted(): void;
+  /** The server no longer has this page's media, or it could not be repaired: set it up again. */
+  lost(): void;
+}
+
+/** mediasoup-client's interfaces and our wire schemas describe the same JSON. */
+const wire = <T,>(value: object): T => value as T;
+
+/** A media start that a newer one (or leaving) replaced: it stops quietly. */
+class Superseded extends Error {}
+
+/** A transport's ICE that went `disconnected` often comes back by itself: this long first. */
+const ICE_DISCONNECTED_WAIT_MS = 2000;
+/** After an ICE restart, looked at again this much later, and restarted again if still broken. */
+const ICE_RECHECK_MS = 8000;
+
+/**
+ * This page's media in the room: the mediasoup-client Device, a send and a receive transport,
+ * the producers of the local camera and microphone, and the consumers of the others' media.
+ * Started once per entry (after a re-acknowledgement the server resumes paused media itself),
+ * repaired after a resume, and started again (by the host) when the server's media was lost.
+ */
+export class RoomMedia {
+  readonly #host: MediaHost;
+  #phase: MediaPhase = 'none';
+  #sendTransport: Transport | undefined;
+  #recvTransport: Transport | undefined;
+  /** Bumped whenever media is let go, so a start still under way knows it is no longer current. */
+  #run = 0;
+  /** Bumped at each drop, so a media start that lived through one knows it. */
+  #drops = 0;
+  readonly #producers = new Map<MediaSource, Producer>();
+  readonly #consumers = new Map<string, { consumer: Consumer; peerId: string }>();
+  /**
+   * Consumers being set up, and whether the server closed them meanwhile: announced again
+   * meanwhile, they are not set up twice; closed meanwhile, they are let go once set up.
+   */
+  readonly #pendingConsumers = new Map<string, { closed: boolean }>();
+  /** ICE restarts in flight, by transport id (one at a time each). */
+  readonly #iceRestarts = new Map<string, Promise<void>>();
+  /** A transport's next look at its ICE state, by transport id. */
+  readonly #iceTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /**
+   * Received tracks by member id; kept apart from the view so their order never matters.
+   * Replaced (never changed in place) when they change, so the host can tell by identity.
+   */
+  #tracks: ReadonlyMap<string, ReceivedTracks> = new Map();
+
+  constructor(host: MediaHost) {
+    this.#host = host;
+  }
+
+  get phase(): MediaPhase {
+    return this.#phase;
+  }
+
+  get tracks(): ReadonlyMap<string, ReceivedTracks> {
+    return this.#tracks;
+  }
+
+  /** The connection dropped: a start under way fails (its requests do) and is started again by the host. */
+  connectionLost(): void {
+    this.#drops++;
+  }
+
+  async start(signal: SignalClient): Promise<void> {
+    const run = ++this.#run;
+    const drops = this.#drops;
+    const current = () => this.#host.isCurrent(signal) && this.#run === run;
+    /** Each step only while this start is still the current one (a stale one must not ask the server anything). */
+    const check = () => {
+      if (!current()) throw new Superseded();
+    };
+    const ask = async <K extends RequestName>(name: K, payload: RequestPayload<K>): Promise<ResponseData<K>> => {
+      check();
+      const data = await signal.request(name, payload);
+      check();
+      return data;
+    };
+    /** What was made is kept only while this start is still the current one. */
+    const mine = <T extends { close(): void }>(made: T): T => {
+      if (current()) return made;
+      made.close();
+      throw new Superseded();
+    };
+    this.#phase = 'connecting';
+    this.#host.changed();
+    try {
+      // Someone may be let in before the browser has answered the camera request.
+      await this.#host.openLocalMedia();
+      const { routerRtpCapabilities } = await ask('media:join', {});
+      const device = new Device();
+      await device.load({ routerRtpCapabilities: wire<RtpCapabilities>(routerRtpCapabilities) });
+      check();
+      this.#recvTransport = mine(await this.#createTransport(signal, device, 'recv'));
+      await ask('media:ready', {
+        rtpCapabilities: wire<RequestPayload<'media:ready'>['rtpCapabilities']>(device.rtpCapabilities),
+      });
+      this.#sendTransport = mine(await this.#createTransport(signal, device, 'send'));
+      await this.#produceLocalTracks(device, mine);
+      check();
+      // A switch turned while a producer was being made reached only this page.
+      await this.#syncProducers(signal, false);
+      if (!current()) return;
+      this.#phase = 'ready';
+      this.#host.ready();
+    } catch (error) {
+      if (error instanceof Superseded || !current()) return;
+      if (this.#drops !== drops || !signal.seated) return this.#host.interrupted();
+      this.#host.failed(error);
+    }
+  }
+
+  async #createTransport(signal: SignalClient, device: Device, direction: 'send' | 'recv'): Promise<Transport> {
+    const options = wire<TransportOptions>(await signal.request('transport:create', { direction }));
+    const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      signal.request('transport:connect', { transportId: transport.id, dtlsParameters: wire(dtlsParameters) }).then(() => callback(), errback);
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        const source = appData['source'] as MediaSource;
+        const paused = appData['paused'] === true;
+        signal
+          .request('media:produce', { transportId: transport.id, kind, source, rtpParameters: wire(rtpParameters), paused })
+          .then(({ producerId }) => callback({ id: producerId }), errback);
+      });
+    }
+    transport.on('connectionstatechange', (state) => this.#watchIce(signal, transport, state));
+    return transport;
+  }
+
+  async #produceLocalTracks(device: Device, mine: <T extends { close(): void }>(made: T) => T): Promise<void> {
+    const stream = this.#host.localStream();
+    const transport = this.#sendTransport;
+    if (!stream || !transport) return;
+    const tracks: [MediaSource, MediaStreamTrack | undefined, 'audio' | 'video'][] = [
+      ['mic', stream.getAudioTracks()[0], 'audio'],
+      ['camera', stream.getVideoTracks()[0], 'video'],
+    ];
+    for (const [source, track, kind] of tracks) {
+      if (!track || !device.canProduce(kind)) continue;
+      // Someone who muted (before being let in, or before media was set up again) stays muted: the producer starts paused.
+      const paused = !track.enabled;
+      // stopTracks: false, as the camera and microphone outlive the producers (media set up again keeps them).
+      const producer = mine(await transport.produce({ track, stopTracks: false, appData: { source, paused } }));
+      if (paused) producer.pause();
+      this.#producers.set(source, producer);
+    }
+  }
+
+  /**
+   * Tell the server each producer's switch as it is on this page (`always`: even if it looks
+   * unchanged, e.g. after a resume, when switches turned while away reached nobody).
+   */
+  async #syncProducers(signal: SignalClient, always: boolean): Promise<void> {
+    const stream = this.#host.localStream();
+    for (const [source, producer] of [...this.#producers]) {
+      const track = source === 'mic' ? stream?.getAudioTracks()[0] : stream?.getVideoTracks()[0];
+      if (!track || producer.closed) continue;
+      const paused = !track.enabled;
+      if (!always && producer.paused === paused) continue;
+      if (paused) producer.pause();
+      else producer.resume();
+      await signal.request('media:setProducerPaused', { producerId: producer.id, paused });
+    }
+  }
+
+  /**
+   * Pause or resume one producer, here and on the server; rejects when the server did not take
+   * it. Before media is connected there is none: the switch is only local, and the producer
+   * starts as it is. While reconnecting it holds here and reaches the server with the resume (repair).
+   */
+  async setPaused(signal: SignalClient, source: MediaSource, paused: boolean): Promise<void> {
+    const producer = this.#producers.get(source);
+    if (!producer) return;
+    if (paused) producer.pause();
+    else producer.resume();
+    if (!signal.seated) return;
+    await signal.request('media:setProducerPaused', { producerId: producer.id, paused });
+  }
+
+  /** A member's producer was announced (`consumer:new`): receive it. */
+  async consume(signal: SignalClient, event: EventPayload<'consumer:new'>): Promise<void> {
+    const transport = this.#recvTransport;
+    if (!transport || transport.closed || !this.#host.isCurrent(signal)) return;
+    const { consumerId } = event;
+    // Announced again (after a resume): set up already, so only ask for its media again.
+    if (this.#consumers.has(consumerId)) {
+      await signal.request('consumer:resume', { consumerId });
+      return;
+    }
+    // Being set up: it asks for its media once it is.
+    if (this.#pendingConsumers.has(consumerId)) return;
+    const pending = { closed: false };
+    this.#pendingConsumers.set(consumerId, pending);
+    const run = this.#run;
+    let consumer: Consumer;
+    try {
+      consumer = await transport.consume({
+        id: consumerId,
+        producerId: event.producerId,
+        kind: event.kind,
+        rtpParameters: wire(event.rtpParameters),
+      });
+    } finally {
+      this.#pendingConsumers.delete(consumerId);
+    }
+    if (pending.closed || run !== this.#run || !this.#host.isCurrent(signal)) {
+      consumer.close();
+      return;
+    }
+    this.#consumers.set(consumer.id, { consumer, peerId: event.peerId });
+    this.#tracks = new Map(this.#tracks).set(event.peerId, { ...this.#tracks.get(event.peerId), [event.kind]: consumer.track });
+    this.#host.changed();
+    await signal.request('consumer:resume', { consumerId: consumer.id });
+  }
+
+  /** The server closed a consumer (`consumer:closed`, or gone at a resync). */
+  closeConsumer(consumerId: string): void {
+    const pending = this.#pendingConsumers.get(consumerId);
+    if (pending) pending.closed = true;
+    const entry = this.#consumers.get(consumerId);
+    if (!entry) return;
+    entry.consumer.close();
+    this.#consumers.delete(consumerId);
+    const tracks = this.#tracks.get(entry.peerId);
+    const kind = entry.consumer.kind;
+    if (tracks && tracks[kind] === entry.consumer.track) {
+      const rest = { ...tracks };
+      delete rest[kind];
+      const next = new Map(this.#tracks);
+      if (rest.audio || rest.video) next.set(entry.peerId, rest);
+      else next.delete(entry.peerId);
+      this.#tracks = next;
+    }
+    this.#host.changed();
+  }
+
+  /**
+   * Back in the seat with media set up: new ICE credentials for both transports (the network
+   * path may have changed), then drop the consumers the server no longer has (it announces
+   * again those not resumed yet). If the server no longer has the transports (it restarted),
+   * media is set up again from the start.
+   */
+  async repair(signal: SignalClient): Promise<void> {
+    if (this.#phase !== 'ready') return;
+    const run = this.#run;
+    try {
+      for (const transport of [this.#sendTransport, this.#recvTransport]) {
+        if (!transport || transport.closed) throw new Error('a transport was closed');
+        await this.#restartIce(signal, transport);
+      }
+      const { consumerIds } = await signal.request('media:resync', {});
+      if (run !== this.#run || !this.#host.isCurrent(signal)) return;
+      const kept = new Set(consumerIds);
+      for (const consumerId of [...this.#consumers.keys()]) if (!kept.has(consumerId)) this.closeConsumer(consumerId);
+      await this.#syncProducers(signal, true);
+    } catch (error) {
+      // Let go of meanwhile, or dropped again (the next resume repairs).
+      if (run !== this.#run || !this.#host.isCurrent(signal) || !signal.seated) return;
+      console.warn('audio and video are set up again:', describe(error));
+      this.#host.lost();
+    }
+  }
+
+  /** New ICE credentials for a transport, from the server; one restart at a time per transport. */
+  #restartIce(signal: SignalClient, transport: Transport): Promise<void> {
+    const inFlight = this.#iceRestarts.get(transport.id);
+    if (inFlight) return inFlight;
+    const restart = (async () => {
+      const { iceParameters } = await signal.request('transport:restartIce', { transportId: transport.id });
+      if (!transport.closed) await transport.restartIce({ iceParameters: wire<IceParameters>(iceParameters) });
+    })().finally(() => {
+      if (this.#iceRestarts.get(transport.id) === restart) this.#iceRestarts.delete(transport.id);
+    });
+    this.#iceRestarts.set(transport.id, restart);
+    return restart;
+  }
+
+  /** A transport's connection changed: `failed` is restarted at once, `disconnected` if it does not come back by itself. */
+  #watchIce(signal: SignalClient, transport: Transport, state: Transport['connectionState']): void {
+    clearTimeout(this.#iceTimers.get(transport.id));
+    this.#iceTimers.delete(transport.id);
+    if (state === 'failed') this.#restartIceLater(signal, transport, 0);
+    else if (state === 'disconnected') this.#restartIceLater(signal, transport, ICE_DISCONNECTED_WAIT_MS);
+  }
+
+  #restartIceLater(signal: SignalClient, transport: Transport, delay: number): void {
+    const timer = setTimeout(() => {
+      this.#iceTimers.delete(transport.id);
+      const state = transport.connectionState;
+      if (transport.closed || !this.#host.isCurrent(signal) || (state !== 'failed' && state !== 'disconnected')) return;
+      // Without a seat nothing can be asked; the resume restarts ICE itself.
+      if (!signal.seated) return;
+      this.#restartIce(signal, transport).then(
+        () => this.#restartIceLater(signal, transport, ICE_RECHECK_MS),
+        (error: unknown) => {
+          if (transport.closed || !this.#host.isCurrent(signal) || !signal.seated) return;
+          // The server no longer has this transport: set media up again.
+          if (error instanceof ProtocolFailure && error.code === 'NOT_FOUND') return this.#host.lost();
+          console.warn('ICE could not be restarted:', describe(error));
+          this.#restartIceLater(signal, transport, ICE_RECHECK_MS);
+        },
+      );
+    }, delay);
+    this.#iceTimers.set(transport.id, timer);
+  }
+
+  /** Close transports, producers and consumers here; the local stream and its switches stay as they are. */
+  drop(): void {
+    this.#run++;
+    for (const timer of this.#iceTimers.values()) clearTimeout(timer);
+    this.#iceTimers.clear();
+    this.#iceRestarts.clear();
+    for (const { consumer } of this.#consumers.values()) consumer.close();
+    this.#consumers.clear();
+    this.#pendingConsumers.clear();
+    this.#tracks = new Map();
+    for (const producer of this.#producers.values()) producer.close();
+    this.#producers.clear();
+    this.#sendTransport?.close();
+    this.#recvTransport?.close();
+    this.#sendTransport = undefined;
+    this.#recvTransport = undefined;
+    this.#phase = 'none';
+  }
+}
