@@ -17,6 +17,8 @@ const nextConfig: NextConfig = {
           { key: 'Referrer-Policy', value: 'no-referrer' }, // room links are secrets
           { key: 'X-Content-Type-Options', value: 'nosniff' },
           { key: 'Permissions-Policy', value: 'camera=(self), microphone=(self), display-capture=()' },
+          // For browsers without CSP's frame-ancestors (see proxy.ts for the policy itself).
+          { key: 'X-Frame-Options', value: 'DENY' },
         ],
       },
     ];

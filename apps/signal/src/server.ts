@@ -6,6 +6,7 @@ import express from 'express';
 import { Server } from 'socket.io';
 import { detectAnnouncedAddress, type Config } from './config.js';
 import { healthRoutes } from './http/health.js';
+import { socketOriginCheck, strictTransport } from './http/security.js';
 import { mountWeb } from './http/web.js';
 import { createLogger, type Logger } from './logger.js';
 import { RoomRegistry } from './media/room-registry.js';
@@ -83,6 +84,9 @@ export async function startSignalServer(config: Config, options: StartOptions = 
 
   const app = express();
   app.disable('x-powered-by');
+  // X-Forwarded-* (HTTPS, the client's address) are believed only from a proxy on this machine.
+  app.set('trust proxy', 'loopback');
+  app.use(strictTransport);
   app.use(healthRoutes(pool, store, () => draining));
   const closeWeb = config.SERVE_WEB ? await mountWeb(app, config.WEB_DIR) : async () => undefined;
 
@@ -90,6 +94,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   const io: SignalIo = new Server(httpServer, {
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    allowRequest: socketOriginCheck(config.CORS_ORIGINS),
     ...(config.CORS_ORIGINS.length ? { cors: { origin: config.CORS_ORIGINS } } : {}),
   });
   // Draining: nobody new connects here; clients reconnect to the next process or another node.

@@ -1,0 +1,39 @@
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
+
+/*
+ * What keeps other web pages out. CORS does not apply to WebSockets, so any page a member
+ * visits could open a socket to us with their cookies-free but same-browser context: the
+ * socket server itself checks the Origin. HSTS is set once the request came over HTTPS (the
+ * TLS proxy in front says so in X-Forwarded-Proto; only a proxy on this machine is trusted).
+ */
+
+/**
+ * Browsers send Origin on every WebSocket handshake and cross-origin request: it must be this
+ * server's own origin (its Host, as the browser reached it) or one of the configured ones.
+ * Without an Origin it is not a browser page (a native client or a test) and may connect.
+ */
+export function originAllowed(origin: string | undefined, host: string | undefined, extra: readonly string[]): boolean {
+  if (origin === undefined) return true;
+  if (extra.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** Socket.IO's `allowRequest`: refuse handshakes and upgrades from foreign pages. */
+export function socketOriginCheck(extra: readonly string[]) {
+  return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void): void => {
+    callback(null, originAllowed(req.headers.origin, req.headers.host, extra));
+  };
+}
+
+const ONE_YEAR = 365 * 24 * 3600;
+
+/** HSTS over HTTPS; never over plain HTTP (it would be ignored, and localhost must stay reachable). */
+export const strictTransport: RequestHandler = (req, res, next) => {
+  if (req.secure) res.setHeader('Strict-Transport-Security', `max-age=${ONE_YEAR}; includeSubDomains`);
+  next();
+};
