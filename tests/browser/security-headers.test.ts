@@ -95,3 +95,30 @@ describe('security headers and socket origins (production build)', () => {
     expect(violations).toEqual([]);
   });
 });
+
+describe('the start page with a facilitator access key (production build)', () => {
+  let server: RunningServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startProductionServer({ ROOM_CREATION_KEY: 'a long enough passphrase' });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('asks for the key, says plainly when it is wrong, and creates the session with the right one', async () => {
+    const { page } = await newMember(browser, server.url);
+    await page.goto('/');
+    const key = page.getByLabel('Facilitator access key');
+    await key.fill('not the passphrase');
+    await page.getByRole('button', { name: 'Create the session' }).click();
+    await page.locator('.error', { hasText: 'That facilitator access key is not right' }).waitFor();
+    await key.fill('a long enough passphrase');
+    await page.getByRole('button', { name: 'Create the session' }).click();
+    await expect(page.getByTestId('facilitator-link').inputValue()).resolves.toContain('#k=');
+  });
+});

@@ -132,6 +132,30 @@ describe('loadConfig', () => {
     expect(configError({ SEAT_GRACE_SECONDS: '3601' }).message).toMatch(/SEAT_GRACE_SECONDS/);
   });
 
+  it('room creation: open by default on one\'s own machine, by key when a key is set, a choice in production', () => {
+    expect(loadConfig({}).ROOM_CREATION).toBe('open');
+    expect(loadConfig({ ROOM_CREATION_KEY: 'k'.repeat(12) }).ROOM_CREATION).toBe('key');
+    expect(configError({ NODE_ENV: 'production' }).message).toMatch(/^ {2}ROOM_CREATION: must be set in production/m);
+    expect(loadConfig({ NODE_ENV: 'production', ROOM_CREATION: 'open' }).ROOM_CREATION).toBe('open');
+    expect(loadConfig({ NODE_ENV: 'production', ROOM_CREATION_KEY: 'k'.repeat(12) }).ROOM_CREATION).toBe('key');
+    expect(configError({ ROOM_CREATION: 'key' }).message).toMatch(/ROOM_CREATION_KEY: is required/);
+    expect(configError({ ROOM_CREATION_KEY: 'short' }).message).toMatch(/ROOM_CREATION_KEY/);
+    expect(loadConfig({}).ROOM_HORIZON_DAYS).toBe(30);
+  });
+
+  it('lets a connection make 120 requests a second by default, never fewer than a full room\'s media set-up needs', () => {
+    expect(loadConfig({}).SOCKET_REQUESTS_PER_SECOND).toBe(120);
+    expect(loadConfig({ SOCKET_REQUESTS_PER_SECOND: '100000' }).SOCKET_REQUESTS_PER_SECOND).toBe(100_000);
+    // 2 × capacity + 16: 48 for 16 people, 20 for 2.
+    expect(loadConfig({ SOCKET_REQUESTS_PER_SECOND: '48' }).SOCKET_REQUESTS_PER_SECOND).toBe(48);
+    expect(configError({ SOCKET_REQUESTS_PER_SECOND: '47' }).message).toMatch(/^ {2}SOCKET_REQUESTS_PER_SECOND: must be at least 48 with ROOM_CAPACITY=16/m);
+    expect(loadConfig({ SOCKET_REQUESTS_PER_SECOND: '20', ROOM_CAPACITY: '2' }).SOCKET_REQUESTS_PER_SECOND).toBe(20);
+    // The default fits the largest room.
+    expect(loadConfig({ ROOM_CAPACITY: '50' }).SOCKET_REQUESTS_PER_SECOND).toBe(120);
+    expect(configError({ SOCKET_REQUESTS_PER_SECOND: '0' }).message).toMatch(/SOCKET_REQUESTS_PER_SECOND/);
+    expect(configError({ SOCKET_REQUESTS_PER_SECOND: 'fast' }).message).toMatch(/SOCKET_REQUESTS_PER_SECOND/);
+  });
+
   it('reports every bad variable, one line each', () => {
     const error = configError({ PORT: 'abc', REDIS_URL: 'nonsense', ROOM_CAPACITY: '1', HOST: '127.0.0.1' });
     const lines = error.message.split('\n').slice(1);

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { mediaSetUpBurst } from './signaling/request-limits.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -26,8 +27,23 @@ export const ConfigSchema = z.object({
   ROOM_GRACE_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** How long an ended session's acknowledgement record (who agreed to which text, when) is kept. */
   ACK_RETENTION_SECONDS: z.coerce.number().int().min(60).max(90 * 24 * 3600).default(7 * 24 * 3600),
+  /** `production` refuses to start with room creation open unless ROOM_CREATION says so. */
+  NODE_ENV: z.string().optional(),
+  /**
+   * Who may create rooms: `open` (anyone who reaches the start page) or `key` (whoever has
+   * ROOM_CREATION_KEY). Unset: `key` when a key is set, else `open` (but not in production).
+   */
+  ROOM_CREATION: z.enum(['open', 'key']).optional(),
+  /** The facilitator access key the start page asks for (a passphrase the operator hands out). */
+  ROOM_CREATION_KEY: z.string().min(12, 'must be at least 12 characters').optional(),
+  /** How far ahead a session may be scheduled; links live until its end (plus the grace). */
+  ROOM_HORIZON_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   /** How long a seat is kept after its connection drops, for the person to come back to it. */
   SEAT_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
+  /** Someone who has not accepted the entry agreement this long after arriving is let go (they hold a place in the line). */
+  AGREEMENT_IDLE_SECONDS: z.coerce.number().int().min(30).max(24 * 3600).default(600),
+  /** Requests one connection may make per second (a burst of this many, then RATE_LIMITED until the second is over). */
+  SOCKET_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(120),
   /** Signs links and resume credentials; required with Redis (the same on every node, kept across restarts). */
   TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SERVE_WEB: bool.default(true),
@@ -48,9 +64,29 @@ const CheckedConfig = ConfigSchema.superRefine((config, ctx) => {
   if (config.REDIS_URL && !config.TOKEN_SECRET) {
     ctx.addIssue({ code: 'custom', path: ['TOKEN_SECRET'], message: 'is required when REDIS_URL is set (the same on every node), so links survive a restart' });
   }
-});
+  // A client starting media in a full room resumes two consumers per other person at once.
+  const burst = mediaSetUpBurst(config.ROOM_CAPACITY);
+  if (config.SOCKET_REQUESTS_PER_SECOND < burst) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SOCKET_REQUESTS_PER_SECOND'],
+      message: `must be at least ${burst} with ROOM_CAPACITY=${config.ROOM_CAPACITY} (2 × capacity + 16), so a client's media set-up in a full room fits`,
+    });
+  }
+  if (config.ROOM_CREATION === 'key' && !config.ROOM_CREATION_KEY) {
+    ctx.addIssue({ code: 'custom', path: ['ROOM_CREATION_KEY'], message: 'is required when ROOM_CREATION=key' });
+  }
+  // Anyone on the internet creating rooms is a choice an operator makes, never a default.
+  if (config.NODE_ENV === 'production' && !config.ROOM_CREATION && !config.ROOM_CREATION_KEY) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ROOM_CREATION'],
+      message: 'must be set in production: set ROOM_CREATION_KEY (facilitators need it to create rooms), or ROOM_CREATION=open to let anyone create rooms',
+    });
+  }
+}).transform((config) => ({ ...config, ROOM_CREATION: config.ROOM_CREATION ?? (config.ROOM_CREATION_KEY ? ('key' as const) : ('open' as const)) }));
 
-export type Config = z.output<typeof ConfigSchema>;
+export type Config = z.output<typeof CheckedConfig>;
 
 export class ConfigError extends Error {}
 

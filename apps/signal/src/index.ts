@@ -4,3 +4,4 @@ export { startSignalServer, type SignalServer } from './server.js';
 export type { RoomStore } from './store/room-store.js';
 export { MemoryRoomStore } from './store/memory-room-store.js';
 export { RedisRoomStore } from './store/redis-room-store.js';
+export { KEY_GUESSES } from './auth/room-creation.js';

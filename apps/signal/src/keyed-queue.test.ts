@@ -1,6 +1,6 @@
 import { ProtocolFailure } from '@group-room/shared';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_QUEUE_WAIT_MS, KeyedQueue } from './keyed-queue.js';
+import { DEFAULT_QUEUE_MAX_WAITING, DEFAULT_QUEUE_WAIT_MS, KeyedQueue } from './keyed-queue.js';
 
 /** A promise resolved from outside, to control when a task finishes. */
 function gate<T = void>() {
@@ -240,6 +240,88 @@ describe('KeyedQueue', () => {
       g.open();
       await failed;
       expect(await next).toBe('ran');
+    });
+  });
+  describe('a bounded line', () => {
+    /** The rejection of `promise`, which must be a ProtocolFailure UNAVAILABLE. */
+    async function expectBusy(promise: Promise<unknown>): Promise<void> {
+      const error = await promise.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ProtocolFailure);
+      expect((error as ProtocolFailure).code).toBe('UNAVAILABLE');
+    }
+
+    it('refuses a task at once, never running it, while the key already has `maxWaiting` waiting', async () => {
+      const queue = new KeyedQueue({ maxWaiting: 2 });
+      const stuck = gate();
+      const ran: string[] = [];
+      const running = queue.run('room', async () => {
+        ran.push('running');
+        await stuck.promise;
+      });
+      await settle();
+      // The running task takes no place in the line; two may wait behind it.
+      const waiting = ['a', 'b'].map((name) => queue.run('room', async () => void ran.push(name)));
+      expect(queue.size('room')).toBe(3);
+      const refused = queue.run('room', async () => void ran.push('refused'));
+      await expectBusy(refused);
+      expect(queue.size('room')).toBe(3);
+      // Other keys are not affected.
+      expect(await queue.run('other', async () => 'other')).toBe('other');
+      stuck.open();
+      await running;
+      await Promise.all(waiting);
+      expect(ran).toEqual(['running', 'a', 'b']);
+      expect(queue.size('room')).toBe(0);
+    });
+
+    it('makes room again as waiting tasks start', async () => {
+      const queue = new KeyedQueue({ maxWaiting: 1 });
+      const first = gate();
+      const second = gate();
+      const one = queue.run('k', () => first.promise);
+      const two = queue.run('k', () => second.promise);
+      await expectBusy(queue.run('k', async () => undefined));
+      first.open();
+      await one;
+      await settle();
+      // The second is running now, nobody waits behind it.
+      expect(queue.size('k')).toBe(1);
+      const three = queue.run('k', async () => 'three');
+      second.open();
+      await two;
+      expect(await three).toBe('three');
+    });
+
+    it('counts a task refused for waiting too long out of the line at once', async () => {
+      vi.useFakeTimers();
+      try {
+        const queue = new KeyedQueue({ waitMs: 1000, maxWaiting: 1 });
+        const stuck = gate();
+        void queue.run('k', () => stuck.promise);
+        const late = expectBusy(queue.run('k', async () => undefined));
+        await vi.advanceTimersByTimeAsync(1000);
+        await late;
+        expect(queue.size('k')).toBe(1);
+        // Its place is free for the next, which still waits for the stuck one.
+        const next = queue.run('k', async () => 'next');
+        stuck.open();
+        expect(await next).toBe('next');
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it(`lets ${DEFAULT_QUEUE_MAX_WAITING} wait by default`, async () => {
+      const queue = new KeyedQueue();
+      const stuck = gate();
+      void queue.run('k', () => stuck.promise);
+      const waiting = Array.from({ length: DEFAULT_QUEUE_MAX_WAITING }, (_, i) => queue.run('k', async () => i));
+      await expectBusy(queue.run('k', async () => -1));
+      stuck.open();
+      expect(await Promise.all(waiting)).toEqual(Array.from({ length: DEFAULT_QUEUE_MAX_WAITING }, (_, i) => i));
     });
   });
 });

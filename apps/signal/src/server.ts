@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_MESSAGE_BYTES } from '@group-room/shared';
+import { MAX_MESSAGE_BYTES, type RoomCreationInfo } from '@group-room/shared';
 import express from 'express';
 import { Server } from 'socket.io';
 import { detectAnnouncedAddress, type Config } from './config.js';
@@ -13,6 +13,7 @@ import { RoomRegistry } from './media/room-registry.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { PeerSession, type SignalIo } from './signaling/peer-session.js';
 import { LinkTokens } from './auth/link-tokens.js';
+import { RoomCreationGate } from './auth/room-creation.js';
 import { RoomHub } from './signaling/room-hub.js';
 import { SeatSweeper } from './signaling/seat-sweeper.js';
 import { createRoomStore } from './store/create-room-store.js';
@@ -68,6 +69,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     store,
     nodeId,
     graceMs: config.SEAT_GRACE_SECONDS * 1000,
+    agreementIdleMs: config.AGREEMENT_IDLE_SECONDS * 1000,
     connections: () => connections,
     apply: (roomId, change) => hub.queued(roomId, change),
     log,
@@ -81,6 +83,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   const talkTimer = setInterval(() => hub.reportTalkTime(), TALK_REPORT_MS);
   talkTimer.unref();
   const tokens = new LinkTokens(config.TOKEN_SECRET);
+  const roomCreation = new RoomCreationGate(config);
 
   const app = express();
   app.disable('x-powered-by');
@@ -88,6 +91,11 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   app.set('trust proxy', 'loopback');
   app.use(strictTransport);
   app.use(healthRoutes(pool, store, () => draining));
+  // The start page asks whether to show the access-key field.
+  app.get('/api/room-creation', (_req, res) => {
+    const info: RoomCreationInfo = { mode: roomCreation.mode };
+    res.json(info);
+  });
   const closeWeb = config.SERVE_WEB ? await mountWeb(app, config.WEB_DIR) : async () => undefined;
 
   const httpServer = createServer(app);
@@ -100,7 +108,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   // Draining: nobody new connects here; clients reconnect to the next process or another node.
   io.use((_socket, next) => next(draining ? new Error('This server is restarting') : undefined));
   io.on('connection', (socket) => {
-    const session = new PeerSession(socket, { store, rooms, hub, tokens, config, log, nodeId, draining: () => draining });
+    const session = new PeerSession(socket, { store, rooms, hub, tokens, roomCreation, config, log, nodeId, draining: () => draining });
     connections.add(session.connectionId);
     socket.on('disconnect', () => connections.delete(session.connectionId));
   });

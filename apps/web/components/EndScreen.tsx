@@ -14,6 +14,11 @@ const endings: Record<EndReason, { title: string; body: string; returnLabel?: st
     body: 'Your place in this session was not kept while you were away. You can enter again.',
     returnLabel: 'Enter again',
   },
+  'agreement-timeout': {
+    title: 'You are not in the session yet',
+    body: 'The group agreement was open for a long time, so your place in line was let go. You can enter again when you are ready.',
+    returnLabel: 'Enter again',
+  },
   'session-gone': {
     title: 'You are not in the session',
     body: 'This session is no longer available. If you think it should still be going on, contact your facilitator.',

@@ -1,7 +1,7 @@
 'use client';
 
-import { AGREEMENT_MAX, DEFAULT_AGREEMENT, requests, summariseZodError, type RequestPayload } from '@group-room/shared';
-import { useId, useState, type FormEvent } from 'react';
+import { AGREEMENT_MAX, DEFAULT_AGREEMENT, RoomCreationInfo, requests, summariseZodError, type RequestPayload } from '@group-room/shared';
+import { useEffect, useId, useState, type FormEvent } from 'react';
 import { useAnnounce } from './Announcer';
 
 interface Props {
@@ -15,7 +15,26 @@ function startsAtFrom(value: string): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-/** The facilitator's form: title, length, start time and the group agreement. */
+/** Whether this server wants the facilitator access key (asked once; a failure shows the field anyway). */
+function useNeedsAccessKey(): boolean {
+  const [needsKey, setNeedsKey] = useState(false);
+  useEffect(() => {
+    let live = true;
+    fetch('/api/room-creation')
+      .then((response) => response.json())
+      .then((body: unknown) => {
+        const info = RoomCreationInfo.safeParse(body);
+        if (live) setNeedsKey(!info.success || info.data.mode === 'key');
+      })
+      .catch(() => live && setNeedsKey(true));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return needsKey;
+}
+
+/** The facilitator's form: title, length, start time, the group agreement (and the access key where one is set). */
 export function StartSessionForm({ onCreate }: Props) {
   const id = useId();
   const announce = useAnnounce();
@@ -25,6 +44,8 @@ export function StartSessionForm({ onCreate }: Props) {
   const [agreement, setAgreement] = useState(DEFAULT_AGREEMENT);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const needsKey = useNeedsAccessKey();
+  const [accessKey, setAccessKey] = useState('');
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -33,6 +54,7 @@ export function StartSessionForm({ onCreate }: Props) {
       durationMinutes: Number(minutes),
       agreement,
       ...(startsAtFrom(startsAt) !== undefined ? { startsAt: startsAtFrom(startsAt) } : {}),
+      ...(needsKey && accessKey ? { accessKey } : {}),
     };
     const parsed = requests['room:create'].request.safeParse(payload);
     if (!parsed.success) {
@@ -93,6 +115,22 @@ export function StartSessionForm({ onCreate }: Props) {
           </button>
         )}
       </div>
+      {needsKey && (
+        <div className="field">
+          <label htmlFor={`${id}-key`}>Facilitator access key</label>
+          <input
+            id={`${id}-key`}
+            type="password"
+            autoComplete="off"
+            value={accessKey}
+            onChange={(e) => setAccessKey(e.target.value)}
+            aria-describedby={`${id}-key-hint`}
+          />
+          <p className="field-hint" id={`${id}-key-hint`}>
+            The passphrase your organisation gave facilitators for creating sessions.
+          </p>
+        </div>
+      )}
       {error && <p className="error">{error}</p>}
       <button type="submit" className="primary" disabled={busy}>
         {busy ? 'Creating…' : 'Create the session'}

@@ -251,7 +251,9 @@ export class RoomClient {
     });
     signal.on('room:ended', ({ reason }) => {
       if (this.#signal !== signal) return;
-      this.#end('ended', { endReason: reason });
+      // Nobody removes someone still reading the entry agreement: the server let them go for taking too long.
+      const atEntry = this.#snapshot.view?.self.stage === 'agreement' && this.#snapshot.view.self.role === 'member';
+      this.#end('ended', { endReason: reason === 'removed' && atEntry ? 'agreement-timeout' : reason });
     });
     signal.on('server:draining', () => {
       if (this.#signal === signal && this.#phase === 'in') this.#seats.draining(signal);

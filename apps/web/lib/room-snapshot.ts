@@ -44,7 +44,11 @@ export type RoomStatus =
  * Why the membership ended: the server's reasons (`room:ended`), or what a resume found:
  * `seat-lost` (the seat was not kept) and `session-gone` (the session no longer exists).
  */
-export type EndReason = EventPayload<'room:ended'>['reason'] | 'seat-lost' | 'session-gone';
+/**
+ * Why this page is out of the room: the server's reason, or what the page worked out itself
+ * (`agreement-timeout`: let go while still at the entry agreement, which takes a while).
+ */
+export type EndReason = EventPayload<'room:ended'>['reason'] | 'seat-lost' | 'session-gone' | 'agreement-timeout';
 
 /**
  * The connection to the session, on `main[data-connection]`: `reconnecting` from a drop (or a

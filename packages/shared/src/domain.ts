@@ -16,17 +16,23 @@ export const DISPLAY_NAME_MAX = 40;
  * A display name is free text shown to the group (first names or pseudonyms), never an
  * identity. Normalised to NFC, control characters removed, whitespace collapsed.
  */
+/**
+ * One line of text as people will see it: NFC, control and format characters removed (bidi
+ * overrides, zero-width characters: what could make a name or title read as something else),
+ * whitespace collapsed.
+ */
+export const plainLine = (raw: string): string =>
+  raw
+    .normalize('NFC')
+    // Invisible and control characters go, except that a tab or newline counts as a space.
+    .replace(/[\p{Cc}\p{Cf}]/gu, (ch) => (/\s/u.test(ch) ? ' ' : ''))
+    .replace(/\s+/gu, ' ')
+    .trim();
+
 export const DisplayName = z
   .string()
   .max(200, 'is too long')
-  .transform((raw) =>
-    raw
-      .normalize('NFC')
-      // Invisible and control characters go, except that a tab or newline counts as a space.
-      .replace(/[\p{Cc}\p{Cf}]/gu, (ch) => (/\s/u.test(ch) ? ' ' : ''))
-      .replace(/\s+/gu, ' ')
-      .trim(),
-  )
+  .transform(plainLine)
   .pipe(
     z
       .string()

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Command } from './commands.js';
-import { DisplayName, EntityId, MediaKind, MediaSource, RoomId, TransportDirection } from './domain.js';
+import { DisplayName, EntityId, MediaKind, MediaSource, plainLine, RoomId, TransportDirection } from './domain.js';
 import { DtlsParameters, IceParameters, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
 import { AgreementText, RoomView } from './room.js';
 import { PrivateSignalRequest } from './signals.js';
@@ -28,11 +28,14 @@ export const requests = {
   'room:create': {
     request: z
       .object({
-        title: z.string().trim().max(80).default(''),
+        /** Normalised like names (no control, bidi or zero-width characters). */
+        title: z.string().max(200, 'is too long').transform(plainLine).pipe(z.string().max(80, 'must be at most 80 characters')).default(''),
         durationMinutes: z.number().int().min(15).max(240).default(90),
         /** Epoch milliseconds; defaults to now. */
         startsAt: z.number().int().positive().optional(),
         agreement: AgreementText.optional(),
+        /** The facilitator access key, where the operator set one (see RoomCreationInfo). */
+        accessKey: z.string().min(1).max(200).optional(),
       })
       .strict(),
     response: z.object({ roomId: RoomId, facilitatorToken: LinkToken, inviteToken: LinkToken }),
@@ -132,6 +135,13 @@ export const requests = {
     response: Empty,
   },
 } as const satisfies Record<string, { request: z.ZodType; response: z.ZodType }>;
+
+/**
+ * `GET /api/room-creation`: how this server lets rooms be created, so the start page knows
+ * whether to ask for the facilitator access key.
+ */
+export const RoomCreationInfo = z.object({ mode: z.enum(['open', 'key']) });
+export type RoomCreationInfo = z.infer<typeof RoomCreationInfo>;
 
 export type RequestName = keyof typeof requests;
 /** What a client sends (before defaults and transforms). */

@@ -1,4 +1,4 @@
-import type { EventName, EventPayload, MediaSource, TransportDirection } from '@group-room/shared';
+import { ProtocolFailure, type EventName, type EventPayload, type MediaSource, type TransportDirection } from '@group-room/shared';
 import type { types } from 'mediasoup';
 
 export type Notify = <K extends EventName>(event: K, payload: EventPayload<K>) => void;
@@ -21,7 +21,14 @@ export interface ConsumerData {
   [key: string]: unknown;
 }
 
-/** One member's mediasoup objects in a room: at most one send and one receive transport. */
+/** What a person may have one of: a transport per direction, a producer per source. */
+export type MediaSlot = `transport:${TransportDirection}` | `producer:${MediaSource}`;
+
+/**
+ * One member's mediasoup objects in a room: at most one send and one receive transport, and
+ * one producer per source. (Consumers are made by the server, one per other member's
+ * producer, so the room's size bounds them.)
+ */
 export class PeerMedia {
   readonly id: string;
   /** Reaches the person's current connection; a resumed seat rebinds it to the new socket. */
@@ -31,6 +38,12 @@ export class PeerMedia {
   readonly consumers = new Map<string, types.Consumer<ConsumerData>>();
   /** Set by `media:ready`: what this member's browser can receive. */
   rtpCapabilities: types.RtpCapabilities | undefined;
+  /**
+   * The slots whose transport or producer is being made now. Making one awaits the worker, so
+   * checking only what exists would let every request racing in during that await pass too.
+   */
+  readonly #making = new Set<MediaSlot>();
+  #closed = false;
 
   constructor(id: string, notify: Notify) {
     this.id = id;
@@ -44,8 +57,25 @@ export class PeerMedia {
     return undefined;
   }
 
+  /** This member's media was closed (they left, or started media afresh): nothing more is added. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Take `slot` for one request, synchronously, before anything is awaited: refused (with
+   * `refusal`) while `filled`, or while another request is filling it. The caller records
+   * what it made, then calls the returned release (also when it failed, freeing the slot).
+   */
+  claim(slot: MediaSlot, filled: boolean, refusal: string): () => void {
+    if (filled || this.#making.has(slot)) throw new ProtocolFailure('INVALID_STATE', refusal);
+    this.#making.add(slot);
+    return () => this.#making.delete(slot);
+  }
+
   /** Closing the transports closes their producers and consumers too. */
   close(): void {
+    this.#closed = true;
     for (const transport of this.transports.values()) transport.close();
     this.transports.clear();
     this.producers.clear();

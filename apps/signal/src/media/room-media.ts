@@ -107,29 +107,38 @@ export class RoomMedia {
 
   async createTransport(peerId: string, direction: TransportDirection): Promise<TransportOptions> {
     const peer = this.#peer(peerId);
-    if (peer.transportFor(direction)) {
-      throw new ProtocolFailure('INVALID_STATE', `A ${direction} transport already exists`);
+    const release = peer.claim(`transport:${direction}`, peer.transportFor(direction) !== undefined, `A ${direction} transport already exists`);
+    try {
+      const transport = await this.router.createWebRtcTransport({
+        webRtcServer: this.#webRtcServer,
+        enableUdp: true,
+        enableTcp: true,
+        preferUdp: true,
+        initialAvailableOutgoingBitrate: 1_000_000,
+        appData: { direction },
+      });
+      try {
+        if (direction === 'send') await transport.setMaxIncomingBitrate(MAX_INCOMING_BITRATE);
+        // The member's media was closed meanwhile (they left, or started afresh): nobody would use it.
+        if (peer.closed) throw new ProtocolFailure('INVALID_STATE', 'Media was started again meanwhile');
+      } catch (error) {
+        transport.close();
+        throw error;
+      }
+      peer.transports.set(transport.id, transport);
+      transport.observer.once('close', () => peer.transports.delete(transport.id));
+      transport.on('dtlsstatechange', (state) => {
+        if (state === 'failed' || state === 'closed') transport.close();
+      });
+      return {
+        id: transport.id,
+        iceParameters: transport.iceParameters,
+        iceCandidates: transport.iceCandidates,
+        dtlsParameters: transport.dtlsParameters,
+      };
+    } finally {
+      release();
     }
-    const transport = await this.router.createWebRtcTransport({
-      webRtcServer: this.#webRtcServer,
-      enableUdp: true,
-      enableTcp: true,
-      preferUdp: true,
-      initialAvailableOutgoingBitrate: 1_000_000,
-      appData: { direction },
-    });
-    peer.transports.set(transport.id, transport);
-    transport.observer.once('close', () => peer.transports.delete(transport.id));
-    transport.on('dtlsstatechange', (state) => {
-      if (state === 'failed' || state === 'closed') transport.close();
-    });
-    if (direction === 'send') await transport.setMaxIncomingBitrate(MAX_INCOMING_BITRATE);
-    return {
-      id: transport.id,
-      iceParameters: transport.iceParameters,
-      iceCandidates: transport.iceCandidates,
-      dtlsParameters: transport.dtlsParameters,
-    };
   }
 
   /** New ICE credentials for a transport whose path broke (the client restarts ICE with them). */
@@ -182,20 +191,28 @@ export class RoomMedia {
     if (!request.rtpParameters.codecs.every((codec) => codec.mimeType.toLowerCase().startsWith(`${request.kind}/`))) {
       throw new ProtocolFailure('BAD_REQUEST', `Every codec of a ${request.kind} producer must be ${request.kind}`);
     }
-    for (const existing of peer.producers.values()) {
-      if (existing.appData.source === request.source) {
-        throw new ProtocolFailure('INVALID_STATE', `A ${request.source} producer already exists`);
+    const filled = [...peer.producers.values()].some((existing) => existing.appData.source === request.source);
+    const release = peer.claim(`producer:${request.source}`, filled, `A ${request.source} producer already exists`);
+    let producer: types.Producer<ProducerData>;
+    try {
+      producer = await transport.produce<ProducerData>({
+        kind: request.kind,
+        rtpParameters: request.rtpParameters,
+        paused: request.paused || !this.#policy.send[request.source].has(peerId),
+        appData: { peerId, source: request.source, selfPaused: request.paused },
+      });
+      try {
+        if (peer.closed) throw new ProtocolFailure('INVALID_STATE', 'Media was started again meanwhile');
+        peer.producers.set(producer.id, producer);
+        producer.observer.once('close', () => peer.producers.delete(producer.id));
+        if (producer.kind === 'audio') await this.#levels.addProducer({ producerId: producer.id });
+      } catch (error) {
+        producer.close();
+        throw error;
       }
+    } finally {
+      release();
     }
-    const producer = await transport.produce<ProducerData>({
-      kind: request.kind,
-      rtpParameters: request.rtpParameters,
-      paused: request.paused || !this.#policy.send[request.source].has(peerId),
-      appData: { peerId, source: request.source, selfPaused: request.paused },
-    });
-    peer.producers.set(producer.id, producer);
-    producer.observer.once('close', () => peer.producers.delete(producer.id));
-    if (producer.kind === 'audio') await this.#levels.addProducer({ producerId: producer.id });
     await Promise.all(
       [...this.#peers.values()].filter((other) => other !== peer).map((other) => this.#consume(other, peer, producer)),
     );

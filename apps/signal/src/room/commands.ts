@@ -1,14 +1,16 @@
 import { ProtocolFailure, type Command, type CommandType } from '@group-room/shared';
 import { authorise } from './authorisation.js';
+import { memberFits, recordAcknowledgement } from './capacity.js';
 import { floorHandlers } from './floor-commands.js';
 import type { Handler, Handlers } from './handler.js';
 import { mutingHandlers } from './muting-commands.js';
 import { floorWithout, makeAgreement, membersInOrder, requireMember, withMember, withoutMember, type RoomChange, type RoomState } from './state.js';
 
+/** Let in whoever waits, in order of arrival, while there is room (the rest keep waiting). */
 function admitWaiting(state: RoomState): RoomState {
   let next = state;
   for (const member of membersInOrder(state)) {
-    if (member.stage === 'waiting') next = withMember(next, { ...member, stage: 'admitted' });
+    if (member.stage === 'waiting' && memberFits(next)) next = withMember(next, { ...member, stage: 'admitted' });
   }
   return next;
 }
@@ -22,10 +24,10 @@ const entryHandlers: Handlers<EntryCommand> = {
       throw new ProtocolFailure('INVALID_STATE', 'The agreement has changed: please read the new version');
     }
     const member = requireMember(state, actorId);
-    const stage = member.stage !== 'agreement' ? member.stage : state.autoAdmit && !state.locked ? 'admitted' : 'waiting';
+    const stage = member.stage !== 'agreement' ? member.stage : state.autoAdmit && !state.locked && memberFits(state) ? 'admitted' : 'waiting';
     return {
       ...withMember(state, { ...member, stage, acknowledgedVersion: version }),
-      acknowledgements: [...state.acknowledgements, { memberId: member.id, displayName: member.displayName, version, at: now }],
+      acknowledgements: recordAcknowledgement(state, { memberId: member.id, displayName: member.displayName, version, at: now }),
     };
   },
 
@@ -44,6 +46,7 @@ const entryHandlers: Handlers<EntryCommand> = {
     const member = requireMember(state, memberId);
     if (member.stage !== 'waiting') throw new ProtocolFailure('INVALID_STATE', 'Only someone in the waiting room can be admitted');
     if (state.locked) throw new ProtocolFailure('INVALID_STATE', 'The room is locked: unlock it to admit');
+    if (!memberFits(state)) throw new ProtocolFailure('ROOM_FULL', `The room is full (${state.capacity} people, one seat kept for a facilitator)`);
     return withMember(state, { ...member, stage: 'admitted' });
   },
 

@@ -2,6 +2,7 @@ import { type Command, type Role } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { applyCommand } from './commands.js';
 import { enter, leave, type Entrant } from './entry.js';
+import { admittedCount, lobbyCount, memberFits } from './capacity.js';
 import { mediaAllowed, memberCount, newRoom, type RoomChange, type RoomState } from './state.js';
 import { deepFreeze, expectRefused } from './rules.test-support.js';
 
@@ -123,31 +124,46 @@ describe('enter', () => {
   });
 
   describe('capacity', () => {
-    it('counts everyone in the room, whatever their stage, and refuses the next with ROOM_FULL', () => {
-      // host admitted, a at the agreement, b waiting, c admitted: four people in a room of four.
-      const full = run(
-        arrive('host', 'facilitator')(room(4)),
-        arrive('a'),
-        arrive('b'),
-        acknowledge('b'),
-        arrive('c'),
-        acknowledge('c'),
-        by('host', { type: 'member.admit', memberId: 'c' }),
-      );
-      expect(memberCount(full)).toBe(4);
-      expectRefused(full, arrive('d'), 'ROOM_FULL', /full \(4 people\)/);
+    const admitted = (id: string): RoomChange[] => [arrive(id), acknowledge(id), by('host', { type: 'member.admit', memberId: id })];
+
+    it('counts the people in the room; those on their way in are a line of the same size of their own', () => {
+      // A room of four: the host and two admitted members, and four more on the way in.
+      const state = run(arrive('host', 'facilitator')(room(4)), ...admitted('a'), ...admitted('b'), arrive('c'), arrive('d'), arrive('e'), acknowledge('e'), arrive('f'));
+      expect([admittedCount(state), lobbyCount(state)]).toEqual([3, 4]);
+      expectRefused(state, arrive('g'), 'ROOM_FULL', /on their way in/);
+      // The room itself still has a seat, for a facilitator.
+      expect(run(state, arrive('co', 'facilitator')).members['co']?.stage).toBe('admitted');
     });
 
-    it('refuses facilitators too when the room is full', () => {
-      const full = run(room(2), arrive('host', 'facilitator'), arrive('a'));
-      expectRefused(full, arrive('host-2', 'facilitator'), 'ROOM_FULL');
+    it('keeps the last seat for a facilitator: members never fill it, by admission or auto-admit', () => {
+      // A room of four: the host and three members; then the host leaves.
+      const hostGone = leave('host')(run(arrive('host', 'facilitator')(room(4)), ...admitted('a'), ...admitted('b'), ...admitted('c')));
+      expect(admittedCount(hostGone)).toBe(3);
+      const waiting = run(hostGone, arrive('co', 'facilitator'), leave('co'), arrive('d'), acknowledge('d'));
+      expectRefused(waiting, by('a', { type: 'member.admit', memberId: 'd' }), 'FORBIDDEN');
+      // With nobody facilitating, no member can be let in (that is the facilitator's seat)...
+      const withCo = arrive('co', 'facilitator')(waiting);
+      expectRefused(leave('co')(withCo), by('co', { type: 'member.admit', memberId: 'd' }), 'FORBIDDEN');
+      // ...and with a facilitator back in the room, it is full: admit, admit-all and auto-admit all leave d waiting.
+      expectRefused(withCo, by('co', { type: 'member.admit', memberId: 'd' }), 'ROOM_FULL', /full/);
+      expect(by('co', { type: 'member.admitAll' })(withCo).members['d']?.stage).toBe('waiting');
+      expect(run(withCo, by('co', { type: 'room.setAutoAdmit', enabled: true }), arrive('e'), acknowledge('e')).members['e']?.stage).toBe('waiting');
+      // Three members and no facilitator: a facilitator still gets in; a fourth member would take their seat.
+      expect(arrive('host-2', 'facilitator')(hostGone).members['host-2']?.stage).toBe('admitted');
+      expect(memberFits(hostGone)).toBe(false);
+    });
+
+    it('refuses a facilitator when the room itself is full', () => {
+      const full = run(room(2), arrive('host', 'facilitator'), arrive('co', 'facilitator'));
+      expectRefused(full, arrive('host-2', 'facilitator'), 'ROOM_FULL', /full \(2 people\)/);
     });
 
     it('has space again once someone leaves or is removed', () => {
-      const full = run(room(3), arrive('host', 'facilitator'), arrive('a'), arrive('b'));
-      expect(Object.keys(run(full, leave('a'), arrive('c')).members).sort()).toEqual(['b', 'c', 'host']);
-      const removed = run(full, by('host', { type: 'member.remove', memberId: 'b', block: false }), arrive('c'));
-      expect(Object.keys(removed.members).sort()).toEqual(['a', 'c', 'host']);
+      const full = run(room(3), arrive('host', 'facilitator'), arrive('a'), arrive('b'), arrive('c'));
+      expectRefused(full, arrive('d'), 'ROOM_FULL');
+      expect(Object.keys(run(full, leave('a'), arrive('d')).members).sort()).toEqual(['b', 'c', 'd', 'host']);
+      const removed = run(full, by('host', { type: 'member.remove', memberId: 'b', block: false }), arrive('d'));
+      expect(Object.keys(removed.members).sort()).toEqual(['a', 'c', 'd', 'host']);
     });
   });
 
@@ -161,7 +177,7 @@ describe('enter', () => {
 
   it('checks in order: ended, already in, locked, blocked, full', () => {
     let state = run(room(3), arrive('host', 'facilitator'), arrive('m1', 'member', 'inv-1'), by('host', { type: 'member.remove', memberId: 'm1', block: true }), arrive('m2'));
-    state = run(state, arrive('m3'), by('host', { type: 'room.setLocked', locked: true })); // full and locked
+    state = run(state, arrive('m3'), arrive('m4'), by('host', { type: 'room.setLocked', locked: true })); // the line in is full, and locked
     expectRefused(state, arrive('x', 'member', 'inv-1'), 'FORBIDDEN', /locked/);
     expectRefused(state, arrive('m2'), 'INVALID_STATE');
     const unlocked = by('host', { type: 'room.setLocked', locked: false })(state);

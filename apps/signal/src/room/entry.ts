@@ -1,6 +1,7 @@
 import { isFacilitatorRole, ProtocolFailure, type Role } from '@group-room/shared';
 import type { SeatConnection } from './seats.js';
-import { memberCount, withMember, withoutMember, type RoomChange } from './state.js';
+import { facilitatorFits, lobbyFits } from './capacity.js';
+import { withMember, withoutMember, type RoomChange } from './state.js';
 
 export interface Entrant {
   id: string;
@@ -25,7 +26,9 @@ export const enter =
     if (entrant.inviteId && state.blockedInvites.includes(entrant.inviteId)) {
       throw new ProtocolFailure('FORBIDDEN', 'This link can no longer be used to join this session');
     }
-    if (memberCount(state) >= state.capacity) throw new ProtocolFailure('ROOM_FULL', `This room is full (${state.capacity} people)`);
+    if (facilitator ? !facilitatorFits(state) : !lobbyFits(state)) {
+      throw new ProtocolFailure('ROOM_FULL', facilitator ? `This room is full (${state.capacity} people)` : 'Too many people are on their way in right now: try again in a few minutes');
+    }
     const { connection, ...person } = entrant;
     return withMember(state, {
       ...person,

@@ -17,13 +17,14 @@ import { MemoryRoomStore } from '../store/memory-room-store.js';
 import { RedisRoomStore } from '../store/redis-room-store.js';
 import { fixedTtl, type RoomStore } from '../store/room-store.js';
 import { actorState, isAllowed } from './authorisation.js';
+import { admittedCount, lobbyCount } from './capacity.js';
 import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
 import { expireTurn } from './floor-commands.js';
 import { putProducer, removeProducer, setProducerPaused } from './producers.js';
 import { disconnectSeat, resumeSeat, sweepSeats } from './seats.js';
 import { viewFor } from './projection.js';
-import { agreementVersion, maySend, mediaAllowed, mediaPolicy, memberCount, membersInOrder, newRoom, type RoomChange, type RoomState } from './state.js';
+import { agreementVersion, maySend, mediaAllowed, mediaPolicy, membersInOrder, newRoom, type RoomChange, type RoomState } from './state.js';
 import { deepFreeze } from './rules.test-support.js';
 
 /*
@@ -462,7 +463,12 @@ function checkState(state: RoomState, ids: readonly string[], parseViews = true)
   const present = new Set(Object.keys(state.members));
   const gone = ids.filter((id) => !present.has(id));
 
-  check(memberCount(state) <= state.capacity, `${memberCount(state)} people in a room for ${state.capacity}`);
+  // The room holds `capacity` people; as many again may be on their way in; members never take the last seat.
+  check(admittedCount(state) <= state.capacity, `${admittedCount(state)} people in a room for ${state.capacity}`);
+  check(lobbyCount(state) <= state.capacity, `${lobbyCount(state)} people on their way into a room for ${state.capacity}`);
+  // Once per person and agreement version.
+  const acks = state.acknowledgements.map((a) => `${a.memberId}/${a.version}`);
+  check(new Set(acks).size === acks.length, 'someone acknowledged the same text twice on record');
   check(new Set(state.blockedInvites).size === state.blockedInvites.length, 'an invite is blocked twice');
 
   for (const m of members) {
@@ -643,7 +649,11 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
       if (m.role === 'facilitator') check(after.members[m.id]?.role === 'facilitator', `${step.type} changed or removed facilitator ${m.id}`);
     }
     if (!failure && step.type === 'agreement.acknowledge') {
-      check(after.acknowledgements.length === before.acknowledgements.length + 1, 'an acknowledgement was not recorded');
+      // On record once: added now, or there already (the text was set back to one they had accepted).
+      const version = after.agreement.version;
+      const had = before.acknowledgements.some((a) => a.memberId === actor && a.version === version);
+      check(after.acknowledgements.length === before.acknowledgements.length + (had ? 0 : 1), 'an acknowledgement was not recorded');
+      check(after.acknowledgements.some((a) => a.memberId === actor && a.version === version), 'the acknowledgement is not on record');
     }
     // Muting everyone but one: that one must be in the room (a facilitator counts), else the
     // command is refused as NOT_FOUND (not there) or INVALID_STATE (not admitted yet).

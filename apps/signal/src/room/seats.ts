@@ -91,19 +91,28 @@ export interface SweepOptions {
    * when it closed), and is marked away now, so no seat stays "online" with nobody there.
    */
   local?: { node: string; connections: ReadonlySet<string> };
+  /**
+   * Someone who entered this long ago and has still not accepted the agreement is let go
+   * (they hold a place in the line on the way in). Undefined: nobody is.
+   */
+  agreementIdleMs?: number;
 }
 
 /**
  * Free the seats away for longer than the grace period (out of the members, the queue and
- * the round: no ghost stays), and mark away the seats held through a node that has died,
- * whose media died with it (their producers are gone).
+ * the round: no ghost stays), and those still at the entry agreement for too long; mark away
+ * the seats held through a node that has died, whose media died with it (their producers
+ * are gone).
  */
 export const sweepSeats =
-  ({ now, graceMs, liveNodes, local }: SweepOptions): RoomChange =>
+  ({ now, graceMs, liveNodes, local, agreementIdleMs }: SweepOptions): RoomChange =>
   (state) => {
     let next = state;
     for (const member of Object.values(state.members)) {
-      if (member.offlineSince !== null) {
+      const idle = agreementIdleMs !== undefined && member.stage === 'agreement' && member.acknowledgedVersion === null && now - member.enteredAt >= agreementIdleMs;
+      if (idle) {
+        next = withoutMember(next, member.id, now);
+      } else if (member.offlineSince !== null) {
         if (now - member.offlineSince >= graceMs) next = withoutMember(next, member.id, now);
       } else if (member.connectionId !== null && local && member.node === local.node && !local.connections.has(member.connectionId)) {
         next = disconnectSeat(member.id, member.connectionId, now)(next);

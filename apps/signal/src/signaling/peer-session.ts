@@ -6,6 +6,7 @@ import {
   type EventPayload,
   ProtocolFailure,
   type ClientToServerEvents,
+  type CommandType,
   type ProducerView,
   type RoomView,
   type SeatResume,
@@ -17,10 +18,12 @@ import {
 import type { types } from 'mediasoup';
 import type { Server, Socket } from 'socket.io';
 import type { LinkTokens } from '../auth/link-tokens.js';
+import { clientAddress, type RoomCreationGate } from '../auth/room-creation.js';
 import type { Config } from '../config.js';
 import { roomTag, type Logger } from '../logger.js';
 import type { RoomMedia } from '../media/room-media.js';
 import type { RoomRegistry } from '../media/room-registry.js';
+import { authorise } from '../room/authorisation.js';
 import { applyCommand } from '../room/commands.js';
 import { enter, leave } from '../room/entry.js';
 import { clearProducers, disconnectSeat, resumeSeat } from '../room/seats.js';
@@ -28,8 +31,8 @@ import { putProducer, removeProducer, setProducerPaused } from '../room/producer
 import { viewFor } from '../room/projection.js';
 import { mediaAllowed, mediaPolicy, newRoom, type RoomState } from '../room/state.js';
 import type { RoomStore } from '../store/room-store.js';
-import { TokenBucket } from '../token-bucket.js';
 import { asWire } from '../wire.js';
+import { InFlight, mediaSetUpBurst, RequestLimits, ROOM_CHANGES_PER_CONNECTION, SignalLimit } from './request-limits.js';
 import { bindRequests, type RequestHandlers } from './request-router.js';
 import type { RoomHub, RoomSessionHandle } from './room-hub.js';
 
@@ -41,13 +44,18 @@ export interface SessionDeps {
   rooms: RoomRegistry;
   hub: RoomHub;
   tokens: LinkTokens;
-  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS'>;
+  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS' | 'SOCKET_REQUESTS_PER_SECOND' | 'ROOM_HORIZON_DAYS'>;
+  /** Who may create rooms (ROOM_CREATION). */
+  roomCreation: RoomCreationGate;
   log: Logger;
   /** This signalling node, as seats record it. */
   nodeId: string;
   /** True while this node shuts down: its connections then close without touching seats. */
   draining: () => boolean;
 }
+
+/** Private signals are limited per person, whichever connection they come from (one limiter per process). */
+const signalLimit = new SignalLimit();
 
 /** A fresh resume nonce: each resume credential is good for the seat's current one only. */
 const newNonce = () => randomBytes(16).toString('base64url');
@@ -72,13 +80,19 @@ export class PeerSession implements RoomSessionHandle {
   #credentialSent = false;
   /** The last state version this client was sent a view of; older ones are never sent after. */
   #sentVersion = -1;
-  /** Private signals: a few in a row, then one every few seconds. */
-  readonly #signalLimit = new TokenBucket(5, 5000);
+  /** This connection's room changes waiting in (or running from) its room's queue. */
+  readonly #changes = new InFlight(ROOM_CHANGES_PER_CONNECTION, 'Too many changes at once: wait for the answers');
+  /** The latest state of this person's room that this node published (to refuse a command before it queues). */
+  #known: RoomState | undefined;
 
   constructor(socket: SignalSocket, deps: SessionDeps) {
     this.#socket = socket;
     this.#deps = deps;
-    bindRequests(socket, this.#handlers(), deps.log);
+    const limits = new RequestLimits({
+      perSecond: deps.config.SOCKET_REQUESTS_PER_SECOND,
+      inFlight: mediaSetUpBurst(deps.config.ROOM_CAPACITY),
+    });
+    bindRequests(socket, this.#handlers(), deps.log, limits);
     socket.on('disconnect', () => {
       void this.#dropped().catch((error: unknown) => {
         deps.log.warn('seat not marked away after a disconnect', { error: error instanceof Error ? error.message : String(error) });
@@ -88,6 +102,7 @@ export class PeerSession implements RoomSessionHandle {
 
   sendView(state: RoomState): void {
     const entered = this.#entered;
+    if (entered) this.#remember(state);
     if (!entered || state.version <= this.#sentVersion) return;
     const view = viewFor(state, entered.memberId);
     if (!view) return;
@@ -107,6 +122,11 @@ export class PeerSession implements RoomSessionHandle {
     // Media follows the seat (the hub closes it when the seat goes), not this connection.
     this.#deps.hub.unregister(entered.roomId, entered.memberId, this);
     this.#socket.emit('room:ended', { reason });
+  }
+
+  #remember(state: RoomState): void {
+    const known = this.#known;
+    if (!known || known.id !== state.id || known.version < state.version) this.#known = state;
   }
 
   /** A resume credential for the seat as it now is (expires with the session's room state). */
@@ -162,10 +182,42 @@ export class PeerSession implements RoomSessionHandle {
     return this.#deps.hub.queued(roomId, change);
   }
 
+  /**
+   * Run a request that will wait in its room's queue, holding one of this connection's few
+   * places there (taken before `work` awaits anything; RATE_LIMITED when none is left).
+   */
+  async #queuing<T>(work: () => Promise<T>): Promise<T> {
+    const release = this.#changes.take();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Refuse a command the authorisation table does not allow, as the change itself would, but
+   * before it takes a place in the room's queue: checked against the latest state this node
+   * published, which is what the client itself last saw. The change checks again against the
+   * stored state. Skipped while this connection has a change of its own queued, as that one
+   * may be what allows the next (e.g. acknowledging the agreement, then raising a hand).
+   */
+  #precheck(roomId: string, memberId: string, type: CommandType): void {
+    const known = this.#known;
+    if (known?.id !== roomId || this.#changes.count > 0) return;
+    authorise(known, memberId, type);
+  }
+
   #handlers(): RequestHandlers {
-    const { store, rooms, hub, tokens, config, log, nodeId } = this.#deps;
+    const { store, rooms, hub, tokens, config, log, nodeId, roomCreation } = this.#deps;
     return {
-      'room:create': async ({ title, durationMinutes, startsAt, agreement }) => {
+      'room:create': async ({ title, durationMinutes, startsAt, agreement, accessKey }) => {
+        const { handshake } = this.#socket;
+        await roomCreation.check(accessKey, clientAddress(handshake.address, handshake.headers['x-forwarded-for']));
+        // Links live until the session's end: a session far in the future would make them live for ever.
+        if (startsAt !== undefined && startsAt > Date.now() + config.ROOM_HORIZON_DAYS * 86_400_000) {
+          throw new ProtocolFailure('BAD_REQUEST', `startsAt: a session can be scheduled at most ${config.ROOM_HORIZON_DAYS} days ahead`);
+        }
         for (;;) {
           const roomId = randomBytes(12).toString('base64url');
           const room = newRoom({
@@ -242,6 +294,7 @@ export class PeerSession implements RoomSessionHandle {
             const state = await hub.change(roomId, resumeSeat(seat.memberId, seat.nonce, connection));
             this.#entered = { roomId, memberId: seat.memberId };
             this.#sentVersion = state.version;
+            this.#remember(state);
             hub.register(roomId, seat.memberId, this);
             rooms.get(roomId)?.rebind(seat.memberId, (event, payload) => this.send(event, payload));
             const me = state.members[seat.memberId];
@@ -262,7 +315,8 @@ export class PeerSession implements RoomSessionHandle {
 
       'room:command': async ({ command }) => {
         const { roomId, memberId } = this.#requireEntered();
-        await this.#change(roomId, applyCommand(memberId, command));
+        this.#precheck(roomId, memberId, command.type);
+        await this.#queuing(() => this.#change(roomId, applyCommand(memberId, command)));
         return {};
       },
 
@@ -275,9 +329,7 @@ export class PeerSession implements RoomSessionHandle {
         if (!me || me.role !== 'member' || me.stage === 'agreement') {
           throw new ProtocolFailure('FORBIDDEN', 'Private signals are for members in the room or waiting to come in');
         }
-        if (!this.#signalLimit.take(Date.now())) {
-          throw new ProtocolFailure('RATE_LIMITED', 'Too many signals at once: wait a few seconds');
-        }
+        await signalLimit.take(roomId, memberId);
         const text = signal.kind === 'message' ? signal.text : null;
         const delivered = hub.toFacilitators(roomId, 'signal:private', {
           id: randomUUID(),
@@ -301,20 +353,22 @@ export class PeerSession implements RoomSessionHandle {
 
       'media:join': async () => {
         const { roomId, memberId } = this.#requireEntered();
-        return rooms.queue.run(roomId, async () => {
-          const state = await this.#currentState(roomId);
-          if (!mediaAllowed(state, memberId)) {
-            throw new ProtocolFailure('FORBIDDEN', 'Media starts once you are admitted and have agreed to the current agreement');
-          }
-          // Media starts afresh for this seat (e.g. after a reload): the old page's producers go.
-          // (Before opening the router: publishing a change closes a router nobody is in.)
-          const current = await hub.change(roomId, clearProducers(memberId));
-          const media = await rooms.open(roomId);
-          media.removePeer(memberId);
-          media.addPeer(memberId, (event, payload) => this.send(event, payload));
-          await media.applyPolicy(mediaPolicy(current));
-          return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities) };
-        });
+        return this.#queuing(() =>
+          rooms.queue.run(roomId, async () => {
+            const state = await this.#currentState(roomId);
+            if (!mediaAllowed(state, memberId)) {
+              throw new ProtocolFailure('FORBIDDEN', 'Media starts once you are admitted and have agreed to the current agreement');
+            }
+            // Media starts afresh for this seat (e.g. after a reload): the old page's producers go.
+            // (Before opening the router: publishing a change closes a router nobody is in.)
+            const current = await hub.change(roomId, clearProducers(memberId));
+            const media = await rooms.open(roomId);
+            media.removePeer(memberId);
+            media.addPeer(memberId, (event, payload) => this.send(event, payload));
+            await media.applyPolicy(mediaPolicy(current));
+            return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities) };
+          }),
+        );
       },
 
       'transport:create': async ({ direction }) => {
@@ -338,33 +392,41 @@ export class PeerSession implements RoomSessionHandle {
         return {};
       },
 
+      // The next three record their media step in the room's state: each holds one of the
+      // connection's places in the queue from the start, so a refusal comes before the media step.
       'media:produce': async ({ transportId, kind, source, rtpParameters, paused }) => {
         const { roomId, memberId, media } = this.#requireMedia();
-        const producer = await media.produce(memberId, { transportId, kind, source, paused, rtpParameters: asWire<types.RtpParameters>(rtpParameters) });
-        const view: ProducerView = { id: producer.id, kind, source, paused };
-        try {
-          await this.#change(roomId, putProducer(memberId, view));
-        } catch (error) {
-          producer.close();
-          throw error;
-        }
-        return { producerId: producer.id };
+        return this.#queuing(async () => {
+          const producer = await media.produce(memberId, { transportId, kind, source, paused, rtpParameters: asWire<types.RtpParameters>(rtpParameters) });
+          const view: ProducerView = { id: producer.id, kind, source, paused };
+          try {
+            await this.#change(roomId, putProducer(memberId, view));
+          } catch (error) {
+            producer.close();
+            throw error;
+          }
+          return { producerId: producer.id };
+        });
       },
 
       'media:setProducerPaused': async ({ producerId, paused }) => {
         const { roomId, memberId, media } = this.#requireMedia();
-        await media.setProducerPaused(memberId, producerId, paused);
-        // Record the latest wish when the change runs, not this request's: a quick mute and
-        // unmute finish their media steps out of order, and the view must end as the media does.
-        await this.#change(roomId, (state) => setProducerPaused(memberId, producerId, media.selfPaused(memberId, producerId) ?? paused)(state));
-        return {};
+        return this.#queuing(async () => {
+          await media.setProducerPaused(memberId, producerId, paused);
+          // Record the latest wish when the change runs, not this request's: a quick mute and
+          // unmute finish their media steps out of order, and the view must end as the media does.
+          await this.#change(roomId, (state) => setProducerPaused(memberId, producerId, media.selfPaused(memberId, producerId) ?? paused)(state));
+          return {};
+        });
       },
 
       'media:closeProducer': async ({ producerId }) => {
         const { roomId, memberId, media } = this.#requireMedia();
-        media.closeProducer(memberId, producerId);
-        await this.#change(roomId, removeProducer(memberId, producerId));
-        return {};
+        return this.#queuing(async () => {
+          media.closeProducer(memberId, producerId);
+          await this.#change(roomId, removeProducer(memberId, producerId));
+          return {};
+        });
       },
 
       'media:ready': async ({ rtpCapabilities }) => {

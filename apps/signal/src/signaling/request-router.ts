@@ -12,6 +12,7 @@ import {
 import * as mediasoup from 'mediasoup';
 import type { Socket } from 'socket.io';
 import type { Logger } from '../logger.js';
+import type { Release, RequestLimits } from './request-limits.js';
 
 export type RequestHandlers = {
   [K in RequestName]: (payload: ParsedRequest<K>) => Promise<ResponseData<K>>;
@@ -20,10 +21,11 @@ export type RequestHandlers = {
 type Ack = (result: Result<unknown>) => void;
 
 /**
- * The socket edge: every request is parsed with its schema, handled, and answered with a
+ * The socket edge: every request is let in by the connection's limits (or refused with
+ * RATE_LIMITED before anything is done), parsed with its schema, handled, and answered with a
  * typed result or error. Nothing thrown by a handler escapes to crash the process.
  */
-export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Logger): void {
+export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Logger, limits: RequestLimits): void {
   const known = new Set<string>(requestNames);
 
   for (const name of requestNames) {
@@ -31,21 +33,27 @@ export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Log
       const ack = args.at(-1);
       if (typeof ack !== 'function') return; // nobody to answer; ignore rather than act blind
       const reply = ack as Ack;
-      const parsed = requests[name].request.safeParse(args.length > 1 ? args[0] : undefined);
-      if (!parsed.success) {
-        reply({ ok: false, error: { code: 'BAD_REQUEST', message: summariseZodError(parsed.error) } });
-        return;
-      }
+      let release: Release | undefined;
       try {
+        // Counted before the first await: a burst arriving together cannot all pass one check.
+        release = await limits.admit();
+        const parsed = requests[name].request.safeParse(args.length > 1 ? args[0] : undefined);
+        if (!parsed.success) {
+          reply({ ok: false, error: { code: 'BAD_REQUEST', message: summariseZodError(parsed.error) } });
+          return;
+        }
         // Each handler is typed by its own name; the loop cannot express that correlation.
         const handler = handlers[name] as (payload: unknown) => Promise<unknown>;
         reply({ ok: true, data: await handler(parsed.data) });
       } catch (error) {
         reply({ ok: false, error: toProtocolError(error, name, log) });
+      } finally {
+        release?.();
       }
     });
   }
 
+  // Answered at once with nothing done, as cheaply as a refusal would be: not counted.
   socket.onAny((event: string, ...args: unknown[]) => {
     if (known.has(event)) return;
     const ack = args.at(-1);
@@ -57,13 +65,26 @@ export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Log
 
 export function toProtocolError(error: unknown, request: string, log: Logger): ProtocolError {
   if (error instanceof ProtocolFailure) return error.toJSON();
-  // mediasoup validates WebRTC parameters itself and reports bad ones as TypeError.
-  if (error instanceof TypeError || error instanceof mediasoup.errors.UnsupportedError) {
+  // mediasoup validates WebRTC parameters itself and reports bad ones as TypeError. Any other
+  // TypeError is a bug on the server: logged and answered INTERNAL below, like any failure.
+  if ((error instanceof TypeError && thrownByMediasoup(error)) || error instanceof mediasoup.errors.UnsupportedError) {
     return { code: 'BAD_REQUEST', message: error.message.slice(0, 300) };
   }
   if (error instanceof mediasoup.errors.NotFoundError) {
     return { code: 'NOT_FOUND', message: error.message.slice(0, 300) };
   }
-  log.error('request failed', { request, error: error instanceof Error ? error.message : String(error) });
+  // Logged here, never answered: the client gets a fixed message. The logger cuts the message
+  // short and elides what it quotes (an error's message may quote the input it choked on).
+  log.error('request failed', {
+    request,
+    errorType: error instanceof Error ? error.name : typeof error,
+    error: error instanceof Error ? error.message : String(error),
+  });
   return { code: 'INTERNAL', message: 'Something went wrong on the server' };
+}
+
+/** Whether the error was made inside mediasoup (its stack's first frame is mediasoup's own code). */
+function thrownByMediasoup(error: Error): boolean {
+  const firstFrame = error.stack?.split('\n').find((line) => line.trimStart().startsWith('at ')) ?? '';
+  return /[\\/]node_modules[\\/]mediasoup[\\/]/.test(firstFrame);
 }

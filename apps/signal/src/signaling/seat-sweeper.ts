@@ -13,6 +13,8 @@ export interface SeatSweeperOptions {
   store: RoomStore;
   nodeId: string;
   graceMs: number;
+  /** Let go of people still at the entry agreement this long after arriving. */
+  agreementIdleMs?: number;
   /** The connections open on this node now (see SweepOptions.local). */
   connections: () => ReadonlySet<string>;
   /** Applies a change to a room in its queue, with its effects (RoomHub.queued). */
@@ -55,7 +57,7 @@ export class SeatSweeper {
   }
 
   async #sweep(at?: number): Promise<void> {
-    const { store, nodeId, graceMs, apply, log, connections } = this.#options;
+    const { store, nodeId, graceMs, agreementIdleMs, apply, log, connections } = this.#options;
     let liveNodes: Set<string>;
     let roomIds: string[];
     try {
@@ -72,7 +74,7 @@ export class SeatSweeper {
       return;
     }
     const now = at ?? Date.now();
-    const sweep = sweepSeats({ now, graceMs, liveNodes, local: { node: nodeId, connections: connections() } });
+    const sweep = sweepSeats({ now, graceMs, liveNodes, local: { node: nodeId, connections: connections() }, ...(agreementIdleMs === undefined ? {} : { agreementIdleMs }) });
     for (const roomId of roomIds) {
       try {
         // Most sweeps find nothing to do: look first, and queue a change only when there is one.

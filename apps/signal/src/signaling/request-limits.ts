@@ -1,0 +1,123 @@
+import { ProtocolFailure } from '@group-room/shared';
+import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+
+/*
+ * What one client may ask of the server: requests per second and at once per connection,
+ * room changes waiting per connection, private signals per person. Each refusal is
+ * RATE_LIMITED and comes before anything was done.
+ */
+
+/** Gives back what a request took; calling it again does nothing. */
+export type Release = () => void;
+
+/**
+ * A client's largest burst of requests that is not abuse: on `media:ready` the server offers
+ * it everyone else's microphone and camera, and the client resumes each of those consumers at
+ * once (two per other person), beside a dozen or so set-up requests of its own. The request
+ * limits per connection never go below it, so a full room's media always starts.
+ */
+export const mediaSetUpBurst = (roomCapacity: number): number => 2 * roomCapacity + 16;
+
+/**
+ * Room changes one connection may have waiting in its room's queue at once (commands, media
+ * steps that record state). A client has one or two at a time; a flood of allowed commands
+ * then holds a few places in the queue, so whoever comes next waits behind a few tasks, not
+ * behind the flood.
+ */
+export const ROOM_CHANGES_PER_CONNECTION = 8;
+
+/**
+ * A count of what is under way, with a ceiling. Taken and given back synchronously, so
+ * requests racing in together cannot all pass one check made before an await.
+ */
+export class InFlight {
+  readonly #limit: number;
+  readonly #refusal: string;
+  #count = 0;
+
+  constructor(limit: number, refusal: string) {
+    this.#limit = limit;
+    this.#refusal = refusal;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Take one place, or throw RATE_LIMITED when all are taken. */
+  take(): Release {
+    if (this.#count >= this.#limit) throw new ProtocolFailure('RATE_LIMITED', this.#refusal);
+    this.#count++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#count--;
+    };
+  }
+}
+
+interface Limiter {
+  consume(key: string): Promise<RateLimiterRes>;
+}
+
+/** Take one point from `limiter` for `key`; its refusal becomes the protocol's. */
+async function consume(limiter: Limiter, key: string, refusal: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (error) {
+    // The library refuses with its result object; anything else is a real failure.
+    if (error instanceof RateLimiterRes) throw new ProtocolFailure('RATE_LIMITED', refusal);
+    throw error;
+  }
+}
+
+export interface RequestLimitOptions {
+  /** Requests per second: a burst of this many, then refused until the second is over. */
+  perSecond: number;
+  /** Requests being handled at once (from arrival to answer). */
+  inFlight: number;
+}
+
+/** One connection's limits, checked on every request before it is parsed or handled. */
+export class RequestLimits {
+  /* One limiter per connection (its only key is the connection): it goes with the socket. */
+  readonly #rate: RateLimiterMemory;
+  readonly #inFlight: InFlight;
+
+  constructor(options: RequestLimitOptions) {
+    this.#rate = new RateLimiterMemory({ points: options.perSecond, duration: 1 });
+    this.#inFlight = new InFlight(options.inFlight, 'Too many requests at once: wait for the answers');
+  }
+
+  /**
+   * Let one request in, or reject with RATE_LIMITED. It is counted in flight before this
+   * returns (before any await), and holds its place until the returned release is called.
+   */
+  async admit(): Promise<Release> {
+    const release = this.#inFlight.take();
+    try {
+      await consume(this.#rate, 'connection', 'Too many requests: wait a moment');
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return release;
+  }
+}
+
+/**
+ * Private signals, per person (whichever connection they come from, so a reconnect does not
+ * start afresh): five at once, then one every five seconds, the extra four again after 20 s.
+ */
+export class SignalLimit {
+  readonly #limiter = new BurstyRateLimiter(
+    new RateLimiterMemory({ keyPrefix: 'signal', points: 1, duration: 5 }),
+    new RateLimiterMemory({ keyPrefix: 'signal-burst', points: 4, duration: 20 }),
+  );
+
+  /** Take one for this person in this room, or throw RATE_LIMITED. */
+  take(roomId: string, memberId: string): Promise<void> {
+    return consume(this.#limiter, `${roomId}/${memberId}`, 'Too many signals at once: wait a few seconds');
+  }
+}
