@@ -62,6 +62,11 @@ export class MemoryRoomStore implements RoomStore {
     return structuredClone(state.acknowledgements);
   }
 
+  /** How many rooms and records are held, expired or not (to check that expiry frees memory). */
+  get held(): { rooms: number; records: number } {
+    return { rooms: this.#rooms.size, records: this.#records.size };
+  }
+
   async acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null> {
     const record = this.#live(this.#records, roomId);
     return record ? structuredClone(record) : null;
@@ -71,7 +76,13 @@ export class MemoryRoomStore implements RoomStore {
     this.#rooms.delete(roomId);
   }
 
+  /**
+   * Every live room's id. Expired rooms and acknowledgement records are dropped here too, not
+   * only when read: the seat sweeper calls this every few seconds, so nothing (names above
+   * all) stays in memory past its retention, as Redis's TTLs ensure there.
+   */
   async roomIds(): Promise<string[]> {
+    for (const id of [...this.#records.keys()]) this.#live(this.#records, id);
     return [...this.#rooms.keys()].filter((id) => this.#live(this.#rooms, id));
   }
 

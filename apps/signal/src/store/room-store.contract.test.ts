@@ -445,6 +445,23 @@ describe('MemoryRoomStore expiry', () => {
     expect(await store.create(fresh)).toBe(true);
   });
 
+  it('drops expired rooms and acknowledgement records from memory without anyone reading them (the sweeper lists rooms every few seconds)', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const store = new MemoryRoomStore(fixedTtl(60));
+    const ended = room(freshRoomId());
+    const live = room(freshRoomId());
+    await store.create(ended);
+    await store.create(live);
+    await store.end(ended.id, 120);
+    expect(store.held).toEqual({ rooms: 1, records: 1 });
+    vi.setSystemTime(1_000_000 + 60_000);
+    expect(await store.roomIds()).toEqual([]);
+    expect(store.held).toEqual({ rooms: 0, records: 1 });
+    vi.setSystemTime(1_000_000 + 120_000);
+    await store.roomIds();
+    expect(store.held).toEqual({ rooms: 0, records: 0 });
+  });
+
   it('with roomTtl, keeps a room until its session end plus the grace, however often it is written', async () => {
     const start = 1_700_000_000_000;
     vi.useFakeTimers({ now: start });
