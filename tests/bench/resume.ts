@@ -15,12 +15,11 @@
  */
 import os from 'node:os';
 import type { Page } from 'playwright-core';
-import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, eventually, launchChromium, newMember, setAutoAdmit } from '../support/browser.js';
+import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, eventually, launchChromium, newMember, pause, setAutoAdmit, tileConnection } from '../support/browser.js';
 import { mediasoupWorkerPids, startProductionServer } from '../support/prod-server.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const trials = Number(process.argv[2] ?? 5);
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function quantile(sorted: number[], q: number): number {
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -92,7 +91,7 @@ async function main(): Promise<void> {
     const receivers = [ada.page, cyd.page];
     const awaySeen = () =>
       eventually(async () => {
-        const state = await ada.page.locator('[data-testid="peer-tile"][data-peer-name="Bea"]').getAttribute('data-connection');
+        const state = await tileConnection(ada.page, 'Bea');
         if (state !== 'reconnecting') throw new Error('Bea not seen away yet');
       }, 30_000, 50);
 

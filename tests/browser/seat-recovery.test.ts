@@ -5,7 +5,6 @@ import {
   enterAdmittedAutomatically,
   enterAsFacilitator,
   eventually,
-  inboundByPeer,
   launchChromium,
   newMember,
   peerNames,
@@ -13,6 +12,7 @@ import {
   type Member,
 } from '../support/browser.js';
 import { mediasoupWorkerPids, startProductionServer, type RunningServer } from '../support/prod-server.js';
+import { expectFlowing, expectSilent, pause, queueNames, seatMemberId, tileConnection, type Sampling } from '../support/room-checks.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 /*
@@ -24,30 +24,9 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
  * waiting room, and media must flow again.
  */
 
-type Kind = 'audio' | 'video';
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function bytesFrom(page: Page, peerName: string, kind: Kind): Promise<number | undefined> {
-  return (await inboundByPeer(page)).find((s) => s.peerName === peerName && s.kind === kind)?.bytesReceived;
-}
-
-async function expectFlowing(page: Page, peerName: string, kind: Kind, what: string): Promise<void> {
-  await eventually(async () => {
-    const before = await bytesFrom(page, peerName, kind);
-    await pause(1200);
-    const after = await bytesFrom(page, peerName, kind);
-    expect(after, `${what}: a ${kind} stream exists`).toBeDefined();
-    expect(after!, `${what}: ${kind} bytes grow`).toBeGreaterThan(before ?? 0);
-  }, 40_000);
-}
-
-async function expectSilent(page: Page, peerName: string, what: string): Promise<void> {
-  await eventually(async () => {
-    const before = await bytesFrom(page, peerName, 'audio');
-    await pause(1500);
-    expect(await bytesFrom(page, peerName, 'audio'), `${what}: no audio bytes arrive`).toBe(before);
-  }, 20_000);
-}
+/** Media checks: bytes read 1.2 s apart grow, within 40 s; muted audio stays put over 1.5 s, within 20 s. */
+const FLOW: Sampling = { sampleMs: 1200, timeoutMs: 40_000 };
+const SILENCE: Sampling = { sampleMs: 1500, timeoutMs: 20_000 };
 
 /** Every value main[data-status] takes, from the first paint of every document the context loads. */
 async function recordStatusesFromStart(context: BrowserContext): Promise<void> {
@@ -66,29 +45,6 @@ async function recordStatusesFromStart(context: BrowserContext): Promise<void> {
 const resetStatuses = (page: Page) => page.evaluate(() => (window as unknown as { __allStatuses?: string[] }).__allStatuses?.splice(0));
 
 const statusesOf = (page: Page) => page.evaluate(() => [...((window as unknown as { __allStatuses?: string[] }).__allStatuses ?? [])]);
-
-/** The member id this tab keeps its seat under (sessionStorage, as the client saves it). */
-async function seatMemberId(page: Page): Promise<string> {
-  const id = await page.evaluate(() => {
-    for (let i = 0; i < sessionStorage.length; i++) {
-      const key = sessionStorage.key(i);
-      if (key?.startsWith('group-room:seat:')) return (JSON.parse(sessionStorage.getItem(key) ?? '{}') as { memberId?: string }).memberId ?? null;
-    }
-    return null;
-  });
-  if (!id) throw new Error('no seat in sessionStorage');
-  return id;
-}
-
-/** The queue as the facilitator's panel shows it, first in line first. */
-async function queueNames(page: Page): Promise<string[]> {
-  return page
-    .getByTestId('hand-queue')
-    .locator('li[data-member-name]')
-    .evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset['memberName'] ?? ''));
-}
-
-const tileConnection = (page: Page, name: string) => page.locator(`[data-testid="peer-tile"][data-peer-name="${name}"]`).getAttribute('data-connection');
 
 describe('a seat outlives its connection (browser)', () => {
   let server: RunningServer;
@@ -110,10 +66,10 @@ describe('a seat outlives its connection (browser)', () => {
     const statuses = await statusesOf(bea.page);
     for (const screen of ['idle', 'agreement', 'waiting', 'error', 'ended']) expect(statuses, `${what}: Bea never saw "${screen}"`).not.toContain(screen);
     // Media again, both ways; her muted microphone still reaches nobody.
-    await expectFlowing(ada.page, 'Bea', 'video', `${what}: Ada sees Bea`);
-    await expectFlowing(bea.page, 'Ada', 'video', `${what}: Bea sees Ada`);
-    await expectFlowing(bea.page, 'Ada', 'audio', `${what}: Bea hears Ada`);
-    await expectSilent(cyd.page, 'Bea', `${what}: Cyd does not hear muted Bea`);
+    await expectFlowing(ada.page, 'Bea', 'video', `${what}: Ada sees Bea`, FLOW);
+    await expectFlowing(bea.page, 'Ada', 'video', `${what}: Bea sees Ada`, FLOW);
+    await expectFlowing(bea.page, 'Ada', 'audio', `${what}: Bea hears Ada`, FLOW);
+    await expectSilent(cyd.page, 'Bea', `${what}: Cyd does not hear muted Bea`, SILENCE);
   }
 
   beforeAll(async () => {
@@ -142,7 +98,7 @@ describe('a seat outlives its connection (browser)', () => {
     await eventually(async () => expect(await queueNames(ada.page)).toEqual(['Cyd', 'Bea']));
     await ada.page.getByRole('button', { name: 'Mute Bea', exact: true }).click();
     await eventually(async () => expect(await bea.page.locator('main').innerText()).toContain('Muted by the facilitator'));
-    await expectFlowing(ada.page, 'Bea', 'video', 'before anything breaks');
+    await expectFlowing(ada.page, 'Bea', 'video', 'before anything breaks', FLOW);
   });
 
   afterAll(async () => {
@@ -183,8 +139,8 @@ describe('a seat outlives its connection (browser)', () => {
     });
     expect(server.child.exitCode, 'the server process is still running').toBeNull();
     await expectBeaInPlace('after the worker was killed');
-    await expectFlowing(bea.page, 'Cyd', 'video', 'Bea sees Cyd again');
-    await expectFlowing(cyd.page, 'Ada', 'audio', 'Cyd hears Ada again');
+    await expectFlowing(bea.page, 'Cyd', 'video', 'Bea sees Cyd again', FLOW);
+    await expectFlowing(cyd.page, 'Ada', 'audio', 'Cyd hears Ada again', FLOW);
     expect(server.output()).toContain('mediasoup worker replaced');
   });
 });

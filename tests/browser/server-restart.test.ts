@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,7 +7,6 @@ import {
   enterAdmittedAutomatically,
   enterAsFacilitator,
   eventually,
-  inboundByPeer,
   launchChromium,
   newMember,
   peerNames,
@@ -15,6 +14,7 @@ import {
   type Member,
 } from '../support/browser.js';
 import { freePort, startProductionServer, type RunningServer } from '../support/prod-server.js';
+import { expectFlowing, queueNames, storedSeatMemberId, tileConnection, type Sampling } from '../support/room-checks.js';
 
 /*
  * The signalling server is killed (kill -9) or stopped (SIGTERM) during a session and
@@ -27,41 +27,8 @@ import { freePort, startProductionServer, type RunningServer } from '../support/
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const GRACE_SECONDS = 12;
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function bytesFrom(page: Page, peerName: string, kind: 'audio' | 'video'): Promise<number | undefined> {
-  return (await inboundByPeer(page)).find((s) => s.peerName === peerName && s.kind === kind)?.bytesReceived;
-}
-
-async function expectFlowing(page: Page, peerName: string, kind: 'audio' | 'video', what: string): Promise<void> {
-  await eventually(async () => {
-    const before = await bytesFrom(page, peerName, kind);
-    await pause(1200);
-    const after = await bytesFrom(page, peerName, kind);
-    expect(after, `${what}: a ${kind} stream exists`).toBeDefined();
-    expect(after!, `${what}: ${kind} bytes grow`).toBeGreaterThan(before ?? 0);
-  }, 60_000);
-}
-
-async function seatMemberId(page: Page): Promise<string | null> {
-  return page.evaluate(() => {
-    for (let i = 0; i < sessionStorage.length; i++) {
-      const key = sessionStorage.key(i);
-      if (key?.startsWith('group-room:seat:')) return (JSON.parse(sessionStorage.getItem(key) ?? '{}') as { memberId?: string }).memberId ?? null;
-    }
-    return null;
-  });
-}
-
-async function queueNames(page: Page): Promise<string[]> {
-  return page
-    .getByTestId('hand-queue')
-    .locator('li[data-member-name]')
-    .evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset['memberName'] ?? ''));
-}
-
-const tileConnection = (page: Page, name: string) => page.locator(`[data-testid="peer-tile"][data-peer-name="${name}"]`).getAttribute('data-connection');
-
+/** Media flows: bytes read 1.2 s apart grow, within 60 s (a whole new process to rebuild on). */
+const FLOW: Sampling = { sampleMs: 1200, timeoutMs: 60_000 };
 describe('the server restarts during a session, with Redis', () => {
   const prefix = `group-room-test:${process.pid}:${randomUUID()}:`;
   const env = {
@@ -81,13 +48,13 @@ describe('the server restarts during a session, with Redis', () => {
   async function expectBack(what: string): Promise<void> {
     for (const person of [ada, bea]) {
       await person.page.locator('main[data-status="joined"][data-connection="online"]').waitFor({ timeout: 60_000 });
-      expect(await seatMemberId(person.page), `${what}: the same member id`).toBe(ids.get(person));
+      expect(await storedSeatMemberId(person.page), `${what}: the same member id`).toBe(ids.get(person));
     }
     await eventually(async () => expect(await queueNames(ada.page), `${what}: Bea's hand`).toEqual(['Bea']), 30_000);
     await eventually(async () => expect(await bea.page.locator('main').innerText(), `${what}: Bea still muted`).toContain('Muted by the facilitator'));
-    await expectFlowing(ada.page, 'Bea', 'video', `${what}: Ada sees Bea`);
-    await expectFlowing(bea.page, 'Ada', 'video', `${what}: Bea sees Ada`);
-    await expectFlowing(bea.page, 'Ada', 'audio', `${what}: Bea hears Ada`);
+    await expectFlowing(ada.page, 'Bea', 'video', `${what}: Ada sees Bea`, FLOW);
+    await expectFlowing(bea.page, 'Ada', 'video', `${what}: Bea sees Ada`, FLOW);
+    await expectFlowing(bea.page, 'Ada', 'audio', `${what}: Bea hears Ada`, FLOW);
   }
 
   beforeAll(async () => {
@@ -101,13 +68,13 @@ describe('the server restarts during a session, with Redis', () => {
     await enterAdmittedAutomatically(bea, inviteUrl, 'Bea');
     await enterAdmittedAutomatically(cyd, inviteUrl, 'Cyd');
     await eventually(async () => expect((await peerNames(ada.page)).sort()).toEqual(['Bea', 'Cyd']));
-    for (const person of [ada, bea, cyd]) ids.set(person, await seatMemberId(person.page));
+    for (const person of [ada, bea, cyd]) ids.set(person, await storedSeatMemberId(person.page));
     await ada.page.getByRole('button', { name: 'Raised hands', exact: true }).click();
     await bea.page.getByRole('button', { name: 'Raise hand', exact: true }).click();
     await eventually(async () => expect(await queueNames(ada.page)).toEqual(['Bea']));
     await ada.page.getByRole('button', { name: 'Mute Bea', exact: true }).click();
     await eventually(async () => expect(await bea.page.locator('main').innerText()).toContain('Muted by the facilitator'));
-    await expectFlowing(ada.page, 'Bea', 'video', 'before the restart');
+    await expectFlowing(ada.page, 'Bea', 'video', 'before the restart', FLOW);
   });
 
   afterAll(async () => {

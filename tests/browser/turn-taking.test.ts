@@ -8,7 +8,6 @@ import {
   enterAdmittedAutomatically,
   enterAsFacilitator,
   eventually,
-  inboundByPeer,
   launchChromium,
   newMember,
   peerNames,
@@ -18,6 +17,7 @@ import {
 } from '../support/browser.js';
 import { decodeEvents, rawRequest, recordPageSockets, writeToneWav } from '../support/page-socket.js';
 import { startProductionServer, type RunningServer } from '../support/prod-server.js';
+import { expectFlowing, expectStopped, pause, queueNames, type Sampling } from '../support/room-checks.js';
 
 /*
  * Turn-taking, muting the server enforces, talk time and private signals, through the UI of
@@ -26,35 +26,9 @@ import { startProductionServer, type RunningServer } from '../support/prod-serve
  * The tests run in order in one room: Ada facilitates, Bea and Cyd are members.
  */
 
-type Kind = 'audio' | 'video';
-
-async function bytesFrom(page: Page, peerName: string, kind: Kind): Promise<number | undefined> {
-  return (await inboundByPeer(page)).find((s) => s.peerName === peerName && s.kind === kind)?.bytesReceived;
-}
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** `page` keeps receiving `kind` from `peerName`: the bytes grow over a second and a half. */
-async function expectFlowing(page: Page, peerName: string, kind: Kind, what: string): Promise<void> {
-  await eventually(async () => {
-    const before = await bytesFrom(page, peerName, kind);
-    await pause(1500);
-    const after = await bytesFrom(page, peerName, kind);
-    expect(after, `${what}: a ${kind} stream exists`).toBeDefined();
-    expect(after!, `${what}: ${kind} bytes grow`).toBeGreaterThan(before ?? 0);
-  }, 30_000);
-}
-
-/** Nothing more of `kind` from `peerName` reaches `page`: the bytes stay put for two seconds. */
-async function expectStopped(page: Page, peerName: string, kind: Kind, what: string): Promise<void> {
-  await eventually(async () => {
-    const before = await bytesFrom(page, peerName, kind);
-    await pause(2000);
-    const after = await bytesFrom(page, peerName, kind);
-    expect(before, `${what}: a ${kind} stream had been received`).toBeGreaterThan(0);
-    expect(after, `${what}: ${kind} bytes stay put`).toBe(before);
-  }, 20_000);
-}
+/** Media checks: flowing, the bytes grow over 1.5 s (within 30 s); stopped, they stay put for 2 s (within 20 s). */
+const FLOW: Sampling = { sampleMs: 1500, timeoutMs: 30_000 };
+const STOPPED: Sampling = { sampleMs: 2000, timeoutMs: 20_000 };
 
 async function textOf(page: Page, testId: string): Promise<string> {
   return page.getByTestId(testId).innerText();
@@ -62,14 +36,6 @@ async function textOf(page: Page, testId: string): Promise<string> {
 
 async function expectText(page: Page, testId: string, pattern: RegExp): Promise<void> {
   await eventually(async () => expect(await textOf(page, testId)).toMatch(pattern), 20_000);
-}
-
-/** The queue as the facilitator's panel shows it, first in line first. */
-async function queueNames(page: Page): Promise<string[]> {
-  return page
-    .getByTestId('hand-queue')
-    .locator('li[data-member-name]')
-    .evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset['memberName'] ?? ''));
 }
 
 async function speakingMs(page: Page, name: string): Promise<number> {
@@ -123,17 +89,17 @@ describe('turn-taking, muting and private signals in the browser', () => {
   });
 
   it('a facilitator mutes a member: nobody receives their audio any more, and they are told why', async () => {
-    await expectFlowing(cyd.page, 'Bea', 'audio', 'Cyd hears Bea before the mute');
-    await expectFlowing(ada.page, 'Bea', 'audio', 'Ada hears Bea before the mute');
+    await expectFlowing(cyd.page, 'Bea', 'audio', 'Cyd hears Bea before the mute', FLOW);
+    await expectFlowing(ada.page, 'Bea', 'audio', 'Ada hears Bea before the mute', FLOW);
 
     await ada.page.getByRole('button', { name: 'Mute Bea', exact: true }).click();
 
     await eventually(async () => expect(await bea.page.locator('main').innerText()).toContain('Muted by the facilitator'));
-    await expectStopped(cyd.page, 'Bea', 'audio', 'Cyd after Bea was muted');
-    await expectStopped(ada.page, 'Bea', 'audio', 'Ada after Bea was muted');
+    await expectStopped(cyd.page, 'Bea', 'audio', 'Cyd after Bea was muted', STOPPED);
+    await expectStopped(ada.page, 'Bea', 'audio', 'Ada after Bea was muted', STOPPED);
     // Only the microphone: Bea's video and Cyd's audio still arrive.
-    await expectFlowing(cyd.page, 'Bea', 'video', 'Cyd still sees Bea');
-    await expectFlowing(ada.page, 'Cyd', 'audio', 'Ada still hears Cyd');
+    await expectFlowing(cyd.page, 'Bea', 'video', 'Cyd still sees Bea', FLOW);
+    await expectFlowing(ada.page, 'Cyd', 'audio', 'Ada still hears Cyd', FLOW);
   });
 
   it('a tampered page that resumes its own producer and re-enables its track still reaches nobody', async () => {
@@ -152,8 +118,8 @@ describe('turn-taking, muting and private signals in the browser', () => {
     const answer = await rawRequest(bea.page, 'media:setProducerPaused', { producerId: mic!.id, paused: false });
     expect(answer, 'the server answers the tampered request').toBeDefined();
 
-    await expectStopped(cyd.page, 'Bea', 'audio', 'Cyd after the tampering');
-    await expectStopped(ada.page, 'Bea', 'audio', 'Ada after the tampering');
+    await expectStopped(cyd.page, 'Bea', 'audio', 'Cyd after the tampering', STOPPED);
+    await expectStopped(ada.page, 'Bea', 'audio', 'Ada after the tampering', STOPPED);
     expect(await bea.page.locator('main').innerText()).toContain('Muted by the facilitator');
 
     // Only Bea's consent turns her back on: the facilitator asks, she accepts, she is heard.
@@ -161,7 +127,7 @@ describe('turn-taking, muting and private signals in the browser', () => {
     await bea.page.getByTestId('ask-prompt').waitFor();
     await expect(textOf(bea.page, 'ask-prompt')).resolves.toContain('The facilitator asks you to turn your microphone on');
     await bea.page.getByRole('button', { name: 'Turn my microphone on', exact: true }).click();
-    await expectFlowing(cyd.page, 'Bea', 'audio', 'Cyd hears Bea after she accepted');
+    await expectFlowing(cyd.page, 'Bea', 'audio', 'Cyd hears Bea after she accepted', FLOW);
     await eventually(async () => expect(await bea.page.locator('main').innerText()).not.toContain('Muted by the facilitator'));
   });
 
@@ -169,8 +135,8 @@ describe('turn-taking, muting and private signals in the browser', () => {
     await ada.page.getByRole('button', { name: 'Raised hands', exact: true }).click();
     await expectText(bea.page, 'floor-status', /raise your hand/i);
     // In raised-hands mode nobody is heard until given the floor.
-    await expectStopped(ada.page, 'Bea', 'audio', 'Ada, raised-hands mode, Bea');
-    await expectStopped(ada.page, 'Cyd', 'audio', 'Ada, raised-hands mode, Cyd');
+    await expectStopped(ada.page, 'Bea', 'audio', 'Ada, raised-hands mode, Bea', STOPPED);
+    await expectStopped(ada.page, 'Cyd', 'audio', 'Ada, raised-hands mode, Cyd', STOPPED);
 
     await cyd.page.getByRole('button', { name: 'Raise hand', exact: true }).click();
     await eventually(async () => expect(await queueNames(ada.page)).toEqual(['Cyd']));
@@ -188,17 +154,17 @@ describe('turn-taking, muting and private signals in the browser', () => {
     await expectText(bea.page, 'floor-status', /You have the floor/);
     await eventually(async () => expect(await ada.page.getByTestId('floor-panel').innerText()).toContain('Bea has the floor'));
     await eventually(async () => expect(await queueNames(ada.page)).toEqual(['Cyd']));
-    await expectFlowing(ada.page, 'Bea', 'audio', 'Ada hears Bea, who has the floor');
-    await expectFlowing(cyd.page, 'Bea', 'audio', 'Cyd hears Bea, who has the floor');
-    await expectStopped(ada.page, 'Cyd', 'audio', 'Ada does not hear Cyd, still waiting');
+    await expectFlowing(ada.page, 'Bea', 'audio', 'Ada hears Bea, who has the floor', FLOW);
+    await expectFlowing(cyd.page, 'Bea', 'audio', 'Cyd hears Bea, who has the floor', FLOW);
+    await expectStopped(ada.page, 'Cyd', 'audio', 'Ada does not hear Cyd, still waiting', STOPPED);
 
     // Bea is done; the facilitator gives the floor to the next in line.
     await bea.page.getByRole('button', { name: "I'm done", exact: true }).click();
     await eventually(async () => expect(await ada.page.getByTestId('floor-panel').innerText()).not.toContain('Bea has the floor'));
     await ada.page.getByRole('button', { name: 'Give the floor to Cyd', exact: true }).click();
     await expectText(cyd.page, 'floor-status', /You have the floor/);
-    await expectFlowing(bea.page, 'Cyd', 'audio', 'Bea hears Cyd, who has the floor now');
-    await expectStopped(cyd.page, 'Bea', 'audio', 'Cyd no longer hears Bea');
+    await expectFlowing(bea.page, 'Cyd', 'audio', 'Bea hears Cyd, who has the floor now', FLOW);
+    await expectStopped(cyd.page, 'Bea', 'audio', 'Cyd no longer hears Bea', STOPPED);
   });
 
   it('a talking-stick round passes the turn on by itself when the time is up', async () => {
@@ -208,19 +174,19 @@ describe('turn-taking, muting and private signals in the browser', () => {
 
     // Order of arrival: Bea first, with a visible countdown.
     await expectText(bea.page, 'floor-status', /Your turn: 0:\d\d left/);
-    await expectFlowing(cyd.page, 'Bea', 'audio', 'Cyd hears Bea, whose turn it is');
-    await expectStopped(bea.page, 'Cyd', 'audio', 'Bea does not hear Cyd while it is Bea\'s turn');
+    await expectFlowing(cyd.page, 'Bea', 'audio', 'Cyd hears Bea, whose turn it is', FLOW);
+    await expectStopped(bea.page, 'Cyd', 'audio', 'Bea does not hear Cyd while it is Bea\'s turn', STOPPED);
 
     // Nobody passes: after 15 seconds the stick moves to Cyd.
     await eventually(async () => expect(await textOf(cyd.page, 'floor-status')).toMatch(/Your turn/), 30_000);
     await eventually(async () => expect(await textOf(bea.page, 'floor-status')).not.toMatch(/Your turn/));
-    await expectFlowing(bea.page, 'Cyd', 'audio', 'Bea hears Cyd, whose turn it is now');
-    await expectStopped(cyd.page, 'Bea', 'audio', 'Cyd does not hear Bea after her turn');
+    await expectFlowing(bea.page, 'Cyd', 'audio', 'Bea hears Cyd, whose turn it is now', FLOW);
+    await expectStopped(cyd.page, 'Bea', 'audio', 'Cyd does not hear Bea after her turn', STOPPED);
 
     await ada.page.getByRole('button', { name: 'End the round', exact: true }).click();
     await ada.page.getByRole('button', { name: 'Open floor', exact: true }).click();
     await expectText(bea.page, 'floor-status', /Open floor/);
-    await expectFlowing(cyd.page, 'Bea', 'audio', 'open floor again: Cyd hears Bea');
+    await expectFlowing(cyd.page, 'Bea', 'audio', 'open floor again: Cyd hears Bea', FLOW);
   });
 
   it('a private signal reaches the facilitator at once and no member', async () => {
@@ -248,7 +214,7 @@ describe('turn-taking, muting and private signals in the browser', () => {
   it("talk-time bars show who has been speaking, and not while muted", async () => {
     // Cyd turns her own microphone off; Bea goes on speaking.
     await cyd.page.getByRole('button', { name: 'Mute', exact: true }).click();
-    await expectStopped(ada.page, 'Cyd', 'audio', 'Ada after Cyd muted herself');
+    await expectStopped(ada.page, 'Cyd', 'audio', 'Ada after Cyd muted herself', STOPPED);
     const before = { bea: await speakingMs(ada.page, 'Bea'), cyd: await speakingMs(ada.page, 'Cyd') };
     await pause(4000);
     await eventually(async () => {

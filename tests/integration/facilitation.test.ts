@@ -1,22 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { SignalServer } from '@group-room/signal';
 import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   admittedMember,
   command,
   currentView,
-  disconnectAll,
   eventsOf,
   expectError,
-  freeSeats,
   mediaJoin,
   ok,
   openRoom,
   receive,
   request,
   sendMic,
-  startServer,
+  useServer,
   tryCommand,
   viewWhere,
   WAIT,
@@ -25,7 +23,6 @@ import {
   watchMedia,
   wireText,
   type Person,
-  type TestServer,
 } from '../support/signal-client.js';
 
 /*
@@ -63,28 +60,10 @@ async function roomWithMics(server: SignalServer) {
 }
 
 describe.each(stores)('media follows the floor and the mutes ($store store)', ({ env }) => {
-  let t: TestServer;
-  let server: SignalServer;
-
-  beforeAll(async () => {
-    t = await startServer(env);
-    server = t.server;
-  });
-
-  afterEach(async () => {
-    disconnectAll();
-    // A dropped connection keeps its seat (and its media) for the grace period: free them all.
-    await freeSeats(server);
-    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
-  });
-
-  afterAll(async () => {
-    await server?.close();
-    expect(t?.logs.filter((l) => l.level === 'error')).toEqual([]);
-  });
+  const t = useServer(env);
 
   it('a facilitator mute pauses the producer on the server; the member cannot undo it; only accepting an ask lifts it', async () => {
-    const { fac, mo, bea, media, mics, paused } = await roomWithMics(server);
+    const { fac, mo, bea, media, mics, paused } = await roomWithMics(t.server);
     expect(paused()).toEqual({ fac: false, mo: false, bea: false });
 
     await command(fac, { type: 'member.mute', memberId: mo.id, source: 'mic' });
@@ -120,7 +99,7 @@ describe.each(stores)('media follows the floor and the mutes ($store store)', ({
   });
 
   it("a member's quick mute and unmute end with the view matching the media", async () => {
-    const { fac, mo, media, mics } = await roomWithMics(server);
+    const { fac, mo, media, mics } = await roomWithMics(t.server);
     const shown = (v: ReturnType<typeof currentView>) => v.members?.find((m) => m.id === mo.id)?.producers.find((p) => p.id === mics.mo)?.paused;
     for (const last of [false, true, false]) {
       // Sent together, not awaited one by one: the pause is still under way when the resume arrives.
@@ -136,7 +115,7 @@ describe.each(stores)('media follows the floor and the mutes ($store store)', ({
   });
 
   it('mute all, and mute all but the speaker, never touch facilitators', async () => {
-    const { fac, mo, paused } = await roomWithMics(server);
+    const { fac, mo, paused } = await roomWithMics(t.server);
     await command(fac, { type: 'floor.setMode', mode: 'hands' });
     await command(fac, { type: 'floor.grant', memberId: mo.id });
     await command(fac, { type: 'floor.setMode', mode: 'hands' }); // no change
@@ -152,7 +131,7 @@ describe.each(stores)('media follows the floor and the mutes ($store store)', ({
   });
 
   it('on an open floor, mute all but the one speaking: nobody holds the floor, the server spares whom it is told', async () => {
-    const { fac, mo, paused } = await roomWithMics(server);
+    const { fac, mo, paused } = await roomWithMics(t.server);
     expect(currentView(fac).floor).toMatchObject({ mode: 'open', holder: null });
     expect(paused()).toEqual({ fac: false, mo: false, bea: false });
     await command(fac, { type: 'member.muteAll', except: mo.id });
@@ -164,7 +143,7 @@ describe.each(stores)('media follows the floor and the mutes ($store store)', ({
   });
 
   it('raised hands: only the holder (and facilitators) are heard; granting and releasing move the audio', async () => {
-    const { fac, mo, bea, paused } = await roomWithMics(server);
+    const { fac, mo, bea, paused } = await roomWithMics(t.server);
     await command(fac, { type: 'floor.setMode', mode: 'hands' });
     expect(paused()).toEqual({ fac: false, mo: true, bea: true });
     await viewWhere(mo, (v) => v.self.held.mic === 'floor' && v.floor?.mode === 'hands');
@@ -198,7 +177,7 @@ describe.each(stores)('media follows the floor and the mutes ($store store)', ({
   });
 
   it('a talking-stick round: the holder speaks, passes early, and the last pass opens the floor', async () => {
-    const { fac, mo, bea, paused } = await roomWithMics(server);
+    const { fac, mo, bea, paused } = await roomWithMics(t.server);
     await command(fac, { type: 'round.start', order: null, turnSeconds: null, onTimeout: 'warn' });
     let view = await viewWhere(bea, (v) => v.floor?.mode === 'round');
     expect(view.floor?.round?.order).toEqual([mo.id, bea.id]); // order of arrival, members only
@@ -224,28 +203,10 @@ describe.each(stores)('media follows the floor and the mutes ($store store)', ({
 });
 
 describe('timed turns, talk time and private signals (in-memory store)', () => {
-  let t: TestServer;
-  let server: SignalServer;
-
-  beforeAll(async () => {
-    t = await startServer();
-    server = t.server;
-  });
-
-  afterEach(async () => {
-    disconnectAll();
-    // A dropped connection keeps its seat (and its media) for the grace period: free them all.
-    await freeSeats(server);
-    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
-  });
-
-  afterAll(async () => {
-    await server?.close();
-    expect(t?.logs.filter((l) => l.level === 'error')).toEqual([]);
-  });
+  const t = useServer();
 
   it('a turn with "pass automatically" passes on by itself when its time is up', async () => {
-    const { fac, mo, bea, paused } = await roomWithMics(server);
+    const { fac, mo, bea, paused } = await roomWithMics(t.server);
     await command(fac, { type: 'round.start', order: null, turnSeconds: 15, onTimeout: 'pass' });
     const first = await viewWhere(bea, (v) => v.floor?.holder === mo.id);
     const endsAt = first.floor?.turnEndsAt ?? 0;
@@ -261,9 +222,9 @@ describe('timed turns, talk time and private signals (in-memory store)', () => {
   }, 40_000);
 
   it('talk time goes to facilitators only, about once a second', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const mo = await admittedMember(server, room, fac, 'Mo');
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
     await mediaJoin(fac);
     await mediaJoin(mo);
     const report = await waitForEvent(fac.socket, 'talk:time', (e) => e.members.length === 1);
@@ -274,13 +235,13 @@ describe('timed turns, talk time and private signals (in-memory store)', () => {
   });
 
   it('a private signal reaches the facilitators with the name, and nobody else', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const co = await admittedMember(server, room, fac, 'Cora');
+    const co = await admittedMember(t.server, room, fac, 'Cora');
     await command(fac, { type: 'member.setRole', memberId: co.id, role: 'cofacilitator' });
-    const mo = await admittedMember(server, room, fac, 'Mo');
-    const bea = await admittedMember(server, room, fac, 'Bea');
-    const wes = await waitingMember(server, room, 'Wes');
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
+    const bea = await admittedMember(t.server, room, fac, 'Bea');
+    const wes = await waitingMember(t.server, room, 'Wes');
 
     const secret = 'I feel overwhelmed by what Bea said';
     await ok(mo.socket, 'signal:send', { signal: { kind: 'message', text: `  ${secret}  ` } });
@@ -313,13 +274,13 @@ describe('timed turns, talk time and private signals (in-memory store)', () => {
   });
 
   it('someone at the agreement cannot signal, and the leaving holder moves the round on', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const mo = await admittedMember(server, room, fac, 'Mo');
-    const bea = await admittedMember(server, room, fac, 'Bea');
-    const ann = await admittedMember(server, room, fac, 'Ann');
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
+    const bea = await admittedMember(t.server, room, fac, 'Bea');
+    const ann = await admittedMember(t.server, room, fac, 'Ann');
     const reader: Person = await (async () => {
-      const p = await waitingMember(server, room, 'Rae');
+      const p = await waitingMember(t.server, room, 'Rae');
       await command(fac, { type: 'agreement.set', text: 'A changed text.' });
       return p;
     })();

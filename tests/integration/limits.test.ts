@@ -1,23 +1,19 @@
 import type { ErrorCode, Result } from '@group-room/shared';
 import type { SignalServer } from '@group-room/signal';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   admittedMember,
-  disconnectAll,
   expectError,
-  freeSeats,
   mediaJoin,
   ok,
   openRoom,
   plainOpus,
   request,
-  startServer,
+  useServer,
   type CommandInput,
   type Person,
-  type TestServer,
   tryCommand,
   viewWhere,
-  WAIT,
   watchMedia,
 } from '../support/signal-client.js';
 
@@ -70,31 +66,13 @@ function watchQueue(server: SignalServer, roomId: string) {
 }
 
 describe('limits against one abusive client', () => {
-  let t: TestServer;
-  let server: SignalServer;
-
-  beforeAll(async () => {
-    t = await startServer();
-    server = t.server;
-  });
-
-  afterEach(async () => {
-    disconnectAll();
-    await freeSeats(server);
-    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
-  });
-
-  afterAll(async () => {
-    await server?.close();
-    // However hard it was pushed, nothing here is the server's fault.
-    expect(t?.logs.filter((l) => l.level === 'error')).toEqual([]);
-  });
+  const t = useServer();
 
   describe('per person: one send and one receive transport, one producer per source', () => {
     it('200 concurrent transport:create per direction make one transport; 50 concurrent mic producers make one', async () => {
-      const { roomId, facilitator: fay } = await openRoom(server);
+      const { roomId, facilitator: fay } = await openRoom(t.server);
       const capabilities = await mediaJoin(fay);
-      const media = watchMedia(server, roomId);
+      const media = watchMedia(t.server, roomId);
       const live = () => [...media.transports.values()].filter((transport) => !transport.closed);
 
       const made: Record<string, string> = {};
@@ -142,10 +120,10 @@ describe('limits against one abusive client', () => {
   describe('per socket and per room: a flood does not hold up the facilitator', () => {
     /** A facilitator, a member who floods, and a member the facilitator mutes. */
     async function room() {
-      const links = await openRoom(server);
+      const links = await openRoom(t.server);
       const fay = links.facilitator;
-      const mo = await admittedMember(server, links, fay, 'Mo');
-      const bea = await admittedMember(server, links, fay, 'Bea');
+      const mo = await admittedMember(t.server, links, fay, 'Mo');
+      const bea = await admittedMember(t.server, links, fay, 'Bea');
       return { roomId: links.roomId, fay, mo, bea };
     }
 
@@ -164,7 +142,7 @@ describe('limits against one abusive client', () => {
 
     it('2,000 commands a member may not send cost the room queue nothing; the facilitator\'s mute goes through', async () => {
       const { roomId, fay, mo, bea } = await room();
-      const queue = watchQueue(server, roomId);
+      const queue = watchQueue(t.server, roomId);
       try {
         const [answers, muteMs] = await Promise.all([
           flood(mo, 2000, () => ({ type: 'member.mute', memberId: bea.id, source: 'mic' })),
@@ -184,12 +162,12 @@ describe('limits against one abusive client', () => {
       // The server is up and Mo's socket is served again once the second is over.
       await nextSecond();
       expectError(await tryCommand(mo, { type: 'member.mute', memberId: bea.id, source: 'mic' }), 'FORBIDDEN');
-      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${t.server.url}/healthz`)).status).toBe(200);
     });
 
     it('2,000 commands a member may send hold only a few places in the room queue; the facilitator\'s mute goes through', async () => {
       const { roomId, fay, mo, bea } = await room();
-      const queue = watchQueue(server, roomId);
+      const queue = watchQueue(t.server, roomId);
       try {
         const [answers, muteMs] = await Promise.all([
           flood(mo, 2000, (i) => ({ type: i % 2 === 0 ? 'hand.raise' : 'hand.lower' })),
@@ -207,7 +185,7 @@ describe('limits against one abusive client', () => {
         queue.restore();
       }
       await viewWhere(bea, (v) => v.self.held.mic !== null);
-      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${t.server.url}/healthz`)).status).toBe(200);
     });
   });
 });

@@ -15,7 +15,6 @@ import {
   eventCount,
   eventsOf,
   expectError,
-  freeSeats,
   mediaJoin,
   ok,
   openRoom,
@@ -27,6 +26,7 @@ import {
   resume,
   sendMic,
   startServer,
+  useServer,
   sweepAt,
   tryCommand,
   viewWhere,
@@ -73,35 +73,18 @@ async function readyStatus(server: SignalServer): Promise<number> {
 }
 
 describe.each(stores)('a seat outlives its connection ($store store)', ({ env }) => {
-  let t: TestServer;
-  let server: SignalServer;
-
-  beforeAll(async () => {
-    t = await startServer(env);
-    server = t.server;
-  });
-
-  afterEach(async () => {
-    disconnectAll();
-    await freeSeats(server);
-    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
-  });
-
-  afterAll(async () => {
-    await server?.close();
-    expect(t?.logs.filter((l) => l.level === 'error')).toEqual([]);
-  });
+  const t = useServer(env);
 
   it('a dropped member stays as reconnecting with their hand, the mute and talk time; a resume gives the same seat back', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const mo = await admittedMember(server, room, fac, 'Mo');
-    const bea = await admittedMember(server, room, fac, 'Bea');
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
+    const bea = await admittedMember(t.server, room, fac, 'Bea');
     const version = fac.entered.agreement.version;
     await mediaJoin(fac);
     await mediaJoin(mo);
     await mediaJoin(bea);
-    const media = watchMedia(server, room.roomId);
+    const media = watchMedia(t.server, room.roomId);
     const moMic = await sendMic(mo, 2222);
     const beaMic = await sendMic(bea, 3333);
 
@@ -112,13 +95,13 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await command(fac, { type: 'member.mute', memberId: mo.id, source: 'mic' });
     await viewWhere(fac, (v) => v.floor?.hands.join() === [bea.id, mo.id].join() && detail(v, mo.id)?.heldOff.includes('mic') === true);
     // Talk time as the audio-level observer counts it (no RTP flows without a browser): Mo spoke 3 s.
-    server.rooms.talkTime(room.roomId)!.heard([mo.id], 3000, Date.now());
+    t.server.rooms.talkTime(room.roomId)!.heard([mo.id], 3000, Date.now());
     const spoke = (from: number) =>
       waitForEvent(fac.socket, 'talk:time', (e) => e.at >= from && e.members.find((m) => m.memberId === mo.id)?.speakingMs === 3000);
     await spoke(0);
 
     // The connection drops without "Leave".
-    await drop(server, mo);
+    await drop(t.server, mo);
     const away = await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'reconnecting');
     expect(away.floor?.hands).toEqual([bea.id, mo.id]);
     expect(detail(away, mo.id)).toMatchObject({ connection: 'reconnecting', stage: 'admitted', acknowledgedVersion: version, heldOff: ['mic'] });
@@ -133,7 +116,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await viewWhere(fac, (v) => v.floor?.hands.join() === [mo.id, bea.id].join());
 
     // Back from a new socket (a reload): same person, no agreement, no waiting room.
-    const back = await resume(server, mo);
+    const back = await resume(t.server, mo);
     expect(back.id).toBe(mo.id);
     expect(back.resume).toEqual({ credential: expect.any(String), memberId: mo.id, graceSeconds: 120 });
     expect(back.resume.credential).not.toBe(mo.resume.credential);
@@ -168,22 +151,22 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
   });
 
   it('a resume credential works once; other rooms\' credentials, links and forgeries are refused and change nothing', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const mo = await admittedMember(server, room, fac, 'Mo');
-    const other = await openRoom(server, 'Olga');
-    const oz = await admittedMember(server, other, other.facilitator, 'Oz');
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
+    const other = await openRoom(t.server, 'Olga');
+    const oz = await admittedMember(t.server, other, other.facilitator, 'Oz');
 
-    await drop(server, mo);
+    await drop(t.server, mo);
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'reconnecting');
-    const back = await resume(server, mo);
+    const back = await resume(t.server, mo);
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'online');
 
-    const state = await server.store.get(room.roomId);
-    const otherState = await server.store.get(other.roomId);
+    const state = await t.server.store.get(room.roomId);
+    const otherState = await t.server.store.get(other.roomId);
     await barrier(fac.socket, back.socket);
     const counts = [fac, back].map((p) => eventCount(p.socket));
-    const stranger = await connect(server);
+    const stranger = await connect(t.server);
     const tryResume = (credential: unknown, roomId = room.roomId) => rawRequest(stranger, 'room:resume', { roomId, credential });
 
     expectError(await tryResume(mo.resume.credential), 'FORBIDDEN'); // used already
@@ -200,8 +183,8 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
 
     // Nothing changed: the state, what the others were sent, and the stranger is in no room.
     await barrier(fac.socket, back.socket);
-    expect(await server.store.get(room.roomId)).toEqual(state);
-    expect(await server.store.get(other.roomId)).toEqual(otherState);
+    expect(await t.server.store.get(room.roomId)).toEqual(state);
+    expect(await t.server.store.get(other.roomId)).toEqual(otherState);
     expect([fac, back].map((p) => eventCount(p.socket))).toEqual(counts);
     expect(eventsOf(back.socket, 'room:ended')).toEqual([]);
     expectError(await request(stranger, 'room:command', { command: { type: 'room.setLocked', locked: true } }), 'INVALID_STATE');
@@ -209,33 +192,33 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await viewWhere(back, (v) => v.locked); // the seat's live connection was not disturbed
 
     // The connection holding the seat may ask again (its answer timed out): same seat, nothing changes.
-    const locked = await server.store.get(room.roomId);
+    const locked = await t.server.store.get(room.roomId);
     const repeated = await ok(back.socket, 'room:resume', { roomId: room.roomId, credential: back.resume.credential });
     expect(repeated.view.self.id).toBe(mo.id);
     expect(repeated.resume.memberId).toBe(mo.id);
     expectError(await request(back.socket, 'room:resume', { roomId: room.roomId, credential: fac.resume.credential }), 'INVALID_STATE');
-    expect(await server.store.get(room.roomId)).toEqual(locked);
+    expect(await t.server.store.get(room.roomId)).toEqual(locked);
 
     // The newest credential takes the seat back once...
-    await drop(server, back);
-    const again = await resume(server, back);
+    await drop(t.server, back);
+    const again = await resume(t.server, back);
     expect(again.id).toBe(mo.id);
-    const third = await connect(server);
+    const third = await connect(t.server);
     expectError(await request(third, 'room:resume', { roomId: room.roomId, credential: back.resume.credential }), 'FORBIDDEN');
     // ...and while the seat is away the one before it still does (its answer may have been lost), nothing older.
-    await drop(server, again);
+    await drop(t.server, again);
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'reconnecting');
     expectError(await request(third, 'room:resume', { roomId: room.roomId, credential: mo.resume.credential }), 'FORBIDDEN');
-    const lost = await resume(server, again, back.resume.credential);
+    const lost = await resume(t.server, again, back.resume.credential);
     expect(lost.id).toBe(mo.id);
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'online');
   });
 
   it('a resume while the old socket is still connected takes the seat over: the old one is told and gets nothing more', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const mo = await admittedMember(server, room, fac, 'Mo');
-    const second = await resume(server, mo); // a second tab with the credential, or a reconnect the server has not noticed yet
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
+    const second = await resume(t.server, mo); // a second tab with the credential, or a reconnect the server has not noticed yet
     expect(second.id).toBe(mo.id);
     expect(await waitForEvent(mo.socket, 'room:ended')).toEqual({ reason: 'replaced' });
     expect(currentView(fac).members?.map((m) => [m.id, m.connection])).toEqual([
@@ -253,19 +236,19 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     expectError(await request(mo.socket, 'media:join', {}), 'INVALID_STATE');
 
     // The old socket closing later does not mark the seat away.
-    await drop(server, mo);
-    await server.rooms.queue.run(room.roomId, async () => undefined);
-    expect((await server.store.get(room.roomId))?.members[mo.id]?.connectionId).not.toBeNull();
+    await drop(t.server, mo);
+    await t.server.rooms.queue.run(room.roomId, async () => undefined);
+    expect((await t.server.store.get(room.roomId))?.members[mo.id]?.connectionId).not.toBeNull();
     expect(member(currentView(fac), mo.id)?.connection).toBe('online');
     await command(fac, { type: 'room.setLocked', locked: false });
     await viewWhere(second, (v) => !v.locked);
   });
 
   it('a timed round turn whose holder drops is paused, and goes on with the time it had left after the resume', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const mo = await admittedMember(server, room, fac, 'Mo');
-    const bea = await admittedMember(server, room, fac, 'Bea');
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
+    const bea = await admittedMember(t.server, room, fac, 'Bea');
     await command(fac, { type: 'round.start', order: null, turnSeconds: 15, onTimeout: 'pass' });
     const started = await viewWhere(bea, (v) => v.floor?.holder === mo.id);
     const endsAt = started.floor!.turnEndsAt!;
@@ -273,7 +256,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
 
     // Mo's connection drops with at most 6 s of his turn left.
     await sleep(endsAt - 6000 - Date.now());
-    await drop(server, mo);
+    await drop(t.server, mo);
     const paused = await viewWhere(bea, (v) => member(v, mo.id)?.connection === 'reconnecting');
     expect(paused.floor).toMatchObject({ mode: 'round', holder: mo.id, turn: started.floor!.turn, turnEndsAt: null });
     const left = paused.floor!.turnPausedMs!;
@@ -283,12 +266,12 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     // The turn's time passes while he is away: it does not pass on.
     await sleep(endsAt + 1000 - Date.now());
     await barrier(bea.socket);
-    await server.rooms.queue.run(room.roomId, async () => undefined);
+    await t.server.rooms.queue.run(room.roomId, async () => undefined);
     expect(currentView(bea).floor).toMatchObject({ holder: mo.id, turn: started.floor!.turn, turnEndsAt: null, turnPausedMs: left });
 
     // Back: the clock runs again with what was left, and the turn passes on by itself when it is up.
     const before = Date.now();
-    const back = await resume(server, mo);
+    const back = await resume(t.server, mo);
     const after = Date.now();
     const resumed = back.entered.floor!;
     expect(resumed).toMatchObject({ holder: mo.id, turn: started.floor!.turn, turnPausedMs: null });
@@ -300,14 +283,14 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
   }, 60_000);
 
   it('after the grace period the seat is freed: out of the members, the queue, the round and the media, and not resumable', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const mo = await admittedMember(server, room, fac, 'Mo');
-    const bea = await admittedMember(server, room, fac, 'Bea');
-    const cy = await admittedMember(server, room, fac, 'Cy');
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
+    const bea = await admittedMember(t.server, room, fac, 'Bea');
+    const cy = await admittedMember(t.server, room, fac, 'Cy');
     const capabilities = await mediaJoin(fac);
     for (const p of [mo, bea, cy]) await mediaJoin(p);
-    const media = watchMedia(server, room.roomId);
+    const media = watchMedia(t.server, room.roomId);
     const router = media.router;
     const moMic = await sendMic(mo, 2222);
     const beaMic = await sendMic(bea, 3333);
@@ -318,34 +301,34 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await command(fac, { type: 'floor.setMode', mode: 'hands' });
     await command(mo, { type: 'hand.raise' });
     await command(cy, { type: 'hand.raise' });
-    await drop(server, mo);
+    await drop(t.server, mo);
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'reconnecting' && v.floor?.hands.join() === [mo.id, cy.id].join());
 
     // Within the grace period a sweep keeps the seat; after it, the seat goes.
-    await sweepAt(server, Date.now());
-    expect((await server.store.get(room.roomId))?.members[mo.id]).toBeDefined();
-    await sweepAt(server);
+    await sweepAt(t.server, Date.now());
+    expect((await t.server.store.get(room.roomId))?.members[mo.id]).toBeDefined();
+    await sweepAt(t.server);
     const facView = await viewWhere(fac, (v) => !detail(v, mo.id));
     expect(facView.members?.map((m) => m.id)).toEqual([fac.id, bea.id, cy.id]);
     expect(facView.floor?.hands).toEqual([cy.id]);
     for (const p of [bea, cy]) await viewWhere(p, (v) => !member(v, mo.id) && v.floor?.hands.join() === cy.id);
     expect(JSON.stringify(currentView(cy).members)).not.toContain(mo.id);
-    expect((await server.store.get(room.roomId))?.members[mo.id]).toBeUndefined();
+    expect((await t.server.store.get(room.roomId))?.members[mo.id]).toBeUndefined();
     // His media went with the seat.
-    expect(server.rooms.get(room.roomId)?.has(mo.id)).toBe(false);
+    expect(t.server.rooms.get(room.roomId)?.has(mo.id)).toBe(false);
     expect(media.producers.get(moMic)?.closed).toBe(true);
     expect(await waitForEvent(cy.socket, 'consumer:closed', (e) => e.consumerId === cyHearsMo.consumerId)).toEqual({ consumerId: cyHearsMo.consumerId });
     // And the seat cannot be taken back.
-    const late = await connect(server);
+    const late = await connect(t.server);
     expectError(await request(late, 'room:resume', { roomId: room.roomId, credential: mo.resume.credential }), 'FORBIDDEN');
-    expect(Object.keys((await server.store.get(room.roomId))?.members ?? {}).sort()).toEqual([fac.id, bea.id, cy.id].sort());
+    expect(Object.keys((await t.server.store.get(room.roomId))?.members ?? {}).sort()).toEqual([fac.id, bea.id, cy.id].sort());
 
     // A round: Bea holds the first turn and drops; when her seat is freed the round goes on without her.
     await command(fac, { type: 'round.start', order: null, turnSeconds: 60, onTimeout: 'warn' });
     await viewWhere(cy, (v) => v.floor?.holder === bea.id && v.floor.round?.order.join() === [bea.id, cy.id].join());
-    await drop(server, bea);
+    await drop(t.server, bea);
     await viewWhere(cy, (v) => member(v, bea.id)?.connection === 'reconnecting' && v.floor?.turnEndsAt === null);
-    await sweepAt(server);
+    await sweepAt(t.server);
     const round = await viewWhere(cy, (v) => !member(v, bea.id));
     expect(round.floor).toMatchObject({ mode: 'round', holder: cy.id, turnPausedMs: null });
     expect(round.floor?.round?.order).toEqual([cy.id]);
@@ -353,24 +336,24 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     expectError(await request(late, 'room:resume', { roomId: room.roomId, credential: bea.resume.credential }), 'FORBIDDEN');
 
     // The last seats with media freed: the router closes.
-    await drop(server, cy);
-    await drop(server, fac);
+    await drop(t.server, cy);
+    await drop(t.server, fac);
     expect(router.closed).toBe(false);
-    await sweepAt(server);
-    await vi.waitFor(() => expect(server.rooms.get(room.roomId)).toBeUndefined(), WAIT);
+    await sweepAt(t.server);
+    await vi.waitFor(() => expect(t.server.rooms.get(room.roomId)).toBeUndefined(), WAIT);
     expect(router.closed).toBe(true);
-    expect((await server.store.get(room.roomId))?.members).toEqual({});
+    expect((await t.server.store.get(room.roomId))?.members).toEqual({});
   });
 
   it('media is kept across a drop: ICE restarts on the same transports, a resync lists and re-announces consumers, and media:join starts afresh', async () => {
-    const room = await openRoom(server);
+    const room = await openRoom(t.server);
     const fac = room.facilitator;
-    const mo = await admittedMember(server, room, fac, 'Mo');
-    const bea = await admittedMember(server, room, fac, 'Bea');
+    const mo = await admittedMember(t.server, room, fac, 'Mo');
+    const bea = await admittedMember(t.server, room, fac, 'Bea');
     const capabilities = await mediaJoin(fac);
     await mediaJoin(mo);
     await mediaJoin(bea);
-    const media = watchMedia(server, room.roomId);
+    const media = watchMedia(t.server, room.roomId);
     const facMic = await sendMic(fac, 1111);
     await receive(fac, capabilities);
     const moSend = await ok(mo.socket, 'transport:create', { direction: 'send' });
@@ -381,10 +364,10 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await ok(mo.socket, 'consumer:resume', { consumerId: moHearsFac.consumerId });
     const facHearsMo = await waitForEvent(fac.socket, 'consumer:new', (e) => e.producerId === moMic);
 
-    await drop(server, mo);
+    await drop(t.server, mo);
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'reconnecting');
     // His media stays on the server while he is away, and the others still see his microphone.
-    expect(server.rooms.get(room.roomId)?.has(mo.id)).toBe(true);
+    expect(t.server.rooms.get(room.roomId)?.has(mo.id)).toBe(true);
     expect([moSend.id, moRecv.id].map((id) => media.transports.get(id)?.closed)).toEqual([false, false]);
     expect(media.producers.get(moMic)?.closed).toBe(false);
     expect(member(currentView(fac), mo.id)?.producers.map((p) => p.id)).toEqual([moMic]);
@@ -394,7 +377,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     const beaMic = await sendMic(bea, 3333);
     const moHearsBea = { id: await vi.waitFor(() => moConsumers.get(beaMic) ?? Promise.reject(new Error('no consumer of Bea for Mo yet')), WAIT) };
 
-    const back = await resume(server, mo);
+    const back = await resume(t.server, mo);
     // ICE restarts on the transports he had: new credentials.
     for (const transport of [moSend, moRecv]) {
       const { iceParameters } = await ok(back.socket, 'transport:restartIce', { transportId: transport.id });
@@ -420,7 +403,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     expect([moSend.id, moRecv.id].map((id) => media.transports.get(id)?.closed)).toEqual([true, true]);
     expect(await waitForEvent(fac.socket, 'consumer:closed', (e) => e.consumerId === facHearsMo.consumerId)).toEqual({ consumerId: facHearsMo.consumerId });
     await viewWhere(fac, (v) => member(v, mo.id)?.producers.length === 0);
-    expect((await server.store.get(room.roomId))?.members[mo.id]?.producers).toEqual({});
+    expect((await t.server.store.get(room.roomId))?.members[mo.id]?.producers).toEqual({});
     expectError(await request(back.socket, 'transport:restartIce', { transportId: moSend.id }), 'NOT_FOUND');
     const newMic = await sendMic(back, 4444);
     expect(media.producers.get(newMic)?.paused).toBe(false);

@@ -3,7 +3,6 @@ import {
   DEFAULT_AGREEMENT,
   TransportOptions,
 } from '@group-room/shared';
-import type { SignalServer } from '@group-room/signal';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -36,6 +35,7 @@ import {
   request,
   sendMic,
   startServer,
+  useServer,
   sweepAt,
   type TestServer,
   tryCommand,
@@ -70,37 +70,17 @@ const facilitatorOnlyCommands = (self: Person, facilitator: Person, other: Perso
 // ---------------------------------------------------------------------------------------------
 
 describe('signal server (in-memory store)', () => {
-  let t: TestServer;
-  let server: SignalServer;
-
-  beforeAll(async () => {
-    t = await startServer();
-    server = t.server;
-  });
-
-  afterEach(async () => {
-    disconnectAll();
-    // A dropped connection keeps its seat and its media for the grace period: free them, and
-    // every test ends with its rooms' routers closed: nothing leaks between tests.
-    await freeSeats(server);
-    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
-  });
-
-  afterAll(async () => {
-    await server?.close();
-    // Nothing in this suite, however malformed, is the server's fault.
-    expect(t?.logs.filter((l) => l.level === 'error')).toEqual([]);
-  });
+  const t = useServer();
 
   describe('create and enter', () => {
     it('creates a room with two links; the facilitator goes straight in, a member starts at the agreement', async () => {
       const before = Date.now();
-      const links = await createRoom(server, { title: '  Tuesday group ', durationMinutes: 60 });
+      const links = await createRoom(t.server, { title: '  Tuesday group ', durationMinutes: 60 });
       expect(links.roomId).toMatch(/^[A-Za-z0-9_-]{16}$/);
       expect(links.facilitatorToken).not.toBe(links.inviteToken);
-      expect(server.rooms.roomCount).toBe(0); // no router until someone starts media
+      expect(t.server.rooms.roomCount).toBe(0); // no router until someone starts media
 
-      const fay = await enter(server, links.roomId, links.facilitatorToken, '  Fay \u200b Facil ');
+      const fay = await enter(t.server, links.roomId, links.facilitatorToken, '  Fay \u200b Facil ');
       expect(fay.entered).toEqual({
         roomId: links.roomId,
         title: 'Tuesday group',
@@ -137,7 +117,7 @@ describe('signal server (in-memory store)', () => {
       // The enter's view is also pushed, so a client can rely on `room:view` alone.
       expect(eventsOf(fay.socket, 'room:view').map((e) => e.view)).toEqual([fay.entered]);
 
-      const bo = await enter(server, links.roomId, links.inviteToken, 'Bo');
+      const bo = await enter(t.server, links.roomId, links.inviteToken, 'Bo');
       expect(bo.id).not.toBe(fay.id);
       expect(bo.resume).toMatchObject({ memberId: bo.id, graceSeconds: 120 });
       expect(bo.resume.credential).not.toBe(fay.resume.credential);
@@ -156,48 +136,48 @@ describe('signal server (in-memory store)', () => {
       const seen = await viewWhere(fay, (v) => v.facilitation?.everyone.length === 2);
       expect(seen.members?.map((m) => m.id)).toEqual([fay.id]); // not admitted: not among the members
       expect(seen.facilitation?.everyone[1]).toMatchObject({ id: bo.id, displayName: 'Bo', role: 'member', stage: 'agreement', acknowledgedVersion: null });
-      expect(server.rooms.roomCount).toBe(0);
+      expect(t.server.rooms.roomCount).toBe(0);
     });
 
     it('offers opus and VP8 in the router capabilities from media:join', async () => {
-      const { facilitator } = await openRoom(server);
+      const { facilitator } = await openRoom(t.server);
       const capabilities = await mediaJoin(facilitator);
       const mimeTypes = (capabilities.codecs ?? []).map((c) => c.mimeType.toLowerCase());
       expect(mimeTypes).toContain('audio/opus');
       expect(mimeTypes).toContain('video/vp8');
       const opus = capabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'audio/opus');
       expect(opus).toMatchObject({ kind: 'audio', clockRate: 48000, channels: 2 });
-      expect(server.rooms.roomCount).toBe(1);
-      const router = server.rooms.get(facilitator.entered.roomId)!.router;
+      expect(t.server.rooms.roomCount).toBe(1);
+      const router = t.server.rooms.get(facilitator.entered.roomId)!.router;
       // Again (a reload's page starting over): the person's media starts afresh on the same router.
       expect(await mediaJoin(facilitator)).toEqual(capabilities);
-      expect(server.rooms.roomCount).toBe(1);
-      expect(server.rooms.get(facilitator.entered.roomId)?.router).toBe(router);
-      expect(server.rooms.get(facilitator.entered.roomId)?.has(facilitator.id)).toBe(true);
+      expect(t.server.rooms.roomCount).toBe(1);
+      expect(t.server.rooms.get(facilitator.entered.roomId)?.router).toBe(router);
+      expect(t.server.rooms.get(facilitator.entered.roomId)?.has(facilitator.id)).toBe(true);
     });
 
     it('makes a different room id and different links each time', async () => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       const made = await Promise.all(Array.from({ length: 5 }, () => ok(socket, 'room:create', {})));
       expect(new Set(made.map((m) => m.roomId)).size).toBe(5);
       expect(new Set(made.flatMap((m) => [m.facilitatorToken, m.inviteToken])).size).toBe(10);
     });
 
     it('uses the agreement given at creation', async () => {
-      const { facilitator } = await openRoom(server, 'Fay', { agreement: '  Be kind.\r\nStay private.  ' });
+      const { facilitator } = await openRoom(t.server, 'Fay', { agreement: '  Be kind.\r\nStay private.  ' });
       expect(facilitator.entered.agreement.text).toBe('Be kind.\nStay private.');
     });
 
     it('answers through the typed client API', async () => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       const result = await socket.emitWithAck('room:create', {});
       expect(result.ok).toBe(true);
       if (result.ok) expect(result.data.roomId).toMatch(/^[A-Za-z0-9_-]{10,64}$/);
     });
 
     it('lets a member leave by request and enter again; the others\' views drop and regain them', async () => {
-      const room = await openRoom(server);
-      const bo = await admittedMember(server, room, room.facilitator, 'Bo');
+      const room = await openRoom(t.server);
+      const bo = await admittedMember(t.server, room, room.facilitator, 'Bo');
       await viewWhere(room.facilitator, (v) => v.members?.length === 2);
       expect(await ok(bo.socket, 'room:leave', {})).toEqual({});
       const after = await viewWhere(room.facilitator, (v) => v.members?.length === 1);
@@ -220,7 +200,7 @@ describe('signal server (in-memory store)', () => {
   describe('typed errors', () => {
     let links: Links;
     beforeAll(async () => {
-      links = await createRoom(server);
+      links = await createRoom(t.server);
     });
 
     it.each([
@@ -236,7 +216,7 @@ describe('signal server (in-memory store)', () => {
       ['a name far too long', () => ({ roomId: links.roomId, token: links.inviteToken, displayName: 'x'.repeat(5000) }), 'displayName'],
       ['an empty name', () => ({ roomId: links.roomId, token: links.inviteToken, displayName: ' \u200b\t ' }), 'displayName'],
     ])('room:enter with %s is BAD_REQUEST', async (_label, payload, field) => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       const error = expectError(await rawRequest(socket, 'room:enter', payload()), 'BAD_REQUEST');
       expect(error.message).toContain(field);
       // A refused request changes nothing: the socket may still enter.
@@ -250,7 +230,7 @@ describe('signal server (in-memory store)', () => {
       ['an empty agreement', { agreement: ' \n ' }, 'agreement'],
       ['an agreement too long', { agreement: 'x'.repeat(4001) }, 'agreement'],
     ])('room:create with %s is BAD_REQUEST', async (_label, payload, field) => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       expect(expectError(await rawRequest(socket, 'room:create', payload), 'BAD_REQUEST').message).toContain(field);
     });
 
@@ -266,10 +246,10 @@ describe('signal server (in-memory store)', () => {
       ['a missing member id', { command: { type: 'member.remove', block: true } }],
       ['a role that cannot be given', { command: { type: 'member.setRole', memberId: 'm', role: 'facilitator' } }],
     ])('room:command with %s is BAD_REQUEST, even from the facilitator', async (_label, payload) => {
-      const fay = await enter(server, links.roomId, links.facilitatorToken, 'Fay');
-      const before = await server.store.get(links.roomId);
+      const fay = await enter(t.server, links.roomId, links.facilitatorToken, 'Fay');
+      const before = await t.server.store.get(links.roomId);
       expectError(await rawRequest(fay.socket, 'room:command', payload), 'BAD_REQUEST');
-      expect(await server.store.get(links.roomId)).toEqual(before);
+      expect(await t.server.store.get(links.roomId)).toEqual(before);
     });
 
     it.each([
@@ -279,14 +259,14 @@ describe('signal server (in-memory store)', () => {
       ['an array', [{ roomId: 'x'.repeat(12), token: 'x'.repeat(20), displayName: 'Ada' }]],
       ['a boolean', true],
     ])('a non-object payload (%s) is BAD_REQUEST', async (_label, payload) => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       for (const name of ['room:enter', 'room:create', 'room:command', 'media:join', 'transport:create']) {
         expectError(await rawRequest(socket, name, payload), 'BAD_REQUEST');
       }
     });
 
     it('a request with only an acknowledgement (no payload) is BAD_REQUEST', async () => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       expectError(await rawRequest(socket, 'room:create'), 'BAD_REQUEST');
       expectError(await rawRequest(socket, 'room:leave'), 'BAD_REQUEST');
       expectError(await rawRequest(socket, 'media:join'), 'BAD_REQUEST');
@@ -294,7 +274,7 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('extra keys are refused on every request', async () => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       expectError(await rawRequest(socket, 'room:create', { admin: true }), 'BAD_REQUEST');
       expectError(await rawRequest(socket, 'room:leave', { everyone: true }), 'BAD_REQUEST');
       expectError(await rawRequest(socket, 'invite:create', { role: 'facilitator' }), 'BAD_REQUEST');
@@ -304,25 +284,25 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('an unknown room is NOT_FOUND (its link is valid, the room is gone) and opens no router', async () => {
-      const gone = await createRoom(server);
-      await server.store.delete(gone.roomId);
-      const socket = await connect(server);
-      const before = server.rooms.roomCount;
+      const gone = await createRoom(t.server);
+      await t.server.store.delete(gone.roomId);
+      const socket = await connect(t.server);
+      const before = t.server.rooms.roomCount;
       expectError(await request(socket, 'room:enter', { roomId: gone.roomId, token: gone.facilitatorToken, displayName: 'Ada' }), 'NOT_FOUND');
       expectError(await request(socket, 'room:enter', { roomId: gone.roomId, token: gone.inviteToken, displayName: 'Ada' }), 'NOT_FOUND');
-      expect(server.rooms.roomCount).toBe(before);
+      expect(t.server.rooms.roomCount).toBe(before);
       // A room id nobody made, with a real link for another room: the link is refused first.
       expectError(await request(socket, 'room:enter', { roomId: 'doesNotExist_123', token: links.inviteToken, displayName: 'Ada' }), 'FORBIDDEN');
     });
 
     it('entering twice is INVALID_STATE, and the first membership stays', async () => {
-      const fay = await enter(server, links.roomId, links.facilitatorToken, 'Fay');
+      const fay = await enter(t.server, links.roomId, links.facilitatorToken, 'Fay');
       expectError(await request(fay.socket, 'room:enter', { roomId: links.roomId, token: links.facilitatorToken, displayName: 'Fay again' }), 'INVALID_STATE');
-      const other = await createRoom(server);
+      const other = await createRoom(t.server);
       expectError(await request(fay.socket, 'room:enter', { roomId: other.roomId, token: other.facilitatorToken, displayName: 'Fay' }), 'INVALID_STATE');
-      const state = await server.store.get(links.roomId);
+      const state = await t.server.store.get(links.roomId);
       expect(state?.members[fay.id]?.displayName).toBe('Fay');
-      expect((await server.store.get(other.roomId))?.members).toEqual({});
+      expect((await t.server.store.get(other.roomId))?.members).toEqual({});
     });
 
     it.each([
@@ -337,7 +317,7 @@ describe('signal server (in-memory store)', () => {
       ['media:ready', { rtpCapabilities: { codecs: [] } }],
       ['consumer:resume', { consumerId: 'c-1' }],
     ] as const)('%s before entering is INVALID_STATE', async (name, payload) => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       expectError(await rawRequest(socket, name, payload), 'INVALID_STATE');
     });
 
@@ -350,20 +330,20 @@ describe('signal server (in-memory store)', () => {
       ['media:ready', { rtpCapabilities: { codecs: [] } }],
       ['consumer:resume', { consumerId: 'c-1' }],
     ] as const)('%s in the room but before media:join is INVALID_STATE', async (name, payload) => {
-      const fay = await enter(server, links.roomId, links.facilitatorToken, 'Fay');
+      const fay = await enter(t.server, links.roomId, links.facilitatorToken, 'Fay');
       expectError(await rawRequest(fay.socket, name, payload), 'INVALID_STATE');
     });
 
     it('transport:connect with an unknown transport id is NOT_FOUND', async () => {
-      const { facilitator } = await openRoom(server);
+      const { facilitator } = await openRoom(t.server);
       await mediaJoin(facilitator);
       await ok(facilitator.socket, 'transport:create', { direction: 'send' });
       expectError(await request(facilitator.socket, 'transport:connect', { transportId: randomUUID(), dtlsParameters }), 'NOT_FOUND');
     });
 
     it("another member's transport is NOT_FOUND, not usable", async () => {
-      const room = await openRoom(server);
-      const bo = await admittedMember(server, room, room.facilitator, 'Bo');
+      const room = await openRoom(t.server);
+      const bo = await admittedMember(t.server, room, room.facilitator, 'Bo');
       await mediaJoin(room.facilitator);
       await mediaJoin(bo);
       const send = await ok(room.facilitator.socket, 'transport:create', { direction: 'send' });
@@ -388,7 +368,7 @@ describe('signal server (in-memory store)', () => {
       ];
 
       it.each(cases)('%s is BAD_REQUEST, not INTERNAL', async (_label, rtpParameters) => {
-        const { facilitator } = await openRoom(server);
+        const { facilitator } = await openRoom(t.server);
         await mediaJoin(facilitator);
         const send = await ok(facilitator.socket, 'transport:create', { direction: 'send' });
         const result = await rawRequest(facilitator.socket, 'media:produce', { transportId: send.id, kind: 'audio', source: 'mic', rtpParameters });
@@ -399,7 +379,7 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('produce rules: send transport only, source matches kind, one producer per source', async () => {
-      const { facilitator } = await openRoom(server);
+      const { facilitator } = await openRoom(t.server);
       await mediaJoin(facilitator);
       const send = await ok(facilitator.socket, 'transport:create', { direction: 'send' });
       const recv = await ok(facilitator.socket, 'transport:create', { direction: 'recv' });
@@ -412,7 +392,7 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('an unknown event name with an acknowledgement is BAD_REQUEST', async () => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       expectError(await rawRequest(socket, 'room:join', { roomId: links.roomId, displayName: 'Ada' }), 'BAD_REQUEST'); // the old protocol
       expectError(await rawRequest(socket, 'room:destroy', { roomId: links.roomId }), 'BAD_REQUEST');
       expectError(await rawRequest(socket, 'constructor', {}), 'BAD_REQUEST');
@@ -420,7 +400,7 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('a request without an acknowledgement is ignored and the connection keeps working', async () => {
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       raw(socket).emit('room:create', {});
       raw(socket).emit('room:enter', { roomId: links.roomId, token: links.inviteToken, displayName: 'Ada' });
       raw(socket).emit('room:enter', 'garbage');
@@ -430,14 +410,14 @@ describe('signal server (in-memory store)', () => {
       // Ignored, not acted on blindly: the enter above did not happen.
       const { view } = await ok(socket, 'room:enter', { roomId: links.roomId, token: links.inviteToken, displayName: 'Ada' });
       expect(view.roomId).toBe(links.roomId);
-      expect(Object.values((await server.store.get(links.roomId))!.members).filter((m) => m.displayName === 'Ada')).toHaveLength(1);
+      expect(Object.values((await t.server.store.get(links.roomId))!.members).filter((m) => m.displayName === 'Ada')).toHaveLength(1);
       expect(socket.connected).toBe(true);
     });
 
     it('a message over the 64 KiB limit drops that connection only', async () => {
-      const bystander = await enter(server, links.roomId, links.facilitatorToken, 'Bystander');
+      const bystander = await enter(t.server, links.roomId, links.facilitatorToken, 'Bystander');
       await mediaJoin(bystander);
-      const big = await connect(server);
+      const big = await connect(t.server);
       const gone = new Promise<string>((resolve) => big.once('disconnect', (reason) => resolve(reason)));
       raw(big).emit('room:enter', { roomId: links.roomId, token: links.inviteToken, displayName: 'x'.repeat(70 * 1024) }, () => undefined);
       expect(await gone).toMatch(/transport (close|error)/);
@@ -446,38 +426,38 @@ describe('signal server (in-memory store)', () => {
       expect(bystander.socket.connected).toBe(true);
       expect(await ok(bystander.socket, 'transport:create', { direction: 'recv' })).toMatchObject({ id: expect.any(String) });
       // Just under the limit is still a normal (refused) request.
-      const socket = await connect(server);
+      const socket = await connect(t.server);
       expectError(await rawRequest(socket, 'room:enter', { roomId: links.roomId, token: links.inviteToken, displayName: 'x'.repeat(60 * 1024) }), 'BAD_REQUEST');
     });
 
     it('after all the bad input, the server still serves', async () => {
-      const fresh = await openRoom(server, 'Fresh');
+      const fresh = await openRoom(t.server, 'Fresh');
       expect(fresh.facilitator.entered.members?.map((m) => m.displayName)).toEqual(['Fresh']);
       await mediaJoin(fresh.facilitator);
 
-      const health = await fetch(`${server.url}/healthz`);
+      const health = await fetch(`${t.server.url}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'ok' });
-      const ready = await fetch(`${server.url}/readyz`);
+      const ready = await fetch(`${t.server.url}/readyz`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ checks: { workers: true, store: true } });
-      expect(server.pool.healthy).toBe(true);
+      expect(t.server.pool.healthy).toBe(true);
     });
   });
 
   describe('leaving', () => {
     it("keeps a dropped person's seat as 'reconnecting' until it is freed; a freed seat or a leave takes them out of everyone's views, and the router closes when the last with media is gone", async () => {
-      const room = await openRoom(server);
+      const room = await openRoom(t.server);
       const fay = room.facilitator;
-      const bo = await admittedMember(server, room, fay, 'Bo');
-      const cy = await admittedMember(server, room, fay, 'Cy');
+      const bo = await admittedMember(t.server, room, fay, 'Bo');
+      const cy = await admittedMember(t.server, room, fay, 'Cy');
       for (const person of [fay, bo, cy]) await mediaJoin(person);
-      expect(server.rooms.roomCount).toBe(1);
-      const router = server.rooms.get(room.roomId)!.router;
-      const storedIds = async () => Object.keys((await server.store.get(room.roomId))!.members).sort();
+      expect(t.server.rooms.roomCount).toBe(1);
+      const router = t.server.rooms.get(room.roomId)!.router;
+      const storedIds = async () => Object.keys((await t.server.store.get(room.roomId))!.members).sort();
 
       // A dropped connection is not a departure: Bo stays, shown as reconnecting, his media kept.
-      await drop(server, bo);
+      await drop(t.server, bo);
       for (const person of [fay, cy]) await viewWhere(person, (v) => v.members?.find((m) => m.id === bo.id)?.connection === 'reconnecting');
       expect(currentView(fay).members?.map((m) => [m.id, m.connection])).toEqual([
         [fay.id, 'online'],
@@ -485,57 +465,57 @@ describe('signal server (in-memory store)', () => {
         [cy.id, 'online'],
       ]);
       expect(currentView(fay).facilitation?.everyone.find((m) => m.id === bo.id)?.connection).toBe('reconnecting');
-      expect((await server.store.get(room.roomId))!.members[bo.id]).toMatchObject({ connectionId: null, offlineSince: expect.any(Number) });
-      expect(server.rooms.get(room.roomId)?.has(bo.id)).toBe(true);
+      expect((await t.server.store.get(room.roomId))!.members[bo.id]).toMatchObject({ connectionId: null, offlineSince: expect.any(Number) });
+      expect(t.server.rooms.get(room.roomId)?.has(bo.id)).toBe(true);
       // A sweep within the grace period keeps the seat; one after it frees it, with its media.
-      await sweepAt(server, Date.now());
+      await sweepAt(t.server, Date.now());
       expect(await storedIds()).toEqual([fay.id, bo.id, cy.id].sort());
-      await sweepAt(server);
+      await sweepAt(t.server);
       for (const person of [fay, cy]) await viewWhere(person, (v) => v.members?.map((m) => m.id).join() === [fay.id, cy.id].join());
       expect(currentView(fay).facilitation?.everyone.map((m) => m.id)).toEqual([fay.id, cy.id]);
       expect(await storedIds()).toEqual([fay.id, cy.id].sort());
-      expect(server.rooms.get(room.roomId)?.has(bo.id)).toBe(false);
+      expect(t.server.rooms.get(room.roomId)?.has(bo.id)).toBe(false);
 
       // "Leave" takes a person out at once.
       await ok(cy.socket, 'room:leave', {});
       await viewWhere(fay, (v) => v.members?.length === 1);
       expect(await storedIds()).toEqual([fay.id]);
-      expect(server.rooms.roomCount).toBe(1);
+      expect(t.server.rooms.roomCount).toBe(1);
       expect(router.closed).toBe(false);
 
       // The last with media drops: the router stays with her seat, and closes once it is freed.
-      await drop(server, fay);
-      await vi.waitFor(async () => expect((await server.store.get(room.roomId))?.members[fay.id]?.connectionId).toBeNull(), WAIT);
+      await drop(t.server, fay);
+      await vi.waitFor(async () => expect((await t.server.store.get(room.roomId))?.members[fay.id]?.connectionId).toBeNull(), WAIT);
       expect(router.closed).toBe(false);
-      await sweepAt(server);
-      await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
+      await sweepAt(t.server);
+      await vi.waitFor(() => expect(t.server.rooms.roomCount).toBe(0), WAIT);
       expect(router.closed).toBe(true);
-      expect(server.rooms.get(room.roomId)).toBeUndefined();
-      expect((await server.store.get(room.roomId))?.members).toEqual({});
+      expect(t.server.rooms.get(room.roomId)).toBeUndefined();
+      expect((await t.server.store.get(room.roomId))?.members).toEqual({});
 
       // The room (its links) outlives the call: someone may come back and a new router opens.
-      const back = await enter(server, room.roomId, room.facilitatorToken, 'Fay');
+      const back = await enter(t.server, room.roomId, room.facilitatorToken, 'Fay');
       expect(back.entered.members?.map((m) => m.id)).toEqual([back.id]);
-      expect(server.rooms.get(room.roomId)).toBeUndefined();
+      expect(t.server.rooms.get(room.roomId)).toBeUndefined();
       await mediaJoin(back);
-      expect(server.rooms.get(room.roomId)?.router.closed).toBe(false);
+      expect(t.server.rooms.get(room.roomId)?.router.closed).toBe(false);
     });
 
     it('keeps the router while someone still has media, even if everyone else without media drops and is freed', async () => {
-      const room = await openRoom(server);
-      const bo = await enter(server, room.roomId, room.inviteToken, 'Bo'); // at the agreement, no media
+      const room = await openRoom(t.server);
+      const bo = await enter(t.server, room.roomId, room.inviteToken, 'Bo'); // at the agreement, no media
       await mediaJoin(room.facilitator);
-      await drop(server, bo);
+      await drop(t.server, bo);
       await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.find((m) => m.id === bo.id)?.connection === 'reconnecting');
-      await sweepAt(server);
+      await sweepAt(t.server);
       await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.length === 1);
-      expect(server.rooms.get(room.roomId)?.router.closed).toBe(false);
+      expect(t.server.rooms.get(room.roomId)?.router.closed).toBe(false);
     });
   });
 
   describe('transports and media', () => {
     it('creates send and recv transports with ICE candidates on 127.0.0.1; a second send is INVALID_STATE', async () => {
-      const { facilitator } = await openRoom(server);
+      const { facilitator } = await openRoom(t.server);
       await mediaJoin(facilitator);
       for (const direction of ['send', 'recv'] as const) {
         const transport = TransportOptions.parse(await ok(facilitator.socket, 'transport:create', { direction }));
@@ -550,19 +530,19 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('connects a transport with DTLS parameters', async () => {
-      const { facilitator } = await openRoom(server);
+      const { facilitator } = await openRoom(t.server);
       await mediaJoin(facilitator);
       const send = await ok(facilitator.socket, 'transport:create', { direction: 'send' });
       expect(await ok(facilitator.socket, 'transport:connect', { transportId: send.id, dtlsParameters })).toEqual({});
     });
 
     it('shows producers in the views, makes paused consumers, pauses and closes them', async () => {
-      const room = await openRoom(server, 'Ada');
+      const room = await openRoom(t.server, 'Ada');
       const ada = room.facilitator;
-      const bo = await admittedMember(server, room, ada, 'Bo');
+      const bo = await admittedMember(t.server, room, ada, 'Bo');
       const capabilities = await mediaJoin(ada);
       await mediaJoin(bo);
-      const media = watchMedia(server, room.roomId);
+      const media = watchMedia(t.server, room.roomId);
 
       // Bo is ready to receive before Ada sends.
       await ok(bo.socket, 'transport:create', { direction: 'recv' });
@@ -598,10 +578,10 @@ describe('signal server (in-memory store)', () => {
       expect(await ok(ada.socket, 'media:setProducerPaused', { producerId, paused: true })).toEqual({});
       expect(media.producers.get(producerId)?.paused).toBe(true);
       await viewWhere(bo, (v) => v.members?.find((m) => m.id === ada.id)?.producers[0]?.paused === true);
-      expect((await server.store.get(room.roomId))?.members[ada.id]?.producers[producerId]?.paused).toBe(true);
+      expect((await t.server.store.get(room.roomId))?.members[ada.id]?.producers[producerId]?.paused).toBe(true);
 
       // A member admitted later sees the producer and gets a consumer once ready.
-      const cy = await admittedMember(server, room, ada, 'Cy');
+      const cy = await admittedMember(t.server, room, ada, 'Cy');
       expect(currentView(cy).members?.find((m) => m.id === ada.id)?.producers).toEqual([{ id: producerId, kind: 'audio', source: 'mic', paused: true }]);
       await mediaJoin(cy);
       await receive(cy, capabilities);
@@ -617,9 +597,9 @@ describe('signal server (in-memory store)', () => {
 
   describe('the facilitated room', () => {
     it('refuses bad, tampered, expired and other rooms\' links with FORBIDDEN', async () => {
-      const room = await createRoom(server);
-      const other = await createRoom(server);
-      const socket = await connect(server);
+      const room = await createRoom(t.server);
+      const other = await createRoom(t.server);
+      const socket = await connect(t.server);
       const tryEnter = (roomId: string, token: string) => request(socket, 'room:enter', { roomId, token, displayName: 'Eve' });
 
       expect(expectError(await tryEnter(room.roomId, 'not-a-token-at-all-really'), 'FORBIDDEN').message).toMatch(/not valid/);
@@ -640,13 +620,13 @@ describe('signal server (in-memory store)', () => {
       expect(expectError(await tryEnter(room.roomId, other.inviteToken), 'FORBIDDEN').message).toMatch(/another room/);
 
       // A session that ended long ago: its links expired with it (the room itself is still stored).
-      const old = await createRoom(server, { startsAt: Date.now() - 3 * 3600_000, durationMinutes: 15 });
-      expect(await server.store.get(old.roomId)).not.toBeNull();
+      const old = await createRoom(t.server, { startsAt: Date.now() - 3 * 3600_000, durationMinutes: 15 });
+      expect(await t.server.store.get(old.roomId)).not.toBeNull();
       expect(expectError(await tryEnter(old.roomId, old.facilitatorToken), 'FORBIDDEN').message).toMatch(/expired/);
       expect(expectError(await tryEnter(old.roomId, old.inviteToken), 'FORBIDDEN').message).toMatch(/expired/);
 
       // None of that let anyone in, and the socket may still enter with a good link.
-      expect((await server.store.get(room.roomId))?.members).toEqual({});
+      expect((await t.server.store.get(room.roomId))?.members).toEqual({});
       expect((await tryEnter(room.roomId, room.inviteToken)).ok).toBe(true);
     });
 
@@ -655,11 +635,11 @@ describe('signal server (in-memory store)', () => {
       const FAC = 'Zenobia';
       const EARLY = 'Quintessa';
       const LATE = 'Ottoline';
-      const room = await openRoom(server, FAC, { title: 'Tuesday group' });
+      const room = await openRoom(t.server, FAC, { title: 'Tuesday group' });
       const fac = room.facilitator;
       const version = fac.entered.agreement.version;
 
-      const early = await enter(server, room.roomId, room.inviteToken, EARLY);
+      const early = await enter(t.server, room.roomId, room.inviteToken, EARLY);
       const memberAt = (p: Person, stage: 'agreement' | 'waiting', mustAcknowledge: boolean) => ({
         roomId: room.roomId,
         title: 'Tuesday group',
@@ -698,7 +678,7 @@ describe('signal server (in-memory store)', () => {
       expect(facView.facilitation?.acknowledgements).toEqual([{ memberId: early.id, displayName: EARLY, version, at: expect.any(Number) }]);
       expect(facView.members?.map((m) => m.displayName)).toEqual([FAC]);
 
-      const late = await enter(server, room.roomId, room.inviteToken, LATE);
+      const late = await enter(t.server, room.roomId, room.inviteToken, LATE);
       expect(late.entered).toStrictEqual(memberAt(late, 'agreement', true));
       await acknowledge(late);
       await viewWhere(late, (v) => v.self.stage === 'waiting');
@@ -743,14 +723,14 @@ describe('signal server (in-memory store)', () => {
     });
 
     it("refuses a member's facilitator commands with FORBIDDEN at every stage, changing nothing", async () => {
-      const room = await openRoom(server);
+      const room = await openRoom(t.server);
       const fac = room.facilitator;
-      const atAgreement = await enter(server, room.roomId, room.inviteToken, 'Agnes');
-      const waiting = await waitingMember(server, room, 'Wes');
-      const admitted = await admittedMember(server, room, fac, 'Adam');
+      const atAgreement = await enter(t.server, room.roomId, room.inviteToken, 'Agnes');
+      const waiting = await waitingMember(t.server, room, 'Wes');
+      const admitted = await admittedMember(t.server, room, fac, 'Adam');
       const everyone = [fac, atAgreement, waiting, admitted];
 
-      const state = await server.store.get(room.roomId);
+      const state = await t.server.store.get(room.roomId);
       const counts = everyone.map((p) => eventCount(p.socket));
       for (const [member, other] of [
         [atAgreement, waiting],
@@ -770,20 +750,20 @@ describe('signal server (in-memory store)', () => {
 
       // Nothing was written and nobody was sent anything (a round trip on each socket flushes what was sent).
       for (const p of everyone) expectError(await rawRequest(p.socket, 'barrier'), 'BAD_REQUEST');
-      expect(await server.store.get(room.roomId)).toEqual(state);
+      expect(await t.server.store.get(room.roomId)).toEqual(state);
       expect(everyone.map((p) => eventCount(p.socket))).toEqual(counts);
     });
 
     it('admitting someone not waiting, or unknown, is refused; an admission raced by two facilitators happens once', async () => {
-      const room = await openRoom(server);
+      const room = await openRoom(t.server);
       const fac = room.facilitator;
-      const second = await enter(server, room.roomId, room.facilitatorToken, 'Sam');
-      const atAgreement = await enter(server, room.roomId, room.inviteToken, 'Agnes');
+      const second = await enter(t.server, room.roomId, room.facilitatorToken, 'Sam');
+      const atAgreement = await enter(t.server, room.roomId, room.inviteToken, 'Agnes');
       expectError(await tryCommand(fac, { type: 'member.admit', memberId: atAgreement.id }), 'INVALID_STATE');
       expectError(await tryCommand(fac, { type: 'member.admit', memberId: second.id }), 'INVALID_STATE');
       expectError(await tryCommand(fac, { type: 'member.admit', memberId: randomUUID() }), 'NOT_FOUND');
 
-      const waiting = await waitingMember(server, room, 'Wes');
+      const waiting = await waitingMember(t.server, room, 'Wes');
       const results = await Promise.all([fac, second].map((f) => tryCommand(f, { type: 'member.admit', memberId: waiting.id })));
       expect(results.map((r) => r.ok).sort()).toEqual([false, true]);
       expectError(results.find((r) => !r.ok), 'INVALID_STATE');
@@ -791,42 +771,42 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('auto-admit lets acknowledged members straight in, and admits whoever is waiting when switched on', async () => {
-      const room = await openRoom(server);
+      const room = await openRoom(t.server);
       const fac = room.facilitator;
-      const waiting = await waitingMember(server, room, 'Wes');
+      const waiting = await waitingMember(t.server, room, 'Wes');
       await command(fac, { type: 'room.setAutoAdmit', enabled: true });
       await viewWhere(waiting, (v) => v.self.stage === 'admitted');
       expect(currentView(fac).facilitation?.autoAdmit).toBe(true);
-      const next = await enter(server, room.roomId, room.inviteToken, 'Nia');
+      const next = await enter(t.server, room.roomId, room.inviteToken, 'Nia');
       await acknowledge(next);
       expect((await viewWhere(next, (v) => v.self.stage === 'admitted')).members?.map((m) => m.displayName)).toEqual(['Fay', 'Wes', 'Nia']);
     });
 
     it('a locked room refuses new members (the facilitator link still works) and admissions until unlocked', async () => {
-      const room = await openRoom(server);
+      const room = await openRoom(t.server);
       const fac = room.facilitator;
-      const waiting = await waitingMember(server, room, 'Wes');
+      const waiting = await waitingMember(t.server, room, 'Wes');
       await command(fac, { type: 'room.setLocked', locked: true });
       expect((await viewWhere(waiting, (v) => v.locked)).self.stage).toBe('waiting');
       expect(currentView(fac).locked).toBe(true);
 
-      const outsider = await connect(server);
+      const outsider = await connect(t.server);
       const refused = expectError(await request(outsider, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Lou' }), 'FORBIDDEN');
       expect(refused.message).toMatch(/locked/);
       const fresh = await ok(fac.socket, 'invite:create', {});
       expectError(await request(outsider, 'room:enter', { roomId: room.roomId, token: fresh.inviteToken, displayName: 'Lou' }), 'FORBIDDEN');
 
-      const cofac = await enter(server, room.roomId, room.facilitatorToken, 'Sam');
+      const cofac = await enter(t.server, room.roomId, room.facilitatorToken, 'Sam');
       expect(cofac.entered.self).toMatchObject({ role: 'facilitator', stage: 'admitted', media: true });
 
       expectError(await tryCommand(fac, { type: 'member.admit', memberId: waiting.id }), 'INVALID_STATE');
       expectError(await tryCommand(fac, { type: 'member.admitAll' }), 'INVALID_STATE');
       await command(fac, { type: 'room.setAutoAdmit', enabled: true }); // does not open a locked room
-      expect((await server.store.get(room.roomId))?.members[waiting.id]?.stage).toBe('waiting');
+      expect((await t.server.store.get(room.roomId))?.members[waiting.id]?.stage).toBe('waiting');
       await command(fac, { type: 'room.setLocked', locked: true }); // already locked: no change, no new version
-      const version = (await server.store.get(room.roomId))?.version;
+      const version = (await t.server.store.get(room.roomId))?.version;
       await command(fac, { type: 'room.setLocked', locked: true });
-      expect((await server.store.get(room.roomId))?.version).toBe(version);
+      expect((await t.server.store.get(room.roomId))?.version).toBe(version);
 
       // Unlocking lets in whoever auto-admit was holding back.
       await command(fac, { type: 'room.setLocked', locked: false });
@@ -836,34 +816,34 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('removes a member with a block: they are told, their link stops working, a fresh invite works', async () => {
-      const room = await openRoom(server);
+      const room = await openRoom(t.server);
       const fac = room.facilitator;
       const own = await ok(fac.socket, 'invite:create', {});
       const links = { ...room, inviteToken: own.inviteToken };
-      const rex = await admittedMember(server, room, fac, 'Rex'); // came in with the room's shared invite
-      const una = await admittedMember(server, links, fac, 'Una'); // with an invite of her own
+      const rex = await admittedMember(t.server, room, fac, 'Rex'); // came in with the room's shared invite
+      const una = await admittedMember(t.server, links, fac, 'Una'); // with an invite of her own
       await mediaJoin(una);
-      expect(server.rooms.get(room.roomId)?.has(una.id)).toBe(true);
+      expect(t.server.rooms.get(room.roomId)?.has(una.id)).toBe(true);
 
       expectError(await tryCommand(fac, { type: 'member.remove', memberId: fac.id, block: false }), 'INVALID_STATE');
       expectError(await tryCommand(fac, { type: 'member.remove', memberId: randomUUID(), block: false }), 'NOT_FOUND');
 
       await command(fac, { type: 'member.remove', memberId: una.id, block: true });
       expect(await waitForEvent(una.socket, 'room:ended')).toEqual({ reason: 'removed' });
-      expect(server.rooms.get(room.roomId)?.has(una.id) ?? false).toBe(false); // her media is gone with her
+      expect(t.server.rooms.get(room.roomId)?.has(una.id) ?? false).toBe(false); // her media is gone with her
       const facView = await viewWhere(fac, (v) => !v.facilitation?.everyone.some((m) => m.id === una.id));
       expect(facView.members?.map((m) => m.displayName)).toEqual(['Fay', 'Rex']);
       await viewWhere(rex, (v) => v.members?.length === 2);
-      expect((await server.store.get(room.roomId))?.members[una.id]).toBeUndefined();
+      expect((await t.server.store.get(room.roomId))?.members[una.id]).toBeUndefined();
       // Her socket is no longer in the room: requests need a room again.
       expectError(await tryCommand(una, { type: 'agreement.acknowledge', version: 'x', privateSpace: true }), 'INVALID_STATE');
       expectError(await request(una.socket, 'media:join', {}), 'INVALID_STATE');
 
-      const again = await connect(server);
+      const again = await connect(t.server);
       const blocked = expectError(await request(again, 'room:enter', { roomId: room.roomId, token: own.inviteToken, displayName: 'Una' }), 'FORBIDDEN');
       expect(blocked.message).toMatch(/no longer/);
       // The room's shared invite was not hers, so it still works; so does a fresh one.
-      const other = await connect(server);
+      const other = await connect(t.server);
       expect((await request(other, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Ona' })).ok).toBe(true);
       const fresh = await ok(fac.socket, 'invite:create', {});
       expect((await request(again, 'room:enter', { roomId: room.roomId, token: fresh.inviteToken, displayName: 'Una' })).ok).toBe(true);
@@ -871,18 +851,18 @@ describe('signal server (in-memory store)', () => {
       // Removed without a block, a member may come back with the same link.
       await command(fac, { type: 'member.remove', memberId: rex.id, block: false });
       expect(await waitForEvent(rex.socket, 'room:ended')).toEqual({ reason: 'removed' });
-      const rexAgain = await connect(server);
+      const rexAgain = await connect(t.server);
       expect((await request(rexAgain, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Rex' })).ok).toBe(true);
     });
 
     it('a co-facilitator made with member.setRole can admit, invite and lock, but not remove or demote the facilitator', async () => {
-      const room = await openRoom(server);
+      const room = await openRoom(t.server);
       const fac = room.facilitator;
-      const waiting = await waitingMember(server, room, 'Wes');
+      const waiting = await waitingMember(t.server, room, 'Wes');
       expectError(await tryCommand(fac, { type: 'member.setRole', memberId: waiting.id, role: 'cofacilitator' }), 'INVALID_STATE');
       expectError(await tryCommand(fac, { type: 'member.setRole', memberId: fac.id, role: 'member' }), 'FORBIDDEN');
 
-      const cora = await admittedMember(server, room, fac, 'Cora');
+      const cora = await admittedMember(t.server, room, fac, 'Cora');
       expectError(await tryCommand(cora, { type: 'member.admit', memberId: waiting.id }), 'FORBIDDEN');
       await command(fac, { type: 'member.setRole', memberId: cora.id, role: 'cofacilitator' });
       const coView = await viewWhere(cora, (v) => v.self.role === 'cofacilitator');
@@ -906,12 +886,12 @@ describe('signal server (in-memory store)', () => {
 
     it("a new agreement mid-session takes the admitted member's names and media away until they acknowledge it", async () => {
       const FAC = 'Zenobia';
-      const room = await openRoom(server, FAC);
+      const room = await openRoom(t.server, FAC);
       const fac = room.facilitator;
-      const mo = await admittedMember(server, room, fac, 'Mo');
+      const mo = await admittedMember(t.server, room, fac, 'Mo');
       const capabilities = await mediaJoin(fac);
       await mediaJoin(mo);
-      const media = watchMedia(server, room.roomId);
+      const media = watchMedia(t.server, room.roomId);
 
       // Both send a microphone and receive each other.
       const moMic = await sendMic(mo, 1111);
@@ -983,8 +963,8 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('a new agreement sends those waiting back to read it', async () => {
-      const room = await openRoom(server);
-      const waiting = await waitingMember(server, room, 'Wes');
+      const room = await openRoom(t.server);
+      const waiting = await waitingMember(t.server, room, 'Wes');
       await command(room.facilitator, { type: 'agreement.set', text: 'Changed.' });
       expect((await viewWhere(waiting, (v) => v.self.stage === 'agreement')).self.mustAcknowledge).toBe(true);
       expectError(await tryCommand(room.facilitator, { type: 'member.admit', memberId: waiting.id }), 'INVALID_STATE');
@@ -993,24 +973,24 @@ describe('signal server (in-memory store)', () => {
     });
 
     it('session.end tells everyone, closes the media and keeps only the acknowledgement record', async () => {
-      const room = await openRoom(server);
+      const room = await openRoom(t.server);
       const fac = room.facilitator;
-      const mo = await admittedMember(server, room, fac, 'Mo');
-      const agnes = await enter(server, room.roomId, room.inviteToken, 'Agnes');
+      const mo = await admittedMember(t.server, room, fac, 'Mo');
+      const agnes = await enter(t.server, room.roomId, room.inviteToken, 'Agnes');
       await mediaJoin(fac);
       await mediaJoin(mo);
-      const router = server.rooms.get(room.roomId)!.router;
+      const router = t.server.rooms.get(room.roomId)!.router;
 
       await command(fac, { type: 'session.end' });
       for (const p of [fac, mo, agnes]) expect(await waitForEvent(p.socket, 'room:ended')).toEqual({ reason: 'session-ended' });
       expect(router.closed).toBe(true);
-      expect(server.rooms.roomCount).toBe(0);
-      expect(await server.store.get(room.roomId)).toBeNull();
-      expect(await server.store.acknowledgementRecord(room.roomId)).toEqual([
+      expect(t.server.rooms.roomCount).toBe(0);
+      expect(await t.server.store.get(room.roomId)).toBeNull();
+      expect(await t.server.store.acknowledgementRecord(room.roomId)).toEqual([
         { memberId: mo.id, displayName: 'Mo', version: fac.entered.agreement.version, at: expect.any(Number) },
       ]);
       expectError(await tryCommand(fac, { type: 'room.setLocked', locked: true }), 'INVALID_STATE');
-      const late = await connect(server);
+      const late = await connect(t.server);
       expectError(await request(late, 'room:enter', { roomId: room.roomId, token: room.facilitatorToken, displayName: 'Fay' }), 'NOT_FOUND');
     });
   });

@@ -179,6 +179,11 @@ export async function peerNames(page: Page): Promise<string[]> {
   return page.locator('[data-testid="peer-tile"]').evaluateAll((tiles) => tiles.map((t) => (t as HTMLElement).dataset['peerName'] ?? ''));
 }
 
+/** The connection state (online, reconnecting) `page` shows on `name`'s tile. */
+export const tileConnection = (page: Page, name: string) => page.locator(`[data-testid="peer-tile"][data-peer-name="${name}"]`).getAttribute('data-connection');
+
+export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** Poll until `check` passes or the time is up; returns the last error for a clear failure. */
 export async function eventually(check: () => Promise<void>, timeoutMs = 20_000, intervalMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -18,7 +18,7 @@ import {
 import { createLogger, loadConfig, startSignalServer, type SignalServer } from '@group-room/signal';
 import type { types } from 'mediasoup';
 import { io, type Socket } from 'socket.io-client';
-import { expect, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, vi } from 'vitest';
 
 /*
  * Driving a real signal server (HTTP + Socket.IO + a real mediasoup worker) from tests with
@@ -58,6 +58,45 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   const log = createLogger(config.LOG_LEVEL, (line) => logs.push(JSON.parse(line) as { level: string; msg: string }));
   const server = await startSignalServer(config, { log });
   return { server, logs };
+}
+
+/**
+ * One server for the enclosing describe block, started (with `env`) before its tests. After
+ * each test every client is closed and every seat kept after a drop is freed with its media,
+ * until the server has no room left: nothing leaks between tests. After them all it is
+ * closed, and it must not have logged a single error: nothing a test sends, however
+ * malformed or abusive, is the server's fault. Read `server` and `logs` inside tests and hooks.
+ */
+export function useServer(env: Record<string, string> = {}): TestServer {
+  let started: TestServer | undefined;
+
+  beforeAll(async () => {
+    started = await startServer(env);
+  });
+
+  afterEach(async () => {
+    disconnectAll();
+    await freeSeats(started!.server);
+    await vi.waitFor(() => expect(started!.server.rooms.roomCount).toBe(0), WAIT);
+  });
+
+  afterAll(async () => {
+    await started?.server.close();
+    expect(started?.logs.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  const running = (): TestServer => {
+    if (!started) throw new Error('the server is not started yet: read it inside a test or a hook');
+    return started;
+  };
+  return {
+    get server() {
+      return running().server;
+    },
+    get logs() {
+      return running().logs;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
