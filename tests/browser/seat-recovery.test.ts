@@ -122,6 +122,17 @@ describe('a seat outlives its connection (browser)', () => {
   });
 
   it('a reload of the tab lands straight back in the room', async () => {
+    // The link's token was dropped from the address bar and history once read: the reload is
+    // of the bare path, and the tab's kept seat takes her back.
+    expect(bea.page.url(), 'no token in the address bar').not.toContain('#k=');
+    expect(ada.page.url(), 'no token in the facilitator\'s address bar').not.toContain('#k=');
+    // The facilitator's links panel still offers her link (kept in memory), and replacing it shows a new one.
+    const facilitatorLink = ada.page.getByTestId('room-facilitator-link');
+    const before = await facilitatorLink.inputValue();
+    expect(before).toContain('#k=');
+    await ada.page.getByRole('button', { name: 'Replace the facilitator link', exact: true }).click();
+    await eventually(async () => expect(await facilitatorLink.inputValue()).not.toBe(before));
+    expect(await facilitatorLink.inputValue()).toContain('#k=');
     await bea.page.reload();
     await expectBeaInPlace('after a reload');
     expect(await statusesOf(bea.page)).not.toContain('idle');

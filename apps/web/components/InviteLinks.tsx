@@ -19,13 +19,15 @@ export function InviteLinks({ client, view }: Props) {
   const [inviteLink, setInviteLink] = useState<string | null>(null);
   const [personal, setPersonal] = useState<string[]>([]);
   const [facilitatorLink, setFacilitatorLink] = useState<string | null>(null);
+  const [replaced, setReplaced] = useState(false);
   const isFacilitator = view.self.role === 'facilitator';
 
   useEffect(() => {
     setInviteLink(rememberedInviteLink(view.roomId));
-    // The facilitator's own address is the facilitator link (its token is in the fragment).
-    if (isFacilitator) setFacilitatorLink(window.location.href);
-  }, [view.roomId, isFacilitator]);
+    // The facilitator link is the one this tab entered with (kept in memory only, not in the address bar).
+    const token = client.linkToken;
+    if (isFacilitator && token) setFacilitatorLink(roomLink(window.location.origin, view.roomId, token));
+  }, [client, view.roomId, isFacilitator]);
 
   const makeLink = async (): Promise<string | null> => {
     const result = await run(() => client.createInvite());
@@ -37,6 +39,14 @@ export function InviteLinks({ client, view }: Props) {
     if (!link) return;
     rememberInviteLink(view.roomId, link);
     setInviteLink(link);
+  };
+
+  const replaceFacilitatorLink = async () => {
+    const result = await run(() => client.rotateFacilitatorLink(), 'The facilitator link was replaced: the old one no longer works.');
+    if (result.ok) {
+      setFacilitatorLink(roomLink(window.location.origin, view.roomId, result.data));
+      setReplaced(true);
+    }
   };
 
   const makePersonal = async () => {
@@ -67,15 +77,30 @@ export function InviteLinks({ client, view }: Props) {
       <button type="button" disabled={busy} onClick={() => void makePersonal()}>
         New personal invite link
       </button>
-      <p className="hint">A link for each member lets you block one person&rsquo;s link without affecting anyone else.</p>
+      <p className="hint">
+        A link for each member lets you block one person&rsquo;s link without affecting anyone else; blocking it also removes whoever came in with it.
+      </p>
       {facilitatorLink && (
         <CopyField
-          label="Facilitator link (keep private)"
+          label={replaced ? 'New facilitator link (keep private)' : 'Facilitator link (keep private)'}
           copyLabel="Copy facilitator link"
           value={facilitatorLink}
           tone="private"
+          testId="room-facilitator-link"
           hint="Anyone with this link can run the session. Give it only to a co-facilitator."
         />
+      )}
+      {isFacilitator && (
+        <>
+          <button type="button" disabled={busy} onClick={() => void replaceFacilitatorLink()}>
+            Replace the facilitator link
+          </button>
+          <p className="hint">
+            {replaced
+              ? 'The old facilitator link no longer works. Everyone inside keeps their place.'
+              : 'If the facilitator link reached the wrong person: the old link stops working at once, and everyone inside keeps their place.'}
+          </p>
+        </>
       )}
       {error && <p className="error">{error}</p>}
     </section>

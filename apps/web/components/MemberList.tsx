@@ -36,6 +36,7 @@ export function MemberList({ client, view, everyone }: Props) {
   const confirmRef = useRef<HTMLDivElement>(null);
   const admitted = everyone.filter((m) => m.stage === 'admitted');
   const target = admitted.find((m) => m.id === removing);
+  const self = everyone.find((m) => m.id === view.self.id);
 
   useEffect(() => {
     if (removing) confirmRef.current?.focus();
@@ -65,6 +66,8 @@ export function MemberList({ client, view, everyone }: Props) {
         {admitted.map((m) => {
           const isSelf = m.id === view.self.id;
           const canManage = !isSelf && m.role !== 'facilitator';
+          // Another facilitator who came in after this one (e.g. with a leaked link) can be removed by them.
+          const canRemoveFacilitator = !isSelf && m.role === 'facilitator' && self?.role === 'facilitator' && self.enteredAt < m.enteredAt;
           return (
             <li
               key={m.id}
@@ -79,6 +82,23 @@ export function MemberList({ client, view, everyone }: Props) {
                 </span>
                 <span className="person-meta">{[roleLabel[m.role], ...describeState(view, m)].join(' · ')}</span>
               </span>
+              {canRemoveFacilitator && removing !== m.id && (
+                <span className="person-actions">
+                  <button
+                    type="button"
+                    id={`${id}-remove-${m.id}`}
+                    className="danger small"
+                    disabled={busy}
+                    aria-label={`Remove ${m.displayName}`}
+                    onClick={() => {
+                      setBlock(false);
+                      setRemoving(m.id);
+                    }}
+                  >
+                    Remove
+                  </button>
+                </span>
+              )}
               {canManage && removing !== m.id && (
                 <span className="person-actions">
                   <button
@@ -116,13 +136,19 @@ export function MemberList({ client, view, everyone }: Props) {
                   <p id={`${id}-confirm-${m.id}`}>
                     <strong>Remove {m.displayName} from the session?</strong> They will be told that the facilitator removed them.
                   </p>
-                  <label className="check">
-                    <input type="checkbox" checked={block} onChange={(e) => setBlock(e.target.checked)} />
-                    <span>Also block the invite link they used, so it cannot be used to come back</span>
-                  </label>
+                  {m.role === 'facilitator' ? (
+                    <p className="hint">They came in with the facilitator link: replace it (under Links) so it cannot be used to come back.</p>
+                  ) : (
+                    <label className="check">
+                      <input type="checkbox" checked={block} onChange={(e) => setBlock(e.target.checked)} />
+                      <span>Also block the invite link they used, so it cannot be used to come back</span>
+                    </label>
+                  )}
                   {block && (
                     <p className="hint">
-                      If they came in with the shared invite link, it stops working for everyone who has not joined yet; send those people a new link.
+                      If they came in with a personal invite link, anyone else in the session who came in with that link is removed too. If they came in with
+                      the shared invite link, only they are removed, and the link stops working for everyone who has not joined yet; send those people a new
+                      link.
                     </p>
                   )}
                   <div className="actions">

@@ -4,6 +4,7 @@ import { RoomId } from '@group-room/shared';
 import Link from 'next/link';
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { tokenFromHash } from '@/lib/links';
+import { keptSeat } from '@/lib/seat';
 import { RoomClient, initialSnapshot, type RoomSnapshot, type RoomStatus } from '@/lib/room-client';
 import { AgreementScreen } from './AgreementScreen';
 import { Announcer, useAnnounce } from './Announcer';
@@ -15,18 +16,28 @@ import { ReconnectingBanner, reconnectingText } from './ReconnectingBanner';
 import { ReturningScreen } from './ReturningScreen';
 import { WaitingScreen } from './WaitingScreen';
 
-const subscribeHash = (onChange: () => void) => {
-  window.addEventListener('hashchange', onChange);
-  return () => window.removeEventListener('hashchange', onChange);
-};
-
-/** The link's token from the fragment: undefined while rendering on the server, null if absent. */
+/**
+ * The link's token: undefined while rendering on the server (and until the page has read it),
+ * null if there is none. Once read it is dropped from the address bar and the history entry
+ * (`history.replaceState` to the path), so it is not left on screen, in the history or in a
+ * screenshot; from then on it lives only in this component's memory. A fragment pasted later
+ * (hashchange) replaces it.
+ */
 function useLinkToken(): string | null | undefined {
-  return useSyncExternalStore(
-    subscribeHash,
-    () => tokenFromHash(window.location.hash),
-    () => undefined,
-  );
+  const [token, setToken] = useState<string | null | undefined>(undefined);
+  useEffect(() => {
+    const read = () => {
+      const fromHash = tokenFromHash(window.location.hash);
+      if (window.location.hash) {
+        window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
+      }
+      setToken((kept) => fromHash ?? kept ?? null);
+    };
+    read();
+    window.addEventListener('hashchange', read);
+    return () => window.removeEventListener('hashchange', read);
+  }, []);
+  return token;
 }
 
 /**
@@ -43,7 +54,7 @@ export function RoomPage({ roomId }: { roomId: string }) {
     <Announcer>
       {token === undefined ? (
         <main className="page narrow" data-status="loading" />
-      ) : !token || !validRoom ? (
+      ) : !validRoom || (!token && !keptSeat(roomId)) ? (
         <IncompleteLink />
       ) : (
         <Room key={roomId} roomId={roomId} token={token} />
@@ -55,19 +66,29 @@ export function RoomPage({ roomId }: { roomId: string }) {
 function IncompleteLink() {
   return (
     <main className="page narrow" data-status="incomplete-link">
-      <section className="card">
-        <h1>This link is incomplete</h1>
-        <p>
-          A room link ends with <code>#k=</code> and a long code. Copy the whole link again from the message you were sent, or ask your facilitator for a
-          new one.
-        </p>
-        <Link href="/">Go to the start page</Link>
-      </section>
+      <IncompleteLinkCard />
     </main>
   );
 }
 
-function Room({ roomId, token }: { roomId: string; token: string }) {
+function IncompleteLinkCard() {
+  return (
+    <section className="card">
+      <h1>This link is incomplete</h1>
+      <p>
+        A room link ends with <code>#k=</code> and a long code. Copy the whole link again from the message you were sent, or ask your facilitator for a
+        new one.
+      </p>
+      <Link href="/">Go to the start page</Link>
+    </section>
+  );
+}
+
+/**
+ * `token` is null after a reload without the link's fragment: the tab's kept seat is taken
+ * back; if that fails there is nothing to enter with, and the page says the link is incomplete.
+ */
+function Room({ roomId, token }: { roomId: string; token: string | null }) {
   // Reads the seat this tab kept for the room, if any: then it is taken back instead of entering.
   const [client] = useState(() => new RoomClient(roomId));
   const room: RoomSnapshot = useSyncExternalStore(client.subscribe, client.getSnapshot, () => initialSnapshot);
@@ -113,7 +134,13 @@ function Room({ roomId, token }: { roomId: string; token: string }) {
   switch (room.status) {
     case 'idle':
     case 'entering':
-      screen = room.returning ? <ReturningScreen onLeave={leave} /> : <EntryForm room={room} onEnter={(name) => void client.enter(token, name)} />;
+      screen = room.returning ? (
+        <ReturningScreen onLeave={leave} />
+      ) : token ? (
+        <EntryForm room={room} onEnter={(name) => void client.enter(token, name)} />
+      ) : (
+        <IncompleteLinkCard />
+      );
       break;
     case 'agreement':
     case 'reacknowledge':

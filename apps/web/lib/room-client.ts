@@ -190,10 +190,21 @@ export class RoomClient {
 
   // --- Entering, and taking the seat back.
 
+  #linkToken: string | null = null;
+
+  /**
+   * The token this tab entered with, kept only in memory (the page drops it from the address
+   * bar): after a reload, which resumes the seat, there is none until the facilitator makes one.
+   */
+  get linkToken(): string | null {
+    return this.#linkToken;
+  }
+
   /** Enter with a link's token; the server decides the role and where this person starts. */
   async enter(token: string, displayName: string): Promise<void> {
     if (this.#phase === 'entering' || this.#phase === 'in') return;
     this.#phase = 'entering';
+    this.#linkToken = token;
     this.#media.drop();
     this.talkTime.set(undefined);
     this.#update({ view: undefined, endReason: undefined, message: undefined, notice: undefined, privateSignals: [] });
@@ -469,6 +480,22 @@ export class RoomClient {
     try {
       const { inviteToken } = await signal.request('invite:create', {});
       return { ok: true, data: inviteToken };
+    } catch (error) {
+      return { ok: false, message: describe(error) };
+    }
+  }
+
+  /**
+   * The facilitator replaces the facilitator link: the old one stops working at once, everyone
+   * inside keeps their seat. Answers the new link's token (kept in memory, as the tab's own).
+   */
+  async rotateFacilitatorLink(): Promise<ActionResult<string>> {
+    const signal = this.#signal;
+    if (!signal) return { ok: false, message: 'You are not connected to the session.' };
+    try {
+      const { facilitatorToken } = await signal.request('link:rotateFacilitator', {});
+      this.#linkToken = facilitatorToken;
+      return { ok: true, data: facilitatorToken };
     } catch (error) {
       return { ok: false, message: describe(error) };
     }

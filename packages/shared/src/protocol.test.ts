@@ -127,6 +127,7 @@ const valid: { [K in RequestName]: Fixture } = {
     ],
   },
   'invite:create': { payload: {} },
+  'link:rotateFacilitator': { payload: {} },
   'signal:send': {
     payload: { signal: { kind: 'message', text: 'Could we slow down a little?' } },
     wrong: [
@@ -203,6 +204,7 @@ describe('request schemas', () => {
       'room:leave',
       'room:command',
       'invite:create',
+      'link:rotateFacilitator',
       'signal:send',
       'media:join',
       'transport:create',
@@ -323,6 +325,9 @@ describe('request schemas', () => {
     expect(create.safeParse({ roomId, facilitatorToken: 'short', inviteToken: token }).success).toBe(false);
     expect(requests['invite:create'].response.safeParse({ inviteToken: token }).success).toBe(true);
     expect(requests['invite:create'].response.safeParse({}).success).toBe(false);
+    expect(requests['link:rotateFacilitator'].response.safeParse({ facilitatorToken: token }).success).toBe(true);
+    expect(requests['link:rotateFacilitator'].response.safeParse({ facilitatorToken: 'short' }).success).toBe(false);
+    expect(requests['link:rotateFacilitator'].response.safeParse({}).success).toBe(false);
     const resume = { credential: token, memberId: 'w', graceSeconds: 120 };
     for (const name of ['room:enter', 'room:resume'] as const) {
       expect(requests[name].response.safeParse({ view: views.waiting, resume }).success).toBe(true);

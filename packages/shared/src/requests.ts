@@ -68,6 +68,14 @@ export const requests = {
     request: Empty,
     response: z.object({ inviteToken: LinkToken }),
   },
+  /**
+   * The facilitator (not a cofacilitator) replaces the facilitator link: every older one stops
+   * working at once, people inside keep their seats. Answers the new link's token.
+   */
+  'link:rotateFacilitator': {
+    request: Empty,
+    response: z.object({ facilitatorToken: LinkToken }).strict(),
+  },
   /** A member's private signal to the facilitators (never stored, never sent to members). */
   'signal:send': {
     request: z.object({ signal: PrivateSignalRequest }).strict(),

@@ -7,8 +7,14 @@ const AUDIENCE = 'group-room';
 const SEAT_AUDIENCE = 'group-room:seat';
 const ALGORITHM = 'HS256';
 
-/** What a link grants: a role in one room; invites carry an id so one link can be blocked. */
-export type LinkGrant = { roomId: string; role: 'facilitator' } | { roomId: string; role: 'member'; inviteId: string };
+/**
+ * What a link grants: a role in one room; invites carry an id so one link can be blocked, and
+ * facilitator links the generation they were made for (see RoomState.facilitatorLinkGeneration).
+ */
+export type LinkGrant = { roomId: string; role: 'facilitator'; generation: number } | { roomId: string; role: 'member'; inviteId: string };
+
+/** What a link is signed for: a facilitator link without a generation is of generation 0. */
+export type LinkRequest = { roomId: string; role: 'facilitator'; generation?: number } | { roomId: string; role: 'member'; inviteId: string };
 
 /** What a resume credential names: a seat and the nonce it must still have. */
 export interface SeatGrant {
@@ -30,8 +36,9 @@ export class LinkTokens {
     this.#key = secret ? new TextEncoder().encode(secret) : randomBytes(32);
   }
 
-  sign(grant: LinkGrant, expiresAt: number): Promise<string> {
-    const claims = grant.role === 'member' ? { room: grant.roomId, role: grant.role, inv: grant.inviteId } : { room: grant.roomId, role: grant.role };
+  sign(grant: LinkRequest, expiresAt: number): Promise<string> {
+    const claims =
+      grant.role === 'member' ? { room: grant.roomId, role: grant.role, inv: grant.inviteId } : { room: grant.roomId, role: grant.role, gen: grant.generation ?? 0 };
     return new SignJWT(claims)
       .setProtectedHeader({ alg: ALGORITHM })
       .setAudience(AUDIENCE)
@@ -79,7 +86,11 @@ export class LinkTokens {
   async verify(token: string, roomId: string): Promise<LinkGrant> {
     const payload = await this.#verified(token, AUDIENCE, 'This link is not valid');
     if (payload['room'] !== roomId) throw new ProtocolFailure('FORBIDDEN', 'This link is for another room');
-    if (payload['role'] === 'facilitator') return { roomId, role: 'facilitator' };
+    if (payload['role'] === 'facilitator') {
+      const gen = payload['gen'] ?? 0;
+      if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 0) throw new ProtocolFailure('FORBIDDEN', 'This link is not valid');
+      return { roomId, role: 'facilitator', generation: gen };
+    }
     if (payload['role'] === 'member' && typeof payload['inv'] === 'string') return { roomId, role: 'member', inviteId: payload['inv'] };
     throw new ProtocolFailure('FORBIDDEN', 'This link is not valid');
   }

@@ -247,16 +247,56 @@ describe('member.remove', () => {
     expectRefused(next, arrive('a2', 'member', 'invite-a'), 'FORBIDDEN');
   });
 
+  const sharedRoom = () => newRoom({ id: 'commands-room', capacity: 16, title: 'Group', agreement: TEXT, startsAt: 0, durationMinutes: 90, sharedInviteId: 'shared' }, 0);
+
   it('blocks an invite only once', () => {
-    const state = run(room(), arrive('host', 'facilitator'), arrive('x', 'member', 'shared'), arrive('y', 'member', 'shared'));
+    const state = run(sharedRoom(), arrive('host', 'facilitator'), arrive('x', 'member', 'shared'), arrive('y', 'member', 'shared'));
     const next = run(state, remove('x', true), remove('y', true));
     expect(next.blockedInvites).toEqual(['shared']);
   });
 
-  it('cannot remove the facilitator (FORBIDDEN)', () => {
-    expectRefused(busyRoom(), remove('host', true, 'co'), 'FORBIDDEN', /facilitator cannot be removed/);
+  it("blocking a personal link removes everyone inside who came in with it, wherever they are", () => {
+    const state = run(busyRoom(), arrive('a2', 'member', 'invite-a'), arrive('a3', 'member', 'invite-a'), acknowledge('a3'));
+    const next = remove('a', true)(state);
+    for (const id of ['a', 'a2', 'a3']) expect(next.members[id], id).toBeUndefined();
+    expect(Object.keys(next.members).sort()).toEqual(['b', 'co', 'g', 'host', 'w']);
+    expect(next.blockedInvites).toEqual(['invite-a']);
+    // Without block only that one person goes.
+    expect(Object.keys(remove('a', false)(state).members)).toContain('a2');
+  });
+
+  it("blocking the shared invite link removes only that person (the rest of the group stays)", () => {
+    const state = run(sharedRoom(), arrive('host', 'facilitator'), arrive('x', 'member', 'shared'), arrive('y', 'member', 'shared'), acknowledge('y'));
+    const next = remove('x', true)(state);
+    expect(next.members['x']).toBeUndefined();
+    expect(next.members['y']).toBeDefined();
+    expect(next.blockedInvites).toEqual(['shared']);
+    expectRefused(next, arrive('z', 'member', 'shared'), 'FORBIDDEN');
+  });
+
+  it('a cofacilitator who came in with a blocked personal link goes too, but never the one blocking it', () => {
+    const state = run(busyRoom(), arrive('co2', 'member', 'invite-co'));
+    const next = remove('co2', true, 'co')(state);
+    expect(next.members['co2']).toBeUndefined();
+    expect(next.members['co']).toBeDefined();
+    const byHost = remove('co2', true)(state);
+    expect(byHost.members['co']).toBeUndefined();
+  });
+
+  it('a facilitator can remove only a facilitator who came in after them (FORBIDDEN otherwise)', () => {
+    const state = run(busyRoom(), enter({ id: 'late', displayName: 'Late', role: 'facilitator', inviteId: null }, T + 1000));
+    // The leaked link's late arrival can be removed by the one who was there first...
+    const next = remove('late', true)(state);
+    expect(next.members['late']).toBeUndefined();
+    expect(next.blockedInvites).toEqual([]);
+    // ...but not the other way round, nor by a cofacilitator.
+    expectRefused(state, remove('host', false, 'late'), 'FORBIDDEN', /came in earlier/);
+    expectRefused(state, remove('late', false, 'co'), 'FORBIDDEN');
+    expectRefused(busyRoom(), remove('host', true, 'co'), 'FORBIDDEN');
+    // Two who came in at the same moment cannot remove each other.
     const twoHosts = arrive('host-2', 'facilitator')(busyRoom());
     expectRefused(twoHosts, remove('host-2', false), 'FORBIDDEN');
+    expectRefused(twoHosts, remove('host', false, 'host-2'), 'FORBIDDEN');
   });
 
   it('cannot remove oneself (INVALID_STATE: use Leave)', () => {

@@ -4,7 +4,7 @@ import { memberFits, recordAcknowledgement } from './capacity.js';
 import { floorHandlers } from './floor-commands.js';
 import type { Handler, Handlers } from './handler.js';
 import { mutingHandlers } from './muting-commands.js';
-import { floorWithout, makeAgreement, membersInOrder, requireMember, withMember, withoutMember, type RoomChange, type RoomState } from './state.js';
+import { floorWithout, makeAgreement, membersInOrder, requireMember, withMember, withoutMember, type MemberState, type RoomChange, type RoomState } from './state.js';
 
 /** Let in whoever waits, in order of arrival, while there is room (the rest keep waiting). */
 function admitWaiting(state: RoomState): RoomState {
@@ -13,6 +13,11 @@ function admitWaiting(state: RoomState): RoomState {
     if (member.stage === 'waiting' && memberFits(next)) next = withMember(next, { ...member, stage: 'admitted' });
   }
   return next;
+}
+
+/** Seniority among facilitators: only the facilitator link's holder who came in earlier. */
+function outranks(actor: MemberState, target: MemberState): boolean {
+  return actor.role === 'facilitator' && actor.enteredAt < target.enteredAt;
 }
 
 type EntryCommand = Exclude<CommandType, keyof typeof floorHandlers | keyof typeof mutingHandlers>;
@@ -57,11 +62,24 @@ const entryHandlers: Handlers<EntryCommand> = {
 
   'member.remove': (state, actorId, { memberId, block }, now) => {
     const member = requireMember(state, memberId);
+    const actor = requireMember(state, actorId);
     if (member.id === actorId) throw new ProtocolFailure('INVALID_STATE', 'Use Leave to leave the room');
-    if (member.role === 'facilitator') throw new ProtocolFailure('FORBIDDEN', 'The facilitator cannot be removed');
-    const next = withoutMember(state, memberId, now);
-    if (!block || !member.inviteId || next.blockedInvites.includes(member.inviteId)) return next;
-    return { ...next, blockedInvites: [...next.blockedInvites, member.inviteId] };
+    // A facilitator can remove only a facilitator who came in after them (a leaked link's late
+    // arrival), never one who was there first.
+    if (member.role === 'facilitator' && !outranks(actor, member)) {
+      throw new ProtocolFailure('FORBIDDEN', 'Only a facilitator who came in earlier can remove a facilitator');
+    }
+    let next = withoutMember(state, memberId, now);
+    const inviteId = member.inviteId;
+    if (!block || !inviteId) return next;
+    if (!next.blockedInvites.includes(inviteId)) next = { ...next, blockedInvites: [...next.blockedInvites, inviteId] };
+    // A personal link is one person's: whoever else is inside with it goes too. The shared
+    // invite link is the whole group's: blocking it only keeps newcomers out.
+    if (inviteId === (state.sharedInviteId ?? null)) return next;
+    for (const holder of membersInOrder(next)) {
+      if (holder.inviteId === inviteId && holder.id !== actorId) next = withoutMember(next, holder.id, now);
+    }
+    return next;
   },
 
   'member.setRole': (state, _actorId, { memberId, role }, now) => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyCommand } from './commands.js';
 import { enter, leave, type Entrant } from './entry.js';
 import { admittedCount, lobbyCount, memberFits } from './capacity.js';
-import { mediaAllowed, memberCount, newRoom, type RoomChange, type RoomState } from './state.js';
+import { mediaAllowed, memberCount, newRoom, rotateFacilitatorLink, type RoomChange, type RoomState } from './state.js';
 import { deepFreeze, expectRefused } from './rules.test-support.js';
 
 const T = 50_000;
@@ -213,5 +213,44 @@ describe('leave', () => {
     expect(state.blockedInvites).toEqual([]);
     const back = arrive('m1-again', 'member', 'inv-1')(state);
     expect(back.members['m1-again']).toMatchObject({ stage: 'agreement', acknowledgedVersion: null });
+  });
+});
+
+describe('facilitator link generations', () => {
+  const host = (id: string, linkGeneration?: number): RoomChange => enter({ ...entrant(id, 'facilitator'), linkGeneration }, T);
+
+  it('a new room takes facilitator links of generation 0 (and tokens without one count as 0)', () => {
+    expect(room().facilitatorLinkGeneration).toBe(0);
+    expect(host('host', 0)(room()).members['host']?.stage).toBe('admitted');
+    expect(host('host')(room()).members['host']?.stage).toBe('admitted');
+    // The generation is checked, not stored on the person.
+    expect(host('host', 0)(room()).members['host']).not.toHaveProperty('linkGeneration');
+  });
+
+  it('refuses a facilitator link of another generation (FORBIDDEN)', () => {
+    expectRefused(room(), host('host', 1), 'FORBIDDEN', /facilitator link has been replaced/);
+    const rotated = deepFreeze(rotateFacilitatorLink('host')(withHost()));
+    expect(rotated.facilitatorLinkGeneration).toBe(1);
+    expectRefused(rotated, host('late', 0), 'FORBIDDEN', /replaced/);
+    expect(host('late', 1)(rotated).members['late']?.role).toBe('facilitator');
+  });
+
+  it('rotating keeps everyone inside, and only the facilitator in the room may do it', () => {
+    const state = deepFreeze(run(withHost(), arrive('m'), acknowledge('m'), by('host', { type: 'member.admit', memberId: 'm' })));
+    const rotated = rotateFacilitatorLink('host')(state);
+    expect(rotated.members).toBe(state.members);
+    expect(rotateFacilitatorLink('host')(rotated).facilitatorLinkGeneration).toBe(2);
+    expectRefused(state, rotateFacilitatorLink('m'), 'FORBIDDEN');
+    expectRefused(state, rotateFacilitatorLink('nobody'), 'FORBIDDEN');
+    const co = run(state, by('host', { type: 'member.setRole', memberId: 'm', role: 'cofacilitator' }));
+    expectRefused(co, rotateFacilitatorLink('m'), 'FORBIDDEN');
+    expectRefused(by('host', { type: 'session.end' })(state), rotateFacilitatorLink('host'), 'NOT_FOUND');
+  });
+
+  it('a room stored before generations existed counts as generation 0', () => {
+    const { facilitatorLinkGeneration: _gone, ...old } = room();
+    expect(host('host', 0)(old).members['host']).toBeDefined();
+    expectRefused(old, host('host', 1), 'FORBIDDEN');
+    expect(rotateFacilitatorLink('host')(host('host', 0)(old)).facilitatorLinkGeneration).toBe(1);
   });
 });

@@ -1,13 +1,15 @@
 import { isFacilitatorRole, ProtocolFailure, type Role } from '@group-room/shared';
 import type { SeatConnection } from './seats.js';
 import { facilitatorFits, lobbyFits } from './capacity.js';
-import { withMember, withoutMember, type RoomChange } from './state.js';
+import { facilitatorLinkGeneration, withMember, withoutMember, type RoomChange } from './state.js';
 
 export interface Entrant {
   id: string;
   displayName: string;
   role: Role;
   inviteId: string | null;
+  /** A facilitator link's generation (see RoomState.facilitatorLinkGeneration); 0 when left out. */
+  linkGeneration?: number;
   /** The connection taking the new seat (tests of the rules may leave it out). */
   connection?: SeatConnection;
 }
@@ -22,6 +24,9 @@ export const enter =
     if (state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
     if (state.members[entrant.id]) throw new ProtocolFailure('INVALID_STATE', 'Already in this room');
     const facilitator = isFacilitatorRole(entrant.role);
+    if (entrant.role === 'facilitator' && (entrant.linkGeneration ?? 0) !== facilitatorLinkGeneration(state)) {
+      throw new ProtocolFailure('FORBIDDEN', 'This facilitator link has been replaced');
+    }
     if (!facilitator && state.locked) throw new ProtocolFailure('FORBIDDEN', 'The room is locked: nobody new can come in');
     if (entrant.inviteId && state.blockedInvites.includes(entrant.inviteId)) {
       throw new ProtocolFailure('FORBIDDEN', 'This link can no longer be used to join this session');
@@ -29,7 +34,7 @@ export const enter =
     if (facilitator ? !facilitatorFits(state) : !lobbyFits(state)) {
       throw new ProtocolFailure('ROOM_FULL', facilitator ? `This room is full (${state.capacity} people)` : 'Too many people are on their way in right now: try again in a few minutes');
     }
-    const { connection, ...person } = entrant;
+    const { connection, linkGeneration: _generation, ...person } = entrant;
     return withMember(state, {
       ...person,
       connectionId: connection?.connectionId ?? entrant.id,

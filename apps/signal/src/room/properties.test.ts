@@ -442,7 +442,7 @@ function commandFor(step: CommandStep, state: RoomState, memberId: string, actor
 }
 
 const startRoom = (id = 'property-room') =>
-  newRoom({ id, capacity: CAPACITY, title: 'Property group', agreement: TEXTS[0], startsAt: T0, durationMinutes: 90 }, T0);
+  newRoom({ id, capacity: CAPACITY, title: 'Property group', agreement: TEXTS[0], startsAt: T0, durationMinutes: 90, sharedInviteId: INVITES[0] }, T0);
 
 // ---------------------------------------------------------------------------------------
 // Invariants.
@@ -644,9 +644,39 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
         `${step.type} allowed by the table but FORBIDDEN`,
       );
     }
-    // Commands never change or remove the facilitator.
+    // Commands never change a facilitator's role, and remove one only by seniority: a
+    // facilitator who came in strictly earlier removes that one person (a leaked link's late
+    // arrival), never the other way round, and never a cofacilitator.
+    const command = planned.command?.(before) as Partial<Extract<Command, { memberId: string }>> | undefined;
+    const remover = before.members[actor];
     for (const m of Object.values(before.members)) {
-      if (m.role === 'facilitator') check(after.members[m.id]?.role === 'facilitator', `${step.type} changed or removed facilitator ${m.id}`);
+      if (m.role !== 'facilitator') continue;
+      const kept = after.members[m.id];
+      if (kept) {
+        check(kept.role === 'facilitator', `${step.type} changed facilitator ${m.id}`);
+        continue;
+      }
+      check(
+        step.type === 'member.remove' &&
+          command?.memberId === m.id &&
+          remover?.role === 'facilitator' &&
+          remover.enteredAt < m.enteredAt,
+        `${step.type} by ${actor} removed facilitator ${m.id} who came in ${remover ? m.enteredAt - remover.enteredAt : '?'} ms after them`,
+      );
+    }
+    // A facilitator who came in later may be removed by one who came in earlier.
+    if (step.type === 'member.remove' && isAllowed(before, actor, step.type) && command?.memberId !== actor) {
+      const target = before.members[command?.memberId ?? ''];
+      if (target?.role === 'facilitator' && remover?.role === 'facilitator' && remover.enteredAt < target.enteredAt) {
+        check(failure === undefined && after.members[target.id] === undefined, `${actor} could not remove later facilitator ${target.id}: ${failure?.code}`);
+      }
+    }
+    // Blocking a personal invite removes everyone who came in with it (but the actor).
+    if (!failure && step.type === 'member.remove' && (command as { block?: boolean } | undefined)?.block) {
+      const invite = before.members[command?.memberId ?? '']?.inviteId;
+      if (invite && invite !== (before.sharedInviteId ?? null)) {
+        for (const m of Object.values(after.members)) check(m.inviteId !== invite || m.id === actor, `${m.id} stayed with blocked personal invite ${invite}`);
+      }
     }
     if (!failure && step.type === 'agreement.acknowledge') {
       // On record once: added now, or there already (the text was set back to one they had accepted).

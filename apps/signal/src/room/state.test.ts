@@ -61,6 +61,8 @@ describe('newRoom', () => {
       autoAdmit: false,
       ended: false,
       blockedInvites: [],
+      sharedInviteId: null,
+      facilitatorLinkGeneration: 0,
       acknowledgements: [],
       members: {},
       floor: { mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null, turnPausedMs: null },

@@ -66,6 +66,18 @@ export interface RoomState {
   /** Set by `session.end`; the server then deletes the room but for its acknowledgements. */
   ended: boolean;
   blockedInvites: string[];
+  /**
+   * The invite link `room:create` answered with, shared by the whole group: blocking it keeps
+   * newcomers out but removes only the person blocked, not everyone who came in with it.
+   * (Optional: rooms stored before it existed have none.)
+   */
+  sharedInviteId?: string | null;
+  /**
+   * Facilitator links carry the generation they were made for; `link:rotateFacilitator`
+   * bumps it, so every older facilitator link stops working at once. (Rooms stored before it
+   * existed count as 0.)
+   */
+  facilitatorLinkGeneration?: number;
   /** Who acknowledged which agreement version, when: kept for the session (and after it). */
   acknowledgements: Acknowledgement[];
   members: Record<string, MemberState>;
@@ -91,6 +103,8 @@ export interface NewRoomOptions {
   startsAt: number;
   durationMinutes: number;
   warnMinutes?: number;
+  /** The id of the shared invite link made with the room (see RoomState.sharedInviteId). */
+  sharedInviteId?: string;
 }
 
 export function newRoom(options: NewRoomOptions, now = Date.now()): RoomState {
@@ -110,11 +124,30 @@ export function newRoom(options: NewRoomOptions, now = Date.now()): RoomState {
     autoAdmit: false,
     ended: false,
     blockedInvites: [],
+    sharedInviteId: options.sharedInviteId ?? null,
+    facilitatorLinkGeneration: 0,
     acknowledgements: [],
     members: {},
     floor: OPEN_FLOOR,
   };
 }
+
+/** The generation facilitator links must carry now (see RoomState.facilitatorLinkGeneration). */
+export function facilitatorLinkGeneration(state: RoomState): number {
+  return state.facilitatorLinkGeneration ?? 0;
+}
+
+/** The facilitator link changes generation: every older facilitator link is refused from now on. */
+export const rotateFacilitatorLink =
+  (actorId: string): RoomChange =>
+  (state) => {
+    if (state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+    const actor = state.members[actorId];
+    if (!actor || actor.role !== 'facilitator' || actor.stage !== 'admitted') {
+      throw new ProtocolFailure('FORBIDDEN', 'Only a facilitator in the room can replace the facilitator link');
+    }
+    return { ...state, facilitatorLinkGeneration: facilitatorLinkGeneration(state) + 1 };
+  };
 
 export function memberCount(state: RoomState): number {
   return Object.keys(state.members).length;

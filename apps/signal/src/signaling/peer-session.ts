@@ -29,7 +29,7 @@ import { enter, leave } from '../room/entry.js';
 import { clearProducers, disconnectSeat, resumeSeat } from '../room/seats.js';
 import { putProducer, removeProducer, setProducerPaused } from '../room/producers.js';
 import { viewFor } from '../room/projection.js';
-import { mediaAllowed, mediaPolicy, newRoom, type RoomState } from '../room/state.js';
+import { facilitatorLinkGeneration, mediaAllowed, mediaPolicy, newRoom, rotateFacilitatorLink, type RoomState } from '../room/state.js';
 import type { RoomStore } from '../store/room-store.js';
 import { asWire } from '../wire.js';
 import { InFlight, mediaSetUpBurst, RequestLimits, ROOM_CHANGES_PER_CONNECTION, SignalLimit } from './request-limits.js';
@@ -220,6 +220,8 @@ export class PeerSession implements RoomSessionHandle {
         }
         for (;;) {
           const roomId = randomBytes(12).toString('base64url');
+          // The shared invite link's id is on record, so blocking it does not remove the whole group.
+          const sharedInviteId = randomUUID();
           const room = newRoom({
             id: roomId,
             capacity: config.ROOM_CAPACITY,
@@ -227,14 +229,15 @@ export class PeerSession implements RoomSessionHandle {
             agreement: agreement ?? DEFAULT_AGREEMENT,
             startsAt: startsAt ?? Date.now(),
             durationMinutes,
+            sharedInviteId,
           });
           if (!(await store.create(room))) continue;
           const expiresAt = room.session.endsAt + config.ROOM_GRACE_SECONDS * 1000;
           log.info('room created', { room: roomTag(roomId) });
           return {
             roomId,
-            facilitatorToken: await tokens.sign({ roomId, role: 'facilitator' }, expiresAt),
-            inviteToken: await tokens.invite(roomId, expiresAt),
+            facilitatorToken: await tokens.sign({ roomId, role: 'facilitator', generation: 0 }, expiresAt),
+            inviteToken: await tokens.sign({ roomId, role: 'member', inviteId: sharedInviteId }, expiresAt),
           };
         }
       },
@@ -246,6 +249,7 @@ export class PeerSession implements RoomSessionHandle {
           const grant = await tokens.verify(token, roomId);
           const memberId = randomUUID();
           const inviteId = grant.role === 'member' ? grant.inviteId : null;
+          const linkGeneration = grant.role === 'facilitator' ? grant.generation : undefined;
           const connection = { connectionId: this.connectionId, node: nodeId, resumeNonce: newNonce() };
           return await rooms.queue.run(roomId, async () => {
             if (this.#socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while entering');
@@ -255,7 +259,7 @@ export class PeerSession implements RoomSessionHandle {
             hub.register(roomId, memberId, this);
             let state: RoomState;
             try {
-              state = await hub.change(roomId, enter({ id: memberId, displayName, role: grant.role, inviteId, connection }));
+              state = await hub.change(roomId, enter({ id: memberId, displayName, role: grant.role, inviteId, linkGeneration, connection }));
             } catch (error) {
               this.#entered = undefined;
               hub.unregister(roomId, memberId, this);
@@ -349,6 +353,16 @@ export class PeerSession implements RoomSessionHandle {
         const me = state.members[memberId];
         if (!me || !isFacilitatorRole(me.role)) throw new ProtocolFailure('FORBIDDEN', 'Only facilitators can make invite links');
         return { inviteToken: await tokens.invite(roomId, state.session.endsAt + config.ROOM_GRACE_SECONDS * 1000) };
+      },
+
+      'link:rotateFacilitator': async () => {
+        const { roomId, memberId } = this.#requireEntered();
+        // Through the room's queue and the store like every change: an entry with the old link
+        // queued before it still lands, every one after it is refused.
+        const state = await this.#queuing(() => this.#change(roomId, rotateFacilitatorLink(memberId)));
+        log.info('facilitator link replaced', { room: roomTag(roomId) });
+        const expiresAt = state.session.endsAt + config.ROOM_GRACE_SECONDS * 1000;
+        return { facilitatorToken: await tokens.sign({ roomId, role: 'facilitator', generation: facilitatorLinkGeneration(state) }, expiresAt) };
       },
 
       'media:join': async () => {
