@@ -1,0 +1,433 @@
+import { createHmac } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ErrorCode, MAX_MESSAGE_BYTES, requests } from '@group-room/shared';
+import type { SignalServer } from '@group-room/signal';
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  admittedMember,
+  connect,
+  disconnectAll,
+  drop,
+  freeSeats,
+  openRoom,
+  resume,
+  useServer,
+  waitingMember,
+  WAIT,
+  type Client,
+  type Person,
+} from '../support/signal-client.js';
+
+/*
+ * Fuzzing the signal server's handlers: a seeded stream of generated messages (known requests
+ * with valid-ish and broken payloads, unknown events, requests without an acknowledgement,
+ * forged, expired and replayed tokens, bursts of the same request) from an unauthenticated
+ * socket, a waiting member, an admitted member and a facilitator. The server must answer
+ * every acknowledged request with a typed result (never INTERNAL), must not let a role change
+ * what it may not, must stay up, and must give its memory back once everyone is gone.
+ */
+
+const SEED = 20261130;
+const SECRET = 'fuzz-secret-0123456789abcdef0123456789abcdef';
+const IN_FLIGHT = 64;
+/**
+ * 1 sends 100,000 messages (plus bursts' copies), in every test run (about a minute on a quiet
+ * 2-core machine, two under load); FUZZ_SCALE=0.1 for a quick loop while working.
+ */
+const SCALE = Number(process.env['FUZZ_SCALE'] ?? 1);
+const CODES = new Set<string>(ErrorCode.options);
+const REQUEST_NAMES = Object.keys(requests);
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+function jwt(payload: Record<string, unknown>, secret = SECRET, header: Record<string, unknown> = { alg: 'HS256' }): string {
+  const body = `${b64(header)}.${b64(payload)}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+const past = () => Math.floor(Date.now() / 1000) - 60;
+const future = () => Math.floor(Date.now() / 1000) + 3600;
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+interface Context {
+  roomId: string;
+  otherRoomId: string;
+  ids: string[];
+  otherIds: string[];
+  otherTokens: string[];
+  replayed: string[];
+  transportIds: string[];
+}
+
+type Kind = 'valid-ish' | 'broken' | 'unknown-event' | 'no-ack' | 'token' | 'burst';
+interface Message {
+  kind: Kind;
+  name: string;
+  payload: unknown[];
+  ack: boolean;
+  /** For bursts: how many copies to send at once. */
+  copies: number;
+}
+
+const huge = (n: number) => 'x'.repeat(n);
+const HUGE = [huge(63), huge(64), huge(65), huge(2047), huge(2048), huge(2049), huge(16_000), '\u202e'.repeat(100), '\u0000\u200b'.repeat(50)];
+function deep(depth: number): unknown {
+  let value: unknown = { leaf: 1 };
+  for (let i = 0; i < depth; i++) value = i % 2 ? [value] : { nested: value };
+  return value;
+}
+const DEEP = [deep(50), deep(500), deep(1000)];
+const EVIL_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty'];
+const evilObject = (key: string, value: unknown) => JSON.parse(`{${JSON.stringify(key)}: ${JSON.stringify(value ?? null)}}`) as unknown;
+const NUMBERISH = ['NaN', 'Infinity', '-0', '1e309', '0x10', ' 1', '', '-1', '9007199254740993'];
+
+function arbitraries(ctx: Context) {
+  const id = fc.oneof(fc.constantFrom(...ctx.ids, ...ctx.otherIds, ctx.otherRoomId), fc.string({ maxLength: 70 }), fc.constantFrom(...HUGE, ...NUMBERISH));
+  const source = fc.oneof(fc.constantFrom('mic', 'camera', 'screen'), fc.string({ maxLength: 8 }));
+  // The other room's tokens are sent for this room only (they are real: with its own id they would let anyone in there).
+  const roomId = fc.oneof(fc.constant(ctx.roomId), fc.string({ maxLength: 40 }), fc.constantFrom(...HUGE));
+  const strange = fc.oneof(
+    fc.anything({ maxDepth: 3, withNullPrototype: true, withBigInt: false, withMap: true, withSet: true, withDate: true, withTypedArray: true, withSparseArray: true }),
+    fc.constantFrom(...HUGE, ...DEEP, ...NUMBERISH, null, undefined, NaN, -0, Infinity, 2 ** 53, [], {}, true),
+    fc.tuple(fc.constantFrom(...EVIL_KEYS), fc.anything({ maxDepth: 1 })).map(([k, v]) => evilObject(k, v)),
+  );
+  const command = fc.oneof(
+    fc.record({ type: fc.constantFrom('member.admit', 'floor.grant', 'hand.lower'), memberId: id }),
+    fc.record({ type: fc.constant('member.remove'), memberId: id, block: fc.boolean() }),
+    fc.record({ type: fc.constant('member.setRole'), memberId: id, role: fc.constantFrom('cofacilitator', 'member', 'facilitator') }),
+    fc.record({ type: fc.constantFrom('member.mute', 'member.ask'), memberId: id, source }),
+    fc.record({ type: fc.constant('member.muteAll'), except: fc.oneof(fc.constant(null), id) }),
+    fc.record({ type: fc.constant('room.setLocked'), locked: fc.oneof(fc.boolean(), strange) }),
+    fc.record({ type: fc.constant('room.setAutoAdmit'), enabled: fc.boolean() }),
+    fc.record({ type: fc.constant('floor.setMode'), mode: fc.constantFrom('open', 'hands', 'round') }),
+    fc.record({ type: fc.constant('hands.move'), memberId: id, to: fc.oneof(fc.integer({ min: -5, max: 2000 }), strange) }),
+    fc.record({ type: fc.constant('agreement.set'), text: fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom(...HUGE)) }),
+    fc.record({ type: fc.constant('agreement.acknowledge'), version: fc.string({ maxLength: 20 }), privateSpace: fc.oneof(fc.constant(true), strange) }),
+    fc.record({ type: fc.constant('ask.answer'), source, accept: fc.boolean() }),
+    fc.record({ type: fc.constant('round.start'), order: fc.array(id, { maxLength: 5 }), seconds: fc.integer({ min: -1, max: 4000 }) }),
+    fc
+      .constantFrom('member.admitAll', 'session.end', 'floor.release', 'hand.raise', 'hands.clear', 'round.pass', 'round.end', 'unknown.command', '__proto__', 'constructor')
+      .map((type) => ({ type })),
+    strange,
+  );
+  const payloadFor = (name: string): fc.Arbitrary<unknown> => {
+    switch (name) {
+      case 'room:command':
+        return fc.record({ command });
+      case 'room:create':
+        return fc.record(
+          { title: fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom(...HUGE)), durationMinutes: fc.integer({ min: -10, max: 1000 }), startsAt: fc.oneof(fc.integer(), fc.constant(2 ** 52)) },
+          { requiredKeys: [] },
+        );
+      case 'room:enter':
+        return fc.record({ roomId, token: fc.oneof(fc.constantFrom(...ctx.otherTokens), fc.string({ minLength: 16, maxLength: 80 })), displayName: fc.oneof(fc.string({ maxLength: 40 }), strange) });
+      case 'room:resume':
+        return fc.record({ roomId, credential: fc.oneof(fc.constantFrom(...ctx.replayed), fc.string({ minLength: 16, maxLength: 80 })) });
+      case 'transport:create':
+        return fc.record({ direction: fc.oneof(fc.constantFrom('send', 'recv'), strange) });
+      case 'transport:connect':
+        return fc.record({ transportId: id, dtlsParameters: fc.oneof(strange, fc.constant({ role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AB:CD' }] })) });
+      case 'transport:restartIce':
+        return fc.record({ transportId: id });
+      case 'media:produce':
+        return fc.record({
+          transportId: id,
+          kind: fc.constantFrom('audio', 'video', 'data'),
+          source,
+          rtpParameters: fc.oneof(strange, fc.record({ codecs: fc.array(strange, { maxLength: 3 }), encodings: fc.array(strange, { maxLength: 3 }) })),
+        });
+      case 'media:setProducerPaused':
+        return fc.record({ producerId: id, paused: fc.oneof(fc.boolean(), strange) });
+      case 'media:closeProducer':
+        return fc.record({ producerId: id });
+      case 'consumer:resume':
+        return fc.record({ consumerId: id });
+      case 'media:ready':
+        return fc.record({ rtpCapabilities: fc.oneof(strange, fc.record({ codecs: fc.array(strange, { maxLength: 3 }) })) });
+      case 'signal:send':
+        return fc.record({ signal: fc.oneof(strange, fc.record({ type: fc.string({ maxLength: 12 }), text: fc.oneof(fc.string(), fc.constantFrom(...HUGE)) })) });
+      default:
+        return fc.oneof(fc.constant({}), strange);
+    }
+  };
+  const knownName = fc.constantFrom(...REQUEST_NAMES);
+  const validish = knownName.chain((name) => payloadFor(name).map((p) => ({ kind: 'valid-ish' as const, name, payload: [p], ack: true, copies: 1 })));
+  const broken = fc
+    .tuple(knownName, fc.array(strange, { minLength: 0, maxLength: 3 }))
+    .map(([name, payload]) => ({ kind: 'broken' as const, name, payload, ack: true, copies: 1 }));
+  const unknown = fc
+    .tuple(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom(...EVIL_KEYS, 'room:', 'connect', 'disconnecting', 'newListener', huge(5000))), strange)
+    .map(([name, p]) => ({ kind: 'unknown-event' as const, name, payload: [p], ack: true, copies: 1 }));
+  const noAck = fc
+    .tuple(fc.oneof(knownName, fc.string({ maxLength: 20 })), strange)
+    .map(([name, p]) => ({ kind: 'no-ack' as const, name, payload: [p], ack: false, copies: 1 }));
+  const forged = fc.oneof(
+    fc.constantFrom(
+      () => jwt({ room: ctx.roomId, role: 'facilitator', aud: 'group-room', exp: past() }),
+      () => jwt({ room: ctx.roomId, role: 'facilitator', aud: 'group-room', exp: future() }, 'a-different-secret-of-enough-length-000'),
+      () => jwt({ room: ctx.roomId, role: 'facilitator', aud: 'group-room', exp: future() }, SECRET, { alg: 'none' }).split('.').slice(0, 2).join('.') + '.',
+      () => jwt({ room: ctx.roomId, role: 'facilitator', aud: 'group-room:seat', exp: future() }, 'wrong-wrong-wrong-wrong-wrong-wrong-1'),
+      () => jwt({ room: ctx.roomId, role: 'member', aud: 'group-room', exp: past(), inv: 'x' }),
+      () => jwt({ room: ctx.roomId, sub: ctx.ids[0], nonce: 'guess', aud: 'group-room:seat', exp: past() }),
+      () => jwt({ room: ctx.roomId, role: 'facilitator' }, SECRET, { alg: 'HS512' }),
+    ),
+  );
+  const token = fc
+    .tuple(fc.constantFrom('room:enter', 'room:resume'), fc.oneof(forged.map((f) => f()), fc.constantFrom(...ctx.replayed, ...ctx.otherTokens)), roomId, fc.boolean())
+    .map(([name, tok, room, here]) => ({
+      kind: 'token' as const,
+      name,
+      payload: [name === 'room:enter' ? { roomId: here ? ctx.roomId : room, token: tok, displayName: 'Fuzzy' } : { roomId: here ? ctx.roomId : room, credential: tok }],
+      ack: true,
+      copies: 1,
+    }));
+  const burst = fc
+    .tuple(validish, fc.integer({ min: 8, max: 64 }))
+    .map(([m, copies]) => ({ ...m, kind: 'burst' as const, copies }));
+  return fc.oneof(
+    { weight: 40, arbitrary: validish },
+    { weight: 25, arbitrary: broken },
+    { weight: 10, arbitrary: unknown },
+    { weight: 8, arbitrary: noAck },
+    { weight: 12, arbitrary: token },
+    { weight: 1, arbitrary: burst },
+  ) as fc.Arbitrary<Message>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+interface Tally {
+  byKind: Record<string, number>;
+  byOutcome: Record<string, number>;
+  sent: number;
+  untyped: { name: string; answer: unknown }[];
+}
+const newTally = (): Tally => ({ byKind: {}, byOutcome: {}, sent: 0, untyped: [] });
+
+function isTyped(answer: unknown): string | null {
+  if (typeof answer !== 'object' || answer === null) return null;
+  const a = answer as { ok?: unknown; data?: unknown; error?: { code?: unknown; message?: unknown } };
+  if (a.ok === true && 'data' in a) return 'ok';
+  if (a.ok === false && a.error && typeof a.error.code === 'string' && CODES.has(a.error.code) && typeof a.error.message === 'string') return a.error.code;
+  return null;
+}
+
+async function sendOne(socket: Client, m: Message, tally: Tally): Promise<void> {
+  const raw = socket as unknown as { emit: (...a: unknown[]) => void; timeout: (ms: number) => { emitWithAck: (...a: unknown[]) => Promise<unknown> } };
+  tally.byKind[m.kind] = (tally.byKind[m.kind] ?? 0) + m.copies;
+  tally.sent += m.copies;
+  if (!m.ack) {
+    try {
+      raw.emit(m.name, ...m.payload);
+    } catch {
+      // socket.io-client refuses reserved names ('connect', …) before they reach the wire
+    }
+    return;
+  }
+  const started = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: m.copies }, () => raw.timeout(15_000).emitWithAck(m.name, ...m.payload).catch((e: unknown) => ({ timeout: String(e) }))),
+  );
+  const took = performance.now() - started;
+  if (took > 2000 && process.env['FUZZ_DEBUG']) console.warn(`slow ${m.name} ${took.toFixed(0)} ms connected=${socket.connected} ${JSON.stringify(answers[0]).slice(0, 200)} ${JSON.stringify(m.payload).slice(0, 300)}`);
+  for (const answer of answers) {
+    const outcome = isTyped(answer);
+    // An unknown event gets no acknowledgement at all: Socket.IO drops it (no handler), so only
+    // known names must answer. A timed-out known request is a failure.
+    if (!REQUEST_NAMES.includes(m.name) && (answer as { timeout?: string }).timeout) {
+      tally.byOutcome['no answer (unknown event)'] = (tally.byOutcome['no answer (unknown event)'] ?? 0) + 1;
+      if (process.env['FUZZ_DEBUG']) console.warn(`no answer: ${JSON.stringify(m.name).slice(0, 40)} ${(answer as { timeout?: string }).timeout} ${(performance.now() - started).toFixed(0)} ms`);
+      continue;
+    }
+    tally.byOutcome[outcome ?? 'UNTYPED'] = (tally.byOutcome[outcome ?? 'UNTYPED'] ?? 0) + 1;
+    if (!outcome || outcome === 'INTERNAL') tally.untyped.push({ name: m.name, answer });
+  }
+}
+
+/*
+ * Messages stay under MAX_MESSAGE_BYTES (64 KiB): a bigger one makes the server close the
+ * connection (Socket.IO's maxHttpBufferSize), which the oversized check below covers.
+ */
+
+/** Send `count` generated messages on `socket`, `IN_FLIGHT` at a time, as fast as answers come. */
+async function fuzz(socket: Client, arb: fc.Arbitrary<Message>, count: number, seed: number, tally: Tally): Promise<void> {
+  const messages = fc.sample(arb, { seed, numRuns: count });
+  if (process.env['FUZZ_DEBUG']) {
+    let last: Message | undefined;
+    socket.on('disconnect', (reason) => console.warn(`disconnect ${reason} after ${tally.sent}; last ${JSON.stringify(last)?.slice(0, 300)}`));
+    (socket as unknown as { onAnyOutgoing: (f: (...a: unknown[]) => void) => void }).onAnyOutgoing((...a: unknown[]) => {
+      last = { kind: 'broken', name: String(a[0]), payload: a.slice(1), ack: true, copies: 1 };
+    });
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < messages.length) {
+      const m = messages[next++]!;
+      await sendOne(socket, m, tally);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What only a facilitator may change
+
+async function guarded(server: SignalServer, roomId: string, senderId: string | null) {
+  const state = await server.store.get(roomId);
+  if (!state) return null;
+  const members = Object.values(state.members)
+    .filter((m) => m.id !== senderId)
+    .map((m) => ({ id: m.id, role: m.role, stage: m.stage, heldOff: [...m.heldOff].sort(), asked: [...m.asked].sort() }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+  return {
+    title: state.title,
+    locked: state.locked,
+    autoAdmit: state.autoAdmit,
+    ended: state.ended,
+    blockedInvites: state.blockedInvites,
+    agreement: state.agreement.version,
+    session: state.session,
+    floorMode: state.floor.mode,
+    round: (state.floor as { round?: unknown }).round ?? null,
+    members,
+    senderRole: senderId ? (state.members[senderId]?.role ?? 'gone') : null,
+  };
+}
+
+function heapUsed(): number {
+  let gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+const MB = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+
+// ---------------------------------------------------------------------------------------------
+
+describe('fuzzing the handlers (limits lifted)', () => {
+  const t = useServer({ SOCKET_REQUESTS_PER_SECOND: '1000000', TOKEN_SECRET: SECRET });
+
+  it('answers generated messages (100,000 × FUZZ_SCALE) with typed results, keeps roles, stays up and gives memory back', { timeout: 400_000 }, async () => {
+    const { server } = t;
+    const baseline = heapUsed();
+
+    const room = await openRoom(server, 'Fay');
+    const other = await openRoom(server, 'Olga');
+    const otherMember = await admittedMember(server, other, other.facilitator, 'Oscar');
+    const first = await admittedMember(server, room, room.facilitator, 'Mia');
+    await drop(server, first);
+    const member: Person = await resume(server, first); // `first.resume` is now a used credential
+    const waiting = await waitingMember(server, room, 'Wes');
+    const stranger = await connect(server);
+
+    const ctx: Context = {
+      roomId: room.roomId,
+      otherRoomId: other.roomId,
+      ids: [room.facilitator.id, member.id, waiting.id],
+      otherIds: [other.facilitator.id, otherMember.id],
+      otherTokens: [other.facilitatorToken, other.inviteToken, other.facilitator.resume.credential, otherMember.resume.credential],
+      replayed: [first.resume.credential],
+      transportIds: [],
+    };
+    const arb = arbitraries(ctx);
+    const fuzzStart = performance.now();
+    const tallies = { stranger: newTally(), waiting: newTally(), member: newTally(), facilitator: newTally() };
+
+    // Everyone but the facilitator at once; then what only a facilitator may change is compared.
+    const before = await guarded(server, room.roomId, null);
+    await Promise.all([
+      fuzz(stranger, arb, Math.round(25_000 * SCALE), SEED, tallies.stranger),
+      fuzz(waiting.socket, arb, Math.round(22_000 * SCALE), SEED + 1, tallies.waiting),
+      fuzz(member.socket, arb, Math.round(25_000 * SCALE), SEED + 2, tallies.member),
+    ]);
+    const after = await guarded(server, room.roomId, null);
+    // The member and the waiting member may have left (their own seat) or raised a hand; nothing else.
+    const withoutSenders = (g: typeof before) =>
+      g && { ...g, members: g.members.filter((m) => m.id !== member.id && m.id !== waiting.id), senderRole: null };
+    expect(withoutSenders(after)).toEqual(withoutSenders(before));
+    const stateAfter = await server.store.get(room.roomId);
+    for (const id of [member.id, waiting.id]) {
+      const role = stateAfter?.members[id]?.role;
+      if (role !== undefined) expect(role).toBe('member');
+    }
+    const waitingStage = stateAfter?.members[waiting.id]?.stage;
+    if (waitingStage !== undefined) expect(waitingStage).not.toBe('admitted');
+    // The other room is untouched by anyone here.
+    const otherState = await server.store.get(other.roomId);
+    expect(Object.keys(otherState!.members).sort()).toEqual([other.facilitator.id, otherMember.id].sort());
+
+    // The facilitator last: anything goes, but every answer is typed.
+    await fuzz(room.facilitator.socket, arb, Math.round(28_000 * SCALE), SEED + 3, tallies.facilitator);
+
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+
+    const total = Object.values(tallies).reduce((n, x) => n + x.sent, 0);
+    const byKind: Record<string, number> = {};
+    const byOutcome: Record<string, number> = {};
+    for (const x of Object.values(tallies)) {
+      for (const [k, v] of Object.entries(x.byKind)) byKind[k] = (byKind[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(x.byOutcome)) byOutcome[k] = (byOutcome[k] ?? 0) + v;
+    }
+    console.warn(`fuzz: ${total} messages in ${((performance.now() - fuzzStart) / 1000).toFixed(1)} s (seed ${SEED}); per sender ${JSON.stringify(Object.fromEntries(Object.entries(tallies).map(([k, v]) => [k, v.sent])))}`);
+    console.warn(`fuzz: per kind ${JSON.stringify(byKind)}`);
+    console.warn(`fuzz: answers ${JSON.stringify(byOutcome)}`);
+    const untyped = Object.values(tallies).flatMap((x) => x.untyped);
+    expect(untyped.slice(0, 5)).toEqual([]);
+    expect(total).toBeGreaterThanOrEqual(100_000 * SCALE);
+
+    disconnectAll();
+    await freeSeats(server);
+    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
+    await vi.waitFor(async () => expect(await server.store.roomIds()).toEqual([]), WAIT).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    const end = heapUsed();
+    console.warn(`fuzz: heap baseline ${MB(baseline)}, after ${MB(end)} (Δ ${MB(end - baseline)})`);
+    expect(end - baseline).toBeLessThan(30 * 1024 * 1024);
+  });
+});
+
+describe('fuzzing with the default request limit', () => {
+  const t = useServer({ TOKEN_SECRET: SECRET });
+
+  it('answers a flood with typed results, RATE_LIMITED among them', { timeout: 60_000 }, async () => {
+    const { server } = t;
+    const room = await openRoom(server, 'Fay');
+    const member = await admittedMember(server, room, room.facilitator, 'Mia');
+    const stranger = await connect(server);
+    const ctx: Context = { roomId: room.roomId, otherRoomId: room.roomId, ids: [room.facilitator.id, member.id], otherIds: ['x'], otherTokens: ['y'.repeat(16)], replayed: ['z'.repeat(16)], transportIds: [] };
+    const arb = arbitraries(ctx);
+    const tally = newTally();
+    const before = await guarded(server, room.roomId, null);
+    await Promise.all([fuzz(stranger, arb, 1000, SEED + 10, tally), fuzz(member.socket, arb, 1000, SEED + 11, tally)]);
+    const after = await guarded(server, room.roomId, null);
+    const withoutMember = (g: typeof before) => g && { ...g, members: g.members.filter((m) => m.id !== member.id), senderRole: null };
+    expect(withoutMember(after)).toEqual(withoutMember(before));
+    console.warn(`fuzz (default limit): ${tally.sent} messages, answers ${JSON.stringify(tally.byOutcome)}`);
+    expect(tally.untyped.slice(0, 5)).toEqual([]);
+    expect(tally.byOutcome['RATE_LIMITED'] ?? 0).toBeGreaterThan(0);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('closes a connection that sends more than MAX_MESSAGE_BYTES and stays up', async () => {
+    const { server } = t;
+    for (const name of ['room:command', 'room:create', 'no-such-event']) {
+      const socket = await connect(server);
+      const closed = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
+      (socket as unknown as { emit: (...a: unknown[]) => void }).emit(name, { command: { type: 'agreement.set', text: 'x'.repeat(MAX_MESSAGE_BYTES + 1) } }, () => undefined);
+      expect(await closed).toBe('transport close');
+    }
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+});
