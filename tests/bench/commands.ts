@@ -27,6 +27,7 @@ import type {
 import { createLogger, loadConfig, startSignalServer, type SignalServer } from '@group-room/signal';
 import { createClient, type RedisClientType } from 'redis';
 import { io, type Socket } from 'socket.io-client';
+import { quantile } from './measure.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 type CommandInput = RequestPayload<'room:command'>['command'];
@@ -56,11 +57,6 @@ const PHASES: Phase[] = [
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index]!;
-}
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 1)} ms`;

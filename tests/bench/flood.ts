@@ -12,14 +12,12 @@
  * acknowledged, and the flood's answers by code. Asserts nothing.
  */
 import os from 'node:os';
-import type { ClientToServerEvents, RequestPayload, ServerToClientEvents } from '@group-room/shared';
 import type { Page } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
-import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, eventually, launchChromium, newMember, setAutoAdmit } from '../support/browser.js';
+import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, launchChromium, newMember, setAutoAdmit } from '../support/browser.js';
 import { startProductionServer } from '../support/prod-server.js';
+import { audioFlowing, audioFrom, quantile, say, sendCommand, type Client } from './measure.js';
 
-type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
-type CommandInput = RequestPayload<'room:command'>['command'];
 
 const trials = Number(process.argv[2] ?? 20);
 const receivers = Number(process.argv[3] ?? 3);
@@ -28,39 +26,6 @@ const SETTLE_MS = 1200;
 const WATCHDOG_MS = 20 * 60_000;
 const ACCEPT_UNMUTE = /^Turn my microphone on$/;
 const FLOOD_IN_FLIGHT = 32;
-
-const say = (line = '') => process.stdout.write(`${line}\n`);
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index]!;
-}
-
-/** Copied from bench:mute: at one receiver, the speaker's inbound audio (bytes, last packet time). */
-async function audioFrom(page: Page, peerName: string): Promise<{ bytes: number; lastPacketAt: number } | null> {
-  return page.evaluate(async (name) => {
-    const tile = [...document.querySelectorAll<HTMLElement>('[data-testid="peer-tile"]')].find((t) => t.dataset['peerName'] === name);
-    const stream = tile?.querySelector('audio')?.srcObject;
-    if (!(stream instanceof MediaStream)) return null;
-    const ids = new Set(stream.getAudioTracks().map((t) => t.id));
-    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
-    for (const pc of pcs) {
-      if (pc.connectionState === 'closed') continue;
-      let found: { bytes: number; lastPacketAt: number } | null = null;
-      const stats = await pc.getStats();
-      const now = Date.now();
-      stats.forEach((r: Record<string, unknown>) => {
-        if (r['type'] === 'inbound-rtp' && ids.has(String(r['trackIdentifier']))) {
-          const offset = now - Number(r['timestamp']);
-          found = { bytes: Number(r['bytesReceived'] ?? 0), lastPacketAt: Number(r['lastPacketReceivedTimestamp'] ?? 0) + offset };
-        }
-      });
-      if (found) return found;
-    }
-    return null;
-  }, peerName);
-}
 
 function linkParts(link: string): { roomId: string; token: string } {
   const url = new URL(link);
@@ -82,22 +47,6 @@ async function enterWith(baseUrl: string, link: string, displayName: string) {
   const result = await socket.timeout(10_000).emitWithAck('room:enter', { roomId, token, displayName });
   if (!result.ok) throw new Error(`${displayName} could not enter: ${result.error.message}`);
   return { socket, roomId, view: result.data.view };
-}
-
-async function sendCommand(socket: Client, command: CommandInput): Promise<void> {
-  const result = await socket.timeout(10_000).emitWithAck('room:command', { command });
-  if (!result.ok) throw new Error(`${command.type} failed: ${result.error.code} ${result.error.message}`);
-}
-
-async function audioFlowing(pages: Page[]): Promise<void> {
-  await eventually(async () => {
-    const before = await Promise.all(pages.map((p) => audioFrom(p, SPEAKER)));
-    await new Promise((r) => setTimeout(r, 300));
-    const after = await Promise.all(pages.map((p) => audioFrom(p, SPEAKER)));
-    after.forEach((sample, i) => {
-      if (!sample || sample.bytes <= (before[i]?.bytes ?? 0)) throw new Error(`receiver ${i + 1} gets no audio from the speaker`);
-    });
-  }, 30_000);
 }
 
 /** Requests a flooder cycles through: [name, payload]. */
@@ -158,7 +107,7 @@ async function measure(label: string, socket: Client, target: string, speakerPag
   const latencies: number[] = [];
   const acks: number[] = [];
   for (let trial = 1; trial <= trials; trial++) {
-    await audioFlowing(listening);
+    await audioFlowing(listening, SPEAKER);
     const t0 = Date.now();
     await sendCommand(socket, { type: 'member.mute', memberId: target, source: 'mic' });
     acks.push(Date.now() - t0);

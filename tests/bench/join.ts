@@ -13,6 +13,7 @@ import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { createRoom, enterAsFacilitator, fillEntryForm, launchChromium, newMember, setAutoAdmit, type Member } from '../support/browser.js';
 import { startProductionServer } from '../support/prod-server.js';
+import { quantile } from './measure.js';
 
 const members = Number(process.argv[2] ?? 6);
 const TICKS_PER_SECOND = 100; // Linux USER_HZ
@@ -39,10 +40,6 @@ function machineCpu(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-function quantile(sorted: number[], q: number): number {
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index]!;
-}
 
 interface JoinTiming {
   /** Click → the room says "joined" (admission, device, transports, produce). */

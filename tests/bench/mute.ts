@@ -15,14 +15,12 @@
  * receivers, and mute → command acknowledged. Asserts nothing.
  */
 import os from 'node:os';
-import type { ClientToServerEvents, RequestPayload, ServerToClientEvents } from '@group-room/shared';
 import type { Page } from 'playwright-core';
-import { io, type Socket } from 'socket.io-client';
-import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, eventually, launchChromium, newMember, setAutoAdmit } from '../support/browser.js';
+import { io } from 'socket.io-client';
+import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, launchChromium, newMember, setAutoAdmit } from '../support/browser.js';
 import { startProductionServer } from '../support/prod-server.js';
+import { audioFlowing, audioFrom, quantile, say, sendCommand, type Client } from './measure.js';
 
-type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
-type CommandInput = RequestPayload<'room:command'>['command'];
 
 const trials = Number(process.argv[2] ?? 20);
 const receivers = Number(process.argv[3] ?? 3);
@@ -34,41 +32,6 @@ const WATCHDOG_MS = 15 * 60_000;
 /** The member's answer to "the facilitator asks you to unmute", as the UI labels it. */
 const ACCEPT_UNMUTE = /^Turn my microphone on$/;
 
-const say = (line = '') => process.stdout.write(`${line}\n`);
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index]!;
-}
-
-/** At one receiver: the speaker's inbound audio (bytes, last packet time), matched through the tile's track. */
-async function audioFrom(page: Page, peerName: string): Promise<{ bytes: number; lastPacketAt: number } | null> {
-  return page.evaluate(async (name) => {
-    const tile = [...document.querySelectorAll<HTMLElement>('[data-testid="peer-tile"]')].find((t) => t.dataset['peerName'] === name);
-    const stream = tile?.querySelector('audio')?.srcObject;
-    if (!(stream instanceof MediaStream)) return null;
-    const ids = new Set(stream.getAudioTracks().map((t) => t.id));
-    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
-    for (const pc of pcs) {
-      if (pc.connectionState === 'closed') continue;
-      let found: { bytes: number; lastPacketAt: number } | null = null;
-      const stats = await pc.getStats();
-      const now = Date.now();
-      stats.forEach((r: Record<string, unknown>) => {
-        if (r['type'] === 'inbound-rtp' && ids.has(String(r['trackIdentifier']))) {
-          // WebRTC's stats clock is not quite Date.now(): shift by the offset between the two,
-          // read off this report's own timestamp, so the packet time compares with t0.
-          const offset = now - Number(r['timestamp']);
-          found = { bytes: Number(r['bytesReceived'] ?? 0), lastPacketAt: Number(r['lastPacketReceivedTimestamp'] ?? 0) + offset };
-        }
-      });
-      if (found) return found;
-    }
-    return null;
-  }, peerName);
-}
-
 async function connectFacilitator(baseUrl: string, facilitatorUrl: string): Promise<{ socket: Client; roomId: string }> {
   const url = new URL(facilitatorUrl);
   const roomId = url.pathname.split('/').at(-1)!;
@@ -77,23 +40,6 @@ async function connectFacilitator(baseUrl: string, facilitatorUrl: string): Prom
   const result = await socket.timeout(10_000).emitWithAck('room:enter', { roomId, token, displayName: 'Bench facilitator' });
   if (!result.ok) throw new Error(`facilitator could not enter: ${result.error.message}`);
   return { socket, roomId };
-}
-
-async function sendCommand(socket: Client, command: CommandInput): Promise<void> {
-  const result = await socket.timeout(10_000).emitWithAck('room:command', { command });
-  if (!result.ok) throw new Error(`${command.type} failed: ${result.error.code} ${result.error.message}`);
-}
-
-/** Every receiver's byte count from the speaker grows: audio is flowing. */
-async function audioFlowing(pages: Page[]): Promise<void> {
-  await eventually(async () => {
-    const before = await Promise.all(pages.map((p) => audioFrom(p, SPEAKER)));
-    await new Promise((r) => setTimeout(r, 300));
-    const after = await Promise.all(pages.map((p) => audioFrom(p, SPEAKER)));
-    after.forEach((sample, i) => {
-      if (!sample || sample.bytes <= (before[i]?.bytes ?? 0)) throw new Error(`receiver ${i + 1} gets no audio from the speaker`);
-    });
-  }, 30_000);
 }
 
 async function main(): Promise<void> {
@@ -133,7 +79,7 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     const ackTimes: number[] = [];
     for (let trial = 1; trial <= trials; trial++) {
-      await audioFlowing(listening);
+      await audioFlowing(listening, SPEAKER);
       const t0 = Date.now();
       await sendCommand(socket, { type: 'member.mute', memberId: target, source: 'mic' });
       ackTimes.push(Date.now() - t0);

@@ -18,13 +18,10 @@ import type { Page } from 'playwright-core';
 import { createRoom, enterAdmittedAutomatically, enterAsFacilitator, eventually, launchChromium, newMember, pause, setAutoAdmit, tileConnection } from '../support/browser.js';
 import { mediasoupWorkerPids, startProductionServer } from '../support/prod-server.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
+import { quantile } from './measure.js';
 
 const trials = Number(process.argv[2] ?? 5);
 
-function quantile(sorted: number[], q: number): number {
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index]!;
-}
 
 /**
  * In a receiving page: from now on, note the first moment (Date.now) Bea's tile is online and
