@@ -68,6 +68,21 @@ export function MemberList({ client, view, everyone }: Props) {
           const canManage = !isSelf && m.role !== 'facilitator';
           // Another facilitator who came in after this one (e.g. with a leaked link) can be removed by them.
           const canRemoveFacilitator = !isSelf && m.role === 'facilitator' && self?.role === 'facilitator' && self.enteredAt < m.enteredAt;
+          const removeButton = (
+            <button
+              type="button"
+              id={`${id}-remove-${m.id}`}
+              className="danger small"
+              disabled={busy}
+              aria-label={`Remove ${m.displayName}`}
+              onClick={() => {
+                setBlock(false);
+                setRemoving(m.id);
+              }}
+            >
+              Remove
+            </button>
+          );
           return (
             <li
               key={m.id}
@@ -84,19 +99,7 @@ export function MemberList({ client, view, everyone }: Props) {
               </span>
               {canRemoveFacilitator && removing !== m.id && (
                 <span className="person-actions">
-                  <button
-                    type="button"
-                    id={`${id}-remove-${m.id}`}
-                    className="danger small"
-                    disabled={busy}
-                    aria-label={`Remove ${m.displayName}`}
-                    onClick={() => {
-                      setBlock(false);
-                      setRemoving(m.id);
-                    }}
-                  >
-                    Remove
-                  </button>
+                  {removeButton}
                 </span>
               )}
               {canManage && removing !== m.id && (
@@ -115,19 +118,7 @@ export function MemberList({ client, view, everyone }: Props) {
                   >
                     {m.role === 'cofacilitator' ? 'Revoke co-facilitator' : 'Make co-facilitator'}
                   </button>
-                  <button
-                    type="button"
-                    id={`${id}-remove-${m.id}`}
-                    className="danger small"
-                    disabled={busy}
-                    aria-label={`Remove ${m.displayName}`}
-                    onClick={() => {
-                      setBlock(false);
-                      setRemoving(m.id);
-                    }}
-                  >
-                    Remove
-                  </button>
+                  {removeButton}
                 </span>
               )}
               {m.role === 'member' && removing !== m.id && <MuteControls client={client} member={m} busy={busy} run={run} />}
