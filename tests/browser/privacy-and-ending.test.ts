@@ -293,14 +293,22 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
 
     /**
      * Every key of this server under the prefix but its node heartbeat (`<prefix>node:<id>`,
-     * a value of "1" with a 10 s TTL that says the process is alive: nothing about anyone).
+     * a value of "1" with a 10 s TTL that says the process is alive: nothing about anyone) and
+     * the per-address limit counts (`<prefix>limit:<name>:<digest of the address>`, a number
+     * with a TTL of at most an hour: no address, no name).
      */
     const keys = async (): Promise<string[]> => {
       const found: string[] = [];
       for await (const batch of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) found.push(...batch);
       const heartbeats = found.filter((key) => key.startsWith(`${prefix}node:`));
       for (const key of heartbeats) expect(await redis.get(key)).toBe('1');
-      return found.filter((key) => !heartbeats.includes(key)).sort();
+      const limits = found.filter((key) => key.startsWith(`${prefix}limit:`));
+      for (const key of limits) {
+        expect(key).toMatch(/:limit:[a-z-]+:[A-Za-z0-9_-]{22}$/);
+        expect(await redis.get(key)).toMatch(/^\d+$/);
+        expect(await redis.ttl(key)).toBeLessThanOrEqual(3600);
+      }
+      return found.filter((key) => !heartbeats.includes(key) && !limits.includes(key)).sort();
     };
 
     beforeAll(async () => {
@@ -332,10 +340,12 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
       const roomId = new URL(facilitatorUrl).pathname.split('/').pop()!;
       await expectReceiving(bea.page, BEA, [ADA]);
 
-      // While the session runs, the room is in Redis under the prefix, with a TTL.
+      // While the session runs, the room is in Redis under the prefix, with a TTL, and its id
+      // in the index of live rooms (MAX_ROOMS).
       const roomKey = `${prefix}room:${roomId}`;
       const recordKey = `${prefix}acknowledgements:${roomId}`;
-      expect(await keys()).toEqual([roomKey]);
+      expect(await keys()).toEqual([roomKey, `${prefix}rooms`]);
+      expect(await redis.zRange(`${prefix}rooms`, 0, -1)).toEqual([roomId]);
       expect(await redis.ttl(roomKey)).toBeGreaterThan(0);
       expect(await redis.hGet(roomKey, 'doc')).toContain(BEA);
 

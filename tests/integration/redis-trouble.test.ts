@@ -5,12 +5,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 import {
   admittedMember,
+  connect,
   disconnectAll,
   expectError,
   mediaJoin,
   ok,
   openRoom,
   receive,
+  request,
   sendMic,
   startServer,
   type TestServer,
@@ -85,6 +87,12 @@ describe('Redis trouble', () => {
     expect(refused.message).toMatch(/try again/i);
     // Again, now that the client has certainly noticed.
     expectError(await tryCommand(fac, { type: 'room.setLocked', locked: true }), 'UNAVAILABLE');
+
+    // A new connection is still let in (sockets per address are counted on the node), and
+    // creating a room gets the store's answer: the per-address creation count carries on in
+    // the process while Redis is away rather than failing the request itself.
+    const newcomer = await connect(server);
+    expect(expectError(await request(newcomer, 'room:create', {}), 'UNAVAILABLE').message).toBe(UNAVAILABLE_MESSAGE);
 
     expect(await health('/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
     expect(await health('/readyz')).toMatchObject({ status: 503, body: { status: 'not ready', checks: { workers: true, store: false } } });

@@ -1167,14 +1167,24 @@ describe('signal server with the Redis store', () => {
     const wes = await waitingMember(node.server, room, 'Wes');
     const agnes = await enter(node.server, room.roomId, room.inviteToken, 'Agnes');
     await mediaJoin(mo);
-    // The room, and this node's heartbeat (which keeps its people's seats held).
+    // The room, the index of live rooms (ids only, for MAX_ROOMS), this node's heartbeat
+    // (which keeps its people's seats held), and the count of rooms created from this address
+    // this hour, keyed by a digest of the address, never the address itself.
     const nodeKey = `${ownPrefix}node:${node.server.nodeId}`;
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([nodeKey, `${ownPrefix}room:${room.roomId}`].sort());
+    const indexKey = `${ownPrefix}rooms`;
+    const creationKeys = await redis.keys(`${ownPrefix}limit:room-creations:*`);
+    expect(creationKeys).toHaveLength(1);
+    const creationKey = creationKeys[0]!;
+    expect(creationKey).not.toContain('127.0.0.1');
+    expect(await redis.get(creationKey)).toBe('1');
+    expect(await redis.ttl(creationKey)).toBeLessThanOrEqual(3600);
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([nodeKey, `${ownPrefix}room:${room.roomId}`, indexKey, creationKey].sort());
+    expect(await redis.zRange(indexKey, 0, -1)).toEqual([room.roomId]);
 
     await command(fac, { type: 'session.end' });
     for (const p of [fac, mo, wes, agnes]) expect(await waitForEvent(p.socket, 'room:ended')).toEqual({ reason: 'session-ended' });
     const recordKey = `${ownPrefix}acknowledgements:${room.roomId}`;
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey].sort());
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, creationKey].sort());
     const ttl = await redis.ttl(recordKey);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);
@@ -1186,7 +1196,7 @@ describe('signal server with the Redis store', () => {
     expect(node.server.rooms.roomCount).toBe(0);
     const late = await connect(node.server);
     expectError(await request(late, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Lou' }), 'NOT_FOUND');
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey].sort());
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, creationKey].sort());
   });
 });
 

@@ -50,6 +50,9 @@ export async function startProductionServer(env: Record<string, string> = {}): P
       MEDIASOUP_WORKERS: '1',
       LOG_LEVEL: 'info',
       NEXT_TELEMETRY_DISABLED: '1',
+      // Every test page comes from 127.0.0.1; tests of these limits set their own.
+      SOCKETS_PER_ADDRESS: '100000',
+      ROOMS_PER_ADDRESS_PER_HOUR: '100000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -44,6 +44,9 @@ export const baseEnv = {
   MEDIA_PORT: '0',
   MEDIASOUP_WORKERS: '1',
   LOG_LEVEL: 'warn',
+  // Every test client comes from 127.0.0.1; tests of these limits set their own.
+  SOCKETS_PER_ADDRESS: '100000',
+  ROOMS_PER_ADDRESS_PER_HOUR: '100000',
 };
 
 export interface TestServer {

@@ -23,6 +23,14 @@ export const ConfigSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_KEY_PREFIX: z.string().max(64).default('group-room:'),
   ROOM_CAPACITY: z.coerce.number().int().min(2).max(50).default(16),
+  /** Live sessions held at once: by this process in memory, by all nodes together with Redis. */
+  MAX_ROOMS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** Rooms with media running in this process at once (one mediasoup router each). */
+  MAX_MEDIA_ROOMS: z.coerce.number().int().min(1).max(100_000).default(200),
+  /** Sockets one address may hold open on this node at once; a clinic or a family behind one router shares it. */
+  SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(64),
+  /** Sessions one address may create per hour (across all nodes with Redis). */
+  ROOMS_PER_ADDRESS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(20),
   /** Room state expires this long after its session's scheduled end: nothing outlives a session for long. */
   ROOM_GRACE_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** How long an ended session's acknowledgement record (who agreed to which text, when) is kept. */

@@ -324,4 +324,42 @@ describe('KeyedQueue', () => {
       expect(await Promise.all(waiting)).toEqual(Array.from({ length: DEFAULT_QUEUE_MAX_WAITING }, (_, i) => i));
     });
   });
+
+  describe('urgent tasks (a facilitator\'s)', () => {
+    const expectBusy = (refused: Promise<unknown>) => expect(refused).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+
+    it('start before every ordinary task still waiting, in the order they came among themselves', async () => {
+      const queue = new KeyedQueue();
+      const stuck = gate();
+      const ran: string[] = [];
+      const running = queue.run('room', async () => {
+        ran.push('running');
+        await stuck.promise;
+      });
+      const tasks = [
+        queue.run('room', async () => void ran.push('flood 1')),
+        queue.run('room', async () => void ran.push('flood 2')),
+        queue.run('room', async () => void ran.push('mute'), { urgent: true }),
+        queue.run('room', async () => void ran.push('flood 3')),
+        queue.run('room', async () => void ran.push('remove'), { urgent: true }),
+      ];
+      stuck.open();
+      await running;
+      await Promise.all(tasks);
+      expect(ran).toEqual(['running', 'mute', 'remove', 'flood 1', 'flood 2', 'flood 3']);
+    });
+
+    it('may take the reserved places when ordinary tasks fill the line, and are bounded too', async () => {
+      const queue = new KeyedQueue({ maxWaiting: 2, urgentReserve: 1 });
+      const stuck = gate();
+      void queue.run('room', () => stuck.promise);
+      const ordinary = [queue.run('room', async () => 'a'), queue.run('room', async () => 'b')];
+      await expectBusy(queue.run('room', async () => 'refused'));
+      const urgent = queue.run('room', async () => 'mute', { urgent: true });
+      await expectBusy(queue.run('room', async () => 'refused too', { urgent: true }));
+      stuck.open();
+      expect(await urgent).toBe('mute');
+      expect(await Promise.all(ordinary)).toEqual(['a', 'b']);
+    });
+  });
 });

@@ -13,7 +13,8 @@ import { RoomRegistry } from './media/room-registry.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { PeerSession, type SignalIo } from './signaling/peer-session.js';
 import { LinkTokens } from './auth/link-tokens.js';
-import { RoomCreationGate } from './auth/room-creation.js';
+import { clientAddress, RoomCreationGate } from './auth/room-creation.js';
+import { LimitBackend, SocketsPerAddress } from './signaling/address-limits.js';
 import { RoomHub } from './signaling/room-hub.js';
 import { SeatSweeper } from './signaling/seat-sweeper.js';
 import { createRoomStore } from './store/create-room-store.js';
@@ -54,6 +55,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     listenIp: config.MEDIA_LISTEN_IP,
     announcedAddress: config.MEDIA_ANNOUNCED_ADDRESS ?? detectAnnouncedAddress(),
     basePort: config.MEDIA_PORT,
+    maxRouters: config.MAX_MEDIA_ROOMS,
     log,
   }).catch(async (error: unknown) => {
     await store.close();
@@ -83,7 +85,9 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   const talkTimer = setInterval(() => hub.reportTalkTime(), TALK_REPORT_MS);
   talkTimer.unref();
   const tokens = new LinkTokens(config.TOKEN_SECRET);
-  const roomCreation = new RoomCreationGate(config);
+  const limits = await LimitBackend.open(config);
+  const roomCreation = new RoomCreationGate(config, limits);
+  const socketsPerAddress = new SocketsPerAddress(config.SOCKETS_PER_ADDRESS);
 
   const app = express();
   app.disable('x-powered-by');
@@ -107,6 +111,17 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   });
   // Draining: nobody new connects here; clients reconnect to the next process or another node.
   io.use((_socket, next) => next(draining ? new Error('This server is restarting') : undefined));
+  // One address holds at most SOCKETS_PER_ADDRESS sockets here; the place is taken before any await.
+  io.use((socket, next) => {
+    const { handshake } = socket;
+    const release = socketsPerAddress.take(limits.addressKey(clientAddress(handshake.address, handshake.headers['x-forwarded-for'])));
+    if (!release) return next(new Error('Too many connections from your network'));
+    // Socket.IO drops a socket whose connection closed between its middleware and its
+    // connect without a 'disconnect'; the connection's own close always comes.
+    socket.once('disconnect', release);
+    socket.conn.once('close', release);
+    next();
+  });
   io.on('connection', (socket) => {
     const session = new PeerSession(socket, { store, rooms, hub, tokens, roomCreation, config, log, nodeId, draining: () => draining });
     connections.add(session.connectionId);
@@ -136,6 +151,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
       rooms.closeAll();
       pool.close();
       await closeWeb();
+      await limits.close();
       await store.close();
     })());
 

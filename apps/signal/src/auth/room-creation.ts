@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ProtocolFailure } from '@group-room/shared';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
+import { minutesLeft, type LimitBackend, type WindowLimiter } from '../signaling/address-limits.js';
+import { consume } from '../signaling/request-limits.js';
 
 /** Wrong keys one address may try before it must wait. */
 export const KEY_GUESSES = 10;
@@ -13,41 +15,50 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
  * Who may create rooms (ROOM_CREATION): anyone, or whoever has the facilitator access key.
  * The key is compared in constant time (as digests, so its length does not show either), and
  * wrong guesses are limited per address: after KEY_GUESSES in the window, every try from that
- * address (a right one too) is refused until the window has passed.
+ * address (a right one too) is refused until the window has passed. Creations themselves are
+ * limited per address too (ROOMS_PER_ADDRESS_PER_HOUR). Both counts are kept in Redis when
+ * there is one, so going from node to node does not reset them.
  */
 export class RoomCreationGate {
   readonly #mode: Config['ROOM_CREATION'];
   readonly #key: Buffer | null;
-  readonly #guesses = new RateLimiterMemory({ points: KEY_GUESSES, duration: KEY_GUESS_WINDOW_SECONDS });
+  readonly #limits: LimitBackend;
+  readonly #guesses: WindowLimiter;
+  readonly #creations: WindowLimiter;
 
-  constructor(config: Pick<Config, 'ROOM_CREATION' | 'ROOM_CREATION_KEY'>) {
+  constructor(config: Pick<Config, 'ROOM_CREATION' | 'ROOM_CREATION_KEY' | 'ROOMS_PER_ADDRESS_PER_HOUR'>, limits: LimitBackend) {
     this.#mode = config.ROOM_CREATION;
     this.#key = config.ROOM_CREATION_KEY ? digest(config.ROOM_CREATION_KEY) : null;
+    this.#limits = limits;
+    this.#guesses = limits.limiter('key-guesses', KEY_GUESSES, KEY_GUESS_WINDOW_SECONDS);
+    this.#creations = limits.limiter('room-creations', config.ROOMS_PER_ADDRESS_PER_HOUR, 3600);
   }
 
   get mode(): Config['ROOM_CREATION'] {
     return this.#mode;
   }
 
-  /** Throws FORBIDDEN for a missing or wrong key, RATE_LIMITED once `address` has guessed too often. */
+  /**
+   * Let `address` create one room, or throw: FORBIDDEN for a missing or wrong key,
+   * RATE_LIMITED once it has guessed too often or created its most rooms this hour.
+   */
   async check(accessKey: string | undefined, address: string): Promise<void> {
-    if (this.#mode === 'open') return;
-    const spent = await this.#guesses.get(address);
-    if (spent && spent.consumedPoints >= KEY_GUESSES) throw tooMany(spent);
+    const who = this.#limits.addressKey(address);
+    if (this.#mode === 'key') await this.#checkKey(accessKey, who);
+    await consume(this.#creations, who, (res) => `Too many sessions created from here: try again in ${minutesLeft(res)}`);
+  }
+
+  async #checkKey(accessKey: string | undefined, who: string): Promise<void> {
+    const spent = await this.#guesses.get(who);
+    if (spent && spent.consumedPoints >= KEY_GUESSES) throw tooManyGuesses(spent);
     if (accessKey !== undefined && this.#key && timingSafeEqual(digest(accessKey), this.#key)) return;
-    try {
-      await this.#guesses.consume(address);
-    } catch (error) {
-      if (error instanceof RateLimiterRes) throw tooMany(error);
-      throw error;
-    }
+    await consume(this.#guesses, who, (res) => tooManyGuesses(res).message);
     throw new ProtocolFailure('FORBIDDEN', accessKey === undefined ? 'Creating a session needs the facilitator access key' : 'That facilitator access key is not right');
   }
 }
 
-function tooMany(res: RateLimiterRes): ProtocolFailure {
-  const minutes = Math.max(1, Math.ceil(res.msBeforeNext / 60_000));
-  return new ProtocolFailure('RATE_LIMITED', `Too many wrong access keys from here: try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
+function tooManyGuesses(res: RateLimiterRes): ProtocolFailure {
+  return new ProtocolFailure('RATE_LIMITED', `Too many wrong access keys from here: try again in ${minutesLeft(res)}`);
 }
 
 /**

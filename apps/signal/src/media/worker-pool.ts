@@ -11,6 +11,8 @@ export interface WorkerPoolOptions {
   announcedAddress: string;
   /** Worker i listens on basePort + i (UDP and TCP); 0 lets the OS pick. */
   basePort: number;
+  /** Routers (rooms with media) this process may hold at once, over all workers (MAX_MEDIA_ROOMS). */
+  maxRouters?: number;
   log: Logger;
 }
 
@@ -19,6 +21,12 @@ interface PoolEntry {
   worker: types.Worker;
   webRtcServer: types.WebRtcServer;
   routers: number;
+  /**
+   * What the worker carries: its transports (two per person), producers and consumers. New
+   * rooms go to the worker carrying least, so one large group does not share a core with
+   * the next rooms while another core idles.
+   */
+  load: number;
   /** False from the worker's death until its replacement is up. */
   live: boolean;
 }
@@ -37,6 +45,19 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** Count what a router's transports carry into its worker's load, and out again as each closes. */
+function trackLoad(router: types.Router, entry: PoolEntry): void {
+  const carry = (observer: { once(event: 'close', listener: () => void): unknown }) => {
+    entry.load++;
+    observer.once('close', () => entry.load--);
+  };
+  router.observer.on('newtransport', (transport) => {
+    carry(transport.observer);
+    transport.observer.on('newproducer', (producer) => carry(producer.observer));
+    transport.observer.on('newconsumer', (consumer) => carry(consumer.observer));
+  });
+}
+
 /** How long a request for a router waits for a dead worker's replacement when none is live. */
 const REPLACEMENT_WAIT_MS = 10_000;
 const RESTART_RETRY_MS = 1000;
@@ -50,6 +71,9 @@ export class WorkerPool {
   readonly #entries: PoolEntry[] = [];
   readonly #options: WorkerPoolOptions;
   #closed = false;
+  readonly #maxRouters: number;
+  /** Routers held or being created, over all workers. */
+  #routers = 0;
   /** Resolved whenever a replacement worker comes up, for requests waiting on one. */
   #replaced = signal();
   /** Workers started over their lifetime beyond the first set (for tests and metrics). */
@@ -57,6 +81,7 @@ export class WorkerPool {
 
   private constructor(options: WorkerPoolOptions) {
     this.#options = options;
+    this.#maxRouters = options.maxRouters ?? Number.MAX_SAFE_INTEGER;
   }
 
   static async create(options: WorkerPoolOptions): Promise<WorkerPool> {
@@ -81,7 +106,7 @@ export class WorkerPool {
         ...(options.basePort ? { port: options.basePort + index } : {}),
       });
       const webRtcServer = await worker.createWebRtcServer({ listenInfos: [listen('udp'), listen('tcp')] });
-      const entry: PoolEntry = { index, worker, webRtcServer, routers: 0, live: true };
+      const entry: PoolEntry = { index, worker, webRtcServer, routers: 0, load: 0, live: true };
       worker.on('died', (error) => this.#died(entry, error));
       return entry;
     } catch (error) {
@@ -118,25 +143,52 @@ export class WorkerPool {
     }
   }
 
-  /** A router on the live worker with the fewest routers (waiting briefly if none is live). */
+  /**
+   * A router on the live worker carrying the least (then with the fewest routers), waiting
+   * briefly if none is live. UNAVAILABLE once the process holds its most routers.
+   */
   async createRouter(): Promise<RouterLease> {
     const deadline = Date.now() + REPLACEMENT_WAIT_MS;
-    for (;;) {
-      if (this.#closed) throw new ProtocolFailure('UNAVAILABLE', 'The server is shutting down');
-      const live = this.#entries.filter((e) => e.live);
-      if (live.length > 0) {
-        const entry = live.reduce((a, b) => (b.routers < a.routers ? b : a));
-        const router = await entry.worker.createRouter({ mediaCodecs });
-        entry.routers++;
-        router.observer.once('close', () => {
-          entry.routers--;
-        });
-        return { router, webRtcServer: entry.webRtcServer, workerPid: entry.worker.pid };
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ProtocolFailure('UNAVAILABLE', 'Audio and video are restarting on the server; try again in a moment');
-      await Promise.race([this.#replaced.promise, new Promise((resolve) => setTimeout(resolve, left).unref())]);
+    // Taken before any await, so racing first joins of many rooms cannot pass the bound.
+    if (this.#routers >= this.#maxRouters) {
+      throw new ProtocolFailure('UNAVAILABLE', 'This server is carrying as many sessions as it can. Try again later, or ask the administrator.');
     }
+    this.#routers++;
+    let leased = false;
+    try {
+      for (;;) {
+        if (this.#closed) throw new ProtocolFailure('UNAVAILABLE', 'The server is shutting down');
+        const live = this.#entries.filter((e) => e.live);
+        if (live.length > 0) {
+          const entry = live.reduce((a, b) => (b.load < a.load || (b.load === a.load && b.routers < a.routers) ? b : a));
+          entry.routers++;
+          let router: types.Router;
+          try {
+            router = await entry.worker.createRouter({ mediaCodecs });
+          } catch (error) {
+            entry.routers--;
+            throw error;
+          }
+          leased = true;
+          router.observer.once('close', () => {
+            entry.routers--;
+            this.#routers--;
+          });
+          trackLoad(router, entry);
+          return { router, webRtcServer: entry.webRtcServer, workerPid: entry.worker.pid };
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new ProtocolFailure('UNAVAILABLE', 'Audio and video are restarting on the server; try again in a moment');
+        await Promise.race([this.#replaced.promise, new Promise((resolve) => setTimeout(resolve, left).unref())]);
+      }
+    } finally {
+      if (!leased) this.#routers--;
+    }
+  }
+
+  /** Per worker: its routers and what it carries (transports, producers, consumers). */
+  get loads(): { routers: number; load: number }[] {
+    return this.#entries.map(({ routers, load }) => ({ routers, load }));
   }
 
   get healthy(): boolean {

@@ -179,7 +179,11 @@ export class PeerSession implements RoomSessionHandle {
 
   /** Run a room's state change and its effects in the room's queue, in order with the others. */
   #change(roomId: string, change: Parameters<RoomHub['change']>[1]): Promise<RoomState> {
-    return this.#deps.hub.queued(roomId, change);
+    // A facilitator's commands go ahead of whatever members have queued (a mute beats a flood).
+    const memberId = this.#entered?.memberId;
+    const role = memberId !== undefined && this.#known?.id === roomId ? this.#known.members[memberId]?.role : undefined;
+    const urgent = role !== undefined && isFacilitatorRole(role);
+    return this.#deps.hub.queued(roomId, change, { urgent });
   }
 
   /**

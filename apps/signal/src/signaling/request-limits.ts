@@ -61,13 +61,13 @@ interface Limiter {
   consume(key: string): Promise<RateLimiterRes>;
 }
 
-/** Take one point from `limiter` for `key`; its refusal becomes the protocol's. */
-async function consume(limiter: Limiter, key: string, refusal: string): Promise<void> {
+/** Take one point from `limiter` for `key`; its refusal becomes RATE_LIMITED with `refusal`'s text. */
+export async function consume(limiter: Limiter, key: string, refusal: string | ((res: RateLimiterRes) => string)): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (error) {
     // The library refuses with its result object; anything else is a real failure.
-    if (error instanceof RateLimiterRes) throw new ProtocolFailure('RATE_LIMITED', refusal);
+    if (error instanceof RateLimiterRes) throw new ProtocolFailure('RATE_LIMITED', typeof refusal === 'string' ? refusal : refusal(error));
     throw error;
   }
 }

@@ -1,6 +1,7 @@
 import { isFacilitatorRole, type EventName, type EventPayload } from '@group-room/shared';
 import type { Config } from '../config.js';
 import { roomTag, type Logger } from '../logger.js';
+import type { RunOptions } from '../keyed-queue.js';
 import type { RoomRegistry } from '../media/room-registry.js';
 import { actorState } from '../room/authorisation.js';
 import { clearAllProducers, reclaimSeat } from '../room/seats.js';
@@ -53,8 +54,8 @@ export class RoomHub {
   }
 
   /** Apply a change in the room's queue, in order with everything else for that room. */
-  queued(roomId: string, change: RoomChange): Promise<RoomState> {
-    return this.#rooms.queue.run(roomId, () => this.change(roomId, change));
+  queued(roomId: string, change: RoomChange, options: RunOptions = {}): Promise<RoomState> {
+    return this.#rooms.queue.run(roomId, () => this.change(roomId, change), options);
   }
 
   /** The connection now serving a person's seat on this node; one it replaces is let go. */

@@ -6,10 +6,10 @@ import { roomTtl, type RoomStore } from './room-store.js';
 
 /** Redis when REDIS_URL is set, else in memory (the embedded default). */
 export async function createRoomStore(
-  config: Pick<Config, 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'ROOM_GRACE_SECONDS'>,
+  config: Pick<Config, 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'ROOM_GRACE_SECONDS' | 'MAX_ROOMS'>,
   log: Logger,
 ): Promise<RoomStore> {
   const ttl = roomTtl(config.ROOM_GRACE_SECONDS);
-  if (config.REDIS_URL) return RedisRoomStore.connect({ url: config.REDIS_URL, prefix: config.REDIS_KEY_PREFIX, ttl, log });
-  return new MemoryRoomStore(ttl);
+  if (config.REDIS_URL) return RedisRoomStore.connect({ url: config.REDIS_URL, prefix: config.REDIS_KEY_PREFIX, ttl, log, maxRooms: config.MAX_ROOMS });
+  return new MemoryRoomStore(ttl, config.MAX_ROOMS);
 }

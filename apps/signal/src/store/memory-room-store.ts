@@ -1,6 +1,6 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
-import type { RoomStore, RoomTtl } from './room-store.js';
+import { serverFull, type RoomStore, type RoomTtl } from './room-store.js';
 
 interface Expiring<T> {
   value: T;
@@ -14,8 +14,12 @@ export class MemoryRoomStore implements RoomStore {
   readonly #nodes = new Map<string, number>();
   readonly #ttl: RoomTtl;
 
-  constructor(ttl: RoomTtl) {
+  readonly #maxRooms: number;
+
+  /** `maxRooms`: live rooms this process may hold at once (MAX_ROOMS); unlimited when absent. */
+  constructor(ttl: RoomTtl, maxRooms = Number.MAX_SAFE_INTEGER) {
     this.#ttl = ttl;
+    this.#maxRooms = maxRooms;
   }
 
   #live<T>(map: Map<string, Expiring<T>>, key: string): T | null {
@@ -34,6 +38,11 @@ export class MemoryRoomStore implements RoomStore {
 
   async create(room: RoomState): Promise<boolean> {
     if (this.#live(this.#rooms, room.id)) return false;
+    // Checked and taken without an await in between: racing creations cannot pass the bound.
+    if (this.#rooms.size >= this.#maxRooms) {
+      for (const id of [...this.#rooms.keys()]) this.#live(this.#rooms, id);
+      if (this.#rooms.size >= this.#maxRooms) throw serverFull();
+    }
     this.#put(room);
     return true;
   }

@@ -2,7 +2,7 @@ import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import type { Logger } from '../logger.js';
 import type { RoomChange, RoomState } from '../room/state.js';
-import type { RoomStore, RoomTtl } from './room-store.js';
+import { serverFull, type RoomStore, type RoomTtl } from './room-store.js';
 
 /*
  * A room is one Redis hash {version, doc}. Updates are optimistic: read, apply the pure
@@ -24,10 +24,21 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'doc', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1`;
 
+/*
+ * KEYS[2] indexes live rooms (id scored by the time its state expires), so the room count is
+ * checked and taken in one step: racing creations on any number of nodes cannot pass it.
+ */
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local ttlMs = tonumber(ARGV[3]) * 1000
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -2 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], now + ttlMs, ARGV[5])
+if redis.call('PTTL', KEYS[2]) < ttlMs then redis.call('PEXPIRE', KEYS[2], ttlMs) end
 return 1`;
 
 const MAX_ATTEMPTS = 50;
@@ -49,6 +60,8 @@ export interface RedisRoomStoreOptions {
   log: Logger;
   /** Longest one Redis call may take (default 2000 ms). */
   callTimeoutMs?: number;
+  /** Live rooms all nodes together may hold (MAX_ROOMS); unlimited when absent. */
+  maxRooms?: number;
 }
 
 const unavailable = () => new ProtocolFailure('UNAVAILABLE', "The session's data cannot be reached right now. Try again in a moment.");
@@ -72,12 +85,14 @@ export class RedisRoomStore implements RoomStore {
   readonly #ttl: RoomTtl;
   readonly #log: Logger;
   readonly #callTimeoutMs: number;
+  readonly #maxRooms: number;
   /** As last seen: false from the first connection error (or timed-out call) until it works again. */
   #reachable = true;
   #closed = false;
 
   private constructor(options: RedisRoomStoreOptions) {
     this.#prefix = options.prefix;
+    this.#maxRooms = options.maxRooms ?? Number.MAX_SAFE_INTEGER;
     this.#ttl = options.ttl;
     this.#log = options.log;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_REDIS_CALL_TIMEOUT_MS;
@@ -152,9 +167,15 @@ export class RedisRoomStore implements RoomStore {
     return `${this.#prefix}acknowledgements:${roomId}`;
   }
 
+  /** The index of live rooms (ids only), kept by CREATE, end and delete. */
+  get #index(): string {
+    return `${this.#prefix}rooms`;
+  }
+
   async create(room: RoomState): Promise<boolean> {
-    const args = [String(room.version), JSON.stringify(room), String(this.#ttl(room))];
-    const created = await this.#call((client) => client.eval(CREATE, { keys: [this.key(room.id)], arguments: args }));
+    const args = [String(room.version), JSON.stringify(room), String(this.#ttl(room)), String(this.#maxRooms), room.id];
+    const created = await this.#call((client) => client.eval(CREATE, { keys: [this.key(room.id), this.#index], arguments: args }));
+    if (created === -2) throw serverFull();
     return created === 1;
   }
 
@@ -188,6 +209,7 @@ export class RedisRoomStore implements RoomStore {
         .multi()
         .set(this.recordKey(roomId), JSON.stringify(state.acknowledgements), { EX: retentionSeconds })
         .del(this.key(roomId))
+        .zRem(this.#index, roomId)
         .exec(),
     );
     return state.acknowledgements;
@@ -199,7 +221,7 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async delete(roomId: string): Promise<void> {
-    await this.#call((client) => client.del(this.key(roomId)));
+    await this.#call((client) => client.multi().del(this.key(roomId)).zRem(this.#index, roomId).exec());
   }
 
   nodeKey(nodeId: string): string {

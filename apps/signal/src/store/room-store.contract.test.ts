@@ -32,7 +32,7 @@ interface Harness {
 
 interface Implementation {
   name: string;
-  make(ttl?: RoomTtl): Promise<Harness>;
+  make(ttl?: RoomTtl, maxRooms?: number): Promise<Harness>;
 }
 
 let redis: RedisClientType;
@@ -47,16 +47,16 @@ async function deleteTestKeys(): Promise<void> {
 const implementations: Implementation[] = [
   {
     name: 'MemoryRoomStore',
-    async make(ttl = fixedTtl(TTL_SECONDS)) {
-      const store = new MemoryRoomStore(ttl);
+    async make(ttl = fixedTtl(TTL_SECONDS), maxRooms?: number) {
+      const store = new MemoryRoomStore(ttl, maxRooms);
       return { store, nodes: [store, store], close: () => store.close() };
     },
   },
   {
     name: 'RedisRoomStore',
-    async make(ttl = fixedTtl(TTL_SECONDS)) {
-      const a = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl, log: quiet });
-      const b = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl, log: quiet });
+    async make(ttl = fixedTtl(TTL_SECONDS), maxRooms?: number) {
+      const a = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl, log: quiet, maxRooms });
+      const b = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl, log: quiet, maxRooms });
       return {
         store: a,
         nodes: [a, b],
@@ -338,6 +338,41 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
 
   it('ping resolves while the store is reachable', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  describe('the bound on live rooms (MAX_ROOMS)', () => {
+    it('lets exactly the bound through when creations race on two nodes; ending or deleting a room makes a place', async () => {
+      // Its own prefix's worth of rooms: other tests' rooms in this run do not count here.
+      await h.close();
+      await deleteTestKeys();
+      h = await make(fixedTtl(TTL_SECONDS), 5);
+      store = h.store;
+      const ids = Array.from({ length: 20 }, () => freshRoomId());
+      const results = await Promise.allSettled(ids.map((id, i) => h.nodes[i % 2]!.create(room(id))));
+      const created = ids.filter((_, i) => results[i]!.status === 'fulfilled');
+      expect(created).toHaveLength(5);
+      for (const result of results) {
+        if (result.status === 'rejected') expect((result.reason as ProtocolFailure).code).toBe('UNAVAILABLE');
+      }
+      await expectFailure(store.create(room(freshRoomId())), 'UNAVAILABLE');
+      await store.end(created[0]!, RETENTION_SECONDS);
+      await expect(h.nodes[1].create(room('after-end-' + freshRoomId()))).resolves.toBe(true);
+      await store.delete(created[1]!);
+      await expect(h.nodes[0].create(room('after-delete-' + freshRoomId()))).resolves.toBe(true);
+      await expectFailure(store.create(room(freshRoomId())), 'UNAVAILABLE');
+    });
+
+    it('does not count rooms whose state has expired', async () => {
+      await h.close();
+      await deleteTestKeys();
+      h = await make(fixedTtl(1), 2);
+      store = h.store;
+      await store.create(room(freshRoomId()));
+      await store.create(room(freshRoomId()));
+      await expectFailure(store.create(room(freshRoomId())), 'UNAVAILABLE');
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await expect(store.create(room(freshRoomId()))).resolves.toBe(true);
+    });
   });
 
   describe('concurrency', () => {

@@ -1,4 +1,4 @@
-import type { Acknowledgement } from '@group-room/shared';
+import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
 
 /** How long a room's state may live after a write, in seconds (see roomTtl). */
@@ -9,7 +9,10 @@ export type RoomTtl = (state: RoomState) => number;
  * (when REDIS_URL is set, shared by every signalling node). Both pass the contract suite.
  */
 export interface RoomStore {
-  /** Store a new room; false if a room with that id already exists. */
+  /**
+   * Store a new room; false if a room with that id already exists. Throws UNAVAILABLE when
+   * the store already holds its most live rooms (MAX_ROOMS), checked in the same atomic step.
+   */
   create(room: RoomState): Promise<boolean>;
   get(roomId: string): Promise<RoomState | null>;
   /**
@@ -49,3 +52,7 @@ export const fixedTtl =
   (seconds: number): RoomTtl =>
   () =>
     seconds;
+
+/** The refusal when the store holds as many live rooms as it may (MAX_ROOMS). */
+export const serverFull = () =>
+  new ProtocolFailure('UNAVAILABLE', 'This server is holding as many sessions as it can. Try again later, or ask the administrator.');
