@@ -131,8 +131,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }, WATCHDOG_MS);
   watchdog.unref();
-  const server = await startProductionServer({ LOG_LEVEL: 'warn' });
+  // The browser first: a machine without one must not be left with a server running.
   const browser = await launchChromium();
+  const server = await startProductionServer({ LOG_LEVEL: 'warn' });
   const sockets: Client[] = [];
   try {
     const host = await newMember(browser, server.url);

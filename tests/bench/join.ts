@@ -105,8 +105,9 @@ async function timedJoin(member: Member, inviteUrl: string, name: string): Promi
 }
 
 async function main(): Promise<void> {
-  const server = await startProductionServer({ LOG_LEVEL: 'warn' });
+  // The browser first: a machine without one must not be left with a server running.
   const browser = await launchChromium();
+  const server = await startProductionServer({ LOG_LEVEL: 'warn' });
   try {
     const facilitator = await newMember(browser, server.url);
     const opened: Member[] = [facilitator];

@@ -48,8 +48,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }, WATCHDOG_MS);
   watchdog.unref();
-  const server = await startProductionServer({ LOG_LEVEL: 'warn' });
+  // The browser first: a machine without one must not be left with a server running.
   const browser = await launchChromium();
+  const server = await startProductionServer({ LOG_LEVEL: 'warn' });
   let facilitatorSocket: Client | undefined;
   try {
     const host = await newMember(browser, server.url);

@@ -72,9 +72,10 @@ async function flowedAt(page: Page): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  // The browser first: a machine without one must not be left with a server running.
+  const browser = await launchChromium();
   const server = await startProductionServer({ LOG_LEVEL: 'warn', MEDIASOUP_WORKERS: '1' });
   const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
-  const browser = await launchChromium();
   const results: Record<string, number[]> = { 'socket drop': [], reload: [], 'worker death': [] };
   try {
     const ada = await newMember(browser, server.url);

@@ -266,3 +266,38 @@ export async function watchStatuses(page: Page): Promise<void> {
 export async function statusHistory(page: Page): Promise<string[]> {
   return page.evaluate(() => [...((window as unknown as { __statuses?: string[] }).__statuses ?? [])]);
 }
+
+export interface IcePath {
+  /** The page's RTCPeerConnection was made with this policy. */
+  policy: RTCIceTransportPolicy | undefined;
+  /** The local candidate of the selected pair: `relay` when the media goes through TURN. */
+  candidateType: string;
+  /** For a relay candidate, how the browser reaches the relay (`udp`, `tcp`, `tls`). */
+  relayProtocol: string | undefined;
+}
+
+/** The ICE path each open RTCPeerConnection of the page has selected (none before ICE connected). */
+export async function icePaths(page: Page): Promise<IcePath[]> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const paths: { policy: RTCIceTransportPolicy | undefined; candidateType: string; relayProtocol: string | undefined }[] = [];
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = await pc.getStats();
+      const byId = new Map<string, Record<string, unknown>>();
+      stats.forEach((r: Record<string, unknown>) => byId.set(String(r['id']), r));
+      for (const report of byId.values()) {
+        if (report['type'] !== 'transport' || !report['selectedCandidatePairId']) continue;
+        const pair = byId.get(String(report['selectedCandidatePairId']));
+        const local = pair ? byId.get(String(pair['localCandidateId'])) : undefined;
+        if (!local) continue;
+        paths.push({
+          policy: pc.getConfiguration().iceTransportPolicy,
+          candidateType: String(local['candidateType']),
+          relayProtocol: local['relayProtocol'] === undefined ? undefined : String(local['relayProtocol']),
+        });
+      }
+    }
+    return paths;
+  });
+}

@@ -62,6 +62,19 @@ export const ConfigSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /**
+   * TURN relays handed to browsers with `media:join` (comma-separated), e.g.
+   * `turn:turn.example.org:3478?transport=udp,turn:turn.example.org:3478?transport=tcp,turns:turn.example.org:443?transport=tcp`.
+   */
+  TURN_URLS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^turns?:\S+$/, 'each must start with turn: or turns:')).max(8)),
+  /** coturn's `static-auth-secret`: credentials are made from it, never sent. */
+  TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** How long a TURN credential works; longer than a session, as a relay's refreshes need it. */
+  TURN_CREDENTIAL_SECONDS: z.coerce.number().int().min(60).max(24 * 3600).default(4 * 3600),
 });
 
 /*
@@ -80,6 +93,9 @@ const CheckedConfig = ConfigSchema.superRefine((config, ctx) => {
       path: ['SOCKET_REQUESTS_PER_SECOND'],
       message: `must be at least ${burst} with ROOM_CAPACITY=${config.ROOM_CAPACITY} (2 × capacity + 16), so a client's media set-up in a full room fits`,
     });
+  }
+  if (config.TURN_URLS.length > 0 && !config.TURN_SECRET) {
+    ctx.addIssue({ code: 'custom', path: ['TURN_SECRET'], message: 'is required with TURN_URLS (the static-auth-secret coturn is started with)' });
   }
   if (config.ROOM_CREATION === 'key' && !config.ROOM_CREATION_KEY) {
     ctx.addIssue({ code: 'custom', path: ['ROOM_CREATION_KEY'], message: 'is required when ROOM_CREATION=key' });

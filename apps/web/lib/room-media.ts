@@ -42,6 +42,26 @@ export interface MediaHost {
 /** mediasoup-client's interfaces and our wire schemas describe the same JSON. */
 const wire = <T,>(value: object): T => value as T;
 
+/** The relays the server handed out with `media:join`, and whether to use nothing else. */
+interface IceSettings {
+  iceServers: RTCIceServer[];
+  iceTransportPolicy: RTCIceTransportPolicy;
+}
+
+/**
+ * Relay only (through TURN): set by the deployment test to prove the relay path, and usable by
+ * anyone who wants the media server never to see their own address. A browser setting, not a
+ * server one: it changes only this browser's connection.
+ */
+const RELAY_ONLY_KEY = 'group-room:relay-only';
+function relayOnly(): boolean {
+  try {
+    return window.localStorage.getItem(RELAY_ONLY_KEY) === '1';
+  } catch {
+    return false; // storage blocked: the default
+  }
+}
+
 /** A media start that a newer one (or leaving) replaced: it stops quietly. */
 class Superseded extends Error {}
 
@@ -124,15 +144,16 @@ export class RoomMedia {
     try {
       // Someone may be let in before the browser has answered the camera request.
       await this.#host.openLocalMedia();
-      const { routerRtpCapabilities } = await ask('media:join', {});
+      const { routerRtpCapabilities, iceServers } = await ask('media:join', {});
       const device = new Device();
       await device.load({ routerRtpCapabilities: wire<RtpCapabilities>(routerRtpCapabilities) });
       check();
-      this.#recvTransport = mine(await this.#createTransport(signal, device, 'recv'));
+      const ice: IceSettings = { iceServers, iceTransportPolicy: relayOnly() ? 'relay' : 'all' };
+      this.#recvTransport = mine(await this.#createTransport(signal, device, 'recv', ice));
       await ask('media:ready', {
         rtpCapabilities: wire<RequestPayload<'media:ready'>['rtpCapabilities']>(device.rtpCapabilities),
       });
-      this.#sendTransport = mine(await this.#createTransport(signal, device, 'send'));
+      this.#sendTransport = mine(await this.#createTransport(signal, device, 'send', ice));
       await this.#produceLocalTracks(device, mine);
       check();
       // A switch turned while a producer was being made reached only this page.
@@ -147,8 +168,8 @@ export class RoomMedia {
     }
   }
 
-  async #createTransport(signal: SignalClient, device: Device, direction: 'send' | 'recv'): Promise<Transport> {
-    const options = wire<TransportOptions>(await signal.request('transport:create', { direction }));
+  async #createTransport(signal: SignalClient, device: Device, direction: 'send' | 'recv', ice: IceSettings): Promise<Transport> {
+    const options = { ...wire<TransportOptions>(await signal.request('transport:create', { direction })), ...ice };
     const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       signal.request('transport:connect', { transportId: transport.id, dtlsParameters: wire(dtlsParameters) }).then(() => callback(), errback);

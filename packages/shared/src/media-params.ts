@@ -76,3 +76,15 @@ export const TransportOptions = z.object({
   dtlsParameters: DtlsParameters,
 });
 export type TransportOptions = z.infer<typeof TransportOptions>;
+
+/**
+ * A relay (TURN) server a browser may use to reach the media server when its network blocks
+ * the direct path (UDP blocked, only 443 open). The credential is short-lived, made by the
+ * server from a secret it shares with the relay; clients never hold a lasting password.
+ */
+export const IceServer = z.object({
+  urls: z.array(z.string().regex(/^turns?:[^\s]{1,250}$/)).min(1).max(8),
+  username: z.string().max(128),
+  credential: z.string().max(128),
+});
+export type IceServer = z.infer<typeof IceServer>;

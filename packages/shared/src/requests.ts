@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Command } from './commands.js';
 import { DisplayName, EntityId, MediaKind, MediaSource, plainLine, RoomId, TransportDirection } from './domain.js';
-import { DtlsParameters, IceParameters, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
+import { DtlsParameters, IceParameters, IceServer, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
 import { AgreementText, RoomView } from './room.js';
 import { PrivateSignalRequest } from './signals.js';
 
@@ -84,7 +84,8 @@ export const requests = {
   /** Start media: allowed once admitted with the current agreement acknowledged. */
   'media:join': {
     request: Empty,
-    response: z.object({ routerRtpCapabilities: RtpCapabilities }),
+    /** `iceServers`: relays to pass to the transports (none when the operator runs no TURN). */
+    response: z.object({ routerRtpCapabilities: RtpCapabilities, iceServers: z.array(IceServer).max(4) }),
   },
   'transport:create': {
     request: z.object({ direction: TransportDirection }).strict(),

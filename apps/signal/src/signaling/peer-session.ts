@@ -19,6 +19,7 @@ import type { types } from 'mediasoup';
 import type { Server, Socket } from 'socket.io';
 import type { LinkTokens } from '../auth/link-tokens.js';
 import { clientAddress, type RoomCreationGate } from '../auth/room-creation.js';
+import { turnCredentials } from '../auth/turn-credentials.js';
 import type { Config } from '../config.js';
 import { roomTag, type Logger } from '../logger.js';
 import type { RoomMedia } from '../media/room-media.js';
@@ -44,7 +45,7 @@ export interface SessionDeps {
   rooms: RoomRegistry;
   hub: RoomHub;
   tokens: LinkTokens;
-  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS' | 'SOCKET_REQUESTS_PER_SECOND' | 'ROOM_HORIZON_DAYS'>;
+  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS' | 'SOCKET_REQUESTS_PER_SECOND' | 'ROOM_HORIZON_DAYS' | 'TURN_URLS' | 'TURN_SECRET' | 'TURN_CREDENTIAL_SECONDS'>;
   /** Who may create rooms (ROOM_CREATION). */
   roomCreation: RoomCreationGate;
   log: Logger;
@@ -384,7 +385,7 @@ export class PeerSession implements RoomSessionHandle {
             media.removePeer(memberId);
             media.addPeer(memberId, (event, payload) => this.send(event, payload));
             await media.applyPolicy(mediaPolicy(current));
-            return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities) };
+            return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities), iceServers: turnCredentials(config) };
           }),
         );
       },
