@@ -94,6 +94,10 @@ describe('Redis trouble', () => {
     const newcomer = await connect(server);
     expect(expectError(await request(newcomer, 'room:create', {}), 'UNAVAILABLE').message).toBe(UNAVAILABLE_MESSAGE);
 
+    // Counted for the operator's dashboards.
+    const redisErrors = (await server.metrics.registry.getSingleMetric('group_room_redis_errors_total')!.get()).values[0]!.value;
+    expect(redisErrors).toBeGreaterThanOrEqual(3);
+
     expect(await health('/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
     expect(await health('/readyz')).toMatchObject({ status: 503, body: { status: 'not ready', checks: { workers: true, store: false } } });
     expect(server.httpServer.listening).toBe(true);

@@ -62,6 +62,12 @@ export const ConfigSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Serve Prometheus metrics on this port (its own listener, never the public one); unset: off. */
+  METRICS_PORT: port.optional(),
+  /** Address the metrics listener binds to: loopback unless Prometheus scrapes from elsewhere. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** If set, a scrape must send `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /**
    * TURN relays handed to browsers with `media:join` (comma-separated), e.g.
    * `turn:turn.example.org:3478?transport=udp,turn:turn.example.org:3478?transport=tcp,turns:turn.example.org:443?transport=tcp`.

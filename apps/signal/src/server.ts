@@ -10,6 +10,8 @@ import { socketOriginCheck, strictTransport } from './http/security.js';
 import { mountWeb } from './http/web.js';
 import { createLogger, type Logger } from './logger.js';
 import { RoomRegistry } from './media/room-registry.js';
+import { Metrics } from './metrics/metrics.js';
+import { startMetricsServer } from './metrics/metrics-server.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { PeerSession, type SignalIo } from './signaling/peer-session.js';
 import { LinkTokens } from './auth/link-tokens.js';
@@ -30,6 +32,9 @@ export interface SignalServer {
   readonly pool: WorkerPool;
   readonly rooms: RoomRegistry;
   readonly httpServer: HttpServer;
+  /** The port of the Prometheus listener (METRICS_PORT), if it runs. */
+  readonly metricsPort: number | undefined;
+  readonly metrics: Metrics;
   /** This process's id as a signalling node (seats record it). */
   readonly nodeId: string;
   readonly sweeper: SeatSweeper;
@@ -48,7 +53,8 @@ export interface StartOptions {
 /** Start HTTP, Socket.IO and the mediasoup workers (and the web client when SERVE_WEB). */
 export async function startSignalServer(config: Config, options: StartOptions = {}): Promise<SignalServer> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
-  const store = await createRoomStore(config, log);
+  const metrics = new Metrics();
+  const store = await createRoomStore(config, log, () => metrics.redisFailed());
   const pool = await WorkerPool.create({
     count: config.MEDIASOUP_WORKERS,
     logLevel: config.MEDIASOUP_LOG_LEVEL,
@@ -84,6 +90,16 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   // Facilitators' talk-time bars are live: about once a second is enough to read them.
   const talkTimer = setInterval(() => hub.reportTalkTime(), TALK_REPORT_MS);
   talkTimer.unref();
+  metrics.watch({
+    people: () => hub.people(),
+    media: () => pool.loads,
+    workerUsage: () => pool.usage(),
+    draining: () => draining,
+  });
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : await startMetricsServer(metrics.registry, { port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN });
   const tokens = new LinkTokens(config.TOKEN_SECRET);
   const limits = await LimitBackend.open(config);
   const roomCreation = new RoomCreationGate(config, limits);
@@ -123,7 +139,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     next();
   });
   io.on('connection', (socket) => {
-    const session = new PeerSession(socket, { store, rooms, hub, tokens, roomCreation, config, log, nodeId, draining: () => draining });
+    const session = new PeerSession(socket, { store, rooms, hub, tokens, roomCreation, config, log, nodeId, draining: () => draining, metrics });
     connections.add(session.connectionId);
     socket.on('disconnect', () => connections.delete(session.connectionId));
   });
@@ -151,9 +167,10 @@ export async function startSignalServer(config: Config, options: StartOptions = 
       rooms.closeAll();
       pool.close();
       await closeWeb();
+      await metricsServer?.close();
       await limits.close();
       await store.close();
     })());
 
-  return { url, port, io, store, pool, rooms, httpServer, nodeId, sweeper, close };
+  return { url, port, io, store, pool, rooms, httpServer, nodeId, sweeper, metricsPort: metricsServer?.port, metrics, close };
 }

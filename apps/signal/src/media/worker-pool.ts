@@ -23,10 +23,10 @@ interface PoolEntry {
   routers: number;
   /**
    * What the worker carries: its transports (two per person), producers and consumers. New
-   * rooms go to the worker carrying least, so one large group does not share a core with
-   * the next rooms while another core idles.
+   * rooms go to the worker carrying least (their sum), so one large group does not share a
+   * core with the next rooms while another core idles.
    */
-  load: number;
+  carried: Carried;
   /** False from the worker's death until its replacement is up. */
   live: boolean;
 }
@@ -45,16 +45,24 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-/** Count what a router's transports carry into its worker's load, and out again as each closes. */
+interface Carried {
+  transports: number;
+  producers: number;
+  consumers: number;
+}
+
+const load = (entry: PoolEntry) => entry.carried.transports + entry.carried.producers + entry.carried.consumers;
+
+/** Count what a router's transports carry into its worker's figures, and out again as each closes. */
 function trackLoad(router: types.Router, entry: PoolEntry): void {
-  const carry = (observer: { once(event: 'close', listener: () => void): unknown }) => {
-    entry.load++;
-    observer.once('close', () => entry.load--);
+  const carry = (kind: keyof Carried, observer: { once(event: 'close', listener: () => void): unknown }) => {
+    entry.carried[kind]++;
+    observer.once('close', () => entry.carried[kind]--);
   };
   router.observer.on('newtransport', (transport) => {
-    carry(transport.observer);
-    transport.observer.on('newproducer', (producer) => carry(producer.observer));
-    transport.observer.on('newconsumer', (consumer) => carry(consumer.observer));
+    carry('transports', transport.observer);
+    transport.observer.on('newproducer', (producer) => carry('producers', producer.observer));
+    transport.observer.on('newconsumer', (consumer) => carry('consumers', consumer.observer));
   });
 }
 
@@ -106,7 +114,7 @@ export class WorkerPool {
         ...(options.basePort ? { port: options.basePort + index } : {}),
       });
       const webRtcServer = await worker.createWebRtcServer({ listenInfos: [listen('udp'), listen('tcp')] });
-      const entry: PoolEntry = { index, worker, webRtcServer, routers: 0, load: 0, live: true };
+      const entry: PoolEntry = { index, worker, webRtcServer, routers: 0, carried: { transports: 0, producers: 0, consumers: 0 }, live: true };
       worker.on('died', (error) => this.#died(entry, error));
       return entry;
     } catch (error) {
@@ -160,7 +168,7 @@ export class WorkerPool {
         if (this.#closed) throw new ProtocolFailure('UNAVAILABLE', 'The server is shutting down');
         const live = this.#entries.filter((e) => e.live);
         if (live.length > 0) {
-          const entry = live.reduce((a, b) => (b.load < a.load || (b.load === a.load && b.routers < a.routers) ? b : a));
+          const entry = live.reduce((a, b) => (load(b) < load(a) || (load(b) === load(a) && b.routers < a.routers) ? b : a));
           entry.routers++;
           let router: types.Router;
           try {
@@ -186,9 +194,20 @@ export class WorkerPool {
     }
   }
 
-  /** Per worker: its routers and what it carries (transports, producers, consumers). */
-  get loads(): { routers: number; load: number }[] {
-    return this.#entries.map(({ routers, load }) => ({ routers, load }));
+  /** Per worker: its routers and what it carries (transports, producers, consumers, and their sum). */
+  get loads(): ({ routers: number; load: number } & Carried)[] {
+    return this.#entries.map((entry) => ({ routers: entry.routers, load: load(entry), ...entry.carried }));
+  }
+
+  /** Per worker: CPU seconds used (user + system) and peak resident memory in bytes. */
+  async usage(): Promise<{ cpuSeconds: number; maxRssBytes: number }[]> {
+    return Promise.all(
+      this.#entries.map(async (entry) => {
+        if (!entry.live || entry.worker.closed) return { cpuSeconds: 0, maxRssBytes: 0 };
+        const u = await entry.worker.getResourceUsage();
+        return { cpuSeconds: (u.ru_utime + u.ru_stime) / 1000, maxRssBytes: u.ru_maxrss * 1024 };
+      }),
+    );
   }
 
   get healthy(): boolean {

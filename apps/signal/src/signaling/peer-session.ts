@@ -23,6 +23,7 @@ import { turnCredentials } from '../auth/turn-credentials.js';
 import type { Config } from '../config.js';
 import { roomTag, type Logger } from '../logger.js';
 import type { RoomMedia } from '../media/room-media.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { RoomRegistry } from '../media/room-registry.js';
 import { authorise } from '../room/authorisation.js';
 import { applyCommand } from '../room/commands.js';
@@ -53,6 +54,7 @@ export interface SessionDeps {
   nodeId: string;
   /** True while this node shuts down: its connections then close without touching seats. */
   draining: () => boolean;
+  metrics?: Metrics;
 }
 
 /** Private signals are limited per person, whichever connection they come from (one limiter per process). */
@@ -93,7 +95,7 @@ export class PeerSession implements RoomSessionHandle {
       perSecond: deps.config.SOCKET_REQUESTS_PER_SECOND,
       inFlight: mediaSetUpBurst(deps.config.ROOM_CAPACITY),
     });
-    bindRequests(socket, this.#handlers(), deps.log, limits);
+    bindRequests(socket, this.#handlers(), deps.log, limits, deps.metrics);
     socket.on('disconnect', () => {
       void this.#dropped().catch((error: unknown) => {
         deps.log.warn('seat not marked away after a disconnect', { error: error instanceof Error ? error.message : String(error) });
@@ -213,8 +215,18 @@ export class PeerSession implements RoomSessionHandle {
     authorise(known, memberId, type);
   }
 
+  /** A resume attempt, counted as refused in the metrics when it fails. */
+  async #counted<T>(resume: () => Promise<T>): Promise<T> {
+    try {
+      return await resume();
+    } catch (error) {
+      this.#deps.metrics?.resumed('refused');
+      throw error;
+    }
+  }
+
   #handlers(): RequestHandlers {
-    const { store, rooms, hub, tokens, config, log, nodeId, roomCreation } = this.#deps;
+    const { store, rooms, hub, tokens, config, log, nodeId, roomCreation, metrics } = this.#deps;
     return {
       'room:create': async ({ title, durationMinutes, startsAt, agreement, accessKey }) => {
         const { handshake } = this.#socket;
@@ -294,23 +306,26 @@ export class PeerSession implements RoomSessionHandle {
         try {
           // A room that is gone says so first, whatever the credential: after a restart without
           // Redis the room and the secret that signed the credential went together.
-          await this.#currentState(roomId);
-          const seat = await tokens.verifySeat(credential, roomId);
-          return await rooms.queue.run(roomId, async () => {
-            if (this.#socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while resuming');
-            const connection = { connectionId: this.connectionId, node: nodeId, resumeNonce: newNonce() };
-            // Taken first, registered after: a refused resume must not disturb the seat's live connection.
-            const state = await hub.change(roomId, resumeSeat(seat.memberId, seat.nonce, connection));
-            this.#entered = { roomId, memberId: seat.memberId };
-            this.#sentVersion = state.version;
-            this.#remember(state);
-            hub.register(roomId, seat.memberId, this);
-            rooms.get(roomId)?.rebind(seat.memberId, (event, payload) => this.send(event, payload));
-            const me = state.members[seat.memberId];
-            log.info('resumed', { room: roomTag(roomId), role: me?.role });
-            // The credential it came with stays good while the seat is away (see resumeSeat).
-            this.#credentialSent = true;
-            return { view: viewFor(state, seat.memberId) as RoomView, resume: await this.#resumeFor(state, seat.memberId) };
+          return await this.#counted(async () => {
+            await this.#currentState(roomId);
+            const seat = await tokens.verifySeat(credential, roomId);
+            return await rooms.queue.run(roomId, async () => {
+              if (this.#socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while resuming');
+              const connection = { connectionId: this.connectionId, node: nodeId, resumeNonce: newNonce() };
+              // Taken first, registered after: a refused resume must not disturb the seat's live connection.
+              const state = await hub.change(roomId, resumeSeat(seat.memberId, seat.nonce, connection));
+              this.#entered = { roomId, memberId: seat.memberId };
+              this.#sentVersion = state.version;
+              this.#remember(state);
+              hub.register(roomId, seat.memberId, this);
+              rooms.get(roomId)?.rebind(seat.memberId, (event, payload) => this.send(event, payload));
+              const me = state.members[seat.memberId];
+              log.info('resumed', { room: roomTag(roomId), role: me?.role });
+              metrics?.resumed('ok');
+              // The credential it came with stays good while the seat is away (see resumeSeat).
+              this.#credentialSent = true;
+              return { view: viewFor(state, seat.memberId) as RoomView, resume: await this.#resumeFor(state, seat.memberId) };
+            });
           });
         } finally {
           this.#entering = false;
@@ -325,7 +340,10 @@ export class PeerSession implements RoomSessionHandle {
       'room:command': async ({ command }) => {
         const { roomId, memberId } = this.#requireEntered();
         this.#precheck(roomId, memberId, command.type);
+        const arrived = performance.now();
+        // Applied means its effects too: a mute has paused the producers on the SFU by now.
         await this.#queuing(() => this.#change(roomId, applyCommand(memberId, command)));
+        metrics?.commandApplied(command.type, (performance.now() - arrived) / 1000);
         return {};
       },
 

@@ -12,6 +12,7 @@ import {
 import * as mediasoup from 'mediasoup';
 import type { Socket } from 'socket.io';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Release, RequestLimits } from './request-limits.js';
 
 export type RequestHandlers = {
@@ -25,14 +26,18 @@ type Ack = (result: Result<unknown>) => void;
  * RATE_LIMITED before anything is done), parsed with its schema, handled, and answered with a
  * typed result or error. Nothing thrown by a handler escapes to crash the process.
  */
-export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Logger, limits: RequestLimits): void {
+export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Logger, limits: RequestLimits, metrics?: Metrics): void {
   const known = new Set<string>(requestNames);
 
   for (const name of requestNames) {
     socket.on(name, async (...args: unknown[]) => {
       const ack = args.at(-1);
       if (typeof ack !== 'function') return; // nobody to answer; ignore rather than act blind
-      const reply = ack as Ack;
+      const arrived = performance.now();
+      const reply = (result: Result<unknown>) => {
+        metrics?.answered(name, (performance.now() - arrived) / 1000, result.ok ? undefined : result.error.code);
+        (ack as Ack)(result);
+      };
       let release: Release | undefined;
       try {
         // Counted before the first await: a burst arriving together cannot all pass one check.

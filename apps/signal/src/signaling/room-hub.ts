@@ -1,4 +1,4 @@
-import { isFacilitatorRole, type EventName, type EventPayload } from '@group-room/shared';
+import { isFacilitatorRole, type EventName, type EventPayload, type Stage } from '@group-room/shared';
 import type { Config } from '../config.js';
 import { roomTag, type Logger } from '../logger.js';
 import type { RunOptions } from '../keyed-queue.js';
@@ -51,6 +51,19 @@ export class RoomHub {
     this.#nodeId = nodeId;
     this.#timers = new TurnTimers((roomId, change) => this.queued(roomId, change), log);
     rooms.onLost = (roomId) => void this.#mediaLost(roomId);
+  }
+
+  /** Rooms with someone connected on this node, and their people by stage (for metrics). */
+  people(): { rooms: number; byStage: Record<Stage, number> } {
+    const byStage: Record<Stage, number> = { agreement: 0, waiting: 0, admitted: 0 };
+    let rooms = 0;
+    for (const [roomId, sessions] of this.#sessions) {
+      const state = this.#latest.get(roomId);
+      if (!state || sessions.size === 0) continue;
+      rooms++;
+      for (const member of Object.values(state.members)) byStage[member.stage]++;
+    }
+    return { rooms, byStage };
   }
 
   /** Apply a change in the room's queue, in order with everything else for that room. */

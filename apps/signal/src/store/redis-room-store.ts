@@ -62,6 +62,8 @@ export interface RedisRoomStoreOptions {
   callTimeoutMs?: number;
   /** Live rooms all nodes together may hold (MAX_ROOMS); unlimited when absent. */
   maxRooms?: number;
+  /** Told of every call that failed for want of Redis (for the metrics). */
+  onFailure?: () => void;
 }
 
 const unavailable = () => new ProtocolFailure('UNAVAILABLE', "The session's data cannot be reached right now. Try again in a moment.");
@@ -86,6 +88,7 @@ export class RedisRoomStore implements RoomStore {
   readonly #log: Logger;
   readonly #callTimeoutMs: number;
   readonly #maxRooms: number;
+  readonly #onFailure: () => void;
   /** As last seen: false from the first connection error (or timed-out call) until it works again. */
   #reachable = true;
   #closed = false;
@@ -93,6 +96,7 @@ export class RedisRoomStore implements RoomStore {
   private constructor(options: RedisRoomStoreOptions) {
     this.#prefix = options.prefix;
     this.#maxRooms = options.maxRooms ?? Number.MAX_SAFE_INTEGER;
+    this.#onFailure = options.onFailure ?? (() => undefined);
     this.#ttl = options.ttl;
     this.#log = options.log;
     this.#callTimeoutMs = options.callTimeoutMs ?? DEFAULT_REDIS_CALL_TIMEOUT_MS;
@@ -139,7 +143,10 @@ export class RedisRoomStore implements RoomStore {
    */
   async #call<T>(run: (client: RedisClientType) => Promise<T>): Promise<T> {
     // Also covers MULTI, which node-redis would otherwise keep until it reconnects.
-    if (!this.#client.isReady) throw unavailable();
+    if (!this.#client.isReady) {
+      this.#onFailure();
+      throw unavailable();
+    }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new CallTimeout()), this.#callTimeoutMs);
@@ -152,6 +159,7 @@ export class RedisRoomStore implements RoomStore {
       return result;
     } catch (error) {
       if (error instanceof ErrorReply && !TRANSIENT_REPLIES.test(error.message)) throw error;
+      this.#onFailure();
       this.#unreachable(error);
       throw unavailable();
     } finally {
