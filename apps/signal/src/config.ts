@@ -1,10 +1,17 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NodeName } from '@group-room/shared';
 import { z } from 'zod';
 import { mediaSetUpBurst } from './signaling/request-limits.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The host name, as a routing name (lower case, letters, digits and dashes). */
+function defaultNodeName(): string {
+  const name = os.hostname().toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 32);
+  return NodeName.safeParse(name).success ? name : 'node';
+}
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const port = z.coerce.number().int().min(0).max(65535);
@@ -52,6 +59,11 @@ export const ConfigSchema = z.object({
   AGREEMENT_IDLE_SECONDS: z.coerce.number().int().min(30).max(24 * 3600).default(600),
   /** Requests one connection may make per second (a burst of this many, then RATE_LIMITED until the second is over). */
   SOCKET_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(120),
+  /**
+   * This node's routing name: with several nodes behind one proxy, a client is handed over to
+   * a room's home node by this name, and the proxy routes `?node=<name>` to it.
+   */
+  NODE_NAME: NodeName.default(defaultNodeName()),
   /** Signs links and resume credentials; required with Redis (the same on every node, kept across restarts). */
   TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SERVE_WEB: bool.default(true),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_MESSAGE_BYTES, type RoomCreationInfo } from '@group-room/shared';
+import { ConnectQuery, MAX_MESSAGE_BYTES, type ConnectRefusal, type RoomCreationInfo } from '@group-room/shared';
 import express from 'express';
 import { Server } from 'socket.io';
 import { detectAnnouncedAddress, type Config } from './config.js';
@@ -18,6 +18,7 @@ import { LinkTokens } from './auth/link-tokens.js';
 import { clientAddress, RoomCreationGate } from './auth/room-creation.js';
 import { LimitBackend, SocketsPerAddress } from './signaling/address-limits.js';
 import { RoomHub } from './signaling/room-hub.js';
+import { RoomHomes } from './signaling/room-homes.js';
 import { SeatSweeper } from './signaling/seat-sweeper.js';
 import { createRoomStore } from './store/create-room-store.js';
 import type { RoomStore } from './store/room-store.js';
@@ -69,13 +70,18 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   });
   const nodeId = randomUUID();
   let draining = false;
-  const rooms = new RoomRegistry(pool);
+  const rooms = new RoomRegistry(pool, (roomId) => store.loadTalk(roomId));
   const hub = new RoomHub(store, rooms, config, log, nodeId);
   /** Every socket open on this node now, by the connection id seats record. */
   const connections = new Set<string>();
+  const homes = new RoomHomes(store, { id: nodeId, name: config.NODE_NAME });
   const sweeper = new SeatSweeper({
     store,
     nodeId,
+    nodeName: config.NODE_NAME,
+    serving: (roomId) => hub.serving(roomId),
+    release: (roomId) => hub.release(roomId),
+    adopt: (state) => hub.adopt(state),
     graceMs: config.SEAT_GRACE_SECONDS * 1000,
     agreementIdleMs: config.AGREEMENT_IDLE_SECONDS * 1000,
     connections: () => connections,
@@ -127,6 +133,24 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   });
   // Draining: nobody new connects here; clients reconnect to the next process or another node.
   io.use((_socket, next) => next(draining ? new Error('This server is restarting') : undefined));
+  // A room's sockets are all served by its home node: a connection for a room another live
+  // node serves is refused with that node's name, and the client connects again with it as a
+  // hint the proxy routes by (see infra/README.md). Before the count below: a hand-over costs
+  // no place.
+  io.use((socket, next) => {
+    const query = ConnectQuery.safeParse(socket.handshake.query);
+    const room = query.success ? query.data.room : undefined;
+    if (!room) return next();
+    homes.claim(room).then(
+      (where) => {
+        if (typeof where !== 'object') return next();
+        const refusal: ConnectRefusal = { code: 'ELSEWHERE', node: where.elsewhere };
+        next(Object.assign(new Error('This session is served by another node'), { data: refusal }));
+      },
+      // The store is unreachable: let the connection in, its requests will say so.
+      () => next(),
+    );
+  });
   // One address holds at most SOCKETS_PER_ADDRESS sockets here; the place is taken before any await.
   io.use((socket, next) => {
     const { handshake } = socket;
@@ -139,7 +163,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     next();
   });
   io.on('connection', (socket) => {
-    const session = new PeerSession(socket, { store, rooms, hub, tokens, roomCreation, config, log, nodeId, draining: () => draining, metrics });
+    const session = new PeerSession(socket, { store, rooms, hub, tokens, roomCreation, config, log, nodeId, draining: () => draining, metrics, homes });
     connections.add(session.connectionId);
     socket.on('disconnect', () => connections.delete(session.connectionId));
   });

@@ -231,7 +231,7 @@ export class RoomClient {
   }
 
   #connect(): SignalClient {
-    const signal = new SignalClient({ seatGate: true });
+    const signal = new SignalClient({ seatGate: true, room: this.#roomId });
     this.#signal = signal;
     this.#listen(signal);
     this.#seats.watch(signal);

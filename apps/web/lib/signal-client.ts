@@ -1,4 +1,5 @@
 import {
+  ConnectRefusal,
   ProtocolFailure,
   events,
   type ClientToServerEvents,
@@ -31,7 +32,15 @@ export interface SignalOptions {
    * connection is down and send them on the next one before the seat is resumed there.
    */
   seatGate?: boolean;
+  /**
+   * The room this connection is for (a room page's): sent in the handshake, so that with
+   * several signalling nodes the connection is handed over to the one serving the room.
+   */
+  room?: string;
 }
+
+/** Sent to the node named as the room's home and refused there again (it is down): wait this long before the next try. */
+const HANDOVER_RETRY_MS = 1000;
 
 /**
  * The typed connection to the signalling server (same origin as the page). socket.io reconnects
@@ -43,15 +52,43 @@ export class SignalClient {
   readonly #gated: boolean;
   #seated = false;
 
-  constructor({ url, seatGate = false }: SignalOptions = {}) {
+  constructor({ url, seatGate = false, room }: SignalOptions = {}) {
     // Retries every 0.5–2 s (randomised) rather than Socket.IO's up-to-5 s: coming back soon
     // after the network does matters more to someone mid-sentence than a few more attempts.
-    const options = { transports: ['websocket'], autoConnect: true, reconnectionDelay: 500, reconnectionDelayMax: 2000 };
+    const options = { transports: ['websocket'], autoConnect: true, reconnectionDelay: 500, reconnectionDelayMax: 2000, ...(room ? { query: { room } } : {}) };
     this.socket = url ? io(url, options) : io(options);
     this.#gated = seatGate;
+    if (room) this.#followRoom(room);
     // Registered first, so every other listener already sees the seat gone.
     this.socket.on('disconnect', () => {
       this.#seated = false;
+    });
+  }
+
+  /**
+   * Refused by a node because another one serves the room: connect again naming that node
+   * (the proxy routes by it; kept for later reconnections, as the room stays there).
+   */
+  #followRoom(room: string): void {
+    let hinted: string | undefined;
+    this.socket.on('connect', () => {
+      hinted = undefined;
+    });
+    this.socket.on('connect_error', (error) => {
+      const refusal = ConnectRefusal.safeParse((error as { data?: unknown }).data);
+      if (!refusal.success) return;
+      const { node } = refusal.data;
+      // Named that node already and still landed elsewhere: it is down, and the room is
+      // taken over once its heartbeat lapses. Ask again a little later, not in a tight loop.
+      const again = hinted === node;
+      hinted = node;
+      this.socket.io.opts.query = { room, node };
+      if (!again) this.socket.connect();
+      else {
+        setTimeout(() => {
+          if (!this.socket.active) this.socket.connect();
+        }, HANDOVER_RETRY_MS * (1 + Math.random()));
+      }
     });
   }
 

@@ -1,6 +1,7 @@
 import { KeyedQueue } from '../keyed-queue.js';
 import { RoomMedia } from './room-media.js';
 import { TalkTime } from './talk-time.js';
+import type { TalkTally } from '../store/room-store.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /**
@@ -17,8 +18,12 @@ export class RoomRegistry {
   /** Told when a room's router was lost with its worker (set by the hub). */
   onLost: (roomId: string) => void = () => undefined;
 
-  constructor(pool: WorkerPool) {
+  readonly #loadTalk: (roomId: string) => Promise<TalkTally | null>;
+
+  /** `loadTalk`: the talk time saved for a room (by the node that served it before), if any. */
+  constructor(pool: WorkerPool, loadTalk: (roomId: string) => Promise<TalkTally | null> = async () => null) {
     this.#pool = pool;
+    this.#loadTalk = loadTalk;
   }
 
   get(roomId: string): RoomMedia | undefined {
@@ -34,7 +39,11 @@ export class RoomRegistry {
     const existing = this.#rooms.get(roomId);
     if (existing && !existing.closed) return existing;
     let talk = this.#talk.get(roomId);
-    if (!talk) this.#talk.set(roomId, (talk = new TalkTime()));
+    if (!talk) {
+      // Taken over or restarted: go on from what was saved (nothing, if the store cannot say).
+      talk = TalkTime.from(await this.#loadTalk(roomId).catch(() => null));
+      this.#talk.set(roomId, talk);
+    }
     const media = await RoomMedia.create(this.#pool, talk, () => {
       if (this.#rooms.get(roomId) !== media) return;
       this.#rooms.delete(roomId);

@@ -83,6 +83,12 @@ export interface RoomState {
   members: Record<string, MemberState>;
   /** Turn-taking: mode, holder, raised hands, round (see floor.ts). */
   floor: Floor;
+  /**
+   * The signalling node serving this room now (its media, its sockets, its timers): `node` its
+   * process id (alive while its heartbeat key is), `name` its routing name for the proxy. Unset
+   * until someone connects; taken over by another node once that one's heartbeat lapses.
+   */
+  home?: { node: string; name: string } | null;
 }
 
 export type RoomChange = (state: RoomState) => RoomState;

@@ -36,6 +36,7 @@ import type { RoomStore } from '../store/room-store.js';
 import { asWire } from '../wire.js';
 import { InFlight, mediaSetUpBurst, RequestLimits, ROOM_CHANGES_PER_CONNECTION, SignalLimit } from './request-limits.js';
 import { bindRequests, type RequestHandlers } from './request-router.js';
+import type { RoomHomes } from './room-homes.js';
 import type { RoomHub, RoomSessionHandle } from './room-hub.js';
 
 export type SignalIo = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -55,6 +56,8 @@ export interface SessionDeps {
   /** True while this node shuts down: its connections then close without touching seats. */
   draining: () => boolean;
   metrics?: Metrics;
+  /** Which node serves which room (one home node per room). */
+  homes: RoomHomes;
 }
 
 /** Private signals are limited per person, whichever connection they come from (one limiter per process). */
@@ -125,6 +128,13 @@ export class PeerSession implements RoomSessionHandle {
     // Media follows the seat (the hub closes it when the seat goes), not this connection.
     this.#deps.hub.unregister(entered.roomId, entered.memberId, this);
     this.#socket.emit('room:ended', { reason });
+  }
+
+  moveAway(): void {
+    const entered = this.#entered;
+    this.#entered = undefined;
+    if (entered) this.#deps.hub.unregister(entered.roomId, entered.memberId, this);
+    this.#socket.disconnect(true);
   }
 
   #remember(state: RoomState): void {
@@ -215,6 +225,18 @@ export class PeerSession implements RoomSessionHandle {
     authorise(known, memberId, type);
   }
 
+  /**
+   * A seat is taken only on the room's home node. A client that reached another node (it
+   * connected without naming the room, or the room moved meanwhile) is answered UNAVAILABLE
+   * and its connection closed, so it connects again and is handed over.
+   */
+  async #atHome(roomId: string): Promise<void> {
+    const where = await this.#deps.homes.claim(roomId);
+    if (typeof where !== 'object') return;
+    setTimeout(() => this.#socket.disconnect(true), 50).unref();
+    throw new ProtocolFailure('UNAVAILABLE', 'This session is served by another server: reconnecting');
+  }
+
   /** A resume attempt, counted as refused in the metrics when it fails. */
   async #counted<T>(resume: () => Promise<T>): Promise<T> {
     try {
@@ -264,6 +286,7 @@ export class PeerSession implements RoomSessionHandle {
         this.#entering = true;
         try {
           const grant = await tokens.verify(token, roomId);
+          await this.#atHome(roomId);
           const memberId = randomUUID();
           const inviteId = grant.role === 'member' ? grant.inviteId : null;
           const linkGeneration = grant.role === 'facilitator' ? grant.generation : undefined;
@@ -309,6 +332,7 @@ export class PeerSession implements RoomSessionHandle {
           return await this.#counted(async () => {
             await this.#currentState(roomId);
             const seat = await tokens.verifySeat(credential, roomId);
+            await this.#atHome(roomId);
             return await rooms.queue.run(roomId, async () => {
               if (this.#socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while resuming');
               const connection = { connectionId: this.connectionId, node: nodeId, resumeNonce: newNonce() };

@@ -9,6 +9,9 @@ import { mediaPolicy, membersInOrder, type RoomChange, type RoomState } from '..
 import type { RoomStore } from '../store/room-store.js';
 import { TurnTimers } from './turn-timers.js';
 
+/** Talk time is reported about once a second and saved beside the room every fifth time. */
+const TALK_SAVE_EVERY = 5;
+
 /** What the hub needs of a connected person. */
 export interface RoomSessionHandle {
   /** The connection's id, as the seat in the room state records it. */
@@ -17,6 +20,11 @@ export interface RoomSessionHandle {
   sendView(state: RoomState): void;
   /** Send this person one event (the hub decides who may receive it). */
   send<K extends EventName>(event: K, payload: EventPayload<K>): void;
+  /**
+   * The room is now served by another node: close this connection without touching the seat,
+   * so the client connects again, is handed over to the room's home and resumes there.
+   */
+  moveAway(): void;
   /**
    * This connection no longer holds a seat: the person was removed, the session ended, or the
    * seat was resumed from another connection. Tell them, forget them.
@@ -33,6 +41,8 @@ export interface RoomSessionHandle {
  */
 export class RoomHub {
   readonly #sessions = new Map<string, Map<string, RoomSessionHandle>>();
+  /** Talk-time reports so far; every TALK_SAVE_EVERY-th also saves the tallies. */
+  #talkReports = 0;
   /** The last state published per room on this node, to tell who is a facilitator. */
   readonly #latest = new Map<string, RoomState>();
   readonly #store: RoomStore;
@@ -51,6 +61,32 @@ export class RoomHub {
     this.#nodeId = nodeId;
     this.#timers = new TurnTimers((roomId, change) => this.queued(roomId, change), log);
     rooms.onLost = (roomId) => void this.#mediaLost(roomId);
+  }
+
+  /** Whether this node has a connection serving someone in the room. */
+  serving(roomId: string): boolean {
+    return (this.#sessions.get(roomId)?.size ?? 0) > 0;
+  }
+
+  /**
+   * Another node took the room over (this one's heartbeat lapsed for a while): stop its timers,
+   * let its connections go (they follow the room to its home and resume there) and close its
+   * media here.
+   */
+  release(roomId: string): void {
+    this.#log.warn('room served by another node now; letting go of it here', { room: roomTag(roomId) });
+    this.#timers.clear(roomId);
+    this.#saveTalk(roomId);
+    for (const session of [...(this.#sessions.get(roomId)?.values() ?? [])]) session.moveAway();
+    this.#sessions.delete(roomId);
+    this.#latest.delete(roomId);
+    this.#rooms.close(roomId);
+  }
+
+  /** This node just took the room over from a node that died: run its timed turn from here. */
+  adopt(state: RoomState): void {
+    this.#log.info('room taken over from a node that stopped', { room: roomTag(state.id) });
+    this.#timers.schedule(state);
   }
 
   /** Rooms with someone connected on this node, and their people by stage (for metrics). */
@@ -159,12 +195,20 @@ export class RoomHub {
 
   /** Every room's talk time to its facilitators (called about once a second). */
   reportTalkTime(now = Date.now()): void {
+    const save = ++this.#talkReports % TALK_SAVE_EVERY === 0;
     for (const [roomId, state] of this.#latest) {
       const talk = this.#rooms.talkTime(roomId);
       if (!talk) continue;
+      if (save) this.#saveTalk(roomId);
       const speakers = membersInOrder(state).filter((m) => m.role === 'member' && m.stage === 'admitted');
       this.toFacilitators(roomId, 'talk:time', { at: now, members: talk.snapshot(speakers.map((m) => m.id)) });
     }
+  }
+
+  /** Save a room's talk time if it changed (best effort: the next save catches up). */
+  #saveTalk(roomId: string): void {
+    const tally = this.#rooms.talkTime(roomId)?.tally();
+    if (tally) void this.#store.saveTalk(roomId, tally).catch(() => undefined);
   }
 
   /** End for all: keep only the acknowledgement record, let everyone go, close the media. */

@@ -1,5 +1,6 @@
 import { ProtocolFailure } from '@group-room/shared';
 import { roomTag, type Logger } from '../logger.js';
+import { claimHome, homeOf } from '../room/homes.js';
 import { sweepSeats } from '../room/seats.js';
 import type { RoomState } from '../room/state.js';
 import type { RoomStore } from '../store/room-store.js';
@@ -12,6 +13,14 @@ export const NODE_TTL_MS = 10_000;
 export interface SeatSweeperOptions {
   store: RoomStore;
   nodeId: string;
+  /** This node's routing name (NODE_NAME), recorded when it takes a room over. */
+  nodeName?: string;
+  /** Whether this node serves someone in the room now (RoomHub.serving). */
+  serving?: (roomId: string) => boolean;
+  /** The room is another live node's now: let go of it here (RoomHub.release). */
+  release?: (roomId: string) => void;
+  /** This node just took the room over from a dead one (RoomHub.adopt). */
+  adopt?: (state: RoomState) => void;
   graceMs: number;
   /** Let go of people still at the entry agreement this long after arriving. */
   agreementIdleMs?: number;
@@ -25,11 +34,14 @@ export interface SeatSweeperOptions {
 
 /**
  * Every node says it is alive (a key with a TTL in the store) and, every few seconds, sweeps
- * every room's seats: seats away longer than the grace period are freed, seats held
- * through a node that stopped renewing its key are marked away (that node died, taking its
- * connections and media with it), and so are seats this node serves through a connection
- * that closed without the seat being marked away (the store was unreachable then). Any live node may sweep any room: the change is pure and
- * applied atomically, so two nodes sweeping at once agree.
+ * the seats of the rooms it is home to: seats away longer than the grace period are freed,
+ * seats held through another node are marked away (that node died, taking its connections and
+ * media with it, or it served the room before this one took it over), and so are seats this
+ * node serves through a connection that closed without the seat being marked away (the store
+ * was unreachable then). A room whose home died is taken over here (its timed turn goes on
+ * from here); a room another live node holds is left to it, and any connection this node
+ * still serves in it is let go. Rooms nobody has connected to yet (no home) are swept by
+ * every node: the change is pure and applied atomically, so two nodes sweeping at once agree.
  */
 export class SeatSweeper {
   readonly #options: SeatSweeperOptions;
@@ -74,12 +86,28 @@ export class SeatSweeper {
       return;
     }
     const now = at ?? Date.now();
-    const sweep = sweepSeats({ now, graceMs, liveNodes, local: { node: nodeId, connections: connections() }, ...(agreementIdleMs === undefined ? {} : { agreementIdleMs }) });
+    const sweeping = (nodes: ReadonlySet<string>) =>
+      sweepSeats({ now, graceMs, liveNodes: nodes, local: { node: nodeId, connections: connections() }, ...(agreementIdleMs === undefined ? {} : { agreementIdleMs }) });
+    const sweepUnhomed = sweeping(liveNodes);
+    // In a room homed here, every seat is served here: one held through another node is stale.
+    const sweepHomed = sweeping(new Set([nodeId]));
     for (const roomId of roomIds) {
       try {
         // Most sweeps find nothing to do: look first, and queue a change only when there is one.
-        const state = await store.get(roomId);
-        if (!state || sweep(state) === state) continue;
+        let state = await store.get(roomId);
+        if (!state) continue;
+        const where = homeOf(state, nodeId, liveNodes);
+        if (typeof where === 'object') {
+          if (this.#options.serving?.(roomId)) this.#options.release?.(roomId);
+          continue;
+        }
+        if (where === 'orphaned' && state.home) {
+          state = await store.update(roomId, claimHome({ id: nodeId, name: this.#options.nodeName ?? nodeId }, liveNodes));
+          if (homeOf(state, nodeId, liveNodes) !== 'here') continue;
+          this.#options.adopt?.(state);
+        }
+        const sweep = state.home ? sweepHomed : sweepUnhomed;
+        if (sweep(state) === state) continue;
         await apply(roomId, sweep);
       } catch (error) {
         if (error instanceof ProtocolFailure && error.code === 'NOT_FOUND') continue; // ended meanwhile

@@ -1,6 +1,6 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { serverFull, type RoomStore, type RoomTtl } from './room-store.js';
+import { serverFull, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 interface Expiring<T> {
   value: T;
@@ -12,6 +12,7 @@ export class MemoryRoomStore implements RoomStore {
   readonly #rooms = new Map<string, Expiring<RoomState>>();
   readonly #records = new Map<string, Expiring<Acknowledgement[]>>();
   readonly #nodes = new Map<string, number>();
+  readonly #talk = new Map<string, TalkTally>();
   readonly #ttl: RoomTtl;
 
   readonly #maxRooms: number;
@@ -68,12 +69,23 @@ export class MemoryRoomStore implements RoomStore {
     if (!state) return null;
     this.#records.set(roomId, { value: structuredClone(state.acknowledgements), expiresAt: Date.now() + retentionSeconds * 1000 });
     this.#rooms.delete(roomId);
+    this.#talk.delete(roomId);
     return structuredClone(state.acknowledgements);
   }
 
   /** How many rooms and records are held, expired or not (to check that expiry frees memory). */
   get held(): { rooms: number; records: number } {
     return { rooms: this.#rooms.size, records: this.#records.size };
+  }
+
+  async saveTalk(roomId: string, tally: TalkTally): Promise<void> {
+    if (this.#live(this.#rooms, roomId)) this.#talk.set(roomId, structuredClone(tally));
+  }
+
+  async loadTalk(roomId: string): Promise<TalkTally | null> {
+    if (!this.#live(this.#rooms, roomId)) return null;
+    const tally = this.#talk.get(roomId);
+    return tally ? structuredClone(tally) : null;
   }
 
   async acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null> {
@@ -83,6 +95,7 @@ export class MemoryRoomStore implements RoomStore {
 
   async delete(roomId: string): Promise<void> {
     this.#rooms.delete(roomId);
+    this.#talk.delete(roomId);
   }
 
   /**
@@ -92,7 +105,9 @@ export class MemoryRoomStore implements RoomStore {
    */
   async roomIds(): Promise<string[]> {
     for (const id of [...this.#records.keys()]) this.#live(this.#records, id);
-    return [...this.#rooms.keys()].filter((id) => this.#live(this.#rooms, id));
+    const live = [...this.#rooms.keys()].filter((id) => this.#live(this.#rooms, id));
+    for (const id of [...this.#talk.keys()]) if (!this.#rooms.has(id)) this.#talk.delete(id);
+    return live;
   }
 
   async heartbeat(nodeId: string, ttlMs: number): Promise<void> {
@@ -114,5 +129,6 @@ export class MemoryRoomStore implements RoomStore {
     this.#rooms.clear();
     this.#records.clear();
     this.#nodes.clear();
+    this.#talk.clear();
   }
 }

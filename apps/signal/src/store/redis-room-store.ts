@@ -2,7 +2,7 @@ import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import type { Logger } from '../logger.js';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { serverFull, type RoomStore, type RoomTtl } from './room-store.js';
+import { serverFull, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 /*
  * A room is one Redis hash {version, doc}. Updates are optimistic: read, apply the pure
@@ -39,6 +39,13 @@ redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], now + ttlMs, ARGV[5])
 if redis.call('PTTL', KEYS[2]) < ttlMs then redis.call('PEXPIRE', KEYS[2], ttlMs) end
+return 1`;
+
+/** Talk time lives as long as its room: not written once the room is gone. */
+const SAVE_TALK = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
 return 1`;
 
 const MAX_ATTEMPTS = 50;
@@ -217,10 +224,24 @@ export class RedisRoomStore implements RoomStore {
         .multi()
         .set(this.recordKey(roomId), JSON.stringify(state.acknowledgements), { EX: retentionSeconds })
         .del(this.key(roomId))
+        .del(this.talkKey(roomId))
         .zRem(this.#index, roomId)
         .exec(),
     );
     return state.acknowledgements;
+  }
+
+  talkKey(roomId: string): string {
+    return `${this.#prefix}talk:${roomId}`;
+  }
+
+  async saveTalk(roomId: string, tally: TalkTally): Promise<void> {
+    await this.#call((client) => client.eval(SAVE_TALK, { keys: [this.key(roomId), this.talkKey(roomId)], arguments: [JSON.stringify(tally)] }));
+  }
+
+  async loadTalk(roomId: string): Promise<TalkTally | null> {
+    const tally = await this.#call((client) => client.get(this.talkKey(roomId)));
+    return tally ? (JSON.parse(tally) as TalkTally) : null;
   }
 
   async acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null> {
@@ -229,7 +250,7 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async delete(roomId: string): Promise<void> {
-    await this.#call((client) => client.multi().del(this.key(roomId)).zRem(this.#index, roomId).exec());
+    await this.#call((client) => client.multi().del(this.key(roomId)).del(this.talkKey(roomId)).zRem(this.#index, roomId).exec());
   }
 
   nodeKey(nodeId: string): string {

@@ -340,6 +340,28 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
     await expect(store.ping()).resolves.toBeUndefined();
   });
 
+  describe('talk time beside the room', () => {
+    it('is kept while the room lives, and goes with the room when it ends or is deleted', async () => {
+      const tally = { m1: { speakingMs: 4200, lastSpokeAt: 1234 } };
+      const ended = room(freshRoomId());
+      await store.create(ended);
+      expect(await store.loadTalk(ended.id)).toBeNull();
+      await h.nodes[0].saveTalk(ended.id, tally);
+      expect(await h.nodes[1].loadTalk(ended.id)).toEqual(tally);
+      await store.end(ended.id, RETENTION_SECONDS);
+      expect(await store.loadTalk(ended.id)).toBeNull();
+      // A save arriving after the end writes nothing.
+      await store.saveTalk(ended.id, tally);
+      expect(await store.loadTalk(ended.id)).toBeNull();
+
+      const deleted = room(freshRoomId());
+      await store.create(deleted);
+      await store.saveTalk(deleted.id, tally);
+      await store.delete(deleted.id);
+      expect(await store.loadTalk(deleted.id)).toBeNull();
+    });
+  });
+
   describe('the bound on live rooms (MAX_ROOMS)', () => {
     it('lets exactly the bound through when creations race on two nodes; ending or deleting a room makes a place', async () => {
       // Its own prefix's worth of rooms: other tests' rooms in this run do not count here.

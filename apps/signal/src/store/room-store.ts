@@ -1,6 +1,9 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
 
+/** Speaking time per member id: milliseconds heard, and when last heard. */
+export type TalkTally = Record<string, { speakingMs: number; lastSpokeAt: number }>;
+
 /** How long a room's state may live after a write, in seconds (see roomTtl). */
 export type RoomTtl = (state: RoomState) => number;
 
@@ -27,6 +30,13 @@ export interface RoomStore {
    */
   end(roomId: string, retentionSeconds: number): Promise<Acknowledgement[] | null>;
   acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null>;
+  /**
+   * Each member's speaking time so far, kept beside the room (and expiring with it) so that a
+   * node taking the room over goes on from there. Not written if the room is gone; deleted
+   * with the room and when the session ends.
+   */
+  saveTalk(roomId: string, tally: TalkTally): Promise<void>;
+  loadTalk(roomId: string): Promise<TalkTally | null>;
   delete(roomId: string): Promise<void>;
   /** Every live room's id (the seat sweeper walks them). */
   roomIds(): Promise<string[]>;

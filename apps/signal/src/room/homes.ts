@@ -1,0 +1,29 @@
+import type { RoomChange, RoomState } from './state.js';
+
+export interface NodeIdentity {
+  /** This process's id (its heartbeat key). */
+  id: string;
+  /** Its routing name (NODE_NAME). */
+  name: string;
+}
+
+/**
+ * Make `node` the room's home unless a live node already is: the room has none yet, or its
+ * home's heartbeat lapsed (that node died or was cut off). Unchanged (no write) when `node`
+ * is already the home or another live node is. Applied with the store's atomic update, two
+ * nodes claiming at once cannot both win.
+ */
+export const claimHome =
+  (node: NodeIdentity, liveNodes: ReadonlySet<string>): RoomChange =>
+  (state) => {
+    const home = state.home;
+    if (home && (home.node === node.id || liveNodes.has(home.node))) return state;
+    return { ...state, home: { node: node.id, name: node.name } };
+  };
+
+/** Whose the room is: this node's, a live other node's (by name), or nobody's live. */
+export function homeOf(state: RoomState, nodeId: string, liveNodes: ReadonlySet<string>): 'here' | 'orphaned' | { elsewhere: string } {
+  const home = state.home;
+  if (!home || !liveNodes.has(home.node)) return home?.node === nodeId ? 'here' : 'orphaned';
+  return home.node === nodeId ? 'here' : { elsewhere: home.name };
+}

@@ -1,0 +1,110 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCaddy } from './caddy.js';
+import { startCoturn, type Coturn } from './coturn.js';
+import { freePort, startChild, waitForPort, type Child } from './processes.js';
+
+/*
+ * The whole deployment on one machine, from Debian's packages and this repository's
+ * production build: Caddy (TLS, routing), two or more signalling nodes sharing Redis, coturn.
+ * `npm run stack` starts it for people; the stack test drives it.
+ */
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface StackOptions {
+  /** Signalling nodes (each with one mediasoup worker). */
+  nodes?: number;
+  httpsPort?: number;
+  httpPort?: number;
+  /** The machine's Redis (every machine here runs one on 6379); the stack uses a key prefix of its own. */
+  redisUrl?: string;
+  /** The address browsers send media to and reach coturn on. */
+  mediaAddress?: string;
+  /** More environment for every node (e.g. SEAT_GRACE_SECONDS). */
+  env?: Record<string, string>;
+}
+
+export interface StackNode {
+  readonly name: string;
+  readonly port: number;
+  readonly child: Child;
+  output(): string;
+  /** Kill it with SIGKILL, as a machine or process dies. */
+  kill(): Promise<void>;
+}
+
+export interface Stack {
+  /** The one public address. */
+  readonly url: string;
+  readonly nodes: StackNode[];
+  readonly coturn: Coturn;
+  readonly prefix: string;
+  /** Where Caddy keeps its local CA (root.crt), for a browser that should trust it. */
+  readonly caRoot: string;
+  stop(): Promise<void>;
+}
+
+async function startNode(name: string, port: number, env: Record<string, string>): Promise<StackNode> {
+  const child = startChild(process.execPath, [path.join(repoRoot, 'apps/signal/dist/main.js')], { ...process.env, ...env, NODE_NAME: name, PORT: String(port) }, repoRoot);
+  await waitForPort('127.0.0.1', port, child, 60_000);
+  return { name, port, child, output: child.output, kill: () => child.kill() };
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'group-room-stack-'));
+  const stopping: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const step of stopping.reverse()) await step().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const mediaAddress = options.mediaAddress ?? '127.0.0.1';
+    const minPort = 49_200 + Math.floor(Math.random() * 5000);
+    const coturn = await startCoturn({ dir, port: await freePort(), listenIp: mediaAddress, publicHost: mediaAddress, minPort, maxPort: minPort + 100, allowLoopbackPeers: mediaAddress.startsWith('127.') });
+    stopping.push(() => coturn.stop());
+
+    const prefix = `group-room-stack:${randomUUID().slice(0, 8)}:`;
+    const shared: Record<string, string> = {
+      HOST: '127.0.0.1',
+      REDIS_URL: options.redisUrl ?? 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: prefix,
+      TOKEN_SECRET: randomBytes(32).toString('hex'),
+      MEDIA_LISTEN_IP: mediaAddress,
+      MEDIA_ANNOUNCED_ADDRESS: mediaAddress,
+      MEDIA_PORT: '0',
+      MEDIASOUP_WORKERS: '1',
+      TURN_URLS: coturn.urls.join(','),
+      TURN_SECRET: coturn.secret,
+      LOG_LEVEL: 'info',
+      NEXT_TELEMETRY_DISABLED: '1',
+      ...options.env,
+    };
+    const nodes: StackNode[] = [];
+    const count = options.nodes ?? 2;
+    for (let i = 0; i < count; i++) {
+      const node = await startNode(String.fromCharCode(97 + i), await freePort(), shared);
+      nodes.push(node);
+      stopping.push(() => node.child.stop());
+    }
+
+    const httpsPort = options.httpsPort ?? (await freePort());
+    const httpPort = options.httpPort ?? (await freePort());
+    const caddy = await startCaddy({ dir, site: 'localhost', httpsPort, httpPort, nodes, localCerts: true });
+    stopping.push(() => caddy.stop());
+    return {
+      url: `https://localhost:${httpsPort}`,
+      nodes,
+      coturn,
+      prefix,
+      caRoot: path.join(dir, 'data/caddy/pki/authorities/local/root.crt'),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
