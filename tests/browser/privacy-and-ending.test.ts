@@ -293,7 +293,7 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
 
     /**
      * Every key of this server under the prefix but its node heartbeat (`<prefix>node:<id>`,
-     * a value of "1" with a 10 s TTL that says the process is alive: nothing about anyone) and
+     * a value of "1" with a 6 s TTL that says the process is alive: nothing about anyone) and
      * the per-address limit counts (`<prefix>limit:<name>:<digest of the address>`, a number
      * with a TTL of at most an hour: no address, no name).
      */

@@ -85,7 +85,7 @@ describe('the stack: HTTPS proxy, two signalling nodes, coturn', () => {
     await enterAdmittedAutomatically(cyd, inviteUrl, 'Cyd');
     // Join → first frame decoded from someone, for the member whose media goes through coturn.
     await eventually(async () => expect((await inboundByPeer(cyd.page)).some((s) => s.kind === 'video' && s.framesDecoded > 0)).toBe(true), 60_000, 50);
-    console.log(`stack: relay-only member join → first remote video frame ${Math.round(performance.now() - cydStarted)} ms (from pressing Continue on the entry form)`);
+    console.warn(`stack: relay-only member join → first remote video frame ${Math.round(performance.now() - cydStarted)} ms (from pressing Continue on the entry form)`);
 
     for (const name of NAMES) {
       const others = NAMES.filter((n) => n !== name);
@@ -143,7 +143,7 @@ describe('the stack: HTTPS proxy, two signalling nodes, coturn', () => {
       90_000,
       100,
     );
-    console.log(`stack: home node killed (SIGKILL) → video decoded again at ${[...flowingAgain].map(([k, ms]) => `${k} ${ms} ms`).join(', ')}`);
+    console.warn(`stack: home node killed (SIGKILL) → video decoded again at ${[...flowingAgain].map(([k, ms]) => `${k} ${ms} ms`).join(', ')}`);
 
     // The room lives on the other node now, with the same people in the same seats.
     const state = await stored();

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createClient, type RedisClientType } from 'redis';
 import { io } from 'socket.io-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   admittedMember,
   command,
@@ -17,6 +16,7 @@ import {
   WAIT,
   type Client,
   type TestServer,
+  useRedis,
 } from '../support/signal-client.js';
 
 /*
@@ -93,18 +93,7 @@ describe('sockets per address (SOCKETS_PER_ADDRESS)', () => {
 
 describe('room creations per address, counted in Redis across two nodes', () => {
   const prefix = `grt:limits:${randomUUID().slice(0, 8)}:`;
-  let redis: RedisClientType;
-
-  beforeAll(async () => {
-    redis = createClient({ url: REDIS_URL });
-    redis.on('error', () => undefined);
-    await redis.connect();
-  });
-
-  afterAll(async () => {
-    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) if (keys.length) await redis.del(keys);
-    await redis.close();
-  });
+  const redis = useRedis(prefix);
 
   const twoNodes = async (env: Record<string, string>) => {
     const shared = { REDIS_URL, REDIS_KEY_PREFIX: `${prefix}${randomUUID().slice(0, 8)}:`, TOKEN_SECRET: randomBytes(32).toString('hex'), ...env };
@@ -127,7 +116,7 @@ describe('room creations per address, counted in Redis across two nodes', () => 
     }
     expect((await createFrom(b, '198.51.100.21')).ok).toBe(true);
     // No address is stored as it is.
-    const keys = await redis.keys(`${prefix}*limit:*`);
+    const keys = await redis.client.keys(`${prefix}*limit:*`);
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) expect(key).not.toMatch(/198\.51/);
   });

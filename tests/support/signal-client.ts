@@ -17,6 +17,7 @@ import {
 } from '@group-room/shared';
 import { createLogger, loadConfig, startSignalServer, type SignalServer } from '@group-room/signal';
 import type { types } from 'mediasoup';
+import { createClient, type RedisClientType } from 'redis';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, expect, vi } from 'vitest';
 
@@ -34,6 +35,30 @@ export type CommandInput = RequestPayload<'room:command'>['command'];
 export const ACK_TIMEOUT_MS = 10_000;
 export const WAIT = { timeout: 10_000, interval: 20 };
 export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * A client of the machine's Redis for the enclosing describe block (or file), connected
+ * before its tests; afterwards every key under `prefix` is deleted and the client closed.
+ */
+export function useRedis(prefix: string): { readonly client: RedisClientType } {
+  let client: RedisClientType | undefined;
+  beforeAll(async () => {
+    client = createClient({ url: REDIS_URL });
+    client.on('error', () => undefined);
+    await client.connect();
+  });
+  afterAll(async () => {
+    if (!client?.isOpen) return;
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) if (keys.length) await client.del(keys);
+    await client.close();
+  });
+  return {
+    get client() {
+      if (!client) throw new Error('Redis is not connected yet: use it inside a test or a hook');
+      return client;
+    },
+  };
+}
 
 export const baseEnv = {
   PORT: '0',

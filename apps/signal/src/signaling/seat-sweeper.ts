@@ -8,7 +8,7 @@ import type { RoomStore } from '../store/room-store.js';
 /** How often a node renews its heartbeat and sweeps seats. */
 export const SWEEP_INTERVAL_MS = 2000;
 /** A node that has not renewed its heartbeat for this long is taken for dead. */
-export const NODE_TTL_MS = 10_000;
+export const NODE_TTL_MS = 6000;
 
 export interface SeatSweeperOptions {
   store: RoomStore;

@@ -1,0 +1,120 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { ConnectRefusal } from '@group-room/shared';
+import { io } from 'socket.io-client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  connect,
+  createRoom,
+  disconnectAll,
+  enter,
+  expectError,
+  REDIS_URL,
+  request,
+  startServer,
+  WAIT,
+  type Client,
+  type TestServer,
+  useRedis,
+} from '../support/signal-client.js';
+
+/*
+ * One home node per room (#10 item 1), with two nodes in this process on one Redis: a
+ * connection for a room another live node serves is refused with that node's name (the client
+ * connects again naming it, and the proxy routes by it); entering on the wrong node is refused;
+ * when the home node goes away the other takes the room over; a node that finds its room
+ * taken lets that room's connections go.
+ */
+
+const prefix = `grt:homes:${randomUUID().slice(0, 8)}:`;
+let a: TestServer;
+let b: TestServer;
+const sockets: Client[] = [];
+useRedis(prefix);
+
+afterEach(async () => {
+  disconnectAll();
+  for (const socket of sockets.splice(0)) socket.disconnect();
+  await a?.server.close();
+  await b?.server.close();
+});
+
+async function twoNodes(): Promise<void> {
+  const env = { REDIS_URL, REDIS_KEY_PREFIX: `${prefix}${randomUUID().slice(0, 6)}:`, TOKEN_SECRET: randomBytes(32).toString('hex') };
+  a = await startServer({ ...env, NODE_NAME: 'a' });
+  b = await startServer({ ...env, NODE_NAME: 'b' });
+}
+
+/** Connect for `room` (as a room page does); resolves with the socket or the refusal's data. */
+function connectFor(url: string, room: string): Promise<{ socket?: Client; refusal?: unknown }> {
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, query: { room } }) as Client;
+  sockets.push(socket);
+  return new Promise((resolve) => {
+    socket.once('connect', () => resolve({ socket }));
+    socket.once('connect_error', (error) => resolve({ refusal: (error as { data?: unknown }).data }));
+  });
+}
+
+const homeOf = async (t: TestServer, roomId: string) => (await t.server.store.get(roomId))?.home;
+
+describe('one home node per room', () => {
+  it('the first node a room page reaches takes the room; the other refuses with its name', async () => {
+    await twoNodes();
+    const room = await createRoom(a.server);
+    expect(await homeOf(a, room.roomId)).toBeUndefined();
+    const onB = await connectFor(b.server.url, room.roomId);
+    expect(onB.socket?.connected).toBe(true);
+    expect(await homeOf(a, room.roomId)).toEqual({ node: b.server.nodeId, name: 'b' });
+
+    const onA = await connectFor(a.server.url, room.roomId);
+    expect(onA.socket).toBeUndefined();
+    expect(ConnectRefusal.parse(onA.refusal)).toEqual({ code: 'ELSEWHERE', node: 'b' });
+
+    // Entering through a socket that did not name the room, on the wrong node: refused, and
+    // the connection closed so the client comes back through the hand-over.
+    const stray = await connect(a.server);
+    const refused = expectError(await request(stray, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Mo' }), 'UNAVAILABLE');
+    expect(refused.message).toMatch(/another server/);
+    await vi.waitFor(() => expect(stray.connected).toBe(false), WAIT);
+    // On the home it works.
+    const mo = await enter(b.server, room.roomId, room.facilitatorToken, 'Fay');
+    expect(mo.entered.self.role).toBe('facilitator');
+  });
+
+  it('rooms nobody serves spread to whichever node is asked', async () => {
+    await twoNodes();
+    const first = await createRoom(a.server);
+    const second = await createRoom(a.server);
+    await connectFor(a.server.url, first.roomId);
+    await connectFor(b.server.url, second.roomId);
+    expect((await homeOf(a, first.roomId))?.name).toBe('a');
+    expect((await homeOf(a, second.roomId))?.name).toBe('b');
+  });
+
+  it('when the home node goes away, the other takes the room over and serves it', async () => {
+    await twoNodes();
+    const room = await createRoom(a.server);
+    const fay = await connectFor(a.server.url, room.roomId);
+    expect(fay.socket?.connected).toBe(true);
+    expect((await connectFor(b.server.url, room.roomId)).refusal).toEqual({ code: 'ELSEWHERE', node: 'a' });
+    await a.server.close(); // drains: its heartbeat goes at once
+    const again = await connectFor(b.server.url, room.roomId);
+    expect(again.socket?.connected).toBe(true);
+    expect(await homeOf(b, room.roomId)).toEqual({ node: b.server.nodeId, name: 'b' });
+  });
+
+  it('a node that finds its room taken over lets that room\'s connections go, without touching their seats', async () => {
+    await twoNodes();
+    const room = await createRoom(a.server);
+    const fay = await enter(a.server, room.roomId, room.facilitatorToken, 'Fay');
+    expect((await homeOf(a, room.roomId))?.name).toBe('a');
+    // As if B had taken the room while A was cut off from Redis.
+    await b.server.store.update(room.roomId, (state) => ({ ...state, home: { node: b.server.nodeId, name: 'b' } }));
+    await a.server.sweeper.sweep();
+    await vi.waitFor(() => expect(fay.socket.connected).toBe(false), WAIT);
+    const seat = (await b.server.store.get(room.roomId))!.members[fay.id]!;
+    expect(seat.connectionId, 'the seat is left for its resume on the home').not.toBeNull();
+    // B, the home, marks it away on its own sweep (its connection is not on B).
+    await b.server.sweeper.sweep();
+    expect((await b.server.store.get(room.roomId))!.members[fay.id]!.connectionId).toBeNull();
+  });
+});
