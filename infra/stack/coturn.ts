@@ -24,12 +24,14 @@ export interface CoturnOptions {
   secret?: string;
   /** Allow relaying to 127.0.0.1 (only for a stack on one machine). */
   allowLoopbackPeers?: boolean;
+  /** TURN over TLS (`turns:`) on this port, with this certificate and key (PEM files). */
+  tls?: { port: number; cert: string; key: string };
 }
 
 export interface Coturn {
   readonly child: Child;
   readonly secret: string;
-  /** TURN_URLS for the signal nodes: UDP and TCP. */
+  /** TURN_URLS for the signal nodes: UDP and TCP, and TLS when it has a certificate. */
   readonly urls: string[];
   stop(): Promise<void>;
 }
@@ -45,8 +47,7 @@ export function coturnConfig(options: CoturnOptions & { secret: string }): strin
     `static-auth-secret=${options.secret}`,
     'realm=group-room',
     'fingerprint',
-    // TLS (turns: on 443) is for production, with the proxy's certificate: see infra/README.md.
-    'no-tls',
+    ...(options.tls ? [`tls-listening-port=${options.tls.port}`, `cert=${options.tls.cert}`, `pkey=${options.tls.key}`] : ['no-tls']),
     'no-dtls',
     'no-cli',
     'no-multicast-peers',
@@ -63,11 +64,16 @@ export async function startCoturn(options: CoturnOptions): Promise<Coturn> {
   await writeFile(file, coturnConfig({ ...options, secret }), { mode: 0o600 });
   const child = startChild('turnserver', ['-c', file]);
   await waitForPort(options.listenIp, options.port, child);
+  if (options.tls) await waitForPort(options.listenIp, options.tls.port, child);
   const host = `${options.publicHost}:${options.port}`;
   return {
     child,
     secret,
-    urls: [`turn:${host}?transport=udp`, `turn:${host}?transport=tcp`],
+    urls: [
+      `turn:${host}?transport=udp`,
+      `turn:${host}?transport=tcp`,
+      ...(options.tls ? [`turns:${options.publicHost}:${options.tls.port}?transport=tcp`] : []),
+    ],
     stop: () => child.stop(),
   };
 }

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -23,10 +25,11 @@ import { expectFlowing } from '../support/room-checks.js';
  * A member whose network lets nothing through but a TURN relay (#10 item 3): coturn from
  * Debian with `use-auth-secret`, the server handing each person time-limited credentials with
  * `media:join`, the member's browser set to relay only. Media flows both ways through coturn,
- * over UDP and, with only a TCP relay offered, over TCP.
+ * over UDP and, with only a TCP relay offered, over TCP, and with only TURN over TLS, over TLS.
  */
 
 const SAMPLING = { sampleMs: 1500, timeoutMs: 30_000 };
+const run = promisify(execFile);
 
 describe('a member reaching the media server only through coturn', () => {
   let dir: string;
@@ -36,8 +39,13 @@ describe('a member reaching the media server only through coturn', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'group-room-coturn-'));
     const minPort = 50_000 + Math.floor(Math.random() * 9000);
-    coturn = await startCoturn({ dir, port: await freePort(), listenIp: '127.0.0.1', publicHost: '127.0.0.1', minPort, maxPort: minPort + 40, allowLoopbackPeers: true });
-    browser = await launchChromium();
+    // A self-signed certificate for TURN over TLS: only this test's browser accepts it blindly.
+    const cert = path.join(dir, 'turn.crt');
+    const key = path.join(dir, 'turn.key');
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert]);
+    const tls = { port: await freePort(), cert, key };
+    coturn = await startCoturn({ dir, port: await freePort(), listenIp: '127.0.0.1', publicHost: '127.0.0.1', minPort, maxPort: minPort + 40, allowLoopbackPeers: true, tls });
+    browser = await launchChromium(['--ignore-certificate-errors']);
   });
 
   afterAll(async () => {
@@ -61,7 +69,8 @@ describe('a member reaching the media server only through coturn', () => {
 
   for (const [name, pick, protocol] of [
     ['over UDP', (urls: string[]) => urls, 'udp'],
-    ['over TCP, when only a TCP relay is offered', (urls: string[]) => urls.filter((u) => u.endsWith('transport=tcp')), 'tcp'],
+    ['over TCP, when only a TCP relay is offered', (urls: string[]) => urls.filter((u) => u.startsWith('turn:') && u.endsWith('transport=tcp')), 'tcp'],
+    ['over TLS, when only a TLS relay is offered (the strictest networks)', (urls: string[]) => urls.filter((u) => u.startsWith('turns:')), 'tls'],
   ] as const) {
     it(`carries video and audio both ways ${name}`, async () => {
       const { server, host, member } = await relayedSession(pick(coturn.urls));
