@@ -74,6 +74,8 @@ export const ConfigSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Load tests only: let synthetic members use plain RTP transports (refused in production). */
+  SYNTHETIC_MEDIA: bool.default(false),
   /** Serve Prometheus metrics on this port (its own listener, never the public one); unset: off. */
   METRICS_PORT: port.optional(),
   /** Address the metrics listener binds to: loopback unless Prometheus scrapes from elsewhere. */
@@ -111,6 +113,9 @@ const CheckedConfig = ConfigSchema.superRefine((config, ctx) => {
       path: ['SOCKET_REQUESTS_PER_SECOND'],
       message: `must be at least ${burst} with ROOM_CAPACITY=${config.ROOM_CAPACITY} (2 × capacity + 16), so a client's media set-up in a full room fits`,
     });
+  }
+  if (config.SYNTHETIC_MEDIA && config.NODE_ENV === 'production') {
+    ctx.addIssue({ code: 'custom', path: ['SYNTHETIC_MEDIA'], message: 'is for load tests only and cannot be used in production' });
   }
   if (config.TURN_URLS.length > 0 && !config.TURN_SECRET) {
     ctx.addIssue({ code: 'custom', path: ['TURN_SECRET'], message: 'is required with TURN_URLS (the static-auth-secret coturn is started with)' });

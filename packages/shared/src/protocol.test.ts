@@ -148,6 +148,17 @@ const valid: { [K in RequestName]: Fixture } = {
   },
   'media:join': { payload: {} },
   'transport:create': { payload: { direction: 'send' }, wrong: [['direction', 'sideways']] },
+  'transport:createPlain': { payload: { direction: 'recv' }, wrong: [['direction', 'sideways']] },
+  'transport:connectPlain': {
+    payload: { transportId: 't1', ip: '127.0.0.1', port: 40000 },
+    wrong: [
+      ['ip', 'not an address'],
+      ['port', 0],
+      ['port', 70000],
+      ['transportId', 7],
+    ],
+    oversized: [['transportId', 'x'.repeat(65)]],
+  },
   'transport:restartIce': { payload: { transportId: 't1' }, wrong: [['transportId', 42]], oversized: [['transportId', 't'.repeat(65)]] },
   'media:resync': { payload: {} },
   'transport:connect': {
@@ -210,6 +221,8 @@ describe('request schemas', () => {
       'transport:create',
       'transport:restartIce',
       'transport:connect',
+      'transport:createPlain',
+      'transport:connectPlain',
       'media:produce',
       'media:setProducerPaused',
       'media:closeProducer',

@@ -100,6 +100,21 @@ export const requests = {
     request: z.object({ transportId: EntityId, dtlsParameters: DtlsParameters }).strict(),
     response: Empty,
   },
+  /**
+   * Load tests only: a plain RTP transport (no ICE, no DTLS) for a synthetic member that sends
+   * RTP from a script instead of a browser. Refused (FORBIDDEN) unless the server runs with
+   * SYNTHETIC_MEDIA=true, which production refuses. A send transport learns the sender's
+   * address from its first packet; a receive transport sends to the address given by
+   * `transport:connectPlain`.
+   */
+  'transport:createPlain': {
+    request: z.object({ direction: TransportDirection }).strict(),
+    response: z.object({ id: EntityId, ip: z.string().max(64), port: z.number().int().min(1).max(65535) }),
+  },
+  'transport:connectPlain': {
+    request: z.object({ transportId: EntityId, ip: z.ipv4(), port: z.number().int().min(1).max(65535) }).strict(),
+    response: Empty,
+  },
   'media:produce': {
     request: z
       .object({

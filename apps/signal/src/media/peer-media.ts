@@ -33,7 +33,8 @@ export class PeerMedia {
   readonly id: string;
   /** Reaches the person's current connection; a resumed seat rebinds it to the new socket. */
   notify: Notify;
-  readonly transports = new Map<string, types.WebRtcTransport>();
+  /** WebRTC transports, or plain RTP ones for synthetic members (load tests). */
+  readonly transports = new Map<string, types.WebRtcTransport | types.PlainTransport>();
   readonly producers = new Map<string, types.Producer<ProducerData>>();
   readonly consumers = new Map<string, types.Consumer<ConsumerData>>();
   /** Set by `media:ready`: what this member's browser can receive. */
@@ -50,7 +51,7 @@ export class PeerMedia {
     this.notify = notify;
   }
 
-  transportFor(direction: TransportDirection): types.WebRtcTransport | undefined {
+  transportFor(direction: TransportDirection): types.WebRtcTransport | types.PlainTransport | undefined {
     for (const transport of this.transports.values()) {
       if (transport.appData['direction'] === direction) return transport;
     }

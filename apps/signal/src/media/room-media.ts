@@ -34,6 +34,7 @@ export class RoomMedia {
   /** The worker process carrying this room (tests kill it to check recovery). */
   readonly workerPid: number;
   readonly #webRtcServer: types.WebRtcServer;
+  readonly #listen: { ip: string; announcedAddress: string };
   readonly #peers = new Map<string, PeerMedia>();
   readonly #levels: types.AudioLevelObserver;
   /** Speaking time per member, from the audio-level observer; outlives this router (see RoomRegistry). */
@@ -46,6 +47,7 @@ export class RoomMedia {
     this.workerPid = lease.workerPid;
     this.talkTime = talkTime;
     this.#webRtcServer = lease.webRtcServer;
+    this.#listen = { ip: lease.listenIp, announcedAddress: lease.announcedAddress };
     this.#levels = levels;
     levels.on('volumes', (volumes) => {
       const ids = volumes.map(({ producer }) => (producer.appData as Partial<ProducerData>).peerId).filter((id) => id !== undefined);
@@ -141,9 +143,42 @@ export class RoomMedia {
     }
   }
 
+  /**
+   * Load tests: a plain RTP transport for a synthetic member (no ICE, no DTLS). A send
+   * transport learns where the member sends from (comedia); a receive one is told where to
+   * send by `connectPlain`. Bounded like WebRTC ones: one per direction.
+   */
+  async createPlainTransport(peerId: string, direction: TransportDirection): Promise<{ id: string; ip: string; port: number }> {
+    const peer = this.#peer(peerId);
+    const release = peer.claim(`transport:${direction}`, peer.transportFor(direction) !== undefined, `A ${direction} transport already exists`);
+    try {
+      const transport = await this.router.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: this.#listen.ip, announcedAddress: this.#listen.announcedAddress },
+        rtcpMux: true,
+        comedia: direction === 'send',
+        appData: { direction, plain: true },
+      });
+      if (peer.closed) {
+        transport.close();
+        throw new ProtocolFailure('INVALID_STATE', 'Media was started again meanwhile');
+      }
+      peer.transports.set(transport.id, transport);
+      transport.observer.once('close', () => peer.transports.delete(transport.id));
+      return { id: transport.id, ip: this.#listen.announcedAddress, port: transport.tuple.localPort };
+    } finally {
+      release();
+    }
+  }
+
+  async connectPlain(peerId: string, transportId: string, ip: string, port: number): Promise<void> {
+    const transport = this.#peer(peerId).transports.get(transportId);
+    if (!transport || !transport.appData['plain']) throw new ProtocolFailure('NOT_FOUND', 'No such plain transport');
+    await (transport as types.PlainTransport).connect({ ip, port });
+  }
+
   /** New ICE credentials for a transport whose path broke (the client restarts ICE with them). */
   async restartIce(peerId: string, transportId: string): Promise<types.IceParameters> {
-    const transport = this.#transport(this.#peer(peerId), transportId);
+    const transport = this.#webRtc(this.#peer(peerId), transportId);
     return transport.restartIce();
   }
 
@@ -159,14 +194,20 @@ export class RoomMedia {
     return [...peer.consumers.keys()];
   }
 
-  #transport(peer: PeerMedia, transportId: string): types.WebRtcTransport {
+  #transport(peer: PeerMedia, transportId: string): types.WebRtcTransport | types.PlainTransport {
     const transport = peer.transports.get(transportId);
     if (!transport) throw new ProtocolFailure('NOT_FOUND', 'No such transport');
     return transport;
   }
 
+  #webRtc(peer: PeerMedia, transportId: string): types.WebRtcTransport {
+    const transport = this.#transport(peer, transportId);
+    if (transport.appData['plain']) throw new ProtocolFailure('BAD_REQUEST', 'Not a WebRTC transport');
+    return transport as types.WebRtcTransport;
+  }
+
   async connectTransport(peerId: string, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    const transport = this.#transport(this.#peer(peerId), transportId);
+    const transport = this.#webRtc(this.#peer(peerId), transportId);
     if (transport.appData['connecting']) throw new ProtocolFailure('INVALID_STATE', 'This transport is already connected');
     transport.appData['connecting'] = true;
     try {

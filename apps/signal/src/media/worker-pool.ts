@@ -36,6 +36,9 @@ export interface RouterLease {
   webRtcServer: types.WebRtcServer;
   /** The process of the worker it lives on. */
   workerPid: number;
+  /** Where the worker listens for media, and the address it announces (for plain transports). */
+  listenIp: string;
+  announcedAddress: string;
 }
 
 /** A promise with its resolver (Promise.withResolvers needs Node 22). */
@@ -183,7 +186,8 @@ export class WorkerPool {
             this.#routers--;
           });
           trackLoad(router, entry);
-          return { router, webRtcServer: entry.webRtcServer, workerPid: entry.worker.pid };
+          const { listenIp, announcedAddress } = this.#options;
+          return { router, webRtcServer: entry.webRtcServer, workerPid: entry.worker.pid, listenIp, announcedAddress };
         }
         const left = deadline - Date.now();
         if (left <= 0) throw new ProtocolFailure('UNAVAILABLE', 'Audio and video are restarting on the server; try again in a moment');

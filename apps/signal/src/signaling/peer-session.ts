@@ -47,7 +47,7 @@ export interface SessionDeps {
   rooms: RoomRegistry;
   hub: RoomHub;
   tokens: LinkTokens;
-  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS' | 'SOCKET_REQUESTS_PER_SECOND' | 'ROOM_HORIZON_DAYS' | 'TURN_URLS' | 'TURN_SECRET' | 'TURN_CREDENTIAL_SECONDS'>;
+  config: Pick<Config, 'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS' | 'SOCKET_REQUESTS_PER_SECOND' | 'ROOM_HORIZON_DAYS' | 'TURN_URLS' | 'TURN_SECRET' | 'TURN_CREDENTIAL_SECONDS' | 'SYNTHETIC_MEDIA'>;
   /** Who may create rooms (ROOM_CREATION). */
   roomCreation: RoomCreationGate;
   log: Logger;
@@ -445,6 +445,19 @@ export class PeerSession implements RoomSessionHandle {
       'media:resync': async () => {
         const { memberId, media } = this.#requireMedia();
         return { consumerIds: media.resync(memberId) };
+      },
+
+      'transport:createPlain': async ({ direction }) => {
+        if (!config.SYNTHETIC_MEDIA) throw new ProtocolFailure('FORBIDDEN', 'Plain RTP transports are for load tests only');
+        const { memberId, media } = this.#requireMedia();
+        return media.createPlainTransport(memberId, direction);
+      },
+
+      'transport:connectPlain': async ({ transportId, ip, port }) => {
+        if (!config.SYNTHETIC_MEDIA) throw new ProtocolFailure('FORBIDDEN', 'Plain RTP transports are for load tests only');
+        const { memberId, media } = this.#requireMedia();
+        await media.connectPlain(memberId, transportId, ip, port);
+        return {};
       },
 
       'transport:connect': async ({ transportId, dtlsParameters }) => {

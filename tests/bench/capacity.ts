@@ -1,0 +1,301 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { cpuUsage } from 'node:process';
+import type { RequestPayload } from '@group-room/shared';
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import { io } from 'socket.io-client';
+import { freePort } from '../../infra/stack/processes.js';
+import { startProductionServer, type RunningServer } from '../support/prod-server.js';
+import { RtpSink, RtpSource, SyntheticMember } from '../support/synthetic-member.js';
+import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
+
+/*
+ * npm run bench:capacity [-- <members per room> <max rooms> <video kbps>]
+ *
+ * How many rooms one mediasoup worker (one core) carries, through our whole path and through
+ * bare mediasoup, side by side, with the machine's own loopback UDP limit below both. Each
+ * room has M synthetic members sending opus-sized audio (50 packets/s) and VP8-shaped video;
+ * every member receives every other's two streams into a UDP sink that counts packets and
+ * losses. Rooms are added one at a time until loss passes 1 %, the worker's core is
+ * saturated, or the maximum is reached; each step is measured over a 5 s window.
+ *
+ * Ours: the production server (one worker, SYNTHETIC_MEDIA=true), members through Socket.IO,
+ * the entry agreement, auto-admit and plain RTP transports; CPU and memory from its
+ * Prometheus metrics. Bare: a worker and routers made directly in this process, the same
+ * members' RTP, nothing else.
+ */
+
+/** Members per room, most rooms to try, video bitrate: set by `capacity()`. */
+const settings = { members: 12, maxRooms: 10, videoKbps: 300 };
+const WARM_MS = 2000;
+const WINDOW_MS = 5000;
+const LOSS_LIMIT = 0.01;
+const CORE_LIMIT = 0.95;
+
+interface Step {
+  rooms: number;
+  streams: number;
+  packetsInPerSec: number;
+  packetsOutPerSec: number;
+  loss: number;
+  jitterMs: number;
+  workerCore: number;
+  /** Worker CPU per forwarded stream, as a share of a core (×1000: per mille). */
+  workerPerStream: number;
+  generatorCore: number;
+  signallingRssMb?: number;
+  workerRssMb: number;
+}
+
+interface Backend {
+  name: string;
+  addRoom(index: number, sink: RtpSink): Promise<RtpSource[]>;
+  workerCpuSeconds(): Promise<number>;
+  memory(): Promise<{ signallingRssMb?: number; workerRssMb: number }>;
+  stop(): Promise<void>;
+}
+
+/** A shared sender: one timer for every source (many timers would cost the generator more than the sends). */
+class Sender {
+  readonly #targets: { source: RtpSource; send: (packet: Buffer) => void }[] = [];
+  #tick = 0;
+  readonly #timer = setInterval(() => this.#step(), 1000 / 150);
+
+  add(source: RtpSource, send: (packet: Buffer) => void): void {
+    this.#targets.push({ source, send });
+  }
+
+  get sources(): RtpSource[] {
+    return this.#targets.map((t) => t.source);
+  }
+
+  /** Every 1/150 s; audio every 3rd tick (50/s), video every 5th (30/s). */
+  #step(): void {
+    this.#tick++;
+    for (const { source, send } of this.#targets) {
+      if (this.#tick % 3 === 0) send(source.audio());
+      if (this.#tick % 5 === 0) for (const packet of source.videoFrame()) send(packet);
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ours: the production server
+
+async function oursBackend(sender: Sender): Promise<Backend> {
+  const metricsPort = await freePort();
+  const server: RunningServer = await startProductionServer({
+    LOG_LEVEL: 'warn',
+    MEDIASOUP_WORKERS: '1',
+    SYNTHETIC_MEDIA: 'true',
+    METRICS_PORT: String(metricsPort),
+    SOCKET_REQUESTS_PER_SECOND: '100000',
+    MAX_MEDIA_ROOMS: '1000',
+  });
+  const joined: SyntheticMember[] = [];
+  const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const sample = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? NaN);
+  return {
+    name: 'ours',
+    async addRoom(index, sink) {
+      const creator = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+      const created = (await creator.timeout(15_000).emitWithAck('room:create', { title: `Load ${index}` } satisfies RequestPayload<'room:create'>)) as {
+        ok: boolean;
+        data: { roomId: string; facilitatorToken: string; inviteToken: string };
+      };
+      creator.disconnect();
+      const { roomId, facilitatorToken, inviteToken } = created.data;
+      const host = await SyntheticMember.join({ url: server.url, roomId, token: facilitatorToken, name: 'Host', sink, videoKbps: settings.videoKbps });
+      await host.socket.timeout(15_000).emitWithAck('room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
+      const room = [host];
+      for (let i = 1; i < settings.members; i++) room.push(await SyntheticMember.join({ url: server.url, roomId, token: inviteToken, name: `M${i}`, sink, videoKbps: settings.videoKbps }));
+      joined.push(...room);
+      return room.map((m) => {
+        const target = m.sendTarget();
+        sender.add(m.source, (packet) => m.udp.send(packet, target.port, target.ip));
+        return m.source;
+      });
+    },
+    async workerCpuSeconds() {
+      return sample(await scrape(), 'group_room_worker_cpu_seconds{worker="0"}');
+    },
+    async memory() {
+      const text = await scrape();
+      return {
+        signallingRssMb: sample(text, 'group_room_process_resident_memory_bytes') / 1e6,
+        workerRssMb: sample(text, 'group_room_worker_max_rss_bytes{worker="0"}') / 1e6,
+      };
+    },
+    async stop() {
+      for (const m of joined) await m.leave();
+      await server.stop();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bare mediasoup: the same RTP through routers made directly, nothing around them
+
+const bareCodecs: types.RouterRtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90_000 },
+];
+
+async function bareBackend(sender: Sender): Promise<Backend> {
+  const worker = await mediasoup.createWorker({ logLevel: 'warn' });
+  const sockets: UdpSocket[] = [];
+  return {
+    name: 'bare mediasoup',
+    async addRoom(_index, sink) {
+      const router = await worker.createRouter({ mediaCodecs: bareCodecs });
+      const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
+      const people: { source: RtpSource; recv: types.PlainTransport; producers: types.Producer[] }[] = [];
+      for (let i = 0; i < settings.members; i++) {
+        const source = new RtpSource(settings.videoKbps);
+        const send = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
+        const recv = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false });
+        await recv.connect({ ip: '127.0.0.1', port: sink.port });
+        const producers = [
+          await send.produce({ kind: 'audio', rtpParameters: source.rtpParameters('audio') as types.RtpParameters }),
+          await send.produce({ kind: 'video', rtpParameters: source.rtpParameters('video') as types.RtpParameters }),
+        ];
+        const udp = createSocket('udp4');
+        await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+        sockets.push(udp);
+        const port = send.tuple.localPort;
+        sender.add(source, (packet) => udp.send(packet, port, '127.0.0.1'));
+        people.push({ source, recv, producers });
+      }
+      for (const receiver of people) {
+        for (const sender of people) {
+          if (sender === receiver) continue;
+          for (const producer of sender.producers) await receiver.recv.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+        }
+      }
+      return people.map((p) => p.source);
+    },
+    async workerCpuSeconds() {
+      const u = await worker.getResourceUsage();
+      return (u.ru_utime + u.ru_stime) / 1000;
+    },
+    async memory() {
+      return { workerRssMb: ((await worker.getResourceUsage()).ru_maxrss * 1024) / 1e6 };
+    },
+    async stop() {
+      for (const s of sockets) s.close();
+      worker.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ name: string; steps: Step[]; stoppedBy: string }> {
+  const sender = new Sender();
+  const sink = await RtpSink.open();
+  const backend = await make(sender);
+  const steps: Step[] = [];
+  let stoppedBy = `the maximum of ${settings.maxRooms} rooms`;
+  try {
+    for (let rooms = 1; rooms <= settings.maxRooms; rooms++) {
+      await backend.addRoom(rooms, sink);
+      await new Promise((resolve) => setTimeout(resolve, WARM_MS));
+      sink.reset();
+      const sentBefore = sender.sources.reduce((n, s) => n + s.sentPackets, 0);
+      const cpuBefore = await backend.workerCpuSeconds();
+      const generatorBefore = cpuUsage();
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
+      const seconds = (performance.now() - started) / 1000;
+      const cpu = (await backend.workerCpuSeconds()) - cpuBefore;
+      const generator = cpuUsage(generatorBefore);
+      const totals = sink.totals();
+      const sent = sender.sources.reduce((n, s) => n + s.sentPackets, 0) - sentBefore;
+      const streams = rooms * settings.members * (settings.members - 1) * 2;
+      const step: Step = {
+        rooms,
+        streams,
+        packetsInPerSec: sent / seconds,
+        packetsOutPerSec: totals.packets / seconds,
+        loss: totals.expected ? totals.lost / totals.expected : 0,
+        jitterMs: totals.jitterMs,
+        workerCore: cpu / seconds,
+        workerPerStream: cpu / seconds / streams,
+        generatorCore: (generator.user + generator.system) / 1e6 / seconds,
+        ...(await backend.memory()),
+      };
+      steps.push(step);
+      process.stdout.write(
+        `  ${backend.name}: ${rooms} rooms, ${streams} streams forwarded, in ${step.packetsInPerSec.toFixed(0)} pkt/s, out ${step.packetsOutPerSec.toFixed(0)} pkt/s, loss ${(step.loss * 100).toFixed(2)} %, jitter ${step.jitterMs.toFixed(1)} ms, worker ${(step.workerCore * 100).toFixed(0)} % of a core (${(step.workerPerStream * 1e5).toFixed(1)} per 100k of a core per stream), generator ${(step.generatorCore * 100).toFixed(0)} %\n`,
+      );
+      if (step.loss > LOSS_LIMIT) {
+        stoppedBy = `loss above ${LOSS_LIMIT * 100} % at ${rooms} rooms`;
+        break;
+      }
+      if (step.workerCore > CORE_LIMIT) {
+        stoppedBy = `the worker's core saturated at ${rooms} rooms`;
+        break;
+      }
+      if (step.generatorCore > CORE_LIMIT) {
+        stoppedBy = `the load generator's own core saturated at ${rooms} rooms (the SFU was not the limit)`;
+        break;
+      }
+    }
+  } finally {
+    sender.stop();
+    await backend.stop();
+    sink.close();
+  }
+  return { name: backend.name, steps, stoppedBy };
+}
+
+/** The last step within the limits. */
+const held = (steps: Step[]) => [...steps].reverse().find((s) => s.loss <= LOSS_LIMIT && s.workerCore <= CORE_LIMIT) ?? steps[0]!;
+
+export interface CapacityReport {
+  members: number;
+  videoKbps: number;
+  ours: { steps: Step[]; stoppedBy: string };
+  bare: { steps: Step[]; stoppedBy: string };
+  loopback: LoopbackLimit;
+}
+
+export async function capacity(options: Partial<typeof settings> = {}): Promise<CapacityReport> {
+  Object.assign(settings, options);
+  process.stdout.write(`bench:capacity — rooms of ${settings.members} synthetic members (audio 50 pkt/s, video ${settings.videoKbps} kbit/s at 30 fps), one mediasoup worker\n`);
+  const ours = await stepUp(oursBackend);
+  const bare = await stepUp(bareBackend);
+  const loopback = await loopbackLimit();
+  const o = held(ours.steps);
+  const b = held(bare.steps);
+  const compare = (x: Step, y: Step) => (x.workerPerStream / y.workerPerStream).toFixed(2);
+  process.stdout.write(
+    [
+      '',
+      `  ours:            held ${o.rooms} rooms (${o.streams} streams, ${o.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${ours.stoppedBy}`,
+      `  bare mediasoup:  held ${b.rooms} rooms (${b.streams} streams, ${b.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${bare.stoppedBy}`,
+      `  worker CPU per forwarded stream, ours ÷ bare mediasoup: ${compare(o, b)} (at ${o.rooms} and ${b.rooms} rooms)`,
+      `  loopback UDP, one core: ${loopback.sendPerSec.toFixed(0)} pkt/s sent, ${loopback.receivePerSec.toFixed(0)} pkt/s received (${loopback.packetBytes}-byte packets)`,
+      `  our forwarding at ${o.rooms} rooms reaches ${((o.packetsOutPerSec / loopback.receivePerSec) * 100).toFixed(1)} % of what one core receives over loopback`,
+      `  signalling process RSS ${o.signallingRssMb?.toFixed(0)} MB, worker peak RSS ${o.workerRssMb.toFixed(0)} MB at ${o.rooms} rooms`,
+      '  Janus VideoRoom: not measured (see docs/performance.md)',
+      '',
+    ].join('\n'),
+  );
+  return { members: settings.members, videoKbps: settings.videoKbps, ours, bare, loopback };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [members, maxRooms, videoKbps] = process.argv.slice(2).map(Number);
+  capacity({ ...(members ? { members } : {}), ...(maxRooms ? { maxRooms } : {}), ...(videoKbps ? { videoKbps } : {}) }).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench:capacity failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
