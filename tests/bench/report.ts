@@ -4,6 +4,7 @@ import path from 'node:path';
 import { launchChromium } from '../support/browser.js';
 import { repoRoot } from '../support/prod-server.js';
 import { capacity, type CapacityReport } from './capacity.js';
+import { benchSummary, installTimes, roomPageWeight, type PageWeight } from './other-figures.js';
 
 /*
  * npm run bench: runs the capacity measurement (rooms of 12 by default; see capacity.ts) and
@@ -60,6 +61,27 @@ async function renderPng(svg: string, file: string): Promise<void> {
 
 const row = (s: Step) =>
   `| ${s.rooms} | ${s.streams} | ${s.packetsInPerSec.toFixed(0)} | ${s.packetsOutPerSec.toFixed(0)} | ${(s.loss * 100).toFixed(2)} % | ${s.jitterMs.toFixed(1)} | ${(s.workerCore * 100).toFixed(0)} % | ${(s.workerPerStream * 1e5).toFixed(1)} | ${(s.generatorCore * 100).toFixed(0)} % | ${s.signallingRssMb === undefined ? '–' : s.signallingRssMb.toFixed(0)} | ${s.workerRssMb.toFixed(0)} |`;
+
+interface Others {
+  summaries: { name: string; command: string; text: string }[];
+  page: PageWeight;
+  install: { coldSeconds: number; cachedSeconds: number };
+}
+
+function othersMarkdown(others: Others): string {
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+  return `## The other figures, from the same run
+
+The room page's JavaScript as the browser loads it from the production build
+(\`performance.getEntriesByType('resource')\` on \`/room/<id>\`): ${others.page.scripts} scripts,
+${kb(others.page.decoded)} decoded, ${kb(others.page.transferred)} over the wire as served, ${kb(others.page.gzipped)} gzipped.
+
+A clean clone's \`npm install\`: ${others.install.coldSeconds.toFixed(0)} s with an empty npm cache, ${others.install.cachedSeconds.toFixed(0)} s
+with the machine's cache (the mediasoup worker's build is separate and cached per machine:
+~5–7 min the first time, see infra/mediasoup).
+
+${others.summaries.map((s) => `### ${s.name} (\`${s.command}\`)\n\n\`\`\`\n${s.text}\n\`\`\`\n`).join('\n')}`;
+}
 
 function markdown(report: CapacityReport, date: string): string {
   const cpu = os.cpus();
@@ -126,20 +148,32 @@ ${(() => {
 
 - **Janus VideoRoom** side by side: Debian's \`janus\` takes publishers over WebRTC only, so
   the synthetic plain-RTP members cannot drive it; a WebRTC load generator is needed.
-- **A 12-member room with one real browser** (11 synthetic members and one headless
-  Chromium): the plain-RTP members are ready for it; the browser-side figures are not wired.
-- The figures measured by the other benches (join → first frame, mute → silence, commands per
-  second through Redis, resume times) are in the closing notes and README; they are not yet
-  collected into this file.
+- **Simulcast or SVC**, and the other optimisations the issue lists (consumer layers by tile
+  size, pausing hidden tiles, batching views, an audio-only mode): not built yet, so no
+  before/after figures.
 `;
 }
 
 async function main(): Promise<void> {
   const [members, maxRooms, videoKbps] = process.argv.slice(2).map(Number);
   const report = await capacity({ ...(members ? { members } : {}), ...(maxRooms ? { maxRooms } : {}), ...(videoKbps ? { videoKbps } : {}) });
+  const summaries: Others['summaries'] = [];
+  for (const [name, title, args] of [
+    ['join', 'Join → first remote video frame', ['6']],
+    ['big-room', 'A room of 12 with one real browser (eleven synthetic members)', ['5']],
+    ['mute', 'Facilitator mute → silence at the receivers', ['20', '3']],
+    ['commands', 'Room commands per second through Redis, beside bare Redis round trips', []],
+    ['resume', 'Back in the seat after a drop, a reload, a killed worker', ['3']],
+    ['flood', 'Mute → silence with and without a flood', ['10', '3']],
+  ] as const) {
+    process.stdout.write(`running bench:${name}…\n`);
+    summaries.push({ name: title, command: `npm run bench:${name}${args.length ? ` -- ${args.join(' ')}` : ''}`, text: await benchSummary(name, [...args]) });
+  }
+  process.stdout.write('measuring the room page and the install…\n');
+  const others: Others = { summaries, page: await roomPageWeight(), install: await installTimes() };
   const date = new Date().toISOString().slice(0, 10);
   const docs = path.join(repoRoot, 'docs');
-  await writeFile(path.join(docs, 'performance.md'), markdown(report, date));
+  await writeFile(path.join(docs, 'performance.md'), `${markdown(report, date)}\n${othersMarkdown(others)}`);
   await renderPng(chartSvg(report), path.join(docs, 'capacity.png'));
   process.stdout.write(`wrote docs/performance.md and docs/capacity.png\n`);
 }

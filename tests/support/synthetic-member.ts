@@ -115,6 +115,22 @@ export class RtpSink {
   }
 }
 
+/**
+ * Real VP8 frames (an IVF file, e.g. made by ffmpeg from its test pattern), for synthetic
+ * members whose video a browser must decode. Without them the video is VP8-shaped only.
+ */
+export function readIvf(file: Buffer): Buffer[] {
+  if (file.toString('ascii', 0, 4) !== 'DKIF') throw new Error('not an IVF file');
+  const frames: Buffer[] = [];
+  let offset = file.readUInt16LE(6);
+  while (offset + 12 <= file.length) {
+    const size = file.readUInt32LE(offset);
+    frames.push(file.subarray(offset + 12, offset + 12 + size));
+    offset += 12 + size;
+  }
+  return frames;
+}
+
 /** Builds the RTP of one synthetic microphone and camera. */
 export class RtpSource {
   readonly audioSsrc = 1 + Math.floor(Math.random() * 0x7fffffff);
@@ -127,8 +143,12 @@ export class RtpSource {
   readonly #frameBytes: number;
   sentPackets = 0;
 
-  constructor(videoKbps: number) {
+  readonly #frames: readonly Buffer[] | undefined;
+
+  /** `frames`: real VP8 frames to loop over (the first must be a key frame); else VP8-shaped ones. */
+  constructor(videoKbps: number, frames?: readonly Buffer[]) {
     this.#frameBytes = Math.max(200, Math.round((videoKbps * 1000) / 8 / FPS));
+    this.#frames = frames;
   }
 
   static header(pt: number, marker: boolean, seq: number, ts: number, ssrc: number, payloadBytes: number): Buffer {
@@ -152,6 +172,7 @@ export class RtpSource {
 
   /** One video frame's packets: a VP8 payload descriptor on each, a key frame header every second. */
   videoFrame(): Buffer[] {
+    if (this.#frames) return this.#realFrame(this.#frames);
     const key = this.#frame % FPS === 0;
     this.#frame++;
     const packets: Buffer[] = [];
@@ -183,6 +204,23 @@ export class RtpSource {
     return packets;
   }
 
+  #realFrame(frames: readonly Buffer[]): Buffer[] {
+    const frame = frames[this.#frame % frames.length]!;
+    this.#frame++;
+    const packets: Buffer[] = [];
+    for (let at = 0; at < frame.length; at += MAX_VIDEO_PAYLOAD) {
+      const chunk = frame.subarray(at, at + MAX_VIDEO_PAYLOAD);
+      const last = at + MAX_VIDEO_PAYLOAD >= frame.length;
+      const packet = RtpSource.header(VIDEO_PT, last, this.#videoSeq++, this.#videoTs, this.videoSsrc, 1 + chunk.length);
+      packet[12] = at === 0 ? 0x10 : 0x00;
+      chunk.copy(packet, 13);
+      packets.push(packet);
+    }
+    this.#videoTs += 90_000 / FPS;
+    this.sentPackets += packets.length;
+    return packets;
+  }
+
   rtpParameters(kind: 'audio' | 'video') {
     return kind === 'audio'
       ? { codecs: [{ mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48_000, channels: 2 }], encodings: [{ ssrc: this.audioSsrc }], rtcp: { cname: `synthetic-${this.audioSsrc}` } }
@@ -202,6 +240,8 @@ export interface SyntheticOptions {
   name: string;
   sink: RtpSink;
   videoKbps?: number;
+  /** Real VP8 frames to send (see readIvf). */
+  frames?: readonly Buffer[];
 }
 
 export class SyntheticMember {
@@ -226,7 +266,7 @@ export class SyntheticMember {
     });
     const udp = createSocket('udp4');
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-    const member = new SyntheticMember(socket, new RtpSource(options.videoKbps ?? 300), udp);
+    const member = new SyntheticMember(socket, new RtpSource(options.videoKbps ?? 300, options.frames), udp);
     // Resume every consumer the server announces (it creates them paused).
     socket.on('consumer:new', ({ consumerId }) => void ask(socket, 'consumer:resume', { consumerId }).catch(() => undefined));
     const { view } = await ask(socket, 'room:enter', { roomId: options.roomId, token: options.token, displayName: options.name });
