@@ -44,9 +44,9 @@ async function twoNodes(): Promise<void> {
   b = await startServer({ ...env, NODE_NAME: 'b' });
 }
 
-/** Connect for `room` (as a room page does); resolves with the socket or the refusal's data. */
-function connectFor(url: string, room: string): Promise<{ socket?: Client; refusal?: unknown }> {
-  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, query: { room } }) as Client;
+/** Connect for `room` (as a room page does, maybe naming a node); resolves with the socket or the refusal's data. */
+function connectFor(url: string, room: string, node?: string): Promise<{ socket?: Client; refusal?: unknown }> {
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, query: { room, ...(node ? { node } : {}) } }) as Client;
   sockets.push(socket);
   return new Promise((resolve) => {
     socket.once('connect', () => resolve({ socket }));
@@ -100,6 +100,20 @@ describe('one home node per room', () => {
     const again = await connectFor(b.server.url, room.roomId);
     expect(again.socket?.connected).toBe(true);
     expect(await homeOf(b, room.roomId)).toEqual({ node: b.server.nodeId, name: 'b' });
+  });
+
+  it('a client that asked the proxy for the home and was sent to another node: the proxy found the home down, so that node takes the room at once', async () => {
+    await twoNodes();
+    const room = await createRoom(a.server);
+    expect((await connectFor(a.server.url, room.roomId)).socket?.connected).toBe(true);
+    // Naming another node than the home changes nothing.
+    expect((await connectFor(b.server.url, room.roomId, 'c')).refusal).toEqual({ code: 'ELSEWHERE', node: 'a' });
+    const moved = await connectFor(b.server.url, room.roomId, 'a');
+    expect(moved.socket?.connected).toBe(true);
+    expect((await homeOf(b, room.roomId))?.name).toBe('b');
+    // The old home, still alive, lets its connection for the room go on its next sweep.
+    const fay = await enter(b.server, room.roomId, room.facilitatorToken, 'Fay');
+    expect(fay.entered.self.role).toBe('facilitator');
   });
 
   it('a node that finds its room taken over lets that room\'s connections go, without touching their seats', async () => {

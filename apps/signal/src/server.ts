@@ -133,15 +133,27 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   });
   // Draining: nobody new connects here; clients reconnect to the next process or another node.
   io.use((_socket, next) => next(draining ? new Error('This server is restarting') : undefined));
+  // One address holds at most SOCKETS_PER_ADDRESS sockets here; the place is taken before any
+  // await (first, so a flood of handshakes costs no Redis call).
+  io.use((socket, next) => {
+    const { handshake } = socket;
+    if (socket.conn.readyState !== 'open') return next(new Error('Connection closed'));
+    const release = socketsPerAddress.take(limits.addressKey(clientAddress(handshake.address, handshake.headers['x-forwarded-for'])));
+    if (!release) return next(new Error('Too many connections from your network'));
+    // Socket.IO drops a socket whose connection closed between its middleware and its
+    // connect without a 'disconnect'; the connection's own close always comes.
+    socket.once('disconnect', release);
+    socket.conn.once('close', release);
+    next();
+  });
   // A room's sockets are all served by its home node: a connection for a room another live
   // node serves is refused with that node's name, and the client connects again with it as a
-  // hint the proxy routes by (see infra/README.md). Before the count below: a hand-over costs
-  // no place.
+  // hint the proxy routes by (see infra/README.md).
   io.use((socket, next) => {
     const query = ConnectQuery.safeParse(socket.handshake.query);
     const room = query.success ? query.data.room : undefined;
     if (!room) return next();
-    homes.claim(room).then(
+    homes.claim(room, query.success ? query.data.node : undefined).then(
       (where) => {
         if (typeof where !== 'object') return next();
         const refusal: ConnectRefusal = { code: 'ELSEWHERE', node: where.elsewhere };
@@ -150,17 +162,6 @@ export async function startSignalServer(config: Config, options: StartOptions = 
       // The store is unreachable: let the connection in, its requests will say so.
       () => next(),
     );
-  });
-  // One address holds at most SOCKETS_PER_ADDRESS sockets here; the place is taken before any await.
-  io.use((socket, next) => {
-    const { handshake } = socket;
-    const release = socketsPerAddress.take(limits.addressKey(clientAddress(handshake.address, handshake.headers['x-forwarded-for'])));
-    if (!release) return next(new Error('Too many connections from your network'));
-    // Socket.IO drops a socket whose connection closed between its middleware and its
-    // connect without a 'disconnect'; the connection's own close always comes.
-    socket.once('disconnect', release);
-    socket.conn.once('close', release);
-    next();
   });
   io.on('connection', (socket) => {
     const session = new PeerSession(socket, { store, rooms, hub, tokens, roomCreation, config, log, nodeId, draining: () => draining, metrics, homes });

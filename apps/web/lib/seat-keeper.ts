@@ -1,4 +1,4 @@
-import type { RoomView, SeatResume } from '@group-room/shared';
+import { ConnectRefusal, type RoomView, type SeatResume } from '@group-room/shared';
 import { describeError as describe } from './describe-error';
 import { resumeOutcome, resumeRetryDelay } from './reconnect';
 import type { ReconnectCause } from './room-snapshot';
@@ -116,7 +116,9 @@ export class SeatKeeper {
     signal.socket.on('connect', () => {
       if (this.#host.isCurrent(signal) && this.#reconnecting) void this.#resume(signal);
     });
-    signal.socket.on('connect_error', () => {
+    signal.socket.on('connect_error', (error) => {
+      // Handed over to the room's home node: the connection does that itself (SignalClient).
+      if (ConnectRefusal.safeParse((error as { data?: unknown }).data).success) return;
       // Refused (not merely unreachable), socket.io stops trying: try again a little later.
       if (!this.#host.isCurrent(signal) || !this.#reconnecting || signal.socket.active) return;
       setTimeout(() => {

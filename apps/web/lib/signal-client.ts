@@ -40,7 +40,8 @@ export interface SignalOptions {
 }
 
 /** Sent to the node named as the room's home and refused there again (it is down): wait this long before the next try. */
-const HANDOVER_RETRY_MS = 1000;
+const HANDOVER_RETRY_MS = 500;
+const HANDOVER_RETRY_MAX_MS = 2000;
 
 /**
  * The typed connection to the signalling server (same origin as the page). socket.io reconnects
@@ -71,24 +72,29 @@ export class SignalClient {
    */
   #followRoom(room: string): void {
     let hinted: string | undefined;
+    /** Refusals in a row naming the node already asked for: each waits longer (capped). */
+    let repeats = 0;
     this.socket.on('connect', () => {
       hinted = undefined;
+      repeats = 0;
     });
     this.socket.on('connect_error', (error) => {
       const refusal = ConnectRefusal.safeParse((error as { data?: unknown }).data);
       if (!refusal.success) return;
       const { node } = refusal.data;
       // Named that node already and still landed elsewhere: it is down, and the room is
-      // taken over once its heartbeat lapses. Ask again a little later, not in a tight loop.
-      const again = hinted === node;
+      // taken over once its heartbeat lapses. Ask again later, backing off, never in a loop.
+      repeats = hinted === node ? repeats + 1 : 0;
       hinted = node;
       this.socket.io.opts.query = { room, node };
-      if (!again) this.socket.connect();
-      else {
-        setTimeout(() => {
-          if (!this.socket.active) this.socket.connect();
-        }, HANDOVER_RETRY_MS * (1 + Math.random()));
+      if (repeats === 0) {
+        this.socket.connect();
+        return;
       }
+      const delay = Math.min(HANDOVER_RETRY_MS * 2 ** (repeats - 1), HANDOVER_RETRY_MAX_MS) * (1 + Math.random() / 2);
+      setTimeout(() => {
+        if (!this.socket.active) this.socket.connect();
+      }, delay);
     });
   }
 

@@ -22,6 +22,15 @@ describe('claimHome', () => {
     expect(claimHome(a, new Set([a.id, b.id]))(theirs)).toBe(theirs);
   });
 
+  it('takes over a live home that a client asked the proxy for and was sent here instead (the proxy found it down)', () => {
+    const theirs = room({ node: b.id, name: 'b' });
+    expect(claimHome(a, new Set([a.id, b.id]), 'b')(theirs).home).toEqual({ node: a.id, name: 'a' });
+    // Naming another node, or itself, changes nothing.
+    expect(claimHome(a, new Set([a.id, b.id]), 'c')(theirs)).toBe(theirs);
+    const mine = room({ node: a.id, name: 'a' });
+    expect(claimHome(a, new Set([a.id]), 'a')(mine)).toBe(mine);
+  });
+
   it('takes over a room whose home is no longer alive', () => {
     expect(claimHome(a, new Set([a.id]))(room({ node: b.id, name: 'b' })).home).toEqual({ node: a.id, name: 'a' });
   });

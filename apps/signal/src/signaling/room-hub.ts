@@ -63,9 +63,9 @@ export class RoomHub {
     rooms.onLost = (roomId) => void this.#mediaLost(roomId);
   }
 
-  /** Whether this node has a connection serving someone in the room. */
+  /** Whether this node holds anything for the room: a connection, its media or its talk time. */
   serving(roomId: string): boolean {
-    return (this.#sessions.get(roomId)?.size ?? 0) > 0;
+    return (this.#sessions.get(roomId)?.size ?? 0) > 0 || this.#rooms.get(roomId) !== undefined || this.#rooms.talkTime(roomId) !== undefined;
   }
 
   /**
@@ -159,6 +159,9 @@ export class RoomHub {
       await media.applyPolicy(mediaPolicy(state));
       this.#rooms.closeIfEmpty(state.id);
     }
+    // Only the room's home takes seats back: a node that just lost the room must not undo the
+    // new home's marking them away.
+    if (state.home && state.home.node !== this.#nodeId) reclaim.length = 0;
     for (const [memberId, session] of reclaim) {
       void this.queued(state.id, reclaimSeat(memberId, { connectionId: session.connectionId, node: this.#nodeId })).catch(() => undefined);
     }

@@ -46,6 +46,7 @@ export interface SeatSweeperOptions {
 export class SeatSweeper {
   readonly #options: SeatSweeperOptions;
   #timer: NodeJS.Timeout | undefined;
+  #beat: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #failing = false;
 
@@ -53,10 +54,18 @@ export class SeatSweeper {
     this.#options = options;
   }
 
-  /** Renew the heartbeat at once (so this node counts as live before it serves anyone), then sweep periodically. */
+  /**
+   * Renew the heartbeat at once (so this node counts as live before it serves anyone), then
+   * on a timer of its own (a slow sweep must never let a healthy node's heartbeat lapse, or
+   * other nodes would take its rooms), and sweep periodically.
+   */
   async start(): Promise<void> {
-    await this.#options.store.heartbeat(this.#options.nodeId, NODE_TTL_MS);
-    this.#timer = setInterval(() => void this.sweep(), this.#options.intervalMs ?? SWEEP_INTERVAL_MS);
+    const { store, nodeId } = this.#options;
+    await store.heartbeat(nodeId, NODE_TTL_MS);
+    const every = this.#options.intervalMs ?? SWEEP_INTERVAL_MS;
+    this.#beat = setInterval(() => void store.heartbeat(nodeId, NODE_TTL_MS).catch(() => undefined), every);
+    this.#beat.unref();
+    this.#timer = setInterval(() => void this.sweep(), every);
     this.#timer.unref();
   }
 
@@ -102,7 +111,10 @@ export class SeatSweeper {
           continue;
         }
         if (where === 'orphaned' && state.home) {
-          state = await store.update(roomId, claimHome({ id: nodeId, name: this.#options.nodeName ?? nodeId }, liveNodes));
+          // Liveness read afresh: the sweep's own list may be seconds old by now.
+          const fresh = await store.liveNodes();
+          fresh.add(nodeId);
+          state = await store.update(roomId, claimHome({ id: nodeId, name: this.#options.nodeName ?? nodeId }, fresh));
           if (homeOf(state, nodeId, liveNodes) !== 'here') continue;
           this.#options.adopt?.(state);
         }
@@ -119,6 +131,7 @@ export class SeatSweeper {
   /** Stop, and (leaving cleanly) let the other nodes know at once that this one is gone. */
   async stop(options: { forget: boolean }): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#beat);
     await this.#running;
     if (options.forget) await this.#options.store.forgetNode(this.#options.nodeId).catch(() => undefined);
   }
