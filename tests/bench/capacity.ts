@@ -272,13 +272,16 @@ export async function capacity(options: Partial<typeof settings> = {}): Promise<
   const loopback = await loopbackLimit();
   const o = held(ours.steps);
   const b = held(bare.steps);
-  const compare = (x: Step, y: Step) => (x.workerPerStream / y.workerPerStream).toFixed(2);
+  // Compared at the same number of rooms (the most both held): per-stream cost drifts with load.
+  const common = Math.min(o.rooms, b.rooms);
+  const at = (steps: Step[]) => steps.find((s) => s.rooms === common)!;
+  const compare = () => (at(ours.steps).workerPerStream / at(bare.steps).workerPerStream).toFixed(2);
   process.stdout.write(
     [
       '',
       `  ours:            held ${o.rooms} rooms (${o.streams} streams, ${o.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${ours.stoppedBy}`,
       `  bare mediasoup:  held ${b.rooms} rooms (${b.streams} streams, ${b.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${bare.stoppedBy}`,
-      `  worker CPU per forwarded stream, ours ÷ bare mediasoup: ${compare(o, b)} (at ${o.rooms} and ${b.rooms} rooms)`,
+      `  worker CPU per forwarded stream, ours ÷ bare mediasoup: ${compare()} (at ${common} rooms each)`,
       `  loopback UDP (${loopback.tool}), one core each side: ${loopback.sendPerSec.toFixed(0)} pkt/s sent, ${loopback.receivePerSec.toFixed(0)} pkt/s received (${loopback.packetBytes}-byte packets)`,
       `  our forwarding at ${o.rooms} rooms reaches ${((o.packetsOutPerSec / loopback.sendPerSec) * 100).toFixed(1)} % of what one core sends over loopback`,
       `  signalling process RSS ${o.signallingRssMb?.toFixed(0)} MB, worker peak RSS ${o.workerRssMb.toFixed(0)} MB at ${o.rooms} rooms`,
