@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     let cpuShare = 0;
     let kbps = 0;
     let decoding = 0;
+    let audioOnly = { cpuShare: 0, kbps: 0 };
     for (let i = 1; i <= joins; i++) {
       const member = await newMember(browser, server.url);
       const started = performance.now();
@@ -104,6 +105,15 @@ async function main(): Promise<void> {
         cpuShare = ((await chromiumCpuSeconds()) - cpuBefore) / seconds;
         kbps = (((await bytes()) - bytesBefore) * 8) / 1000 / seconds;
         decoding = (await inboundByPeer(member.page)).filter((s) => s.kind === 'video' && s.framesDecoded > 0).length;
+        // The same browser with "Audio only" ticked: the server sends it no video.
+        await member.page.getByLabel('Audio only (for a weak connection)').check();
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        const cpuAudio = await chromiumCpuSeconds();
+        const bytesAudio = await bytes();
+        const t1 = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, 10_000));
+        const secondsAudio = (performance.now() - t1) / 1000;
+        audioOnly = { cpuShare: ((await chromiumCpuSeconds()) - cpuAudio) / secondsAudio, kbps: (((await bytes()) - bytesAudio) * 8) / 1000 / secondsAudio };
       }
       await member.context.close();
     }
@@ -114,6 +124,7 @@ async function main(): Promise<void> {
         `bench:big-room — a room of 12: ${SYNTHETIC} synthetic members (audio, real VP8 640×360 at 300 kbit/s) and one headless Chromium member joining through the UI, 1 mediasoup worker, ${os.cpus().length} cores`,
         `  invite link opened → first remote video frame decoded (page load, name, agreement, auto-admit): median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms (n=${times.length})`,
         `  in the room: decoding ${decoding} remote videos, receiving ${kbps.toFixed(0)} kbit/s, Chromium using ${(cpuShare * 100).toFixed(0)} % of a core (all its processes)`,
+        `  with "Audio only" ticked: receiving ${audioOnly.kbps.toFixed(0)} kbit/s, Chromium using ${(audioOnly.cpuShare * 100).toFixed(0)} % of a core`,
         '  simulcast/SVC: not on (the synthetic members send one VP8 layer)',
         '',
       ].join('\n'),

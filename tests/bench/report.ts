@@ -156,8 +156,9 @@ ${(() => {
 - **Janus VideoRoom** side by side: Debian's \`janus\` takes publishers over WebRTC only, so
   the synthetic plain-RTP members cannot drive it; a WebRTC load generator is needed.
 - **Simulcast or SVC**, and the other optimisations the issue lists (consumer layers by tile
-  size, pausing hidden tiles, batching views, an audio-only mode): not built yet, so no
-  before/after figures.
+  size, pausing hidden tiles, batching views): not built yet, so no before/after figures.
+  Built: an **audio-only mode** for a member on a weak connection (the server pauses every
+  video stream it sends them); its before/after is in the room-of-12 figures below.
 `;
 }
 

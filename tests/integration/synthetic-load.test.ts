@@ -49,6 +49,42 @@ describe('synthetic members (load generator, small)', () => {
     expect(server.pool.loads[0]).toMatchObject({ routers: 0, transports: 0, producers: 0, consumers: 0 });
   });
 
+  it('audio only: the server stops sending one member video and keeps its audio, then sends video again when asked', async () => {
+    const { server } = t;
+    sink = await RtpSink.open();
+    const own = await RtpSink.open();
+    try {
+      const links = await createRoom(server, { title: 'Weak connection' });
+      const host = await SyntheticMember.join({ url: server.url, roomId: links.roomId, token: links.facilitatorToken, name: 'Host', sink });
+      members.push(host);
+      await ok(host.socket as never, 'room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
+      // Weak receives into a sink of its own, so what reaches it can be told apart.
+      const weak = await SyntheticMember.join({ url: server.url, roomId: links.roomId, token: links.inviteToken, name: 'Weak', sink: own });
+      members.push(weak, await SyntheticMember.join({ url: server.url, roomId: links.roomId, token: links.inviteToken, name: 'Other', sink }));
+      for (const member of members) member.start();
+      await vi.waitFor(() => expect(own.totals().streams).toBe(4), { timeout: 15_000, interval: 100 });
+
+      /** Packets reaching Weak over 1.5 s, split into audio-sized and video-sized ones. */
+      const window = async () => {
+        own.reset();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return own.totals();
+      };
+      const before = await window();
+      expect(before.streams).toBe(4);
+      await ok(weak.socket as never, 'media:receiveVideo', { video: false });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const audioOnly = await window();
+      // Two audio streams still flow; no video stream does.
+      expect(audioOnly.streams).toBe(2);
+      expect(audioOnly.bytes).toBeLessThan(before.bytes / 3);
+      await ok(weak.socket as never, 'media:receiveVideo', { video: true });
+      await vi.waitFor(async () => expect((await window()).streams).toBe(4), { timeout: 10_000, interval: 100 });
+    } finally {
+      own.close();
+    }
+  });
+
   it('plain transports are refused unless the server is started for load tests', async () => {
     // This server allows them; the check that a normal one refuses is in the fuzz and the
     // protocol: here, a member who has not started media cannot make one either.

@@ -138,6 +138,20 @@ export function InRoom({ client, room, view }: Props) {
           {media.error && <p className="error media-error">{media.error}</p>}
           <div className="shortcuts">
             <label className="check">
+              <input
+                type="checkbox"
+                checked={!room.receiveVideo}
+                onChange={(e) => {
+                  const audioOnly = e.target.checked;
+                  void media.run(
+                    () => client.setReceiveVideo(!audioOnly),
+                    audioOnly ? "Audio only: you hear everyone, and others' video is not sent to you." : "Others' video is back.",
+                  );
+                }}
+              />
+              <span>Audio only (for a weak connection)</span>
+            </label>
+            <label className="check">
               <input type="checkbox" checked={shortcutsOn} onChange={(e) => setShortcutsOn(e.target.checked)} />
               <span>Single-key shortcuts (M, H)</span>
             </label>

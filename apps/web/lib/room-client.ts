@@ -83,7 +83,11 @@ export class RoomClient {
       openLocalMedia: () => this.openLocalMedia(),
       localStream: () => this.#snapshot.localStream,
       changed: () => this.#update({}),
-      ready: () => this.#update({ mediaRestarting: false }),
+      ready: () => {
+        this.#update({ mediaRestarting: false });
+        // Media set up afresh (after a reload, a resume or a lost router) starts with video on the server.
+        if (!this.#snapshot.receiveVideo) void this.#sendReceiveVideo(false);
+      },
       failed: (error) => {
         void this.#signal?.request('room:leave', {}).catch(() => undefined);
         this.#end('error', { message: `Audio and video could not be connected (${describe(error)}).` });
@@ -339,6 +343,30 @@ export class RoomClient {
       // Dropped meanwhile: the switch reaches the server with the resume.
       if (!signal.seated) return { ok: true, data: undefined };
       return { ok: false, message: `Your ${name} could not be turned ${enabled ? 'on' : 'off'} for the group (${describe(error)}).` };
+    }
+  }
+
+  /**
+   * Audio only (for a weak connection), or video again: the server pauses or resumes every
+   * video stream this page receives. Remembered for media set up again later.
+   */
+  async setReceiveVideo(video: boolean): Promise<ActionResult> {
+    this.#update({ receiveVideo: video });
+    const sent = await this.#sendReceiveVideo(video);
+    if (sent) return { ok: true, data: undefined };
+    this.#update({ receiveVideo: !video });
+    return { ok: false, message: video ? 'Video could not be turned back on just now.' : 'Audio only could not be turned on just now.' };
+  }
+
+  /** Tell the server; true if it took it, or if there is no media yet (sent once media is ready). */
+  async #sendReceiveVideo(video: boolean): Promise<boolean> {
+    const signal = this.#signal;
+    if (!signal || this.#media.phase !== 'ready') return true;
+    try {
+      await signal.request('media:receiveVideo', { video });
+      return true;
+    } catch {
+      return !signal.seated; // dropped meanwhile: sent again when media is ready after the resume
     }
   }
 

@@ -77,6 +77,8 @@ export interface RoomSnapshot {
   localStream?: MediaStream;
   micOn: boolean;
   camOn: boolean;
+  /** False while this page asked for audio only (a weak connection): the server sends it no video. */
+  receiveVideo: boolean;
   /** Set when the browser gave us less than a microphone and a camera. */
   deviceWarning?: string;
   /** Admitted people other than oneself, in room order (empty until one may see names). */
@@ -92,6 +94,7 @@ export const initialSnapshot: RoomSnapshot = {
   mediaRestarting: false,
   micOn: false,
   camOn: false,
+  receiveVideo: true,
   peers: [],
   privateSignals: [],
 };

@@ -161,6 +161,7 @@ const valid: { [K in RequestName]: Fixture } = {
   },
   'transport:restartIce': { payload: { transportId: 't1' }, wrong: [['transportId', 42]], oversized: [['transportId', 't'.repeat(65)]] },
   'media:resync': { payload: {} },
+  'media:receiveVideo': { payload: { video: false }, wrong: [['video', 'no']] },
   'transport:connect': {
     payload: { transportId: 't1', dtlsParameters },
     wrong: [
@@ -228,6 +229,7 @@ describe('request schemas', () => {
       'media:closeProducer',
       'media:ready',
       'media:resync',
+      'media:receiveVideo',
       'consumer:resume',
     ]);
   });

@@ -153,6 +153,14 @@ export const requests = {
     request: Empty,
     response: z.object({ consumerIds: z.array(EntityId).max(1000) }),
   },
+  /**
+   * Audio only, for a weak connection: the server pauses every video stream this person
+   * receives (and resumes them when `video` is true again). Their own camera is not affected.
+   */
+  'media:receiveVideo': {
+    request: z.object({ video: z.boolean() }).strict(),
+    response: Empty,
+  },
   /** The client has set up a consumer announced by `consumer:new` and wants its media. */
   'consumer:resume': {
     request: z.object({ consumerId: EntityId }).strict(),

@@ -37,6 +37,8 @@ export class PeerMedia {
   readonly transports = new Map<string, types.WebRtcTransport | types.PlainTransport>();
   readonly producers = new Map<string, types.Producer<ProducerData>>();
   readonly consumers = new Map<string, types.Consumer<ConsumerData>>();
+  /** False while this member receives audio only (`media:receiveVideo`): video consumers stay paused. */
+  receiveVideo = true;
   /** Set by `media:ready`: what this member's browser can receive. */
   rtpCapabilities: types.RtpCapabilities | undefined;
   /**

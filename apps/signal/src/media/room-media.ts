@@ -299,7 +299,8 @@ export class RoomMedia {
 
   async #syncConsumer(peerId: string, consumer: types.Consumer<ConsumerData>): Promise<void> {
     for (;;) {
-      const paused = !consumer.appData.clientReady || !this.#policy.receive.has(peerId);
+      const audioOnly = consumer.kind === 'video' && this.#peers.get(peerId)?.receiveVideo === false;
+      const paused = !consumer.appData.clientReady || !this.#policy.receive.has(peerId) || audioOnly;
       if (consumer.closed || consumer.paused === paused) return;
       if (paused) await consumer.pause();
       else await consumer.resume();
@@ -332,6 +333,13 @@ export class RoomMedia {
       for (const producer of other.producers.values()) jobs.push(this.#consume(peer, other, producer));
     }
     await Promise.all(jobs);
+  }
+
+  /** Audio only (or video again) for this member: their video consumers pause (or resume) on the server. */
+  async receiveVideo(peerId: string, video: boolean): Promise<void> {
+    const peer = this.#peer(peerId);
+    peer.receiveVideo = video;
+    await Promise.all([...peer.consumers.values()].map((consumer) => this.#syncConsumer(peerId, consumer)));
   }
 
   async resumeConsumer(peerId: string, consumerId: string): Promise<void> {

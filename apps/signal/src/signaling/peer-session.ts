@@ -509,6 +509,12 @@ export class PeerSession implements RoomSessionHandle {
         return {};
       },
 
+      'media:receiveVideo': async ({ video }) => {
+        const { memberId, media } = this.#requireMedia();
+        await media.receiveVideo(memberId, video);
+        return {};
+      },
+
       'consumer:resume': async ({ consumerId }) => {
         const { memberId, media } = this.#requireMedia();
         await media.resumeConsumer(memberId, consumerId);

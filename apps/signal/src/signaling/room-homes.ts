@@ -22,10 +22,6 @@ export class RoomHomes {
     this.#node = node;
   }
 
-  get node(): NodeIdentity {
-    return this.#node;
-  }
-
   /**
    * The live nodes, read at most once a second: every handshake naming a room asks, and the
    * answer changes only when a node starts or stops.
