@@ -120,6 +120,7 @@ export function InRoom({ client, room, view }: Props) {
                 note={reading.has(peer.id) ? 'Reading the new agreement' : undefined}
                 micOn={peer.sending.mic}
                 camOn={peer.sending.camera}
+                videoPaused={!room.receiveVideo}
                 reconnecting={peer.connection === 'reconnecting'}
                 floor={floorOf(peer.id)}
                 testId="peer-tile"

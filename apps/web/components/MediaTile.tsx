@@ -15,6 +15,8 @@ interface Props {
   camOn: boolean;
   /** The microphone is on at their end but held until they have the floor: "Waiting for the floor", not "Muted". */
   micStandby?: boolean | undefined;
+  /** This page asked for audio only: the server sends no video, so the tile shows the initial, not a frozen frame. */
+  videoPaused?: boolean | undefined;
   /** Their connection dropped: the tile is dimmed and says so until they are back (their seat is kept). */
   reconnecting?: boolean | undefined;
   /** Where they are on the floor: holding it (highlighted), or their hand up (place in line). */
@@ -28,7 +30,7 @@ function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStrea
 }
 
 /** One person's tile: their video (or initial), their name, and their remote audio. */
-export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, reconnecting = false, floor, testId }: Props) {
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, floor, testId }: Props) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const audioRef = useRef<HTMLAudioElement>(null);
 
@@ -40,7 +42,7 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
     if (audioRef.current) audioRef.current.srcObject = asStream(audio);
   }, [audio]);
 
-  const showVideo = Boolean(video) && camOn && !note;
+  const showVideo = Boolean(video) && camOn && !note && !videoPaused;
   const label = self ? `${name} (you)` : name;
   return (
     <figure
