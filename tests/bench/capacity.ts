@@ -254,7 +254,7 @@ async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ nam
 }
 
 /** The last step within the limits. */
-const held = (steps: Step[]) => [...steps].reverse().find((s) => s.loss <= LOSS_LIMIT && s.workerCore <= CORE_LIMIT) ?? steps[0]!;
+export const held = (steps: Step[]) => [...steps].reverse().find((s) => s.loss <= LOSS_LIMIT && s.workerCore <= CORE_LIMIT) ?? steps[0]!;
 
 export interface CapacityReport {
   members: number;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { launchChromium } from '../support/browser.js';
 import { repoRoot } from '../support/prod-server.js';
-import { capacity, type CapacityReport } from './capacity.js';
+import { capacity, held, type CapacityReport } from './capacity.js';
 import { benchSummary, installTimes, roomPageWeight, type PageWeight } from './other-figures.js';
 
 /*
@@ -59,8 +59,6 @@ async function renderPng(svg: string, file: string): Promise<void> {
   }
 }
 
-/** The last step within the limits (loss ≤ 1 %, the worker's core not saturated). */
-const held = (steps: Step[]) => [...steps].reverse().find((s) => s.loss <= 0.01 && s.workerCore <= 0.95) ?? steps[0]!;
 
 const row = (s: Step) =>
   `| ${s.rooms} | ${s.streams} | ${s.packetsInPerSec.toFixed(0)} | ${s.packetsOutPerSec.toFixed(0)} | ${(s.loss * 100).toFixed(2)} % | ${s.jitterMs.toFixed(1)} | ${(s.workerCore * 100).toFixed(0)} % | ${(s.workerPerStream * 1e5).toFixed(1)} | ${(s.generatorCore * 100).toFixed(0)} % | ${s.signallingRssMb === undefined ? '–' : s.signallingRssMb.toFixed(0)} | ${s.workerRssMb.toFixed(0)} |`;

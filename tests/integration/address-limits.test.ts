@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   admittedMember,
@@ -16,6 +15,7 @@ import {
   WAIT,
   type Client,
   type TestServer,
+  tryConnect,
   useRedis,
 } from '../support/signal-client.js';
 
@@ -26,27 +26,16 @@ import {
  */
 
 const servers: TestServer[] = [];
-const sockets: ReturnType<typeof io>[] = [];
 
 afterEach(async () => {
   disconnectAll();
-  for (const socket of sockets.splice(0)) socket.disconnect();
   for (const t of servers.splice(0)) await t.server.close();
 });
 
 /** A socket as if it came through the loopback proxy from `address` (or from 127.0.0.1 itself). */
 async function connectFrom(url: string, address?: string): Promise<{ socket: Client | null; error?: string }> {
-  const socket = io(url, {
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-    ...(address ? { extraHeaders: { 'x-forwarded-for': address } } : {}),
-  }) as Client;
-  sockets.push(socket);
-  return new Promise((resolve) => {
-    socket.once('connect', () => resolve({ socket }));
-    socket.once('connect_error', (error) => resolve({ socket: null, error: error.message }));
-  });
+  const { socket, refused } = await tryConnect(url, address ? { extraHeaders: { 'x-forwarded-for': address } } : {});
+  return refused ? { socket: null, error: refused.message } : { socket };
 }
 
 const start = async (env: Record<string, string>) => {

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ConnectRefusal } from '@group-room/shared';
-import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   connect,
@@ -14,6 +13,7 @@ import {
   WAIT,
   type Client,
   type TestServer,
+  tryConnect,
   useRedis,
 } from '../support/signal-client.js';
 
@@ -28,12 +28,10 @@ import {
 const prefix = `grt:homes:${randomUUID().slice(0, 8)}:`;
 let a: TestServer;
 let b: TestServer;
-const sockets: Client[] = [];
 useRedis(prefix);
 
 afterEach(async () => {
   disconnectAll();
-  for (const socket of sockets.splice(0)) socket.disconnect();
   await a?.server.close();
   await b?.server.close();
 });
@@ -45,13 +43,9 @@ async function twoNodes(): Promise<void> {
 }
 
 /** Connect for `room` (as a room page does, maybe naming a node); resolves with the socket or the refusal's data. */
-function connectFor(url: string, room: string, node?: string): Promise<{ socket?: Client; refusal?: unknown }> {
-  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, query: { room, ...(node ? { node } : {}) } }) as Client;
-  sockets.push(socket);
-  return new Promise((resolve) => {
-    socket.once('connect', () => resolve({ socket }));
-    socket.once('connect_error', (error) => resolve({ refusal: (error as { data?: unknown }).data }));
-  });
+async function connectFor(url: string, room: string, node?: string): Promise<{ socket?: Client; refusal?: unknown }> {
+  const { socket, refused } = await tryConnect(url, { query: { room, ...(node ? { node } : {}) } });
+  return refused ? { refusal: refused.data } : { socket };
 }
 
 const homeOf = async (t: TestServer, roomId: string) => (await t.server.store.get(roomId))?.home;

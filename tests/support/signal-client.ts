@@ -18,7 +18,7 @@ import {
 import { createLogger, loadConfig, startSignalServer, type SignalServer } from '@group-room/signal';
 import type { types } from 'mediasoup';
 import { createClient, type RedisClientType } from 'redis';
-import { io, type Socket } from 'socket.io-client';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, expect, vi } from 'vitest';
 
 /*
@@ -134,18 +134,31 @@ export const openClients = new Set<Client>();
 /** Every event each client received, in order (validated when read and when the client is closed). */
 export const received = new WeakMap<Client, { event: string; payload: unknown }[]>();
 
-export async function connect(server: SignalServer): Promise<Client> {
-  const socket: Client = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+/**
+ * Connect with extra handshake options (a room in the query, a forwarded address); resolves
+ * with the socket, or with the refusal (`connect_error`, whose `data` a middleware may set).
+ * Either way the socket is closed by `disconnectAll`.
+ */
+export async function tryConnect(
+  url: string,
+  options: Partial<ManagerOptions & SocketOptions> = {},
+): Promise<{ socket: Client; refused?: undefined } | { socket?: undefined; refused: Error & { data?: unknown } }> {
+  const socket: Client = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...options });
   openClients.add(socket);
   const log: { event: string; payload: unknown }[] = [];
   received.set(socket, log);
   socket.onAny((event: string, payload: unknown) => {
     log.push({ event, payload });
   });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
+  return new Promise((resolve) => {
+    socket.once('connect', () => resolve({ socket }));
+    socket.once('connect_error', (refused) => resolve({ refused }));
   });
+}
+
+export async function connect(server: SignalServer): Promise<Client> {
+  const { socket, refused } = await tryConnect(server.url);
+  if (refused) throw refused;
   return socket;
 }
 
