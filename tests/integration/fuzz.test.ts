@@ -147,6 +147,8 @@ function arbitraries(ctx: Context) {
         return fc.record({ producerId: id });
       case 'consumer:resume':
         return fc.record({ consumerId: id });
+      case 'consumer:prefer':
+        return fc.record({ consumerId: id, visible: fc.oneof(fc.boolean(), strange), height: fc.oneof(fc.integer({ min: -10, max: 5000 }), strange) });
       case 'media:ready':
         return fc.record({ rtpCapabilities: fc.oneof(strange, fc.record({ codecs: fc.array(strange, { maxLength: 3 }) })) });
       case 'signal:send':

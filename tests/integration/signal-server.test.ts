@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   DEFAULT_AGREEMENT,
+  type RoomView,
   TransportOptions,
 } from '@group-room/shared';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  ACK_TIMEOUT_MS,
   acknowledge,
   admittedMember,
   type Client,
@@ -992,6 +994,50 @@ describe('signal server (in-memory store)', () => {
       expectError(await tryCommand(fac, { type: 'room.setLocked', locked: true }), 'INVALID_STATE');
       const late = await connect(t.server);
       expectError(await request(late, 'room:enter', { roomId: room.roomId, token: room.facilitatorToken, displayName: 'Fay' }), 'NOT_FOUND');
+    });
+  });
+
+  describe('views after a burst of changes', () => {
+    it('answers each command of a burst after a view that shows it, and leaves everyone on the last state', async () => {
+      const room = await openRoom(t.server);
+      const fac = room.facilitator;
+      const [ana, bo] = [await admittedMember(t.server, room, fac, 'Ana'), await admittedMember(t.server, room, fac, 'Bo')];
+      const heldOff = (view: RoomView, id: string) => view.facilitation?.everyone.find((m) => m.id === id)?.heldOff ?? [];
+      // Effects that the later commands of the burst do not undo, so each stays in view once made.
+      const burst: [CommandInput, (view: RoomView) => boolean][] = [
+        [{ type: 'room.setLocked', locked: true }, (v) => v.locked],
+        [{ type: 'room.setAutoAdmit', enabled: true }, (v) => v.facilitation?.autoAdmit === true],
+        [{ type: 'floor.setMode', mode: 'hands' }, (v) => v.floor?.mode === 'hands'],
+        [{ type: 'member.mute', memberId: ana.id, source: 'camera' }, (v) => heldOff(v, ana.id).includes('camera')],
+        [{ type: 'member.mute', memberId: bo.id, source: 'camera' }, (v) => heldOff(v, bo.id).includes('camera')],
+        [{ type: 'floor.grant', memberId: bo.id }, (v) => v.floor?.holder === bo.id],
+      ];
+      // The view this client holds the moment the answer is handled (with a promise, a view
+      // arriving in the same read as the answer would be handled before the check).
+      const answered = (cmd: CommandInput) =>
+        new Promise<RoomView>((resolve, reject) => {
+          raw(fac.socket)
+            .timeout(ACK_TIMEOUT_MS)
+            .emit('room:command', { command: cmd }, (error: Error | null, result: { ok: boolean }) => {
+              if (error || !result.ok) reject(error ?? new Error(`${cmd.type}: ${JSON.stringify(result)}`));
+              else resolve(currentView(fac));
+            });
+        });
+      const before = eventsOf(fac.socket, 'room:view').length;
+      await Promise.all(
+        burst.map(async ([cmd, shows]) => {
+          expect(shows(await answered(cmd)), `${cmd.type} answered before a view showing it`).toBe(true);
+        }),
+      );
+      // Views of changes made together may be sent as one (the newest), never more than one per change.
+      const views = eventsOf(fac.socket, 'room:view').length - before;
+      expect(views).toBeGreaterThan(0);
+      expect(views).toBeLessThanOrEqual(burst.length);
+      const last = currentView(fac);
+      expect(burst.every(([, shows]) => shows(last))).toBe(true);
+      for (const member of [ana, bo]) {
+        await viewWhere(member, (v) => v.locked && v.floor?.holder === bo.id && v.self.held.camera === 'facilitator');
+      }
     });
   });
 });

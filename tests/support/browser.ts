@@ -134,6 +134,8 @@ export interface InboundSample {
   kind: 'audio' | 'video';
   bytesReceived: number;
   framesDecoded: number;
+  /** Video: the height of the last frame received (0 before any, and for audio). */
+  frameHeight: number;
 }
 
 /**
@@ -143,7 +145,7 @@ export interface InboundSample {
 export async function inboundByPeer(page: Page): Promise<InboundSample[]> {
   return page.evaluate(async () => {
     const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
-    const reports: { trackIdentifier: string; kind: string; bytesReceived: number; framesDecoded: number }[] = [];
+    const reports: { trackIdentifier: string; kind: string; bytesReceived: number; framesDecoded: number; frameHeight: number }[] = [];
     for (const pc of pcs) {
       if (pc.connectionState === 'closed') continue;
       const stats = await pc.getStats();
@@ -154,11 +156,12 @@ export async function inboundByPeer(page: Page): Promise<InboundSample[]> {
             kind: String(r['kind']),
             bytesReceived: Number(r['bytesReceived'] ?? 0),
             framesDecoded: Number(r['framesDecoded'] ?? 0),
+            frameHeight: Number(r['frameHeight'] ?? 0),
           });
         }
       });
     }
-    const samples: { peerName: string; kind: 'audio' | 'video'; bytesReceived: number; framesDecoded: number }[] = [];
+    const samples: { peerName: string; kind: 'audio' | 'video'; bytesReceived: number; framesDecoded: number; frameHeight: number }[] = [];
     for (const tile of document.querySelectorAll<HTMLElement>('[data-testid="peer-tile"]')) {
       const peerName = tile.dataset['peerName'] ?? '';
       const media = [tile.querySelector('video'), tile.querySelector('audio')];
@@ -167,11 +170,38 @@ export async function inboundByPeer(page: Page): Promise<InboundSample[]> {
         if (!(stream instanceof MediaStream)) continue;
         for (const track of stream.getTracks()) {
           const report = reports.find((r) => r.trackIdentifier === track.id);
-          if (report) samples.push({ peerName, kind: track.kind as 'audio' | 'video', bytesReceived: report.bytesReceived, framesDecoded: report.framesDecoded });
+          if (report) {
+            const { bytesReceived, framesDecoded, frameHeight } = report;
+            samples.push({ peerName, kind: track.kind as 'audio' | 'video', bytesReceived, framesDecoded, frameHeight });
+          }
         }
       }
     }
     return samples;
+  });
+}
+
+export interface OutboundLayer {
+  /** The simulcast layer's rid (mediasoup-client names them r0, r1, … lowest first); '' without simulcast. */
+  rid: string;
+  frameHeight: number;
+  bytesSent: number;
+}
+
+/** What the page sends of its camera, per simulcast layer, as the browser's outbound-rtp reports say. */
+export async function outboundVideoLayers(page: Page): Promise<OutboundLayer[]> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const layers: { rid: string; frameHeight: number; bytesSent: number }[] = [];
+    for (const pc of pcs) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = await pc.getStats();
+      stats.forEach((r: Record<string, unknown>) => {
+        if (r['type'] !== 'outbound-rtp' || r['kind'] !== 'video') return;
+        layers.push({ rid: String(r['rid'] ?? ''), frameHeight: Number(r['frameHeight'] ?? 0), bytesSent: Number(r['bytesSent'] ?? 0) });
+      });
+    }
+    return layers.sort((a, b) => a.rid.localeCompare(b.rid));
   });
 }
 

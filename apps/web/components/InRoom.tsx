@@ -47,6 +47,8 @@ export function InRoom({ client, room, view }: Props) {
   const reading = new Set(
     (view.facilitation?.everyone ?? []).filter((m) => m.role === 'member' && m.acknowledgedVersion !== view.agreement.version).map((m) => m.id),
   );
+  // With more than two tiles, whoever holds the floor gets a large tile (and so the sharp video layer).
+  const speakerView = room.peers.length + 1 > 2;
   const floorOf = (memberId: string) => {
     if (!floor || floor.mode === 'open') return undefined;
     return { holding: floor.holder === memberId, handPlace: queuePlace(floor, memberId) };
@@ -98,7 +100,7 @@ export function InRoom({ client, room, view }: Props) {
         <div className="stage">
           <MemberFloorBar client={client} view={view} micOn={room.micOn} ids={ids} shortcuts={shortcutsOn} />
           {isMember && <AskPrompt client={client} asked={view.self.asked} />}
-          <section className="grid" aria-label="People in the room">
+          <section className={`grid${speakerView ? ' speaker-view' : ''}`} aria-label="People in the room">
             <MediaTile
               name={view.self.displayName}
               video={room.localStream}
@@ -123,6 +125,7 @@ export function InRoom({ client, room, view }: Props) {
                 videoPaused={!room.receiveVideo}
                 reconnecting={peer.connection === 'reconnecting'}
                 floor={floorOf(peer.id)}
+                onVideoPreference={(preference) => client.preferVideo(peer.id, preference)}
                 testId="peer-tile"
               />
             ))}

@@ -1,6 +1,8 @@
 'use client';
 
 import { useEffect, useRef } from 'react';
+import type { VideoPreference } from '@/lib/room-client';
+import { useVideoPreference } from './useVideoPreference';
 
 interface Props {
   name: string;
@@ -21,6 +23,8 @@ interface Props {
   reconnecting?: boolean | undefined;
   /** Where they are on the floor: holding it (highlighted), or their hand up (place in line). */
   floor?: { holding: boolean; handPlace: number | null } | undefined;
+  /** Told how this tile shows the video it receives (on screen, height), so the server sends no more than that. */
+  onVideoPreference?: ((preference: VideoPreference | null) => void) | undefined;
   testId: string;
 }
 
@@ -30,9 +34,11 @@ function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStrea
 }
 
 /** One person's tile: their video (or initial), their name, and their remote audio. */
-export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, floor, testId }: Props) {
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, floor, onVideoPreference, testId }: Props) {
+  const tileRef = useRef<HTMLElement>(null);
   const videoRef = useRef<HTMLVideoElement>(null);
   const audioRef = useRef<HTMLAudioElement>(null);
+  useVideoPreference(tileRef, onVideoPreference);
 
   useEffect(() => {
     if (videoRef.current) videoRef.current.srcObject = asStream(video);
@@ -46,6 +52,7 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
   const label = self ? `${name} (you)` : name;
   return (
     <figure
+      ref={tileRef}
       className={`tile${self ? ' self' : ''}${floor?.holding ? ' holding' : ''}${reconnecting ? ' reconnecting' : ''}`}
       data-testid={testId}
       data-peer-name={name}

@@ -1,3 +1,5 @@
+import { CAMERA_CAPTURE } from '@group-room/shared';
+
 /** What the browser allowed: a stream (if any), and what to tell the person when it is less than a camera and a microphone. */
 export interface LocalDevices {
   stream?: MediaStream;
@@ -9,7 +11,8 @@ export async function openCameraAndMicrophone(): Promise<LocalDevices> {
   if (typeof navigator === 'undefined' || !navigator.mediaDevices?.getUserMedia) {
     return { warning: 'This browser cannot use a camera or microphone here: you can watch and listen only.' };
   }
-  const video = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } };
+  // The size the server takes as the full simulcast layer's.
+  const video = { width: { ideal: CAMERA_CAPTURE.width }, height: { ideal: CAMERA_CAPTURE.height }, frameRate: { ideal: CAMERA_CAPTURE.frameRate } };
   const attempts: [MediaStreamConstraints, string | undefined][] = [
     [{ audio: true, video }, undefined],
     [{ audio: true }, 'No camera is available: others will hear you but not see you.'],

@@ -11,7 +11,7 @@ import {
 } from '@group-room/shared';
 import { describeError as describe } from './describe-error';
 import { openCameraAndMicrophone } from './local-media';
-import { RoomMedia } from './room-media';
+import { RoomMedia, type VideoPreference } from './room-media';
 import { initialSnapshot, remotePeers, roomStatus, type Phase, type RoomSnapshot } from './room-snapshot';
 import { SeatKeeper } from './seat-keeper';
 import { SignalClient } from './signal-client';
@@ -27,6 +27,7 @@ export {
   type RoomStatus,
 } from './room-snapshot';
 export { ValueStore } from './value-store';
+export type { VideoPreference } from './room-media';
 
 /** The latest speaking times (facilitators only), as the server last reported them. */
 export type TalkTimeReport = EventPayload<'talk:time'>;
@@ -368,6 +369,16 @@ export class RoomClient {
     } catch {
       return !signal.seated; // dropped meanwhile: sent again when media is ready after the resume
     }
+  }
+
+  /**
+   * How `peerId`'s tile shows their video on this page (null: the tile is gone): off screen
+   * the server pauses it, and a small tile gets a smaller simulcast layer.
+   */
+  preferVideo(peerId: string, preference: VideoPreference | null): void {
+    this.#media.preferVideo(this.#signal, peerId, preference).catch((error: unknown) => {
+      if (this.#signal?.seated) console.warn('video size not sent:', describe(error));
+    });
   }
 
   // --- Commands: one method each; they resolve with a message to show instead of throwing.

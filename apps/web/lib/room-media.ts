@@ -7,9 +7,26 @@ import {
   type ResponseData,
 } from '@group-room/shared';
 import { Device } from 'mediasoup-client';
-import type { Consumer, IceParameters, Producer, RtpCapabilities, Transport, TransportOptions } from 'mediasoup-client/types';
+import type { Consumer, IceParameters, Producer, RtpCapabilities, RtpCodecCapability, RtpEncodingParameters, Transport, TransportOptions } from 'mediasoup-client/types';
 import { describeError as describe } from './describe-error';
 import type { SignalClient } from './signal-client';
+
+/** How a member's tile shows their video here: on screen or not, and how tall in device pixels. */
+export interface VideoPreference {
+  visible: boolean;
+  height: number;
+}
+
+/**
+ * The camera's simulcast layers, lowest first: half and full size of the capture (180 and
+ * 360 px high at 640×360). The server sends each receiver the smallest layer that covers the
+ * tile it is shown in. Two, as Chromium encodes at most two layers of a 640×360 capture (a
+ * third, quarter-size one was never sent); bitrates suit those sizes at 24 fps.
+ */
+const CAMERA_LAYERS: RtpEncodingParameters[] = [
+  { scaleResolutionDownBy: 2, maxBitrate: 200_000 },
+  { scaleResolutionDownBy: 1, maxBitrate: 500_000 },
+];
 
 /** The tracks received from one member. */
 export interface ReceivedTracks {
@@ -92,6 +109,13 @@ export class RoomMedia {
    * meanwhile, they are not set up twice; closed meanwhile, they are let go once set up.
    */
   readonly #pendingConsumers = new Map<string, { closed: boolean }>();
+  /**
+   * How each member's tile shows their video here, by member id: kept while the tile is there,
+   * so a video consumer made later (media set up again, a resume) is told at once.
+   */
+  readonly #videoPreferences = new Map<string, VideoPreference>();
+  /** The preference the server has for each video consumer, so only changes are sent. */
+  readonly #sentPreferences = new Map<string, string>();
   /** ICE restarts in flight, by transport id (one at a time each). */
   readonly #iceRestarts = new Map<string, Promise<void>>();
   /** A transport's next look at its ICE state, by transport id. */
@@ -200,7 +224,8 @@ export class RoomMedia {
       // Someone who muted (before being let in, or before media was set up again) stays muted: the producer starts paused.
       const paused = !track.enabled;
       // stopTracks: false, as the camera and microphone outlive the producers (media set up again keeps them).
-      const producer = mine(await transport.produce({ track, stopTracks: false, appData: { source, paused } }));
+      const video = kind === 'video' ? cameraEncoding(device) : {};
+      const producer = mine(await transport.produce({ track, stopTracks: false, ...video, appData: { source, paused } }));
       if (paused) producer.pause();
       this.#producers.set(source, producer);
     }
@@ -243,7 +268,9 @@ export class RoomMedia {
     if (!transport || transport.closed || !this.#host.isCurrent(signal)) return;
     const { consumerId } = event;
     // Announced again (after a resume): set up already, so only ask for its media again.
-    if (this.#consumers.has(consumerId)) {
+    const known = this.#consumers.get(consumerId);
+    if (known) {
+      await this.#sendPreferenceOrWarn(signal, known);
       await signal.request('consumer:resume', { consumerId });
       return;
     }
@@ -267,10 +294,50 @@ export class RoomMedia {
       consumer.close();
       return;
     }
-    this.#consumers.set(consumer.id, { consumer, peerId: event.peerId });
+    const entry = { consumer, peerId: event.peerId };
+    this.#consumers.set(consumer.id, entry);
     this.#tracks = new Map(this.#tracks).set(event.peerId, { ...this.#tracks.get(event.peerId), [event.kind]: consumer.track });
     this.#host.changed();
+    // Before its media starts, so a tile off screen never receives it.
+    await this.#sendPreferenceOrWarn(signal, entry);
     await signal.request('consumer:resume', { consumerId: consumer.id });
+  }
+
+  /**
+   * How `peerId`'s tile shows their video here (null: no tile for them now). Sent for their
+   * video consumer when it changed; kept, and sent to a video consumer made later.
+   */
+  async preferVideo(signal: SignalClient | undefined, peerId: string, preference: VideoPreference | null): Promise<void> {
+    if (!preference) {
+      this.#videoPreferences.delete(peerId);
+      return;
+    }
+    this.#videoPreferences.set(peerId, preference);
+    const entry = [...this.#consumers.values()].find((e) => e.peerId === peerId && e.consumer.kind === 'video');
+    // Without a seat nothing can be asked: the repair after the resume sends it.
+    if (!entry || !signal?.seated || !this.#host.isCurrent(signal)) return;
+    await this.#sendPreference(signal, entry);
+  }
+
+  /** A preference not taken only costs bandwidth: the media goes on (and the next change tries again). */
+  async #sendPreferenceOrWarn(signal: SignalClient, entry: { consumer: Consumer; peerId: string }): Promise<void> {
+    await this.#sendPreference(signal, entry).catch((error: unknown) => console.warn('video size not sent:', describe(error)));
+  }
+
+  /** Tell the server how a video consumer's tile shows it, unless the server has that already. */
+  async #sendPreference(signal: SignalClient, { consumer, peerId }: { consumer: Consumer; peerId: string }): Promise<void> {
+    const preference = this.#videoPreferences.get(peerId);
+    if (consumer.kind !== 'video' || consumer.closed || !preference) return;
+    const key = `${preference.visible}:${preference.height}`;
+    if (this.#sentPreferences.get(consumer.id) === key) return;
+    this.#sentPreferences.set(consumer.id, key);
+    try {
+      await signal.request('consumer:prefer', { consumerId: consumer.id, ...preference });
+    } catch (error) {
+      // Not taken: sent again with the next change or the next repair.
+      if (this.#sentPreferences.get(consumer.id) === key) this.#sentPreferences.delete(consumer.id);
+      throw error;
+    }
   }
 
   /** The server closed a consumer (`consumer:closed`, or gone at a resync). */
@@ -281,6 +348,7 @@ export class RoomMedia {
     if (!entry) return;
     entry.consumer.close();
     this.#consumers.delete(consumerId);
+    this.#sentPreferences.delete(consumerId);
     const tracks = this.#tracks.get(entry.peerId);
     const kind = entry.consumer.kind;
     if (tracks && tracks[kind] === entry.consumer.track) {
@@ -313,6 +381,9 @@ export class RoomMedia {
       const kept = new Set(consumerIds);
       for (const consumerId of [...this.#consumers.keys()]) if (!kept.has(consumerId)) this.closeConsumer(consumerId);
       await this.#syncProducers(signal, true);
+      // Tiles that changed while away reached nobody: every preference goes again.
+      this.#sentPreferences.clear();
+      for (const entry of [...this.#consumers.values()]) await this.#sendPreferenceOrWarn(signal, entry);
     } catch (error) {
       // Let go of meanwhile, or dropped again (the next resume repairs).
       if (run !== this.#run || !this.#host.isCurrent(signal) || !signal.seated) return;
@@ -372,6 +443,7 @@ export class RoomMedia {
     this.#iceRestarts.clear();
     for (const { consumer } of this.#consumers.values()) consumer.close();
     this.#consumers.clear();
+    this.#sentPreferences.clear();
     this.#pendingConsumers.clear();
     this.#tracks = new Map();
     for (const producer of this.#producers.values()) producer.close();
@@ -382,4 +454,13 @@ export class RoomMedia {
     this.#recvTransport = undefined;
     this.#phase = 'none';
   }
+}
+
+/**
+ * The camera's producer options: simulcast layers in VP8 (the router's first video codec,
+ * which every browser can encode in simulcast), or one stream if the browser has no VP8.
+ */
+function cameraEncoding(device: Device): { encodings?: RtpEncodingParameters[]; codec?: RtpCodecCapability } {
+  const codec = device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/vp8');
+  return codec ? { codec, encodings: CAMERA_LAYERS.map((layer) => ({ ...layer })) } : {};
 }

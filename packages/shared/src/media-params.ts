@@ -43,6 +43,15 @@ export const RtpParameters = z.looseObject({
 });
 export type RtpParameters = z.infer<typeof RtpParameters>;
 
+/**
+ * The camera as clients capture it. The server takes `height` as the full-size simulcast
+ * layer's height when it picks the layer that covers a receiver's tile (it never sees frames).
+ */
+export const CAMERA_CAPTURE = { width: 640, height: 360, frameRate: 24 } as const;
+
+/** The tallest tile a client reports, in device pixels (an 8K screen's height). */
+export const MAX_TILE_HEIGHT = 4320;
+
 export const DtlsParameters = z.looseObject({
   role: z.enum(['auto', 'client', 'server']).optional(),
   fingerprints: z

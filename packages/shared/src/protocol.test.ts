@@ -202,6 +202,22 @@ const valid: { [K in RequestName]: Fixture } = {
     oversized: [['rtpCapabilities', { codecs: [{ ...capCodec, mimeType: 'a'.repeat(257) }] }]],
   },
   'consumer:resume': { payload: { consumerId: 'c1' }, wrong: [['consumerId', null]], oversized: [['consumerId', 'c'.repeat(65)]] },
+  'consumer:prefer': {
+    payload: { consumerId: 'c1', visible: true, height: 360 },
+    wrong: [
+      ['visible', 'yes'],
+      ['height', -1],
+      ['height', 1.5],
+      ['height', '360'],
+      ['height', Number.NaN],
+      ['consumerId', ''],
+    ],
+    oversized: [
+      ['consumerId', 'c'.repeat(65)],
+      ['height', 4321],
+      ['height', Number.POSITIVE_INFINITY],
+    ],
+  },
 };
 
 const schema = (name: RequestName): z.ZodType => requests[name].request;
@@ -231,6 +247,7 @@ describe('request schemas', () => {
       'media:resync',
       'media:receiveVideo',
       'consumer:resume',
+      'consumer:prefer',
     ]);
   });
 
@@ -366,6 +383,14 @@ describe('request schemas', () => {
       expect(requests['consumer:resume'].request.safeParse({ consumerId: 'c'.repeat(65) }).success).toBe(false);
       expect(requests['media:closeProducer'].request.safeParse({ producerId: '' }).success).toBe(false);
       expect(produce.safeParse({ ...base, transportId: 'x'.repeat(65) }).success).toBe(false);
+    });
+
+    it('bounds a tile height to 0..4320 device pixels', () => {
+      const prefer = requests['consumer:prefer'].request;
+      expect(prefer.safeParse({ consumerId: 'c', visible: false, height: 0 }).success).toBe(true);
+      expect(prefer.safeParse({ consumerId: 'c', visible: true, height: 4320 }).success).toBe(true);
+      expect(prefer.safeParse({ consumerId: 'c', visible: true, height: 4321 }).success).toBe(false);
+      expect(prefer.safeParse({ consumerId: 'c', visible: true }).success).toBe(false);
     });
 
     it('rejects oversized strings inside rtpParameters', () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Command } from './commands.js';
 import { DisplayName, EntityId, MediaKind, MediaSource, plainLine, RoomId, TransportDirection } from './domain.js';
-import { DtlsParameters, IceParameters, IceServer, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
+import { DtlsParameters, IceParameters, IceServer, MAX_TILE_HEIGHT, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
 import { AgreementText, RoomView } from './room.js';
 import { PrivateSignalRequest } from './signals.js';
 
@@ -164,6 +164,15 @@ export const requests = {
   /** The client has set up a consumer announced by `consumer:new` and wants its media. */
   'consumer:resume': {
     request: z.object({ consumerId: EntityId }).strict(),
+    response: Empty,
+  },
+  /**
+   * How the client shows a video it receives: while its tile is off screen or hidden
+   * (`visible` false) the server pauses it; otherwise a simulcast video is sent in the smallest
+   * layer that covers `height`, the tile's height in device pixels. Video consumers only.
+   */
+  'consumer:prefer': {
+    request: z.object({ consumerId: EntityId, visible: z.boolean(), height: z.number().int().min(0).max(MAX_TILE_HEIGHT) }).strict(),
     response: Empty,
   },
 } as const satisfies Record<string, { request: z.ZodType; response: z.ZodType }>;

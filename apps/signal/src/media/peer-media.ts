@@ -18,6 +18,10 @@ export interface ConsumerData {
   /** Whose producer it carries, and which source: to announce it again after a resume. */
   senderId: string;
   source: MediaSource;
+  /** Video: whether the receiver's tile shows it now (`consumer:prefer`); hidden, it stays paused. */
+  visible: boolean;
+  /** Video: the receiver's tile height in device pixels, when told; a simulcast layer is chosen to cover it. */
+  tileHeight: number | undefined;
   [key: string]: unknown;
 }
 

@@ -1,4 +1,5 @@
 import {
+  CAMERA_CAPTURE,
   ProtocolFailure,
   type MediaKind,
   type MediaSource,
@@ -9,6 +10,7 @@ import {
 import type { types } from 'mediasoup';
 import type { MediaPolicy } from '../room/state.js';
 import { asWire } from '../wire.js';
+import { chooseSpatialLayer, layerHeights, spatialLayerCount } from './layers.js';
 import { PeerMedia, type ConsumerData, type Notify, type ProducerData } from './peer-media.js';
 import type { TalkTime } from './talk-time.js';
 import type { RouterLease, WorkerPool } from './worker-pool.js';
@@ -300,7 +302,7 @@ export class RoomMedia {
   async #syncConsumer(peerId: string, consumer: types.Consumer<ConsumerData>): Promise<void> {
     for (;;) {
       const audioOnly = consumer.kind === 'video' && this.#peers.get(peerId)?.receiveVideo === false;
-      const paused = !consumer.appData.clientReady || !this.#policy.receive.has(peerId) || audioOnly;
+      const paused = !consumer.appData.clientReady || !this.#policy.receive.has(peerId) || audioOnly || !consumer.appData.visible;
       if (consumer.closed || consumer.paused === paused) return;
       if (paused) await consumer.pause();
       else await consumer.resume();
@@ -349,6 +351,45 @@ export class RoomMedia {
     await this.#syncConsumer(peerId, consumer);
   }
 
+  /**
+   * How the receiver's page shows this video now: a tile off screen or hidden pauses it (on top
+   * of what the policy says, so this never resumes what the policy pauses); a tile on screen
+   * gets the smallest simulcast layer that covers its height.
+   */
+  async preferConsumer(peerId: string, consumerId: string, preference: { visible: boolean; height: number }): Promise<void> {
+    const consumer = this.#peer(peerId).consumers.get(consumerId);
+    if (!consumer) throw new ProtocolFailure('NOT_FOUND', 'No such consumer');
+    if (consumer.kind !== 'video') throw new ProtocolFailure('BAD_REQUEST', 'Only a video consumer follows its tile');
+    consumer.appData.visible = preference.visible;
+    if (preference.visible) consumer.appData.tileHeight = preference.height;
+    try {
+      await this.#fitLayers(consumer);
+      await this.#syncConsumer(peerId, consumer);
+    } catch (error) {
+      // Closed meanwhile (its producer or the receiver went): nothing is left to prefer.
+      if (consumer.closed) throw new ProtocolFailure('NOT_FOUND', 'No such consumer');
+      throw error;
+    }
+  }
+
+  /*
+   * Asks again while the wanted layer changed during the call: `preferredLayers` changes only
+   * once a call completes, so a newer preference may have been skipped as "already set".
+   */
+  async #fitLayers(consumer: types.Consumer<ConsumerData>): Promise<void> {
+    if (consumer.type !== 'simulcast') return;
+    const encodings = this.#peers.get(consumer.appData.senderId)?.producers.get(consumer.producerId)?.rtpParameters.encodings ?? [];
+    const heights = layerHeights(encodings, spatialLayerCount(consumer.rtpParameters.encodings?.[0]?.scalabilityMode), CAMERA_CAPTURE.height);
+    const wanted = () => (heights.length < 2 || consumer.appData.tileHeight === undefined ? undefined : chooseSpatialLayer(heights, consumer.appData.tileHeight));
+    for (let spatialLayer = wanted(); spatialLayer !== undefined && !consumer.closed; ) {
+      if (consumer.preferredLayers?.spatialLayer === spatialLayer) return;
+      await consumer.setPreferredLayers({ spatialLayer });
+      const now = wanted();
+      if (now === spatialLayer) return;
+      spatialLayer = now;
+    }
+  }
+
   async #consume(receiver: PeerMedia, sender: PeerMedia, producer: types.Producer<ProducerData>): Promise<void> {
     const transport = receiver.transportFor('recv');
     const rtpCapabilities = receiver.rtpCapabilities;
@@ -358,7 +399,7 @@ export class RoomMedia {
       producerId: producer.id,
       rtpCapabilities,
       paused: true,
-      appData: { clientReady: false, senderId: sender.id, source: producer.appData.source },
+      appData: { clientReady: false, senderId: sender.id, source: producer.appData.source, visible: true, tileHeight: undefined },
     });
     receiver.consumers.set(consumer.id, consumer);
     consumer.observer.once('close', () => receiver.consumers.delete(consumer.id));

@@ -16,8 +16,14 @@ const summary = (state: RoomState, m: MemberState): MemberSummary => ({
   sending: { mic: sending(state, m, 'mic'), camera: sending(state, m, 'camera') },
 });
 
-const detail = (state: RoomState, m: MemberState): MemberDetail => ({
-  ...summary(state, m),
+// Spelt out rather than spread from the summary: the same fields in the same order, built faster.
+const detail = (m: MemberState, summarised: MemberSummary): MemberDetail => ({
+  id: summarised.id,
+  displayName: summarised.displayName,
+  role: summarised.role,
+  connection: summarised.connection,
+  producers: summarised.producers,
+  sending: summarised.sending,
   stage: m.stage,
   acknowledgedVersion: m.acknowledgedVersion,
   enteredAt: m.enteredAt,
@@ -25,16 +31,51 @@ const detail = (state: RoomState, m: MemberState): MemberDetail => ({
   asked: m.asked,
 });
 
+type Facilitation = NonNullable<RoomView['facilitation']>;
+
+/** The parts of a state's views that are the same for every viewer allowed them. */
+interface Shared {
+  /** Admitted people, for everyone in the room. */
+  members: MemberSummary[];
+  /** For facilitators in the room. */
+  facilitation: Facilitation;
+}
+
+/**
+ * Built once per state, not once per viewer: after a change every connected person is sent a
+ * view of the same state object. Keyed weakly by that object, which nothing changes in place
+ * (a change makes a new state), so a state's entry goes when the state does.
+ */
+const sharedParts = new WeakMap<RoomState, Shared>();
+
+function shared(state: RoomState): Shared {
+  let parts = sharedParts.get(state);
+  if (parts) return parts;
+  const ordered = membersInOrder(state);
+  const summaries = ordered.map((m) => summary(state, m));
+  parts = {
+    members: summaries.filter((_, i) => ordered[i]!.stage === 'admitted'),
+    facilitation: {
+      autoAdmit: state.autoAdmit,
+      everyone: ordered.map((m, i) => detail(m, summaries[i]!)),
+      acknowledgements: state.acknowledgements,
+    },
+  };
+  sharedParts.set(state, parts);
+  return parts;
+}
+
 /**
  * What one person is sent of the room. Names and the member list only once they are
  * admitted with the current agreement acknowledged; the facilitation block only for
- * facilitators. Null when the viewer is not in the room.
+ * facilitators. Null when the viewer is not in the room. Views of one state share their
+ * member list and facilitation block (see `shared`): never change a view in place.
  */
 export function viewFor(state: RoomState, viewerId: string): RoomView | null {
   const viewer = state.members[viewerId];
   if (!viewer) return null;
   const inRoom = actorState(state, viewerId) === 'admitted';
-  const ordered = membersInOrder(state);
+  const parts = inRoom ? shared(state) : undefined;
   return {
     roomId: state.id,
     title: state.title,
@@ -51,15 +92,7 @@ export function viewFor(state: RoomState, viewerId: string): RoomView | null {
       held: { mic: heldBy(state, viewer, 'mic'), camera: heldBy(state, viewer, 'camera') },
       asked: viewer.asked,
     },
-    ...(inRoom ? { members: ordered.filter((m) => m.stage === 'admitted').map((m) => summary(state, m)), floor: state.floor } : {}),
-    ...(inRoom && isFacilitatorRole(viewer.role)
-      ? {
-          facilitation: {
-            autoAdmit: state.autoAdmit,
-            everyone: ordered.map((m) => detail(state, m)),
-            acknowledgements: state.acknowledgements,
-          },
-        }
-      : {}),
+    ...(parts ? { members: parts.members, floor: state.floor } : {}),
+    ...(parts && isFacilitatorRole(viewer.role) ? { facilitation: parts.facilitation } : {}),
   };
 }

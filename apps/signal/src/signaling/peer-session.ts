@@ -86,6 +86,8 @@ export class PeerSession implements RoomSessionHandle {
   #credentialSent = false;
   /** The last state version this client was sent a view of; older ones are never sent after. */
   #sentVersion = -1;
+  /** The newest state whose view is held for this client until `flushView` (see RoomHub). */
+  #heldView: RoomState | undefined;
   /** This connection's room changes waiting in (or running from) its room's queue. */
   readonly #changes = new InFlight(ROOM_CHANGES_PER_CONNECTION, 'Too many changes at once: wait for the answers');
   /** The latest state of this person's room that this node published (to refuse a command before it queues). */
@@ -98,7 +100,7 @@ export class PeerSession implements RoomSessionHandle {
       perSecond: deps.config.SOCKET_REQUESTS_PER_SECOND,
       inFlight: mediaSetUpBurst(deps.config.ROOM_CAPACITY),
     });
-    bindRequests(socket, this.#handlers(), deps.log, limits, deps.metrics);
+    bindRequests(socket, this.#handlers(), deps.log, limits, deps.metrics, () => deps.hub.viewsSent());
     socket.on('disconnect', () => {
       void this.#dropped().catch((error: unknown) => {
         deps.log.warn('seat not marked away after a disconnect', { error: error instanceof Error ? error.message : String(error) });
@@ -107,9 +109,17 @@ export class PeerSession implements RoomSessionHandle {
   }
 
   sendView(state: RoomState): void {
+    if (!this.#entered) return;
+    this.#remember(state);
+    const held = this.#heldView;
+    if (!held || held.id !== state.id || held.version < state.version) this.#heldView = state;
+  }
+
+  flushView(): void {
+    const state = this.#heldView;
+    this.#heldView = undefined;
     const entered = this.#entered;
-    if (entered) this.#remember(state);
-    if (!entered || state.version <= this.#sentVersion) return;
+    if (!state || !entered || state.id !== entered.roomId || state.version <= this.#sentVersion) return;
     const view = viewFor(state, entered.memberId);
     if (!view) return;
     this.#sentVersion = state.version;
@@ -117,11 +127,15 @@ export class PeerSession implements RoomSessionHandle {
   }
 
   send<K extends EventName>(event: K, payload: EventPayload<K>): void {
+    // After the view this client is owed: an event may be about what it shows (e.g. consumer:new).
+    this.flushView();
     // Each event's payload type follows its name; the generic emit cannot see that.
     (this.#socket.emit as (e: string, p: unknown) => void)(event, payload);
   }
 
   terminate(reason: EventPayload<'room:ended'>['reason']): void {
+    // The views before the end still arrive before it, as they would have unbatched.
+    this.flushView();
     const entered = this.#entered;
     if (!entered) return;
     this.#entered = undefined;
@@ -131,6 +145,7 @@ export class PeerSession implements RoomSessionHandle {
   }
 
   moveAway(): void {
+    this.flushView();
     const entered = this.#entered;
     this.#entered = undefined;
     if (entered) this.#deps.hub.unregister(entered.roomId, entered.memberId, this);
@@ -518,6 +533,12 @@ export class PeerSession implements RoomSessionHandle {
       'consumer:resume': async ({ consumerId }) => {
         const { memberId, media } = this.#requireMedia();
         await media.resumeConsumer(memberId, consumerId);
+        return {};
+      },
+
+      'consumer:prefer': async ({ consumerId, visible, height }) => {
+        const { memberId, media } = this.#requireMedia();
+        await media.preferConsumer(memberId, consumerId, { visible, height });
         return {};
       },
     };

@@ -25,8 +25,17 @@ type Ack = (result: Result<unknown>) => void;
  * The socket edge: every request is let in by the connection's limits (or refused with
  * RATE_LIMITED before anything is done), parsed with its schema, handled, and answered with a
  * typed result or error. Nothing thrown by a handler escapes to crash the process.
+ * `viewsSent`: views held back to be sent together (see RoomHub) settle before an answer goes,
+ * so a client always has the view of its change, or a newer one, when the answer comes.
  */
-export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Logger, limits: RequestLimits, metrics?: Metrics): void {
+export function bindRequests(
+  socket: Socket,
+  handlers: RequestHandlers,
+  log: Logger,
+  limits: RequestLimits,
+  metrics?: Metrics,
+  viewsSent: () => Promise<void> | undefined = () => undefined,
+): void {
   const known = new Set<string>(requestNames);
 
   for (const name of requestNames) {
@@ -39,6 +48,7 @@ export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Log
         (ack as Ack)(result);
       };
       let release: Release | undefined;
+      let result: Result<unknown>;
       try {
         // Counted before the first await: a burst arriving together cannot all pass one check.
         release = await limits.admit();
@@ -49,12 +59,15 @@ export function bindRequests(socket: Socket, handlers: RequestHandlers, log: Log
         }
         // Each handler is typed by its own name; the loop cannot express that correlation.
         const handler = handlers[name] as (payload: unknown) => Promise<unknown>;
-        reply({ ok: true, data: await handler(parsed.data) });
+        result = { ok: true, data: await handler(parsed.data) };
       } catch (error) {
-        reply({ ok: false, error: toProtocolError(error, name, log) });
+        result = { ok: false, error: toProtocolError(error, name, log) };
       } finally {
         release?.();
       }
+      const sent = viewsSent();
+      if (sent) await sent;
+      reply(result);
     });
   }
 

@@ -16,8 +16,13 @@ const TALK_SAVE_EVERY = 5;
 export interface RoomSessionHandle {
   /** The connection's id, as the seat in the room state records it. */
   readonly connectionId: string;
-  /** Send this person their view (projection) of the new state. */
+  /**
+   * Hold this person's view (projection) of the new state until `flushView`; of several
+   * states held in one turn of the event loop only the newest is sent.
+   */
   sendView(state: RoomState): void;
+  /** Send the view held by `sendView`, if any. Whatever else is sent to this person sends it first. */
+  flushView(): void;
   /** Send this person one event (the hub decides who may receive it). */
   send<K extends EventName>(event: K, payload: EventPayload<K>): void;
   /**
@@ -52,6 +57,10 @@ export class RoomHub {
   readonly #timers: TurnTimers;
   /** This signalling node, as seats record it. */
   readonly #nodeId: string;
+  /** Sessions holding a view, sent together once the current turn of the event loop is over. */
+  readonly #unsent = new Set<RoomSessionHandle>();
+  /** Settles when the held views have been sent; undefined while none are held. */
+  #viewsSent: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(store: RoomStore, rooms: RoomRegistry, config: Pick<Config, 'ACK_RETENTION_SECONDS'>, log: Logger, nodeId: string) {
     this.#store = store;
@@ -147,6 +156,7 @@ export class RoomHub {
         // Marked away while still connected here (this node was cut off from the store for a while).
         if (member.connectionId === null) reclaim.push([memberId, session]);
         session.sendView(state);
+        this.#holdView(session);
       }
     }
     this.#timers.schedule(state);
@@ -165,6 +175,46 @@ export class RoomHub {
     for (const [memberId, session] of reclaim) {
       void this.queued(state.id, reclaimSeat(memberId, { connectionId: session.connectionId, node: this.#nodeId })).catch(() => undefined);
     }
+  }
+
+  /**
+   * With the in-memory store a burst of changes (people arriving together, commands queued
+   * behind each other) runs in one turn of the event loop: each person is then sent only the
+   * view of the last, once, after it. (With Redis each change waits for its round trips, so
+   * the views still go out one change at a time.)
+   */
+  #holdView(session: RoomSessionHandle): void {
+    this.#unsent.add(session);
+    if (this.#viewsSent) return;
+    let resolve = () => {};
+    const promise = new Promise<void>((done) => (resolve = done));
+    this.#viewsSent = { promise, resolve };
+    setImmediate(() => this.flushViews());
+  }
+
+  /** Send every held view now. */
+  flushViews(): void {
+    const sessions = [...this.#unsent];
+    const sent = this.#viewsSent;
+    this.#unsent.clear();
+    this.#viewsSent = undefined;
+    for (const session of sessions) {
+      try {
+        session.flushView();
+      } catch (error) {
+        // One person's view failing must not hold back the others' views or anyone's answers.
+        this.#log.error('could not send a view', { error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    sent?.resolve();
+  }
+
+  /**
+   * Settles once the views held now have been sent; undefined when none are held. A request's
+   * answer waits for it, so it never arrives before the view of the change it made.
+   */
+  viewsSent(): Promise<void> | undefined {
+    return this.#viewsSent?.promise;
   }
 
   /**
@@ -227,5 +277,6 @@ export class RoomHub {
 
   close(): void {
     this.#timers.clearAll();
+    this.flushViews();
   }
 }
