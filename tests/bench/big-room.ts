@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { io } from 'socket.io-client';
-import { enterAdmittedAutomatically, inboundByPeer, launchChromium, newMember } from '../support/browser.js';
+import type { Browser } from 'playwright-core';
+import { enterAdmittedAutomatically, inboundByPeer, launchChromium, newMember, type Member } from '../support/browser.js';
 import { startProductionServer } from '../support/prod-server.js';
 import { readIvf, RtpSink, SyntheticMember } from '../support/synthetic-member.js';
 import { quantile } from './measure.js';
@@ -26,12 +27,13 @@ const joins = Number(process.argv[2] ?? 5);
 const SYNTHETIC = 11;
 const run = promisify(execFile);
 
-async function testPattern(): Promise<Buffer[]> {
-  const file = path.join(os.homedir(), '.cache/group-room/testsrc-640x360-300k.ivf');
+/** ffmpeg's test pattern as VP8 frames (a key frame every second), made once and cached. */
+export async function testPattern(width = 640, height = 360, kbps = 300): Promise<Buffer[]> {
+  const file = path.join(os.homedir(), `.cache/group-room/testsrc-${width}x${height}-${kbps}k.ivf`);
   if (!existsSync(file)) {
     await run('ffmpeg', [
-      ...['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30', '-t', '10'],
-      ...['-c:v', 'libvpx', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8', '-g', '30', '-keyint_min', '30', '-auto-alt-ref', '0', '-f', 'ivf', file],
+      ...['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=30`, '-t', '10'],
+      ...['-c:v', 'libvpx', '-b:v', `${kbps}k`, '-deadline', 'realtime', '-cpu-used', '8', '-g', '30', '-keyint_min', '30', '-auto-alt-ref', '0', '-f', 'ivf', file],
     ]).catch((error: unknown) => {
       throw new Error(`ffmpeg is needed for real VP8 frames (apt-get install ffmpeg): ${error instanceof Error ? error.message : String(error)}`);
     });
@@ -39,8 +41,11 @@ async function testPattern(): Promise<Buffer[]> {
   return readIvf(await readFile(file));
 }
 
+/** Three simulcast layers of the test pattern, lowest first: 160×90, 320×180, 640×360. */
+export const simulcastPattern = async (): Promise<Buffer[][]> => [await testPattern(160, 90, 60), await testPattern(320, 180, 150), await testPattern(640, 360, 300)];
+
 /** CPU seconds used so far by every Chromium process on the machine. */
-async function chromiumCpuSeconds(): Promise<number> {
+export async function chromiumCpuSeconds(): Promise<number> {
   const tick = 100; // USER_HZ on Linux
   let total = 0;
   for (const pid of await readdir('/proc')) {
@@ -58,9 +63,49 @@ async function chromiumCpuSeconds(): Promise<number> {
   return total;
 }
 
-async function main(): Promise<void> {
-  const frames = await testPattern();
-  const browser = await launchChromium();
+/** What the browser costs and receives over a 10 s window. */
+interface Load {
+  cpuShare: number;
+  kbps: number;
+  decoding: number;
+  /** How many of the decoding videos arrive at each frame height, e.g. "10×180p, 1×360p". */
+  frameHeights: string;
+}
+
+async function measureLoad(member: Member): Promise<Load> {
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const bytes = async () => (await inboundByPeer(member.page)).reduce((n, s) => n + s.bytesReceived, 0);
+  const cpuBefore = await chromiumCpuSeconds();
+  const bytesBefore = await bytes();
+  const t0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuShare = ((await chromiumCpuSeconds()) - cpuBefore) / seconds;
+  const kbps = (((await bytes()) - bytesBefore) * 8) / 1000 / seconds;
+  // Decoding now: frames still rising over the last second.
+  const before = await inboundByPeer(member.page);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const after = await inboundByPeer(member.page);
+  const live = after.filter((s) => s.kind === 'video' && s.framesDecoded > (before.find((b) => b.peerName === s.peerName && b.kind === 'video')?.framesDecoded ?? 0));
+  const heights = new Map<number, number>();
+  for (const s of live) heights.set(s.frameHeight, (heights.get(s.frameHeight) ?? 0) + 1);
+  const frameHeights = [...heights].sort((a, b) => a[0] - b[0]).map(([h, n]) => `${n}×${h}p`).join(', ') || 'none';
+  return { cpuShare, kbps, decoding: live.length, frameHeights };
+}
+
+interface RoomRun {
+  times: number[];
+  desktop: Load;
+  phone: Load;
+  audioOnly: Load;
+}
+
+/**
+ * One room of 12: eleven synthetic members sending `video` (one layer or simulcast), one
+ * browser joining `joins` times; the last time it stays and is measured on a 1024×700 window,
+ * on a 375×667 phone screen (most tiles below the fold), then with "Audio only" ticked.
+ */
+async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers: Buffer[][] }, joins: number): Promise<RoomRun> {
   const server = await startProductionServer({ LOG_LEVEL: 'warn', SYNTHETIC_MEDIA: 'true', MEDIASOUP_WORKERS: '1' });
   const sink = await RtpSink.open();
   const synthetic: SyntheticMember[] = [];
@@ -68,19 +113,14 @@ async function main(): Promise<void> {
     const creator = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
     const { data } = (await creator.timeout(10_000).emitWithAck('room:create', { title: 'Big room' })) as { data: { roomId: string; facilitatorToken: string; inviteToken: string } };
     creator.disconnect();
-    const host = await SyntheticMember.join({ url: server.url, roomId: data.roomId, token: data.facilitatorToken, name: 'Host', sink, frames });
+    const host = await SyntheticMember.join({ url: server.url, roomId: data.roomId, token: data.facilitatorToken, name: 'Host', sink, ...video });
     await host.socket.timeout(10_000).emitWithAck('room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
     synthetic.push(host);
-    for (let i = 1; i < SYNTHETIC; i++) synthetic.push(await SyntheticMember.join({ url: server.url, roomId: data.roomId, token: data.inviteToken, name: `Synthetic ${i}`, sink, frames }));
+    for (let i = 1; i < SYNTHETIC; i++) synthetic.push(await SyntheticMember.join({ url: server.url, roomId: data.roomId, token: data.inviteToken, name: `Synthetic ${i}`, sink, ...video }));
     for (const member of synthetic) member.start();
     const inviteUrl = `${server.url}/room/${data.roomId}#k=${encodeURIComponent(data.inviteToken)}`;
-
     const times: number[] = [];
-    let cpuShare = 0;
-    let kbps = 0;
-    let decoding = 0;
-    let audioOnly = { cpuShare: 0, kbps: 0 };
-    for (let i = 1; i <= joins; i++) {
+    for (let i = 1; ; i++) {
       const member = await newMember(browser, server.url);
       const started = performance.now();
       await enterAdmittedAutomatically(member, inviteUrl, `Browser ${i}`);
@@ -93,54 +133,68 @@ async function main(): Promise<void> {
       const ms = performance.now() - started;
       times.push(ms);
       process.stdout.write(`join ${i}: invite link opened → first remote video frame ${ms.toFixed(0)} ms\n`);
-      if (i === joins) {
-        // In the room with eleven others: what it costs the browser, over 10 s.
-        await new Promise((resolve) => setTimeout(resolve, 3000));
-        const bytes = async () => (await inboundByPeer(member.page)).reduce((n, s) => n + s.bytesReceived, 0);
-        const cpuBefore = await chromiumCpuSeconds();
-        const bytesBefore = await bytes();
-        const t0 = performance.now();
-        await new Promise((resolve) => setTimeout(resolve, 10_000));
-        const seconds = (performance.now() - t0) / 1000;
-        cpuShare = ((await chromiumCpuSeconds()) - cpuBefore) / seconds;
-        kbps = (((await bytes()) - bytesBefore) * 8) / 1000 / seconds;
-        decoding = (await inboundByPeer(member.page)).filter((s) => s.kind === 'video' && s.framesDecoded > 0).length;
-        // The same browser with "Audio only" ticked: the server sends it no video.
-        await member.page.getByLabel('Audio only (for a weak connection)').check();
-        await new Promise((resolve) => setTimeout(resolve, 3000));
-        const cpuAudio = await chromiumCpuSeconds();
-        const bytesAudio = await bytes();
-        const t1 = performance.now();
-        await new Promise((resolve) => setTimeout(resolve, 10_000));
-        const secondsAudio = (performance.now() - t1) / 1000;
-        audioOnly = { cpuShare: ((await chromiumCpuSeconds()) - cpuAudio) / secondsAudio, kbps: (((await bytes()) - bytesAudio) * 8) / 1000 / secondsAudio };
+      if (i < joins) {
+        await member.context.close();
+        continue;
       }
+      const desktop = await measureLoad(member);
+      await member.page.setViewportSize({ width: 375, height: 667 });
+      const phone = await measureLoad(member);
+      await member.page.setViewportSize({ width: 1024, height: 700 });
+      await member.page.getByLabel('Audio only (for a weak connection)').check();
+      const audioOnly = await measureLoad(member);
       await member.context.close();
+      return { times, desktop, phone, audioOnly };
     }
-    const sorted = [...times].sort((a, b) => a - b);
-    process.stdout.write(
-      [
-        '',
-        `bench:big-room — a room of 12: ${SYNTHETIC} synthetic members (audio, real VP8 640×360 at 300 kbit/s) and one headless Chromium member joining through the UI, 1 mediasoup worker, ${os.cpus().length} cores`,
-        `  invite link opened → first remote video frame decoded (page load, name, agreement, auto-admit): median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms (n=${times.length})`,
-        `  in the room: decoding ${decoding} remote videos, receiving ${kbps.toFixed(0)} kbit/s, Chromium using ${(cpuShare * 100).toFixed(0)} % of a core (all its processes)`,
-        `  with "Audio only" ticked: receiving ${audioOnly.kbps.toFixed(0)} kbit/s, Chromium using ${(audioOnly.cpuShare * 100).toFixed(0)} % of a core`,
-        '  simulcast/SVC: not on (the synthetic members send one VP8 layer)',
-        '',
-      ].join('\n'),
-    );
   } finally {
     for (const member of synthetic) await member.leave();
     sink.close();
-    await browser.close();
     await server.stop();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`bench:big-room failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  },
-);
+async function main(): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    process.stdout.write('one layer (640×360 at 300 kbit/s) from each synthetic member:\n');
+    const single = await runRoom(browser, { frames: await testPattern() }, joins);
+    process.stdout.write('simulcast (160×90, 320×180, 640×360) from each synthetic member:\n');
+    const simulcast = await runRoom(browser, { layers: await simulcastPattern() }, joins);
+    const join = (r: RoomRun) => {
+      const sorted = [...r.times].sort((a, b) => a - b);
+      return `median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms (n=${sorted.length})`;
+    };
+    const load = (l: Load) => `receiving ${l.kbps.toFixed(0)} kbit/s, decoding ${l.decoding} videos (${l.frameHeights}), Chromium ${(l.cpuShare * 100).toFixed(0)} % of a core`;
+    process.stdout.write(
+      [
+        '',
+        `bench:big-room — a room of 12: ${SYNTHETIC} synthetic members (audio, real VP8 from ffmpeg's test pattern) and one headless Chromium member joining through the UI, 1 mediasoup worker, ${os.cpus().length} cores`,
+        '  invite link opened → first remote video frame decoded (page load, name, agreement, auto-admit):',
+        `    one layer: ${join(single)}`,
+        `    simulcast: ${join(simulcast)}`,
+        '  in the room, 1024×700 window (eleven tiles of ~250×140 px):',
+        `    one layer: ${load(single.desktop)}`,
+        `    simulcast, layer by tile size: ${load(simulcast.desktop)}`,
+        '  on a 375×667 phone screen (tiles below the fold are paused by the server):',
+        `    one layer: ${load(single.phone)}`,
+        `    simulcast, layer by tile size: ${load(simulcast.phone)}`,
+        '  with "Audio only" ticked:',
+        `    one layer: ${load(single.audioOnly)}`,
+        `    simulcast: ${load(simulcast.audioOnly)}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench:big-room failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,4 +1,5 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
 import { cpuUsage } from 'node:process';
 import type { RequestPayload } from '@group-room/shared';
 import * as mediasoup from 'mediasoup';
@@ -7,6 +8,7 @@ import { io } from 'socket.io-client';
 import { freePort } from '../../infra/stack/processes.js';
 import { startProductionServer, type RunningServer } from '../support/prod-server.js';
 import { RtpSink, RtpSource, SyntheticMember } from '../support/synthetic-member.js';
+import { janusInstalled, startJanus } from './janus.js';
 import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
 
 /*
@@ -22,7 +24,9 @@ import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
  * Ours: the production server (one worker, SYNTHETIC_MEDIA=true), members through Socket.IO,
  * the entry agreement, auto-admit and plain RTP transports; CPU and memory from its
  * Prometheus metrics. Bare: a worker and routers made directly in this process, the same
- * members' RTP, nothing else.
+ * members' RTP, nothing else. Janus: Debian's Janus 1.1 VideoRoom pinned to one core, each
+ * member a remote publisher (plain RTP in, as ours) and each member's view of the others an
+ * RTP forwarder to the sink (plain RTP out, as ours): the same packets in and out.
  */
 
 /** Members per room, most rooms to try, video bitrate: set by `capacity()`. */
@@ -38,6 +42,8 @@ interface Step {
   packetsInPerSec: number;
   packetsOutPerSec: number;
   loss: number;
+  /** Share of the packets lost that the kernel dropped at the load generator's own receiving socket (its buffer full): the generator's limit, not the SFU's. */
+  lossAtGenerator: number;
   jitterMs: number;
   workerCore: number;
   /** Worker CPU per forwarded stream, as a share of a core (×1000: per mille). */
@@ -193,8 +199,84 @@ async function bareBackend(sender: Sender): Promise<Backend> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Janus VideoRoom: remote publishers in, RTP forwarders out, one core
 
-async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ name: string; steps: Step[]; stoppedBy: string }> {
+/** Janus's remote publishers tell a publisher's streams apart by SSRC: 1000 + 10 × mindex. */
+const JANUS_SSRCS = { audio: 1000, video: 1010 };
+
+async function janusBackend(sender: Sender): Promise<Backend> {
+  const janus = await startJanus({ cpus: '0' });
+  const sockets: UdpSocket[] = [];
+  let nextSsrc = 100_000;
+  return {
+    name: 'Janus VideoRoom',
+    async addRoom(index, sink) {
+      const room = index;
+      await janus.api.videoroom({ request: 'create', room, publishers: settings.members + 1, audiocodec: 'opus', videocodec: 'vp8', bitrate: 0 });
+      const ids: number[] = [];
+      const sources: RtpSource[] = [];
+      for (let i = 0; i < settings.members; i++) {
+        const id = i + 1;
+        const publisher = await janus.api.videoroom({
+          request: 'add_remote_publisher',
+          room,
+          id,
+          display: `M${i}`,
+          iface: '127.0.0.1',
+          streams: [
+            { type: 'audio', mindex: 0, mid: '0', codec: 'opus' },
+            { type: 'video', mindex: 1, mid: '1', codec: 'vp8' },
+          ],
+        });
+        const source = new RtpSource(settings.videoKbps, { ssrcs: JANUS_SSRCS });
+        const udp = createSocket('udp4');
+        await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+        sockets.push(udp);
+        const port = Number(publisher.port);
+        sender.add(source, (packet) => udp.send(packet, port, '127.0.0.1'));
+        ids.push(id);
+        sources.push(source);
+      }
+      // Each member receives every other member's audio and video: one forwarder per stream, its own SSRC.
+      for (const receiver of ids) {
+        for (const publisher of ids) {
+          if (publisher === receiver) continue;
+          await janus.api.videoroom({
+            request: 'rtp_forward',
+            room,
+            publisher_id: publisher,
+            host: '127.0.0.1',
+            streams: [
+              { mid: '0', port: sink.port, ssrc: nextSsrc++ },
+              { mid: '1', port: sink.port, ssrc: nextSsrc++ },
+            ],
+          });
+        }
+      }
+      return sources;
+    },
+    workerCpuSeconds: () => janus.cpuSeconds(),
+    async memory() {
+      return { workerRssMb: await janus.rssMb() };
+    },
+    async stop() {
+      for (const s of sockets) s.close();
+      await janus.stop();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Packets the kernel dropped so far at the UDP socket on this local port (last column of /proc/net/udp). */
+async function socketDrops(port: number): Promise<number> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const table = await readFile('/proc/net/udp', 'utf8').catch(() => '');
+  const row = table.split('\n').find((line) => line.trim().split(/\s+/)[1]?.endsWith(hex));
+  return Number(row?.trim().split(/\s+/).at(-1) ?? 0);
+}
+
+export async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ name: string; steps: Step[]; stoppedBy: string }> {
   const sender = new Sender();
   const sink = await RtpSink.open();
   const backend = await make(sender);
@@ -207,6 +289,7 @@ async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ nam
       sink.reset();
       const sentBefore = sender.sources.reduce((n, s) => n + s.sentPackets, 0);
       const cpuBefore = await backend.workerCpuSeconds();
+      const dropsBefore = await socketDrops(sink.port);
       const generatorBefore = cpuUsage();
       const started = performance.now();
       await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
@@ -214,6 +297,7 @@ async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ nam
       const cpu = (await backend.workerCpuSeconds()) - cpuBefore;
       const generator = cpuUsage(generatorBefore);
       const totals = sink.totals();
+      const dropped = (await socketDrops(sink.port)) - dropsBefore;
       const sent = sender.sources.reduce((n, s) => n + s.sentPackets, 0) - sentBefore;
       const streams = rooms * settings.members * (settings.members - 1) * 2;
       const step: Step = {
@@ -222,6 +306,7 @@ async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ nam
         packetsInPerSec: sent / seconds,
         packetsOutPerSec: totals.packets / seconds,
         loss: totals.expected ? totals.lost / totals.expected : 0,
+        lossAtGenerator: totals.lost ? Math.min(1, dropped / totals.lost) : 0,
         jitterMs: totals.jitterMs,
         workerCore: cpu / seconds,
         workerPerStream: cpu / seconds / streams,
@@ -230,10 +315,13 @@ async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ nam
       };
       steps.push(step);
       process.stdout.write(
-        `  ${backend.name}: ${rooms} rooms, ${streams} streams forwarded, in ${step.packetsInPerSec.toFixed(0)} pkt/s, out ${step.packetsOutPerSec.toFixed(0)} pkt/s, loss ${(step.loss * 100).toFixed(2)} %, jitter ${step.jitterMs.toFixed(1)} ms, worker ${(step.workerCore * 100).toFixed(0)} % of a core (${(step.workerPerStream * 1e5).toFixed(1)} per 100k of a core per stream), generator ${(step.generatorCore * 100).toFixed(0)} %\n`,
+        `  ${backend.name}: ${rooms} rooms, ${streams} streams forwarded, in ${step.packetsInPerSec.toFixed(0)} pkt/s, out ${step.packetsOutPerSec.toFixed(0)} pkt/s, loss ${(step.loss * 100).toFixed(2)} %${step.loss > 0 ? ` (${(step.lossAtGenerator * 100).toFixed(0)} % of it dropped at the generator's socket)` : ''}, jitter ${step.jitterMs.toFixed(1)} ms, worker ${(step.workerCore * 100).toFixed(0)} % of a core (${(step.workerPerStream * 1e5).toFixed(1)} per 100k of a core per stream), generator ${(step.generatorCore * 100).toFixed(0)} %\n`,
       );
       if (step.loss > LOSS_LIMIT) {
-        stoppedBy = `loss above ${LOSS_LIMIT * 100} % at ${rooms} rooms`;
+        stoppedBy =
+          step.lossAtGenerator > 0.5
+            ? `loss above ${LOSS_LIMIT * 100} % at ${rooms} rooms, ${(step.lossAtGenerator * 100).toFixed(0)} % of it dropped at the load generator's own receiving socket (the generator's limit more than the SFU's)`
+            : `loss above ${LOSS_LIMIT * 100} % at ${rooms} rooms`;
         break;
       }
       if (step.workerCore > CORE_LIMIT) {
@@ -261,35 +349,45 @@ export interface CapacityReport {
   videoKbps: number;
   ours: { steps: Step[]; stoppedBy: string };
   bare: { steps: Step[]; stoppedBy: string };
+  /** Absent where Debian's janus package is not installed. */
+  janus?: { steps: Step[]; stoppedBy: string };
   loopback: LoopbackLimit;
 }
+
+/** Each backend on its own, for working on one (`stepUp(backends.janus)`). */
+export const backends = { ours: oursBackend, bare: bareBackend, janus: janusBackend };
 
 export async function capacity(options: Partial<typeof settings> = {}): Promise<CapacityReport> {
   Object.assign(settings, options);
   process.stdout.write(`bench:capacity — rooms of ${settings.members} synthetic members (audio 50 pkt/s, video ${settings.videoKbps} kbit/s at 30 fps), one mediasoup worker\n`);
   const ours = await stepUp(oursBackend);
   const bare = await stepUp(bareBackend);
+  const janus = janusInstalled() ? await stepUp(janusBackend) : undefined;
   const loopback = await loopbackLimit();
   const o = held(ours.steps);
   const b = held(bare.steps);
+  const j = janus ? held(janus.steps) : undefined;
   // Compared at the same number of rooms (the most both held): per-stream cost drifts with load.
-  const common = Math.min(o.rooms, b.rooms);
-  const at = (steps: Step[]) => steps.find((s) => s.rooms === common)!;
-  const compare = () => (at(ours.steps).workerPerStream / at(bare.steps).workerPerStream).toFixed(2);
+  const compare = (other: Step[], otherHeld: Step) => {
+    const common = Math.min(o.rooms, otherHeld.rooms);
+    const at = (steps: Step[]) => steps.find((s) => s.rooms === common)!;
+    return `${(at(ours.steps).workerPerStream / at(other).workerPerStream).toFixed(2)} (at ${common} rooms each)`;
+  };
   process.stdout.write(
     [
       '',
       `  ours:            held ${o.rooms} rooms (${o.streams} streams, ${o.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${ours.stoppedBy}`,
       `  bare mediasoup:  held ${b.rooms} rooms (${b.streams} streams, ${b.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${bare.stoppedBy}`,
-      `  worker CPU per forwarded stream, ours ÷ bare mediasoup: ${compare()} (at ${common} rooms each)`,
+      j && janus ? `  Janus VideoRoom: held ${j.rooms} rooms (${j.streams} streams, ${j.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${janus.stoppedBy}` : '  Janus VideoRoom: not measured (apt-get install janus)',
+      `  worker CPU per forwarded stream, ours ÷ bare mediasoup: ${compare(bare.steps, b)}`,
+      ...(j && janus ? [`  worker CPU per forwarded stream, ours ÷ Janus (its whole process): ${compare(janus.steps, j)}`, `  rooms held, ours ÷ Janus: ${(o.rooms / j.rooms).toFixed(2)}`] : []),
       `  loopback UDP (${loopback.tool}), one core each side: ${loopback.sendPerSec.toFixed(0)} pkt/s sent, ${loopback.receivePerSec.toFixed(0)} pkt/s received (${loopback.packetBytes}-byte packets)`,
       `  our forwarding at ${o.rooms} rooms reaches ${((o.packetsOutPerSec / loopback.sendPerSec) * 100).toFixed(1)} % of what one core sends over loopback`,
       `  signalling process RSS ${o.signallingRssMb?.toFixed(0)} MB, worker peak RSS ${o.workerRssMb.toFixed(0)} MB at ${o.rooms} rooms`,
-      '  Janus VideoRoom: not measured (see docs/performance.md)',
       '',
     ].join('\n'),
   );
-  return { members: settings.members, videoKbps: settings.videoKbps, ours, bare, loopback };
+  return { members: settings.members, videoKbps: settings.videoKbps, ours, bare, ...(janus ? { janus } : {}), loopback };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -21,6 +21,7 @@ function chartSvg(report: CapacityReport): string {
   const series = [
     { name: 'ours', steps: report.ours.steps, color: '#1f6feb' },
     { name: 'bare mediasoup', steps: report.bare.steps, color: '#d1242f' },
+    ...(report.janus ? [{ name: 'Janus VideoRoom', steps: report.janus.steps, color: '#2da44e' }] : []),
   ];
   const maxRooms = Math.max(...series.flatMap((s) => s.steps.map((x) => x.rooms)), 1);
   const maxCore = Math.max(1, ...series.flatMap((s) => s.steps.map((x) => x.workerCore)));
@@ -41,7 +42,7 @@ function chartSvg(report: CapacityReport): string {
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${pad.left}" y="24" font-size="16">One mediasoup worker's CPU (share of a core) by rooms of ${report.members}, ${report.videoKbps} kbit/s video</text>
+<text x="${pad.left}" y="24" font-size="16">SFU CPU (share of one core) by rooms of ${report.members}, ${report.videoKbps} kbit/s video</text>
 ${yTicks}${xTicks}
 <text x="${(width + pad.left) / 2}" y="${height - 15}" font-size="13" text-anchor="middle">rooms</text>
 ${lines}
@@ -61,7 +62,7 @@ async function renderPng(svg: string, file: string): Promise<void> {
 
 
 const row = (s: Step) =>
-  `| ${s.rooms} | ${s.streams} | ${s.packetsInPerSec.toFixed(0)} | ${s.packetsOutPerSec.toFixed(0)} | ${(s.loss * 100).toFixed(2)} % | ${s.jitterMs.toFixed(1)} | ${(s.workerCore * 100).toFixed(0)} % | ${(s.workerPerStream * 1e5).toFixed(1)} | ${(s.generatorCore * 100).toFixed(0)} % | ${s.signallingRssMb === undefined ? '–' : s.signallingRssMb.toFixed(0)} | ${s.workerRssMb.toFixed(0)} |`;
+  `| ${s.rooms} | ${s.streams} | ${s.packetsInPerSec.toFixed(0)} | ${s.packetsOutPerSec.toFixed(0)} | ${(s.loss * 100).toFixed(2)} %${s.loss > 0 ? ` (${(s.lossAtGenerator * 100).toFixed(0)} % at the generator)` : ''} | ${s.jitterMs.toFixed(1)} | ${(s.workerCore * 100).toFixed(0)} % | ${(s.workerPerStream * 1e5).toFixed(1)} | ${(s.generatorCore * 100).toFixed(0)} % | ${s.signallingRssMb === undefined ? '–' : s.signallingRssMb.toFixed(0)} | ${s.workerRssMb.toFixed(0)} |`;
 
 interface Others {
   summaries: { name: string; command: string; text: string }[];
@@ -84,11 +85,32 @@ with the machine's cache (the mediasoup worker's build is separate and cached pe
 ${others.summaries.map((s) => `### ${s.name} (\`${s.command}\`)\n\n\`\`\`\n${s.text}\n\`\`\`\n`).join('\n')}`;
 }
 
+/** Our figures as ratios to bare mediasoup's, Janus's and the machine's. */
+function ratios(report: CapacityReport): string {
+  const o = held(report.ours.steps);
+  const perStream = (other: Step[]) => {
+    const common = Math.min(o.rooms, held(other).rooms);
+    const at = (steps: Step[]) => steps.find((s) => s.rooms === common)!;
+    return `${(at(report.ours.steps).workerPerStream / at(other).workerPerStream).toFixed(2)} (at ${common} rooms each)`;
+  };
+  const j = report.janus;
+  return [
+    '| ours ÷ | rooms held | SFU CPU per forwarded stream | packets/s out at the rooms held |',
+    '|---|---|---|---|',
+    `| bare mediasoup | ${(o.rooms / held(report.bare.steps).rooms).toFixed(2)} | ${perStream(report.bare.steps)} | ${(o.packetsOutPerSec / held(report.bare.steps).packetsOutPerSec).toFixed(2)} |`,
+    ...(j ? [`| Janus VideoRoom (RTP forwarders) | ${(o.rooms / held(j.steps).rooms).toFixed(2)} | ${perStream(j.steps)} | ${(o.packetsOutPerSec / held(j.steps).packetsOutPerSec).toFixed(2)} |`] : []),
+    `| the machine's loopback UDP (${report.loopback.tool}, one core sending) | – | – | ${(o.packetsOutPerSec / report.loopback.sendPerSec).toFixed(2)} |`,
+  ].join('\n');
+}
+
 /** Rooms held per core by room size: how the figures grow with members per room. */
 function growthMarkdown(reports: CapacityReport[]): string {
-  const line = (r: CapacityReport, name: 'ours' | 'bare') => {
-    const s = held(r[name].steps);
-    return `| ${r.members} | ${name === 'ours' ? 'ours' : 'bare mediasoup'} | ${s.rooms} | ${s.rooms * r.members} | ${s.streams} | ${s.packetsOutPerSec.toFixed(0)} | ${(s.workerCore * 100).toFixed(0)} % | ${(s.workerPerStream * 1e5).toFixed(1)} |`;
+  const names = { ours: 'ours', bare: 'bare mediasoup', janus: 'Janus VideoRoom' } as const;
+  const line = (r: CapacityReport, name: 'ours' | 'bare' | 'janus') => {
+    const run = r[name];
+    if (!run) return [];
+    const s = held(run.steps);
+    return `| ${r.members} | ${names[name]} | ${s.rooms} | ${s.rooms * r.members} | ${s.streams} | ${s.packetsOutPerSec.toFixed(0)} | ${(s.workerCore * 100).toFixed(0)} % | ${(s.workerPerStream * 1e5).toFixed(1)} |`;
   };
   return `## How it grows with the size of the room
 
@@ -98,9 +120,12 @@ core not saturated. Forwarded streams grow with members² per room (each of M me
 
 | members per room | | rooms held | people | streams forwarded | packets/s out | worker CPU | per stream (1/100,000 of a core) |
 |---|---|---|---|---|---|---|---|
-${reports.flatMap((r) => [line(r, 'ours'), line(r, 'bare')]).join('\n')}
+${reports.flatMap((r) => [line(r, 'ours'), line(r, 'bare'), line(r, 'janus')].flat()).join('\n')}
 `;
 }
+
+/** Batching views: measured before and after the change by bench:views (filled in below). */
+const VIEWS_BEFORE_AFTER = '';
 
 function markdown(report: CapacityReport, date: string): string {
   const cpu = os.cpus();
@@ -135,6 +160,14 @@ worker's core saturates, or the generator's own core does (then the SFU was not 
   Prometheus metrics.
 - **Bare mediasoup**: a worker and routers made directly in the bench process, the same
   members' RTP, no application.
+- **Janus VideoRoom** (Debian's \`janus\` 1.1.2, only its VideoRoom plugin and HTTP API, pinned
+  to one core with \`taskset\` as a mediasoup worker is one thread): each synthetic member is a
+  *remote publisher* (\`add_remote_publisher\`: plain RTP in, the same packets as ours), and
+  each member's view of another is an *RTP forwarder* (\`rtp_forward\`, one per stream) to the
+  same UDP sink: the same packets in and out. Janus's forwarders do no RTCP, NACK or
+  retransmission buffering and no per-subscriber state, where mediasoup's consumers (even on
+  plain transports) keep all of that: Janus's figure here is its forwarding floor, not its
+  WebRTC subscribers' cost (which a WebRTC load generator would measure).
 - **Loopback UDP**: ${report.loopback.tool === 'iperf3' ? 'iperf3 (Debian\'s package) sending' : 'Node\'s dgram sending (iperf3 not installed: a lower bound)'} ${report.loopback.packetBytes}-byte
   packets as fast as one core can, another process receiving: what the machine itself moves,
   beneath any SFU (mediasoup has to receive each packet once and send it to every receiver).
@@ -146,7 +179,19 @@ ${table(report.ours.steps)}
 ### Bare mediasoup (stopped by ${report.bare.stoppedBy})
 
 ${table(report.bare.steps)}
+${
+  report.janus
+    ? `
+### Janus VideoRoom (stopped by ${report.janus.stoppedBy})
 
+${table(report.janus.steps)}
+
+"At the generator": the share of the lost packets the kernel dropped at the load generator's
+own receiving socket (its buffer full, from \`/proc/net/udp\`), i.e. lost because the bench
+process could not read fast enough, not inside the SFU.
+`
+    : '\n(Janus not installed on this machine: `apt-get install janus`.)\n'
+}
 ### Beside the machine
 
 Loopback UDP (${report.loopback.tool}): ${report.loopback.sendPerSec.toFixed(0)} packets/s sent by one core,
@@ -157,24 +202,38 @@ On this 2-core machine the load generator (sending and counting every packet in 
 the machine with the worker and reaches its own core's limit at about the same step as the
 worker: the figures near the top are the machine's, not only the SFU's.
 
-Worker CPU per forwarded stream, ours ÷ bare mediasoup, at the most rooms both held:
-${(() => {
-  const common = Math.min(held(report.ours.steps).rooms, held(report.bare.steps).rooms);
-  const o = report.ours.steps.find((s) => s.rooms === common)!;
-  const b = report.bare.steps.find((s) => s.rooms === common)!;
-  return `${(o.workerPerStream / b.workerPerStream).toFixed(2)} (${common} rooms)`;
-})()}.
+### The ratios
+
+${ratios(report)}
 
 ![worker CPU by rooms](capacity.png)
 
-## Not measured yet
+## Made faster, each with its before and after
 
-- **Janus VideoRoom** side by side: Debian's \`janus\` takes publishers over WebRTC only, so
-  the synthetic plain-RTP members cannot drive it; a WebRTC load generator is needed.
-- **Simulcast or SVC**, and the other optimisations the issue lists (consumer layers by tile
-  size, pausing hidden tiles, batching views): not built yet, so no before/after figures.
-  Built: an **audio-only mode** for a member on a weak connection (the server pauses every
-  video stream it sends them); its before/after is in the room-of-12 figures below.
+Measured in this run unless a date says otherwise; the room-of-12 figures are bench:big-room's
+below (one headless Chromium among eleven synthetic members, the same browser in each case).
+
+- **Simulcast, the layer following the tile's size.** Browsers send their camera in three
+  layers (¼, ½ and full size); each receiver's client reports every video tile's height in
+  device pixels (\`consumer:prefer\`) and the server sends the smallest layer that covers it
+  (\`setPreferredLayers\`). The whole layer choice is the server's, from what the sender
+  declared. Before/after: bench:big-room's "one layer" against "simulcast, layer by tile size"
+  (the synthetic members send one 640×360 layer, or the same pattern at 160×90, 320×180 and
+  640×360).
+- **Tiles not on screen are paused.** The client watches each tile with an
+  IntersectionObserver; a tile scrolled out of view (on a phone, most of a room of 12) has its
+  video paused on the server until it is visible again. Before/after: bench:big-room's phone
+  screen lines (375×667) against the 1024×700 window.
+- **A speaker view.** Whoever holds the floor gets a tile two columns wide and two rows high,
+  so their video arrives in the high layer while the others' stay small.
+- **Audio only** for a member on a weak connection (the server pauses every video stream it
+  sends them): bench:big-room's "Audio only" lines.
+- **Rooms placed on workers by load** (transports + producers + consumers, then rooms): a new
+  room's router goes to the worker carrying least, not the one with the fewest rooms. With one
+  worker per core this matters from two workers up; tested (two quiet rooms go to the idle
+  worker though it then holds more rooms), not benchmarked: on this 2-core machine a second
+  worker would share a core with the load generator.
+${VIEWS_BEFORE_AFTER}
 `;
 }
 
@@ -187,6 +246,7 @@ async function main(): Promise<void> {
   for (const [name, title, args] of [
     ['join', 'Join → first remote video frame', ['6']],
     ['big-room', 'A room of 12 with one real browser (eleven synthetic members)', ['5']],
+    ['janus-room', 'The same room of 12 on Janus VideoRoom (the peer SFU)', ['5']],
     ['mute', 'Facilitator mute → silence at the receivers', ['20', '3']],
     ['commands', 'Room commands per second through Redis, beside bare Redis round trips', []],
     ['resume', 'Back in the seat after a drop, a reload, a killed worker', ['3']],

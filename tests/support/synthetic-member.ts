@@ -133,8 +133,8 @@ export function readIvf(file: Buffer): Buffer[] {
 
 /** Builds the RTP of one synthetic microphone and camera. */
 export class RtpSource {
-  readonly audioSsrc = 1 + Math.floor(Math.random() * 0x7fffffff);
-  readonly videoSsrc = 1 + Math.floor(Math.random() * 0x7fffffff);
+  readonly audioSsrc: number;
+  readonly videoSsrc: number;
   #audioSeq = Math.floor(Math.random() * 0xffff);
   #videoSeq = Math.floor(Math.random() * 0xffff);
   #audioTs = Math.floor(Math.random() * 0xffffffff);
@@ -143,12 +143,22 @@ export class RtpSource {
   readonly #frameBytes: number;
   sentPackets = 0;
 
-  readonly #frames: readonly Buffer[] | undefined;
+  /** Video frames per simulcast layer, lowest first (one layer without simulcast); VP8-shaped when absent. */
+  readonly #layers: readonly (readonly Buffer[])[] | undefined;
+  readonly #layerSeqs: number[];
 
-  /** `frames`: real VP8 frames to loop over (the first must be a key frame); else VP8-shaped ones. */
-  constructor(videoKbps: number, frames?: readonly Buffer[]) {
+  /**
+   * `frames`: real VP8 frames to loop over (the first must be a key frame); `layers`: the same
+   * for each simulcast layer, lowest first (each on its own SSRC, videoSsrc + index); neither:
+   * VP8-shaped frames. `ssrcs`: fixed SSRCs (Janus's remote publishers tell streams apart by
+   * them); else random.
+   */
+  constructor(videoKbps: number, media: { frames?: readonly Buffer[]; layers?: readonly (readonly Buffer[])[]; ssrcs?: { audio: number; video: number } } = {}) {
+    this.audioSsrc = media.ssrcs?.audio ?? 1 + Math.floor(Math.random() * 0x7fffffff);
+    this.videoSsrc = media.ssrcs?.video ?? 1 + Math.floor(Math.random() * 0x3fffffff);
     this.#frameBytes = Math.max(200, Math.round((videoKbps * 1000) / 8 / FPS));
-    this.#frames = frames;
+    this.#layers = media.layers ?? (media.frames ? [media.frames] : undefined);
+    this.#layerSeqs = (this.#layers ?? []).map(() => Math.floor(Math.random() * 0xffff));
   }
 
   static header(pt: number, marker: boolean, seq: number, ts: number, ssrc: number, payloadBytes: number): Buffer {
@@ -172,7 +182,7 @@ export class RtpSource {
 
   /** One video frame's packets: a VP8 payload descriptor on each, a key frame header every second. */
   videoFrame(): Buffer[] {
-    if (this.#frames) return this.#realFrame(this.#frames);
+    if (this.#layers) return this.#realFrame(this.#layers);
     const key = this.#frame % FPS === 0;
     this.#frame++;
     const packets: Buffer[] = [];
@@ -204,18 +214,20 @@ export class RtpSource {
     return packets;
   }
 
-  #realFrame(frames: readonly Buffer[]): Buffer[] {
-    const frame = frames[this.#frame % frames.length]!;
-    this.#frame++;
+  #realFrame(layers: readonly (readonly Buffer[])[]): Buffer[] {
     const packets: Buffer[] = [];
-    for (let at = 0; at < frame.length; at += MAX_VIDEO_PAYLOAD) {
-      const chunk = frame.subarray(at, at + MAX_VIDEO_PAYLOAD);
-      const last = at + MAX_VIDEO_PAYLOAD >= frame.length;
-      const packet = RtpSource.header(VIDEO_PT, last, this.#videoSeq++, this.#videoTs, this.videoSsrc, 1 + chunk.length);
-      packet[12] = at === 0 ? 0x10 : 0x00;
-      chunk.copy(packet, 13);
-      packets.push(packet);
-    }
+    layers.forEach((frames, layer) => {
+      const frame = frames[this.#frame % frames.length]!;
+      for (let at = 0; at < frame.length; at += MAX_VIDEO_PAYLOAD) {
+        const chunk = frame.subarray(at, at + MAX_VIDEO_PAYLOAD);
+        const last = at + MAX_VIDEO_PAYLOAD >= frame.length;
+        const packet = RtpSource.header(VIDEO_PT, last, this.#layerSeqs[layer]!++, this.#videoTs, this.videoSsrc + layer, 1 + chunk.length);
+        packet[12] = at === 0 ? 0x10 : 0x00;
+        chunk.copy(packet, 13);
+        packets.push(packet);
+      }
+    });
+    this.#frame++;
     this.#videoTs += 90_000 / FPS;
     this.sentPackets += packets.length;
     return packets;
@@ -226,7 +238,8 @@ export class RtpSource {
       ? { codecs: [{ mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48_000, channels: 2 }], encodings: [{ ssrc: this.audioSsrc }], rtcp: { cname: `synthetic-${this.audioSsrc}` } }
       : {
           codecs: [{ mimeType: 'video/VP8', payloadType: VIDEO_PT, clockRate: 90_000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] }],
-          encodings: [{ ssrc: this.videoSsrc }],
+          // Simulcast: one encoding per layer, each half the height of the next.
+          encodings: this.#layers && this.#layers.length > 1 ? this.#layers.map((_, i, all) => ({ ssrc: this.videoSsrc + i, scaleResolutionDownBy: 2 ** (all.length - 1 - i) })) : [{ ssrc: this.videoSsrc }],
           rtcp: { cname: `synthetic-${this.audioSsrc}` },
         };
   }
@@ -242,6 +255,8 @@ export interface SyntheticOptions {
   videoKbps?: number;
   /** Real VP8 frames to send (see readIvf). */
   frames?: readonly Buffer[];
+  /** Or real VP8 frames per simulcast layer, lowest first. */
+  layers?: readonly (readonly Buffer[])[];
 }
 
 export class SyntheticMember {
@@ -266,7 +281,7 @@ export class SyntheticMember {
     });
     const udp = createSocket('udp4');
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-    const member = new SyntheticMember(socket, new RtpSource(options.videoKbps ?? 300, options.frames), udp);
+    const member = new SyntheticMember(socket, new RtpSource(options.videoKbps ?? 300, { ...(options.frames ? { frames: options.frames } : {}), ...(options.layers ? { layers: options.layers } : {}) }), udp);
     // Resume every consumer the server announces (it creates them paused).
     socket.on('consumer:new', ({ consumerId }) => void ask(socket, 'consumer:resume', { consumerId }).catch(() => undefined));
     const { view } = await ask(socket, 'room:enter', { roomId: options.roomId, token: options.token, displayName: options.name });
