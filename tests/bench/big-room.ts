@@ -95,15 +95,20 @@ async function measureLoad(member: Member): Promise<Load> {
 
 interface RoomRun {
   times: number[];
+  /** A 1024×1100 window: every tile on screen. */
+  tall: Load;
+  /** 1024×700: the last row of tiles below the fold, paused by the server. */
   desktop: Load;
+  /** 375×667 at device pixel ratio 1: eleven small tiles, all on screen. */
   phone: Load;
   audioOnly: Load;
 }
 
 /**
  * One room of 12: eleven synthetic members sending `video` (one layer or simulcast), one
- * browser joining `joins` times; the last time it stays and is measured on a 1024×700 window,
- * on a 375×667 phone screen (most tiles below the fold), then with "Audio only" ticked.
+ * browser joining `joins` times; the last time it stays and is measured in a window tall enough
+ * for every tile, in a 1024×700 one (the last row of tiles below the fold), on a 375×667 phone
+ * screen, then with "Audio only" ticked.
  */
 async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers: Buffer[][] }, joins: number): Promise<RoomRun> {
   const server = await startProductionServer({ LOG_LEVEL: 'warn', SYNTHETIC_MEDIA: 'true', MEDIASOUP_WORKERS: '1' });
@@ -137,6 +142,9 @@ async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers:
         await member.context.close();
         continue;
       }
+      await member.page.setViewportSize({ width: 1024, height: 1100 });
+      const tall = await measureLoad(member);
+      await member.page.setViewportSize({ width: 1024, height: 700 });
       const desktop = await measureLoad(member);
       await member.page.setViewportSize({ width: 375, height: 667 });
       const phone = await measureLoad(member);
@@ -144,7 +152,7 @@ async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers:
       await member.page.getByLabel('Audio only (for a weak connection)').check();
       const audioOnly = await measureLoad(member);
       await member.context.close();
-      return { times, desktop, phone, audioOnly };
+      return { times, tall, desktop, phone, audioOnly };
     }
   } finally {
     for (const member of synthetic) await member.leave();
@@ -172,10 +180,13 @@ async function main(): Promise<void> {
         '  invite link opened → first remote video frame decoded (page load, name, agreement, auto-admit):',
         `    one layer: ${join(single)}`,
         `    simulcast: ${join(simulcast)}`,
-        '  in the room, 1024×700 window (eleven tiles of ~250×140 px):',
+        '  in the room, a 1024×1100 window (every tile on screen, ~320×180 px):',
+        `    one layer: ${load(single.tall)}`,
+        `    simulcast, layer by tile size: ${load(simulcast.tall)}`,
+        '  a 1024×700 window (the last row of tiles below the fold: paused by the server):',
         `    one layer: ${load(single.desktop)}`,
         `    simulcast, layer by tile size: ${load(simulcast.desktop)}`,
-        '  on a 375×667 phone screen (tiles below the fold are paused by the server):',
+        '  a 375×667 phone screen at device pixel ratio 1 (eleven tiles of ~170×96 px, all on screen):',
         `    one layer: ${load(single.phone)}`,
         `    simulcast, layer by tile size: ${load(simulcast.phone)}`,
         '  with "Audio only" ticked:',
