@@ -62,7 +62,7 @@ interface Backend {
 }
 
 /** A shared sender: one timer for every source (many timers would cost the generator more than the sends). */
-class Sender {
+export class Sender {
   readonly #targets: { source: RtpSource; send: (packet: Buffer) => void }[] = [];
   #tick = 0;
   readonly #timer = setInterval(() => this.#step(), 1000 / 150);
@@ -151,38 +151,45 @@ const bareCodecs: types.RouterRtpCodecCapability[] = [
   { kind: 'video', mimeType: 'video/VP8', clockRate: 90_000 },
 ];
 
+/**
+ * One room of `members` on a router: each member a plain send transport (its RTP from `sender`)
+ * and a plain receive transport to `sink` consuming everyone else, nothing else around it.
+ */
+export async function bareRoom(router: types.Router, members: number, sink: RtpSink, sender: Sender, sockets: UdpSocket[]): Promise<RtpSource[]> {
+  const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
+  const people: { source: RtpSource; recv: types.PlainTransport; producers: types.Producer[] }[] = [];
+  for (let i = 0; i < members; i++) {
+    const source = new RtpSource(settings.videoKbps);
+    const send = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
+    const recv = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false });
+    await recv.connect({ ip: '127.0.0.1', port: sink.port });
+    const producers = [
+      await send.produce({ kind: 'audio', rtpParameters: source.rtpParameters('audio') as types.RtpParameters }),
+      await send.produce({ kind: 'video', rtpParameters: source.rtpParameters('video') as types.RtpParameters }),
+    ];
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    sockets.push(udp);
+    const port = send.tuple.localPort;
+    sender.add(source, (packet) => udp.send(packet, port, '127.0.0.1'));
+    people.push({ source, recv, producers });
+  }
+  for (const receiver of people) {
+    for (const other of people) {
+      if (other === receiver) continue;
+      for (const producer of other.producers) await receiver.recv.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+    }
+  }
+  return people.map((p) => p.source);
+}
+
 async function bareBackend(sender: Sender): Promise<Backend> {
   const worker = await mediasoup.createWorker({ logLevel: 'warn' });
   const sockets: UdpSocket[] = [];
   return {
     name: 'bare mediasoup',
     async addRoom(_index, sink) {
-      const router = await worker.createRouter({ mediaCodecs: bareCodecs });
-      const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
-      const people: { source: RtpSource; recv: types.PlainTransport; producers: types.Producer[] }[] = [];
-      for (let i = 0; i < settings.members; i++) {
-        const source = new RtpSource(settings.videoKbps);
-        const send = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
-        const recv = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false });
-        await recv.connect({ ip: '127.0.0.1', port: sink.port });
-        const producers = [
-          await send.produce({ kind: 'audio', rtpParameters: source.rtpParameters('audio') as types.RtpParameters }),
-          await send.produce({ kind: 'video', rtpParameters: source.rtpParameters('video') as types.RtpParameters }),
-        ];
-        const udp = createSocket('udp4');
-        await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-        sockets.push(udp);
-        const port = send.tuple.localPort;
-        sender.add(source, (packet) => udp.send(packet, port, '127.0.0.1'));
-        people.push({ source, recv, producers });
-      }
-      for (const receiver of people) {
-        for (const sender of people) {
-          if (sender === receiver) continue;
-          for (const producer of sender.producers) await receiver.recv.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
-        }
-      }
-      return people.map((p) => p.source);
+      return bareRoom(await worker.createRouter({ mediaCodecs: bareCodecs }), settings.members, sink, sender, sockets);
     },
     async workerCpuSeconds() {
       const u = await worker.getResourceUsage();

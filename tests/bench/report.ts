@@ -252,10 +252,10 @@ below (one headless Chromium among eleven synthetic members, the same browser in
 - **Audio only** for a member on a weak connection (the server pauses every video stream it
   sends them): bench:big-room's "Audio only" lines.
 - **Rooms placed on workers by load** (transports + producers + consumers, then rooms): a new
-  room's router goes to the worker carrying least, not the one with the fewest rooms. With one
-  worker per core this matters from two workers up; tested (two quiet rooms go to the idle
-  worker though it then holds more rooms), not benchmarked: on this 2-core machine a second
-  worker would share a core with the load generator.
+  room's router goes to the worker carrying least, not the one with the fewest rooms.
+  Before/after: bench:placement below, on two workers with a busy room of 12, a quiet room of
+  one and a second busy room of 12: by router count the second busy room lands beside the
+  first (one core doing all the work), by load beside the quiet one.
 ${VIEWS_BEFORE_AFTER}
 `;
 }
@@ -275,6 +275,7 @@ async function main(): Promise<void> {
     ['resume', 'Back in the seat after a drop, a reload, a killed worker', ['3']],
     ['flood', 'Mute → silence with and without a flood', ['10', '3']],
     ['views', 'Room views: commands, server CPU and views per command in a room of 15', []],
+    ['placement', 'Rooms placed on two workers, by router count and by load', []],
   ] as const) {
     process.stdout.write(`running bench:${name}…\n`);
     summaries.push({ name: title, command: `npm run bench:${name}${args.length ? ` -- ${args.join(' ')}` : ''}`, text: await benchSummary(name, [...args]) });
