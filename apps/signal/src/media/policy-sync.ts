@@ -1,0 +1,64 @@
+import { ProtocolFailure } from '@group-room/shared';
+import type { types } from 'mediasoup';
+import type { MediaPolicy } from '../room/state.js';
+import type { ConsumerData, ProducerData } from './peer-media.js';
+import { peerOf, type RoomContext } from './room-context.js';
+
+/*
+ * What flows is decided on the server: the room state says who may send and receive, and every
+ * producer and consumer is paused or resumed to match, so no client can bypass it.
+ */
+
+/** Apply who may send and receive now: pause or resume every producer and consumer to match. */
+export async function applyPolicy(room: RoomContext, policy: MediaPolicy): Promise<void> {
+  room.policy = policy;
+  const jobs: Promise<void>[] = [];
+  for (const peer of room.peers.values()) {
+    for (const producer of peer.producers.values()) jobs.push(syncProducer(room, peer.id, producer));
+    for (const consumer of peer.consumers.values()) jobs.push(syncConsumer(room, peer.id, consumer));
+  }
+  await Promise.all(jobs);
+}
+
+export function producerOf(room: RoomContext, peerId: string, producerId: string): types.Producer<ProducerData> {
+  const producer = peerOf(room, peerId).producers.get(producerId);
+  if (!producer) throw new ProtocolFailure('NOT_FOUND', 'No such producer');
+  return producer;
+}
+
+/** The member's own mic/camera toggle; the producer stays paused while the policy says so. */
+export async function setProducerPaused(room: RoomContext, peerId: string, producerId: string, paused: boolean): Promise<void> {
+  const producer = producerOf(room, peerId, producerId);
+  producer.appData.selfPaused = paused;
+  await syncProducer(room, peerId, producer);
+}
+
+/** The member's latest own wish for a producer (undefined once it is gone). */
+export function selfPaused(room: RoomContext, peerId: string, producerId: string): boolean | undefined {
+  return room.peers.get(peerId)?.producers.get(producerId)?.appData.selfPaused;
+}
+
+/*
+ * Both syncs loop until the producer or consumer matches what is wanted *now*: mediasoup
+ * updates `paused` only when a pause/resume completes, so a change of policy during an
+ * in-flight resume would otherwise see "already paused" and leave media flowing.
+ */
+export async function syncProducer(room: RoomContext, peerId: string, producer: types.Producer<ProducerData>): Promise<void> {
+  for (;;) {
+    const paused = producer.appData.selfPaused || !room.policy.send[producer.appData.source].has(peerId);
+    if (producer.closed || producer.paused === paused) return;
+    if (paused) await producer.pause();
+    else await producer.resume();
+  }
+}
+
+export async function syncConsumer(room: RoomContext, peerId: string, consumer: types.Consumer<ConsumerData>): Promise<void> {
+  for (;;) {
+    const audioOnly = consumer.kind === 'video' && room.peers.get(peerId)?.receiveVideo === false;
+    // Without the room's lease this node forwards nothing: another node may be serving the room.
+    const paused = !consumer.appData.clientReady || !room.policy.receive.has(peerId) || audioOnly || !consumer.appData.visible || !room.mayAct();
+    if (consumer.closed || consumer.paused === paused) return;
+    if (paused) await consumer.pause();
+    else await consumer.resume();
+  }
+}

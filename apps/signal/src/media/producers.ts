@@ -1,0 +1,60 @@
+import { ProtocolFailure, type MediaKind, type MediaSource } from '@group-room/shared';
+import type { types } from 'mediasoup';
+import type { PeerMedia, ProducerData } from './peer-media.js';
+import type { RoomContext } from './room-context.js';
+import { offerToOthers } from './subscriptions.js';
+import { transportOf } from './transports.js';
+
+const SOURCE_KIND: Record<MediaSource, MediaKind> = { mic: 'audio', camera: 'video' };
+
+export interface ProduceRequest {
+  transportId: string;
+  kind: MediaKind;
+  source: MediaSource;
+  rtpParameters: types.RtpParameters;
+  paused: boolean;
+}
+
+/**
+ * A member's new mic or camera producer, offered to everyone else. It counts as made once it
+ * is set up on this member's side: a failure offering it to another member is that member's
+ * (logged by offerToOthers), while a failure setting it up closes it, so nothing the member
+ * was told failed is left behind.
+ */
+export async function produce(room: RoomContext, levels: types.AudioLevelObserver, peer: PeerMedia, request: ProduceRequest): Promise<types.Producer<ProducerData>> {
+  const transport = transportOf(peer, request.transportId);
+  if (transport.appData['direction'] !== 'send') throw new ProtocolFailure('BAD_REQUEST', 'Produce on the send transport');
+  if (SOURCE_KIND[request.source] !== request.kind) {
+    throw new ProtocolFailure('BAD_REQUEST', `A ${request.source} producer must be ${SOURCE_KIND[request.source]}`);
+  }
+  // mediasoup itself would accept a video codec on an audio producer.
+  if (!request.rtpParameters.codecs.every((codec) => codec.mimeType.toLowerCase().startsWith(`${request.kind}/`))) {
+    throw new ProtocolFailure('BAD_REQUEST', `Every codec of a ${request.kind} producer must be ${request.kind}`);
+  }
+  const filled = [...peer.producers.values()].some((existing) => existing.appData.source === request.source);
+  const release = peer.claim(`producer:${request.source}`, filled, `A ${request.source} producer already exists`);
+  let producer: types.Producer<ProducerData>;
+  try {
+    producer = await transport.produce<ProducerData>({
+      kind: request.kind,
+      rtpParameters: request.rtpParameters,
+      paused: request.paused || !room.policy.send[request.source].has(peer.id),
+      appData: { peerId: peer.id, source: request.source, selfPaused: request.paused },
+    });
+    try {
+      if (peer.closed) throw new ProtocolFailure('INVALID_STATE', 'Media was started again meanwhile');
+      peer.producers.set(producer.id, producer);
+      producer.observer.once('close', () => peer.producers.delete(producer.id));
+      if (producer.kind === 'audio') await levels.addProducer({ producerId: producer.id });
+      // Closed during that wait (the member left or started afresh): the request failed.
+      if (peer.closed || producer.closed) throw new ProtocolFailure('INVALID_STATE', 'Media was started again meanwhile');
+    } catch (error) {
+      producer.close();
+      throw error;
+    }
+  } finally {
+    release();
+  }
+  await offerToOthers(room, peer, producer);
+  return producer;
+}
