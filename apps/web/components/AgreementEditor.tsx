@@ -35,7 +35,7 @@ export function AgreementEditor({ client, agreement, everyone, acknowledgements 
   }, [agreement.text, editing]);
 
   const save = async () => {
-    const result = await run(() => client.setAgreement(text), 'The agreement was updated. Members are asked to accept the new text.');
+    const result = await run(() => client.command({ type: 'agreement.set', text }), 'The agreement was updated. Members are asked to accept the new text.');
     if (result.ok) {
       setConfirming(false);
       setEditing(false);

@@ -3,7 +3,7 @@
 import { useState, type ReactNode } from 'react';
 import type { Agreement } from '@group-room/shared';
 import { clockTime, paragraphs, shortVersion } from '@/lib/format';
-import type { ActionResult } from '@/lib/room-client';
+import type { ActionResult } from '@/lib/action-result';
 import { useAnnounce } from './Announcer';
 import { useFocusOnMount } from './useFocusOnMount';
 

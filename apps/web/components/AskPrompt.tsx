@@ -33,7 +33,7 @@ export function AskPrompt({ client, asked }: Props) {
               type="button"
               className="primary"
               disabled={busy}
-              onClick={() => void run(() => client.answerAsk(source, true), `Your ${device[source]} is on.`)}
+              onClick={() => void run(() => client.command({ type: 'ask.answer', source, accept: true }), `Your ${device[source]} is on.`)}
             >
               Turn my {device[source]} on
             </button>
@@ -42,7 +42,7 @@ export function AskPrompt({ client, asked }: Props) {
               disabled={busy}
               // Two asks, two "Not now" buttons: each says what it keeps off.
               aria-label={asked.length > 1 ? `Not now: keep my ${device[source]} off` : undefined}
-              onClick={() => void run(() => client.answerAsk(source, false), `Your ${device[source]} stays off.`)}
+              onClick={() => void run(() => client.command({ type: 'ask.answer', source, accept: false }), `Your ${device[source]} stays off.`)}
             >
               Not now
             </button>

@@ -28,7 +28,7 @@ export function EndSession({ client }: { client: RoomClient }) {
             agreement is kept.
           </p>
           <div className="actions">
-            <button type="button" ref={confirmRef} className="danger" disabled={busy} onClick={() => void run(() => client.endSession())}>
+            <button type="button" ref={confirmRef} className="danger" disabled={busy} onClick={() => void run(() => client.command({ type: 'session.end' }))}>
               End the session now
             </button>
             <button

@@ -3,7 +3,8 @@
 import type { FloorMode, RoomView } from '@group-room/shared';
 import { useId, useState } from 'react';
 import { eligibleSpeakers, membersInRoom, nameOf } from '@/lib/floor-status';
-import type { RoomClient, TalkTimeReport } from '@/lib/room-client';
+import type { TalkTimeReport } from '@/lib/facilitator-tools';
+import type { RoomClient } from '@/lib/room-client';
 import { HandQueue } from './HandQueue';
 import { RoundControls } from './RoundControls';
 import { useAction } from './useAction';
@@ -55,7 +56,7 @@ export function FloorPanel({ client, view }: Props) {
 
   const setMode = (mode: 'open' | 'hands') =>
     void run(
-      () => client.setFloorMode(mode),
+      () => client.command({ type: 'floor.setMode', mode }),
       mode === 'open' ? 'The floor is open: everyone may unmute.' : 'Raised hands: members now raise a hand to speak.',
     );
 
@@ -79,7 +80,7 @@ export function FloorPanel({ client, view }: Props) {
               <p>
                 <strong>{nameOf(view, floor.holder)} has the floor</strong>
               </p>
-              <button type="button" className="small" disabled={busy} onClick={() => void run(() => client.releaseFloor(), 'You took the floor back.')}>
+              <button type="button" className="small" disabled={busy} onClick={() => void run(() => client.command({ type: 'floor.release' }), 'You took the floor back.')}>
                 Take the floor back
               </button>
             </div>
@@ -96,7 +97,7 @@ export function FloorPanel({ client, view }: Props) {
       <div className="mute-all" role="group" aria-labelledby={`${id}-mute`}>
         <h3 id={`${id}-mute`}>Microphones</h3>
         <div className="button-row">
-          <button type="button" className="small" disabled={busy} onClick={() => void run(() => client.muteAll(null), 'Every member’s microphone is off.')}>
+          <button type="button" className="small" disabled={busy} onClick={() => void run(() => client.command({ type: 'member.muteAll', except: null }), 'Every member’s microphone is off.')}>
             Mute everyone
           </button>
           <button
@@ -105,7 +106,7 @@ export function FloorPanel({ client, view }: Props) {
             disabled={busy || !speaker}
             aria-describedby={`${id}-speaker`}
             data-speaker={speaker ?? undefined}
-            onClick={() => speaker && void run(() => client.muteAll(speaker), `Every member’s microphone is off, except ${speakerName}’s.`)}
+            onClick={() => speaker && void run(() => client.command({ type: 'member.muteAll', except: speaker }), `Every member’s microphone is off, except ${speakerName}’s.`)}
           >
             Mute everyone but the speaker
           </button>
@@ -143,7 +144,7 @@ function GiveFloor({ client, view, action }: Props & { action: ReturnType<typeof
           type="button"
           className="small"
           disabled={action.busy || !target}
-          onClick={() => target && void action.run(() => client.grantFloor(target.id), `You gave the floor to ${target.displayName}.`)}
+          onClick={() => target && void action.run(() => client.command({ type: 'floor.grant', memberId: target.id }), `You gave the floor to ${target.displayName}.`)}
         >
           Give them the floor
         </button>

@@ -40,7 +40,7 @@ export function HandQueue({ client, view, floor, action }: Props) {
                   className={`small${index === 0 ? ' primary' : ''}`}
                   disabled={busy}
                   aria-label={`Give the floor to ${name}`}
-                  onClick={() => void run(() => client.grantFloor(memberId), `You gave the floor to ${name}.`)}
+                  onClick={() => void run(() => client.command({ type: 'floor.grant', memberId }), `You gave the floor to ${name}.`)}
                 >
                   Give the floor
                 </button>
@@ -49,7 +49,7 @@ export function HandQueue({ client, view, floor, action }: Props) {
                   className="small"
                   disabled={busy || index === 0}
                   aria-label={`Move ${name} up`}
-                  onClick={() => void run(() => client.moveHand(memberId, index - 1), `${name} moved up to place ${index}.`)}
+                  onClick={() => void run(() => client.command({ type: 'hands.move', memberId, to: index - 1 }), `${name} moved up to place ${index}.`)}
                 >
                   Move up
                 </button>
@@ -58,7 +58,7 @@ export function HandQueue({ client, view, floor, action }: Props) {
                   className="small"
                   disabled={busy || index === hands.length - 1}
                   aria-label={`Skip ${name}`}
-                  onClick={() => void run(() => client.moveHand(memberId, hands.length), `${name} moved to the end of the line.`)}
+                  onClick={() => void run(() => client.command({ type: 'hands.move', memberId, to: hands.length }), `${name} moved to the end of the line.`)}
                 >
                   Skip
                 </button>
@@ -67,7 +67,7 @@ export function HandQueue({ client, view, floor, action }: Props) {
                   className="small"
                   disabled={busy}
                   aria-label={`Lower ${name}'s hand`}
-                  onClick={() => void run(() => client.lowerHand(memberId), `${name}'s hand was lowered.`)}
+                  onClick={() => void run(() => client.command({ type: 'hand.lower', memberId }), `${name}'s hand was lowered.`)}
                 >
                   Lower
                 </button>
@@ -79,7 +79,7 @@ export function HandQueue({ client, view, floor, action }: Props) {
       {hands.length === 0 ? (
         <p className="hint">No hands are up. Members raise a hand with the button under their status, or the H key.</p>
       ) : (
-        <button type="button" className="small" disabled={busy} onClick={() => void run(() => client.clearHands(), 'All hands were lowered.')}>
+        <button type="button" className="small" disabled={busy} onClick={() => void run(() => client.command({ type: 'hands.clear' }), 'All hands were lowered.')}>
           Clear all hands
         </button>
       )}

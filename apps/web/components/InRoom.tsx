@@ -56,7 +56,7 @@ export function InRoom({ client, room, view }: Props) {
 
   // One's own microphone and camera: a switch the server did not take is said and shown below the buttons.
   const media = useAction();
-  const toggle = (source: 'mic' | 'camera', enabled: boolean, success?: string) => void media.run(() => client.setEnabled(source, enabled), success);
+  const toggle = (source: 'mic' | 'camera', enabled: boolean, success?: string) => void media.run(() => client.devices.setEnabled(source, enabled), success);
 
   const toggleMic = () => {
     if (!hasMic) return;
@@ -125,7 +125,7 @@ export function InRoom({ client, room, view }: Props) {
                 videoPaused={!room.receiveVideo}
                 reconnecting={peer.connection === 'reconnecting'}
                 floor={floorOf(peer.id)}
-                onVideoPreference={(preference) => client.preferVideo(peer.id, preference)}
+                onVideoPreference={(preference) => client.devices.preferVideo(peer.id, preference)}
                 testId="peer-tile"
               />
             ))}
@@ -148,7 +148,7 @@ export function InRoom({ client, room, view }: Props) {
                 onChange={(e) => {
                   const audioOnly = e.target.checked;
                   void media.run(
-                    () => client.setReceiveVideo(!audioOnly),
+                    () => client.devices.setReceiveVideo(!audioOnly),
                     audioOnly ? "Audio only: you hear everyone, and others' video is not sent to you." : "Others' video is back.",
                   );
                 }}

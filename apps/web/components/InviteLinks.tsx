@@ -25,12 +25,12 @@ export function InviteLinks({ client, view }: Props) {
   useEffect(() => {
     setInviteLink(rememberedInviteLink(view.roomId));
     // The facilitator link is the one this tab entered with (kept in memory only, not in the address bar).
-    const token = client.linkToken;
+    const token = client.facilitation.linkToken;
     if (isFacilitator && token) setFacilitatorLink(roomLink(window.location.origin, view.roomId, token));
   }, [client, view.roomId, isFacilitator]);
 
   const makeLink = async (): Promise<string | null> => {
-    const result = await run(() => client.createInvite());
+    const result = await run(() => client.facilitation.createInvite());
     return result.ok ? roomLink(window.location.origin, view.roomId, result.data) : null;
   };
 
@@ -42,7 +42,7 @@ export function InviteLinks({ client, view }: Props) {
   };
 
   const replaceFacilitatorLink = async () => {
-    const result = await run(() => client.rotateFacilitatorLink(), 'The facilitator link was replaced: the old one no longer works.');
+    const result = await run(() => client.facilitation.rotateFacilitatorLink(), 'The facilitator link was replaced: the old one no longer works.');
     if (result.ok) {
       setFacilitatorLink(roomLink(window.location.origin, view.roomId, result.data));
       setReplaced(true);

@@ -1,7 +1,7 @@
 'use client';
 
 import { useEffect, useRef } from 'react';
-import type { VideoPreference } from '@/lib/room-client';
+import type { VideoPreference } from '@/lib/room-media';
 import { useVideoPreference } from './useVideoPreference';
 
 interface Props {

@@ -42,7 +42,7 @@ export function MemberFloorBar({ client, view, micOn, ids, shortcuts }: Props) {
     if (floor.mode !== 'hands') return announce('Hands are raised when the facilitator asks for them.');
     if (floor.holder === me) return announce('You have been given the floor already: press I’m done when you have finished.');
     const up = floor.hands.includes(me);
-    void run(() => (up ? client.lowerHand() : client.raiseHand()), up ? 'Your hand is down.' : 'Your hand is up.');
+    void run(() => client.command(up ? { type: 'hand.lower' } : { type: 'hand.raise' }), up ? 'Your hand is down.' : 'Your hand is up.');
   };
   useShortcuts({ h: toggleHand }, shortcuts && isMember);
 
@@ -75,12 +75,12 @@ export function MemberFloorBar({ client, view, micOn, ids, shortcuts }: Props) {
               </button>
             )}
             {floor.mode === 'hands' && holding && (
-              <button type="button" className="primary" disabled={busy} onClick={() => void run(() => client.releaseFloor())}>
+              <button type="button" className="primary" disabled={busy} onClick={() => void run(() => client.command({ type: 'floor.release' }))}>
                 I&apos;m done
               </button>
             )}
             {floor.mode === 'round' && holding && (
-              <button type="button" className="primary" disabled={busy} onClick={() => void run(() => client.passTurn(), 'You passed the round on.')}>
+              <button type="button" className="primary" disabled={busy} onClick={() => void run(() => client.command({ type: 'round.pass' }), 'You passed the round on.')}>
                 Pass
               </button>
             )}

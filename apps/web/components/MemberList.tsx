@@ -53,7 +53,7 @@ export function MemberList({ client, view, everyone }: Props) {
   };
 
   const remove = async (member: MemberDetail) => {
-    const result = await run(() => client.removeMember(member.id, block), `${member.displayName} was removed${block ? ' and their link blocked' : ''}.`);
+    const result = await run(() => client.command({ type: 'member.remove', memberId: member.id, block }), `${member.displayName} was removed${block ? ' and their link blocked' : ''}.`);
     if (result.ok) setRemoving(null);
   };
 
@@ -111,7 +111,7 @@ export function MemberList({ client, view, everyone }: Props) {
                     aria-label={m.role === 'cofacilitator' ? `Make ${m.displayName} a member again` : `Make ${m.displayName} a co-facilitator`}
                     onClick={() =>
                       void run(
-                        () => client.setRole(m.id, m.role === 'cofacilitator' ? 'member' : 'cofacilitator'),
+                        () => client.command({ type: 'member.setRole', memberId: m.id, role: m.role === 'cofacilitator' ? 'member' : 'cofacilitator' }),
                         m.role === 'cofacilitator' ? `${m.displayName} is a member again.` : `${m.displayName} is now a co-facilitator.`,
                       )
                     }
@@ -197,7 +197,7 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
           className="small"
           disabled={busy || (held('mic') && !asked('mic'))}
           aria-label={`Mute ${name}`}
-          onClick={() => void run(() => client.muteMember(m.id, 'mic'), `${name}’s microphone is off.`)}
+          onClick={() => void run(() => client.command({ type: 'member.mute', memberId: m.id, source: 'mic' }), `${name}’s microphone is off.`)}
         >
           Mute
         </button>
@@ -207,7 +207,7 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
             className="small"
             disabled={busy}
             aria-label={`Ask ${name} to unmute`}
-            onClick={() => void run(() => client.askMember(m.id, 'mic'), `${name} was asked to turn their microphone back on.`)}
+            onClick={() => void run(() => client.command({ type: 'member.ask', memberId: m.id, source: 'mic' }), `${name} was asked to turn their microphone back on.`)}
           >
             Ask to unmute
           </button>
@@ -217,7 +217,7 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
           className="small"
           disabled={busy || (held('camera') && !asked('camera'))}
           aria-label={`Stop ${name}'s video`}
-          onClick={() => void run(() => client.muteMember(m.id, 'camera'), `${name}’s camera is off.`)}
+          onClick={() => void run(() => client.command({ type: 'member.mute', memberId: m.id, source: 'camera' }), `${name}’s camera is off.`)}
         >
           Stop video
         </button>
@@ -227,7 +227,7 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
             className="small"
             disabled={busy}
             aria-label={`Ask ${name} to start video`}
-            onClick={() => void run(() => client.askMember(m.id, 'camera'), `${name} was asked to turn their camera back on.`)}
+            onClick={() => void run(() => client.command({ type: 'member.ask', memberId: m.id, source: 'camera' }), `${name} was asked to turn their camera back on.`)}
           >
             Ask to start video
           </button>

@@ -2,7 +2,8 @@
 
 import { PRIVATE_MESSAGE_MAX } from '@group-room/shared';
 import { useId, useState, type FormEvent } from 'react';
-import type { PrivateSignalInput, RoomClient } from '@/lib/room-client';
+import type { PrivateSignalInput } from '@/lib/private-signal';
+import type { RoomClient } from '@/lib/room-client';
 import { useAction } from './useAction';
 
 const QUICK: { kind: Exclude<PrivateSignalInput['kind'], 'message'>; label: string }[] = [

@@ -84,7 +84,7 @@ export function PrivateSignals({ client, signals }: Props) {
               <time className="signal-time" dateTime={new Date(s.at).toISOString()}>
                 {clockTime(s.at)}
               </time>
-              <button type="button" className="small link-button" aria-label={`Dismiss: ${describeSignal(s)}`} onClick={() => client.dismissSignal(s.id)}>
+              <button type="button" className="small link-button" aria-label={`Dismiss: ${describeSignal(s)}`} onClick={() => client.facilitation.dismissSignal(s.id)}>
                 Dismiss
               </button>
             </li>

@@ -126,7 +126,7 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
   const leave = () => void client.leave();
   // In the waiting room the switch is only local: it fails only without that device.
   const toggle = (source: 'mic' | 'camera', enabled: boolean) =>
-    void client.setEnabled(source, enabled).then((result) => {
+    void client.devices.setEnabled(source, enabled).then((result) => {
       if (!result.ok) announce(result.message);
     });
 
@@ -149,7 +149,7 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
           key={room.status}
           agreement={view.agreement}
           mode={room.status === 'agreement' ? 'entry' : 'changed'}
-          onAgree={(version) => client.acknowledgeAgreement(version)}
+          onAgree={(version) => client.command({ type: 'agreement.acknowledge', version, privateSpace: true })}
           onLeave={leave}
         >
           {/* Paused while re-reading, a member can still tell the facilitators something privately. */}

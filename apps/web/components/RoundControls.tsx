@@ -84,7 +84,8 @@ function StartRound({ client, view, action, settings, onChange }: StartProps) {
     void run(
       // The new turn is announced when it arrives (useFloorAnnouncements).
       () =>
-        client.startRound({
+        client.command({
+          type: 'round.start',
           order: order === 'random' ? shuffled(eligible) : order === 'custom' ? chosen : null,
           turnSeconds: seconds,
           onTimeout,
@@ -258,10 +259,10 @@ function RunningRound({ client, view, floor, round, action }: Omit<Props, 'floor
       )}
       <p className="hint">{upcoming.length > 0 ? `Up next: ${upcoming.join(', ')}` : 'This is the last turn.'}</p>
       <div className="button-row">
-        <button type="button" className="primary" disabled={busy} onClick={() => void run(() => client.passTurn())}>
+        <button type="button" className="primary" disabled={busy} onClick={() => void run(() => client.command({ type: 'round.pass' }))}>
           Next turn
         </button>
-        <button type="button" disabled={busy} onClick={() => void run(() => client.endRound())}>
+        <button type="button" disabled={busy} onClick={() => void run(() => client.command({ type: 'round.end' }))}>
           End the round
         </button>
       </div>

@@ -47,7 +47,7 @@ export function WaitingList({ client, everyone, autoAdmit, locked, highlight }: 
                 className="primary small"
                 disabled={busy || locked}
                 aria-label={`Admit ${m.displayName}`}
-                onClick={() => void run(() => client.admit(m.id), `${m.displayName} admitted.`)}
+                onClick={() => void run(() => client.command({ type: 'member.admit', memberId: m.id }), `${m.displayName} admitted.`)}
               >
                 Admit
               </button>
@@ -56,7 +56,7 @@ export function WaitingList({ client, everyone, autoAdmit, locked, highlight }: 
         </ul>
       )}
       {waiting.length > 0 && (
-        <button type="button" disabled={busy || locked} onClick={() => void run(() => client.admitAll(), 'Everyone waiting was admitted.')}>
+        <button type="button" disabled={busy || locked} onClick={() => void run(() => client.command({ type: 'member.admitAll' }), 'Everyone waiting was admitted.')}>
           Admit all ({waiting.length})
         </button>
       )}
@@ -78,7 +78,7 @@ export function WaitingList({ client, everyone, autoAdmit, locked, highlight }: 
               const enabled = e.target.checked;
               startTransition(async () => {
                 showAutoAdmit(enabled);
-                await run(() => client.setAutoAdmit(enabled), enabled ? 'People will come in as soon as they accept the agreement.' : 'You will admit people yourself.');
+                await run(() => client.command({ type: 'room.setAutoAdmit', enabled }), enabled ? 'People will come in as soon as they accept the agreement.' : 'You will admit people yourself.');
               });
             }}
           />
@@ -93,7 +93,7 @@ export function WaitingList({ client, everyone, autoAdmit, locked, highlight }: 
               const next = e.target.checked;
               startTransition(async () => {
                 showLocked(next);
-                await run(() => client.setLocked(next), next ? 'The room is locked: nobody new can come in.' : 'The room is unlocked.');
+                await run(() => client.command({ type: 'room.setLocked', locked: next }), next ? 'The room is locked: nobody new can come in.' : 'The room is unlocked.');
               });
             }}
           />

@@ -1,7 +1,7 @@
 'use client';
 
 import { useState } from 'react';
-import type { ActionResult } from '@/lib/room-client';
+import type { ActionResult } from '@/lib/action-result';
 import { useAnnounce } from './Announcer';
 
 /** Run one facilitator action: busy while it runs, its failure shown and announced. */

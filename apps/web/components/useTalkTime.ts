@@ -1,7 +1,8 @@
 'use client';
 
 import { useSyncExternalStore } from 'react';
-import type { RoomClient, TalkTimeReport } from '@/lib/room-client';
+import type { TalkTimeReport } from '@/lib/facilitator-tools';
+import type { RoomClient } from '@/lib/room-client';
 
 /**
  * The latest talk-time report (facilitators only, about once a second), from its own small
@@ -11,7 +12,7 @@ import type { RoomClient, TalkTimeReport } from '@/lib/room-client';
 export function useTalkTime(client: RoomClient): TalkTimeReport | undefined;
 export function useTalkTime<T>(client: RoomClient, select: (report: TalkTimeReport | undefined) => T): T;
 export function useTalkTime<T>(client: RoomClient, select?: (report: TalkTimeReport | undefined) => T): T | TalkTimeReport | undefined {
-  const { subscribe, getSnapshot } = client.talkTime;
+  const { subscribe, getSnapshot } = client.facilitation.talkTime;
   const read = () => (select ? select(getSnapshot()) : getSnapshot());
   return useSyncExternalStore(subscribe, read, read);
 }

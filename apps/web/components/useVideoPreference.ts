@@ -2,7 +2,7 @@
 
 import { MAX_TILE_HEIGHT } from '@group-room/shared';
 import { useEffect, useRef, type RefObject } from 'react';
-import type { VideoPreference } from '@/lib/room-client';
+import type { VideoPreference } from '@/lib/room-media';
 
 /** Resizes and scrolling come in bursts: only where the tile settles is reported. */
 const SETTLE_MS = 200;
