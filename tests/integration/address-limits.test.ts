@@ -145,16 +145,16 @@ describe('per process: live rooms and rooms with media', () => {
     await mediaJoin(one.facilitator);
     const results = await Promise.all(Array.from({ length: 5 }, () => request(two.facilitator.socket, 'media:join', {})));
     for (const result of results) expect(expectError(result, 'UNAVAILABLE').message).toMatch(/as many sessions as it can/);
-    expect(server.rooms.roomCount).toBe(1);
+    expect(server.rooms.mediaCount).toBe(1);
     await ok(one.facilitator.socket, 'room:leave', {});
-    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
+    await vi.waitFor(() => expect(server.rooms.mediaCount).toBe(0), WAIT);
     await mediaJoin(two.facilitator);
-    expect(server.rooms.roomCount).toBe(1);
+    expect(server.rooms.mediaCount).toBe(1);
   });
 
   it('places a new room on the worker carrying least, not the one with fewest rooms', async () => {
     const { server } = await start({ MEDIASOUP_WORKERS: '2' });
-    const pidOf = (roomId: string) => server.rooms.get(roomId)!.workerPid;
+    const pidOf = (roomId: string) => server.rooms.media(roomId)!.workerPid;
     // A busy room: four people with media, on one worker.
     const busy = await openRoom(server);
     const people = [busy.facilitator];

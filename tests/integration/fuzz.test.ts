@@ -391,7 +391,7 @@ describe('fuzzing the handlers (limits lifted)', () => {
 
     disconnectAll();
     await freeSeats(server);
-    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
+    await vi.waitFor(() => expect(server.rooms.mediaCount).toBe(0), WAIT);
     await vi.waitFor(async () => expect(await server.store.roomIds()).toEqual([]), WAIT).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500));
     const end = heapUsed();

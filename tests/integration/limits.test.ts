@@ -1,5 +1,5 @@
 import type { ErrorCode, Result } from '@group-room/shared';
-import type { SignalServer } from '@group-room/signal';
+import type { RunOptions, SignalServer } from '@group-room/signal';
 import { describe, expect, it } from 'vitest';
 import {
   admittedMember,
@@ -43,19 +43,18 @@ function outcomes(results: Result<unknown>[]): Partial<Record<ErrorCode | 'ok', 
  * waiting or running at once, and the longest any waited for its turn (on the server).
  */
 function watchQueue(server: SignalServer, roomId: string) {
-  const queue = server.rooms.queue;
+  const queue = server.rooms.get(roomId)!.queue;
   const run = queue.run.bind(queue);
   const counts = { queued: 0, pending: 0, maxPending: 0, maxWaitMs: 0 };
-  queue.run = <T>(key: string, task: () => Promise<T>): Promise<T> => {
-    if (key !== roomId) return run(key, task);
+  queue.run = <T>(task: () => Promise<T>, options?: RunOptions): Promise<T> => {
     counts.queued++;
     counts.pending++;
     counts.maxPending = Math.max(counts.maxPending, counts.pending);
     const queuedAt = performance.now();
-    const done = run(key, () => {
+    const done = run(() => {
       counts.maxWaitMs = Math.max(counts.maxWaitMs, performance.now() - queuedAt);
       return task();
-    });
+    }, options);
     void done.then(
       () => counts.pending--,
       () => counts.pending--,

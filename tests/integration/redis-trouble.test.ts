@@ -13,6 +13,7 @@ import {
   openRoom,
   receive,
   request,
+  resume,
   sendMic,
   startServer,
   type TestServer,
@@ -24,11 +25,14 @@ import {
 } from '../support/signal-client.js';
 
 /*
- * Redis goes away under a live room and comes back, while the signal server keeps running:
- * room commands are answered UNAVAILABLE at once (not left hanging until the client gives
- * up), the health endpoints say what is going on, the media already flowing is left alone,
- * and once Redis is back (same data, same port) the same command works again, all without
- * restarting the server. The Redis here is a private one, stopped and started by the test.
+ * Redis goes away under a live room and comes back, while the signal server keeps running.
+ * A blip shorter than the node's lease: room commands are answered UNAVAILABLE at once (not
+ * left hanging until the client gives up), the node stays ready, the media already flowing is
+ * left alone, and once Redis is back (same data, same port) the same command works again. An
+ * outage longer than the lease: the node can no longer prove it holds its rooms, so it lets
+ * them go (media closed, people asked to reconnect, readiness false) and takes them up again
+ * once Redis is back, everyone in their seats. The Redis here is a private one, stopped and
+ * started by the test.
  */
 
 const TITLE = 'Thursday evening circle';
@@ -63,7 +67,7 @@ describe('Redis trouble', () => {
     return { status: response.status, body: (await response.json()) as unknown };
   };
 
-  it('answers UNAVAILABLE while Redis is down, keeps the media, and works again once Redis is back', async () => {
+  it('a blip shorter than the lease: answers UNAVAILABLE while Redis is down, keeps the media, and works again once Redis is back', async () => {
     // A facilitator and an admitted member, the member's microphone reaching the facilitator.
     const room = await openRoom(server, NAMES[0], { title: TITLE });
     const fac = room.facilitator;
@@ -75,12 +79,13 @@ describe('Redis trouble', () => {
     await receive(fac, capabilities);
     const consumer = await waitForEvent(fac.socket, 'consumer:new', (c) => c.producerId === mic);
     await ok(fac.socket, 'consumer:resume', { consumerId: consumer.consumerId });
-    const roomMedia = server.rooms.get(room.roomId);
+    const roomMedia = server.rooms.media(room.roomId);
     expect(roomMedia).toBeDefined();
     expect((await health('/readyz')).status).toBe(200);
     const logsBefore = t.logs.length;
 
     await redis.stop();
+    const stoppedAt = Date.now();
 
     // Answered with a typed error well before the test's own ack timeout (10 s).
     const refused = expectError(await tryCommand(fac, { type: 'room.setLocked', locked: true }), 'UNAVAILABLE');
@@ -99,11 +104,12 @@ describe('Redis trouble', () => {
     expect(redisErrors).toBeGreaterThanOrEqual(3);
 
     expect(await health('/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
-    expect(await health('/readyz')).toMatchObject({ status: 503, body: { status: 'not ready', checks: { workers: true, store: false } } });
+    // Ready all the same: a blip must not make every node refuse the start page.
+    expect(await health('/readyz')).toMatchObject({ status: 200, body: { status: 'ready', checks: { workers: true, lease: true } } });
     expect(server.httpServer.listening).toBe(true);
 
     // The media already flowing is untouched: same router, producer and consumer, none closed or paused.
-    expect(server.rooms.get(room.roomId)).toBe(roomMedia);
+    expect(server.rooms.media(room.roomId)).toBe(roomMedia);
     expect(media.router.closed).toBe(false);
     const producer = media.producers.get(mic)!;
     const serverConsumer = media.consumers.get(consumer.consumerId)!;
@@ -114,6 +120,8 @@ describe('Redis trouble', () => {
       producerPaused: false,
     });
     expect(fac.socket.connected && mo.socket.connected).toBe(true);
+    // The premise of this test: all of the above happened within the lease.
+    expect(Date.now() - stoppedAt).toBeLessThan(server.lease.leaseMs - 2000);
 
     await redis.start();
 
@@ -127,7 +135,7 @@ describe('Redis trouble', () => {
     );
     for (const person of [fac, mo]) await viewWhere(person, (v) => v.locked && v.title === TITLE && v.members?.length === 2, WAIT);
     expect((await health('/readyz')).status).toBe(200);
-    expect(server.rooms.get(room.roomId)).toBe(roomMedia);
+    expect(server.rooms.media(room.roomId)).toBe(roomMedia);
     expect(producer.closed || serverConsumer.closed).toBe(false);
 
     // Said once each way, and never with the room's contents.
@@ -137,6 +145,35 @@ describe('Redis trouble', () => {
     expect(during.indexOf('warn redis unavailable')).toBeLessThan(during.indexOf('info redis reachable again'));
     for (const line of t.logs.map((l) => JSON.stringify(l))) {
       for (const secret of [TITLE, ...NAMES, room.roomId]) expect(line).not.toContain(secret);
+    }
+  });
+
+  it('an outage longer than the lease: the node lets its rooms go, then takes them up again with everyone in their seats', async () => {
+    const room = await openRoom(server, NAMES[0], { title: TITLE });
+    const fac = room.facilitator;
+    const mo = await admittedMember(server, room, fac, NAMES[1]!);
+    await mediaJoin(fac);
+    await mediaJoin(mo);
+    expect(server.rooms.media(room.roomId)).toBeDefined();
+
+    await redis.stop();
+    // Within the lease (5 s, less its margin) the node stops serving: media closed, people let go.
+    await vi.waitFor(() => expect(server.lease.valid()).toBe(false), { timeout: 8000, interval: 100 });
+    expect(server.rooms.get(room.roomId)).toBeUndefined();
+    expect(server.rooms.media(room.roomId)).toBeUndefined();
+    await vi.waitFor(() => expect(fac.socket.connected || mo.socket.connected).toBe(false), WAIT);
+    expect((await health('/readyz')).body).toMatchObject({ status: 'not ready', checks: { lease: false } });
+
+    await redis.start();
+    await vi.waitFor(() => expect(server.lease.valid()).toBe(true), { timeout: 10_000, interval: 100 });
+    expect((await health('/readyz')).status).toBe(200);
+    // The room never changed home, and both seats are kept (away) for their people's resume.
+    const stored = (await server.store.get(room.roomId))!;
+    expect(stored.home?.node).toBe(server.nodeId);
+    expect(Object.keys(stored.members).sort()).toEqual([fac.id, mo.id].sort());
+    for (const person of [fac, mo]) {
+      const back = await resume(server, person);
+      expect(back.entered.self.id).toBe(person.id);
     }
   });
 });
@@ -168,7 +205,7 @@ describe('RedisRoomStore when Redis goes away', () => {
     redis = await startRedisServer();
     store = await RedisRoomStore.connect({ url: redis.url, prefix: 'trouble:', ttl: () => 600, log, callTimeoutMs: 300 });
     expect(await store.create(room)).toBe(true);
-    await store.heartbeat('node-a', 600_000);
+    await store.renewLease({ id: 'node-a', name: 'a' }, 600_000);
   });
 
   afterAll(async () => {
@@ -192,9 +229,11 @@ describe('RedisRoomStore when Redis goes away', () => {
       acknowledgementRecord: () => store.acknowledgementRecord(ROOM_ID),
       delete: () => store.delete(ROOM_ID),
       roomIds: () => store.roomIds(),
-      heartbeat: () => store.heartbeat('node-a', 600_000),
-      forgetNode: () => store.forgetNode('node-a'),
-      liveNodes: () => store.liveNodes(),
+      renewLease: () => store.renewLease({ id: 'node-a', name: 'a' }, 600_000),
+      claimHome: () => store.claimHome(ROOM_ID, { id: 'node-a', name: 'a' }, { takeLapsed: true }),
+      heldRooms: () => store.heldRooms('node-a'),
+      lapsedRooms: () => store.lapsedRooms(10),
+      releaseHomes: () => store.releaseHomes('node-a'),
       ping: () => store.ping(),
     };
     for (const [name, call] of Object.entries(calls)) {
@@ -205,10 +244,10 @@ describe('RedisRoomStore when Redis goes away', () => {
 
     await redis.start();
     await vi.waitFor(() => store.ping(), { timeout: 10_000, interval: 100 });
-    // Nothing was written while it was down (delete, end, forgetNode were refused).
+    // Nothing was written while it was down (delete, end, claimHome, releaseHomes were refused).
     expect(await store.get(ROOM_ID)).toEqual(room);
     expect(await store.roomIds()).toEqual([ROOM_ID]);
-    expect(await store.liveNodes()).toEqual(new Set(['node-a']));
+    expect(await store.heldRooms('node-a')).toEqual([]);
     expect(await store.acknowledgementRecord(ROOM_ID)).toBeNull();
     expect(lines.map((l) => `${l.level} ${l.msg}`)).toEqual(['warn redis unavailable', 'info redis reachable again']);
   });

@@ -237,7 +237,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
 
     // The old socket closing later does not mark the seat away.
     await drop(t.server, mo);
-    await t.server.rooms.queue.run(room.roomId, async () => undefined);
+    await t.server.rooms.get(room.roomId)?.queue.run(async () => undefined);
     expect((await t.server.store.get(room.roomId))?.members[mo.id]?.connectionId).not.toBeNull();
     expect(member(currentView(fac), mo.id)?.connection).toBe('online');
     await command(fac, { type: 'room.setLocked', locked: false });
@@ -266,7 +266,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     // The turn's time passes while he is away: it does not pass on.
     await sleep(endsAt + 1000 - Date.now());
     await barrier(bea.socket);
-    await t.server.rooms.queue.run(room.roomId, async () => undefined);
+    await t.server.rooms.get(room.roomId)?.queue.run(async () => undefined);
     expect(currentView(bea).floor).toMatchObject({ holder: mo.id, turn: started.floor!.turn, turnEndsAt: null, turnPausedMs: left });
 
     // Back: the clock runs again with what was left, and the turn passes on by itself when it is up.
@@ -315,7 +315,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     expect(JSON.stringify(currentView(cy).members)).not.toContain(mo.id);
     expect((await t.server.store.get(room.roomId))?.members[mo.id]).toBeUndefined();
     // His media went with the seat.
-    expect(t.server.rooms.get(room.roomId)?.has(mo.id)).toBe(false);
+    expect(t.server.rooms.media(room.roomId)?.has(mo.id)).toBe(false);
     expect(media.producers.get(moMic)?.closed).toBe(true);
     expect(await waitForEvent(cy.socket, 'consumer:closed', (e) => e.consumerId === cyHearsMo.consumerId)).toEqual({ consumerId: cyHearsMo.consumerId });
     // And the seat cannot be taken back.
@@ -340,7 +340,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await drop(t.server, fac);
     expect(router.closed).toBe(false);
     await sweepAt(t.server);
-    await vi.waitFor(() => expect(t.server.rooms.get(room.roomId)).toBeUndefined(), WAIT);
+    await vi.waitFor(() => expect(t.server.rooms.media(room.roomId)).toBeUndefined(), WAIT);
     expect(router.closed).toBe(true);
     expect((await t.server.store.get(room.roomId))?.members).toEqual({});
   });
@@ -367,7 +367,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await drop(t.server, mo);
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'reconnecting');
     // His media stays on the server while he is away, and the others still see his microphone.
-    expect(t.server.rooms.get(room.roomId)?.has(mo.id)).toBe(true);
+    expect(t.server.rooms.media(room.roomId)?.has(mo.id)).toBe(true);
     expect([moSend.id, moRecv.id].map((id) => media.transports.get(id)?.closed)).toEqual([false, false]);
     expect(media.producers.get(moMic)?.closed).toBe(false);
     expect(member(currentView(fac), mo.id)?.producers.map((p) => p.id)).toEqual([moMic]);
@@ -437,8 +437,8 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
       const bLu = await admittedMember(s, b, b.facilitator, 'Lu');
       const bCapabilities = await mediaJoin(b.facilitator);
       await mediaJoin(bLu);
-      const pidA = s.rooms.get(a.roomId)!.workerPid;
-      const pidB = s.rooms.get(b.roomId)!.workerPid;
+      const pidA = s.rooms.media(a.roomId)!.workerPid;
+      const pidB = s.rooms.media(b.roomId)!.workerPid;
       expect(pidA).not.toBe(pidB);
       expect(s.pool.pids.sort()).toEqual([pidA, pidB].sort());
 
@@ -479,7 +479,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
       // Room A's media starts again, on a live worker, and the mute is enforced there too.
       const newCapabilities = await mediaJoin(a.facilitator);
       await mediaJoin(aMo);
-      const rebuilt = s.rooms.get(a.roomId)!;
+      const rebuilt = s.rooms.media(a.roomId)!;
       expect(rebuilt.router.closed).toBe(false);
       expect(rebuilt.workerPid).not.toBe(pidA);
       expect(s.pool.pids).toContain(rebuilt.workerPid);
@@ -502,7 +502,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
       await viewWhere(a.facilitator, (v) => member(v, ida.id)?.producers.map((p) => p.id).join() === idaMic && member(v, ida.id)?.connection === 'online');
 
       // Room B noticed nothing: no reset, the same router and producer, still flowing.
-      expect(s.rooms.get(b.roomId)?.router).toBe(bMedia.router);
+      expect(s.rooms.media(b.roomId)?.router).toBe(bMedia.router);
       expect(bMedia.router.closed).toBe(false);
       expect(bMedia.producers.get(bMic)?.closed).toBe(false);
       expect(bMedia.consumers.get(luHears.consumerId)?.paused).toBe(false);

@@ -4,6 +4,7 @@ import {
   type RoomView,
   TransportOptions,
 } from '@group-room/shared';
+import type { RunOptions } from '@group-room/signal';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -80,7 +81,7 @@ describe('signal server (in-memory store)', () => {
       const links = await createRoom(t.server, { title: '  Tuesday group ', durationMinutes: 60 });
       expect(links.roomId).toMatch(/^[A-Za-z0-9_-]{16}$/);
       expect(links.facilitatorToken).not.toBe(links.inviteToken);
-      expect(t.server.rooms.roomCount).toBe(0); // no router until someone starts media
+      expect(t.server.rooms.mediaCount).toBe(0); // no router until someone starts media
 
       const fay = await enter(t.server, links.roomId, links.facilitatorToken, '  Fay \u200b Facil ');
       expect(fay.entered).toEqual({
@@ -138,7 +139,7 @@ describe('signal server (in-memory store)', () => {
       const seen = await viewWhere(fay, (v) => v.facilitation?.everyone.length === 2);
       expect(seen.members?.map((m) => m.id)).toEqual([fay.id]); // not admitted: not among the members
       expect(seen.facilitation?.everyone[1]).toMatchObject({ id: bo.id, displayName: 'Bo', role: 'member', stage: 'agreement', acknowledgedVersion: null });
-      expect(t.server.rooms.roomCount).toBe(0);
+      expect(t.server.rooms.mediaCount).toBe(0);
     });
 
     it('offers opus and VP8 in the router capabilities from media:join', async () => {
@@ -149,13 +150,13 @@ describe('signal server (in-memory store)', () => {
       expect(mimeTypes).toContain('video/vp8');
       const opus = capabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'audio/opus');
       expect(opus).toMatchObject({ kind: 'audio', clockRate: 48000, channels: 2 });
-      expect(t.server.rooms.roomCount).toBe(1);
-      const router = t.server.rooms.get(facilitator.entered.roomId)!.router;
+      expect(t.server.rooms.mediaCount).toBe(1);
+      const router = t.server.rooms.media(facilitator.entered.roomId)!.router;
       // Again (a reload's page starting over): the person's media starts afresh on the same router.
       expect(await mediaJoin(facilitator)).toEqual(capabilities);
-      expect(t.server.rooms.roomCount).toBe(1);
-      expect(t.server.rooms.get(facilitator.entered.roomId)?.router).toBe(router);
-      expect(t.server.rooms.get(facilitator.entered.roomId)?.has(facilitator.id)).toBe(true);
+      expect(t.server.rooms.mediaCount).toBe(1);
+      expect(t.server.rooms.media(facilitator.entered.roomId)?.router).toBe(router);
+      expect(t.server.rooms.media(facilitator.entered.roomId)?.has(facilitator.id)).toBe(true);
     });
 
     it('makes a different room id and different links each time', async () => {
@@ -289,10 +290,10 @@ describe('signal server (in-memory store)', () => {
       const gone = await createRoom(t.server);
       await t.server.store.delete(gone.roomId);
       const socket = await connect(t.server);
-      const before = t.server.rooms.roomCount;
+      const before = t.server.rooms.mediaCount;
       expectError(await request(socket, 'room:enter', { roomId: gone.roomId, token: gone.facilitatorToken, displayName: 'Ada' }), 'NOT_FOUND');
       expectError(await request(socket, 'room:enter', { roomId: gone.roomId, token: gone.inviteToken, displayName: 'Ada' }), 'NOT_FOUND');
-      expect(t.server.rooms.roomCount).toBe(before);
+      expect(t.server.rooms.mediaCount).toBe(before);
       // A room id nobody made, with a real link for another room: the link is refused first.
       expectError(await request(socket, 'room:enter', { roomId: 'doesNotExist_123', token: links.inviteToken, displayName: 'Ada' }), 'FORBIDDEN');
     });
@@ -454,8 +455,8 @@ describe('signal server (in-memory store)', () => {
       const bo = await admittedMember(t.server, room, fay, 'Bo');
       const cy = await admittedMember(t.server, room, fay, 'Cy');
       for (const person of [fay, bo, cy]) await mediaJoin(person);
-      expect(t.server.rooms.roomCount).toBe(1);
-      const router = t.server.rooms.get(room.roomId)!.router;
+      expect(t.server.rooms.mediaCount).toBe(1);
+      const router = t.server.rooms.media(room.roomId)!.router;
       const storedIds = async () => Object.keys((await t.server.store.get(room.roomId))!.members).sort();
 
       // A dropped connection is not a departure: Bo stays, shown as reconnecting, his media kept.
@@ -468,7 +469,7 @@ describe('signal server (in-memory store)', () => {
       ]);
       expect(currentView(fay).facilitation?.everyone.find((m) => m.id === bo.id)?.connection).toBe('reconnecting');
       expect((await t.server.store.get(room.roomId))!.members[bo.id]).toMatchObject({ connectionId: null, offlineSince: expect.any(Number) });
-      expect(t.server.rooms.get(room.roomId)?.has(bo.id)).toBe(true);
+      expect(t.server.rooms.media(room.roomId)?.has(bo.id)).toBe(true);
       // A sweep within the grace period keeps the seat; one after it frees it, with its media.
       await sweepAt(t.server, Date.now());
       expect(await storedIds()).toEqual([fay.id, bo.id, cy.id].sort());
@@ -476,13 +477,13 @@ describe('signal server (in-memory store)', () => {
       for (const person of [fay, cy]) await viewWhere(person, (v) => v.members?.map((m) => m.id).join() === [fay.id, cy.id].join());
       expect(currentView(fay).facilitation?.everyone.map((m) => m.id)).toEqual([fay.id, cy.id]);
       expect(await storedIds()).toEqual([fay.id, cy.id].sort());
-      expect(t.server.rooms.get(room.roomId)?.has(bo.id)).toBe(false);
+      expect(t.server.rooms.media(room.roomId)?.has(bo.id)).toBe(false);
 
       // "Leave" takes a person out at once.
       await ok(cy.socket, 'room:leave', {});
       await viewWhere(fay, (v) => v.members?.length === 1);
       expect(await storedIds()).toEqual([fay.id]);
-      expect(t.server.rooms.roomCount).toBe(1);
+      expect(t.server.rooms.mediaCount).toBe(1);
       expect(router.closed).toBe(false);
 
       // The last with media drops: the router stays with her seat, and closes once it is freed.
@@ -490,17 +491,17 @@ describe('signal server (in-memory store)', () => {
       await vi.waitFor(async () => expect((await t.server.store.get(room.roomId))?.members[fay.id]?.connectionId).toBeNull(), WAIT);
       expect(router.closed).toBe(false);
       await sweepAt(t.server);
-      await vi.waitFor(() => expect(t.server.rooms.roomCount).toBe(0), WAIT);
+      await vi.waitFor(() => expect(t.server.rooms.mediaCount).toBe(0), WAIT);
       expect(router.closed).toBe(true);
-      expect(t.server.rooms.get(room.roomId)).toBeUndefined();
+      expect(t.server.rooms.media(room.roomId)).toBeUndefined();
       expect((await t.server.store.get(room.roomId))?.members).toEqual({});
 
       // The room (its links) outlives the call: someone may come back and a new router opens.
       const back = await enter(t.server, room.roomId, room.facilitatorToken, 'Fay');
       expect(back.entered.members?.map((m) => m.id)).toEqual([back.id]);
-      expect(t.server.rooms.get(room.roomId)).toBeUndefined();
+      expect(t.server.rooms.media(room.roomId)).toBeUndefined();
       await mediaJoin(back);
-      expect(t.server.rooms.get(room.roomId)?.router.closed).toBe(false);
+      expect(t.server.rooms.media(room.roomId)?.router.closed).toBe(false);
     });
 
     it('keeps the router while someone still has media, even if everyone else without media drops and is freed', async () => {
@@ -511,7 +512,7 @@ describe('signal server (in-memory store)', () => {
       await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.find((m) => m.id === bo.id)?.connection === 'reconnecting');
       await sweepAt(t.server);
       await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.length === 1);
-      expect(t.server.rooms.get(room.roomId)?.router.closed).toBe(false);
+      expect(t.server.rooms.media(room.roomId)?.router.closed).toBe(false);
     });
   });
 
@@ -825,14 +826,14 @@ describe('signal server (in-memory store)', () => {
       const rex = await admittedMember(t.server, room, fac, 'Rex'); // came in with the room's shared invite
       const una = await admittedMember(t.server, links, fac, 'Una'); // with an invite of her own
       await mediaJoin(una);
-      expect(t.server.rooms.get(room.roomId)?.has(una.id)).toBe(true);
+      expect(t.server.rooms.media(room.roomId)?.has(una.id)).toBe(true);
 
       expectError(await tryCommand(fac, { type: 'member.remove', memberId: fac.id, block: false }), 'INVALID_STATE');
       expectError(await tryCommand(fac, { type: 'member.remove', memberId: randomUUID(), block: false }), 'NOT_FOUND');
 
       await command(fac, { type: 'member.remove', memberId: una.id, block: true });
       expect(await waitForEvent(una.socket, 'room:ended')).toEqual({ reason: 'removed' });
-      expect(t.server.rooms.get(room.roomId)?.has(una.id) ?? false).toBe(false); // her media is gone with her
+      expect(t.server.rooms.media(room.roomId)?.has(una.id) ?? false).toBe(false); // her media is gone with her
       const facView = await viewWhere(fac, (v) => !v.facilitation?.everyone.some((m) => m.id === una.id));
       expect(facView.members?.map((m) => m.displayName)).toEqual(['Fay', 'Rex']);
       await viewWhere(rex, (v) => v.members?.length === 2);
@@ -981,12 +982,12 @@ describe('signal server (in-memory store)', () => {
       const agnes = await enter(t.server, room.roomId, room.inviteToken, 'Agnes');
       await mediaJoin(fac);
       await mediaJoin(mo);
-      const router = t.server.rooms.get(room.roomId)!.router;
+      const router = t.server.rooms.media(room.roomId)!.router;
 
       await command(fac, { type: 'session.end' });
       for (const p of [fac, mo, agnes]) expect(await waitForEvent(p.socket, 'room:ended')).toEqual({ reason: 'session-ended' });
       expect(router.closed).toBe(true);
-      expect(t.server.rooms.roomCount).toBe(0);
+      expect(t.server.rooms.mediaCount).toBe(0);
       expect(await t.server.store.get(room.roomId)).toBeNull();
       expect(await t.server.store.acknowledgementRecord(room.roomId)).toEqual([
         { memberId: mo.id, displayName: 'Mo', version: fac.entered.agreement.version, at: expect.any(Number) },
@@ -1107,7 +1108,7 @@ describe('signal server with ROOM_CAPACITY=2', () => {
     await closed;
     expect(eventsOf(room.facilitator.socket, 'server:draining')).toEqual([{}]);
     expect(eventsOf(room.facilitator.socket, 'room:ended')).toEqual([]);
-    expect(t.server.rooms.roomCount).toBe(0);
+    expect(t.server.rooms.mediaCount).toBe(0);
     expect(t.server.pool.healthy).toBe(false);
   });
 });
@@ -1179,7 +1180,7 @@ describe('signal server with the Redis store', () => {
     // "Leave" frees a seat at once.
     await ok(room.facilitator.socket, 'room:leave', {});
     await vi.waitFor(async () => expect((await roomDoc(room.roomId))?.members).toEqual({}), WAIT);
-    expect(t.server.rooms.roomCount).toBe(0);
+    expect(t.server.rooms.mediaCount).toBe(0);
   });
 
   it('lets a room made on one node be entered on another with the same secret, and not with another secret', async () => {
@@ -1239,7 +1240,7 @@ describe('signal server with the Redis store', () => {
       { memberId: mo.id, displayName: 'Mo', version, at: expect.any(Number) },
       { memberId: wes.id, displayName: 'Wes', version, at: expect.any(Number) },
     ]);
-    expect(node.server.rooms.roomCount).toBe(0);
+    expect(node.server.rooms.mediaCount).toBe(0);
     const late = await connect(node.server);
     expectError(await request(late, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Lou' }), 'NOT_FOUND');
     expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, creationKey].sort());
@@ -1273,7 +1274,7 @@ describe('races and client mistakes (on their own server, since a failure would 
     const members = Object.keys((await t.server.store.get(room.roomId))?.members ?? {});
     socket.disconnect();
     await vi.waitFor(() => expect(t.server.io.sockets.sockets.size).toBe(0), WAIT);
-    await t.server.rooms.queue.run(room.roomId, async () => undefined); // the seat has been marked away
+    await t.server.rooms.get(room.roomId)?.queue.run(async () => undefined); // the seat has been marked away
     const away = Object.values((await t.server.store.get(room.roomId))?.members ?? {}).filter((m) => m.connectionId === null);
     await sweepAt(t.server);
     const left = Object.keys((await t.server.store.get(room.roomId))?.members ?? {});
@@ -1289,18 +1290,18 @@ describe('races and client mistakes (on their own server, since a failure would 
   it('a client that disconnects before its enter reaches the room is not let in', async () => {
     const room = await openRoom(t.server);
     const socket = await connect(t.server);
-    const queue = t.server.rooms.queue;
+    const queue = t.server.rooms.get(room.roomId)!.queue;
     const run = queue.run.bind(queue);
-    queue.run = <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    queue.run = <T>(task: () => Promise<T>, options?: RunOptions): Promise<T> => {
       queue.run = run;
       serverSocketOf(socket)?.disconnect(true); // the connection drops while the link is checked
-      return run(key, task);
+      return run(task, options);
     };
     raw(socket).emit('room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Ghost' }, () => undefined);
     await vi.waitFor(() => expect(socket.connected).toBe(false), WAIT);
     await vi.waitFor(() => expect(queue.run).toBe(run), WAIT);
-    await queue.run(room.roomId, async () => undefined); // the enter has finished
-    await queue.run(room.roomId, async () => undefined); // and anything it queued
+    await queue.run(async () => undefined); // the enter has finished
+    await queue.run(async () => undefined); // and anything it queued
     expect(Object.keys((await t.server.store.get(room.roomId))?.members ?? {})).toEqual([room.facilitator.id]);
     expect(JSON.stringify(currentView(room.facilitator))).not.toContain('Ghost');
   });
@@ -1318,8 +1319,8 @@ describe('races and client mistakes (on their own server, since a failure would 
     raw(socket).emit('room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Ghost' }, () => undefined);
     await vi.waitFor(() => expect(socket.connected).toBe(false), WAIT);
     await vi.waitFor(() => expect(store.update).toBe(update), WAIT);
-    await t.server.rooms.queue.run(room.roomId, async () => undefined); // the enter has finished
-    await t.server.rooms.queue.run(room.roomId, async () => undefined); // and the leave it queued
+    await t.server.rooms.get(room.roomId)?.queue.run(async () => undefined); // the enter has finished
+    await t.server.rooms.get(room.roomId)?.queue.run(async () => undefined); // and the leave it queued
     expect(Object.keys((await t.server.store.get(room.roomId))?.members ?? {})).toEqual([room.facilitator.id]);
     const view = await viewWhere(room.facilitator, (v) => v.facilitation?.everyone.length === 1);
     expect(view.facilitation?.everyone.map((m) => m.id)).toEqual([room.facilitator.id]);
@@ -1350,7 +1351,7 @@ describe('races and client mistakes (on their own server, since a failure would 
     const junk = { codecs: [{ kind: 'audio' as const, mimeType: 'audio/nonsense', clockRate: 8000 }] };
     expectError(await request(facilitator.socket, 'media:ready', { rtpCapabilities: junk }), 'BAD_REQUEST');
     expectError(await request(facilitator.socket, 'media:ready', { rtpCapabilities: {} }), 'BAD_REQUEST');
-    expect(t.server.rooms.get(roomId)?.router.rtpCapabilities.codecs?.length).toBe(capabilities.codecs?.length);
+    expect(t.server.rooms.media(roomId)?.router.rtpCapabilities.codecs?.length).toBe(capabilities.codecs?.length);
     await ok(facilitator.socket, 'media:ready', { rtpCapabilities: capabilities });
   });
 

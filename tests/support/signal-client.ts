@@ -105,7 +105,7 @@ export function useServer(env: Record<string, string> = {}): TestServer {
   afterEach(async () => {
     disconnectAll();
     await freeSeats(started!.server);
-    await vi.waitFor(() => expect(started!.server.rooms.roomCount).toBe(0), WAIT);
+    await vi.waitFor(() => expect(started!.server.rooms.mediaCount).toBe(0), WAIT);
   });
 
   afterAll(async () => {
@@ -343,7 +343,7 @@ export const mediaJoin = async (person: Person) => (await ok(person.socket, 'med
 
 /** The room's mediasoup objects, as mediasoup creates them (RoomMedia has no accessor for them). */
 export function watchMedia(server: SignalServer, roomId: string) {
-  const media = server.rooms.get(roomId);
+  const media = server.rooms.media(roomId);
   if (!media) throw new Error('no media room yet: media:join first');
   const producers = new Map<string, types.Producer>();
   const consumers = new Map<string, types.Consumer>();

@@ -35,23 +35,24 @@ const ORDINARY = 0;
 const busy = () => new ProtocolFailure('UNAVAILABLE', 'The room is busy. Try again in a moment.');
 
 /**
- * Runs tasks one at a time per key (e.g. per room), so racy sequences such as two joins
- * creating a room's router, or a leave closing it during a join, happen in order. Each key
- * has its own p-queue with a concurrency of one; tasks of equal urgency start in the order
- * they came.
+ * Runs one room's tasks one at a time, so racy sequences such as two joins creating a room's
+ * router, or a leave closing it during a join, happen in order: a p-queue with a concurrency
+ * of one; tasks of equal urgency start in the order they came.
  *
  * A task that cannot start within `waitMs` (the tasks ahead of it are slow, e.g. a stuck
  * store) is taken out of the line and refused with UNAVAILABLE, never run, so callers are
  * answered instead of waiting behind it forever. Once started, a task runs as long as it
- * needs. The line of a key is bounded: a task arriving while `maxWaiting` tasks already wait
- * is refused at once, and takes no place. The bound is checked and the place taken in one
+ * needs. The line is bounded: a task arriving while `maxWaiting` tasks already wait is
+ * refused at once, and takes no place. The bound is checked and the place taken in one
  * synchronous step, so tasks arriving together cannot all see room for one more.
  */
-export class KeyedQueue {
+export class RoomQueue {
   readonly #waitMs: number;
   readonly #maxWaiting: number;
   readonly #urgentReserve: number;
-  readonly #queues = new Map<string, PQueue>();
+  readonly #queue = new PQueue({ concurrency: 1 });
+  /** Why the queue refuses everything from now on (its room closed), if it does. */
+  #closed: (() => Error) | undefined;
 
   constructor(options: KeyedQueueOptions = {}) {
     this.#waitMs = options.waitMs ?? DEFAULT_QUEUE_WAIT_MS;
@@ -59,19 +60,24 @@ export class KeyedQueue {
     this.#urgentReserve = options.urgentReserve ?? DEFAULT_URGENT_RESERVE;
   }
 
-  /** How many tasks of `key` are in line now: the one running and those waiting behind it. */
-  size(key: string): number {
-    const queue = this.#queues.get(key);
-    return queue ? queue.size + queue.pending : 0;
+  /** How many tasks are in line now: the one running and those waiting behind it. */
+  get size(): number {
+    return this.#queue.size + this.#queue.pending;
   }
 
-  run<T>(key: string, task: () => Promise<T>, options: RunOptions = {}): Promise<T> {
-    const queue = this.#queueFor(key);
+  get idle(): boolean {
+    return this.size === 0;
+  }
+
+  /** Settles when nothing is queued or running. */
+  onIdle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  run<T>(task: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+    if (this.#closed) return Promise.reject(this.#closed());
     const limit = this.#maxWaiting + (options.urgent ? this.#urgentReserve : 0);
-    if (queue.size >= limit) {
-      this.#forgetIfIdle(key, queue);
-      return Promise.reject(busy());
-    }
+    if (this.#queue.size >= limit) return Promise.reject(busy());
     const waiting = new AbortController();
     let started = false;
     // Only the wait is limited: the timer does nothing once the task has begun.
@@ -79,28 +85,49 @@ export class KeyedQueue {
       if (!started) waiting.abort(busy());
     }, this.#waitMs);
     timer.unref();
-    return queue.add(
+    return this.#queue.add(
       () => {
         started = true;
         clearTimeout(timer);
-        return task();
+        const closed = this.#closed;
+        return closed ? Promise.reject(closed()) : task();
       },
       { priority: options.urgent ? URGENT : ORDINARY, signal: waiting.signal },
     );
   }
 
-  #queueFor(key: string): PQueue {
-    let queue = this.#queues.get(key);
-    if (!queue) {
-      const created = new PQueue({ concurrency: 1 });
-      // A key's queue lives while it has tasks: rooms come and go.
-      created.on('idle', () => this.#forgetIfIdle(key, created));
-      this.#queues.set(key, (queue = created));
-    }
-    return queue;
+  /** Refuse every task from now on, those still waiting included (with `reason`). */
+  close(reason: () => Error): void {
+    this.#closed ??= reason;
+  }
+}
+
+/** A RoomQueue per key, each kept while it has tasks. */
+export class KeyedQueue {
+  readonly #options: KeyedQueueOptions;
+  readonly #queues = new Map<string, RoomQueue>();
+
+  constructor(options: KeyedQueueOptions = {}) {
+    this.#options = options;
   }
 
-  #forgetIfIdle(key: string, queue: PQueue): void {
-    if (queue.size === 0 && queue.pending === 0 && this.#queues.get(key) === queue) this.#queues.delete(key);
+  /** How many tasks of `key` are in line now: the one running and those waiting behind it. */
+  size(key: string): number {
+    return this.#queues.get(key)?.size ?? 0;
+  }
+
+  run<T>(key: string, task: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+    let queue = this.#queues.get(key);
+    if (!queue) this.#queues.set(key, (queue = new RoomQueue(this.#options)));
+    const forget = () => {
+      if (queue.idle && this.#queues.get(key) === queue) this.#queues.delete(key);
+    };
+    const done = queue.run(task, options);
+    // A key's queue lives while it has tasks: rooms come and go.
+    void done.then(
+      () => setImmediate(forget),
+      () => setImmediate(forget),
+    );
+    return done;
   }
 }

@@ -4,22 +4,27 @@ import type { AddressInfo } from 'node:net';
 import { ConnectQuery, MAX_MESSAGE_BYTES, type ConnectRefusal, type RoomCreationInfo } from '@group-room/shared';
 import express from 'express';
 import { Server } from 'socket.io';
+import { LinkTokens } from './auth/link-tokens.js';
+import { clientAddress, RoomCreationGate } from './auth/room-creation.js';
+import { Closers } from './closers.js';
 import { detectAnnouncedAddress, type Config } from './config.js';
 import { healthRoutes } from './http/health.js';
 import { socketOriginCheck, strictTransport } from './http/security.js';
 import { mountWeb } from './http/web.js';
+import { LiveRoom } from './live/live-room.js';
+import { LiveRooms } from './live/live-rooms.js';
+import { NodeLease } from './live/node-lease.js';
+import { SeatSweeper } from './live/seat-sweeper.js';
+import { ViewBatcher } from './live/view-batcher.js';
 import { createLogger, type Logger } from './logger.js';
-import { RoomRegistry } from './media/room-registry.js';
+import { WorkerPool } from './media/worker-pool.js';
 import { Metrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
-import { WorkerPool } from './media/worker-pool.js';
-import { PeerSession, type SignalIo } from './signaling/peer-session.js';
-import { LinkTokens } from './auth/link-tokens.js';
-import { clientAddress, RoomCreationGate } from './auth/room-creation.js';
 import { LimitBackend, SocketsPerAddress } from './signaling/address-limits.js';
-import { RoomHub } from './signaling/room-hub.js';
-import { RoomHomes } from './signaling/room-homes.js';
-import { SeatSweeper } from './signaling/seat-sweeper.js';
+import { Connection, type SignalIo } from './signaling/connection.js';
+import { requestTable } from './signaling/handlers/index.js';
+import { mediaSetUpBurst, RequestLimits } from './signaling/request-limits.js';
+import { bindRequests } from './signaling/request-router.js';
 import { createRoomStore } from './store/create-room-store.js';
 import type { RoomStore } from './store/room-store.js';
 
@@ -31,31 +36,52 @@ export interface SignalServer {
   readonly io: SignalIo;
   readonly store: RoomStore;
   readonly pool: WorkerPool;
-  readonly rooms: RoomRegistry;
+  /** The rooms this node is home to now. */
+  readonly rooms: LiveRooms;
   readonly httpServer: HttpServer;
   /** The port of the Prometheus listener (METRICS_PORT), if it runs. */
   readonly metricsPort: number | undefined;
   readonly metrics: Metrics;
-  /** This process's id as a signalling node (seats record it). */
+  /** This process's id as a signalling node (seats and room homes record it). */
   readonly nodeId: string;
+  readonly lease: NodeLease;
   readonly sweeper: SeatSweeper;
   /**
-   * Stop: readiness goes false, new connections are refused, connected clients are told the
-   * server is going away (not that anything ended), and room state is left as it is for the
-   * next process (or another node) to pick up; their seats wait for them there.
+   * Stop: readiness goes false, new connections are refused, this node's rooms are released
+   * in the store (any other node takes them at once), connected clients are told the server
+   * is going away (not that anything ended), and room state is left for the next process or
+   * another node; their seats wait for them there.
    */
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   log?: Logger;
+  /** Called after each start-up step (tests make one fail, to check nothing is left open). */
+  onStep?: (step: string) => void | Promise<void>;
 }
 
 /** Start HTTP, Socket.IO and the mediasoup workers (and the web client when SERVE_WEB). */
 export async function startSignalServer(config: Config, options: StartOptions = {}): Promise<SignalServer> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
+  // Everything opened is pushed here as it opens; a start-up that fails half way closes what it
+  // opened (in reverse), and so does `close()` once started.
+  const closers = new Closers(log);
+  const step = async (name: string) => options.onStep?.(name);
+  try {
+    return await start(config, log, closers, step);
+  } catch (error) {
+    await closers.closeAll();
+    throw error;
+  }
+}
+
+async function start(config: Config, log: Logger, closers: Closers, step: (name: string) => Promise<void>): Promise<SignalServer> {
   const metrics = new Metrics();
   const store = await createRoomStore(config, log, () => metrics.redisFailed());
+  closers.push('store', () => store.close());
+  await step('store');
+
   const pool = await WorkerPool.create({
     count: config.MEDIASOUP_WORKERS,
     logLevel: config.MEDIASOUP_LOG_LEVEL,
@@ -64,50 +90,64 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     basePort: config.MEDIA_PORT,
     maxRouters: config.MAX_MEDIA_ROOMS,
     log,
-  }).catch(async (error: unknown) => {
-    await store.close();
-    throw error;
   });
-  const nodeId = randomUUID();
+  closers.push('media workers', () => pool.close());
+  await step('workers');
+
+  const node = { id: randomUUID(), name: config.NODE_NAME };
   let draining = false;
-  const rooms = new RoomRegistry(pool, (roomId) => store.loadTalk(roomId));
-  const hub = new RoomHub(store, rooms, config, log, nodeId);
+  const batcher = new ViewBatcher((error) => log.error('could not send a view', { error: error instanceof Error ? error.message : String(error) }));
+  // The lease's loss closes the rooms (called only once both exist), which need the lease to act.
+  const lease = new NodeLease(store, node, { log, onLost: () => live.closeAll('released') });
+  const live = new LiveRooms(store, node, lease, { store, pool, config, log, batcher, leaseValid: () => lease.valid() });
+  await lease.start();
+  closers.push('lease', async () => {
+    lease.stop();
+    // Leaving cleanly: the rooms' homes are released, so any node takes them at once.
+    await store.releaseHomes(node.id).catch(() => undefined);
+  });
+  closers.push('rooms', async () => {
+    batcher.flush();
+    await Promise.all([...live.values()].map((room) => room.saveTalk()));
+    live.closeAll('stopping');
+  });
+  await step('lease');
+
   /** Every socket open on this node now, by the connection id seats record. */
   const connections = new Set<string>();
-  const homes = new RoomHomes(store, { id: nodeId, name: config.NODE_NAME });
   const sweeper = new SeatSweeper({
     store,
-    nodeId,
-    nodeName: config.NODE_NAME,
-    serving: (roomId) => hub.serving(roomId),
-    release: (roomId) => hub.release(roomId),
-    adopt: (state) => hub.adopt(state),
+    rooms: live,
+    lease,
     graceMs: config.SEAT_GRACE_SECONDS * 1000,
     agreementIdleMs: config.AGREEMENT_IDLE_SECONDS * 1000,
     connections: () => connections,
-    apply: (roomId, change) => hub.queued(roomId, change),
     log,
   });
-  await sweeper.start().catch(async (error: unknown) => {
-    pool.close();
-    await store.close();
-    throw error;
-  });
+  sweeper.start();
+  closers.push('sweeper', () => sweeper.stop());
   // Facilitators' talk-time bars are live: about once a second is enough to read them.
-  const talkTimer = setInterval(() => hub.reportTalkTime(), TALK_REPORT_MS);
+  const talkTimer = setInterval(() => live.reportTalkTime(), TALK_REPORT_MS);
   talkTimer.unref();
+  closers.push('talk time', () => clearInterval(talkTimer));
   metrics.watch({
-    people: () => hub.people(),
+    people: () => live.people(),
     media: () => pool.loads,
     workerUsage: () => pool.usage(),
     draining: () => draining,
   });
+
   const metricsServer =
     config.METRICS_PORT === undefined
       ? undefined
       : await startMetricsServer(metrics.registry, { port: config.METRICS_PORT, host: config.METRICS_HOST, token: config.METRICS_TOKEN });
+  if (metricsServer) closers.push('metrics listener', () => metricsServer.close());
+  await step('metrics');
+
   const tokens = new LinkTokens(config.TOKEN_SECRET);
   const limits = await LimitBackend.open(config);
+  closers.push('limits', () => limits.close());
+  await step('limits');
   const roomCreation = new RoomCreationGate(config, limits);
   const socketsPerAddress = new SocketsPerAddress(config.SOCKETS_PER_ADDRESS);
 
@@ -116,13 +156,14 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   // X-Forwarded-* (HTTPS, the client's address) are believed only from a proxy on this machine.
   app.set('trust proxy', 'loopback');
   app.use(strictTransport);
-  app.use(healthRoutes(pool, store, () => draining));
+  app.use(healthRoutes(() => ({ draining, workers: pool.serving, lease: lease.valid() })));
   // The start page asks whether to show the access-key field.
   app.get('/api/room-creation', (_req, res) => {
     const info: RoomCreationInfo = { mode: roomCreation.mode };
     res.json(info);
   });
-  const closeWeb = config.SERVE_WEB ? await mountWeb(app, config.WEB_DIR) : async () => undefined;
+  if (config.SERVE_WEB) closers.push('web client', await mountWeb(app, config.WEB_DIR));
+  await step('web');
 
   const httpServer = createServer(app);
   const io: SignalIo = new Server(httpServer, {
@@ -130,6 +171,11 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     allowRequest: socketOriginCheck(config.CORS_ORIGINS),
     ...(config.CORS_ORIGINS.length ? { cors: { origin: config.CORS_ORIGINS } } : {}),
+  });
+  // Closed first: clients are told, then their sockets (and the HTTP server) close.
+  closers.push('sockets', async () => {
+    io.emit('server:draining', {});
+    await io.close();
   });
   // Draining: nobody new connects here; clients reconnect to the next process or another node.
   io.use((_socket, next) => next(draining ? new Error('This server is restarting') : undefined));
@@ -146,16 +192,17 @@ export async function startSignalServer(config: Config, options: StartOptions = 
     socket.conn.once('close', release);
     next();
   });
-  // A room's sockets are all served by its home node: a connection for a room another live
-  // node serves is refused with that node's name, and the client connects again with it as a
-  // hint the proxy routes by (see infra/README.md).
+  // A room's sockets are all served by its home node: a connection for a room another node
+  // holds is refused with that node's name, and the client connects again with it as a hint
+  // the proxy routes by (see infra/README.md). The hint itself decides nothing here: a room is
+  // taken from its home only once the home's lease has lapsed.
   io.use((socket, next) => {
     const query = ConnectQuery.safeParse(socket.handshake.query);
     const room = query.success ? query.data.room : undefined;
     if (!room) return next();
-    homes.claim(room, query.success ? query.data.node : undefined).then(
+    live.claim(room).then(
       (where) => {
-        if (typeof where !== 'object') return next();
+        if (where === 'missing' || where instanceof LiveRoom) return next();
         const refusal: ConnectRefusal = { code: 'ELSEWHERE', node: where.elsewhere };
         next(Object.assign(new Error('This session is served by another node'), { data: refusal }));
       },
@@ -163,10 +210,13 @@ export async function startSignalServer(config: Config, options: StartOptions = 
       () => next(),
     );
   });
+  const deps = { store, rooms: live, tokens, roomCreation, config, log, nodeId: node.id, draining: () => draining, metrics };
   io.on('connection', (socket) => {
-    const session = new PeerSession(socket, { store, rooms, hub, tokens, roomCreation, config, log, nodeId, draining: () => draining, metrics, homes });
-    connections.add(session.connectionId);
-    socket.on('disconnect', () => connections.delete(session.connectionId));
+    const connection = new Connection(socket, deps);
+    const requestLimits = new RequestLimits({ perSecond: config.SOCKET_REQUESTS_PER_SECOND, inFlight: mediaSetUpBurst(config.ROOM_CAPACITY) });
+    bindRequests(socket, requestTable(connection, deps), log, requestLimits, metrics, () => batcher.sent());
+    connections.add(connection.connectionId);
+    socket.on('disconnect', () => connections.delete(connection.connectionId));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -176,6 +226,7 @@ export async function startSignalServer(config: Config, options: StartOptions = 
       resolve();
     });
   });
+  await step('listening');
   const { port } = httpServer.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
   const url = `http://${host}:${port}`;
@@ -184,18 +235,8 @@ export async function startSignalServer(config: Config, options: StartOptions = 
   const close = () =>
     (closing ??= (async () => {
       draining = true;
-      clearInterval(talkTimer);
-      hub.close();
-      await sweeper.stop({ forget: true });
-      io.emit('server:draining', {});
-      await io.close(); // also closes httpServer
-      rooms.closeAll();
-      pool.close();
-      await closeWeb();
-      await metricsServer?.close();
-      await limits.close();
-      await store.close();
+      await closers.closeAll();
     })());
 
-  return { url, port, io, store, pool, rooms, httpServer, nodeId, sweeper, metricsPort: metricsServer?.port, metrics, close };
+  return { url, port, io, store, pool, rooms: live, httpServer, nodeId: node.id, lease, sweeper, metricsPort: metricsServer?.port, metrics, close };
 }

@@ -214,6 +214,11 @@ export class WorkerPool {
     );
   }
 
+  /** Whether routers can be had: true while a dead worker is being replaced (a request waits for it). */
+  get serving(): boolean {
+    return !this.#closed;
+  }
+
   get healthy(): boolean {
     return !this.#closed && this.#entries.every((e) => e.live && !e.worker.closed);
   }

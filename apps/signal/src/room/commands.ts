@@ -116,7 +116,13 @@ const handlers: Handlers<CommandType> = { ...entryHandlers, ...floorHandlers, ..
 export const applyCommand =
   (actorId: string, command: Command, now = Date.now()): RoomChange =>
   (state) => {
-    if (state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+    if (state.ended) {
+      // Ending again is how an ending that was recorded but not carried out (its answer was
+      // lost, or the node failed right after) is finished: unchanged, and published again.
+      if (command.type !== 'session.end') throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+      authorise(state, actorId, command.type);
+      return state;
+    }
     authorise(state, actorId, command.type);
     const handler = handlers[command.type] as Handler<CommandType>;
     return handler(state, actorId, command, now);

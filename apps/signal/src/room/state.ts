@@ -85,10 +85,11 @@ export interface RoomState {
   floor: Floor;
   /**
    * The signalling node serving this room now (its media, its sockets, its timers): `node` its
-   * process id (alive while its heartbeat key is), `name` its routing name for the proxy. Unset
-   * until someone connects; taken over by another node once that one's heartbeat lapses.
+   * process id, `name` its routing name for the proxy, `fence` the token it was given when it
+   * took the room (every write it makes carries it). Held while that node's lease lives; unset
+   * until someone connects. Only the store sets it (RoomStore.claimHome): a change cannot.
    */
-  home?: { node: string; name: string } | null;
+  home?: { node: string; name: string; fence: number } | null;
 }
 
 export type RoomChange = (state: RoomState) => RoomState;

@@ -19,18 +19,21 @@ export type RequestHandlers = {
   [K in RequestName]: (payload: ParsedRequest<K>) => Promise<ResponseData<K>>;
 };
 
+/** What a node serves: a request without a handler (e.g. load-test requests in production) is refused. */
+export type ServedRequests = Partial<RequestHandlers>;
+
 type Ack = (result: Result<unknown>) => void;
 
 /**
  * The socket edge: every request is let in by the connection's limits (or refused with
  * RATE_LIMITED before anything is done), parsed with its schema, handled, and answered with a
  * typed result or error. Nothing thrown by a handler escapes to crash the process.
- * `viewsSent`: views held back to be sent together (see RoomHub) settle before an answer goes,
+ * `viewsSent`: views held back to be sent together (see ViewBatcher) settle before an answer goes,
  * so a client always has the view of its change, or a newer one, when the answer comes.
  */
 export function bindRequests(
   socket: Socket,
-  handlers: RequestHandlers,
+  handlers: ServedRequests,
   log: Logger,
   limits: RequestLimits,
   metrics?: Metrics,
@@ -58,7 +61,8 @@ export function bindRequests(
           return;
         }
         // Each handler is typed by its own name; the loop cannot express that correlation.
-        const handler = handlers[name] as (payload: unknown) => Promise<unknown>;
+        const handler = handlers[name] as ((payload: unknown) => Promise<unknown>) | undefined;
+        if (!handler) throw new ProtocolFailure('FORBIDDEN', 'This server does not serve that request');
         result = { ok: true, data: await handler(parsed.data) };
       } catch (error) {
         result = { ok: false, error: toProtocolError(error, name, log) };

@@ -1,17 +1,18 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { serverFull, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
+import { LeaseLost, serverFull, type Claim, type Fence, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 interface Expiring<T> {
   value: T;
   expiresAt: number;
 }
 
-/** In-process store: atomic because each update runs to completion without awaiting. */
+/** In-process store: atomic because each call runs to completion without awaiting. */
 export class MemoryRoomStore implements RoomStore {
   readonly #rooms = new Map<string, Expiring<RoomState>>();
   readonly #records = new Map<string, Expiring<Acknowledgement[]>>();
-  readonly #nodes = new Map<string, number>();
+  /** Each node's lease: until when it lives. */
+  readonly #leases = new Map<string, number>();
   readonly #talk = new Map<string, TalkTally>();
   readonly #ttl: RoomTtl;
 
@@ -37,6 +38,20 @@ export class MemoryRoomStore implements RoomStore {
     this.#rooms.set(state.id, { value: structuredClone(state), expiresAt: Date.now() + this.#ttl(state) * 1000 });
   }
 
+  #leaseLive(nodeId: string): boolean {
+    return (this.#leases.get(nodeId) ?? 0) > Date.now();
+  }
+
+  /** The same refusals as the Redis store's scripts: a stale fence, a lapsed lease, an unfenced write to a homed room. */
+  #checkWriter(state: RoomState, writer: Fence | undefined): void {
+    const home = state.home;
+    if (!writer) {
+      if (home) throw new LeaseLost();
+      return;
+    }
+    if (!home || home.node !== writer.node || home.fence !== writer.fence || !this.#leaseLive(writer.node)) throw new LeaseLost();
+  }
+
   async create(room: RoomState): Promise<boolean> {
     if (this.#live(this.#rooms, room.id)) return false;
     // Checked and taken without an await in between: racing creations cannot pass the bound.
@@ -44,7 +59,8 @@ export class MemoryRoomStore implements RoomStore {
       for (const id of [...this.#rooms.keys()]) this.#live(this.#rooms, id);
       if (this.#rooms.size >= this.#maxRooms) throw serverFull();
     }
-    this.#put(room);
+    const { home: _home, ...homeless } = room;
+    this.#put(homeless);
     return true;
   }
 
@@ -53,20 +69,24 @@ export class MemoryRoomStore implements RoomStore {
     return state ? structuredClone(state) : null;
   }
 
-  async update(roomId: string, change: RoomChange): Promise<RoomState> {
+  async update(roomId: string, change: RoomChange, writer?: Fence): Promise<RoomState> {
     const current = this.#live(this.#rooms, roomId);
     if (!current) throw new ProtocolFailure('NOT_FOUND', 'No such room');
     const draft = structuredClone(current);
     const next = change(draft);
     if (next === draft) return draft; // unchanged: no write, no version bump
-    const stored = { ...next, version: current.version + 1 };
+    this.#checkWriter(current, writer);
+    // The home is the store's to set (claimHome), never a change's.
+    const { home: _home, ...rest } = next;
+    const stored: RoomState = { ...rest, ...(current.home ? { home: current.home } : {}), version: current.version + 1 };
     this.#put(stored);
     return structuredClone(stored);
   }
 
-  async end(roomId: string, retentionSeconds: number): Promise<Acknowledgement[] | null> {
+  async end(roomId: string, retentionSeconds: number, writer?: Fence): Promise<Acknowledgement[] | null> {
     const state = this.#live(this.#rooms, roomId);
     if (!state) return null;
+    this.#checkWriter(state, writer);
     this.#records.set(roomId, { value: structuredClone(state.acknowledgements), expiresAt: Date.now() + retentionSeconds * 1000 });
     this.#rooms.delete(roomId);
     this.#talk.delete(roomId);
@@ -78,8 +98,11 @@ export class MemoryRoomStore implements RoomStore {
     return { rooms: this.#rooms.size, records: this.#records.size };
   }
 
-  async saveTalk(roomId: string, tally: TalkTally): Promise<void> {
-    if (this.#live(this.#rooms, roomId)) this.#talk.set(roomId, structuredClone(tally));
+  async saveTalk(roomId: string, tally: TalkTally, writer: Fence): Promise<void> {
+    const state = this.#live(this.#rooms, roomId);
+    if (!state) return;
+    this.#checkWriter(state, writer);
+    this.#talk.set(roomId, structuredClone(tally));
   }
 
   async loadTalk(roomId: string): Promise<TalkTally | null> {
@@ -110,17 +133,42 @@ export class MemoryRoomStore implements RoomStore {
     return live;
   }
 
-  async heartbeat(nodeId: string, ttlMs: number): Promise<void> {
-    this.#nodes.set(nodeId, Date.now() + ttlMs);
+  async renewLease(node: NodeIdentity, ttlMs: number): Promise<void> {
+    this.#leases.set(node.id, Date.now() + ttlMs);
   }
 
-  async forgetNode(nodeId: string): Promise<void> {
-    this.#nodes.delete(nodeId);
+  async claimHome(roomId: string, node: NodeIdentity, options: { takeLapsed: boolean }): Promise<Claim> {
+    const state = this.#live(this.#rooms, roomId);
+    if (!state) return { kind: 'missing' };
+    if (!this.#leaseLive(node.id)) return { kind: 'unleased' };
+    const home = state.home;
+    if (home?.node === node.id) return { kind: 'here', fence: { node: node.id, fence: home.fence }, taken: false };
+    if (home && home.name !== node.name) {
+      if (this.#leaseLive(home.node)) return { kind: 'elsewhere', name: home.name };
+      if (!options.takeLapsed) return { kind: 'lapsed', name: home.name };
+    }
+    const fence = (home?.fence ?? 0) + 1;
+    state.home = { node: node.id, name: node.name, fence };
+    return { kind: 'here', fence: { node: node.id, fence }, taken: true };
   }
 
-  async liveNodes(): Promise<Set<string>> {
-    const now = Date.now();
-    return new Set([...this.#nodes].filter(([, until]) => until > now).map(([id]) => id));
+  async heldRooms(nodeId: string): Promise<string[]> {
+    return (await this.roomIds()).filter((id) => this.#rooms.get(id)?.value.home?.node === nodeId);
+  }
+
+  async lapsedRooms(limit: number): Promise<string[]> {
+    const lapsed: string[] = [];
+    for (const id of await this.roomIds()) {
+      const home = this.#rooms.get(id)?.value.home;
+      if (home && !this.#leaseLive(home.node)) lapsed.push(id);
+      if (lapsed.length >= limit) break;
+    }
+    return lapsed;
+  }
+
+  async releaseHomes(nodeId: string): Promise<void> {
+    for (const { value } of this.#rooms.values()) if (value.home?.node === nodeId) value.home = null;
+    this.#leases.delete(nodeId);
   }
 
   async ping(): Promise<void> {}
@@ -128,7 +176,7 @@ export class MemoryRoomStore implements RoomStore {
   async close(): Promise<void> {
     this.#rooms.clear();
     this.#records.clear();
-    this.#nodes.clear();
+    this.#leases.clear();
     this.#talk.clear();
   }
 }

@@ -2,13 +2,21 @@ import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import type { Logger } from '../logger.js';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { serverFull, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
+import { LeaseLost, serverFull, type Claim, type Fence, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 /*
- * A room is one Redis hash {version, doc}. Updates are optimistic: read, apply the pure
- * change, then write with a compare-and-set script that checks the version, retrying on a
- * concurrent write. Every write refreshes the key's TTL so nothing outlives a session long.
- * Ending a session replaces the room with its acknowledgement record, under its own TTL.
+ * A room is one Redis hash {version, doc, home, homeName, fence}. Updates are optimistic: read,
+ * apply the pure change, then write with a compare-and-set script that checks the version and
+ * the writer's fence, retrying on a concurrent write. Every write refreshes the key's TTL so
+ * nothing outlives a session long. Ending a session replaces the room with its
+ * acknowledgement record, under its own TTL.
+ *
+ * Homes (see RoomStore.claimHome): each node renews a lease key `node:<id>` (PX, so Redis's own
+ * clock decides when it lapses) and is listed in the sorted set `nodes` by when its lease ends;
+ * `homed:<id>` is the set of rooms it holds. The room's `home`/`fence` fields change only in
+ * CLAIM and RELEASE. A node's sweep reads its own set and, through LAPSED, the sets of nodes
+ * whose lease ended: never every room. (The scripts build these key names from the prefix, so
+ * they need one Redis, not a cluster.)
  *
  * When Redis is down or slow, every call fails fast with UNAVAILABLE instead of waiting:
  * nothing is queued while the connection is down (node-redis's offline queue is off, and
@@ -17,11 +25,20 @@ import { serverFull, type RoomStore, type RoomTtl, type TalkTally } from './room
  * The outage and the recovery are logged once each, with the socket error's code only.
  */
 
+/** The writer check every fenced script starts with: -3 when the writer does not hold the room. */
+const WRITER_CHECK = `
+local home = redis.call('HGET', KEYS[1], 'home')
+if ARGV[1] ~= '' then
+  if home ~= ARGV[1] or redis.call('HGET', KEYS[1], 'fence') ~= ARGV[2] or redis.call('EXISTS', KEYS[2]) == 0 then return -3 end
+elseif home and home ~= '' then return -3 end`;
+
+/** KEYS room, node:<writer>; ARGV writer, fence, version, newVersion, doc, ttl. */
 const COMPARE_AND_SET = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'doc', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[3] then return 0 end
+${WRITER_CHECK}
+redis.call('HSET', KEYS[1], 'version', ARGV[4], 'doc', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
 return 1`;
 
 /*
@@ -35,17 +52,84 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local ttlMs = tonumber(ARGV[3]) * 1000
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -2 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2])
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2], 'fence', '0')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], now + ttlMs, ARGV[5])
 if redis.call('PTTL', KEYS[2]) < ttlMs then redis.call('PEXPIRE', KEYS[2], ttlMs) end
 return 1`;
 
-/** Talk time lives as long as its room: not written once the room is gone. */
+/** Talk time lives as long as its room, and only its home writes it. KEYS room, node:<writer>, talk; ARGV writer, fence, tally. */
 const SAVE_TALK = `
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl <= 0 then return 0 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl)
+${WRITER_CHECK}
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ttl)
+return 1`;
+
+/** KEYS room, node:<writer>, record, talk, rooms index; ARGV writer, fence, acknowledgements, retention, room id, prefix. */
+const END = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+${WRITER_CHECK}
+if home and home ~= '' then redis.call('SREM', ARGV[6] .. 'homed:' .. home, ARGV[5]) end
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+redis.call('DEL', KEYS[1], KEYS[4])
+redis.call('ZREM', KEYS[5], ARGV[5])
+return 1`;
+
+/** KEYS node:<id>, nodes; ARGV name, ttl ms, id. The lease lapses by Redis's clock. */
+const RENEW = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
+return 1`;
+
+/** KEYS room, node:<me>, homed:<me>; ARGV me, my name, take lapsed ('1'), room id, prefix. */
+const CLAIM = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[3], ARGV[4])
+  return {'missing'}
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'unleased'} end
+local home = redis.call('HGET', KEYS[1], 'home')
+local fence = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
+if home == ARGV[1] then return {'here', tostring(fence)} end
+if home and home ~= '' then
+  local name = redis.call('HGET', KEYS[1], 'homeName') or ''
+  if name ~= ARGV[2] then
+    if redis.call('EXISTS', ARGV[5] .. 'node:' .. home) == 1 then return {'elsewhere', name} end
+    if ARGV[3] ~= '1' then return {'lapsed', name} end
+  end
+  redis.call('SREM', ARGV[5] .. 'homed:' .. home, ARGV[4])
+end
+fence = fence + 1
+redis.call('HSET', KEYS[1], 'home', ARGV[1], 'homeName', ARGV[2], 'fence', tostring(fence))
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], 172800000)
+return {'taken', tostring(fence)}`;
+
+/** KEYS nodes; ARGV prefix, limit. Rooms of nodes whose lease ended; a node with none left is forgotten. */
+const LAPSED = `
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local rooms = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 20)) do
+  if redis.call('EXISTS', ARGV[1] .. 'node:' .. id) == 0 then
+    local held = redis.call('SRANDMEMBER', ARGV[1] .. 'homed:' .. id, tonumber(ARGV[2]))
+    if #held == 0 then redis.call('ZREM', KEYS[1], id) end
+    for _, room in ipairs(held) do rooms[#rooms + 1] = room end
+  end
+end
+return rooms`;
+
+/** KEYS homed:<me>, node:<me>, nodes; ARGV me, prefix. */
+const RELEASE = `
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[2] .. 'room:' .. room
+  if redis.call('HGET', key, 'home') == ARGV[1] then redis.call('HSET', key, 'home', '', 'homeName', '') end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return 1`;
 
 const MAX_ATTEMPTS = 50;
@@ -188,55 +272,69 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async create(room: RoomState): Promise<boolean> {
-    const args = [String(room.version), JSON.stringify(room), String(this.#ttl(room)), String(this.#maxRooms), room.id];
+    const args = [String(room.version), JSON.stringify({ ...room, home: undefined }), String(this.#ttl(room)), String(this.#maxRooms), room.id];
     const created = await this.#call((client) => client.eval(CREATE, { keys: [this.key(room.id), this.#index], arguments: args }));
     if (created === -2) throw serverFull();
     return created === 1;
   }
 
   async get(roomId: string): Promise<RoomState | null> {
-    const doc = await this.#call((client) => client.hGet(this.key(roomId), 'doc'));
-    return doc ? (JSON.parse(doc) as RoomState) : null;
+    const [doc, home, name, fence] = await this.#call((client) => client.hmGet(this.key(roomId), ['doc', 'home', 'homeName', 'fence']));
+    if (!doc) return null;
+    const state = JSON.parse(doc) as RoomState;
+    delete state.home;
+    if (home) state.home = { node: home, name: name ?? '', fence: Number(fence ?? 0) };
+    return state;
   }
 
-  async update(roomId: string, change: RoomChange): Promise<RoomState> {
+  /** The writer's arguments and lease key for a fenced script. */
+  #writer(writer: Fence | undefined): { key: string; args: [string, string] } {
+    return writer ? { key: this.nodeKey(writer.node), args: [writer.node, String(writer.fence)] } : { key: this.nodeKey(''), args: ['', ''] };
+  }
+
+  async update(roomId: string, change: RoomChange, writer?: Fence): Promise<RoomState> {
+    const fenced = this.#writer(writer);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.get(roomId);
       if (!current) throw new ProtocolFailure('NOT_FOUND', 'No such room');
       const next = change(current);
       if (next === current) return current;
-      const stored: RoomState = { ...next, version: current.version + 1 };
-      const args = [String(current.version), String(stored.version), JSON.stringify(stored), String(this.#ttl(stored))];
-      const outcome = await this.#call((client) => client.eval(COMPARE_AND_SET, { keys: [this.key(roomId)], arguments: args }));
+      // The home lives in fields of its own, never in the document a change writes.
+      const { home: _home, ...rest } = next;
+      const stored: RoomState = { ...rest, ...(current.home ? { home: current.home } : {}), version: current.version + 1 };
+      const doc = JSON.stringify({ ...rest, version: stored.version });
+      const args = [...fenced.args, String(current.version), String(stored.version), doc, String(this.#ttl(stored))];
+      const outcome = await this.#call((client) => client.eval(COMPARE_AND_SET, { keys: [this.key(roomId), fenced.key], arguments: args }));
       if (outcome === 1) return stored;
       if (outcome === -1) throw new ProtocolFailure('NOT_FOUND', 'No such room');
+      if (outcome === -3) throw new LeaseLost();
       // outcome 0: someone else wrote first; re-read and apply the change to their result.
     }
     throw new ProtocolFailure('INTERNAL', 'The room is too busy; try again');
   }
 
-  async end(roomId: string, retentionSeconds: number): Promise<Acknowledgement[] | null> {
+  async end(roomId: string, retentionSeconds: number, writer?: Fence): Promise<Acknowledgement[] | null> {
     const state = await this.get(roomId);
     if (!state) return null;
     // An ended room accepts no more changes, so nothing can slip in between read and delete.
-    await this.#call((client) =>
-      client
-        .multi()
-        .set(this.recordKey(roomId), JSON.stringify(state.acknowledgements), { EX: retentionSeconds })
-        .del(this.key(roomId))
-        .del(this.talkKey(roomId))
-        .zRem(this.#index, roomId)
-        .exec(),
-    );
-    return state.acknowledgements;
+    const fenced = this.#writer(writer);
+    const keys = [this.key(roomId), fenced.key, this.recordKey(roomId), this.talkKey(roomId), this.#index];
+    const args = [...fenced.args, JSON.stringify(state.acknowledgements), String(retentionSeconds), roomId, this.#prefix];
+    const outcome = await this.#call((client) => client.eval(END, { keys, arguments: args }));
+    if (outcome === -3) throw new LeaseLost();
+    return outcome === 1 ? state.acknowledgements : null;
   }
 
   talkKey(roomId: string): string {
     return `${this.#prefix}talk:${roomId}`;
   }
 
-  async saveTalk(roomId: string, tally: TalkTally): Promise<void> {
-    await this.#call((client) => client.eval(SAVE_TALK, { keys: [this.key(roomId), this.talkKey(roomId)], arguments: [JSON.stringify(tally)] }));
+  async saveTalk(roomId: string, tally: TalkTally, writer: Fence): Promise<void> {
+    const fenced = this.#writer(writer);
+    const outcome = await this.#call((client) =>
+      client.eval(SAVE_TALK, { keys: [this.key(roomId), fenced.key, this.talkKey(roomId)], arguments: [...fenced.args, JSON.stringify(tally)] }),
+    );
+    if (outcome === -3) throw new LeaseLost();
   }
 
   async loadTalk(roomId: string): Promise<TalkTally | null> {
@@ -257,20 +355,51 @@ export class RedisRoomStore implements RoomStore {
     return `${this.#prefix}node:${nodeId}`;
   }
 
+  homedKey(nodeId: string): string {
+    return `${this.#prefix}homed:${nodeId}`;
+  }
+
+  get #nodes(): string {
+    return `${this.#prefix}nodes`;
+  }
+
   async roomIds(): Promise<string[]> {
     return this.#scan(this.key('*'), this.key(''));
   }
 
-  async heartbeat(nodeId: string, ttlMs: number): Promise<void> {
-    await this.#call((client) => client.set(this.nodeKey(nodeId), '1', { PX: ttlMs }));
+  async renewLease(node: NodeIdentity, ttlMs: number): Promise<void> {
+    await this.#call((client) => client.eval(RENEW, { keys: [this.nodeKey(node.id), this.#nodes], arguments: [node.name, String(ttlMs), node.id] }));
   }
 
-  async forgetNode(nodeId: string): Promise<void> {
-    await this.#call((client) => client.del(this.nodeKey(nodeId)));
+  async claimHome(roomId: string, node: NodeIdentity, options: { takeLapsed: boolean }): Promise<Claim> {
+    const keys = [this.key(roomId), this.nodeKey(node.id), this.homedKey(node.id)];
+    const args = [node.id, node.name, options.takeLapsed ? '1' : '0', roomId, this.#prefix];
+    const [kind, detail = ''] = (await this.#call((client) => client.eval(CLAIM, { keys, arguments: args }))) as string[];
+    switch (kind) {
+      case 'here':
+      case 'taken':
+        return { kind: 'here', fence: { node: node.id, fence: Number(detail) }, taken: kind === 'taken' };
+      case 'elsewhere':
+      case 'lapsed':
+        return { kind, name: detail };
+      case 'missing':
+      case 'unleased':
+        return { kind };
+      default:
+        throw new Error(`unexpected claim outcome ${String(kind)}`);
+    }
   }
 
-  async liveNodes(): Promise<Set<string>> {
-    return new Set(await this.#scan(this.nodeKey('*'), this.nodeKey('')));
+  async heldRooms(nodeId: string): Promise<string[]> {
+    return this.#call((client) => client.sMembers(this.homedKey(nodeId)));
+  }
+
+  async lapsedRooms(limit: number): Promise<string[]> {
+    return (await this.#call((client) => client.eval(LAPSED, { keys: [this.#nodes], arguments: [this.#prefix, String(limit)] }))) as string[];
+  }
+
+  async releaseHomes(nodeId: string): Promise<void> {
+    await this.#call((client) => client.eval(RELEASE, { keys: [this.homedKey(nodeId), this.nodeKey(nodeId), this.#nodes], arguments: [nodeId, this.#prefix] }));
   }
 
   /** The ids after `prefix` of every key matching `pattern` (SCAN: never blocks Redis; each step bounded). */

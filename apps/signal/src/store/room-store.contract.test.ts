@@ -9,7 +9,7 @@ import { putProducer } from '../room/producers.js';
 import { memberCount, newRoom, type RoomState } from '../room/state.js';
 import { MemoryRoomStore } from './memory-room-store.js';
 import { RedisRoomStore } from './redis-room-store.js';
-import { fixedTtl, roomTtl, type RoomStore, type RoomTtl } from './room-store.js';
+import { fixedTtl, LeaseLost, roomTtl, type Fence, type RoomStore, type RoomTtl } from './room-store.js';
 
 /*
  * One contract, every RoomStore. The Redis runs use a real server, a key prefix unique to
@@ -106,6 +106,15 @@ async function expectFailure(promise: Promise<unknown>, code: string): Promise<P
   expect(error).toBeInstanceOf(ProtocolFailure);
   expect((error as ProtocolFailure).code).toBe(code);
   return error as ProtocolFailure;
+}
+
+/** Make a node (named `name`, id `node-<name>`) live and the room's home; its fence. */
+async function homeOn(store: RoomStore, roomId: string, name: string): Promise<Fence> {
+  const node = { id: `node-${name}-${roomId}`, name };
+  await store.renewLease(node, 5000);
+  const claim = await store.claimHome(roomId, node, { takeLapsed: false });
+  if (claim.kind !== 'here') throw new Error(`could not take the room: ${claim.kind}`);
+  return claim.fence;
 }
 
 describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
@@ -346,19 +355,118 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       const ended = room(freshRoomId());
       await store.create(ended);
       expect(await store.loadTalk(ended.id)).toBeNull();
-      await h.nodes[0].saveTalk(ended.id, tally);
+      const a = await homeOn(h.nodes[0], ended.id, 'a');
+      await h.nodes[0].saveTalk(ended.id, tally, a);
       expect(await h.nodes[1].loadTalk(ended.id)).toEqual(tally);
-      await store.end(ended.id, RETENTION_SECONDS);
+      await store.end(ended.id, RETENTION_SECONDS, a);
       expect(await store.loadTalk(ended.id)).toBeNull();
       // A save arriving after the end writes nothing.
-      await store.saveTalk(ended.id, tally);
+      await store.saveTalk(ended.id, tally, a);
       expect(await store.loadTalk(ended.id)).toBeNull();
 
       const deleted = room(freshRoomId());
       await store.create(deleted);
-      await store.saveTalk(deleted.id, tally);
+      await store.saveTalk(deleted.id, tally, await homeOn(store, deleted.id, 'a'));
       await store.delete(deleted.id);
       expect(await store.loadTalk(deleted.id)).toBeNull();
+    });
+  });
+
+  describe('homes: leases and fencing', () => {
+    const a = { id: 'node-a', name: 'a' };
+    const b = { id: 'node-b', name: 'b' };
+    const shortLease = 300;
+
+    it('the first live node to claim a room takes it with a fence; another live node is told where it is', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      await h.nodes[0].renewLease(a, 5000);
+      await h.nodes[1].renewLease(b, 5000);
+      const [first, second] = await Promise.all([
+        h.nodes[0].claimHome(fresh.id, a, { takeLapsed: true }),
+        h.nodes[1].claimHome(fresh.id, b, { takeLapsed: true }),
+      ]);
+      const won = [first, second].filter((c) => c.kind === 'here');
+      expect(won, 'exactly one of two racing claims wins').toHaveLength(1);
+      expect([first, second].filter((c) => c.kind === 'elsewhere')).toHaveLength(1);
+      const home = (await store.get(fresh.id))!.home!;
+      expect(home.fence).toBe(1);
+      // Claiming again changes nothing (same fence, no write).
+      const winner = first.kind === 'here' ? h.nodes[0] : h.nodes[1];
+      const node = first.kind === 'here' ? a : b;
+      expect(await winner.claimHome(fresh.id, node, { takeLapsed: true })).toEqual({ kind: 'here', fence: { node: node.id, fence: 1 }, taken: false });
+      expect(await store.heldRooms(node.id)).toContain(fresh.id);
+    });
+
+    it('a node whose own lease lapsed, or a room that does not exist, cannot be claimed', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      expect(await store.claimHome(fresh.id, { id: 'never-renewed', name: 'x' }, { takeLapsed: true })).toEqual({ kind: 'unleased' });
+      await store.renewLease(a, 5000);
+      expect(await store.claimHome('no-such-room', a, { takeLapsed: true })).toEqual({ kind: 'missing' });
+    });
+
+    it('refuses a write with a stale fence, from a lapsed lease, or without a fence once the room has a home', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      // Unfenced writes are for rooms nobody serves yet.
+      await store.update(fresh.id, member('early'));
+      await h.nodes[0].renewLease(a, shortLease);
+      const claimA = await h.nodes[0].claimHome(fresh.id, a, { takeLapsed: false });
+      expect(claimA.kind).toBe('here');
+      const fenceA = (claimA as { fence: Fence }).fence;
+      await h.nodes[0].update(fresh.id, member('m1'), fenceA);
+      await expect(store.update(fresh.id, member('m2'))).rejects.toBeInstanceOf(LeaseLost);
+      // A's lease lapses (it is cut off); B, having had the store all along, takes the room.
+      await new Promise((resolve) => setTimeout(resolve, shortLease + 50));
+      await expect(h.nodes[0].update(fresh.id, member('m3'), fenceA), 'a lapsed lease cannot write').rejects.toBeInstanceOf(LeaseLost);
+      await h.nodes[1].renewLease(b, 5000);
+      expect(await h.nodes[1].claimHome(fresh.id, b, { takeLapsed: false })).toEqual({ kind: 'lapsed', name: 'a' });
+      const claimB = await h.nodes[1].claimHome(fresh.id, b, { takeLapsed: true });
+      expect(claimB).toEqual({ kind: 'here', fence: { node: b.id, fence: 2 }, taken: true });
+      expect(await store.heldRooms(a.id)).not.toContain(fresh.id);
+      expect(await store.heldRooms(b.id)).toContain(fresh.id);
+      // A comes back and renews: its old fence still cannot write, nor save talk time, nor end the room.
+      await h.nodes[0].renewLease(a, 5000);
+      await expect(h.nodes[0].update(fresh.id, member('m4'), fenceA)).rejects.toBeInstanceOf(LeaseLost);
+      await expect(h.nodes[0].saveTalk(fresh.id, { m1: { speakingMs: 1, lastSpokeAt: 1 } }, fenceA)).rejects.toBeInstanceOf(LeaseLost);
+      await expect(h.nodes[0].end(fresh.id, RETENTION_SECONDS, fenceA)).rejects.toBeInstanceOf(LeaseLost);
+      expect(await h.nodes[0].claimHome(fresh.id, a, { takeLapsed: true })).toEqual({ kind: 'elsewhere', name: 'b' });
+      const stored = (await store.get(fresh.id))!;
+      expect(Object.keys(stored.members).sort()).toEqual(['early', 'm1']);
+      // The new home writes with its fence; a change cannot move the home.
+      await h.nodes[1].update(fresh.id, (state) => ({ ...member('m5')(state), home: { node: a.id, name: 'a', fence: 99 } }), (claimB as { fence: Fence }).fence);
+      expect((await store.get(fresh.id))!.home).toEqual({ node: b.id, name: 'b', fence: 2 });
+    });
+
+    it('a node restarted under the same name takes its predecessor\'s rooms at once', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      await h.nodes[0].renewLease(a, 5000);
+      await h.nodes[0].claimHome(fresh.id, a, { takeLapsed: false });
+      const restarted = { id: 'node-a-2', name: 'a' };
+      await h.nodes[1].renewLease(restarted, 5000);
+      expect(await h.nodes[1].claimHome(fresh.id, restarted, { takeLapsed: false })).toEqual({ kind: 'here', fence: { node: restarted.id, fence: 2 }, taken: true });
+    });
+
+    it('lists the rooms of nodes whose lease lapsed, and releases a stopping node\'s rooms for anyone to take at once', async () => {
+      const one = room(freshRoomId());
+      const two = room(freshRoomId());
+      await store.create(one);
+      await store.create(two);
+      await h.nodes[0].renewLease(a, shortLease);
+      await h.nodes[0].claimHome(one.id, a, { takeLapsed: false });
+      await h.nodes[1].renewLease(b, 5000);
+      await h.nodes[1].claimHome(two.id, b, { takeLapsed: false });
+      expect(await store.lapsedRooms(100)).not.toContain(one.id);
+      await new Promise((resolve) => setTimeout(resolve, shortLease + 50));
+      const lapsed = await store.lapsedRooms(100);
+      expect(lapsed).toContain(one.id);
+      expect(lapsed).not.toContain(two.id);
+      await h.nodes[1].releaseHomes(b.id);
+      expect((await store.get(two.id))!.home ?? null).toBeNull();
+      await h.nodes[0].renewLease(a, 5000);
+      expect((await h.nodes[0].claimHome(two.id, a, { takeLapsed: false })).kind).toBe('here');
     });
   });
 
@@ -575,6 +683,11 @@ describe('RedisRoomStore keys and TTLs', () => {
     const hash = await redis.hGetAll(store.key(fresh.id));
     expect(hash['version']).toBe('1');
     expect(JSON.parse(hash['doc']!)).toEqual(await store.get(fresh.id));
+    // The home lives in fields of its own, which only claims and releases write.
+    await store.renewLease({ id: 'node-1', name: 'a' }, 5000);
+    await store.claimHome(fresh.id, { id: 'node-1', name: 'a' }, { takeLapsed: false });
+    expect(await redis.hmGet(store.key(fresh.id), ['home', 'homeName', 'fence'])).toEqual(['node-1', 'a', '1']);
+    expect(JSON.parse((await redis.hGet(store.key(fresh.id), 'doc'))!)).not.toHaveProperty('home');
   });
 
   it('sets a TTL on create within the configured TTL, and refreshes it on every write', async () => {

@@ -4,6 +4,42 @@ import type { RoomChange, RoomState } from '../room/state.js';
 /** Speaking time per member id: milliseconds heard, and when last heard. */
 export type TalkTally = Record<string, { speakingMs: number; lastSpokeAt: number }>;
 
+/**
+ * A node's hold on a room: the room's home node and the fencing token it was given when it
+ * took the room. Every write a home makes carries it, and the store refuses a write whose
+ * token is not the room's current one or whose node's lease has lapsed.
+ */
+export interface Fence {
+  node: string;
+  fence: number;
+}
+
+/** A signalling node as the store knows it: its process id (its lease key) and routing name. */
+export interface NodeIdentity {
+  id: string;
+  name: string;
+}
+
+/**
+ * What `claimHome` found. `here`: this node holds the room (already or just now) with `fence`.
+ * `elsewhere`: a node whose lease is live holds it. `lapsed`: its home's lease lapsed, but
+ * this node was told not to take lapsed rooms (it has not had the store for a whole lease
+ * period itself). `missing`: no such room. `unleased`: this node's own lease has lapsed.
+ */
+export type Claim =
+  | { kind: 'here'; fence: Fence; taken: boolean }
+  | { kind: 'elsewhere'; name: string }
+  | { kind: 'lapsed'; name: string }
+  | { kind: 'missing' }
+  | { kind: 'unleased' };
+
+/** The refusal of a write by a node that no longer holds the room (its fence is stale or its lease lapsed). */
+export class LeaseLost extends ProtocolFailure {
+  constructor() {
+    super('UNAVAILABLE', 'This session is now served by another server: reconnecting');
+  }
+}
+
 /** How long a room's state may live after a write, in seconds (see roomTtl). */
 export type RoomTtl = (state: RoomState) => number;
 
@@ -17,37 +53,57 @@ export interface RoomStore {
    * the store already holds its most live rooms (MAX_ROOMS), checked in the same atomic step.
    */
   create(room: RoomState): Promise<boolean>;
+  /** The room's state, with `home` as the store holds it (its node, name and fence). */
   get(roomId: string): Promise<RoomState | null>;
   /**
    * Apply `change` atomically and return the stored result. The change may run more than
-   * once (Redis retries on a concurrent write), so it must be pure. Throws NOT_FOUND when the
-   * room does not exist, and whatever ProtocolFailure the change throws (nothing is written).
+   * once (Redis retries on a concurrent write), so it must be pure; it cannot change `home`
+   * (only claimHome and releaseHomes do). Throws NOT_FOUND when the room does not exist, and
+   * whatever ProtocolFailure the change throws (nothing is written). `writer`: the home's
+   * fence; the write is refused with LeaseLost unless it is the room's current one and its
+   * node's lease is live. A write without one is refused once the room has a home.
    */
-  update(roomId: string, change: RoomChange): Promise<RoomState>;
+  update(roomId: string, change: RoomChange, writer?: Fence): Promise<RoomState>;
   /**
    * End a session: delete the room's state, keeping only its acknowledgement record for
-   * `retentionSeconds`. Returns that record, or null if the room was already gone.
+   * `retentionSeconds`. Returns that record, or null if the room was already gone. Fenced
+   * like `update`.
    */
-  end(roomId: string, retentionSeconds: number): Promise<Acknowledgement[] | null>;
+  end(roomId: string, retentionSeconds: number, writer?: Fence): Promise<Acknowledgement[] | null>;
   acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null>;
   /**
    * Each member's speaking time so far, kept beside the room (and expiring with it) so that a
-   * node taking the room over goes on from there. Not written if the room is gone; deleted
-   * with the room and when the session ends.
+   * node taking the room over goes on from there. Not written if the room is gone, nor by a
+   * node that no longer holds the room (LeaseLost); deleted with the room and when the
+   * session ends.
    */
-  saveTalk(roomId: string, tally: TalkTally): Promise<void>;
+  saveTalk(roomId: string, tally: TalkTally, writer: Fence): Promise<void>;
   loadTalk(roomId: string): Promise<TalkTally | null>;
   delete(roomId: string): Promise<void>;
-  /** Every live room's id (the seat sweeper walks them). */
+  /** Every live room's id (tests and the in-memory store's expiry; nodes walk only their own). */
   roomIds(): Promise<string[]>;
   /**
-   * Signalling nodes say they are alive by renewing a key with a TTL; a node that stops
-   * (killed, or cut off) lapses, and its people's seats are then treated as disconnected.
+   * A node's lease: renewed every second or so with a time to live, measured by the store's
+   * own clock. While it lives the node holds its rooms; once it lapses (the node died, or is
+   * cut off from the store) other nodes may take them.
    */
-  heartbeat(nodeId: string, ttlMs: number): Promise<void>;
-  /** A node stopping cleanly says so at once rather than waiting for its TTL. */
-  forgetNode(nodeId: string): Promise<void>;
-  liveNodes(): Promise<Set<string>>;
+  renewLease(node: NodeIdentity, ttlMs: number): Promise<void>;
+  /**
+   * Make `node` the room's home if nobody else holds it: the room has no home, its home is
+   * this node, its home ran under the same name (a restarted node takes its predecessor's
+   * rooms at once), or its home's lease lapsed and `takeLapsed`. Taking it gives a new
+   * fence. Atomic: two nodes claiming at once cannot both win.
+   */
+  claimHome(roomId: string, node: NodeIdentity, options: { takeLapsed: boolean }): Promise<Claim>;
+  /** The rooms whose home is this node, as the store records it. */
+  heldRooms(nodeId: string): Promise<string[]>;
+  /** Up to `limit` rooms whose home's lease has lapsed (so another node may take them). */
+  lapsedRooms(limit: number): Promise<string[]>;
+  /**
+   * A node stopping cleanly: its rooms have no home from now on (any node takes them at once)
+   * and its lease ends.
+   */
+  releaseHomes(nodeId: string): Promise<void>;
   /** Throws if the backing service is unreachable (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,132 @@
+import { ProtocolFailure, type IceParameters, type ProducerView, type RtpCapabilities, type TransportOptions } from '@group-room/shared';
+import type { types } from 'mediasoup';
+import { turnCredentials } from '../../auth/turn-credentials.js';
+import { putProducer, removeProducer, setProducerPaused } from '../../room/producers.js';
+import { clearProducers } from '../../room/seats.js';
+import { mediaAllowed, mediaPolicy } from '../../room/state.js';
+import { asWire } from '../../wire.js';
+import type { Connection, NodeDeps } from '../connection.js';
+import type { RequestHandlers } from '../request-router.js';
+
+type MediaRequests =
+  | 'media:join'
+  | 'transport:create'
+  | 'transport:restartIce'
+  | 'media:resync'
+  | 'transport:connect'
+  | 'media:produce'
+  | 'media:setProducerPaused'
+  | 'media:closeProducer'
+  | 'media:ready'
+  | 'media:receiveVideo'
+  | 'consumer:resume'
+  | 'consumer:prefer';
+
+/** A person's media in their room: joining the router, transports, what they send and receive. */
+export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHandlers, MediaRequests> {
+  const { store, config } = deps;
+  return {
+    'media:join': async () => {
+      const { room, memberId } = conn.requireEntered();
+      return conn.queuing(() =>
+        room.run(async () => {
+          const state = await store.get(room.id);
+          if (!state || state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+          if (!mediaAllowed(state, memberId)) {
+            throw new ProtocolFailure('FORBIDDEN', 'Media starts once you are admitted and have agreed to the current agreement');
+          }
+          // Media starts afresh for this seat (e.g. after a reload): the old page's producers go.
+          // (Before opening the router: publishing a change closes a router nobody is in.)
+          const current = await room.change(clearProducers(memberId));
+          const media = await room.openMedia();
+          media.removePeer(memberId);
+          media.addPeer(memberId, (event, payload) => conn.send(event, payload));
+          await media.applyPolicy(mediaPolicy(current));
+          return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities), iceServers: turnCredentials(config) };
+        }),
+      );
+    },
+
+    'transport:create': async ({ direction }) => {
+      const { memberId, media } = conn.requireMedia();
+      return asWire<TransportOptions>(await media.createTransport(memberId, direction));
+    },
+
+    'transport:restartIce': async ({ transportId }) => {
+      const { memberId, media } = conn.requireMedia();
+      return { iceParameters: asWire<IceParameters>(await media.restartIce(memberId, transportId)) };
+    },
+
+    'media:resync': async () => {
+      const { memberId, media } = conn.requireMedia();
+      return { consumerIds: media.resync(memberId) };
+    },
+
+    'transport:connect': async ({ transportId, dtlsParameters }) => {
+      const { memberId, media } = conn.requireMedia();
+      await media.connectTransport(memberId, transportId, asWire<types.DtlsParameters>(dtlsParameters));
+      return {};
+    },
+
+    // The next three record their media step in the room's state: each holds one of the
+    // connection's places in the queue from the start, so a refusal comes before the media step.
+    'media:produce': async ({ transportId, kind, source, rtpParameters, paused }) => {
+      const { room, memberId, media } = conn.requireMedia();
+      return conn.queuing(async () => {
+        const producer = await media.produce(memberId, { transportId, kind, source, paused, rtpParameters: asWire<types.RtpParameters>(rtpParameters) });
+        const view: ProducerView = { id: producer.id, kind, source, paused };
+        try {
+          await conn.change(room, putProducer(memberId, view));
+        } catch (error) {
+          producer.close();
+          throw error;
+        }
+        return { producerId: producer.id };
+      });
+    },
+
+    'media:setProducerPaused': async ({ producerId, paused }) => {
+      const { room, memberId, media } = conn.requireMedia();
+      return conn.queuing(async () => {
+        await media.setProducerPaused(memberId, producerId, paused);
+        // Record the latest wish when the change runs, not this request's: a quick mute and
+        // unmute finish their media steps out of order, and the view must end as the media does.
+        await conn.change(room, (state) => setProducerPaused(memberId, producerId, media.selfPaused(memberId, producerId) ?? paused)(state));
+        return {};
+      });
+    },
+
+    'media:closeProducer': async ({ producerId }) => {
+      const { room, memberId, media } = conn.requireMedia();
+      return conn.queuing(async () => {
+        media.closeProducer(memberId, producerId);
+        await conn.change(room, removeProducer(memberId, producerId));
+        return {};
+      });
+    },
+
+    'media:ready': async ({ rtpCapabilities }) => {
+      const { memberId, media } = conn.requireMedia();
+      await media.setReady(memberId, asWire<types.RtpCapabilities>(rtpCapabilities));
+      return {};
+    },
+
+    'media:receiveVideo': async ({ video }) => {
+      const { memberId, media } = conn.requireMedia();
+      await media.receiveVideo(memberId, video);
+      return {};
+    },
+
+    'consumer:resume': async ({ consumerId }) => {
+      const { memberId, media } = conn.requireMedia();
+      await media.resumeConsumer(memberId, consumerId);
+      return {};
+    },
+
+    'consumer:prefer': async ({ consumerId, visible, height }) => {
+      const { memberId, media } = conn.requireMedia();
+      await media.preferConsumer(memberId, consumerId, { visible, height });
+      return {};
+    },
+  };
+}

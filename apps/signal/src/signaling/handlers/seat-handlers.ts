@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { ProtocolFailure, type RoomView } from '@group-room/shared';
+import { roomTag } from '../../logger.js';
+import type { LiveRoom } from '../../live/live-room.js';
+import { enter, leave } from '../../room/entry.js';
+import { viewFor } from '../../room/projection.js';
+import { resumeSeat } from '../../room/seats.js';
+import type { RoomState } from '../../room/state.js';
+import { newNonce, type Connection, type NodeDeps } from '../connection.js';
+import type { RequestHandlers } from '../request-router.js';
+
+/**
+ * Taking a seat (with a link), taking it back (with the seat's credential) and giving it up.
+ * A seat is taken only on the room's home node: a client that reached another node (it
+ * connected without naming the room, or the room moved meanwhile) is answered UNAVAILABLE and
+ * its connection closed, so it connects again and is handed over.
+ */
+export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHandlers, 'room:enter' | 'room:resume' | 'room:leave'> {
+  const { rooms, tokens, log, nodeId, metrics, store } = deps;
+
+  const atHome = async (roomId: string): Promise<LiveRoom> => {
+    try {
+      return await rooms.home(roomId);
+    } catch (error) {
+      if (error instanceof ProtocolFailure && error.code === 'UNAVAILABLE') setTimeout(() => conn.socket.disconnect(true), 50).unref();
+      throw error;
+    }
+  };
+
+  const currentState = async (roomId: string): Promise<RoomState> => {
+    const state = await store.get(roomId);
+    if (!state || state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+    return state;
+  };
+
+  /** A resume attempt, counted as refused in the metrics when it fails. */
+  const counted = async <T>(resume: () => Promise<T>): Promise<T> => {
+    try {
+      return await resume();
+    } catch (error) {
+      metrics?.resumed('refused');
+      throw error;
+    }
+  };
+
+  return {
+    'room:enter': async ({ roomId, token, displayName }) => {
+      if (conn.entered || conn.entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+      conn.entering = true;
+      try {
+        const grant = await tokens.verify(token, roomId);
+        const room = await atHome(roomId);
+        const memberId = randomUUID();
+        const inviteId = grant.role === 'member' ? grant.inviteId : null;
+        const linkGeneration = grant.role === 'facilitator' ? grant.generation : undefined;
+        const connection = { connectionId: conn.connectionId, node: nodeId, resumeNonce: newNonce() };
+        return await room.run(async () => {
+          if (conn.socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while entering');
+          // Registered first, so the publish after the change reaches this person too.
+          conn.enterSeat(room, memberId);
+          let state: RoomState;
+          try {
+            state = await room.change(enter({ id: memberId, displayName, role: grant.role, inviteId, linkGeneration, connection }));
+          } catch (error) {
+            conn.leaveSeat();
+            throw error;
+          }
+          log.info('entered', { room: roomTag(roomId), role: grant.role, people: Object.keys(state.members).length });
+          const resume = await conn.resumeFor(state, memberId);
+          conn.credentialSent = true;
+          return { view: viewFor(state, memberId) as RoomView, resume };
+        });
+      } finally {
+        conn.entering = false;
+      }
+    },
+
+    'room:resume': async ({ roomId, credential }) => {
+      const held = conn.entered;
+      if (held) {
+        // This connection already holds that seat (the answer to its resume timed out): answer again.
+        const seat = await tokens.verifySeat(credential, roomId);
+        if (held.room.id !== roomId || held.memberId !== seat.memberId) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+        const state = await currentState(roomId);
+        return { view: viewFor(state, held.memberId) as RoomView, resume: await conn.resumeFor(state, held.memberId) };
+      }
+      if (conn.entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+      conn.entering = true;
+      try {
+        // A room that is gone says so first, whatever the credential: after a restart without
+        // Redis the room and the secret that signed the credential went together.
+        return await counted(async () => {
+          await currentState(roomId);
+          const seat = await tokens.verifySeat(credential, roomId);
+          const room = await atHome(roomId);
+          return await room.run(async () => {
+            if (conn.socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while resuming');
+            const connection = { connectionId: conn.connectionId, node: nodeId, resumeNonce: newNonce() };
+            // Taken first, registered after: a refused resume must not disturb the seat's live connection.
+            const state = await room.change(resumeSeat(seat.memberId, seat.nonce, connection));
+            conn.enterSeat(room, seat.memberId, state.version);
+            room.media?.rebind(seat.memberId, (event, payload) => conn.send(event, payload));
+            const me = state.members[seat.memberId];
+            log.info('resumed', { room: roomTag(roomId), role: me?.role });
+            metrics?.resumed('ok');
+            // The credential it came with stays good while the seat is away (see resumeSeat).
+            conn.credentialSent = true;
+            return { view: viewFor(state, seat.memberId) as RoomView, resume: await conn.resumeFor(state, seat.memberId) };
+          });
+        });
+      } finally {
+        conn.entering = false;
+      }
+    },
+
+    'room:leave': async () => {
+      const entered = conn.leaveSeat();
+      if (!entered) return {};
+      const { room, memberId } = entered;
+      // Media first, then state, then everyone's views.
+      await room.run(async () => {
+        room.media?.removePeer(memberId);
+        try {
+          await room.change(leave(memberId));
+        } catch (error) {
+          if (!(error instanceof ProtocolFailure && error.code === 'NOT_FOUND')) throw error;
+        } finally {
+          room.closeMediaIfEmpty();
+        }
+        log.info('left', { room: roomTag(room.id) });
+      });
+      return {};
+    },
+  };
+}
