@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ConnectRefusal } from '@group-room/shared';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import {
   connect,
   createRoom,
@@ -37,9 +38,10 @@ afterEach(async () => {
   await b?.server.close();
 });
 
-async function twoNodes(): Promise<void> {
+/** Two nodes on one Redis; `aRedis`: the address node a reaches it by (a proxy the test can cut). */
+async function twoNodes(aRedis = REDIS_URL): Promise<void> {
   const env = { REDIS_URL, REDIS_KEY_PREFIX: `${prefix}${randomUUID().slice(0, 6)}:`, TOKEN_SECRET: randomBytes(32).toString('hex') };
-  a = await startServer({ ...env, NODE_NAME: 'a' });
+  a = await startServer({ ...env, NODE_NAME: 'a', REDIS_URL: aRedis });
   b = await startServer({ ...env, NODE_NAME: 'b' });
 }
 
@@ -109,22 +111,35 @@ describe('one home node per room', () => {
   });
 
   it('a node whose room was taken (its lease lapsed) lets that room\'s connections go, without touching their seats', async () => {
-    await twoNodes();
-    const room = await createRoom(a.server);
-    const fay = await enter(a.server, room.roomId, room.facilitatorToken, 'Fay');
-    expect((await homeOf(a, room.roomId))?.name).toBe('a');
-    // A's lease lapses (as if it were cut off from Redis): it lets its rooms go on its own.
-    a.server.lease.stop();
-    await vi.waitFor(() => expect(fay.socket.connected).toBe(false), WAIT);
-    const seat = (await b.server.store.get(room.roomId))!.members[fay.id]!;
-    expect(seat.connectionId, 'the seat is left for its resume on the home').not.toBeNull();
-    // B takes the room once A's lease has lapsed in Redis and B has been steady for a lease period.
-    await vi.waitFor(async () => expect((await connectFor(b.server.url, room.roomId)).socket?.connected).toBe(true), { timeout: 15_000, interval: 250 });
-    expect((await homeOf(b, room.roomId))?.name).toBe('b');
-    // B, the home, marks the seat away on its own sweep (its connection is not on B) and Fay resumes there.
-    await b.server.sweeper.sweep();
-    expect((await b.server.store.get(room.roomId))!.members[fay.id]!.connectionId).toBeNull();
-    const back = await resume(b.server, fay);
-    expect(back.entered.self.role).toBe('facilitator');
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+    try {
+      await twoNodes(`redis://127.0.0.1:${proxy.port}`);
+      const room = await createRoom(a.server);
+      const fay = await enter(a.server, room.roomId, room.facilitatorToken, 'Fay');
+      expect((await homeOf(a, room.roomId))?.name).toBe('a');
+      // A is cut off from Redis: its lease lapses, and it lets its rooms go on its own.
+      proxy.hold();
+      proxy.cut();
+      await vi.waitFor(() => expect(fay.socket.connected).toBe(false), { timeout: 10_000, interval: 50 });
+      await checkTakeover(room, fay);
+    } finally {
+      proxy.resume();
+      await a.server.close();
+      await proxy.close();
+    }
   });
 });
+
+/** B takes over a room whose home (a) was cut off, and Fay, let go by a, resumes her seat there. */
+async function checkTakeover(room: Awaited<ReturnType<typeof createRoom>>, fay: Awaited<ReturnType<typeof enter>>): Promise<void> {
+  const seat = (await b.server.store.get(room.roomId))!.members[fay.id]!;
+  expect(seat.connectionId, 'the seat is left for its resume on the home').not.toBeNull();
+  // B takes the room once A's lease has lapsed in Redis and B has been steady for a lease period.
+  await vi.waitFor(async () => expect((await connectFor(b.server.url, room.roomId)).socket?.connected).toBe(true), { timeout: 15_000, interval: 250 });
+  expect((await homeOf(b, room.roomId))?.name).toBe('b');
+  // B, the home, marks the seat away on its own sweep (its connection is not on B) and Fay resumes there.
+  await b.server.sweeper.sweep();
+  expect((await b.server.store.get(room.roomId))!.members[fay.id]!.connectionId).toBeNull();
+  const back = await resume(b.server, fay);
+  expect(back.entered.self.role).toBe('facilitator');
+}

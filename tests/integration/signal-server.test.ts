@@ -443,7 +443,7 @@ describe('signal server (in-memory store)', () => {
       expect(await health.json()).toEqual({ status: 'ok' });
       const ready = await fetch(`${t.server.url}/readyz`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({ checks: { workers: true, store: true } });
+      expect(await ready.json()).toMatchObject({ checks: { workers: true, lease: true } });
       expect(t.server.pool.healthy).toBe(true);
     });
   });
@@ -1167,7 +1167,9 @@ describe('signal server with the Redis store', () => {
       ['Fay', 'admitted'],
       ['Bo', 'admitted'],
     ]);
-    expect(doc).toEqual(await t.server.store.get(room.roomId));
+    // The home lives in fields of its own beside the document.
+    const { home: _home, ...stored } = (await t.server.store.get(room.roomId))!;
+    expect(doc).toEqual(stored);
 
     // A drop keeps Bo's seat in Redis, marked away; the sweep after the grace period frees it.
     await drop(t.server, bo);
@@ -1200,7 +1202,7 @@ describe('signal server with the Redis store', () => {
   it('reports the store in /readyz', async () => {
     const ready = await fetch(`${t.server.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ checks: { workers: true, store: true } });
+    expect(await ready.json()).toMatchObject({ checks: { workers: true, lease: true } });
   });
 
   it('session.end leaves only the acknowledgement record in Redis, under its own TTL', async () => {
@@ -1214,10 +1216,13 @@ describe('signal server with the Redis store', () => {
     const wes = await waitingMember(node.server, room, 'Wes');
     const agnes = await enter(node.server, room.roomId, room.inviteToken, 'Agnes');
     await mediaJoin(mo);
-    // The room, the index of live rooms (ids only, for MAX_ROOMS), this node's heartbeat
-    // (which keeps its people's seats held), and the count of rooms created from this address
-    // this hour, keyed by a digest of the address, never the address itself.
+    // The room, the index of live rooms (ids only, for MAX_ROOMS), this node's lease and its
+    // place in the list of nodes (which keep its rooms its own), the rooms it is home to, and
+    // the count of rooms created from this address this hour, keyed by a digest of the
+    // address, never the address itself.
     const nodeKey = `${ownPrefix}node:${node.server.nodeId}`;
+    const nodesKey = `${ownPrefix}nodes`;
+    const homedKey = `${ownPrefix}homed:${node.server.nodeId}`;
     const indexKey = `${ownPrefix}rooms`;
     const creationKeys = await redis.keys(`${ownPrefix}limit:room-creations:*`);
     expect(creationKeys).toHaveLength(1);
@@ -1225,13 +1230,13 @@ describe('signal server with the Redis store', () => {
     expect(creationKey).not.toContain('127.0.0.1');
     expect(await redis.get(creationKey)).toBe('1');
     expect(await redis.ttl(creationKey)).toBeLessThanOrEqual(3600);
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([nodeKey, `${ownPrefix}room:${room.roomId}`, indexKey, creationKey].sort());
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([nodeKey, nodesKey, homedKey, `${ownPrefix}room:${room.roomId}`, indexKey, creationKey].sort());
     expect(await redis.zRange(indexKey, 0, -1)).toEqual([room.roomId]);
 
     await command(fac, { type: 'session.end' });
     for (const p of [fac, mo, wes, agnes]) expect(await waitForEvent(p.socket, 'room:ended')).toEqual({ reason: 'session-ended' });
     const recordKey = `${ownPrefix}acknowledgements:${room.roomId}`;
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, creationKey].sort());
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, nodesKey, creationKey].sort());
     const ttl = await redis.ttl(recordKey);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);
@@ -1243,7 +1248,7 @@ describe('signal server with the Redis store', () => {
     expect(node.server.rooms.mediaCount).toBe(0);
     const late = await connect(node.server);
     expectError(await request(late, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Lou' }), 'NOT_FOUND');
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, creationKey].sort());
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, nodesKey, creationKey].sort());
   });
 });
 

@@ -45,7 +45,7 @@ describe('synthetic members (load generator, small)', () => {
     const loads = server.pool.loads[0]!;
     expect({ producers: loads.producers, consumers: loads.consumers, transports: loads.transports }).toEqual({ producers: 8, consumers: 24, transports: 8 });
     for (const member of members.splice(0)) await member.leave();
-    await vi.waitFor(() => expect(server.rooms.roomCount).toBe(0), WAIT);
+    await vi.waitFor(() => expect(server.rooms.mediaCount).toBe(0), WAIT);
     expect(server.pool.loads[0]).toMatchObject({ routers: 0, transports: 0, producers: 0, consumers: 0 });
   });
 

@@ -200,7 +200,8 @@ export class LiveRoom {
   /** The facilitators' talk-time bars; every `save`-th report also saves the tallies (fenced). */
   reportTalkTime(now: number, save: boolean): void {
     const state = this.#latest;
-    if (!state || !this.acting || this.sessions.size === 0) return;
+    // Nothing to report before anyone's media started (or after it all stopped, with nothing counted).
+    if (!state || !this.acting || this.sessions.size === 0 || (!this.#media && this.talk.size === 0)) return;
     if (save) this.saveTalk();
     const speakers = membersInOrder(state).filter((m) => m.role === 'member' && m.stage === 'admitted');
     this.toFacilitators('talk:time', { at: now, members: this.talk.snapshot(speakers.map((m) => m.id)) });
@@ -244,7 +245,7 @@ export class LiveRoom {
   close(reason: CloseReason): void {
     if (this.#closed) return;
     this.#closed = reason;
-    if (reason !== 'ended') this.#deps.log.warn('letting go of a room served here', { room: roomTag(this.id), reason });
+    if (reason === 'released') this.#deps.log.warn('letting go of a room served here', { room: roomTag(this.id) });
     this.#timers.clearAll();
     this.queue.close(reason === 'ended' ? () => new ProtocolFailure('NOT_FOUND', 'This session has ended') : moved);
     this.sessions.clear(reason === 'ended' ? { terminate: 'session-ended' } : 'moveAway');
