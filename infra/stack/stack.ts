@@ -26,15 +26,22 @@ export interface StackOptions {
   mediaAddress?: string;
   /** More environment for every node (e.g. SEAT_GRACE_SECONDS). */
   env?: Record<string, string>;
+  /** More environment for one node, by its name (e.g. its own REDIS_URL through a proxy a test can cut). */
+  nodeEnv?: (name: string) => Record<string, string>;
+  /** Where the built server and web client are (`apps/signal/dist`, `apps/web/.next`): this checkout by default, or e.g. another commit's export. */
+  appRoot?: string;
 }
 
 export interface StackNode {
   readonly name: string;
   readonly port: number;
+  /** The node's current process (a new one after `restart`). */
   readonly child: Child;
   output(): string;
   /** Kill it with SIGKILL, as a machine or process dies. */
   kill(): Promise<void>;
+  /** Once its process has exited: start it again under the same name, port and environment (as a supervisor does); resolves once it listens. */
+  restart(): Promise<void>;
 }
 
 export interface Stack {
@@ -48,10 +55,26 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function startNode(name: string, port: number, env: Record<string, string>): Promise<StackNode> {
-  const child = startChild(process.execPath, [path.join(repoRoot, 'apps/signal/dist/main.js')], { ...process.env, ...env, NODE_NAME: name, PORT: String(port) }, repoRoot);
-  await waitForPort('127.0.0.1', port, child, 60_000);
-  return { name, port, child, output: child.output, kill: () => child.kill() };
+async function startNode(name: string, port: number, env: Record<string, string>, appRoot = repoRoot): Promise<StackNode> {
+  const spawnNode = async () => {
+    const started = startChild(process.execPath, [path.join(appRoot, 'apps/signal/dist/main.js')], { ...process.env, ...env, NODE_NAME: name, PORT: String(port) }, appRoot);
+    await waitForPort('127.0.0.1', port, started, 60_000);
+    return started;
+  };
+  let child = await spawnNode();
+  return {
+    name,
+    port,
+    get child() {
+      return child;
+    },
+    output: () => child.output(),
+    kill: () => child.kill(),
+    async restart() {
+      await child.exited;
+      child = await spawnNode();
+    },
+  };
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -86,7 +109,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const nodes: StackNode[] = [];
     const count = options.nodes ?? 2;
     for (let i = 0; i < count; i++) {
-      const node = await startNode(String.fromCharCode(97 + i), await freePort(), shared);
+      const name = String.fromCharCode(97 + i);
+      const node = await startNode(name, await freePort(), { ...shared, ...options.nodeEnv?.(name) }, options.appRoot);
       nodes.push(node);
       stopping.push(() => node.child.stop());
     }
