@@ -292,16 +292,23 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
     let redis: RedisClientType;
 
     /**
-     * Every key of this server under the prefix but its node heartbeat (`<prefix>node:<id>`,
-     * a value of "1" with a 6 s TTL that says the process is alive: nothing about anyone) and
-     * the per-address limit counts (`<prefix>limit:<name>:<digest of the address>`, a number
-     * with a TTL of at most an hour: no address, no name).
+     * Every key of this server under the prefix but its node's lease (`<prefix>node:<id>`, the
+     * node's routing name with a 5 s TTL: nothing about anyone), the list of nodes by lease
+     * expiry (`<prefix>nodes`: process ids) and the per-address limit counts
+     * (`<prefix>limit:<name>:<digest of the address>`, a number with a TTL of at most an hour:
+     * no address, no name). The set of rooms this node serves (`<prefix>homed:<id>`, room ids
+     * only) is listed while a room lives, and goes with the room.
      */
     const keys = async (): Promise<string[]> => {
       const found: string[] = [];
       for await (const batch of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) found.push(...batch);
-      const heartbeats = found.filter((key) => key.startsWith(`${prefix}node:`));
-      for (const key of heartbeats) expect(await redis.get(key)).toBe('1');
+      const leases = found.filter((key) => key.startsWith(`${prefix}node:`));
+      for (const key of leases) {
+        expect(await redis.get(key)).toMatch(/^[a-z0-9-]+$/);
+        expect(await redis.pTTL(key)).toBeLessThanOrEqual(5000);
+      }
+      const nodes = found.filter((key) => key === `${prefix}nodes`);
+      const heartbeats = [...leases, ...nodes];
       const limits = found.filter((key) => key.startsWith(`${prefix}limit:`));
       for (const key of limits) {
         expect(key).toMatch(/:limit:[a-z-]+:[A-Za-z0-9_-]{22}$/);
@@ -346,7 +353,10 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
       const recordKey = `${prefix}acknowledgements:${roomId}`;
       // Its talk time may be saved beside it too (member ids and milliseconds, no names).
       const talkKey = `${prefix}talk:${roomId}`;
-      expect((await keys()).filter((key) => key !== talkKey)).toEqual([roomKey, `${prefix}rooms`]);
+      const homed = (await keys()).filter((key) => key.startsWith(`${prefix}homed:`));
+      expect(homed).toHaveLength(1);
+      expect(await redis.sMembers(homed[0]!)).toEqual([roomId]);
+      expect((await keys()).filter((key) => key !== talkKey && !homed.includes(key))).toEqual([roomKey, `${prefix}rooms`]);
       expect((await redis.get(talkKey)) ?? '').not.toContain(BEA);
       expect(await redis.zRange(`${prefix}rooms`, 0, -1)).toEqual([roomId]);
       expect(await redis.ttl(roomKey)).toBeGreaterThan(0);

@@ -94,7 +94,7 @@ describe('the server restarts during a session, with Redis', () => {
     server = await startProductionServer(env);
     await expectBack('after kill -9');
 
-    // Cyd's seat: away once the dead node's heartbeat lapses, then freed after the grace period.
+    // Cyd's seat: away on the restarted node's first sweep (it took its predecessor's rooms at once, by name), then freed after the grace period.
     await eventually(async () => expect(await tileConnection(ada.page, 'Cyd')).toBe('reconnecting'), 30_000);
     await eventually(async () => expect(await peerNames(ada.page)).toEqual(['Bea']), (GRACE_SECONDS + 20) * 1000, 500);
     await eventually(async () => expect(await ada.page.getByTestId('member-list').innerText()).not.toContain('Cyd'));

@@ -44,7 +44,12 @@ describe('the stack: HTTPS proxy, two signalling nodes, coturn', () => {
   const people: Record<(typeof NAMES)[number], Member> = {} as never;
   let roomId: string;
 
-  const stored = async (): Promise<StoredRoom> => JSON.parse((await redis.hGet(`${stack.prefix}room:${roomId}`, 'doc'))!) as StoredRoom;
+  /** The room as Redis holds it: its document, and its home in fields of its own (which only claims write). */
+  const stored = async (): Promise<StoredRoom> => {
+    const [doc, node, name] = await redis.hmGet(`${stack.prefix}room:${roomId}`, ['doc', 'home', 'homeName']);
+    const state = JSON.parse(doc!) as StoredRoom;
+    return { ...state, home: node ? { node, name: name ?? '' } : null };
+  };
   const homeNode = async (): Promise<StackNode> => {
     const home = (await stored()).home;
     const node = stack.nodes.find((n) => n.name === home?.name);

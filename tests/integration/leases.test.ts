@@ -36,7 +36,7 @@ import {
  * A room's home is a fenced lease (#16). Each case here was a failure of the code before it:
  * a node cut off from Redis went on forwarding a room's media after another node took the
  * room over, so a member removed through the new home kept hearing and being heard; after a
- * Redis outage longer than the heartbeat the first node back took every other node's rooms;
+ * Redis outage longer than the lease the first node back took every other node's rooms;
  * an ending whose record failed was never told to anyone and could not be finished; a
  * start-up failing half way left workers and timers behind.
  */
