@@ -52,7 +52,7 @@ export interface MemberHooks {
   packet(member: ChaosMember, peerId: string, kind: Kind, at: number): void;
   /** Its seat was refused on resume: `early` if that was before the grace period could have ended. */
   seatLost(member: ChaosMember, detail: string, early: boolean): void;
-  /** Whether this member's room is being ended (a refused resume is then expected). */
+  /** Whether this member's seat is meant to be gone (its session ended, or it was removed): a refused resume is then how it learns so. */
   ending(member: ChaosMember): boolean;
 }
 
@@ -325,8 +325,8 @@ export class ChaosMember {
             return;
           }
           if (code === 'FORBIDDEN' || code === 'NOT_FOUND') {
-            // The session ended while this member was away: it learns so on its way back.
-            this.ended ??= { reason: 'session-gone', at: Date.now() };
+            // Its session ended or it was removed while away: it learns so on its way back.
+            this.ended ??= { reason: 'gone', at: Date.now() };
             this.state = 'ended';
             socket.close();
             return;
