@@ -1,5 +1,5 @@
 import { ProtocolFailure, type Command, type CommandType } from '@group-room/shared';
-import { authorise } from './authorisation.js';
+import { authorise, isAllowed } from './authorisation.js';
 import { memberFits, recordAcknowledgement } from './capacity.js';
 import { floorHandlers } from './floor-commands.js';
 import type { Handler, Handlers } from './handler.js';
@@ -119,9 +119,8 @@ export const applyCommand =
     if (state.ended) {
       // Ending again is how an ending that was recorded but not carried out (its answer was
       // lost, or the node failed right after) is finished: unchanged, and published again.
-      if (command.type !== 'session.end') throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
-      authorise(state, actorId, command.type);
-      return state;
+      if (command.type === 'session.end' && isAllowed(state, actorId, command.type)) return state;
+      throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
     }
     authorise(state, actorId, command.type);
     const handler = handlers[command.type] as Handler<CommandType>;
