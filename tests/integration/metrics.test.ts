@@ -83,6 +83,7 @@ describe('metrics', () => {
     expect(sample(text, 'group_room_requests_refused_total{code="FORBIDDEN"}')).toBe(1);
     expect(sample(text, 'group_room_resumes_total{outcome="ok"}')).toBe(1);
     expect(sample(text, 'group_room_draining')).toBe(0);
+    expect(sample(text, 'group_room_lease_valid')).toBe(1);
     expect(text).toMatch(/^group_room_nodejs_eventloop_lag_seconds \d/m);
     expect(text).toMatch(/^group_room_process_cpu_seconds_total \d/m);
 

@@ -135,6 +135,7 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
     media: () => pool.loads,
     workerUsage: () => pool.usage(),
     draining: () => draining,
+    leaseValid: () => lease.valid(),
   });
 
   const metricsServer =

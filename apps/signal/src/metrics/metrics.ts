@@ -16,6 +16,8 @@ export interface MetricSources {
   /** Per worker: CPU seconds used and peak resident memory in bytes. */
   workerUsage(): Promise<{ cpuSeconds: number; maxRssBytes: number }[]>;
   draining(): boolean;
+  /** Whether this node's lease is live (it may serve its rooms). */
+  leaseValid(): boolean;
 }
 
 const MUTE_COMMANDS = new Set(['member.mute', 'member.muteAll']);
@@ -103,6 +105,14 @@ export class Metrics {
       registers,
       collect() {
         this.set(sources.draining() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'group_room_lease_valid',
+      help: '1 while this node holds its lease in Redis and serves its rooms; 0 when it let them go (cut off from Redis)',
+      registers,
+      collect() {
+        this.set(sources.leaseValid() ? 1 : 0);
       },
     });
   }
