@@ -62,7 +62,22 @@ interface PageStream {
   sampledAt: number;
   /** A lower bound of the last time bytes arrived (the start of the sample before the one that saw them grow). */
   flowAt: number;
+  /** The recent such lower bounds (the last minute or so). */
+  flows: number[];
 }
+
+interface Pair {
+  what: string;
+  /** Received by the page (sampled about once a second) rather than by a synthetic member (exact). */
+  page: boolean;
+  /** When its video last arrived (for the page: a lower bound). */
+  flowAt(): number;
+  /** Whether video arrived in (from, to] (for the page: a sample's lower bound in it). */
+  flowedWithin(from: number, to: number): boolean;
+}
+
+/** What a page sample may lag behind the media: a page stream is judged this long after a deadline. */
+const PAGE_SLACK_MS = 2500;
 
 interface Room {
   index: number;
@@ -481,10 +496,12 @@ export class ChaosRun {
     for (const sample of samples) {
       const key = `${sample.peerName}:${sample.kind}`;
       const prev = room.pageStreams.get(key);
-      const next: PageStream = { bytes: sample.bytesReceived, sampledAt: start, flowAt: prev?.flowAt ?? 0 };
+      const next: PageStream = { bytes: sample.bytesReceived, sampledAt: start, flowAt: prev?.flowAt ?? 0, flows: prev?.flows ?? [] };
       if (prev && sample.bytesReceived > prev.bytes) {
         // Bytes that arrived after the previous sample started.
         next.flowAt = prev.sampledAt;
+        next.flows.push(prev.sampledAt);
+        if (next.flows.length > 60) next.flows.shift();
         const memberId = ids.get(sample.peerName);
         for (const silence of memberId ? (this.#silences.get(memberId) ?? []) : []) {
           if (silence.kind !== sample.kind || prev.sampledAt < silence.since || start > silence.until || silence.hit.has('page')) continue;
@@ -500,23 +517,33 @@ export class ChaosRun {
   // Video flowing
 
   /** Every (receiver, sender) video stream that should flow now, with when it last flowed. */
-  #expected(room: Room): { what: string; flowAt: () => number }[] {
+  #expected(room: Room): Pair[] {
     const seated = room.members.filter((m) => (m.state === 'in' || m.state === 'away') && m.memberId);
     const pageIn = room.pageStatus === 'joined';
-    const pairs: { what: string; flowAt: () => number }[] = [];
+    const pairs: Pair[] = [];
+    const synthetic = (what: string, receiver: ChaosMember, sender: string): Pair => {
+      const flowAt = () => receiver.lastFrom.get(`${sender}:video`) ?? 0;
+      return { what, page: false, flowAt, flowedWithin: (from, to) => flowAt() > from && flowAt() <= to };
+    };
     for (const receiver of seated) {
       for (const sender of seated) {
         if (sender === receiver || this.#silenced(sender.memberId, 'video')) continue;
-        pairs.push({ what: `${sender.name}→${receiver.name}`, flowAt: () => receiver.lastFrom.get(`${sender.memberId}:video`) ?? 0 });
+        pairs.push(synthetic(`${sender.name}→${receiver.name}`, receiver, sender.memberId!));
       }
       if (pageIn && room.facilitatorId && !this.#silenced(room.facilitatorId, 'video')) {
-        pairs.push({ what: `Fay→${receiver.name}`, flowAt: () => receiver.lastFrom.get(`${room.facilitatorId}:video`) ?? 0 });
+        pairs.push(synthetic(`Fay→${receiver.name}`, receiver, room.facilitatorId));
       }
     }
     if (pageIn) {
       for (const sender of seated) {
         if (this.#silenced(sender.memberId, 'video')) continue;
-        pairs.push({ what: `${sender.name}→Fay`, flowAt: () => room.pageStreams.get(`${sender.name}:video`)?.flowAt ?? 0 });
+        const stream = () => room.pageStreams.get(`${sender.name}:video`);
+        pairs.push({
+          what: `${sender.name}→Fay`,
+          page: true,
+          flowAt: () => stream()?.flowAt ?? 0,
+          flowedWithin: (from, to) => (stream()?.flows ?? []).some((t) => t > from && t <= to),
+        });
       }
     }
     return pairs;
@@ -539,33 +566,47 @@ export class ChaosRun {
     return longest;
   }
 
-  #missing(since: number): string[] {
+  /** Expected streams whose video has not arrived since `since` (or, with `until`, did not arrive in (since, until]). */
+  #missing(since: number, which: 'all' | 'synthetic' | 'page' = 'all', until?: number): string[] {
     const missing: string[] = [];
     for (const room of this.#rooms) {
       if (room.ending) continue;
-      for (const pair of this.#expected(room)) if (pair.flowAt() < since) missing.push(`${room.label} ${pair.what}`);
+      for (const pair of this.#expected(room)) {
+        if (which !== 'all' && pair.page !== (which === 'page')) continue;
+        const flowed = until === undefined ? pair.flowAt() >= since : pair.flowedWithin(since, until);
+        if (!flowed) missing.push(`${room.label} ${pair.what}`);
+      }
     }
     return missing;
   }
 
   /** After a fault clears at `clearAt`: time until every expected video flows again (a violation if not within 10 s). */
   async #recovery(kind: FaultKind, injectedAt: number, clearAt: number): Promise<void> {
+    const deadline = clearAt + VIDEO_AGAIN_MS;
     let reported = false;
+    /** Streams to synthetic members still without video at the deadline (exact, read then). */
+    let lateAtMembers: string[] | undefined;
+    let recoveredAt: number | undefined;
     for (;;) {
       const now = Date.now();
       const missing = this.#missing(clearAt);
-      if (missing.length === 0) {
+      if (missing.length === 0 && recoveredAt === undefined) {
+        recoveredAt = now;
         this.report.recoveries[kind].push(now - clearAt);
         const gap = this.#longestGap(injectedAt, now);
         this.report.gaps[kind].push(gap);
         this.#log(`${kind}: video flowing everywhere again ${((now - clearAt) / 1000).toFixed(1)} s after the fault cleared (longest pause of a stream ${(gap / 1000).toFixed(1)} s)`);
-        return;
       }
-      if (!reported && now > clearAt + VIDEO_AGAIN_MS) {
+      // Recovered in time; or late, once the check at the deadline is decided.
+      if (recoveredAt !== undefined && (recoveredAt <= deadline || reported)) return;
+      if (lateAtMembers === undefined && now > deadline) lateAtMembers = this.#missing(clearAt, 'synthetic');
+      // The page's streams once its samples have caught up with the deadline: did video arrive by then?
+      if (!reported && lateAtMembers !== undefined && now > deadline + PAGE_SLACK_MS) {
         reported = true;
-        this.#violation('videoAgain', `${kind}: ${missing.length} stream(s) without video 10 s after the fault cleared: ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ', …' : ''}`);
+        const late = [...lateAtMembers, ...this.#missing(clearAt, 'page', deadline)];
+        if (late.length) this.#violation('videoAgain', `${kind}: ${late.length} stream(s) without video 10 s after the fault cleared: ${late.slice(0, 4).join(', ')}${late.length > 4 ? ', …' : ''}`);
       }
-      if (now > clearAt + RECOVERY_LIMIT_MS) {
+      if (recoveredAt === undefined && now > clearAt + RECOVERY_LIMIT_MS) {
         this.report.unrecovered[kind]++;
         this.#log(`${kind}: ${missing.length} stream(s) still without video ${RECOVERY_LIMIT_MS / 1000} s after the fault cleared`);
         return;
@@ -585,10 +626,10 @@ export class ChaosRun {
       }
     }
     while (Date.now() < deadline) {
-      if (this.#missing(Date.now() - 2000).length === 0) return;
+      if (this.#missing(Date.now() - 3000).length === 0) return;
       await pause(250);
     }
-    this.#log(`not steady after 30 s: ${this.#missing(Date.now() - 2000).slice(0, 4).join(', ')}`);
+    this.#log(`not steady after 30 s: ${this.#missing(Date.now() - 3000).slice(0, 4).join(', ')}`);
   }
 
   /** The facilitator page lost its seat (a violation counted by the watcher): it enters again with the facilitator link. */
