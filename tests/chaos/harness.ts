@@ -74,6 +74,10 @@ interface Pair {
   flowAt(): number;
   /** Whether video arrived in (from, to] (for the page: a sample's lower bound in it). */
   flowedWithin(from: number, to: number): boolean;
+  /** At a synthetic member: the longest pause since the fault's injection (see ChaosMember.gap). */
+  gap?: (now: number) => number;
+  /** The sender's member id. */
+  sender: string;
 }
 
 /** What a page sample may lag behind the media: a page stream is judged this long after a deadline. */
@@ -519,11 +523,12 @@ export class ChaosRun {
   /** Every (receiver, sender) video stream that should flow now, with when it last flowed. */
   #expected(room: Room): Pair[] {
     const seated = room.members.filter((m) => (m.state === 'in' || m.state === 'away') && m.memberId);
-    const pageIn = room.pageStatus === 'joined';
+    // The page is expected to come back too, whatever it shows on its way (only a page that left is not).
+    const pageIn = !PAGE_LOST.has(room.pageStatus);
     const pairs: Pair[] = [];
     const synthetic = (what: string, receiver: ChaosMember, sender: string): Pair => {
       const flowAt = () => receiver.lastFrom.get(`${sender}:video`) ?? 0;
-      return { what, page: false, flowAt, flowedWithin: (from, to) => flowAt() > from && flowAt() <= to };
+      return { what, sender, page: false, flowAt, flowedWithin: (from, to) => flowAt() > from && flowAt() <= to, gap: (now) => receiver.gap(`${sender}:video`, now) };
     };
     for (const receiver of seated) {
       for (const sender of seated) {
@@ -540,6 +545,7 @@ export class ChaosRun {
         const stream = () => room.pageStreams.get(`${sender.name}:video`);
         pairs.push({
           what: `${sender.name}→Fay`,
+          sender: sender.memberId!,
           page: true,
           flowAt: () => stream()?.flowAt ?? 0,
           flowedWithin: (from, to) => (stream()?.flows ?? []).some((t) => t > from && t <= to),
@@ -553,14 +559,11 @@ export class ChaosRun {
   #longestGap(from: number, now: number): number {
     let longest = 0;
     for (const room of this.#rooms) {
-      const seated = room.members.filter((m) => (m.state === 'in' || m.state === 'away') && m.memberId);
-      const senders = [...seated.map((m) => m.memberId!), ...(room.facilitatorId ? [room.facilitatorId] : [])];
-      for (const receiver of seated) {
-        for (const sender of senders) {
-          if (sender === receiver.memberId) continue;
-          if ((this.#silences.get(sender) ?? []).some((s) => s.kind === 'video' && s.since - SETTLE_MS < now && s.until > from)) continue;
-          longest = Math.max(longest, receiver.gap(`${sender}:video`, now));
-        }
+      if (room.ending) continue;
+      for (const pair of this.#expected(room)) {
+        if (!pair.gap) continue;
+        if ((this.#silences.get(pair.sender) ?? []).some((s) => s.kind === 'video' && s.since - SETTLE_MS < now && s.until > from)) continue;
+        longest = Math.max(longest, pair.gap(now));
       }
     }
     return longest;
