@@ -206,7 +206,10 @@ export class ChaosRun {
       await this.#steady();
       // The given minutes are the faults' time, after the set-up.
       const deadline = Date.now() + this.#options.minutes * 60_000;
-      let deck: FaultKind[] = [];
+      // Faults come in rounds of every kind, shuffled; the first round puts the kinds that
+      // exercise the home's lease first, so that even a short run (the 2-minute test) has them.
+      const leading: FaultKind[] = ['redis-cut-one', 'redis-outage-all', 'node-sigkill', 'remove', 'mute'];
+      let deck: FaultKind[] = [...this.#shuffle([...leading]), ...this.#shuffle(FAULT_KINDS.filter((k) => !leading.includes(k)))];
       while (Date.now() < deadline - 10_000) {
         if (deck.length === 0) deck = this.#shuffle([...FAULT_KINDS]);
         const kind = deck.shift()!;
@@ -783,11 +786,11 @@ export class ChaosRun {
   // -------------------------------------------------------------------------------------------
   // Faults
 
-  /** The node to hit: usually the home of some room (that is where it hurts), else either. */
-  #targetNode(): StackNode {
+  /** The node to hit: usually (`homeShare` of the time) the home of some room, as that is where it hurts, else either. */
+  #targetNode(homeShare = 0.75): StackNode {
     const nodes = this.#stack!.nodes;
     const homes = this.#rooms.map((r) => r.home).filter((h): h is string => !!h);
-    const name = this.#random() < 0.75 ? this.#pick(homes) : undefined;
+    const name = this.#random() < homeShare ? this.#pick(homes) : undefined;
     return nodes.find((n) => n.name === name) ?? this.#pick(nodes)!;
   }
 
@@ -823,7 +826,7 @@ export class ChaosRun {
         break;
       }
       case 'redis-cut-one': {
-        const node = this.#targetNode();
+        const node = this.#targetNode(1);
         const proxy = this.#proxies.get(node.name)!;
         const holdMs = this.#between(3000, 10_000);
         this.#log(`${kind}: node ${node.name} loses Redis for ${(holdMs / 1000).toFixed(1)} s (home of ${this.#homeOf(node.name)})`);
@@ -833,7 +836,7 @@ export class ChaosRun {
         // Most times, in a room of that node, the facilitator's own connection blips during the
         // cut (so it may come back on the other node) and then they act, late in the cut.
         let action: Promise<unknown> = Promise.resolve();
-        if (this.#random() < 0.7) {
+        if (this.report.faults[kind] === 1 || this.#random() < 0.7) {
           const room = this.#pick(this.#rooms.filter((r) => r.home === node.name)) ?? this.#pick(this.#rooms)!;
           await pause(holdMs * 0.4);
           await this.#cutPage(room);
