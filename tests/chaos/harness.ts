@@ -164,6 +164,7 @@ export class ChaosRun {
   #portOwnersAt = 0;
   readonly #episodes = new Set<string>();
   #stopping = false;
+  #stopRequested = false;
   readonly #timers: NodeJS.Timeout[] = [];
 
   constructor(options: ChaosOptions) {
@@ -210,7 +211,7 @@ export class ChaosRun {
       // exercise the home's lease first, so that even a short run (the 2-minute test) has them.
       const leading: FaultKind[] = ['redis-cut-one', 'redis-outage-all', 'node-sigkill', 'remove', 'mute'];
       let deck: FaultKind[] = [...this.#shuffle([...leading]), ...this.#shuffle(FAULT_KINDS.filter((k) => !leading.includes(k)))];
-      while (Date.now() < deadline - 10_000) {
+      while (Date.now() < deadline - 10_000 && !this.#stopRequested) {
         if (deck.length === 0) deck = this.#shuffle([...FAULT_KINDS]);
         const kind = deck.shift()!;
         try {
@@ -229,6 +230,11 @@ export class ChaosRun {
       await this.#tearDown();
     }
     return this.report;
+  }
+
+  /** Stop injecting after the fault under way; the sessions are then ended and checked as usual. */
+  requestStop(): void {
+    this.#stopRequested = true;
   }
 
   #shuffle<T>(items: T[]): T[] {

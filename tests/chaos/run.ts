@@ -1,4 +1,4 @@
-import { runChaos } from './harness.js';
+import { ChaosRun } from './harness.js';
 import { formatReport, totalViolations } from './report.js';
 
 /*
@@ -26,8 +26,20 @@ const guard = setTimeout(
 );
 guard.unref();
 
+const run = new ChaosRun({ minutes, rooms, membersPerRoom, ...(seed !== undefined ? { seed } : {}), log: (line) => process.stdout.write(`${line}\n`) });
+// Ctrl-C: finish the fault under way, end the sessions, stop everything and report; twice: at once.
+let interrupted = false;
+const interrupt = () => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  process.stdout.write('chaos: stopping after the fault under way (Ctrl-C again to quit at once)\n');
+  run.requestStop();
+};
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+
 try {
-  const report = await runChaos({ minutes, rooms, membersPerRoom, ...(seed !== undefined ? { seed } : {}), log: (line) => process.stdout.write(`${line}\n`) });
+  const report = await run.run();
   process.stdout.write(formatReport(report));
   process.exit(totalViolations(report) === 0 ? 0 : 1);
 } catch (error) {
