@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConnectQuery, MAX_MESSAGE_BYTES, type ConnectRefusal, type RoomCreationInfo } from '@group-room/shared';
+import { MAX_MESSAGE_BYTES, type RoomCreationInfo } from '@group-room/shared';
 import express from 'express';
 import { Server } from 'socket.io';
 import { LinkTokens } from './auth/link-tokens.js';
@@ -11,7 +11,6 @@ import { detectAnnouncedAddress, type Config } from './config.js';
 import { healthRoutes } from './http/health.js';
 import { socketOriginCheck, strictTransport } from './http/security.js';
 import { mountWeb } from './http/web.js';
-import { LiveRoom } from './live/live-room.js';
 import { LiveRooms } from './live/live-rooms.js';
 import { NodeLease } from './live/node-lease.js';
 import { SeatSweeper } from './live/seat-sweeper.js';
@@ -23,6 +22,7 @@ import { startMetricsServer } from './metrics/metrics-server.js';
 import { LimitBackend, SocketsPerAddress } from './signaling/address-limits.js';
 import { Connection, type SignalIo } from './signaling/connection.js';
 import { requestTable } from './signaling/handlers/index.js';
+import { homeHandshake } from './signaling/home-handshake.js';
 import { mediaSetUpBurst, RequestLimits } from './signaling/request-limits.js';
 import { bindRequests } from './signaling/request-router.js';
 import { createRoomStore } from './store/create-room-store.js';
@@ -193,24 +193,8 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
     socket.conn.once('close', release);
     next();
   });
-  // A room's sockets are all served by its home node: a connection for a room another node
-  // holds is refused with that node's name, and the client connects again with it as a hint
-  // the proxy routes by (see infra/README.md). The hint itself decides nothing here: a room is
-  // taken from its home only once the home's lease has lapsed.
-  io.use((socket, next) => {
-    const query = ConnectQuery.safeParse(socket.handshake.query);
-    const room = query.success ? query.data.room : undefined;
-    if (!room) return next();
-    live.claim(room).then(
-      (where) => {
-        if (where === 'missing' || where instanceof LiveRoom) return next();
-        const refusal: ConnectRefusal = { code: 'ELSEWHERE', node: where.elsewhere };
-        next(Object.assign(new Error('This session is served by another node'), { data: refusal }));
-      },
-      // The store is unreachable: let the connection in, its requests will say so.
-      () => next(),
-    );
-  });
+  // A room's sockets are all served by its home node (see home-handshake.ts).
+  io.use(homeHandshake(live, lease.leaseMs));
   const deps = { store, rooms: live, tokens, roomCreation, config, log, nodeId: node.id, draining: () => draining, metrics };
   io.on('connection', (socket) => {
     const connection = new Connection(socket, deps);

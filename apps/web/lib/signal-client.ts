@@ -83,7 +83,7 @@ export class SignalClient {
       if (!refusal.success) return;
       const { node } = refusal.data;
       // Named that node already and still landed elsewhere: it is down, and the room is
-      // taken over once its heartbeat lapses. Ask again later, backing off, never in a loop.
+      // taken over once its lease lapses. Ask again later, backing off, never in a loop.
       repeats = hinted === node ? repeats + 1 : 0;
       hinted = node;
       this.socket.io.opts.query = { room, node };

@@ -1,0 +1,43 @@
+import { ConnectQuery, type ConnectRefusal } from '@group-room/shared';
+import type { Socket } from 'socket.io';
+import { LiveRoom } from '../live/live-room.js';
+import type { LiveRooms } from '../live/live-rooms.js';
+
+/** How often a held handshake asks again whether the home's lease has lapsed. */
+const HOLD_POLL_MS = 250;
+
+/**
+ * Socket.IO middleware: a room's sockets are all served by its home node. A connection for a
+ * room another node holds is refused with that node's name, and the client connects again with
+ * it as a hint (`?node=`) the proxy routes by (see infra/README.md). The hint decides nothing:
+ * a room is taken from its home only once the home's lease has lapsed. But a client that named
+ * the home and was sent here anyway tells us the proxy found the home down, so its handshake is
+ * held (up to a lease period) while the lease runs out, instead of refused and retried with
+ * backoff: the room moves as soon as it may, and the client is in at once.
+ */
+export function homeHandshake(rooms: LiveRooms, leaseMs: number) {
+  return (socket: Socket, next: (error?: Error) => void): void => {
+    const query = ConnectQuery.safeParse(socket.handshake.query);
+    const room = query.success ? query.data.room : undefined;
+    if (!room) return next();
+    const hinted = query.success ? query.data.node : undefined;
+    const deadline = Date.now() + leaseMs + HOLD_POLL_MS;
+    const attempt = (): void => {
+      rooms.claim(room).then(
+        (where) => {
+          if (where === 'missing' || where instanceof LiveRoom) return next();
+          const downThere = hinted === where.elsewhere && Date.now() < deadline && socket.conn.readyState === 'open';
+          if (downThere) {
+            setTimeout(attempt, HOLD_POLL_MS).unref();
+            return;
+          }
+          const refusal: ConnectRefusal = { code: 'ELSEWHERE', node: where.elsewhere };
+          next(Object.assign(new Error('This session is served by another node'), { data: refusal }));
+        },
+        // The store is unreachable: let the connection in, its requests will say so.
+        () => next(),
+      );
+    };
+    attempt();
+  };
+}
