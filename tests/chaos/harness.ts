@@ -55,6 +55,9 @@ interface Silence {
   what: string;
   /** Receivers already counted for it (one violation per receiver and silence). */
   hit: Set<string>;
+  /** The last forbidden arrival (ms after the acknowledgement), for the summary. */
+  lastHitMs: number;
+  during: string;
 }
 
 interface PageStream {
@@ -180,12 +183,33 @@ export class ChaosRun {
     this.#options.log(`[chaos ${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`);
   }
 
-  #violation(invariant: Invariant, detail: string): void {
+  #violation(invariant: Invariant, detail: string, example = true): void {
     this.report.violations[invariant]++;
     const examples = this.report.examples[invariant];
     const text = `${detail} [during ${this.#current}]`;
-    if (examples.length < 6) examples.push(text);
+    if (example && examples.length < 6) examples.push(text);
     this.#log(`VIOLATION ${invariant}: ${text}`);
+  }
+
+  /** A receiver got media a mute or removal forbids: counted once per receiver, summed up per silence at the end. */
+  #silenceBroken(silence: Silence, receiver: string, kind: Kind, afterMs: number): void {
+    silence.lastHitMs = Math.max(silence.lastHitMs, afterMs);
+    if (silence.hit.has(receiver)) return;
+    silence.hit.add(receiver);
+    silence.during = this.#current;
+    this.#violation('silenced', `${silence.room.label}: ${silence.what} of ${silence.name}: ${kind} reached ${receiver} ${afterMs} ms after the acknowledgement`, false);
+  }
+
+  /** One example line per broken mute or removal: who received it, and until when. */
+  #summariseSilences(): void {
+    for (const list of this.#silences.values()) {
+      for (const s of list) {
+        if (s.hit.size === 0 || this.report.examples.silenced.length >= 6) continue;
+        this.report.examples.silenced.push(
+          `${s.room.label}: ${s.what} of ${s.name}: ${s.kind} kept reaching ${[...s.hit].join(', ')} until ${(s.lastHitMs / 1000).toFixed(1)} s after the acknowledgement [during ${s.during}]`,
+        );
+      }
+    }
   }
 
   #pick<T>(items: readonly T[]): T | undefined {
@@ -227,6 +251,7 @@ export class ChaosRun {
       this.#current = 'ending';
       for (const room of this.#rooms) await this.#endSession(room);
     } finally {
+      this.#summariseSilences();
       await this.#tearDown();
     }
     return this.report;
@@ -380,14 +405,13 @@ export class ChaosRun {
       }
     }
     for (const silence of this.#silences.get(peerId) ?? []) {
-      if (silence.kind !== kind || at < silence.since || at >= silence.until || silence.hit.has(receiver.name)) continue;
-      silence.hit.add(receiver.name);
-      this.#violation('silenced', `${room.label}: ${silence.what} of ${silence.name}: ${kind} reached ${receiver.name} ${at - silence.ackAt} ms after the acknowledgement`);
+      if (silence.kind !== kind || at < silence.since || at >= silence.until) continue;
+      this.#silenceBroken(silence, receiver.name, kind, at - silence.ackAt);
     }
   }
 
   #silence(room: Room, member: { memberId: string; name: string }, kind: Kind, ackAt: number, what: string): Silence {
-    const silence: Silence = { room, memberId: member.memberId, name: member.name, kind, ackAt, since: ackAt + SETTLE_MS, until: Infinity, what, hit: new Set() };
+    const silence: Silence = { room, memberId: member.memberId, name: member.name, kind, ackAt, since: ackAt + SETTLE_MS, until: Infinity, what, hit: new Set(), lastHitMs: 0, during: '' };
     const list = this.#silences.get(member.memberId) ?? [];
     list.push(silence);
     this.#silences.set(member.memberId, list);
@@ -517,9 +541,8 @@ export class ChaosRun {
         if (next.flows.length > 60) next.flows.shift();
         const memberId = ids.get(sample.peerName);
         for (const silence of memberId ? (this.#silences.get(memberId) ?? []) : []) {
-          if (silence.kind !== sample.kind || prev.sampledAt < silence.since || start > silence.until || silence.hit.has('page')) continue;
-          silence.hit.add('page');
-          this.#violation('silenced', `${room.label}: ${silence.what} of ${silence.name}: ${sample.kind} bytes reached the facilitator's page ${prev.sampledAt - silence.ackAt}+ ms after the acknowledgement`);
+          if (silence.kind !== sample.kind || prev.sampledAt < silence.since || start > silence.until) continue;
+          this.#silenceBroken(silence, "the facilitator's page", sample.kind, prev.sampledAt - silence.ackAt);
         }
       }
       room.pageStreams.set(key, next);
