@@ -381,15 +381,27 @@ export class ChaosRun {
   async #tearDown(): Promise<void> {
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
-    for (const room of this.#rooms) for (const m of [...room.members, ...room.retired]) m.close();
+    // Each step on its own: whatever fails, the processes are stopped and the keys deleted.
+    for (const room of this.#rooms) {
+      for (const m of [...room.members, ...room.retired]) {
+        try {
+          m.close();
+        } catch {
+          // already closed
+        }
+      }
+    }
     await this.#browser?.close().catch(() => undefined);
     await this.#stack?.stop().catch(() => undefined);
     for (const proxy of this.#proxies.values()) await proxy.close().catch(() => undefined);
     this.#agent?.destroy();
     if (this.#redis?.isOpen) {
       const prefix = this.#stack?.prefix;
-      if (prefix) for await (const keys of this.#redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) if (keys.length) await this.#redis.del(keys);
-      await this.#redis.close();
+      try {
+        if (prefix) for await (const keys of this.#redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) if (keys.length) await this.#redis.del(keys);
+      } finally {
+        await this.#redis.close().catch(() => undefined);
+      }
     }
   }
 
