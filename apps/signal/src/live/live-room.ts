@@ -120,6 +120,8 @@ export class LiveRoom {
       if (error instanceof LeaseLost) this.close('released');
       throw error;
     }
+    // An unchanged state is answered without the fence check: its effects too need the lease.
+    if (!this.acting) throw moved();
     await this.publish(state);
     return state;
   }

@@ -42,6 +42,11 @@ export class LiveRooms {
     return this.#node.id;
   }
 
+  /** Whether this node may serve rooms now (its lease is live). */
+  get serving(): boolean {
+    return this.#lease.valid();
+  }
+
   get(roomId: string): LiveRoom | undefined {
     return this.#rooms.get(roomId);
   }
@@ -72,10 +77,11 @@ export class LiveRooms {
    * A room whose home's lease lapsed is taken only once this node has had the store for a
    * whole lease period (`NodeLease.steady`); until then it is reported as still elsewhere.
    */
-  async claim(roomId: string): Promise<Whereabouts> {
+  async claim(roomId: string, options: { fresh?: boolean } = {}): Promise<Whereabouts> {
     if (!this.#lease.valid()) throw notServing();
     const live = this.#rooms.get(roomId);
-    if (live?.acting) return live;
+    // `fresh`: ask the store even for a room live here (the sweep checks that it still is).
+    if (live?.acting && !options.fresh) return live;
     let opening = this.#opening.get(roomId);
     if (!opening) {
       opening = this.#claim(roomId).finally(() => this.#opening.delete(roomId));
@@ -98,7 +104,7 @@ export class LiveRooms {
         return { elsewhere: claim.name };
       case 'here': {
         const existing = this.#rooms.get(roomId);
-        if (existing && !existing.closed && existing.fence.fence === claim.fence.fence) return existing;
+        if (existing?.acting && existing.fence.fence === claim.fence.fence) return existing;
         existing?.close('released');
         if (claim.taken) this.#log.info('room taken up here', { room: roomTag(roomId), fence: claim.fence.fence });
         const room = await LiveRoom.open(roomId, claim.fence, this.#deps, (closed) => {

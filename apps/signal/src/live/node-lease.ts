@@ -43,6 +43,7 @@ export class NodeLease {
   /** Since when every renewal has succeeded (undefined after a failure, until the next success). */
   #steadySince: number | undefined;
   #lost = false;
+  #stopped = false;
   #renewing = false;
   #timer: NodeJS.Timeout | undefined;
   #watch: NodeJS.Timeout | undefined;
@@ -54,7 +55,8 @@ export class NodeLease {
     this.#leaseMs = options.leaseMs ?? LEASE_MS;
     this.#renewEveryMs = options.renewEveryMs ?? RENEW_EVERY_MS;
     this.#marginMs = options.marginMs ?? LEASE_MARGIN_MS;
-    this.#now = options.now ?? Date.now;
+    // A monotonic clock: a wall-clock step (NTP) must not stretch the lease.
+    this.#now = options.now ?? (() => performance.now());
   }
 
   get leaseMs(): number {
@@ -89,6 +91,7 @@ export class NodeLease {
     const sentAt = this.#now();
     try {
       await this.#store.renewLease(this.#node, this.#leaseMs);
+      if (this.#stopped) return; // a renewal that was in flight when the node stopped counts for nothing
       this.#validUntil = Math.max(this.#validUntil, sentAt + this.#leaseMs - this.#marginMs);
       this.#steadySince ??= sentAt;
       if (this.#lost) {
@@ -114,6 +117,7 @@ export class NodeLease {
 
   /** Stop renewing (the node is stopping; it releases its rooms itself). */
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
     clearInterval(this.#watch);
     this.#lost = true;

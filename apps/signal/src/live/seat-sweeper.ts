@@ -76,20 +76,20 @@ export class SeatSweeper {
       this.#failing = true;
       return;
     }
-    // Rooms live here that the store no longer lists as this node's are checked too (and let go).
-    const ids = new Set([...held, ...lapsed]);
-    for (const room of rooms.values()) ids.add(room.id);
-    const queue = [...ids];
+    // Rooms live here that the store no longer lists as this node's are asked about afresh (and let go).
+    const listed = new Set([...held, ...lapsed]);
+    const unlisted = [...rooms.values()].map((room) => room.id).filter((id) => !listed.has(id));
+    const queue = [...[...listed].map((id) => ({ id, fresh: false })), ...unlisted.map((id) => ({ id, fresh: true }))];
     const worker = async () => {
-      for (let roomId = queue.shift(); roomId !== undefined; roomId = queue.shift()) await this.#sweepRoom(roomId, at ?? Date.now());
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) await this.#sweepRoom(next.id, at ?? Date.now(), next.fresh);
     };
     await Promise.all(Array.from({ length: Math.min(SWEEP_CONCURRENCY, queue.length) }, worker));
   }
 
-  async #sweepRoom(roomId: string, now: number): Promise<void> {
+  async #sweepRoom(roomId: string, now: number, fresh: boolean): Promise<void> {
     const { store, rooms, graceMs, agreementIdleMs, connections, log } = this.#options;
     try {
-      const room = await rooms.claim(roomId);
+      const room = await rooms.claim(roomId, { fresh });
       if (!(room instanceof LiveRoom)) return;
       const sweep = sweepSeats({
         now,
@@ -100,7 +100,11 @@ export class SeatSweeper {
       });
       // Most sweeps find nothing to do: look first, and queue a change only when there is one.
       const state = await store.get(roomId);
-      if (!state) return;
+      if (!state) {
+        // Expired (its session long over): nothing of it stays here.
+        room.close('ended');
+        return;
+      }
       if (state.ended) {
         await room.run(async () => room.publish(state));
         return;

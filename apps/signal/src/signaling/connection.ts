@@ -24,7 +24,7 @@ import { leave } from '../room/entry.js';
 import { viewFor } from '../room/projection.js';
 import { disconnectSeat } from '../room/seats.js';
 import type { RoomChange, RoomState } from '../room/state.js';
-import type { RoomStore } from '../store/room-store.js';
+import { LeaseLost, type RoomStore } from '../store/room-store.js';
 import { InFlight, ROOM_CHANGES_PER_CONNECTION } from './request-limits.js';
 
 export type SignalIo = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -97,6 +97,12 @@ export class Connection implements RoomSessionHandle {
 
   /** Hold a seat in `room` through this connection from now on (`sentVersion`: the view it already has). */
   enterSeat(room: LiveRoom, memberId: string, sentVersion = -1): void {
+    // The room closed while the seat was being taken (this node lost it): the client comes back
+    // through the room's home, where the seat waits for its resume.
+    if (room.closed) {
+      setTimeout(() => this.socket.disconnect(true), 50).unref();
+      throw new LeaseLost();
+    }
     this.#entered = { room, memberId };
     this.#sentVersion = sentVersion;
     room.register(memberId, this);

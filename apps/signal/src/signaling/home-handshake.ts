@@ -34,8 +34,10 @@ export function homeHandshake(rooms: LiveRooms, leaseMs: number) {
           const refusal: ConnectRefusal = { code: 'ELSEWHERE', node: where.elsewhere };
           next(Object.assign(new Error('This session is served by another node'), { data: refusal }));
         },
-        // The store is unreachable: let the connection in, its requests will say so.
-        () => next(),
+        // This node has lost its lease: it serves no room now, so the client tries again (the
+        // proxy, finding this node not ready, sends it elsewhere). The store merely blipped: let
+        // the connection in, its requests will say so.
+        () => next(rooms.serving ? undefined : new Error('This server cannot serve sessions right now')),
       );
     };
     attempt();

@@ -160,14 +160,15 @@ export class MemoryRoomStore implements RoomStore {
     const lapsed: string[] = [];
     for (const id of await this.roomIds()) {
       const home = this.#rooms.get(id)?.value.home;
-      if (home && !this.#leaseLive(home.node)) lapsed.push(id);
+      // Released by a node that stopped cleanly: home null, where a room never taken has none.
+      if ((home && !this.#leaseLive(home.node)) || home === null) lapsed.push(id);
       if (lapsed.length >= limit) break;
     }
     return lapsed;
   }
 
   async releaseHomes(nodeId: string): Promise<void> {
-    for (const { value } of this.#rooms.values()) if (value.home?.node === nodeId) value.home = null;
+    for (const { value } of this.#rooms.values()) if (value.home?.node === nodeId) value.home = null; // null: released
     this.#leases.delete(nodeId);
   }
 

@@ -71,6 +71,7 @@ const END = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 ${WRITER_CHECK}
 if home and home ~= '' then redis.call('SREM', ARGV[6] .. 'homed:' .. home, ARGV[5]) end
+redis.call('SREM', ARGV[6] .. 'released', ARGV[5])
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('ZREM', KEYS[5], ARGV[5])
@@ -105,28 +106,42 @@ end
 fence = fence + 1
 redis.call('HSET', KEYS[1], 'home', ARGV[1], 'homeName', ARGV[2], 'fence', tostring(fence))
 redis.call('SADD', KEYS[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[3], 172800000)
+redis.call('SREM', ARGV[5] .. 'released', ARGV[4])
 return {'taken', tostring(fence)}`;
 
-/** KEYS nodes; ARGV prefix, limit. Rooms of nodes whose lease ended; a node with none left is forgotten. */
+/**
+ * KEYS nodes, released; ARGV prefix, limit. Rooms of nodes whose lease ended, and rooms released
+ * by nodes that stopped cleanly; ids whose room is gone are dropped from the sets, and a node
+ * with none left is forgotten.
+ */
 const LAPSED = `
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local limit = tonumber(ARGV[2])
 local rooms = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 20)) do
-  if redis.call('EXISTS', ARGV[1] .. 'node:' .. id) == 0 then
-    local held = redis.call('SRANDMEMBER', ARGV[1] .. 'homed:' .. id, tonumber(ARGV[2]))
-    if #held == 0 then redis.call('ZREM', KEYS[1], id) end
-    for _, room in ipairs(held) do rooms[#rooms + 1] = room end
+local function take(set)
+  for _, room in ipairs(redis.call('SRANDMEMBER', set, limit)) do
+    if redis.call('EXISTS', ARGV[1] .. 'room:' .. room) == 1 then rooms[#rooms + 1] = room
+    else redis.call('SREM', set, room) end
   end
 end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 20)) do
+  if redis.call('EXISTS', ARGV[1] .. 'node:' .. id) == 0 then
+    take(ARGV[1] .. 'homed:' .. id)
+    if redis.call('SCARD', ARGV[1] .. 'homed:' .. id) == 0 then redis.call('ZREM', KEYS[1], id) end
+  end
+end
+take(KEYS[2])
 return rooms`;
 
-/** KEYS homed:<me>, node:<me>, nodes; ARGV me, prefix. */
+/** KEYS homed:<me>, node:<me>, nodes, released; ARGV me, prefix. Released rooms stay listed until a node takes them. */
 const RELEASE = `
 for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local key = ARGV[2] .. 'room:' .. room
-  if redis.call('HGET', key, 'home') == ARGV[1] then redis.call('HSET', key, 'home', '', 'homeName', '') end
+  if redis.call('HGET', key, 'home') == ARGV[1] then
+    redis.call('HSET', key, 'home', '', 'homeName', '')
+    redis.call('SADD', KEYS[4], room)
+  end
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
@@ -363,6 +378,11 @@ export class RedisRoomStore implements RoomStore {
     return `${this.#prefix}nodes`;
   }
 
+  /** Rooms a node released when it stopped, until another takes them. */
+  get #released(): string {
+    return `${this.#prefix}released`;
+  }
+
   async roomIds(): Promise<string[]> {
     return this.#scan(this.key('*'), this.key(''));
   }
@@ -395,11 +415,11 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async lapsedRooms(limit: number): Promise<string[]> {
-    return (await this.#call((client) => client.eval(LAPSED, { keys: [this.#nodes], arguments: [this.#prefix, String(limit)] }))) as string[];
+    return (await this.#call((client) => client.eval(LAPSED, { keys: [this.#nodes, this.#released], arguments: [this.#prefix, String(limit)] }))) as string[];
   }
 
   async releaseHomes(nodeId: string): Promise<void> {
-    await this.#call((client) => client.eval(RELEASE, { keys: [this.homedKey(nodeId), this.nodeKey(nodeId), this.#nodes], arguments: [nodeId, this.#prefix] }));
+    await this.#call((client) => client.eval(RELEASE, { keys: [this.homedKey(nodeId), this.nodeKey(nodeId), this.#nodes, this.#released], arguments: [nodeId, this.#prefix] }));
   }
 
   /** The ids after `prefix` of every key matching `pattern` (SCAN: never blocks Redis; each step bounded). */

@@ -465,6 +465,7 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       expect(lapsed).not.toContain(two.id);
       await h.nodes[1].releaseHomes(b.id);
       expect((await store.get(two.id))!.home ?? null).toBeNull();
+      expect(await store.lapsedRooms(100), 'a released room is listed for others to take').toContain(two.id);
       await h.nodes[0].renewLease(a, 5000);
       expect((await h.nodes[0].claimHome(two.id, a, { takeLapsed: false })).kind).toBe('here');
     });

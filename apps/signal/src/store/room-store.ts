@@ -97,7 +97,7 @@ export interface RoomStore {
   claimHome(roomId: string, node: NodeIdentity, options: { takeLapsed: boolean }): Promise<Claim>;
   /** The rooms whose home is this node, as the store records it. */
   heldRooms(nodeId: string): Promise<string[]>;
-  /** Up to `limit` rooms whose home's lease has lapsed (so another node may take them). */
+  /** Up to `limit` rooms whose home's lease has lapsed, or that a stopping node released (so another node may take them). */
   lapsedRooms(limit: number): Promise<string[]>;
   /**
    * A node stopping cleanly: its rooms have no home from now on (any node takes them at once)

@@ -43,9 +43,17 @@ export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
     }
   };
 
+  /** A node without its lease serves no seat: the client is sent on (to whichever node can). */
+  const serving = (): void => {
+    if (rooms.serving) return;
+    setTimeout(() => conn.socket.disconnect(true), 50).unref();
+    throw new ProtocolFailure('UNAVAILABLE', 'This server cannot reach the session data right now: reconnecting');
+  };
+
   return {
     'room:enter': async ({ roomId, token, displayName }) => {
       if (conn.entered || conn.entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+      serving();
       conn.entering = true;
       try {
         const grant = await tokens.verify(token, roomId);
@@ -85,6 +93,7 @@ export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
         return { view: viewFor(state, held.memberId) as RoomView, resume: await conn.resumeFor(state, held.memberId) };
       }
       if (conn.entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
+      serving();
       conn.entering = true;
       try {
         // A room that is gone says so first, whatever the credential: after a restart without
@@ -114,11 +123,14 @@ export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
     },
 
     'room:leave': async () => {
-      const entered = conn.leaveSeat();
+      const entered = conn.entered;
       if (!entered) return {};
       const { room, memberId } = entered;
-      // Media first, then state, then everyone's views.
+      // Media first, then state, then everyone's views. The seat is let go here only once the
+      // leave runs: a room that closed first sends the client on, and it leaves from the home.
       await room.run(async () => {
+        // Terminated meanwhile (removed, or the seat resumed elsewhere): nothing of ours to leave.
+        if (!conn.leaveSeat()) return;
         room.media?.removePeer(memberId);
         try {
           await room.change(leave(memberId));
