@@ -753,14 +753,14 @@ export class ChaosRun {
       for (let attempt = 0; attempt < 10; attempt++) {
         const asked = await this.#command(room, { type: 'member.ask', memberId: silence.memberId, source });
         if (asked !== undefined) {
-          // Lifted from the moment the answer is sent (anything later may flow).
-          const at = Date.now();
+          // Lifted from the moment the answer is sent (anything later may flow): set before the
+          // answer goes, since media may arrive before its acknowledgement does.
+          silence.until = Date.now();
           try {
             await target.answerAsk(source);
-            silence.until = at;
             break;
           } catch {
-            // not connected just now
+            silence.until = Infinity; // not connected just now: still held
           }
         }
         await pause(1000);

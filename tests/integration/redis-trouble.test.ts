@@ -233,7 +233,7 @@ describe('RedisRoomStore when Redis goes away', () => {
       claimHome: () => store.claimHome(ROOM_ID, { id: 'node-a', name: 'a' }, { takeLapsed: true }),
       heldRooms: () => store.heldRooms('node-a'),
       lapsedRooms: () => store.lapsedRooms(10),
-      releaseHomes: () => store.releaseHomes('node-a'),
+      releaseHomes: () => store.releaseHomes({ id: 'node-a', name: 'a' }),
       ping: () => store.ping(),
     };
     for (const [name, call] of Object.entries(calls)) {

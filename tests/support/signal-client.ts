@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   events,
   ProtocolError,
@@ -81,7 +82,8 @@ export interface TestServer {
 }
 
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const config = loadConfig({ ...baseEnv, ...env });
+  // A name of its own (two live nodes never share one), unless the test names it.
+  const config = loadConfig({ ...baseEnv, NODE_NAME: `t-${randomUUID().slice(0, 8)}`, ...env });
   const logs: TestServer['logs'] = [];
   const log = createLogger(config.LOG_LEVEL, (line) => logs.push(JSON.parse(line) as { level: string; msg: string }));
   const server = await startSignalServer(config, { log });

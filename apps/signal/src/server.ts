@@ -104,7 +104,7 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
   closers.push('lease', async () => {
     lease.stop();
     // Leaving cleanly: the rooms' homes are released, so any node takes them at once.
-    await store.releaseHomes(node.id).catch(() => undefined);
+    await store.releaseHomes(node).catch(() => undefined);
   });
   closers.push('rooms', async () => {
     batcher.flush();

@@ -25,14 +25,18 @@ export interface SeatHost {
 
 /** How long the seat is kept, should the server not have said (it always does). */
 const DEFAULT_GRACE_SECONDS = 120;
-/** How much later than the drop the server may start counting (node heartbeat TTL, a sweep, a restart). */
+/** How much later than the drop the server may start counting (a node's lease, a sweep, a restart). */
 const SERVER_GRACE_LAG_SECONDS = 30;
 /** After `server:draining` the server closes the connection; if it has not after this, we do. */
 const DRAIN_WAIT_MS = 5000;
 /** After the server closed the connection itself, a new one is opened after this (to twice this). */
 const SERVER_CLOSED_WAIT_MS = 500;
-/** A connection the server refused (rather than could not be reached) is tried again after this. */
-const RETRY_REFUSED_MS = 3000;
+/**
+ * A connection the server refused (rather than could not be reached) is tried again after this
+ * (to twice this): a node that lost Redis refuses until it has its lease again, often within
+ * a second or two, and a refusal costs the server next to nothing.
+ */
+const RETRY_REFUSED_MS = 1000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -123,7 +127,7 @@ export class SeatKeeper {
       if (!this.#host.isCurrent(signal) || !this.#reconnecting || signal.socket.active) return;
       setTimeout(() => {
         if (this.#host.isCurrent(signal) && !signal.socket.active) signal.socket.connect();
-      }, RETRY_REFUSED_MS);
+      }, RETRY_REFUSED_MS * (1 + Math.random()));
     });
   }
 

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { NodeIdentity, RoomStore } from '../store/room-store.js';
+import { NameInUse, type NodeIdentity, type RoomStore } from '../store/room-store.js';
 
 /** How long a node's lease lives in the store after each renewal (by the store's clock). */
 export const LEASE_MS = 5000;
@@ -63,9 +63,22 @@ export class NodeLease {
     return this.#leaseMs;
   }
 
-  /** Take the lease (throws if the store cannot be reached), then renew it on a timer of its own. */
+  /**
+   * Take the lease (throws if the store cannot be reached), then renew it on a timer of its own.
+   * A node restarted under the same name waits here until its predecessor's lease has lapsed
+   * (two live nodes never share a name); another live node with this name makes start-up fail.
+   */
   async start(): Promise<void> {
-    await this.#renew(true);
+    const giveUp = this.#now() + this.#leaseMs + this.#renewEveryMs;
+    for (;;) {
+      try {
+        await this.#renew(true);
+        break;
+      } catch (error) {
+        if (!(error instanceof NameInUse) || this.#now() > giveUp) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
     // A node just started cannot know whether the store just came back: it waits a lease
     // period before it takes lapsed rooms, like any node after an outage.
     this.#timer = setInterval(() => void this.#renew(false), this.#renewEveryMs);

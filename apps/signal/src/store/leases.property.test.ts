@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { enter } from '../room/entry.js';
 import { newRoom } from '../room/state.js';
 import { MemoryRoomStore } from './memory-room-store.js';
-import { fixedTtl, LeaseLost, type Fence, type NodeIdentity } from './room-store.js';
+import { fixedTtl, LeaseLost, NameInUse, type Fence, type NodeIdentity } from './room-store.js';
 
 /*
  * Leases and fencing as properties: any interleaving of renewals, clock steps, claims and
@@ -51,6 +51,7 @@ describe('leases and fencing (property)', () => {
         const store = new MemoryRoomStore(fixedTtl(3600));
         await store.create(newRoom({ id: 'r', capacity: 16, title: '', agreement: 'Be kind.', startsAt: T0, durationMinutes: 90 }, T0));
         const leaseUntil = NODES.map(() => 0);
+        const nameHolder = new Map<string, number>();
         const fences: (Fence | undefined)[] = NODES.map(() => undefined);
         let lastFence = 0;
         let writes = 0;
@@ -64,7 +65,15 @@ describe('leases and fencing (property)', () => {
           const before = (await store.get('r'))!.home ?? null;
           const holder = before ? NODES.findIndex((n) => n.id === before.node) : -1;
           if (s.kind === 'renew') {
-            await store.renewLease(me, LEASE);
+            // A name is held by one live node at a time: a restart waits for its predecessor's lease.
+            const namesake = NODES.findIndex((n, i) => i !== s.node && n.name === me.name && live(i) && nameHolder.get(me.name) === i);
+            const renewal = store.renewLease(me, LEASE);
+            if (namesake >= 0) {
+              await expect(renewal).rejects.toBeInstanceOf(NameInUse);
+              continue;
+            }
+            await renewal;
+            nameHolder.set(me.name, s.node);
             leaseUntil[s.node] = Date.now() + LEASE;
           } else if (s.kind === 'claim') {
             const claim = await store.claimHome('r', me, { takeLapsed: s.takeLapsed });
@@ -93,7 +102,7 @@ describe('leases and fencing (property)', () => {
             if (mayWrite) await expect(attempt).resolves.toBeTruthy();
             else await expect(attempt).rejects.toBeInstanceOf(LeaseLost);
           }
-          // However we got here, at most one node can write now.
+          // However we got here, at most one node can write now, and no two live nodes share a name.
           const home = (await store.get('r'))!.home;
           const writers = NODES.filter((_, i) => {
             const f = fences[i];

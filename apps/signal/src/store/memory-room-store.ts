@@ -1,6 +1,6 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { LeaseLost, serverFull, type Claim, type Fence, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
+import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 interface Expiring<T> {
   value: T;
@@ -13,6 +13,8 @@ export class MemoryRoomStore implements RoomStore {
   readonly #records = new Map<string, Expiring<Acknowledgement[]>>();
   /** Each node's lease: until when it lives. */
   readonly #leases = new Map<string, number>();
+  /** Which node holds each name (while its lease lives). */
+  readonly #names = new Map<string, string>();
   readonly #talk = new Map<string, TalkTally>();
   readonly #ttl: RoomTtl;
 
@@ -134,6 +136,9 @@ export class MemoryRoomStore implements RoomStore {
   }
 
   async renewLease(node: NodeIdentity, ttlMs: number): Promise<void> {
+    const holder = this.#names.get(node.name);
+    if (holder !== undefined && holder !== node.id && this.#leaseLive(holder)) throw new NameInUse(node.name);
+    this.#names.set(node.name, node.id);
     this.#leases.set(node.id, Date.now() + ttlMs);
   }
 
@@ -167,9 +172,10 @@ export class MemoryRoomStore implements RoomStore {
     return lapsed;
   }
 
-  async releaseHomes(nodeId: string): Promise<void> {
-    for (const { value } of this.#rooms.values()) if (value.home?.node === nodeId) value.home = null; // null: released
-    this.#leases.delete(nodeId);
+  async releaseHomes(node: NodeIdentity): Promise<void> {
+    for (const { value } of this.#rooms.values()) if (value.home?.node === node.id) value.home = null; // null: released
+    this.#leases.delete(node.id);
+    if (this.#names.get(node.name) === node.id) this.#names.delete(node.name);
   }
 
   async ping(): Promise<void> {}
@@ -178,6 +184,7 @@ export class MemoryRoomStore implements RoomStore {
     this.#rooms.clear();
     this.#records.clear();
     this.#leases.clear();
+    this.#names.clear();
     this.#talk.clear();
   }
 }

@@ -2,7 +2,7 @@ import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import type { Logger } from '../logger.js';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { LeaseLost, serverFull, type Claim, type Fence, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
+import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 /*
  * A room is one Redis hash {version, doc, home, homeName, fence}. Updates are optimistic: read,
@@ -77,11 +77,17 @@ redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('ZREM', KEYS[5], ARGV[5])
 return 1`;
 
-/** KEYS node:<id>, nodes; ARGV name, ttl ms, id. The lease lapses by Redis's clock. */
+/**
+ * KEYS node:<id>, nodes, name:<name>; ARGV name, ttl ms, id, prefix. The lease lapses by Redis's
+ * clock; it also holds the node's name, refused (0) while another node with a live lease has it.
+ */
 const RENEW = `
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[3] and redis.call('EXISTS', ARGV[4] .. 'node:' .. holder) == 1 then return 0 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
 return 1`;
 
@@ -134,7 +140,7 @@ end
 take(KEYS[2])
 return rooms`;
 
-/** KEYS homed:<me>, node:<me>, nodes, released; ARGV me, prefix. Released rooms stay listed until a node takes them. */
+/** KEYS homed:<me>, node:<me>, nodes, released, name:<my name>; ARGV me, prefix. Released rooms stay listed until a node takes them. */
 const RELEASE = `
 for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local key = ARGV[2] .. 'room:' .. room
@@ -144,6 +150,7 @@ for _, room in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   end
 end
 redis.call('DEL', KEYS[1], KEYS[2])
+if redis.call('GET', KEYS[5]) == ARGV[1] then redis.call('DEL', KEYS[5]) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1`;
 
@@ -388,7 +395,9 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async renewLease(node: NodeIdentity, ttlMs: number): Promise<void> {
-    await this.#call((client) => client.eval(RENEW, { keys: [this.nodeKey(node.id), this.#nodes], arguments: [node.name, String(ttlMs), node.id] }));
+    const keys = [this.nodeKey(node.id), this.#nodes, `${this.#prefix}name:${node.name}`];
+    const renewed = await this.#call((client) => client.eval(RENEW, { keys, arguments: [node.name, String(ttlMs), node.id, this.#prefix] }));
+    if (renewed !== 1) throw new NameInUse(node.name);
   }
 
   async claimHome(roomId: string, node: NodeIdentity, options: { takeLapsed: boolean }): Promise<Claim> {
@@ -418,8 +427,9 @@ export class RedisRoomStore implements RoomStore {
     return (await this.#call((client) => client.eval(LAPSED, { keys: [this.#nodes, this.#released], arguments: [this.#prefix, String(limit)] }))) as string[];
   }
 
-  async releaseHomes(nodeId: string): Promise<void> {
-    await this.#call((client) => client.eval(RELEASE, { keys: [this.homedKey(nodeId), this.nodeKey(nodeId), this.#nodes, this.#released], arguments: [nodeId, this.#prefix] }));
+  async releaseHomes(node: NodeIdentity): Promise<void> {
+    const keys = [this.homedKey(node.id), this.nodeKey(node.id), this.#nodes, this.#released, `${this.#prefix}name:${node.name}`];
+    await this.#call((client) => client.eval(RELEASE, { keys, arguments: [node.id, this.#prefix] }));
   }
 
   /** The ids after `prefix` of every key matching `pattern` (SCAN: never blocks Redis; each step bounded). */

@@ -9,7 +9,7 @@ import { putProducer } from '../room/producers.js';
 import { memberCount, newRoom, type RoomState } from '../room/state.js';
 import { MemoryRoomStore } from './memory-room-store.js';
 import { RedisRoomStore } from './redis-room-store.js';
-import { fixedTtl, LeaseLost, roomTtl, type Fence, type RoomStore, type RoomTtl } from './room-store.js';
+import { fixedTtl, LeaseLost, NameInUse, roomTtl, type Fence, type RoomStore, type RoomTtl } from './room-store.js';
 
 /*
  * One contract, every RoomStore. The Redis runs use a real server, a key prefix unique to
@@ -110,7 +110,7 @@ async function expectFailure(promise: Promise<unknown>, code: string): Promise<P
 
 /** Make a node (named `name`, id `node-<name>`) live and the room's home; its fence. */
 async function homeOn(store: RoomStore, roomId: string, name: string): Promise<Fence> {
-  const node = { id: `node-${name}-${roomId}`, name };
+  const node = { id: `node-${name}-${roomId}`, name: `${name}-${roomId}`.toLowerCase() };
   await store.renewLease(node, 5000);
   const claim = await store.claimHome(roomId, node, { takeLapsed: false });
   if (claim.kind !== 'here') throw new Error(`could not take the room: ${claim.kind}`);
@@ -439,14 +439,20 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       expect((await store.get(fresh.id))!.home).toEqual({ node: b.id, name: 'b', fence: 2 });
     });
 
-    it('a node restarted under the same name takes its predecessor\'s rooms at once', async () => {
+    it('two live nodes never share a name; a node restarted under its name takes its predecessor\'s rooms at once', async () => {
       const fresh = room(freshRoomId());
       await store.create(fresh);
-      await h.nodes[0].renewLease(a, 5000);
-      await h.nodes[0].claimHome(fresh.id, a, { takeLapsed: false });
-      const restarted = { id: 'node-a-2', name: 'a' };
+      const first = { id: `first-${fresh.id}`, name: `n-${fresh.id}`.toLowerCase() };
+      await h.nodes[0].renewLease(first, shortLease);
+      await h.nodes[0].claimHome(fresh.id, first, { takeLapsed: false });
+      const restarted = { id: `second-${fresh.id}`, name: first.name };
+      await expect(h.nodes[1].renewLease(restarted, 5000)).rejects.toBeInstanceOf(NameInUse);
+      await new Promise((resolve) => setTimeout(resolve, shortLease + 50));
       await h.nodes[1].renewLease(restarted, 5000);
+      // Without having had the store for a lease period (takeLapsed false): its own name's rooms.
       expect(await h.nodes[1].claimHome(fresh.id, restarted, { takeLapsed: false })).toEqual({ kind: 'here', fence: { node: restarted.id, fence: 2 }, taken: true });
+      // The predecessor, were it only cut off and back, can neither renew under that name nor write.
+      await expect(h.nodes[0].renewLease(first, 5000)).rejects.toBeInstanceOf(NameInUse);
     });
 
     it('lists the rooms of nodes whose lease lapsed, and releases a stopping node\'s rooms for anyone to take at once', async () => {
@@ -463,7 +469,7 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       const lapsed = await store.lapsedRooms(100);
       expect(lapsed).toContain(one.id);
       expect(lapsed).not.toContain(two.id);
-      await h.nodes[1].releaseHomes(b.id);
+      await h.nodes[1].releaseHomes(b);
       expect((await store.get(two.id))!.home ?? null).toBeNull();
       expect(await store.lapsedRooms(100), 'a released room is listed for others to take').toContain(two.id);
       await h.nodes[0].renewLease(a, 5000);

@@ -40,6 +40,14 @@ export class LeaseLost extends ProtocolFailure {
   }
 }
 
+/** Another live node holds this node's name (NODE_NAME): refused until that node's lease lapses. */
+export class NameInUse extends Error {
+  constructor(name: string) {
+    super(`NODE_NAME ${name} is in use by another live node`);
+    this.name = 'NameInUse';
+  }
+}
+
 /** How long a room's state may live after a write, in seconds (see roomTtl). */
 export type RoomTtl = (state: RoomState) => number;
 
@@ -85,7 +93,8 @@ export interface RoomStore {
   /**
    * A node's lease: renewed every second or so with a time to live, measured by the store's
    * own clock. While it lives the node holds its rooms; once it lapses (the node died, or is
-   * cut off from the store) other nodes may take them.
+   * cut off from the store) other nodes may take them. The lease also holds the node's name:
+   * NameInUse while another node with a live lease has it (two live nodes never share a name).
    */
   renewLease(node: NodeIdentity, ttlMs: number): Promise<void>;
   /**
@@ -103,7 +112,7 @@ export interface RoomStore {
    * A node stopping cleanly: its rooms have no home from now on (any node takes them at once)
    * and its lease ends.
    */
-  releaseHomes(nodeId: string): Promise<void>;
+  releaseHomes(node: NodeIdentity): Promise<void>;
   /** Throws if the backing service is unreachable (used by /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
