@@ -1,6 +1,6 @@
 import { ProtocolFailure, type EventName, type EventPayload } from '@group-room/shared';
 import type { Config } from '../config.js';
-import { RoomQueue, type RunOptions } from '../keyed-queue.js';
+import { RoomQueue, type RunOptions } from './room-queue.js';
 import { roomTag, type Logger } from '../logger.js';
 import { RoomMedia } from '../media/room-media.js';
 import { TalkTime } from '../media/talk-time.js';

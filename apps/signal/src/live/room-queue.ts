@@ -1,10 +1,10 @@
 import { ProtocolFailure } from '@group-room/shared';
 import PQueue from 'p-queue';
 
-export interface KeyedQueueOptions {
+export interface RoomQueueOptions {
   /** How long a task may wait for its turn before it is refused (never run). Default 5000 ms. */
   waitMs?: number;
-  /** How many tasks of one key may wait behind the one running; past that a new one is refused at once. */
+  /** How many tasks may wait behind the one running; past that a new one is refused at once. */
   maxWaiting?: number;
   /** Extra places beyond `maxWaiting` that only urgent tasks may take. */
   urgentReserve?: number;
@@ -54,7 +54,7 @@ export class RoomQueue {
   /** Why the queue refuses everything from now on (its room closed), if it does. */
   #closed: (() => Error) | undefined;
 
-  constructor(options: KeyedQueueOptions = {}) {
+  constructor(options: RoomQueueOptions = {}) {
     this.#waitMs = options.waitMs ?? DEFAULT_QUEUE_WAIT_MS;
     this.#maxWaiting = options.maxWaiting ?? DEFAULT_QUEUE_MAX_WAITING;
     this.#urgentReserve = options.urgentReserve ?? DEFAULT_URGENT_RESERVE;
@@ -99,35 +99,5 @@ export class RoomQueue {
   /** Refuse every task from now on, those still waiting included (with `reason`). */
   close(reason: () => Error): void {
     this.#closed ??= reason;
-  }
-}
-
-/** A RoomQueue per key, each kept while it has tasks. */
-export class KeyedQueue {
-  readonly #options: KeyedQueueOptions;
-  readonly #queues = new Map<string, RoomQueue>();
-
-  constructor(options: KeyedQueueOptions = {}) {
-    this.#options = options;
-  }
-
-  /** How many tasks of `key` are in line now: the one running and those waiting behind it. */
-  size(key: string): number {
-    return this.#queues.get(key)?.size ?? 0;
-  }
-
-  run<T>(key: string, task: () => Promise<T>, options: RunOptions = {}): Promise<T> {
-    let queue = this.#queues.get(key);
-    if (!queue) this.#queues.set(key, (queue = new RoomQueue(this.#options)));
-    const forget = () => {
-      if (queue.idle && this.#queues.get(key) === queue) this.#queues.delete(key);
-    };
-    const done = queue.run(task, options);
-    // A key's queue lives while it has tasks: rooms come and go.
-    void done.then(
-      () => setImmediate(forget),
-      () => setImmediate(forget),
-    );
-    return done;
   }
 }
