@@ -11,14 +11,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createLogger, loadConfig, startSignalServer, type SignalServer } from '@group-room/signal';
 import { createClient } from 'redis';
 import { newRoom } from '../../apps/signal/src/room/state.js';
-import { baseEnv, REDIS_URL } from '../support/signal-client.js';
 import { quantile } from './measure.js';
 
 const onB = Number(process.argv[2] ?? 1000);
 const onA = Number(process.argv[3] ?? 10);
 const sweeps = Number(process.argv[4] ?? 5);
 const prefix = `group-room-bench-sweep:${randomUUID().slice(0, 8)}:`;
-const env = { ...baseEnv, REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'error' };
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const env = { PORT: '0', HOST: '127.0.0.1', SERVE_WEB: 'false', MEDIA_LISTEN_IP: '127.0.0.1', MEDIA_ANNOUNCED_ADDRESS: '127.0.0.1', MEDIA_PORT: '0', MEDIASOUP_WORKERS: '1', REDIS_URL, REDIS_KEY_PREFIX: prefix, MAX_ROOMS: '100000', TOKEN_SECRET: randomBytes(32).toString('hex'), LOG_LEVEL: 'error' };
 const quiet = createLogger('error', () => undefined);
 
 async function node(name: string): Promise<SignalServer> {
