@@ -293,8 +293,9 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
 
     /**
      * Every key of this server under the prefix but its node's lease (`<prefix>node:<id>`, the
-     * node's routing name with a 5 s TTL: nothing about anyone), the list of nodes by lease
-     * expiry (`<prefix>nodes`: process ids) and the per-address limit counts
+     * node's routing name with a 5 s TTL: nothing about anyone; `<prefix>name:<name>`, its
+     * process id), the list of nodes by lease expiry (`<prefix>nodes`: process ids) and the
+     * per-address limit counts
      * (`<prefix>limit:<name>:<digest of the address>`, a number with a TTL of at most an hour:
      * no address, no name). The set of rooms this node serves (`<prefix>homed:<id>`, room ids
      * only) is listed while a room lives, and goes with the room.
@@ -308,7 +309,10 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
         expect(await redis.pTTL(key)).toBeLessThanOrEqual(5000);
       }
       const nodes = found.filter((key) => key === `${prefix}nodes`);
-      const heartbeats = [...leases, ...nodes];
+      // The node's name, held by its lease: its value is the node's process id.
+      const names = found.filter((key) => key.startsWith(`${prefix}name:`));
+      for (const key of names) expect(await redis.get(key)).toMatch(/^[0-9a-f-]{36}$/);
+      const heartbeats = [...leases, ...nodes, ...names];
       const limits = found.filter((key) => key.startsWith(`${prefix}limit:`));
       for (const key of limits) {
         expect(key).toMatch(/:limit:[a-z-]+:[A-Za-z0-9_-]{22}$/);

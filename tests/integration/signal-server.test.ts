@@ -1224,19 +1224,24 @@ describe('signal server with the Redis store', () => {
     const nodesKey = `${ownPrefix}nodes`;
     const homedKey = `${ownPrefix}homed:${node.server.nodeId}`;
     const indexKey = `${ownPrefix}rooms`;
+    // The node's name, held by its lease (its process id: two live nodes never share a name).
+    const nameKeys = await redis.keys(`${ownPrefix}name:*`);
+    expect(nameKeys).toHaveLength(1);
+    const nameKey = nameKeys[0]!;
+    expect(await redis.get(nameKey)).toBe(node.server.nodeId);
     const creationKeys = await redis.keys(`${ownPrefix}limit:room-creations:*`);
     expect(creationKeys).toHaveLength(1);
     const creationKey = creationKeys[0]!;
     expect(creationKey).not.toContain('127.0.0.1');
     expect(await redis.get(creationKey)).toBe('1');
     expect(await redis.ttl(creationKey)).toBeLessThanOrEqual(3600);
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([nodeKey, nodesKey, homedKey, `${ownPrefix}room:${room.roomId}`, indexKey, creationKey].sort());
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([nodeKey, nodesKey, nameKey, homedKey, `${ownPrefix}room:${room.roomId}`, indexKey, creationKey].sort());
     expect(await redis.zRange(indexKey, 0, -1)).toEqual([room.roomId]);
 
     await command(fac, { type: 'session.end' });
     for (const p of [fac, mo, wes, agnes]) expect(await waitForEvent(p.socket, 'room:ended')).toEqual({ reason: 'session-ended' });
     const recordKey = `${ownPrefix}acknowledgements:${room.roomId}`;
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, nodesKey, creationKey].sort());
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, nodesKey, nameKey, creationKey].sort());
     const ttl = await redis.ttl(recordKey);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);
@@ -1248,7 +1253,7 @@ describe('signal server with the Redis store', () => {
     expect(node.server.rooms.mediaCount).toBe(0);
     const late = await connect(node.server);
     expectError(await request(late, 'room:enter', { roomId: room.roomId, token: room.inviteToken, displayName: 'Lou' }), 'NOT_FOUND');
-    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, nodesKey, creationKey].sort());
+    expect((await redis.keys(`${ownPrefix}*`)).sort()).toEqual([recordKey, nodeKey, nodesKey, nameKey, creationKey].sort());
   });
 });
 
