@@ -34,9 +34,9 @@ const SERVER_CLOSED_WAIT_MS = 500;
 /**
  * A connection the server refused (rather than could not be reached) is tried again after this
  * (to twice this): a node that lost Redis refuses until it has its lease again, often within
- * a second or two, and a refusal costs the server next to nothing.
+ * a second, and a refusal costs the server next to nothing.
  */
-const RETRY_REFUSED_MS = 1000;
+const RETRY_REFUSED_MS = 500;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

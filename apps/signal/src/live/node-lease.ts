@@ -83,8 +83,13 @@ export class NodeLease {
     // period before it takes lapsed rooms, like any node after an outage.
     this.#timer = setInterval(() => void this.#renew(false), this.#renewEveryMs);
     this.#timer.unref();
-    // Checked often, so the rooms go well before the store could let another node take them.
-    this.#watch = setInterval(() => this.#check(), Math.min(250, this.#renewEveryMs));
+    // Checked often, so the rooms go well before the store could let another node take them;
+    // and once lost, renewed as often, so the node serves again within moments of the store's
+    // return (a call while the store is unreachable fails at once, without touching the network).
+    this.#watch = setInterval(() => {
+      if (this.#lost && !this.#stopped) void this.#renew(false);
+      else this.#check();
+    }, Math.min(250, this.#renewEveryMs));
     this.#watch.unref();
   }
 
