@@ -7,7 +7,7 @@ import { LiveRoom, type CloseReason, type LiveRoomDeps } from './live-room.js';
 import type { NodeLease } from './node-lease.js';
 
 /** Where a room is served: here (its live room), by another node (its name), or nowhere (no such room). */
-export type Whereabouts = LiveRoom | { elsewhere: string } | 'missing';
+export type Whereabouts = LiveRoom | { elsewhere: string; leaseLeftMs?: number } | 'missing';
 
 /** Talk time is reported about once a second and saved beside the room every fifth time. */
 const TALK_SAVE_EVERY = 5;
@@ -99,6 +99,8 @@ export class LiveRooms {
       case 'unleased':
         throw notServing();
       case 'elsewhere':
+        this.#rooms.get(roomId)?.close('released');
+        return { elsewhere: claim.name, leaseLeftMs: claim.leaseLeftMs };
       case 'lapsed':
         this.#rooms.get(roomId)?.close('released');
         return { elsewhere: claim.name };

@@ -13,7 +13,9 @@ const HOLD_POLL_MS = 250;
  * a room is taken from its home only once the home's lease has lapsed. But a client that named
  * the home and was sent here anyway tells us the proxy found the home down, so its handshake is
  * held (up to a lease period) while the lease runs out, instead of refused and retried with
- * backoff: the room moves as soon as it may, and the client is in at once.
+ * backoff: the room moves as soon as it may, and the client is in at once. As soon as the home
+ * is seen renewing its lease (the time it has left grows), it is alive: the client is sent
+ * back to it at once.
  */
 export function homeHandshake(rooms: LiveRooms, leaseMs: number) {
   return (socket: Socket, next: (error?: Error) => void): void => {
@@ -22,11 +24,17 @@ export function homeHandshake(rooms: LiveRooms, leaseMs: number) {
     if (!room) return next();
     const hinted = query.success ? query.data.node : undefined;
     const deadline = Date.now() + leaseMs + HOLD_POLL_MS;
+    /** The home's lease as last seen: what it had left, and when. */
+    let seen: { left: number; at: number } | undefined;
     const attempt = (): void => {
       rooms.claim(room).then(
         (where) => {
           if (where === 'missing' || where instanceof LiveRoom) return next();
-          const downThere = hinted === where.elsewhere && Date.now() < deadline && socket.conn.readyState === 'open';
+          const now = Date.now();
+          const left = where.leaseLeftMs ?? 0;
+          const renewed = seen !== undefined && left > seen.left - (now - seen.at) + HOLD_POLL_MS;
+          seen = { left, at: now };
+          const downThere = hinted === where.elsewhere && !renewed && now < deadline && socket.conn.readyState === 'open';
           if (downThere) {
             setTimeout(attempt, HOLD_POLL_MS).unref();
             return;

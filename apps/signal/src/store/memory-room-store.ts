@@ -149,7 +149,7 @@ export class MemoryRoomStore implements RoomStore {
     const home = state.home;
     if (home?.node === node.id) return { kind: 'here', fence: { node: node.id, fence: home.fence }, taken: false };
     if (home && home.name !== node.name) {
-      if (this.#leaseLive(home.node)) return { kind: 'elsewhere', name: home.name };
+      if (this.#leaseLive(home.node)) return { kind: 'elsewhere', name: home.name, leaseLeftMs: (this.#leases.get(home.node) ?? 0) - Date.now() };
       if (!options.takeLapsed) return { kind: 'lapsed', name: home.name };
     }
     const fence = (home?.fence ?? 0) + 1;

@@ -275,12 +275,13 @@ export class RedisRoomStore implements RoomStore {
   async claimHome(roomId: string, node: NodeIdentity, options: { takeLapsed: boolean }): Promise<Claim> {
     const keys = [this.key(roomId), this.nodeKey(node.id), this.homedKey(node.id)];
     const args = [node.id, node.name, options.takeLapsed ? '1' : '0', roomId, this.#prefix];
-    const [kind, detail = ''] = (await this.#call((client) => client.eval(CLAIM, { keys, arguments: args }))) as string[];
+    const [kind, detail = '', left = '0'] = (await this.#call((client) => client.eval(CLAIM, { keys, arguments: args }))) as string[];
     switch (kind) {
       case 'here':
       case 'taken':
         return { kind: 'here', fence: { node: node.id, fence: Number(detail) }, taken: kind === 'taken' };
       case 'elsewhere':
+        return { kind, name: detail, leaseLeftMs: Number(left) };
       case 'lapsed':
         return { kind, name: detail };
       case 'missing':

@@ -86,7 +86,8 @@ if home == ARGV[1] then return {'here', tostring(fence)} end
 if home and home ~= '' then
   local name = redis.call('HGET', KEYS[1], 'homeName') or ''
   if name ~= ARGV[2] then
-    if redis.call('EXISTS', ARGV[5] .. 'node:' .. home) == 1 then return {'elsewhere', name} end
+    local left = redis.call('PTTL', ARGV[5] .. 'node:' .. home)
+    if left > 0 then return {'elsewhere', name, tostring(left)} end
     if ARGV[3] ~= '1' then return {'lapsed', name} end
   end
   redis.call('SREM', ARGV[5] .. 'homed:' .. home, ARGV[4])

@@ -431,7 +431,7 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       await expect(h.nodes[0].update(fresh.id, member('m4'), fenceA)).rejects.toBeInstanceOf(LeaseLost);
       await expect(h.nodes[0].saveTalk(fresh.id, { m1: { speakingMs: 1, lastSpokeAt: 1 } }, fenceA)).rejects.toBeInstanceOf(LeaseLost);
       await expect(h.nodes[0].end(fresh.id, RETENTION_SECONDS, fenceA)).rejects.toBeInstanceOf(LeaseLost);
-      expect(await h.nodes[0].claimHome(fresh.id, a, { takeLapsed: true })).toEqual({ kind: 'elsewhere', name: 'b' });
+      expect(await h.nodes[0].claimHome(fresh.id, a, { takeLapsed: true })).toMatchObject({ kind: 'elsewhere', name: 'b' });
       const stored = (await store.get(fresh.id))!;
       expect(Object.keys(stored.members).sort()).toEqual(['early', 'm1']);
       // The new home writes with its fence; a change cannot move the home.

@@ -28,7 +28,8 @@ export interface NodeIdentity {
  */
 export type Claim =
   | { kind: 'here'; fence: Fence; taken: boolean }
-  | { kind: 'elsewhere'; name: string }
+  /** `leaseLeftMs`: how long the holder's lease has left (it grows again when the holder renews). */
+  | { kind: 'elsewhere'; name: string; leaseLeftMs: number }
   | { kind: 'lapsed'; name: string }
   | { kind: 'missing' }
   | { kind: 'unleased' };
