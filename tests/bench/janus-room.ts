@@ -20,19 +20,21 @@ import { quantile } from './measure.js';
  * bitrate. There is no product around Janus here (no page load, no agreement, no admission),
  * so its join time is a floor for ours, not a like-for-like figure.
  *
- * Janus gathers no loopback ICE candidates, so its WebRTC media runs over this machine's own
- * first non-loopback address (it never leaves the machine).
+ * Janus gathers no loopback ICE candidates, and benches may not send media to this machine's
+ * own non-loopback addresses: run it inside a network namespace of its own with a veth pair in
+ * 198.18.0.0/15 (shared/notes/deployment-parts.md shows the commands) and name that namespace's
+ * interface in JANUS_ICE_INTERFACE, e.g. `ip netns exec bench env JANUS_ICE_INTERFACE=v0 npm
+ * run bench:janus-room -- 5`. Without it the bench refuses to run.
  */
 
 const SYNTHETIC = 11;
 const ROOM = 1234;
 
-/** The first non-loopback IPv4 interface (Janus skips loopback for ICE). */
-function localInterface(): string {
-  for (const [name, addresses] of Object.entries(os.networkInterfaces())) {
-    if (addresses?.some((a) => a.family === 'IPv4' && !a.internal)) return name;
-  }
-  throw new Error('no non-loopback IPv4 interface for Janus ICE');
+/** The interface Janus gathers ICE candidates on: the namespace's veth (see above), never this machine's own network. */
+function iceInterface(): string {
+  const name = process.env['JANUS_ICE_INTERFACE'];
+  if (!name) throw new Error('set JANUS_ICE_INTERFACE to an interface of a network namespace made for this bench (see the comment at the top)');
+  return name;
 }
 
 /**
@@ -125,7 +127,7 @@ async function receivedBytes(page: Page): Promise<{ bytes: number; decoding: num
 export async function janusRoom(joins: number): Promise<string> {
   if (!janusInstalled()) return 'Janus is not installed (apt-get install janus): not measured';
   const frames = await testPattern();
-  const janus = await startJanus({ iceInterface: localInterface() });
+  const janus = await startJanus({ iceInterface: iceInterface() });
   const page = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>janus</title><body></body>'));
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
   const pageUrl = `http://127.0.0.1:${(page.address() as { port: number }).port}/`;
