@@ -10,6 +10,7 @@ const root = path.dirname(fileURLToPath(import.meta.url));
  */
 const alias = [
   { find: /^@group-room\/shared$/, replacement: path.join(root, 'packages/shared/src/index.ts') },
+  { find: /^@group-room\/shared\/e2ee$/, replacement: path.join(root, 'packages/shared/src/e2ee/index.ts') },
   { find: /^@group-room\/signal$/, replacement: path.join(root, 'apps/signal/src/index.ts') },
 ];
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EntityId, MediaKind, MediaSource } from './domain.js';
 import { RtpParameters } from './media-params.js';
+import { RelayedMessage } from './e2ee-relay.js';
 import { RoomView } from './room.js';
 import { PrivateSignal, TalkTimeEntry } from './signals.js';
 
@@ -25,6 +26,8 @@ export const events = {
   'consumer:closed': z.object({ consumerId: EntityId }),
   /** Facilitators only: each member's speaking time so far, about once a second. */
   'talk:time': z.object({ at: z.number(), members: z.array(TalkTimeEntry) }),
+  /** Another browser's end-to-end encryption message for this one (see `e2ee:relay`). */
+  'e2ee:relay': RelayedMessage,
   /** Facilitators only: a member's private signal. */
   'signal:private': PrivateSignal,
   /**

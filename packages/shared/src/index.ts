@@ -1,6 +1,7 @@
 export * from './commands.js';
 export * from './connection.js';
 export * from './domain.js';
+export * from './e2ee-relay.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './floor.js';

@@ -3,6 +3,7 @@ import { Command } from './commands.js';
 import { DisplayName, EntityId, MediaKind, MediaSource, plainLine, RoomId, TransportDirection } from './domain.js';
 import { DtlsParameters, IceParameters, IceServer, MAX_TILE_HEIGHT, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
 import { AgreementText, RoomView } from './room.js';
+import { RelayRequest } from './e2ee-relay.js';
 import { PrivateSignalRequest } from './signals.js';
 
 const Empty = z.object({}).strict();
@@ -38,7 +39,8 @@ export const requests = {
         accessKey: z.string().min(1).max(200).optional(),
       })
       .strict(),
-    response: z.object({ roomId: RoomId, facilitatorToken: LinkToken, inviteToken: LinkToken }),
+    /** `inviteId`: the shared invite link's id, from which the facilitator's browser derives its secret. */
+    response: z.object({ roomId: RoomId, facilitatorToken: LinkToken, inviteToken: LinkToken, inviteId: EntityId }),
   },
   /** Enter with a link's token. Members start at the agreement, facilitators in the room. */
   'room:enter': {
@@ -66,7 +68,7 @@ export const requests = {
   /** A facilitator makes another invite link (e.g. one per member, so one can be blocked). */
   'invite:create': {
     request: Empty,
-    response: z.object({ inviteToken: LinkToken }),
+    response: z.object({ inviteToken: LinkToken, inviteId: EntityId }),
   },
   /**
    * The facilitator (not a cofacilitator) replaces the facilitator link: every older one stops
@@ -79,6 +81,24 @@ export const requests = {
   /** A member's private signal to the facilitators (never stored, never sent to members). */
   'signal:send': {
     request: z.object({ signal: PrivateSignalRequest }).strict(),
+    response: Empty,
+  },
+  /**
+   * End-to-end encryption's key handshake: an opaque blob for one other person's browser (see
+   * e2ee-relay.ts). Only between people admitted with the current agreement acknowledged, and
+   * only to or from a facilitator; never logged, never stored, delivered to the seat's current
+   * connection or dropped. INVALID_STATE when the addressee is not connected now.
+   */
+  'e2ee:relay': {
+    request: RelayRequest,
+    response: Empty,
+  },
+  /**
+   * This browser can now decrypt the room's media (it has just received a key): the server asks
+   * the senders of every video it receives for a key frame, so pictures start at once.
+   */
+  'media:keysReady': {
+    request: Empty,
     response: Empty,
   },
   /** Start media: allowed once admitted with the current agreement acknowledged. */

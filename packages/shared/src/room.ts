@@ -80,6 +80,11 @@ export const MemberDetail = MemberSummary.extend({
   /** The agreement version they last acknowledged, if any. */
   acknowledgedVersion: z.string().nullable(),
   enteredAt: z.number(),
+  /**
+   * The invite link they came in with (null for a facilitator link): a facilitator's browser
+   * derives that link's secret from it to check their key handshake.
+   */
+  inviteId: z.string().nullable(),
   /** Turned off by a facilitator, until they accept an ask to turn it back on. */
   heldOff: z.array(MediaSource),
   /** Asks to turn back on that they have not answered yet. */
@@ -92,6 +97,8 @@ export const SelfView = z.object({
   displayName: z.string(),
   role: Role,
   stage: Stage,
+  /** The invite link this person came in with (null for a facilitator link). */
+  inviteId: z.string().nullable(),
   /** True when the current agreement still needs this person's acknowledgement. */
   mustAcknowledge: z.boolean(),
   /** True when the server lets this person send and receive media now. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EntityId } from './domain.js';
+import { SealedBlob } from './e2ee-relay.js';
 
 /*
  * Private signals: a member to the facilitators only. Never stored, never sent to members.
@@ -16,12 +17,21 @@ export const PrivateMessageText = z
   .transform((t) => t.normalize('NFC').replace(/[\p{Cc}\p{Cf}]/gu, (ch) => (/\s/u.test(ch) ? ' ' : '')).replace(/\s+/gu, ' ').trim())
   .pipe(z.string().min(1, 'must not be empty').max(PRIVATE_MESSAGE_MAX, `must be at most ${PRIVATE_MESSAGE_MAX} characters`));
 
-/** What a member sends; a message carries text, the others none. */
+/**
+ * A message's text never reaches the server: the member's browser seals it for each
+ * facilitator's browser it has paired with (see e2ee-relay.ts), one box per addressee; the
+ * server hands each facilitator only the box addressed to them. The other kinds carry nothing.
+ */
+export const SealedFor = z.object({ to: EntityId, data: SealedBlob }).strict();
+export type SealedFor = z.infer<typeof SealedFor>;
+export const MAX_SEALED_ADDRESSEES = 8;
+
+/** What a member sends; a message carries sealed boxes, the others nothing. */
 export const PrivateSignalRequest = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('need-moment') }).strict(),
   z.object({ kind: z.literal('stepping-away') }).strict(),
   z.object({ kind: z.literal('back') }).strict(),
-  z.object({ kind: z.literal('message'), text: PrivateMessageText }).strict(),
+  z.object({ kind: z.literal('message'), sealed: z.array(SealedFor).min(1).max(MAX_SEALED_ADDRESSEES) }).strict(),
 ]);
 export type PrivateSignalRequest = z.output<typeof PrivateSignalRequest>;
 
@@ -31,7 +41,8 @@ export const PrivateSignal = z.object({
   from: EntityId,
   displayName: z.string(),
   kind: SignalKind,
-  text: z.string().nullable(),
+  /** For a message: the box the sender sealed for this facilitator's browser (opened there). */
+  sealed: SealedBlob.nullable(),
   at: z.number(),
 });
 export type PrivateSignal = z.infer<typeof PrivateSignal>;
