@@ -7,6 +7,7 @@ import {
   command,
   currentView,
   eventsOf,
+  rawRequest,
   expectError,
   mediaJoin,
   ok,
@@ -243,26 +244,44 @@ describe('timed turns, talk time and private signals (in-memory store)', () => {
     const bea = await admittedMember(t.server, room, fac, 'Bea');
     const wes = await waitingMember(t.server, room, 'Wes');
 
-    const secret = 'I feel overwhelmed by what Bea said';
-    await ok(mo.socket, 'signal:send', { signal: { kind: 'message', text: `  ${secret}  ` } });
-    for (const person of [fac, co]) {
+    // A message is sealed in the member's browser, one box per facilitator: each facilitator
+    // is handed only the box addressed to them, and nobody else sees any.
+    const forFac = Buffer.from('box sealed for the facilitator').toString('base64url');
+    const forCo = Buffer.from('box sealed for the cofacilitator').toString('base64url');
+    const forBea = Buffer.from('a box for a member goes nowhere').toString('base64url');
+    await ok(mo.socket, 'signal:send', { signal: { kind: 'message', sealed: [{ to: fac.id, data: forFac }, { to: co.id, data: forCo }, { to: bea.id, data: forBea }] } });
+    for (const [person, box] of [[fac, forFac], [co, forCo]] as const) {
       const signal = await waitForEvent(person.socket, 'signal:private');
-      expect(signal).toEqual({ id: expect.any(String), from: mo.id, displayName: 'Mo', kind: 'message', text: secret, at: expect.any(Number) });
+      expect(signal).toEqual({ id: expect.any(String), from: mo.id, displayName: 'Mo', kind: 'message', sealed: box, at: expect.any(Number) });
+      expect(wireText(person.socket)).not.toContain(box === forFac ? forCo : forFac);
     }
+    // A box for one facilitator only: the other gets nothing of that message.
+    const onlyCo = Buffer.from('only for the cofacilitator').toString('base64url');
+    await ok(mo.socket, 'signal:send', { signal: { kind: 'message', sealed: [{ to: co.id, data: onlyCo }] } });
+    await waitForEvent(co.socket, 'signal:private', (s) => s.sealed === onlyCo);
     await ok(mo.socket, 'signal:send', { signal: { kind: 'need-moment' } });
-    await waitForEvent(fac.socket, 'signal:private', (s) => s.kind === 'need-moment');
-    // Someone waiting to come in may signal too (e.g. "stepping away").
+    const moment = await waitForEvent(fac.socket, 'signal:private', (s) => s.kind === 'need-moment');
+    expect(moment.sealed).toBeNull();
+    expect(eventsOf(fac.socket, 'signal:private').map((s) => s.kind)).toEqual(['message', 'need-moment']);
+    // Someone waiting to come in may signal too (e.g. "stepping away"), but not send a message:
+    // their browser has paired with no facilitator yet.
     await ok(wes.socket, 'signal:send', { signal: { kind: 'stepping-away' } });
     await waitForEvent(fac.socket, 'signal:private', (s) => s.from === wes.id);
+    expectError(await request(wes.socket, 'signal:send', { signal: { kind: 'message', sealed: [{ to: fac.id, data: forFac }] } }), 'FORBIDDEN');
     for (const person of [mo, bea, wes]) {
       expect(eventsOf(person.socket, 'signal:private')).toEqual([]);
-      if (person !== mo) expect(wireText(person.socket)).not.toContain(secret);
+      if (person !== mo) for (const box of [forFac, forCo, forBea, onlyCo]) expect(wireText(person.socket)).not.toContain(box);
     }
+    // Boxes for nobody who is a facilitator here: it reached no one, and the member is told.
+    expectError(await request(mo.socket, 'signal:send', { signal: { kind: 'message', sealed: [{ to: bea.id, data: forBea }] } }), 'INVALID_STATE');
 
-    // Only members send; the text is checked; a burst is limited.
+    // Only members send; the boxes are checked (present, base64url, bounded, one per addressee); a burst is limited.
     expectError(await request(fac.socket, 'signal:send', { signal: { kind: 'need-moment' } }), 'FORBIDDEN');
-    expectError(await request(bea.socket, 'signal:send', { signal: { kind: 'message', text: '   ' } }), 'BAD_REQUEST');
-    expectError(await request(bea.socket, 'signal:send', { signal: { kind: 'message', text: 'x'.repeat(281) } }), 'BAD_REQUEST');
+    expectError(await request(bea.socket, 'signal:send', { signal: { kind: 'message', sealed: [] } }), 'BAD_REQUEST');
+    expectError(await request(bea.socket, 'signal:send', { signal: { kind: 'message', sealed: [{ to: fac.id, data: 'not base64url!' }] } }), 'BAD_REQUEST');
+    expectError(await request(bea.socket, 'signal:send', { signal: { kind: 'message', sealed: [{ to: fac.id, data: 'x'.repeat(4097) }] } }), 'BAD_REQUEST');
+    expectError(await rawRequest(bea.socket, 'signal:send', { signal: { kind: 'message', text: 'plain text is refused' } }), 'BAD_REQUEST');
+    expectError(await request(bea.socket, 'signal:send', { signal: { kind: 'message', sealed: [{ to: fac.id, data: forFac }, { to: fac.id, data: forCo }] } }), 'BAD_REQUEST');
     const burst = [];
     for (let i = 0; i < 6; i++) burst.push(await request(bea.socket, 'signal:send', { signal: { kind: 'back' } }));
     expect(burst.slice(0, 5).every((r) => r.ok)).toBe(true);

@@ -61,10 +61,13 @@ describe('LinkTokens', () => {
 
     it('makes each invite with a new id', async () => {
       const [a, b] = await Promise.all([tokens.invite(ROOM, later()), tokens.invite(ROOM, later())]);
-      const [ga, gb] = await Promise.all([tokens.verify(a, ROOM), tokens.verify(b, ROOM)]);
+      const [ga, gb] = await Promise.all([tokens.verify(a.token, ROOM), tokens.verify(b.token, ROOM)]);
       expect(ga.role).toBe('member');
       expect(gb.role).toBe('member');
       if (ga.role === 'member' && gb.role === 'member') {
+        // The id answered with the link is the one the link carries.
+        expect(ga.inviteId).toBe(a.inviteId);
+        expect(gb.inviteId).toBe(b.inviteId);
         expect(ga.inviteId).toMatch(/^[0-9a-f-]{36}$/);
         expect(ga.inviteId).not.toBe(gb.inviteId);
       }
@@ -98,7 +101,7 @@ describe('LinkTokens', () => {
       const token = await tokens.sign({ roomId: OTHER_ROOM, role: 'facilitator' }, later());
       expect((await refusal(tokens.verify(token, ROOM))).message).toMatch(/another room/);
       const invite = await tokens.invite(OTHER_ROOM, later());
-      await refusal(tokens.verify(invite, ROOM));
+      await refusal(tokens.verify(invite.token, ROOM));
     });
 
     it('an expired link, saying so', async () => {

@@ -47,8 +47,10 @@ export class LinkTokens {
       .sign(this.#key);
   }
 
-  invite(roomId: string, expiresAt: number): Promise<string> {
-    return this.sign({ roomId, role: 'member', inviteId: randomUUID() }, expiresAt);
+  /** A new invite link for `roomId`, with the id it carries (a facilitator's browser derives the link's secret from it). */
+  async invite(roomId: string, expiresAt: number): Promise<{ token: string; inviteId: string }> {
+    const inviteId = randomUUID();
+    return { token: await this.sign({ roomId, role: 'member', inviteId }, expiresAt), inviteId };
   }
 
   /**

@@ -199,6 +199,19 @@ export class LiveRoom {
     return this.sessions.toFacilitators(this.#latest, event, payload);
   }
 
+  /** Each facilitator in the room their own payload (null: nothing for them); how many got one. */
+  toFacilitatorsEach<K extends EventName>(event: K, payloadFor: (memberId: string) => EventPayload<K> | null): number {
+    return this.sessions.toFacilitatorsEach(this.#latest, event, payloadFor);
+  }
+
+  /**
+   * One person, on the connection holding their seat here now (a room's connections are all
+   * on its home); false when they have none (away, or gone).
+   */
+  toMember<K extends EventName>(memberId: string, event: K, payload: EventPayload<K>): boolean {
+    return this.sessions.toMember(memberId, event, payload);
+  }
+
   /** The facilitators' talk-time bars; every `save`-th report also saves the tallies (fenced). */
   reportTalkTime(now: number, save: boolean): void {
     const state = this.#latest;

@@ -87,16 +87,34 @@ export class RoomSessions {
 
   /** Send an event to the room's facilitators in the room, and nobody else; how many got it. */
   toFacilitators<K extends EventName>(state: RoomState | undefined, event: K, payload: EventPayload<K>): number {
+    return this.toFacilitatorsEach(state, event, () => payload);
+  }
+
+  /**
+   * Send each facilitator in the room their own payload (`payloadFor` their member id; null:
+   * nothing for them), and nobody else; how many got one.
+   */
+  toFacilitatorsEach<K extends EventName>(state: RoomState | undefined, event: K, payloadFor: (memberId: string) => EventPayload<K> | null): number {
     if (!state) return 0;
     let sent = 0;
     for (const [memberId, session] of this.#sessions) {
       const member = state.members[memberId];
       if (member && isFacilitatorRole(member.role) && actorState(state, memberId) === 'admitted') {
+        const payload = payloadFor(memberId);
+        if (payload === null) continue;
         session.send(event, payload);
         sent++;
       }
     }
     return sent;
+  }
+
+  /** Send one person an event on the connection holding their seat here now; false when there is none. */
+  toMember<K extends EventName>(memberId: string, event: K, payload: EventPayload<K>): boolean {
+    const session = this.#sessions.get(memberId);
+    if (!session) return false;
+    session.send(event, payload);
+    return true;
   }
 
   /** Everyone gets this event (e.g. media:reset). */

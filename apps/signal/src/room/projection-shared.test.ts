@@ -38,6 +38,7 @@ const detail = (state: RoomState, m: MemberState): MemberDetail => ({
   stage: m.stage,
   acknowledgedVersion: m.acknowledgedVersion,
   enteredAt: m.enteredAt,
+  inviteId: m.inviteId,
   heldOff: m.heldOff,
   asked: m.asked,
 });
@@ -58,6 +59,7 @@ function unsharedViewFor(state: RoomState, viewerId: string): RoomView | null {
       displayName: viewer.displayName,
       role: viewer.role,
       stage: viewer.stage,
+      inviteId: viewer.inviteId,
       mustAcknowledge: mustAcknowledge(state, viewer),
       media: mediaAllowed(state, viewer.id),
       held: { mic: heldBy(state, viewer, 'mic'), camera: heldBy(state, viewer, 'camera') },

@@ -86,6 +86,8 @@ describe('viewFor', () => {
         locked: false,
       });
       expect(view.self).toMatchObject({ id, displayName: NAMES[id], role: state.members[id]!.role, stage: state.members[id]!.stage });
+      // Their own invite link's id (a facilitator link has none).
+      expect(view.self.inviteId).toBe(INVITES[id] ?? null);
     }
   });
 
@@ -99,6 +101,7 @@ describe('viewFor', () => {
         displayName: NAMES['g'],
         role: 'member',
         stage: 'agreement',
+        inviteId: INVITES['g'],
         mustAcknowledge: true,
         media: false,
         held: { mic: null, camera: null },
@@ -119,6 +122,7 @@ describe('viewFor', () => {
         displayName: NAMES['w'],
         role: 'member',
         stage: 'waiting',
+        inviteId: INVITES['w'],
         mustAcknowledge: false,
         media: false,
         held: { mic: null, camera: null },
@@ -164,9 +168,10 @@ describe('viewFor', () => {
       }
     });
 
-    it('gets no invite ids, acknowledgements or stages of others', () => {
+    it('gets no invite ids (but their own), acknowledgements or stages of others', () => {
       const text = json(view());
-      for (const invite of Object.values(INVITES)) expect(text).not.toContain(invite);
+      expect(view().self.inviteId).toBe(INVITES['b']);
+      for (const [id, invite] of Object.entries(INVITES)) if (id !== 'b') expect(text).not.toContain(invite);
       expect(text).not.toContain('acknowledgedVersion');
       expect(text).not.toContain('enteredAt');
       expect(text).not.toContain('"at":');
@@ -202,6 +207,7 @@ describe('viewFor', () => {
         stage: 'agreement',
         acknowledgedVersion: null,
         enteredAt: 60,
+        inviteId: INVITES['g'],
         heldOff: [],
         asked: [],
       });
@@ -228,9 +234,11 @@ describe('viewFor', () => {
       expect(view.facilitation?.acknowledgements.map((a) => a.memberId)).toContain('w');
     });
 
-    it('never gets invite ids', () => {
-      const text = json(viewFor(room(), viewer));
-      for (const invite of Object.values(INVITES)) expect(text).not.toContain(invite);
+    it('gets everyone\'s invite id (to check their key handshake), in the facilitation block only', () => {
+      const view = viewFor(room(), viewer)!;
+      const { s: _absent, ...present } = INVITES;
+      expect(Object.fromEntries(view.facilitation!.everyone.map((m) => [m.id, m.inviteId]))).toEqual({ host: null, ...present });
+      expect(json({ ...view, facilitation: undefined, self: { ...view.self, inviteId: null } })).not.toMatch(/inv-/);
     });
   });
 

@@ -27,6 +27,7 @@ const detail = (m: MemberState, summarised: MemberSummary): MemberDetail => ({
   stage: m.stage,
   acknowledgedVersion: m.acknowledgedVersion,
   enteredAt: m.enteredAt,
+  inviteId: m.inviteId,
   heldOff: m.heldOff,
   asked: m.asked,
 });
@@ -87,6 +88,7 @@ export function viewFor(state: RoomState, viewerId: string): RoomView | null {
       displayName: viewer.displayName,
       role: viewer.role,
       stage: viewer.stage,
+      inviteId: viewer.inviteId,
       mustAcknowledge: mustAcknowledge(state, viewer),
       media: mediaAllowed(state, viewer.id),
       held: { mic: heldBy(state, viewer, 'mic'), camera: heldBy(state, viewer, 'camera') },

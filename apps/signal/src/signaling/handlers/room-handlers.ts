@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DEFAULT_AGREEMENT, ProtocolFailure, isFacilitatorRole } from '@group-room/shared';
+import { DEFAULT_AGREEMENT, ProtocolFailure, isFacilitatorRole, type SealedFor } from '@group-room/shared';
 import { clientAddress } from '../../auth/room-creation.js';
 import { roomTag } from '../../logger.js';
 import { applyCommand } from '../../room/commands.js';
@@ -12,6 +12,16 @@ import type { RequestHandlers } from '../request-router.js';
 const signalLimit = new SignalLimit();
 
 type RoomRequests = 'room:create' | 'room:command' | 'signal:send' | 'invite:create' | 'link:rotateFacilitator';
+
+/** A message's boxes by addressee; one box per addressee (BAD_REQUEST otherwise). */
+function sealedBoxes(sealed: readonly SealedFor[]): Map<string, string> {
+  const boxes = new Map<string, string>();
+  for (const { to, data } of sealed) {
+    if (boxes.has(to)) throw new ProtocolFailure('BAD_REQUEST', 'signal.sealed: one box per addressee');
+    boxes.set(to, data);
+  }
+  return boxes;
+}
 
 /** Making a room, and what people in it ask of it: commands, private signals, links. */
 export function roomHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHandlers, RoomRequests> {
@@ -52,6 +62,7 @@ export function roomHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
           roomId,
           facilitatorToken: await tokens.sign({ roomId, role: 'facilitator', generation: 0 }, expiresAt),
           inviteToken: await tokens.sign({ roomId, role: 'member', inviteId: sharedInviteId }, expiresAt),
+          inviteId: sharedInviteId,
         };
       }
     },
@@ -75,15 +86,20 @@ export function roomHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
       if (!me || me.role !== 'member' || me.stage === 'agreement') {
         throw new ProtocolFailure('FORBIDDEN', 'Private signals are for members in the room or waiting to come in');
       }
+      // A message is sealed for facilitators' browsers the member's browser paired with, which
+      // happens only once admitted (see e2ee-handlers.ts); someone waiting has nobody to seal for.
+      if (signal.kind === 'message' && me.stage !== 'admitted') {
+        throw new ProtocolFailure('FORBIDDEN', 'Messages to the facilitators can be sent once you are in the room');
+      }
+      const boxes = signal.kind === 'message' ? sealedBoxes(signal.sealed) : null;
       await signalLimit.take(room.id, memberId);
-      const text = signal.kind === 'message' ? signal.text : null;
-      const delivered = room.toFacilitators('signal:private', {
-        id: randomUUID(),
-        from: memberId,
-        displayName: me.displayName,
-        kind: signal.kind,
-        text,
-        at: Date.now(),
+      const id = randomUUID();
+      const at = Date.now();
+      // Each facilitator gets only the box sealed for them (a message with none for them: nothing).
+      const delivered = room.toFacilitatorsEach('signal:private', (facilitatorId) => {
+        const sealed = boxes ? boxes.get(facilitatorId) : null;
+        if (sealed === undefined) return null;
+        return { id, from: memberId, displayName: me.displayName, kind: signal.kind, sealed, at };
       });
       if (delivered === 0) throw new ProtocolFailure('INVALID_STATE', 'No facilitator is connected right now');
       return {};
@@ -94,7 +110,8 @@ export function roomHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
       const state = await currentState(room.id);
       const me = state.members[memberId];
       if (!me || !isFacilitatorRole(me.role)) throw new ProtocolFailure('FORBIDDEN', 'Only facilitators can make invite links');
-      return { inviteToken: await tokens.invite(room.id, state.session.endsAt + config.ROOM_GRACE_SECONDS * 1000) };
+      const { token, inviteId } = await tokens.invite(room.id, state.session.endsAt + config.ROOM_GRACE_SECONDS * 1000);
+      return { inviteToken: token, inviteId };
     },
 
     'link:rotateFacilitator': async () => {
