@@ -6,6 +6,8 @@ import { Announcer } from '@/components/Announcer';
 import { PasteLink } from '@/components/PasteLink';
 import { SessionLinks } from '@/components/SessionLinks';
 import { StartSessionForm } from '@/components/StartSessionForm';
+import { newRoomSecret } from '@group-room/shared/e2ee';
+import { inviteLinkSecret } from '@/lib/e2ee/link-secrets';
 import { rememberInviteLink, roomLink } from '@/lib/links';
 import { describeError } from '@/lib/describe-error';
 import { SignalClient } from '@/lib/signal-client';
@@ -22,9 +24,14 @@ export default function HomePage() {
   const create = async (payload: RequestPayload<'room:create'>): Promise<string | null> => {
     const signal = new SignalClient();
     try {
-      const { roomId, facilitatorToken, inviteToken } = await signal.request('room:create', payload);
+      // The room secret is made here, in the facilitator's browser, and only ever travels in link fragments.
+      const roomSecret = newRoomSecret();
+      const { roomId, facilitatorToken, inviteToken, inviteId } = await signal.request('room:create', payload);
       const origin = window.location.origin;
-      const links = { facilitatorLink: roomLink(origin, roomId, facilitatorToken), inviteLink: roomLink(origin, roomId, inviteToken) };
+      const links = {
+        facilitatorLink: roomLink(origin, roomId, facilitatorToken, { kind: 'room', secret: roomSecret }),
+        inviteLink: roomLink(origin, roomId, inviteToken, await inviteLinkSecret(roomSecret, inviteId)),
+      };
       rememberInviteLink(roomId, links.inviteLink);
       setCreated(links);
       return null;

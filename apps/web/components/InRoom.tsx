@@ -8,6 +8,7 @@ import { useAnnounce } from './Announcer';
 import { AskPrompt } from './AskPrompt';
 import { FacilitatorPanel } from './FacilitatorPanel';
 import { MediaControls } from './MediaControls';
+import { EncryptionStatus } from './EncryptionStatus';
 import { MediaTile } from './MediaTile';
 import { MemberFloorBar } from './MemberFloorBar';
 import { PrivateSignalMenu } from './PrivateSignalMenu';
@@ -95,6 +96,7 @@ export function InRoom({ client, room, view }: Props) {
         </p>
       )}
       {room.deviceWarning && <p className="notice">{room.deviceWarning}</p>}
+      <EncryptionStatus keys={room.encryption.keys} />
 
       <div className="room-layout">
         <div className="stage">
@@ -110,6 +112,7 @@ export function InRoom({ client, room, view }: Props) {
               camOn={sending.camera}
               micStandby={waitingForFloor(view, room.micOn, sending.mic)}
               floor={floorOf(view.self.id)}
+              encryption={room.encryption.sending}
               testId="self-tile"
             />
             {room.peers.map((peer) => (
@@ -126,6 +129,7 @@ export function InRoom({ client, room, view }: Props) {
                 reconnecting={peer.connection === 'reconnecting'}
                 floor={floorOf(peer.id)}
                 onVideoPreference={(preference) => client.devices.preferVideo(peer.id, preference)}
+                encryption={room.encryption.peers.get(peer.id)}
                 testId="peer-tile"
               />
             ))}

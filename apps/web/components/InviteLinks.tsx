@@ -2,6 +2,7 @@
 
 import type { RoomView } from '@group-room/shared';
 import { useEffect, useId, useState } from 'react';
+import { inviteLinkSecret, keptLinkSecret } from '@/lib/e2ee/link-secrets';
 import { rememberInviteLink, rememberedInviteLink, roomLink } from '@/lib/links';
 import type { RoomClient } from '@/lib/room-client';
 import { CopyField } from './CopyField';
@@ -26,12 +27,18 @@ export function InviteLinks({ client, view }: Props) {
     setInviteLink(rememberedInviteLink(view.roomId));
     // The facilitator link is the one this tab entered with (kept in memory only, not in the address bar).
     const token = client.facilitation.linkToken;
-    if (isFacilitator && token) setFacilitatorLink(roomLink(window.location.origin, view.roomId, token));
+    const secret = keptLinkSecret(view.roomId);
+    if (isFacilitator && token && secret?.kind === 'room') setFacilitatorLink(roomLink(window.location.origin, view.roomId, token, secret));
   }, [client, view.roomId, isFacilitator]);
 
+  /** The room secret this browser holds (facilitator link), from which every link's secret is made here. */
+  const roomSecret = keptLinkSecret(view.roomId)?.kind === 'room' ? keptLinkSecret(view.roomId)!.secret : null;
+
   const makeLink = async (): Promise<string | null> => {
+    if (!roomSecret) return null;
     const result = await run(() => client.facilitation.createInvite());
-    return result.ok ? roomLink(window.location.origin, view.roomId, result.data) : null;
+    if (!result.ok) return null;
+    return roomLink(window.location.origin, view.roomId, result.data.inviteToken, await inviteLinkSecret(roomSecret, result.data.inviteId));
   };
 
   const makeShared = async () => {
@@ -44,7 +51,7 @@ export function InviteLinks({ client, view }: Props) {
   const replaceFacilitatorLink = async () => {
     const result = await run(() => client.facilitation.rotateFacilitatorLink(), 'The facilitator link was replaced: the old one no longer works.');
     if (result.ok) {
-      setFacilitatorLink(roomLink(window.location.origin, view.roomId, result.data));
+      if (roomSecret) setFacilitatorLink(roomLink(window.location.origin, view.roomId, result.data, { kind: 'room', secret: roomSecret }));
       setReplaced(true);
     }
   };
@@ -53,6 +60,15 @@ export function InviteLinks({ client, view }: Props) {
     const link = await makeLink();
     if (link) setPersonal((list) => [...list, link]);
   };
+
+  if (!roomSecret) {
+    return (
+      <section className="panel-section" aria-labelledby={`${id}-heading`}>
+        <h2 id={`${id}-heading`}>Links</h2>
+        <p className="hint">Links carry the room&rsquo;s encryption secret, so they are made on a device that came in with the facilitator link.</p>
+      </section>
+    );
+  }
 
   return (
     <section className="panel-section" aria-labelledby={`${id}-heading`}>

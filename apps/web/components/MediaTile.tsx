@@ -25,6 +25,11 @@ interface Props {
   floor?: { holding: boolean; handPlace: number | null } | undefined;
   /** Told how this tile shows the video it receives (on screen, height), so the server sends no more than that. */
   onVideoPreference?: ((preference: VideoPreference | null) => void) | undefined;
+  /**
+   * End-to-end encryption of what this tile receives (or, on one's own tile, sends):
+   * `decrypted`/`encrypted` shows the lock, only once a frame really was; `failing`/`no-key` says so.
+   */
+  encryption?: 'decrypted' | 'failing' | 'encrypted' | 'no-key' | undefined;
   testId: string;
 }
 
@@ -34,7 +39,7 @@ function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStrea
 }
 
 /** One person's tile: their video (or initial), their name, and their remote audio. */
-export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, floor, onVideoPreference, testId }: Props) {
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, floor, onVideoPreference, encryption, testId }: Props) {
   const tileRef = useRef<HTMLElement>(null);
   const videoRef = useRef<HTMLVideoElement>(null);
   const audioRef = useRef<HTMLAudioElement>(null);
@@ -57,6 +62,7 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
       data-testid={testId}
       data-peer-name={name}
       data-connection={reconnecting ? 'reconnecting' : 'online'}
+      data-encryption={encryption ?? 'none'}
     >
       <video ref={videoRef} autoPlay playsInline muted hidden={!showVideo} aria-label={self ? 'Your video' : `${name}'s video`} />
       {!showVideo && (
@@ -66,7 +72,13 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
       )}
       {!self && <audio ref={audioRef} autoPlay />}
       <figcaption>
+        {(encryption === 'decrypted' || encryption === 'encrypted') && (
+          <span className="lock" role="img" aria-label={self ? 'Your audio and video leave encrypted' : 'Encrypted end to end'} title="Encrypted end to end">
+            🔒
+          </span>
+        )}
         <span className="name">{label}</span>
+        {encryption === 'failing' && <span className="badge warning">Cannot decrypt</span>}
         {roleLabel && <span className="badge role">{roleLabel}</span>}
         {reconnecting && <span className="badge connection">Reconnecting…</span>}
         {floor?.holding && <span className="badge floor">Has the floor</span>}

@@ -1,6 +1,6 @@
 'use client';
 
-import type { PrivateSignal } from '@group-room/shared';
+import type { ShownSignal as PrivateSignal } from '@/lib/e2ee/room-encryption';
 import { useEffect, useId, useRef, useState } from 'react';
 import { playChime } from '@/lib/chime';
 import { clockTime } from '@/lib/format';
@@ -16,7 +16,7 @@ export function describeSignal(signal: PrivateSignal): string {
     case 'back':
       return `${signal.displayName}: is back`;
     case 'message':
-      return `${signal.displayName}: “${signal.text ?? ''}”`;
+      return signal.text === null ? `${signal.displayName}: a message this device could not open` : `${signal.displayName}: “${signal.text}”`;
   }
 }
 

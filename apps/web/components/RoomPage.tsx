@@ -3,6 +3,8 @@
 import { RoomId } from '@group-room/shared';
 import Link from 'next/link';
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { keepLinkSecret, keptLinkSecret, secretFromHash } from '@/lib/e2ee/link-secrets';
+import { transformApi } from '@/lib/e2ee/frame-crypto';
 import { tokenFromHash } from '@/lib/links';
 import { keptSeat } from '@/lib/seat';
 import { RoomClient, initialSnapshot, type RoomSnapshot, type RoomStatus } from '@/lib/room-client';
@@ -23,11 +25,14 @@ import { WaitingScreen } from './WaitingScreen';
  * screenshot; from then on it lives only in this component's memory. A fragment pasted later
  * (hashchange) replaces it.
  */
-function useLinkToken(): string | null | undefined {
+function useLinkToken(roomId: string): string | null | undefined {
   const [token, setToken] = useState<string | null | undefined>(undefined);
   useEffect(() => {
     const read = () => {
-      const fromHash = tokenFromHash(window.location.hash);
+      // A token without its secret cannot open the encrypted room: the link was cut short.
+      const secret = secretFromHash(window.location.hash);
+      const fromHash = secret ? tokenFromHash(window.location.hash) : null;
+      if (secret && fromHash) keepLinkSecret(roomId, secret);
       if (window.location.hash) {
         window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
       }
@@ -36,7 +41,7 @@ function useLinkToken(): string | null | undefined {
     read();
     window.addEventListener('hashchange', read);
     return () => window.removeEventListener('hashchange', read);
-  }, []);
+  }, [roomId]);
   return token;
 }
 
@@ -48,18 +53,35 @@ function useLinkToken(): string | null | undefined {
  * `reconnecting` (see ConnectionStatus).
  */
 export function RoomPage({ roomId }: { roomId: string }) {
-  const token = useLinkToken();
+  const token = useLinkToken(roomId);
   const validRoom = RoomId.safeParse(roomId).success;
   return (
     <Announcer>
       {token === undefined ? (
         <main className="page narrow" data-status="loading" />
-      ) : !validRoom || (!token && !keptSeat(roomId)) ? (
+      ) : !transformApi() ? (
+        <UnsupportedBrowser />
+      ) : !validRoom || (!token && !keptSeat(roomId)) || !keptLinkSecret(roomId) ? (
         <IncompleteLink />
       ) : (
         <Room key={roomId} roomId={roomId} token={token} />
       )}
     </Announcer>
+  );
+}
+
+/** No encoded transforms: this browser could only send and receive unencrypted media, which the room never does. */
+function UnsupportedBrowser() {
+  return (
+    <main className="page narrow" data-status="unsupported-browser">
+      <section className="card">
+        <h1>This browser cannot join an encrypted room</h1>
+        <p>
+          Every session here is end-to-end encrypted, and this browser cannot encrypt audio and video itself. Open the link in a current version of
+          Chrome, Edge, Firefox or Safari (on a phone as well as on a computer).
+        </p>
+      </section>
+    </main>
   );
 }
 
@@ -76,7 +98,7 @@ function IncompleteLinkCard() {
     <section className="card">
       <h1>This link is incomplete</h1>
       <p>
-        A room link ends with <code>#k=</code> and a long code. Copy the whole link again from the message you were sent, or ask your facilitator for a
+        A room link ends with <code>#k=</code> and two long codes. Copy the whole link again from the message you were sent, or ask your facilitator for a
         new one.
       </p>
       <Link href="/">Go to the start page</Link>

@@ -14,6 +14,8 @@ export function contentSecurityPolicy(nonce: string, { dev = false } = {}): stri
     "img-src 'self' blob: data:",
     "font-src 'self'",
     "connect-src 'self'",
+    // The frame-encryption worker, a script of this origin.
+    "worker-src 'self'",
     "media-src 'self' blob: mediastream:",
     "object-src 'none'",
     "base-uri 'none'",

@@ -1,4 +1,5 @@
-import type { EventPayload, PrivateSignal } from '@group-room/shared';
+import type { EventPayload } from '@group-room/shared';
+import type { ShownSignal } from './e2ee/room-encryption';
 import { attempt, type ActionResult } from './action-result';
 import type { RoomSnapshot } from './room-snapshot';
 import type { SignalClient } from './signal-client';
@@ -54,7 +55,7 @@ export class FacilitatorTools {
   }
 
   /** A private signal arrived (a repeat, e.g. after a resume, is kept once). */
-  received(signal: PrivateSignal): void {
+  received(signal: ShownSignal): void {
     const kept = this.#host.snapshot().privateSignals;
     if (kept.some((s) => s.id === signal.id)) return;
     this.#host.update({ privateSignals: [signal, ...kept].slice(0, PRIVATE_SIGNALS_KEPT) });
@@ -67,9 +68,9 @@ export class FacilitatorTools {
     this.#host.update({ privateSignals: kept.filter((s) => s.id !== id) });
   }
 
-  /** A fresh invite link's token, e.g. one personal link per member. */
-  createInvite(): Promise<ActionResult<string>> {
-    return attempt(this.#host.signal(), async (signal) => (await signal.request('invite:create', {})).inviteToken);
+  /** A fresh invite link's token and id, e.g. one personal link per member. */
+  createInvite(): Promise<ActionResult<{ inviteToken: string; inviteId: string }>> {
+    return attempt(this.#host.signal(), (signal) => signal.request('invite:create', {}));
   }
 
   /**

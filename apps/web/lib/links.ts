@@ -1,12 +1,16 @@
 import { RoomId } from '@group-room/shared';
+import type { LinkSecret } from '@group-room/shared/e2ee';
+import { secretFromHash, secretFragment } from './e2ee/link-secrets';
 
 /*
- * Room links are `/room/<roomId>#k=<token>`. The token lives in the fragment, which browsers
- * never send to the server or put in a Referer, so it stays out of logs.
+ * Room links are `/room/<roomId>#k=<token>&s=<room secret>` (facilitator) or
+ * `…#k=<token>&i=<invite secret>` (invite). The token is the server's; the secret is made in
+ * the facilitator's browser and is what end-to-end encryption starts from. Both live in the
+ * fragment, which browsers never send to the server or put in a Referer.
  */
 
-export function roomLink(origin: string, roomId: string, token: string): string {
-  return `${origin}/room/${roomId}#k=${encodeURIComponent(token)}`;
+export function roomLink(origin: string, roomId: string, token: string, secret: LinkSecret): string {
+  return `${origin}/room/${roomId}#k=${encodeURIComponent(token)}${secretFragment(secret)}`;
 }
 
 /** The token in a fragment such as `#k=…`, or null when the link was cut short. */
@@ -31,8 +35,9 @@ export function parsePastedLink(input: string, origin: string): { ok: true; href
     return { ok: false, message: 'That does not look like a room link. It should contain /room/ followed by a code.' };
   }
   const token = tokenFromHash(url.hash);
-  if (!token) return { ok: false, message: 'That link is incomplete: it should end with #k= and a long code. Copy the whole link again.' };
-  return { ok: true, href: `/room/${match[1]}#k=${encodeURIComponent(token)}` };
+  const secret = secretFromHash(url.hash);
+  if (!token || !secret) return { ok: false, message: 'That link is incomplete: it should end with #k= and two long codes. Copy the whole link again.' };
+  return { ok: true, href: `/room/${match[1]}#k=${encodeURIComponent(token)}${secretFragment(secret)}` };
 }
 
 const inviteKey = (roomId: string) => `group-room:invite:${roomId}`;

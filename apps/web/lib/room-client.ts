@@ -1,6 +1,7 @@
 import type { Command, RoomView } from '@group-room/shared';
 import { attempt, type ActionResult } from './action-result';
 import { describeError as describe } from './describe-error';
+import { RoomEncryption } from './e2ee/room-encryption';
 import { describeEntryFailure } from './entry-failure';
 import { FacilitatorTools } from './facilitator-tools';
 import { LocalDevices } from './local-devices';
@@ -46,6 +47,8 @@ export class RoomClient {
   #viewCount = 0;
   /** The server's clock minus this one, as of the last view (late by the view's trip, a few ms). */
   #clockOffset = 0;
+  /** End-to-end encryption (frame transforms and key handshake), made on first use; one per entry. */
+  #encryption: RoomEncryption | undefined;
 
   constructor(roomId: string) {
     this.#roomId = roomId;
@@ -70,6 +73,7 @@ export class RoomClient {
         this.#startMediaIfAllowed();
       },
       lost: () => this.#rebuildMedia(),
+      frames: () => this.#crypto().frames,
     });
     this.#peersTracks = this.#media.tracks;
     const parts = {
@@ -116,8 +120,27 @@ export class RoomClient {
    */
   serverNow = (): number => Date.now() + this.#clockOffset;
 
+  /** This entry's encryption; throws when the browser cannot encrypt or the tab lacks the link's secret. */
+  #crypto(): RoomEncryption {
+    this.#encryption ??= RoomEncryption.create({
+      roomId: this.#roomId,
+      relay: async (to, data) => {
+        const signal = this.#signal;
+        if (!signal?.seated) throw new Error('not connected');
+        await signal.request('e2ee:relay', { to, data });
+      },
+      keysReady: () => void this.#signal?.request('media:keysReady', {}).catch(() => undefined),
+      changed: () => this.#update({}),
+    });
+    return this.#encryption;
+  }
+
   #update(patch: Partial<RoomSnapshot>): void {
     const next = { ...this.#snapshot, ...patch };
+    const encryption = this.#encryption;
+    if (encryption) {
+      next.encryption = { keys: encryption.status, sending: encryption.sending, peers: encryption.peerStates(this.#media.consumerPeers()) };
+    }
     next.status = roomStatus(this.#phase, next.view, this.#media.phase === 'ready');
     // Kept as they were unless the view or the received tracks changed, so tiles do not re-render for nothing.
     const tracks = this.#media.tracks;
@@ -201,6 +224,10 @@ export class RoomClient {
       },
       media: this.#media,
       facilitation: this.facilitation,
+      relayed: (from, data) => this.#encryption?.receive(from, data),
+      privateSignal: (received) => {
+        void this.#encryption?.open(received).then((shown) => this.facilitation.received(shown));
+      },
     });
     this.#seats.watch(signal);
     return signal;
@@ -230,6 +257,8 @@ export class RoomClient {
     // What is for facilitators only goes with the role (e.g. a co-facilitator made a member again).
     const facilitatorOnly = view.facilitation ? {} : this.facilitation.forget();
     this.#update({ ...also, view, ...facilitatorOnly });
+    // The key handshake starts once the server lets this person have media (admitted, agreement accepted).
+    if (view.self.media) this.#crypto().view(view);
     this.#startMediaIfAllowed();
   }
 
@@ -264,9 +293,9 @@ export class RoomClient {
     return result;
   }
 
-  /** Tell the facilitators something privately. */
+  /** Tell the facilitators something privately; a message's text is sealed for their browsers here. */
   sendSignal(request: PrivateSignalInput): Promise<ActionResult> {
-    return sendPrivateSignal(this.#signal, request);
+    return sendPrivateSignal(this.#signal, request, (text) => this.#crypto().sealMessage(text));
   }
 
   // --- Leaving and cleaning up.
@@ -274,6 +303,8 @@ export class RoomClient {
   /** Out of the room (or back to the entry form, `idle`): let go of the connection, the media and the seat. */
   #end(phase: 'idle' | 'left' | 'ended' | 'error', patch: Partial<RoomSnapshot> = {}): void {
     this.#media.drop();
+    this.#encryption?.close();
+    this.#encryption = undefined;
     this.#seats.release();
     this.#signal?.close();
     this.#signal = undefined;
@@ -285,6 +316,7 @@ export class RoomClient {
       reconnectCause: undefined,
       returning: false,
       mediaRestarting: false,
+      encryption: initialSnapshot.encryption,
       ...patch,
     });
     // Out of the room, the camera and microphone are off; the entry form keeps its preview.

@@ -20,6 +20,10 @@ export interface RoomEventHost {
   mediaReset(): void;
   readonly media: RoomMedia;
   readonly facilitation: FacilitatorTools;
+  /** Another browser's key-handshake message for this one. */
+  relayed(from: string, data: string): void;
+  /** A member's private signal (a message is opened before it is shown). */
+  privateSignal(signal: EventPayload<'signal:private'>): void;
 }
 
 /** Route everything the server pushes on `signal` to the part of the client it is for. */
@@ -34,13 +38,14 @@ export function listenToRoomEvents(signal: SignalClient, host: RoomEventHost): v
   });
   on('consumer:closed', ({ consumerId }) => host.media.closeConsumer(consumerId));
   on('talk:time', (report) => host.facilitation.talkTime.set(report));
-  on('signal:private', (received) => host.facilitation.received(received));
+  on('signal:private', (received) => host.privateSignal(received));
+  on('e2ee:relay', ({ from, data }) => host.relayed(from, data));
   on('room:ended', ({ reason }) => host.ended(endReason(reason, host.currentView())));
   on('server:draining', () => host.draining(signal));
   on('media:reset', () => host.mediaReset());
 }
 
-type RoomEvent = 'room:view' | 'consumer:new' | 'consumer:closed' | 'talk:time' | 'signal:private' | 'room:ended' | 'server:draining' | 'media:reset';
+type RoomEvent = 'room:view' | 'consumer:new' | 'consumer:closed' | 'talk:time' | 'signal:private' | 'e2ee:relay' | 'room:ended' | 'server:draining' | 'media:reset';
 type Handlers = { [K in RoomEvent]: (payload: EventPayload<K>) => void };
 
 /** Nobody removes someone still reading the entry agreement: the server let them go for taking too long. */

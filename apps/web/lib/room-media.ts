@@ -9,6 +9,7 @@ import {
 import { Device } from 'mediasoup-client';
 import type { Consumer, IceParameters, Producer, RtpCapabilities, RtpCodecCapability, RtpEncodingParameters, Transport, TransportOptions } from 'mediasoup-client/types';
 import { describeError as describe } from './describe-error';
+import type { FrameCrypto } from './e2ee/frame-crypto';
 import type { SignalClient } from './signal-client';
 
 /** How a member's tile shows their video here: on screen or not, and how tall in device pixels. */
@@ -54,6 +55,11 @@ export interface MediaHost {
   interrupted(): void;
   /** The server no longer has this page's media, or it could not be repaired: set it up again. */
   lost(): void;
+  /**
+   * The page's frame encryption: a transform goes on every sender and receiver as it is made.
+   * Throws when the browser cannot encrypt (there is no unencrypted media).
+   */
+  frames(): FrameCrypto;
 }
 
 /** mediasoup-client's interfaces and our wire schemas describe the same JSON. */
@@ -138,6 +144,11 @@ export class RoomMedia {
     return this.#tracks;
   }
 
+  /** Who sends on each consumer, by consumer id (for the tiles' encryption state). */
+  consumerPeers(): Map<string, string> {
+    return new Map([...this.#consumers].map(([id, { peerId }]) => [id, peerId]));
+  }
+
   /** The connection dropped: a start under way fails (its requests do) and is started again by the host. */
   connectionLost(): void {
     this.#drops++;
@@ -193,7 +204,8 @@ export class RoomMedia {
   }
 
   async #createTransport(signal: SignalClient, device: Device, direction: 'send' | 'recv', ice: IceSettings): Promise<Transport> {
-    const options = { ...wire<TransportOptions>(await signal.request('transport:create', { direction })), ...ice };
+    const frames = this.#host.frames();
+    const options = { ...wire<TransportOptions>(await signal.request('transport:create', { direction })), ...ice, additionalSettings: frames.transportSettings };
     const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       signal.request('transport:connect', { transportId: transport.id, dtlsParameters: wire(dtlsParameters) }).then(() => callback(), errback);
@@ -225,7 +237,10 @@ export class RoomMedia {
       const paused = !track.enabled;
       // stopTracks: false, as the camera and microphone outlive the producers (media set up again keeps them).
       const video = kind === 'video' ? cameraEncoding(device) : {};
-      const producer = mine(await transport.produce({ track, stopTracks: false, ...video, appData: { source, paused } }));
+      const frames = this.#host.frames();
+      // The transform is on the sender before its first frame can leave (fail closed: no key, no frame).
+      const onRtpSender = (sender: RTCRtpSender) => frames.attachSender(sender, kind);
+      const producer = mine(await transport.produce({ track, stopTracks: false, ...video, onRtpSender, appData: { source, paused } }));
       if (paused) producer.pause();
       this.#producers.set(source, producer);
     }
@@ -280,12 +295,15 @@ export class RoomMedia {
     this.#pendingConsumers.set(consumerId, pending);
     const run = this.#run;
     let consumer: Consumer;
+    const frames = this.#host.frames();
     try {
       consumer = await transport.consume({
         id: consumerId,
         producerId: event.producerId,
         kind: event.kind,
         rtpParameters: wire(event.rtpParameters),
+        // Nothing reaches the decoder but what decrypts under the sender's key.
+        onRtpReceiver: (receiver) => frames.attachReceiver(receiver, event.kind, event.peerId, consumerId),
       });
     } finally {
       this.#pendingConsumers.delete(consumerId);

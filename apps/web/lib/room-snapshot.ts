@@ -1,4 +1,7 @@
-import type { EventPayload, MemberSummary, PrivateSignal, RoomView } from '@group-room/shared';
+import type { EventPayload, MemberSummary, RoomView } from '@group-room/shared';
+import type { KeyStatus } from './e2ee/key-exchange';
+import type { ShownSignal } from './e2ee/room-encryption';
+import type { TransformStatus } from './e2ee/worker-protocol';
 import type { ReceivedTracks } from './room-media';
 
 /*
@@ -84,7 +87,12 @@ export interface RoomSnapshot {
   /** Admitted people other than oneself, in room order (empty until one may see names). */
   peers: RemotePeer[];
   /** Facilitators: members' private signals, newest first, in this page's memory only. */
-  privateSignals: PrivateSignal[];
+  privateSignals: ShownSignal[];
+  /**
+   * End-to-end encryption: whether this page has the room's key (and the safety code), how its
+   * own frames go out, and each sender's frames as received here (see RoomEncryption).
+   */
+  encryption: { keys: KeyStatus; sending?: TransformStatus; peers: ReadonlyMap<string, TransformStatus> };
 }
 
 export const initialSnapshot: RoomSnapshot = {
@@ -97,6 +105,7 @@ export const initialSnapshot: RoomSnapshot = {
   receiveVideo: true,
   peers: [],
   privateSignals: [],
+  encryption: { keys: { state: 'waiting' }, peers: new Map() },
 };
 
 /** Where the client is, before the view says more (`in`: entered or resumed). */
