@@ -30,7 +30,14 @@ import {
   type PairIds,
   type Sealed,
 } from '@group-room/shared/e2ee';
-import type { FrameCrypto } from './frame-crypto';
+
+/** Where the keys go to be used: the page's frame worker (FrameCrypto), or a test's own encryptor. */
+export interface KeySink {
+  setSelf(id: string): void;
+  addKeys(keys: (KeyRef & { key: Uint8Array })[]): void;
+  use(ref: KeyRef): void;
+  forget(gens: number[]): void;
+}
 
 /*
  * Who has the room's media key, browser to browser. Every browser in the room pairs with every
@@ -79,7 +86,7 @@ interface Epoch {
 
 export class KeyExchange {
   readonly #host: KeyExchangeHost;
-  readonly #frames: FrameCrypto;
+  readonly #frames: KeySink;
   #self = '';
   #members: MemberSummary[] = [];
   #inviteIds = new Map<string, string | null>();
@@ -104,7 +111,7 @@ export class KeyExchange {
   #rotation: { gen: number; key: Uint8Array; waiting: Set<string>; timer: ReturnType<typeof setTimeout> } | null = null;
   #rotateTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(host: KeyExchangeHost, frames: FrameCrypto) {
+  constructor(host: KeyExchangeHost, frames: KeySink) {
     this.#host = host;
     this.#frames = frames;
   }
