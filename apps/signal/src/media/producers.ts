@@ -1,5 +1,6 @@
 import { ProtocolFailure, type MediaKind, type MediaSource } from '@group-room/shared';
 import type { types } from 'mediasoup';
+import { PRODUCIBLE_MIME_TYPES } from './codecs.js';
 import type { PeerMedia, ProducerData } from './peer-media.js';
 import type { RoomContext } from './room-context.js';
 import { offerToOthers } from './subscriptions.js';
@@ -30,6 +31,11 @@ export async function produce(room: RoomContext, levels: types.AudioLevelObserve
   // mediasoup itself would accept a video codec on an audio producer.
   if (!request.rtpParameters.codecs.every((codec) => codec.mimeType.toLowerCase().startsWith(`${request.kind}/`))) {
     throw new ProtocolFailure('BAD_REQUEST', `Every codec of a ${request.kind} producer must be ${request.kind}`);
+  }
+  // Only what the browsers encrypt end to end (see codecs.ts); RTX beside it resends its packets as they are.
+  const media = request.rtpParameters.codecs.filter((codec) => !codec.mimeType.toLowerCase().endsWith('/rtx'));
+  if (media.length === 0 || !media.every((codec) => PRODUCIBLE_MIME_TYPES.has(codec.mimeType.toLowerCase()))) {
+    throw new ProtocolFailure('BAD_REQUEST', 'Only Opus (audio) and VP8 (video) can be sent: the codecs encrypted end to end here');
   }
   const filled = [...peer.producers.values()].some((existing) => existing.appData.source === request.source);
   const release = peer.claim(`producer:${request.source}`, filled, `A ${request.source} producer already exists`);
