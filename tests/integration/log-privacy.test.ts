@@ -44,6 +44,10 @@ const ADA = 'Adelheid Vantongeren';
 const BEA = 'Berenike Okonkwosallis';
 const STRANGER = 'Gaspardine Nullwright';
 const MESSAGE = 'I slipped again on Pemberton lane last night 6614';
+/** What the server sees of a private message and of a key handshake: opaque boxes (here, readable ones). */
+const SEALED_MESSAGE = Buffer.from(MESSAGE).toString('base64url');
+const RELAYED_KEY = Buffer.from('epoch key wrapped for Berenike 7781').toString('base64url');
+const RELAYED_HELLO = Buffer.from('public key and MAC from Berenike 7782').toString('base64url');
 /** An internal error's own wording: may reach the server's log, never a client. */
 const INTERNAL_DETAIL = 'store-exploded-Zq81';
 
@@ -112,9 +116,16 @@ describe.each(stores)('the server log ($store store)', ({ env }) => {
     await command(bea, { type: 'hand.raise' });
     await command(fac, { type: 'floor.grant', memberId: bea.id });
 
-    // A private message to the facilitators.
-    await ok(bea.socket, 'signal:send', { signal: { kind: 'message', text: MESSAGE } });
-    await waitForEvent(fac.socket, 'signal:private', (s) => s.text === MESSAGE);
+    // A private message to the facilitators: sealed in Bea's browser, a box the server hands on.
+    await ok(bea.socket, 'signal:send', { signal: { kind: 'message', sealed: [{ to: fac.id, data: SEALED_MESSAGE }] } });
+    await waitForEvent(fac.socket, 'signal:private', (s) => s.sealed === SEALED_MESSAGE);
+
+    // End-to-end encryption's key handshake, relayed both ways, and one relay refused.
+    await ok(fac.socket, 'e2ee:relay', { to: bea.id, data: RELAYED_KEY });
+    await waitForEvent(bea.socket, 'e2ee:relay', (r) => r.data === RELAYED_KEY);
+    await ok(bea.socket, 'e2ee:relay', { to: fac.id, data: RELAYED_HELLO });
+    await waitForEvent(fac.socket, 'e2ee:relay', (r) => r.data === RELAYED_HELLO);
+    expectError(await request(bea.socket, 'e2ee:relay', { to: ada.id, data: RELAYED_HELLO }), 'FORBIDDEN');
 
     // The facilitator edits the agreement; both members accept the new text.
     await command(fac, { type: 'agreement.set', text: AGREEMENT_EDITED });
@@ -193,6 +204,9 @@ describe.each(stores)('the server log ($store store)', ({ env }) => {
       BEA,
       STRANGER,
       MESSAGE,
+      SEALED_MESSAGE,
+      RELAYED_KEY,
+      RELAYED_HELLO,
       links.roomId,
       ...tokenParts(links.facilitatorToken),
       ...tokenParts(links.inviteToken),

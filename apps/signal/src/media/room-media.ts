@@ -6,7 +6,7 @@ import { PeerMedia, type Notify, type ProducerData } from './peer-media.js';
 import { applyPolicy, producerOf, selfPaused, setProducerPaused } from './policy-sync.js';
 import { produce, type ProduceRequest } from './producers.js';
 import { NOBODY, peerOf, SILENT, type RoomContext } from './room-context.js';
-import { preferConsumer, receiveVideo, resumeConsumer, resync, setReady } from './subscriptions.js';
+import { preferConsumer, receiveVideo, requestKeyFrames, resumeConsumer, resync, setReady } from './subscriptions.js';
 import type { TalkTime } from './talk-time.js';
 import { connectPlain, connectTransport, createPlainTransport, createWebRtcTransport, restartIce, type TransportSite } from './transports.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -181,6 +181,11 @@ export class RoomMedia {
   /** How the receiver's page shows this video now (see subscriptions.ts). */
   async preferConsumer(peerId: string, consumerId: string, preference: { visible: boolean; height: number }): Promise<void> {
     await preferConsumer(this.#room, this.#peer(peerId), consumerId, preference);
+  }
+
+  /** The member's browser has a new key: ask the senders of every video it receives for a key frame. */
+  async requestKeyFrames(peerId: string): Promise<void> {
+    await requestKeyFrames(this.#room, this.#peer(peerId));
   }
 
   close(): void {

@@ -53,6 +53,22 @@ export async function receiveVideo(room: RoomContext, peer: PeerMedia, video: bo
   await Promise.all([...peer.consumers.values()].map((consumer) => syncConsumer(room, peer.id, consumer)));
 }
 
+/**
+ * The member's browser can now decrypt what it receives (it has just installed a key): every
+ * video it receives is asked for a key frame (a PLI to its sender), so pictures start at once
+ * rather than at the sender's next key frame. A consumer closing meanwhile is skipped.
+ */
+export async function requestKeyFrames(room: RoomContext, peer: PeerMedia): Promise<void> {
+  const video = [...peer.consumers.values()].filter((consumer) => consumer.kind === 'video' && !consumer.closed);
+  await settleEach(room, 'a key frame could not be asked for', video.map(async (consumer) => {
+    try {
+      await consumer.requestKeyFrame();
+    } catch (error) {
+      if (!consumer.closed) throw error;
+    }
+  }));
+}
+
 function consumerOf(peer: PeerMedia, consumerId: string): types.Consumer<ConsumerData> {
   const consumer = peer.consumers.get(consumerId);
   if (!consumer) throw new ProtocolFailure('NOT_FOUND', 'No such consumer');

@@ -3,8 +3,8 @@ import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limit
 
 /*
  * What one client may ask of the server: requests per second and at once per connection,
- * room changes waiting per connection, private signals per person. Each refusal is
- * RATE_LIMITED and comes before anything was done.
+ * room changes waiting per connection, private signals, encryption messages and key frame
+ * requests per person. Each refusal is RATE_LIMITED and comes before anything was done.
  */
 
 /** Gives back what a request took; calling it again does nothing. */
@@ -119,5 +119,41 @@ export class SignalLimit {
   /** Take one for this person in this room, or throw RATE_LIMITED. */
   take(roomId: string, memberId: string): Promise<void> {
     return consume(this.#limiter, `${roomId}/${memberId}`, 'Too many signals at once: wait a few seconds');
+  }
+}
+
+/**
+ * End-to-end encryption's relayed messages, per sender seat (whichever connection it comes
+ * from): a burst of 60 at once (a facilitator handing a new key to a full room, with the
+ * handshakes of people just let in), then 20 a second. Each message is already bounded in
+ * size by its schema.
+ */
+export const RELAY_PER_SECOND = 20;
+export const RELAY_BURST = 60;
+
+export class RelayLimit {
+  readonly #limiter = new BurstyRateLimiter(
+    new RateLimiterMemory({ keyPrefix: 'relay', points: RELAY_PER_SECOND, duration: 1 }),
+    new RateLimiterMemory({ keyPrefix: 'relay-burst', points: RELAY_BURST - RELAY_PER_SECOND, duration: 10 }),
+  );
+
+  /** Take one for this seat in this room, or throw RATE_LIMITED. */
+  take(roomId: string, memberId: string): Promise<void> {
+    return consume(this.#limiter, `${roomId}/${memberId}`, 'Too many encryption messages at once: wait a moment');
+  }
+}
+
+/**
+ * "Keys ready" (each asks every sender of the video a person receives for a key frame), per
+ * seat: 5 at once, then one every 2 s. A browser says it once per key it installs.
+ */
+export class KeysReadyLimit {
+  readonly #limiter = new BurstyRateLimiter(
+    new RateLimiterMemory({ keyPrefix: 'keys-ready', points: 1, duration: 2 }),
+    new RateLimiterMemory({ keyPrefix: 'keys-ready-burst', points: 4, duration: 10 }),
+  );
+
+  take(roomId: string, memberId: string): Promise<void> {
+    return consume(this.#limiter, `${roomId}/${memberId}`, 'Too many key frame requests: wait a moment');
   }
 }
