@@ -156,6 +156,16 @@ describe('loadConfig', () => {
     expect(configError({ SOCKET_REQUESTS_PER_SECOND: 'fast' }).message).toMatch(/SOCKET_REQUESTS_PER_SECOND/);
   });
 
+  it('taps media into a file only outside production (tests only)', () => {
+    expect(loadConfig({}).MEDIA_TAP_FILE).toBeUndefined();
+    expect(loadConfig({ MEDIA_TAP_FILE: '/tmp/tap.jsonl' }).MEDIA_TAP_FILE).toBe('/tmp/tap.jsonl');
+    expect(loadConfig({ MEDIA_TAP_FILE: '/tmp/tap.jsonl', NODE_ENV: 'test' }).MEDIA_TAP_FILE).toBe('/tmp/tap.jsonl');
+    const refused = configError({ MEDIA_TAP_FILE: '/tmp/tap.jsonl', NODE_ENV: 'production', ROOM_CREATION: 'open' });
+    expect(refused.message).toMatch(/^ {2}MEDIA_TAP_FILE: is for tests only and cannot be used in production$/m);
+    expect(refused.message.split('\n')).toHaveLength(2);
+    expect(loadConfig({ NODE_ENV: 'production', ROOM_CREATION: 'open' }).MEDIA_TAP_FILE).toBeUndefined();
+  });
+
   it('reports every bad variable, one line each', () => {
     const error = configError({ PORT: 'abc', REDIS_URL: 'nonsense', ROOM_CAPACITY: '1', HOST: '127.0.0.1' });
     const lines = error.message.split('\n').slice(1);

@@ -76,6 +76,11 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Load tests only: let synthetic members use plain RTP transports (refused in production). */
   SYNTHETIC_MEDIA: bool.default(false),
+  /**
+   * Tests only (refused in production): append every RTP packet every producer sends to this
+   * file, one JSON line each (see media/media-tap.ts), to check the server sees only ciphertext.
+   */
+  MEDIA_TAP_FILE: z.string().min(1).max(4096).optional(),
   /** Serve Prometheus metrics on this port (its own listener, never the public one); unset: off. */
   METRICS_PORT: port.optional(),
   /** Address the metrics listener binds to: loopback unless Prometheus scrapes from elsewhere. */
@@ -116,6 +121,9 @@ const CheckedConfig = ConfigSchema.superRefine((config, ctx) => {
   }
   if (config.SYNTHETIC_MEDIA && config.NODE_ENV === 'production') {
     ctx.addIssue({ code: 'custom', path: ['SYNTHETIC_MEDIA'], message: 'is for load tests only and cannot be used in production' });
+  }
+  if (config.MEDIA_TAP_FILE && config.NODE_ENV === 'production') {
+    ctx.addIssue({ code: 'custom', path: ['MEDIA_TAP_FILE'], message: 'is for tests only and cannot be used in production' });
   }
   if (config.TURN_URLS.length > 0 && !config.TURN_SECRET) {
     ctx.addIssue({ code: 'custom', path: ['TURN_SECRET'], message: 'is required with TURN_URLS (the static-auth-secret coturn is started with)' });

@@ -16,6 +16,7 @@ import { NodeLease } from './live/node-lease.js';
 import { SeatSweeper } from './live/seat-sweeper.js';
 import { ViewBatcher } from './live/view-batcher.js';
 import { createLogger, type Logger } from './logger.js';
+import { MediaTap } from './media/media-tap.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { Metrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
@@ -94,12 +95,19 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
   closers.push('media workers', () => pool.close());
   await step('workers');
 
+  // Tests only (refused in production): closed after the rooms, so it has their last packets.
+  const tap = config.MEDIA_TAP_FILE ? await MediaTap.open(config.MEDIA_TAP_FILE, log) : undefined;
+  if (tap) {
+    log.warn('MEDIA_TAP_FILE is set: every media packet is written to a file (tests only)');
+    closers.push('media tap', () => tap.close());
+  }
+
   const node = { id: randomUUID(), name: config.NODE_NAME };
   let draining = false;
   const batcher = new ViewBatcher((error) => log.error('could not send a view', { error: error instanceof Error ? error.message : String(error) }));
   // The lease's loss closes the rooms (called only once both exist), which need the lease to act.
   const lease = new NodeLease(store, node, { log, onLost: () => live.closeAll('released') });
-  const live = new LiveRooms(store, node, lease, { store, pool, config, log, batcher, leaseValid: () => lease.valid() });
+  const live = new LiveRooms(store, node, lease, { store, pool, config, log, batcher, leaseValid: () => lease.valid(), tap });
   await lease.start();
   closers.push('lease', async () => {
     lease.stop();

@@ -2,6 +2,7 @@ import { ProtocolFailure, type EventName, type EventPayload } from '@group-room/
 import type { Config } from '../config.js';
 import { RoomQueue, type RunOptions } from './room-queue.js';
 import { roomTag, type Logger } from '../logger.js';
+import type { MediaTap } from '../media/media-tap.js';
 import { RoomMedia } from '../media/room-media.js';
 import { TalkTime } from '../media/talk-time.js';
 import type { WorkerPool } from '../media/worker-pool.js';
@@ -20,6 +21,8 @@ export interface LiveRoomDeps {
   batcher: ViewBatcher;
   /** Whether this node's lease is live now (NodeLease.valid). */
   leaseValid: () => boolean;
+  /** Tests only (MEDIA_TAP_FILE): every producer's packets written down. */
+  tap?: MediaTap;
 }
 
 /** Why a live room closed: its session ended, another node holds it now, or this node stops. */
@@ -164,7 +167,7 @@ export class LiveRoom {
       if (this.#media !== media) return;
       this.#media = undefined;
       void this.#mediaLost();
-    }, { mayAct: () => this.acting, log: this.#deps.log });
+    }, { mayAct: () => this.acting, log: this.#deps.log, tap: this.#deps.tap });
     if (this.#closed) {
       media.close();
       throw moved();

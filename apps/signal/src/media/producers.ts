@@ -51,6 +51,8 @@ export async function produce(room: RoomContext, levels: types.AudioLevelObserve
       if (peer.closed) throw new ProtocolFailure('INVALID_STATE', 'Media was started again meanwhile');
       peer.producers.set(producer.id, producer);
       producer.observer.once('close', () => peer.producers.delete(producer.id));
+      // Tests only: tapped before anyone is offered it, so the tap has every packet forwarded.
+      await room.tap?.attach(room.router, producer);
       if (producer.kind === 'audio') await levels.addProducer({ producerId: producer.id });
       // Closed during that wait (the member left or started afresh): the request failed.
       if (peer.closed || producer.closed) throw new ProtocolFailure('INVALID_STATE', 'Media was started again meanwhile');

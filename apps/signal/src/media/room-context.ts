@@ -2,6 +2,7 @@ import { ProtocolFailure } from '@group-room/shared';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
 import type { MediaPolicy } from '../room/state.js';
+import type { MediaTap } from './media-tap.js';
 import type { PeerMedia } from './peer-media.js';
 
 /** What RoomMedia's parts (transports, producers, subscriptions, policy sync) share. */
@@ -13,6 +14,8 @@ export interface RoomContext {
   /** False once this node no longer holds the room's lease: no media may start flowing to anyone. */
   readonly mayAct: () => boolean;
   readonly log: Logger;
+  /** Tests only (MEDIA_TAP_FILE): where every producer's packets are written down. */
+  readonly tap: MediaTap | undefined;
 }
 
 export const NOBODY: MediaPolicy = { receive: new Set(), send: { mic: new Set(), camera: new Set() } };

@@ -2,6 +2,7 @@ import { ProtocolFailure, type TransportDirection, type TransportOptions } from 
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
 import type { MediaPolicy } from '../room/state.js';
+import type { MediaTap } from './media-tap.js';
 import { PeerMedia, type Notify, type ProducerData } from './peer-media.js';
 import { applyPolicy, producerOf, selfPaused, setProducerPaused } from './policy-sync.js';
 import { produce, type ProduceRequest } from './producers.js';
@@ -24,6 +25,8 @@ export interface RoomMediaOptions {
   mayAct?: () => boolean;
   /** Where failures that are not the requester's go (e.g. one receiver's consumer); none when not given. */
   log?: Logger;
+  /** Tests only (MEDIA_TAP_FILE): every producer is tapped from the moment it is made. */
+  tap?: MediaTap;
 }
 
 /**
@@ -51,7 +54,7 @@ export class RoomMedia {
     this.workerPid = site.workerPid;
     this.talkTime = talkTime;
     this.#site = site;
-    this.#room = { router: site.router, peers: this.#peers, policy: NOBODY, mayAct: options.mayAct ?? (() => true), log: options.log ?? SILENT };
+    this.#room = { router: site.router, peers: this.#peers, policy: NOBODY, mayAct: options.mayAct ?? (() => true), log: options.log ?? SILENT, tap: options.tap };
     this.#levels = levels;
     levels.on('volumes', (volumes) => {
       const ids = volumes.map(({ producer }) => (producer.appData as Partial<ProducerData>).peerId).filter((id) => id !== undefined);
