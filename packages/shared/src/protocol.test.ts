@@ -9,6 +9,7 @@ import {
   OPEN_FLOOR,
   PRIVATE_MESSAGE_MAX,
   PrivateMessageText,
+  SEALED_BLOB_MAX,
   PrivateSignalRequest,
   TURN_SECONDS_MAX,
   TURN_SECONDS_MIN,
@@ -129,23 +130,40 @@ const valid: { [K in RequestName]: Fixture } = {
   'invite:create': { payload: {} },
   'link:rotateFacilitator': { payload: {} },
   'signal:send': {
-    payload: { signal: { kind: 'message', text: 'Could we slow down a little?' } },
+    payload: { signal: { kind: 'message', sealed: [{ to: 'facilitator-1', data: 'eyJ0Ijoic2VhbGVkIn0' }] } },
     wrong: [
       ['signal', 'need-moment'],
       ['signal', null],
       ['signal', { kind: 'shout' }],
       ['signal', { text: 'no kind' }],
-      ['signal', { kind: 'message' }], // a message carries text
-      ['signal', { kind: 'message', text: 42 }],
-      ['signal', { kind: 'message', text: ' \u200b\n ' }], // nothing left after normalising
+      ['signal', { kind: 'message' }], // a message carries sealed boxes
+      ['signal', { kind: 'message', sealed: [] }],
+      // The server never takes a message's text in the clear.
+      ['signal', { kind: 'message', text: 'Could we slow down a little?' }],
+      ['signal', { kind: 'message', sealed: [{ to: 'f', data: 'not base64url!' }] }],
       ['signal', { kind: 'need-moment', text: 'only messages carry text' }],
       ['signal', { kind: 'back', extra: 1 }],
     ],
     oversized: [
-      ['signal', { kind: 'message', text: 'x'.repeat(PRIVATE_MESSAGE_MAX + 1) }],
-      ['signal', { kind: 'message', text: 'x'.repeat(2001) }],
+      ['signal', { kind: 'message', sealed: [{ to: 'f', data: 'x'.repeat(SEALED_BLOB_MAX + 1) }] }],
+      ['signal', { kind: 'message', sealed: Array.from({ length: 9 }, (_, i) => ({ to: `f${i}`, data: 'abc' })) }],
     ],
   },
+  'e2ee:relay': {
+    payload: { to: 'member-1', data: 'eyJ0IjoiaGVsbG8ifQ' },
+    wrong: [
+      ['to', ''],
+      ['to', 42],
+      ['data', ''],
+      ['data', 'has spaces and +/='],
+      ['data', 42],
+    ],
+    oversized: [
+      ['to', 'x'.repeat(65)],
+      ['data', 'x'.repeat(SEALED_BLOB_MAX + 1)],
+    ],
+  },
+  'media:keysReady': { payload: {} },
   'media:join': { payload: {} },
   'transport:create': { payload: { direction: 'send' }, wrong: [['direction', 'sideways']] },
   'transport:createPlain': { payload: { direction: 'recv' }, wrong: [['direction', 'sideways']] },
@@ -234,6 +252,8 @@ describe('request schemas', () => {
       'invite:create',
       'link:rotateFacilitator',
       'signal:send',
+      'e2ee:relay',
+      'media:keysReady',
       'media:join',
       'transport:create',
       'transport:restartIce',
@@ -322,12 +342,18 @@ describe('request schemas', () => {
     expect(requests['room:enter'].request.safeParse({ roomId, token: 't'.repeat(2048), displayName: 'Ada' }).success).toBe(true);
   });
 
-  it('signal:send accepts every kind, and normalises a message', () => {
+  it('signal:send accepts every kind, a message only sealed', () => {
     const send = requests['signal:send'].request;
     for (const kind of ['need-moment', 'stepping-away', 'back'] as const) {
       expect(send.parse({ signal: { kind } })).toEqual({ signal: { kind } });
     }
-    expect(send.parse({ signal: { kind: 'message', text: '  Too\u200b   fast,\n please ' } })).toEqual({ signal: { kind: 'message', text: 'Too fast, please' } });
+    const sealed = [{ to: 'f1', data: 'abc' }];
+    expect(send.parse({ signal: { kind: 'message', sealed } })).toEqual({ signal: { kind: 'message', sealed } });
+  });
+
+  it('a private message text is still normalised where it is written (in the browser)', () => {
+    expect(PrivateMessageText.parse('  Too\u200b   fast,\n please ')).toBe('Too fast, please');
+    expect(PrivateMessageText.safeParse('x'.repeat(PRIVATE_MESSAGE_MAX + 1)).success).toBe(false);
   });
 
   it('room:command parses every command', () => {
@@ -353,9 +379,11 @@ describe('request schemas', () => {
 
   it('the responses that carry tokens and views', () => {
     const create = requests['room:create'].response;
-    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token }).success).toBe(true);
-    expect(create.safeParse({ roomId, facilitatorToken: 'short', inviteToken: token }).success).toBe(false);
-    expect(requests['invite:create'].response.safeParse({ inviteToken: token }).success).toBe(true);
+    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token, inviteId: 'inv-1' }).success).toBe(true);
+    expect(create.safeParse({ roomId, facilitatorToken: 'short', inviteToken: token, inviteId: 'inv-1' }).success).toBe(false);
+    // The facilitator's browser needs the invite's id to derive the link's secret.
+    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token }).success).toBe(false);
+    expect(requests['invite:create'].response.safeParse({ inviteToken: token, inviteId: 'inv-2' }).success).toBe(true);
     expect(requests['invite:create'].response.safeParse({}).success).toBe(false);
     expect(requests['link:rotateFacilitator'].response.safeParse({ facilitatorToken: token }).success).toBe(true);
     expect(requests['link:rotateFacilitator'].response.safeParse({ facilitatorToken: 'short' }).success).toBe(false);
@@ -764,11 +792,11 @@ const handsFloor = { mode: 'hands', holder: 'a', hands: ['b'], round: null, turn
 const views = {
   waiting: {
     ...frame,
-    self: { id: 'w', displayName: 'Wanda', role: 'member', stage: 'waiting', mustAcknowledge: false, media: false, held: notHeld, asked: [] },
+    self: { id: 'w', displayName: 'Wanda', role: 'member', stage: 'waiting', inviteId: 'inv-1', mustAcknowledge: false, media: false, held: notHeld, asked: [] },
   },
   member: {
     ...frame,
-    self: { id: 'a', displayName: 'Ada', role: 'member', stage: 'admitted', mustAcknowledge: false, media: true, held: { mic: null, camera: 'facilitator' }, asked: ['camera'] },
+    self: { id: 'a', displayName: 'Ada', role: 'member', stage: 'admitted', inviteId: 'inv-1', mustAcknowledge: false, media: true, held: { mic: null, camera: 'facilitator' }, asked: ['camera'] },
     members: [
       { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false } },
       { id: 'a', displayName: 'Ada', role: 'member', connection: 'online', producers: [], sending: silent },
@@ -778,7 +806,7 @@ const views = {
   },
   facilitator: {
     ...frame,
-    self: { id: 'f', displayName: 'Fran', role: 'facilitator', stage: 'admitted', mustAcknowledge: false, media: true, held: notHeld, asked: [] },
+    self: { id: 'f', displayName: 'Fran', role: 'facilitator', stage: 'admitted', inviteId: null, mustAcknowledge: false, media: true, held: notHeld, asked: [] },
     members: [{ id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false } }],
     floor: {
       mode: 'round',
@@ -793,8 +821,8 @@ const views = {
     facilitation: {
       autoAdmit: false,
       everyone: [
-        { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, heldOff: [], asked: [] },
-        { id: 'w', displayName: 'Wanda', role: 'member', connection: 'online', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, heldOff: ['mic'], asked: ['mic'] },
+        { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, inviteId: null, heldOff: [], asked: [] },
+        { id: 'w', displayName: 'Wanda', role: 'member', connection: 'online', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, inviteId: 'inv-1', heldOff: ['mic'], asked: ['mic'] },
       ],
       acknowledgements: [{ memberId: 'w', displayName: 'Wanda', version: '0123456789abcdef', at: 3 }],
     },
@@ -922,7 +950,7 @@ describe('RoomId', () => {
   });
 
   it('matches what room:create returns (12 random bytes in base64url)', () => {
-    const response = { roomId: 'AAAAAAAAAAAAAAAA', facilitatorToken: 't'.repeat(100), inviteToken: 'i'.repeat(100) };
+    const response = { roomId: 'AAAAAAAAAAAAAAAA', facilitatorToken: 't'.repeat(100), inviteToken: 'i'.repeat(100), inviteId: 'inv-1' };
     expect(requests['room:create'].response.safeParse(response).success).toBe(true);
     expect(requests['room:create'].response.safeParse({ ...response, roomId: 'short' }).success).toBe(false);
   });
@@ -1016,6 +1044,7 @@ describe('event schemas', () => {
     expect([...eventNames].sort()).toEqual([
       'consumer:closed',
       'consumer:new',
+      'e2ee:relay',
       'media:reset',
       'room:ended',
       'room:view',
@@ -1036,11 +1065,11 @@ describe('event schemas', () => {
   });
 
   it('validates signal:private', () => {
-    const signal = { id: 's1', from: 'a', displayName: 'Ada', kind: 'message', text: 'Slower, please', at: 1 };
+    const signal = { id: 's1', from: 'a', displayName: 'Ada', kind: 'message', sealed: 'c2VhbGVk', at: 1 };
     expect(events['signal:private'].safeParse(signal).success).toBe(true);
-    expect(events['signal:private'].safeParse({ ...signal, kind: 'need-moment', text: null }).success).toBe(true);
+    expect(events['signal:private'].safeParse({ ...signal, kind: 'need-moment', sealed: null }).success).toBe(true);
     expect(events['signal:private'].safeParse({ ...signal, kind: 'shout' }).success).toBe(false);
-    expect(events['signal:private'].safeParse({ ...signal, text: undefined }).success).toBe(false);
+    expect(events['signal:private'].safeParse({ ...signal, sealed: undefined }).success).toBe(false);
     expect(events['signal:private'].safeParse({ ...signal, from: '' }).success).toBe(false);
   });
 
@@ -1127,9 +1156,10 @@ describe('PrivateMessageText', () => {
 });
 
 describe('PrivateSignalRequest', () => {
-  it('accepts the three signals without text and a message with text', () => {
+  it('accepts the three signals without text and a message only as sealed boxes', () => {
     for (const kind of ['need-moment', 'stepping-away', 'back'] as const) expect(PrivateSignalRequest.parse({ kind })).toEqual({ kind });
-    expect(PrivateSignalRequest.parse({ kind: 'message', text: ' hi ' })).toEqual({ kind: 'message', text: 'hi' });
+    expect(PrivateSignalRequest.safeParse({ kind: 'message', text: 'hi' }).success).toBe(false);
+    expect(PrivateSignalRequest.parse({ kind: 'message', sealed: [{ to: 'f', data: 'abc' }] })).toEqual({ kind: 'message', sealed: [{ to: 'f', data: 'abc' }] });
   });
 
   it('rejects text on a signal, a message without text, and unknown kinds', () => {
