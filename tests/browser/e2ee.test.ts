@@ -209,3 +209,59 @@ describe('removal', () => {
     expect(firstNewBySender.size).toBe(2);
   });
 });
+
+describe('keys live in browsers', () => {
+  it('a newcomer waits while no facilitator device is online and is let in when one is back; reloads keep media flowing', async () => {
+    await startTapped();
+    const { ada, bea, inviteUrl } = await twoInARoom('encrypt');
+    await receivesFrom(bea.page, 'Ada');
+    // The facilitator's connection drops: their seat is kept, but no browser can hand out keys.
+    await ada.context.setOffline(true);
+    const cyd = await newMember(browser!, server!.url);
+    await enterAdmittedAutomatically(cyd, inviteUrl, 'Cyd');
+    await cyd.page.getByTestId('encryption-waiting').waitFor();
+    await expect(cyd.page.getByTestId('encryption-waiting').innerText()).resolves.toContain("Waiting for the facilitator’s device");
+    // Nothing of Bea's is played at Cyd's: without a key no frame reaches the decoder.
+    await pause(1500);
+    const early = (await inboundByPeer(cyd.page)).find((s) => s.peerName === 'Bea' && s.kind === 'video');
+    expect(early?.framesDecoded ?? 0).toBe(0);
+    await ada.context.setOffline(false);
+    await cyd.page.getByTestId('encryption-ready').waitFor({ timeout: 30_000 });
+    await receivesFrom(cyd.page, 'Bea');
+    await receivesFrom(cyd.page, 'Ada');
+    await eventually(async () => expect(await tileEncryption(cyd.page, 'Ada')).toBe('decrypted'));
+
+    // A reload of the facilitator's page (it starts a generation of its own) and of a member's.
+    await ada.page.reload();
+    await ada.page.locator('main[data-status="joined"]').waitFor({ timeout: 60_000 });
+    await receivesFrom(bea.page, 'Ada');
+    await receivesFrom(ada.page, 'Cyd');
+    await bea.page.reload();
+    await bea.page.locator('main[data-status="joined"]').waitFor({ timeout: 60_000 });
+    await receivesFrom(bea.page, 'Cyd');
+    await receivesFrom(cyd.page, 'Bea');
+    // Everyone ends up on one key, so everyone reads the same safety code.
+    const codes: string[] = [];
+    for (const page of [ada.page, bea.page, cyd.page]) {
+      await eventually(async () => {
+        const keys = await Promise.all([ada.page, bea.page, cyd.page].map(gensOn));
+        expect(new Set(keys.flat()).size).toBe(1);
+      });
+      await page.getByTestId('encryption-ready').getByRole('button').click();
+      codes.push(await page.getByTestId('safety-code').innerText());
+    }
+    expect(new Set(codes).size).toBe(1);
+    expect(codes[0]!.split(' ')).toHaveLength(6);
+  });
+
+  it('a browser that cannot transform frames is told plainly and cannot enter', async () => {
+    await startTapped();
+    const member = await newMember(browser!, server!.url);
+    await member.context.addInitScript('delete RTCRtpSender.prototype.createEncodedStreams; delete window.RTCRtpScriptTransform;');
+    const host = await newMember(browser!, server!.url);
+    const { inviteUrl } = await createRoom(host, 'Encrypted group');
+    await member.page.goto(inviteUrl);
+    await member.page.locator('main[data-status="unsupported-browser"]').waitFor();
+    await expect(member.page.locator('main').innerText()).resolves.toContain('This browser cannot join an encrypted room');
+  });
+});
