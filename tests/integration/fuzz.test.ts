@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ErrorCode, MAX_MESSAGE_BYTES, requests } from '@group-room/shared';
+import { ErrorCode, MAX_MESSAGE_BYTES, requests, SEALED_BLOB_MAX } from '@group-room/shared';
 import type { SignalServer } from '@group-room/signal';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
@@ -10,6 +10,7 @@ import {
   connect,
   disconnectAll,
   drop,
+  eventsOf,
   freeSeats,
   openRoom,
   resume,
@@ -115,6 +116,13 @@ function arbitraries(ctx: Context) {
       .map((type) => ({ type })),
     strange,
   );
+  // End-to-end encryption's opaque blobs: base64url of any length around the bound, or not base64url.
+  const blob = fc.oneof(
+    { weight: 6, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,80}$/) },
+    { weight: 1, arbitrary: fc.constantFrom('A'.repeat(SEALED_BLOB_MAX), 'A'.repeat(SEALED_BLOB_MAX + 1), '', 'abc+/=', 'a b', '\u0000', ...HUGE) },
+    { weight: 1, arbitrary: strange },
+  );
+  const sealedFor = fc.oneof(fc.record({ to: id, data: blob }), fc.record({ to: id, data: blob, from: id }), strange);
   const payloadFor = (name: string): fc.Arbitrary<unknown> => {
     switch (name) {
       case 'room:command':
@@ -152,7 +160,24 @@ function arbitraries(ctx: Context) {
       case 'media:ready':
         return fc.record({ rtpCapabilities: fc.oneof(strange, fc.record({ codecs: fc.array(strange, { maxLength: 3 }) })) });
       case 'signal:send':
-        return fc.record({ signal: fc.oneof(strange, fc.record({ type: fc.string({ maxLength: 12 }), text: fc.oneof(fc.string(), fc.constantFrom(...HUGE)) })) });
+        return fc.record({
+          signal: fc.oneof(
+            strange,
+            fc.record({ type: fc.string({ maxLength: 12 }), text: fc.oneof(fc.string(), fc.constantFrom(...HUGE)) }),
+            fc.record(
+              {
+                kind: fc.oneof(fc.constantFrom('message', 'need-moment', 'stepping-away', 'back'), fc.string({ maxLength: 12 })),
+                sealed: fc.oneof(fc.array(sealedFor, { maxLength: 10 }), strange),
+                text: fc.string({ maxLength: 20 }),
+              },
+              { requiredKeys: ['kind'] },
+            ),
+          ),
+        });
+      case 'e2ee:relay':
+        return fc.oneof(fc.record({ to: id, data: blob }), fc.record({ to: id, data: blob, from: id, extra: strange }, { requiredKeys: [] }));
+      case 'media:keysReady':
+        return fc.oneof(fc.constant({}), fc.record({ consumerId: id }), strange);
       default:
         return fc.oneof(fc.constant({}), strange);
     }
@@ -368,6 +393,11 @@ describe('fuzzing the handlers (limits lifted)', () => {
     // The other room is untouched by anyone here.
     const otherState = await server.store.get(other.roomId);
     expect(Object.keys(otherState!.members).sort()).toEqual([other.facilitator.id, otherMember.id].sort());
+
+    // Encryption messages went only from the admitted member (until it left) to the
+    // facilitator, stamped with the member's seat; nobody waiting (or not in the room) received any.
+    for (const { from } of eventsOf(room.facilitator.socket, 'e2ee:relay')) expect(from).toBe(member.id);
+    for (const socket of [waiting.socket, member.socket, stranger]) expect(eventsOf(socket, 'e2ee:relay')).toEqual([]);
 
     // The facilitator last: anything goes, but every answer is typed.
     await fuzz(room.facilitator.socket, arb, Math.round(28_000 * SCALE), SEED + 3, tallies.facilitator);

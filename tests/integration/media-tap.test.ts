@@ -1,16 +1,13 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RtpSink, RtpSource, SyntheticMember } from '../support/synthetic-member.js';
+import { PlainMedia } from './plain-media.js';
 import {
   admittedMember,
-  createRoom,
   disconnectAll,
   freeSeats,
   mediaJoin,
-  ok,
   openRoom,
   startServer,
   useServer,
@@ -23,7 +20,7 @@ import {
 /*
  * The test-only media tap (MEDIA_TAP_FILE): every RTP packet every producer sends, written to a
  * file as one JSON line each, from the producer's first packet, so tests can check the server
- * sees only ciphertext. Synthetic members (plain RTP, SYNTHETIC_MEDIA) send known packets here,
+ * sees only ciphertext. Known packets are sent here over plain RTP transports (SYNTHETIC_MEDIA),
  * and the tap must hold exactly those, byte for byte in their payloads; after a worker's death
  * the rebuilt router is tapped too.
  */
@@ -65,42 +62,34 @@ function payloadOf(packet: Buffer): Buffer {
 describe('the media tap (MEDIA_TAP_FILE)', () => {
   const file = path.join(tapDir, 'tap.jsonl');
   const t = useServer({ SYNTHETIC_MEDIA: 'true', MEDIA_TAP_FILE: file });
-  const members: SyntheticMember[] = [];
-  let sink: RtpSink | undefined;
+  const plain: PlainMedia[] = [];
 
-  afterEach(async () => {
-    for (const member of members.splice(0)) await member.leave();
-    sink?.close();
-    sink = undefined;
+  afterEach(() => {
+    for (const media of plain.splice(0)) media.close();
   });
 
   it('writes every packet of every producer, from the first one, as one JSON line with who sent it', async () => {
     const { server } = t;
-    sink = await RtpSink.open();
-    const links = await createRoom(server, { title: 'Tapped' });
     const started = Date.now();
-    const host = await SyntheticMember.join({ url: server.url, roomId: links.roomId, token: links.facilitatorToken, name: 'Host', sink });
-    members.push(host);
-    await ok(host.socket as never, 'room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
-    const guest = await SyntheticMember.join({ url: server.url, roomId: links.roomId, token: links.inviteToken, name: 'Guest', sink });
-    members.push(guest);
-    for (const member of members) member.start();
-    await vi.waitFor(() => expect(sink!.totals().streams).toBe(4), { timeout: 15_000, interval: 100 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    for (const member of members) member.stop();
-
-    // Who sends what, as the room's state records it.
-    const state = (await server.store.get(links.roomId))!;
-    const producers = new Map(Object.values(state.members).flatMap((m) => Object.values(m.producers).map((p) => [p.id, { peerId: m.id, kind: p.kind, source: p.source, role: m.role }] as const)));
-    expect(producers.size).toBe(4);
-    const sent = (role: string) => (role === 'facilitator' ? host : guest).source.sentPackets;
+    const room = await openRoom(server, 'Fay');
+    const mo = await admittedMember(server, room, room.facilitator, 'Mo');
+    const senders = [room.facilitator, mo];
+    for (const person of senders) {
+      await mediaJoin(person);
+      plain.push(await PlainMedia.open(person));
+    }
+    const producers = new Map<string, { peerId: string; kind: string; source: string; media: PlainMedia }>();
+    for (const media of plain) {
+      for (const kind of ['audio', 'video'] as const) {
+        producers.set(await media.produce(kind), { peerId: media.person.id, kind, source: kind === 'audio' ? 'mic' : 'camera', media });
+      }
+    }
+    await Promise.all(plain.map(async (media) => Promise.all([media.sendAudio(40), media.sendVideo(40)])));
 
     // Every packet sent is in the file (loopback loses nothing), and nothing else.
     await vi.waitFor(() => {
       const lines = readTap(file);
-      for (const role of ['facilitator', 'member']) {
-        expect(lines.filter((l) => producers.get(l.producerId)?.role === role)).toHaveLength(sent(role));
-      }
+      for (const media of plain) expect(lines.filter((l) => producers.get(l.producerId)?.media === media)).toHaveLength(media.source.sentPackets);
       expect(lines.every((l) => producers.has(l.producerId))).toBe(true);
     }, WAIT);
 
@@ -116,17 +105,16 @@ describe('the media tap (MEDIA_TAP_FILE)', () => {
     // The payloads as sent: Opus packets of a TOC byte and 89 zeros; VP8 frames whose first
     // packet of a key frame carries the frame's start code right after the payload descriptor.
     const audio = lines.filter((l) => l.kind === 'audio').map((l) => payloadOf(Buffer.from(l.rtp, 'hex')));
-    expect(audio.length).toBeGreaterThan(20);
+    expect(audio).toHaveLength(80);
     for (const payload of audio) expect(payload.equals(Buffer.concat([Buffer.from([0x78]), Buffer.alloc(89)]))).toBe(true);
     const video = lines.filter((l) => l.kind === 'video').map((l) => payloadOf(Buffer.from(l.rtp, 'hex')));
     const keyFrameStarts = video.filter((p) => p[0] === 0x10 && p[1] === 0x10 && p.subarray(4, 7).equals(Buffer.from([0x9d, 0x01, 0x2a])));
-    expect(keyFrameStarts.length).toBeGreaterThanOrEqual(2);
-    // The first video packet tapped from each camera is the first packet of its first (key) frame.
+    expect(keyFrameStarts).toHaveLength(4); // frames 0 and 30 of each camera
+    // The first packet tapped from each camera is the first packet of its first (key) frame.
     for (const [id, producer] of producers) {
       if (producer.kind !== 'video') continue;
-      const first = lines.find((l) => l.producerId === id)!;
-      const payload = payloadOf(Buffer.from(first.rtp, 'hex'));
-      expect(payload.subarray(0, 2).equals(Buffer.from([0x10, 0x10]))).toBe(true);
+      const first = payloadOf(Buffer.from(lines.find((l) => l.producerId === id)!.rtp, 'hex'));
+      expect(first.subarray(0, 2).equals(Buffer.from([0x10, 0x10]))).toBe(true);
     }
   });
 });
@@ -134,14 +122,14 @@ describe('the media tap (MEDIA_TAP_FILE)', () => {
 describe('the media tap after a media worker died', () => {
   const file = path.join(tapDir, 'tap-after-death.jsonl');
   let k: TestServer;
-  const udp: UdpSocket[] = [];
+  const plain: PlainMedia[] = [];
 
   beforeAll(async () => {
     k = await startServer({ SYNTHETIC_MEDIA: 'true', MEDIA_TAP_FILE: file, MEDIASOUP_WORKERS: '1' });
   });
 
   afterAll(async () => {
-    for (const socket of udp) socket.close();
+    for (const media of plain) media.close();
     disconnectAll();
     if (k) {
       await freeSeats(k.server);
@@ -153,16 +141,10 @@ describe('the media tap after a media worker died', () => {
 
   /** A microphone over a plain RTP transport: sends `count` packets and returns the producer's id. */
   async function plainMic(person: Person, count: number): Promise<string> {
-    const source = new RtpSource(0);
-    const send = await ok(person.socket, 'transport:createPlain', { direction: 'send' });
-    const { producerId } = await ok(person.socket, 'media:produce', { transportId: send.id, kind: 'audio', source: 'mic', rtpParameters: source.rtpParameters('audio'), paused: false });
-    const socket = createSocket('udp4');
-    udp.push(socket);
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    for (let i = 0; i < count; i++) {
-      socket.send(source.audio(), send.port, send.ip);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    const media = await PlainMedia.open(person);
+    plain.push(media);
+    const producerId = await media.produce('audio');
+    await media.sendAudio(count);
     return producerId;
   }
 
