@@ -75,8 +75,8 @@ describe('createLogger', () => {
       expect(lines.join('')).not.toContain('Ada');
     });
 
-    it('covers names, texts, the agreement, tokens, credentials, room ids and addresses', () => {
-      for (const key of ['displayName', 'name', 'title', 'text', 'agreement', 'token', 'facilitatorToken', 'inviteToken', 'credential', 'roomId', 'ip', 'address', 'remoteAddress', 'headers']) {
+    it('covers names, texts, the agreement, relayed blobs, tokens, credentials, room ids and addresses', () => {
+      for (const key of ['displayName', 'name', 'title', 'text', 'agreement', 'sealed', 'data', 'token', 'facilitatorToken', 'inviteToken', 'credential', 'roomId', 'ip', 'address', 'remoteAddress', 'headers']) {
         expect(REDACTED_KEYS).toContain(key);
       }
     });

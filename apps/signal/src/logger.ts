@@ -32,6 +32,9 @@ export const REDACTED_KEYS = [
   'text',
   'message',
   'agreement',
+  // what browsers send each other through the server (end-to-end encryption: sealed boxes, key handshakes)
+  'sealed',
+  'data',
   // what lets someone in
   'token',
   'facilitatorToken',
