@@ -54,7 +54,7 @@ describe('a Firefox member with a Chromium facilitator', () => {
     await ns?.destroy();
   });
 
-  it('each decodes the other\'s video and audio', async () => {
+  it('each decrypts and decodes the other\'s video and audio', async () => {
     const ada: Member = await newMember(chromium, server.url);
     const { facilitatorUrl, inviteUrl } = await createRoom(ada, 'Firefox group');
     await enterAsFacilitator(ada, facilitatorUrl, 'Ada');
@@ -94,6 +94,16 @@ describe('a Firefox member with a Chromium facilitator', () => {
     await eventually(() => flows('Bea (Firefox)', () => receivedMedia(bea.page), 'Ada'), 30_000);
     await eventually(async () => expect(await ada.page.locator('[data-testid="peer-tile"][data-peer-name="Bea"]').count()).toBe(1));
     await eventually(() => flows('Ada (Chromium)', () => receivedMedia(ada.page), 'Bea'), 30_000);
+
+    // End-to-end encrypted both ways (Firefox through RTCRtpScriptTransform, Chromium through its
+    // encoded streams): each tile's lock shows only once a frame from that person was decrypted.
+    await eventually(async () => {
+      const inFirefox = await bea.page.$eval('[data-testid="peer-tile"][data-peer-name="Ada"]', (el) => el.getAttribute('data-encryption'));
+      expect(inFirefox, 'Firefox decrypts Chromium').toBe('decrypted');
+      expect(await ada.page.locator('[data-testid="peer-tile"][data-peer-name="Bea"]').getAttribute('data-encryption'), 'Chromium decrypts Firefox').toBe('decrypted');
+      const ownInFirefox = await bea.page.$eval('[data-testid="self-tile"]', (el) => el.getAttribute('data-encryption'));
+      expect(ownInFirefox, 'Firefox encrypts what it sends').toBe('encrypted');
+    });
 
     // Media went through the namespace's veth address, on both sides.
     for (const [who, pairs] of [['Firefox', await selectedPairs(bea.page)], ['Chromium', await selectedPairs(ada.page)]] as const) {
