@@ -1,6 +1,6 @@
 import { ProtocolFailure } from '@group-room/shared';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InFlight, mediaSetUpBurst, RequestLimits, SignalLimit } from './request-limits.js';
+import { InFlight, KeysReadyLimit, mediaSetUpBurst, RELAY_BURST, RELAY_PER_SECOND, RelayLimit, RequestLimits, SignalLimit } from './request-limits.js';
 
 /** How a promise settled: 'ok', or the code of the ProtocolFailure it rejected with. */
 async function outcome(promise: Promise<unknown>): Promise<string> {
@@ -113,5 +113,54 @@ describe('SignalLimit', () => {
     const limit = new SignalLimit();
     await outcomes(Array.from({ length: 5 }, () => limit.take('room', 'bea')));
     await expect(limit.take('room', 'bea')).rejects.toThrow(new ProtocolFailure('RATE_LIMITED', 'Too many signals at once: wait a few seconds'));
+  });
+});
+
+describe('RelayLimit', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('lets a seat send a burst of 60, then 20 a second; the burst comes back after 10 s', async () => {
+    vi.useFakeTimers();
+    const limit = new RelayLimit();
+    const take = () => limit.take('room', 'fay');
+    const burst = await outcomes(Array.from({ length: RELAY_BURST + 1 }, take));
+    expect(burst.slice(0, RELAY_BURST).every((o) => o === 'ok')).toBe(true);
+    expect(burst[RELAY_BURST]).toBe('RATE_LIMITED');
+    expect(RELAY_BURST).toBe(60);
+    expect(RELAY_PER_SECOND).toBe(20);
+    for (let second = 1; second <= 3; second++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      const more = await outcomes(Array.from({ length: RELAY_PER_SECOND + 1 }, take));
+      expect(more.filter((o) => o === 'ok')).toHaveLength(RELAY_PER_SECOND);
+      expect(more.at(-1)).toBe('RATE_LIMITED');
+    }
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect((await outcomes(Array.from({ length: RELAY_BURST + 1 }, take))).filter((o) => o === 'ok')).toHaveLength(RELAY_BURST);
+  });
+
+  it('counts each seat apart, in each room, and says why it refused', async () => {
+    const limit = new RelayLimit();
+    await outcomes(Array.from({ length: RELAY_BURST }, () => limit.take('room', 'fay')));
+    await expect(limit.take('room', 'fay')).rejects.toThrow(new ProtocolFailure('RATE_LIMITED', 'Too many encryption messages at once: wait a moment'));
+    expect(await outcome(limit.take('room', 'mo'))).toBe('ok');
+    expect(await outcome(limit.take('other-room', 'fay'))).toBe('ok');
+  });
+});
+
+describe('KeysReadyLimit', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('lets a seat ask five times at once, then once every two seconds', async () => {
+    vi.useFakeTimers();
+    const limit = new KeysReadyLimit();
+    const take = () => limit.take('room', 'mo');
+    expect(await outcomes(Array.from({ length: 6 }, take))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'RATE_LIMITED']);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await outcomes([take(), take()])).toEqual(['ok', 'RATE_LIMITED']);
+    expect(await outcome(limit.take('room', 'bea'))).toBe('ok');
   });
 });
