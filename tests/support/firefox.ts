@@ -108,31 +108,57 @@ export class FirefoxMember {
 
   /** Wait for `main[data-status=…]`, the client's status. */
   async waitForStatus(status: string, timeoutMs = 30_000): Promise<void> {
-    await this.page.waitForSelector(`main[data-status="${status}"]`, { timeout: timeoutMs });
+    try {
+      await this.page.waitForSelector(`main[data-status="${status}"]`, { timeout: timeoutMs });
+    } catch (error) {
+      throw new Error(`status "${status}" not reached within ${timeoutMs} ms; the page shows ${await this.describe()}`, { cause: error });
+    }
+  }
+
+  /** What the page shows now, for a failure message: its URL, status and the start of its text. */
+  async describe(): Promise<string> {
+    try {
+      const { status, text } = await this.page.evaluate(() => ({
+        status: document.querySelector('main')?.getAttribute('data-status') ?? '(no main)',
+        text: (document.body?.innerText ?? '').replace(/\s+/g, ' ').slice(0, 300),
+      }));
+      return `${this.page.url()} [status ${status}]: ${text}`;
+    } catch (error) {
+      return `${this.page.url()} (unreadable: ${(error as Error).message})`;
+    }
+  }
+
+  /** Wait in the page until `find` returns an element; on time-out say what the page showed instead. */
+  private async waitForElement<E extends Element>(what: string, find: (wanted: string) => E | null, wanted: string, timeoutMs: number): Promise<ElementHandle<E>> {
+    try {
+      return (await this.page.waitForFunction(find, { timeout: timeoutMs, polling: 100 }, wanted)) as ElementHandle<E>;
+    } catch (error) {
+      throw new Error(`${what} "${wanted}" did not appear within ${timeoutMs} ms; the page shows ${await this.describe()}`, { cause: error });
+    }
   }
 
   /** The form control a `<label>` with exactly this text names. */
-  async byLabel(text: string, timeoutMs = 30_000): Promise<ElementHandle<HTMLElement>> {
-    const handle = await this.page.waitForFunction(
+  byLabel(text: string, timeoutMs = 30_000): Promise<ElementHandle<HTMLElement>> {
+    return this.waitForElement(
+      'a control labelled',
       (wanted: string) => {
         const label = [...document.querySelectorAll('label')].find((l) => l.textContent?.trim() === wanted);
         return (label?.control as HTMLElement | null | undefined) ?? null;
       },
-      { timeout: timeoutMs, polling: 100 },
       text,
+      timeoutMs,
     );
-    return handle as ElementHandle<HTMLElement>;
   }
 
   /** An enabled button whose text (or aria-label) is exactly `name`. */
-  async button(name: string, timeoutMs = 30_000): Promise<ElementHandle<HTMLButtonElement>> {
-    const handle = await this.page.waitForFunction(
+  button(name: string, timeoutMs = 30_000): Promise<ElementHandle<HTMLButtonElement>> {
+    return this.waitForElement(
+      'an enabled button',
       (wanted: string) =>
         [...document.querySelectorAll('button')].find((b) => !b.disabled && (b.getAttribute('aria-label') ?? b.textContent ?? '').trim() === wanted) ?? null,
-      { timeout: timeoutMs, polling: 100 },
       name,
+      timeoutMs,
     );
-    return handle as ElementHandle<HTMLButtonElement>;
   }
 
   async click(buttonName: string): Promise<void> {

@@ -153,6 +153,33 @@ function killAllInside(ip: string, name: string): number {
   return pids.length;
 }
 
+const NAME = /^grt-(\d+)-[0-9a-f]{6}$/;
+
+/**
+ * Namespaces this harness made in a test process that is gone without deleting them (killed
+ * before its exit hook ran): whatever still runs inside is stopped and the namespace deleted.
+ */
+async function reapAbandoned(ip: string): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = (await execFileAsync(ip, ['netns', 'list'])).stdout.split('\n').map((line) => line.split(' ')[0] ?? '');
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const owner = NAME.exec(name)?.[1];
+    if (!owner || Number(owner) === process.pid) continue;
+    try {
+      process.kill(Number(owner), 0);
+      continue; // its test process still runs
+    } catch {
+      // gone: the namespace is abandoned
+    }
+    killAllInside(ip, name);
+    await execFileAsync(ip, ['netns', 'delete', name]).catch(() => undefined);
+  }
+}
+
 /** Runs inside the namespace: Unix socket (argv[1]) → 127.0.0.1:argv[2]. CommonJS, for `node -e`. */
 const RELAY = `
 const net = require('node:net');
@@ -166,7 +193,8 @@ net.createServer((client) => {
 `;
 
 /**
- * Make a namespace `grt-<pid>-<random>` with `lo` up and a veth pair `v0` (198.18.x.1/24) —
+ * Make a namespace `grt-<pid>-<random>` (after deleting any this harness left behind in a test
+ * process that was killed) with `lo` up and a veth pair `v0` (198.18.x.1/24) —
  * `v1` (198.18.x.2/24), x a random /24 of 198.18.0.0/15 so parallel runs never share numbers,
  * and a default route via v1. Needs root (see `namespaceSupport`).
  */
@@ -174,6 +202,7 @@ export async function createNetNamespace(): Promise<NetNamespace> {
   const support = namespaceSupport();
   if (!support.ok) throw new Error(`cannot make a network namespace: ${support.reason}`);
   const ip = ipBinary()!;
+  await reapAbandoned(ip);
   const started = performance.now();
   const name = `grt-${process.pid}-${randomBytes(3).toString('hex')}`;
   const block = randomInt(0, 512); // 512 /24s in 198.18.0.0/15
