@@ -111,23 +111,24 @@ export interface NetNamespace {
 
 const execFileAsync = promisify(execFile);
 
-/** Every namespace this process made and has not deleted yet: deleted on exit even after a crash of the test. */
-const live = new Set<string>();
+/** Every namespace this process made and has not deleted yet, with its scratch folder: deleted on exit even after a crash of the test. */
+const live = new Map<string, string>();
 let exitHookInstalled = false;
-function deleteOnExit(name: string): void {
-  live.add(name);
+function deleteOnExit(name: string, scratch: string): void {
+  live.set(name, scratch);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
     const ip = ipBinary();
     if (!ip) return;
-    for (const leftover of live) {
+    for (const [leftover, scratch] of live) {
       killAllInside(ip, leftover);
       try {
         execFileSync(ip, ['netns', 'delete', leftover], { stdio: 'ignore' });
       } catch {
         // already gone
       }
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 }
@@ -216,8 +217,8 @@ export async function createNetNamespace(): Promise<NetNamespace> {
   } catch (error) {
     throw new Error(`could not make network namespace ${name} (root without CAP_SYS_ADMIN, e.g. in a container?): ${(error as Error).message}`);
   }
-  deleteOnExit(name);
   const scratch = mkdtempSync(path.join(os.tmpdir(), `${name}-`));
+  deleteOnExit(name, scratch);
   try {
     // Both ends are made inside the namespace (`-n`), so the names never meet the machine's own.
     await run(['-n', name, 'link', 'set', 'lo', 'up']);
