@@ -54,10 +54,19 @@ export interface KeySink {
  * The server relays the messages and never sees a key. Keys never leave the page's memory.
  */
 
-const BATCH_MS = 150;
-const ACK_WAIT_MS = 1000;
-const FORGET_AFTER_MS = 10_000;
-export const ROTATE_EVERY_MS = 10 * 60_000;
+/** How long things wait; tests shorten them. */
+export interface KeyTimings {
+  /** Newcomers arriving within this long get one ratchet step together. */
+  batchMs: number;
+  /** A fresh generation is used once all have acknowledged it, or after this long. */
+  ackWaitMs: number;
+  /** Older generations are forgotten this long after a switch. */
+  forgetAfterMs: number;
+  /** A fresh generation at least this often. */
+  rotateEveryMs: number;
+}
+
+export const KEY_TIMINGS: KeyTimings = { batchMs: 150, ackWaitMs: 1000, forgetAfterMs: 10_000, rotateEveryMs: 10 * 60_000 };
 
 export interface KeyExchangeHost {
   roomId: string;
@@ -111,9 +120,12 @@ export class KeyExchange {
   #rotation: { gen: number; key: Uint8Array; waiting: Set<string>; timer: ReturnType<typeof setTimeout> } | null = null;
   #rotateTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(host: KeyExchangeHost, frames: KeySink) {
+  readonly #timings: KeyTimings;
+
+  constructor(host: KeyExchangeHost, frames: KeySink, timings: KeyTimings = KEY_TIMINGS) {
     this.#host = host;
     this.#frames = frames;
+    this.#timings = timings;
   }
 
   get status(): KeyStatus {
@@ -289,7 +301,7 @@ export class KeyExchange {
       const gens = [...this.#epochs.keys()].filter((g) => g !== keep && g !== this.#rotation?.gen);
       for (const g of gens) this.#epochs.delete(g);
       this.#frames.forget(gens);
-    }, FORGET_AFTER_MS);
+    }, this.#timings.forgetAfterMs);
   }
 
   // --- Private messages to the facilitators.
@@ -324,7 +336,7 @@ export class KeyExchange {
       clearInterval(this.#rotateTimer);
       if (!leading) return;
       // A new leader starts a generation of its own: it cannot know who holds which key.
-      this.#rotateTimer = setInterval(() => this.#queue(() => this.#rotate()), ROTATE_EVERY_MS);
+      this.#rotateTimer = setInterval(() => this.#queue(() => this.#rotate()), this.#timings.rotateEveryMs);
       this.#holders.clear();
       for (const id of this.#pairs.keys()) this.#holders.set(id, this.#pairs.get(id)!.pub);
       await this.#rotate();
@@ -346,7 +358,7 @@ export class KeyExchange {
     this.#batchTimer = setTimeout(() => {
       this.#batchTimer = undefined;
       this.#queue(() => this.#admitNewcomers());
-    }, BATCH_MS);
+    }, this.#timings.batchMs);
   }
 
   async #admitNewcomers(): Promise<void> {
@@ -381,7 +393,7 @@ export class KeyExchange {
     for (const id of this.#newcomers) if (this.#pairs.has(id)) this.#holders.set(id, this.#pairs.get(id)!.pub);
     this.#newcomers.clear();
     const waiting = new Set([...this.#holders.keys()].filter((id) => this.#pairs.has(id)));
-    const timer = setTimeout(() => this.#queue(() => this.#commitRotation(gen)), ACK_WAIT_MS);
+    const timer = setTimeout(() => this.#queue(() => this.#commitRotation(gen)), this.#timings.ackWaitMs);
     this.#rotation = { gen, key, waiting, timer };
     for (const id of waiting) await this.#sealTo(id, { k: 'keys', keys: [{ gen, step: 0, key: toBase64url(key) }], use: null });
     if (!waiting.size) await this.#commitRotation(gen);

@@ -1,0 +1,186 @@
+import type { RoomView } from '@group-room/shared';
+import { decodeWire, encodeWire, inviteSecret, newEphemeral, newRoomSecret, parseSecret, toBase64url, type KeyRef } from '@group-room/shared/e2ee';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KeyExchange, type KeySink, type KeyTimings } from './key-exchange';
+
+/*
+ * The key exchange's rules, with every browser in this process and a relay standing in for the
+ * server (which can also tamper with what it relays): who gets which key when, and what a
+ * newcomer and a removed member can and cannot have.
+ */
+
+const ROOM = 'room-0123456789';
+const TIMINGS: KeyTimings = { batchMs: 10, ackWaitMs: 300, forgetAfterMs: 400, rotateEveryMs: 60_000 };
+
+class Sink implements KeySink {
+  readonly epochs = new Map<number, number>();
+  readonly used: KeyRef[] = [];
+  readonly forgotten: number[] = [];
+  setSelf(): void {}
+  addKeys(keys: (KeyRef & { key: Uint8Array })[]): void {
+    for (const { gen, step } of keys) this.epochs.set(gen, Math.min(step, this.epochs.get(gen) ?? step));
+  }
+  use(ref: KeyRef): void {
+    this.used.push(ref);
+  }
+  forget(gens: number[]): void {
+    this.forgotten.push(...gens);
+  }
+  get last(): KeyRef | undefined {
+    return this.used.at(-1);
+  }
+}
+
+interface Person {
+  id: string;
+  role: 'facilitator' | 'member';
+  inviteId: string | null;
+  exchange: KeyExchange;
+  sink: Sink;
+}
+
+const until = async (check: () => boolean, what: string, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+class Room {
+  readonly roomSecret = parseSecret(newRoomSecret())!;
+  readonly people = new Map<string, Person>();
+  /** What the relay does to a blob on its way (the server is not trusted). */
+  tamper: (from: string, to: string, data: string) => string = (_f, _t, data) => data;
+  readonly exchanges: KeyExchange[] = [];
+
+  async join(id: string, role: 'facilitator' | 'member'): Promise<Person> {
+    const inviteId = role === 'member' ? `invite-${id}` : null;
+    const secret = role === 'facilitator' ? { kind: 'room' as const, bytes: this.roomSecret } : { kind: 'invite' as const, bytes: await inviteSecret(this.roomSecret, inviteId!) };
+    const sink = new Sink();
+    const exchange = new KeyExchange(
+      {
+        roomId: ROOM,
+        secret,
+        send: async (to, data) => {
+          const target = this.people.get(to);
+          if (!target) throw new Error('not connected');
+          const delivered = this.tamper(id, to, data);
+          setTimeout(() => target.exchange.receive(id, delivered), 0);
+        },
+        keysReady: () => undefined,
+        changed: () => undefined,
+      },
+      sink,
+      TIMINGS,
+    );
+    this.exchanges.push(exchange);
+    const person = { id, role, inviteId, exchange, sink };
+    this.people.set(id, person);
+    this.broadcast();
+    return person;
+  }
+
+  leave(id: string): void {
+    this.people.get(id)?.exchange.close();
+    this.people.delete(id);
+    this.broadcast();
+  }
+
+  broadcast(): void {
+    const members = [...this.people.values()].map((p) => ({ id: p.id, displayName: p.id, role: p.role, connection: 'online' as const, producers: [], sending: { mic: true, camera: true } }));
+    for (const p of this.people.values()) {
+      const view = {
+        roomId: ROOM,
+        self: { id: p.id, role: p.role, media: true, inviteId: p.inviteId },
+        members,
+        facilitation: p.role === 'facilitator' ? { everyone: [...this.people.values()].map((q) => ({ id: q.id, inviteId: q.inviteId })) } : undefined,
+      } as unknown as RoomView;
+      p.exchange.setView(view);
+    }
+  }
+
+  close(): void {
+    for (const exchange of this.exchanges) exchange.close();
+  }
+}
+
+let room: Room;
+afterEach(() => room?.close());
+
+const same = (a: KeyRef | undefined, b: KeyRef | undefined) => !!a && !!b && a.gen === b.gen && a.step === b.step;
+
+describe('the key exchange', () => {
+  it('hands a newcomer the key one ratchet step on, and moves everyone there; the newcomer has no earlier step', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    await until(() => !!fran.sink.last, 'the leader makes a generation');
+    const first = fran.sink.last!;
+    const ada = await room.join('ada', 'member');
+    await until(() => same(ada.sink.last, fran.sink.last), 'Ada uses the leader’s key');
+    expect(ada.sink.last).toEqual({ gen: first.gen, step: first.step + 1 });
+    const bea = await room.join('bea', 'member');
+    await until(() => same(bea.sink.last, fran.sink.last) && same(ada.sink.last, fran.sink.last), 'everyone on one step');
+    expect(bea.sink.last).toEqual({ gen: first.gen, step: first.step + 2 });
+    // Bea was given only the step she came in at: what was sent before cannot be opened.
+    expect(bea.sink.epochs.get(first.gen)).toBe(first.step + 2);
+    expect(ada.sink.epochs.get(first.gen)).toBe(first.step + 1);
+  });
+
+  it('a departure starts a fresh generation the leaver never receives; older ones are forgotten after a while', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await until(() => same(ada.sink.last, fran.sink.last) && same(bea.sink.last, fran.sink.last) && !!fran.sink.last, 'all on one key');
+    const before = fran.sink.last!;
+    const beaGens = () => new Set(bea.sink.epochs.keys());
+    room.leave('bea');
+    await until(() => fran.sink.last!.gen !== before.gen && same(ada.sink.last, fran.sink.last), 'a new generation in use');
+    expect(fran.sink.last!.step).toBe(0);
+    expect(beaGens().has(fran.sink.last!.gen)).toBe(false);
+    await until(() => ada.sink.forgotten.includes(before.gen), 'the old generation forgotten', 2000);
+  });
+
+  it('a hello whose public key the relay swapped is refused: no key reaches anyone through it', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    await until(() => !!fran.sink.last, 'leader ready');
+    // The server puts a key of its own in every hello, to sit in the middle.
+    const other = await newEphemeral('X25519');
+    room.tamper = (_from, _to, data) => {
+      const wire = decodeWire(data);
+      return wire?.t === 'hello' ? encodeWire({ ...wire, pub: toBase64url(other.publicRaw) }) : data;
+    };
+    const ada = await room.join('ada', 'member');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ada.sink.used).toEqual([]);
+    expect(ada.sink.epochs.size).toBe(0);
+  });
+
+  it('a private message opens only at the facilitator it was sealed for', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    await until(() => same(ada.sink.last, fran.sink.last), 'paired');
+    const [box] = await ada.exchange.sealMessage('Can we talk after?');
+    expect(box?.to).toBe('fran');
+    expect(await fran.exchange.openMessage('ada', box!.data)).toBe('Can we talk after?');
+    // Not at another browser, nor as if from someone else.
+    const bea = await room.join('bea', 'member');
+    await until(() => same(bea.sink.last, fran.sink.last), 'Bea paired');
+    expect(await bea.exchange.openMessage('ada', box!.data)).toBeNull();
+    expect(await fran.exchange.openMessage('bea', box!.data)).toBeNull();
+  });
+
+  it('a second facilitator device gets the keys from the leader and takes over when the leader goes', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    const fay = await room.join('fay', 'facilitator');
+    await until(() => same(fay.sink.last, fran.sink.last) && same(ada.sink.last, fran.sink.last), 'all on the leader’s key');
+    const before = fran.sink.last!;
+    room.leave('fran');
+    await until(() => !!fay.sink.last && fay.sink.last.gen !== before.gen && same(ada.sink.last, fay.sink.last), 'the new leader’s generation');
+  });
+});
