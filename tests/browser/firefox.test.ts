@@ -1,10 +1,14 @@
 import type { Browser as ChromiumBrowser } from 'playwright-core';
 import type { Browser as FirefoxBrowser } from 'puppeteer-core';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, createRoom, enterAsFacilitator, eventually, newMember, setAutoAdmit, type Member } from '../support/browser.js';
 import { FIREFOX, FirefoxMember, launchChromiumIn, launchFirefox, receivedMedia, selectedPairs, type ReceivedMedia } from '../support/firefox.js';
 import { createNetNamespace, inCI, namespaceSkipReason, namespaceSupport, startServerInNamespace, type NetNamespace } from '../support/netns.js';
 import type { RunningServer } from '../support/prod-server.js';
+import { checkPacket, type TappedPacket } from '../support/rtp-envelope.js';
 
 /*
  * A facilitator in Chromium and a member in Firefox ESR meet through the production build and
@@ -32,6 +36,9 @@ describe('a Firefox member with a Chromium facilitator', () => {
   let chromium: ChromiumBrowser;
   let firefox: FirefoxBrowser;
   const timings: string[] = [];
+  // The media tap (tests only): what the SFU could read of every producer, from its first packet.
+  const scratch = mkdtempSync(path.join(tmpdir(), 'firefox-tap-'));
+  const tapFile = path.join(scratch, 'tap.jsonl');
   const timed = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
     const started = performance.now();
     const result = await step();
@@ -42,7 +49,7 @@ describe('a Firefox member with a Chromium facilitator', () => {
   beforeAll(async () => {
     if (!support.ok) throw new Error(`this test ${support.reason}${inCI ? ' (CI: not skipped)' : ''}`);
     ns = await timed('namespace', createNetNamespace);
-    server = await timed('server', () => startServerInNamespace(ns, {}, process.env['FIREFOX_TEST_APP_ROOT'] || undefined));
+    server = await timed('server', () => startServerInNamespace(ns, { MEDIA_TAP_FILE: tapFile }, process.env['FIREFOX_TEST_APP_ROOT'] || undefined));
     chromium = await timed('Chromium', () => launchChromiumIn(ns));
     firefox = await timed('Firefox', () => launchFirefox(ns));
   });
@@ -52,6 +59,7 @@ describe('a Firefox member with a Chromium facilitator', () => {
     await chromium?.close().catch(() => undefined);
     await server?.stop();
     await ns?.destroy();
+    rmSync(scratch, { recursive: true, force: true });
   });
 
   it('each decrypts and decodes the other\'s video and audio', async () => {
@@ -111,8 +119,29 @@ describe('a Firefox member with a Chromium facilitator', () => {
       for (const pair of pairs) expect(pair.remote, `${who}'s media goes to the server at ${ns.address}`).toBe(ns.address);
     }
 
-    console.warn(`[firefox.test] ${ns.name} (${ns.address}): ${timings.join('; ')}`);
+    // Firefox's RTCRtpScriptTransform holds no frame back from the transform either: every frame
+    // the SFU got from anyone, from the first, is an SFrame envelope under the room's key.
+    const keyRef = await ada.page.getByTestId('encryption-ready').getAttribute('data-key');
+    const gens = new Set([Number(keyRef!.split('.')[0])]);
     await bea.close();
     await ada.context.close();
+    await server.stop();
+    const packets = readFileSync(tapFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as TappedPacket);
+    const bySender = new Map<string, { envelope: number; not: number }>();
+    for (const packet of packets) {
+      const check = checkPacket(packet, gens);
+      if (check.kind === 'skip') continue;
+      const count = bySender.get(packet.peerId) ?? { envelope: 0, not: 0 };
+      if (check.kind === 'envelope') count.envelope++;
+      else count.not++;
+      bySender.set(packet.peerId, count);
+    }
+    timings.push(`tap: ${[...bySender.values()].map((c) => `${c.envelope} envelopes, ${c.not} not`).join(' / ')}`);
+    expect(bySender.size, 'both browsers’ media tapped').toBe(2);
+    for (const count of bySender.values()) {
+      expect(count.envelope).toBeGreaterThan(50);
+      expect(count.not, 'frames the SFU could read').toBe(0);
+    }
+    console.warn(`[firefox.test] ${ns.name} (${ns.address}): ${timings.join('; ')}`);
   });
 });
