@@ -252,9 +252,11 @@ export class KeyExchange {
           this.#epochs.set(gen, { step, key: bytes });
           fresh.push({ gen, step, key: bytes });
         }
-        await this.#sealTo(from, { k: 'ack', gen });
       }
+      // Into the frame worker before the acknowledgement: once all have acknowledged, others
+      // start sending under the new key, and this page must already be able to open it.
       this.#frames.addKeys(fresh);
+      for (const { gen } of message.keys) await this.#sealTo(from, { k: 'ack', gen });
       if (message.use) await this.#use(message.use);
       return;
     }
