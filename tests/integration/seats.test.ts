@@ -125,6 +125,8 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
       displayName: 'Mo',
       role: 'member',
       stage: 'admitted',
+      // The invite link the seat came in with, kept across the reload.
+      inviteId: mo.entered.self.inviteId,
       mustAcknowledge: false,
       media: true,
       held: { mic: 'facilitator', camera: null },

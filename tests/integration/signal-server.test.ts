@@ -81,6 +81,9 @@ describe('signal server (in-memory store)', () => {
       const links = await createRoom(t.server, { title: '  Tuesday group ', durationMinutes: 60 });
       expect(links.roomId).toMatch(/^[A-Za-z0-9_-]{16}$/);
       expect(links.facilitatorToken).not.toBe(links.inviteToken);
+      // The shared invite link's id comes with it (a facilitator's browser derives its secret from it).
+      const { inviteId } = links as typeof links & { inviteId: string };
+      expect(inviteId).toMatch(/^[0-9a-f-]{36}$/);
       expect(t.server.rooms.mediaCount).toBe(0); // no router until someone starts media
 
       const fay = await enter(t.server, links.roomId, links.facilitatorToken, '  Fay \u200b Facil ');
@@ -90,7 +93,7 @@ describe('signal server (in-memory store)', () => {
         session: { startsAt: expect.any(Number), endsAt: expect.any(Number), warnMinutes: 5 },
         agreement: { text: DEFAULT_AGREEMENT, version: expect.any(String), updatedAt: expect.any(Number) },
         locked: false,
-        self: { id: fay.id, displayName: 'Fay Facil', role: 'facilitator', stage: 'admitted', mustAcknowledge: false, media: true, held: { mic: null, camera: null }, asked: [] },
+        self: { id: fay.id, displayName: 'Fay Facil', role: 'facilitator', stage: 'admitted', inviteId: null, mustAcknowledge: false, media: true, held: { mic: null, camera: null }, asked: [] },
         members: [{ id: fay.id, displayName: 'Fay Facil', role: 'facilitator', connection: 'online', producers: [], sending: { mic: false, camera: false } }],
         floor: { mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null, turnPausedMs: null },
         facilitation: {
@@ -106,6 +109,7 @@ describe('signal server (in-memory store)', () => {
               stage: 'admitted',
               acknowledgedVersion: null,
               enteredAt: expect.any(Number),
+              inviteId: null,
               heldOff: [],
               asked: [],
             },
@@ -130,6 +134,7 @@ describe('signal server (in-memory store)', () => {
         displayName: 'Bo',
         role: 'member',
         stage: 'agreement',
+        inviteId,
         mustAcknowledge: true,
         media: false,
         held: { mic: null, camera: null },
@@ -649,7 +654,7 @@ describe('signal server (in-memory store)', () => {
         session: fac.entered.session,
         agreement: fac.entered.agreement,
         locked: false,
-        self: { id: p.id, displayName: p.name, role: 'member', stage, mustAcknowledge, media: false, held: { mic: null, camera: null }, asked: [] },
+        self: { id: p.id, displayName: p.name, role: 'member', stage, inviteId: (room as typeof room & { inviteId: string }).inviteId, mustAcknowledge, media: false, held: { mic: null, camera: null }, asked: [] },
       });
       expect(early.entered).toStrictEqual(memberAt(early, 'agreement', true));
       let facView = await viewWhere(fac, (v) => v.facilitation?.everyone.length === 2);
@@ -664,6 +669,7 @@ describe('signal server (in-memory store)', () => {
         stage: 'agreement',
         acknowledgedVersion: null,
         enteredAt: expect.any(Number),
+        inviteId: (room as typeof room & { inviteId: string }).inviteId,
         heldOff: [],
         asked: [],
       });
@@ -696,6 +702,7 @@ describe('signal server (in-memory store)', () => {
         displayName: EARLY,
         role: 'member',
         stage: 'admitted',
+        inviteId: (room as typeof room & { inviteId: string }).inviteId,
         mustAcknowledge: false,
         media: true,
         held: { mic: null, camera: null },
@@ -925,6 +932,7 @@ describe('signal server (in-memory store)', () => {
         displayName: 'Mo',
         role: 'member',
         stage: 'admitted',
+        inviteId: expect.any(String),
         mustAcknowledge: true,
         media: false,
         held: { mic: null, camera: null },
