@@ -70,11 +70,31 @@ async function groupRoom(server: SignalServer) {
 }
 
 describe.each(stores)('e2ee:relay ($store store)', ({ env }) => {
-  if (env['REDIS_URL']) useRedis(prefix);
+  const redis = env['REDIS_URL'] ? useRedis(prefix) : undefined;
   const t = useServer(env);
 
-  it('hands a facilitator\'s message to a member and a member\'s to a facilitator, stamped with the sender, to nobody else', async () => {
-    const { fac, co, mo, bea } = await groupRoom(t.server);
+  /** Everything the store holds (the room's state; with Redis, every key under the prefix, whatever its type). */
+  async function everythingStored(roomId: string): Promise<string> {
+    const parts: unknown[] = [await t.server.store.get(roomId)];
+    if (redis) {
+      const { client } = redis;
+      for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) {
+        for (const key of keys) {
+          const type = await client.type(key);
+          if (type === 'string') parts.push(await client.get(key));
+          else if (type === 'hash') parts.push(await client.hGetAll(key));
+          else if (type === 'set') parts.push(await client.sMembers(key));
+          else if (type === 'zset') parts.push(await client.zRange(key, 0, -1));
+          else if (type === 'list') parts.push(await client.lRange(key, 0, -1));
+          else parts.push(type);
+        }
+      }
+    }
+    return JSON.stringify(parts);
+  }
+
+  it('hands a facilitator\'s message to a member and a member\'s to a facilitator, stamped with the sender, to nobody else, keeping nothing', async () => {
+    const { room, fac, co, mo, bea } = await groupRoom(t.server);
     const key = blob('epoch key wrapped for Mo');
     await ok(fac.socket, 'e2ee:relay', { to: mo.id, data: key });
     expect(await waitForEvent(mo.socket, 'e2ee:relay')).toEqual({ from: fac.id, data: key });
@@ -101,6 +121,10 @@ describe.each(stores)('e2ee:relay ($store store)', ({ env }) => {
 
     // The sender is the seat, never a claim: a message naming its own sender is refused.
     expectError(await rawRequest(mo.socket, 'e2ee:relay', { to: fac.id, data: hello, from: co.id }), 'BAD_REQUEST');
+    // Nothing relayed is kept: not in the room's state, not anywhere in Redis.
+    const stored = await everythingStored(room.roomId);
+    expect(stored).toContain(fac.id); // (the store was read)
+    for (const data of [key, hello, toCo, between]) expect(stored).not.toContain(data);
     // The largest blob goes through whole.
     const largest = 'A'.repeat(SEALED_BLOB_MAX);
     await ok(fac.socket, 'e2ee:relay', { to: bea.id, data: largest });
