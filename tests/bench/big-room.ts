@@ -4,10 +4,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { io } from 'socket.io-client';
 import type { Browser } from 'playwright-core';
 import { enterAdmittedAutomatically, inboundByPeer, launchChromium, newMember, type Member } from '../support/browser.js';
 import { startProductionServer } from '../support/prod-server.js';
+import { createRoomWithSecrets, roomPath } from '../support/synthetic-keys.js';
 import { readIvf, RtpSink, SyntheticMember } from '../support/synthetic-member.js';
 import { quantile } from './measure.js';
 
@@ -21,6 +21,11 @@ import { quantile } from './measure.js';
  * opened → first remote video frame decoded (page load, name, agreement and auto-admit
  * included; median, p95), and with the browser in the room, its CPU (all Chromium processes)
  * and the bitrate it receives.
+ *
+ * Everything is end-to-end encrypted as in a real session: the room is made with a room secret
+ * as the browser makes it, the synthetic host holds it and hands out the keys (to the browser
+ * too), every synthetic frame is sealed before it is packetized, and the browser opens the
+ * invite link with the invite's secret. A decoded frame is one the browser decrypted.
  */
 
 const joins = Number(process.argv[2] ?? 5);
@@ -102,6 +107,11 @@ interface RoomRun {
   /** 375×667 at device pixel ratio 1: eleven small tiles, all on screen. */
   phone: Load;
   audioOnly: Load;
+  /**
+   * The synthetic members' frames: sealed, dropped before they had a key, and the bytes sealing
+   * added to each; key handshake messages the server refused to relay (e.g. rate limited).
+   */
+  sealing: { frames: number; dropped: number; bytesPerFrame: number; relaysRefused: Map<string, number> };
 }
 
 /**
@@ -115,15 +125,14 @@ async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers:
   const sink = await RtpSink.open();
   const synthetic: SyntheticMember[] = [];
   try {
-    const creator = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
-    const { data } = (await creator.timeout(10_000).emitWithAck('room:create', { title: 'Big room' })) as { data: { roomId: string; facilitatorToken: string; inviteToken: string } };
-    creator.disconnect();
-    const host = await SyntheticMember.join({ url: server.url, roomId: data.roomId, token: data.facilitatorToken, name: 'Host', sink, ...video });
+    const data = await createRoomWithSecrets(server.url, { title: 'Big room' });
+    const host = await SyntheticMember.join({ url: server.url, roomId: data.roomId, token: data.facilitatorToken, secret: data.facilitatorSecret, name: 'Host', sink, ...video });
     await host.socket.timeout(10_000).emitWithAck('room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
     synthetic.push(host);
-    for (let i = 1; i < SYNTHETIC; i++) synthetic.push(await SyntheticMember.join({ url: server.url, roomId: data.roomId, token: data.inviteToken, name: `Synthetic ${i}`, sink, ...video }));
+    for (let i = 1; i < SYNTHETIC; i++) synthetic.push(await SyntheticMember.join({ url: server.url, roomId: data.roomId, token: data.inviteToken, secret: data.inviteSecret, name: `Synthetic ${i}`, sink, ...video }));
     for (const member of synthetic) member.start();
-    const inviteUrl = `${server.url}/room/${data.roomId}#k=${encodeURIComponent(data.inviteToken)}`;
+    await Promise.all(synthetic.map((member) => member.keyed()));
+    const inviteUrl = `${server.url}${roomPath(data.roomId, data.inviteToken, data.inviteSecret)}`;
     const times: number[] = [];
     for (let i = 1; ; i++) {
       const member = await newMember(browser, server.url);
@@ -137,7 +146,10 @@ async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers:
       }
       const ms = performance.now() - started;
       times.push(ms);
-      process.stdout.write(`join ${i}: invite link opened → first remote video frame ${ms.toFixed(0)} ms\n`);
+      // The browser holds only the key of its arrival: every synthetic member must have moved to it.
+      const leading = synthetic[0]!.keys.frames.sending;
+      const behind = synthetic.filter((m) => m.keys.frames.sending?.gen !== leading?.gen || m.keys.frames.sending?.step !== leading?.step).length;
+      process.stdout.write(`join ${i}: invite link opened → first remote video frame ${ms.toFixed(0)} ms${behind ? ` (${behind} synthetic members not yet on the host's key)` : ''}\n`);
       if (i < joins) {
         await member.context.close();
         continue;
@@ -152,7 +164,18 @@ async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers:
       await member.page.getByLabel('Audio only (for a weak connection)').check();
       const audioOnly = await measureLoad(member);
       await member.context.close();
-      return { times, tall, desktop, phone, audioOnly };
+      const totals = synthetic.map((m) => m.keys.frames.totals);
+      const frames = totals.reduce((n, t) => n + t.sealed, 0);
+      const sealing = {
+        frames,
+        dropped: totals.reduce((n, t) => n + t.dropped, 0),
+        bytesPerFrame: totals.reduce((n, t) => n + t.sealedBytes - t.plainBytes, 0) / frames,
+        relaysRefused: synthetic.reduce((all, m) => {
+          for (const [code, n] of m.keys.relaysRefused) all.set(code, (all.get(code) ?? 0) + n);
+          return all;
+        }, new Map<string, number>()),
+      };
+      return { times, tall, desktop, phone, audioOnly, sealing };
     }
   } finally {
     for (const member of synthetic) await member.leave();
@@ -172,6 +195,8 @@ async function main(): Promise<void> {
       const sorted = [...r.times].sort((a, b) => a - b);
       return `median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms (n=${sorted.length})`;
     };
+    const sealed = (x: RoomRun['sealing']) =>
+      `${x.frames} frames sealed by the synthetic members, ${x.bytesPerFrame.toFixed(1)} bytes added to each; ${x.dropped} dropped before their first key; key messages refused by the server: ${[...x.relaysRefused].map(([code, n]) => `${n} ${code}`).join(', ') || 'none'}`;
     const load = (l: Load) => `receiving ${l.kbps.toFixed(0)} kbit/s, decoding ${l.decoding} videos (${l.frameHeights}), Chromium ${(l.cpuShare * 100).toFixed(0)} % of a core`;
     process.stdout.write(
       [
@@ -192,6 +217,9 @@ async function main(): Promise<void> {
         '  with "Audio only" ticked:',
         `    one layer: ${load(single.audioOnly)}`,
         `    simulcast: ${load(simulcast.audioOnly)}`,
+        '  end-to-end encryption (every synthetic frame sealed; the browser decodes only what it decrypted):',
+        `    one layer: ${sealed(single.sealing)}`,
+        `    simulcast: ${sealed(simulcast.sealing)}`,
         '',
       ].join('\n'),
     );

@@ -1,12 +1,11 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { cpuUsage } from 'node:process';
-import type { RequestPayload } from '@group-room/shared';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
-import { io } from 'socket.io-client';
 import { freePort } from '../../infra/stack/processes.js';
 import { startProductionServer, type RunningServer } from '../support/prod-server.js';
+import { createRoomWithSecrets, FrameKeys } from '../support/synthetic-keys.js';
 import { RtpSink, RtpSource, SyntheticMember } from '../support/synthetic-member.js';
 import { janusInstalled, startJanus } from './janus.js';
 import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
@@ -27,6 +26,13 @@ import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
  * members' RTP, nothing else. Janus: Debian's Janus 1.1 VideoRoom pinned to one core, each
  * member a remote publisher (plain RTP in, as ours) and each member's view of the others an
  * RTP forwarder to the sink (plain RTP out, as ours): the same packets in and out.
+ *
+ * Every frame is end-to-end encrypted, as browsers send them: each member seals each audio and
+ * video frame (SFrame, a fresh counter each) before packetizing it. Ours: the members take part
+ * in the key handshake through the server (the host holds the room secret and hands out the
+ * keys), and send nothing until they have a key. Bare and Janus have no handshake: each member
+ * seals with a key of its own, so the same envelopes cross them and the generator works as hard.
+ * What sealing costs the generator is measured first, on its own.
  */
 
 /** Members per room, most rooms to try, video bitrate: set by `capacity()`. */
@@ -75,18 +81,69 @@ export class Sender {
     return this.#targets.map((t) => t.source);
   }
 
-  /** Every 1/150 s; audio every 3rd tick (50/s), video every 5th (30/s). */
+  /** Every 1/150 s; audio every 3rd tick (50/s), video every 5th (30/s); sealed frames go out once sealed. */
   #step(): void {
     this.#tick++;
     for (const { source, send } of this.#targets) {
-      if (this.#tick % 3 === 0) send(source.audio());
-      if (this.#tick % 5 === 0) for (const packet of source.videoFrame()) send(packet);
+      if (this.#tick % 3 === 0) source.audioTo(send);
+      if (this.#tick % 5 === 0) source.videoTo(send);
     }
   }
 
   stop(): void {
     clearInterval(this.#timer);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What end-to-end encryption costs the load generator
+
+export interface SealingCost {
+  members: number;
+  /** CPU of this process (every thread) per member, as a share of a core: frames sealed and packetized, and plain. */
+  sealedCore: number;
+  plainCore: number;
+  /** CPU per sealed frame, beyond building it plain (µs). */
+  microsPerFrame: number;
+  /** What sealing adds to each frame (SFrame header and tag, bytes), and to the RTP sent. */
+  bytesPerFrame: number;
+  wireShare: number;
+}
+
+/**
+ * `members` sources at the bench's bitrate for `seconds`, once sealing every frame and once
+ * plain, through the same shared timer; packets are built and counted, not sent (sending costs
+ * the same either way). The difference is what sealing costs.
+ */
+export async function sealingCost(members = 10, seconds = 5): Promise<SealingCost> {
+  const run = async (sealed: boolean) => {
+    const keys = await Promise.all(Array.from({ length: members }, (_, i) => FrameKeys.local(`m${i}`)));
+    const sender = new Sender();
+    let bytes = 0;
+    const sources = keys.map((k) => new RtpSource(settings.videoKbps, sealed ? { seal: k.seal } : {}));
+    for (const source of sources) sender.add(source, (packet) => (bytes += packet.length));
+    const before = cpuUsage();
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    sender.stop();
+    while (sources.some((source) => source.pending > 0)) await new Promise((resolve) => setTimeout(resolve, 5));
+    const elapsed = (performance.now() - started) / 1000;
+    const cpu = cpuUsage(before);
+    const frames = keys.reduce((n, k) => n + k.totals.sealed, 0);
+    const added = keys.reduce((n, k) => n + k.totals.sealedBytes - k.totals.plainBytes, 0);
+    return { core: (cpu.user + cpu.system) / 1e6 / elapsed / members, cpuSeconds: (cpu.user + cpu.system) / 1e6, bytesPerSecond: bytes / elapsed, frames, added };
+  };
+  await run(true); // warm up (JIT, WebCrypto's threads)
+  const plain = await run(false);
+  const sealed = await run(true);
+  return {
+    members,
+    sealedCore: sealed.core,
+    plainCore: plain.core,
+    microsPerFrame: ((sealed.cpuSeconds - plain.cpuSeconds) / sealed.frames) * 1e6,
+    bytesPerFrame: sealed.added / sealed.frames,
+    wireShare: sealed.bytesPerSecond / plain.bytesPerSecond - 1,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,18 +165,15 @@ async function oursBackend(sender: Sender): Promise<Backend> {
   return {
     name: 'ours',
     async addRoom(index, sink) {
-      const creator = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
-      const created = (await creator.timeout(15_000).emitWithAck('room:create', { title: `Load ${index}` } satisfies RequestPayload<'room:create'>)) as {
-        ok: boolean;
-        data: { roomId: string; facilitatorToken: string; inviteToken: string };
-      };
-      creator.disconnect();
-      const { roomId, facilitatorToken, inviteToken } = created.data;
-      const host = await SyntheticMember.join({ url: server.url, roomId, token: facilitatorToken, name: 'Host', sink, videoKbps: settings.videoKbps });
+      const created = await createRoomWithSecrets(server.url, { title: `Load ${index}` });
+      const { roomId, facilitatorToken, inviteToken } = created;
+      const host = await SyntheticMember.join({ url: server.url, roomId, token: facilitatorToken, secret: created.facilitatorSecret, name: 'Host', sink, videoKbps: settings.videoKbps });
       await host.socket.timeout(15_000).emitWithAck('room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
       const room = [host];
-      for (let i = 1; i < settings.members; i++) room.push(await SyntheticMember.join({ url: server.url, roomId, token: inviteToken, name: `M${i}`, sink, videoKbps: settings.videoKbps }));
+      for (let i = 1; i < settings.members; i++) room.push(await SyntheticMember.join({ url: server.url, roomId, token: inviteToken, secret: created.inviteSecret, name: `M${i}`, sink, videoKbps: settings.videoKbps }));
       joined.push(...room);
+      // Nothing is sent before a member has a key: the room is loaded once all have one.
+      await Promise.all(room.map((m) => m.keyed()));
       return room.map((m) => {
         const target = m.sendTarget();
         sender.add(m.source, (packet) => m.udp.send(packet, target.port, target.ip));
@@ -159,7 +213,7 @@ export async function bareRoom(router: types.Router, members: number, sink: RtpS
   const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
   const people: { source: RtpSource; recv: types.PlainTransport; producers: types.Producer[] }[] = [];
   for (let i = 0; i < members; i++) {
-    const source = new RtpSource(settings.videoKbps);
+    const source = new RtpSource(settings.videoKbps, { seal: (await FrameKeys.local()).seal });
     const send = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
     const recv = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false });
     await recv.connect({ ip: '127.0.0.1', port: sink.port });
@@ -235,7 +289,7 @@ async function janusBackend(sender: Sender): Promise<Backend> {
             { type: 'video', mindex: 1, mid: '1', codec: 'vp8' },
           ],
         });
-        const source = new RtpSource(settings.videoKbps, { ssrcs: JANUS_SSRCS });
+        const source = new RtpSource(settings.videoKbps, { ssrcs: JANUS_SSRCS, seal: (await FrameKeys.local()).seal });
         const udp = createSocket('udp4');
         await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
         sockets.push(udp);
@@ -358,6 +412,8 @@ export interface CapacityReport {
   bare: { steps: Step[]; stoppedBy: string };
   /** Absent where Debian's janus package is not installed. */
   janus?: { steps: Step[]; stoppedBy: string };
+  /** What sealing every frame costs the load generator. */
+  sealing: SealingCost;
   loopback: LoopbackLimit;
 }
 
@@ -366,7 +422,11 @@ export const backends = { ours: oursBackend, bare: bareBackend, janus: janusBack
 
 export async function capacity(options: Partial<typeof settings> = {}): Promise<CapacityReport> {
   Object.assign(settings, options);
-  process.stdout.write(`bench:capacity — rooms of ${settings.members} synthetic members (audio 50 pkt/s, video ${settings.videoKbps} kbit/s at 30 fps), one mediasoup worker\n`);
+  process.stdout.write(`bench:capacity — rooms of ${settings.members} synthetic members (audio 50 pkt/s, video ${settings.videoKbps} kbit/s at 30 fps, every frame end-to-end encrypted), one mediasoup worker\n`);
+  const sealing = await sealingCost();
+  process.stdout.write(
+    `  load generator, per member: sealing every frame ${(sealing.sealedCore * 100).toFixed(2)} % of a core, plain ${(sealing.plainCore * 100).toFixed(2)} % (${sealing.microsPerFrame.toFixed(0)} µs per frame sealed, ${sealing.bytesPerFrame.toFixed(1)} bytes added per frame, +${(sealing.wireShare * 100).toFixed(1)} % RTP bytes)\n`,
+  );
   const ours = await stepUp(oursBackend);
   const bare = await stepUp(bareBackend);
   const janus = janusInstalled() ? await stepUp(janusBackend) : undefined;
@@ -391,10 +451,11 @@ export async function capacity(options: Partial<typeof settings> = {}): Promise<
       `  loopback UDP (${loopback.tool}), one core each side: ${loopback.sendPerSec.toFixed(0)} pkt/s sent, ${loopback.receivePerSec.toFixed(0)} pkt/s received (${loopback.packetBytes}-byte packets)`,
       `  our forwarding at ${o.rooms} rooms reaches ${((o.packetsOutPerSec / loopback.sendPerSec) * 100).toFixed(1)} % of what one core sends over loopback`,
       `  signalling process RSS ${o.signallingRssMb?.toFixed(0)} MB, worker peak RSS ${o.workerRssMb.toFixed(0)} MB at ${o.rooms} rooms`,
+      `  sealing in the load generator: ${((sealing.sealedCore - sealing.plainCore) * 100).toFixed(2)} % of a core per member, ${((sealing.sealedCore - sealing.plainCore) * o.rooms * settings.members * 100).toFixed(0)} % for the ${o.rooms * settings.members} members of ${o.rooms} rooms`,
       '',
     ].join('\n'),
   );
-  return { members: settings.members, videoKbps: settings.videoKbps, ours, bare, ...(janus ? { janus } : {}), loopback };
+  return { members: settings.members, videoKbps: settings.videoKbps, ours, bare, ...(janus ? { janus } : {}), sealing, loopback };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,6 +1,8 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import type { ClientToServerEvents, RequestName, RequestPayload, ResponseData, Result, ServerToClientEvents } from '@group-room/shared';
-import { io, type Socket } from 'socket.io-client';
+import type { ResponseData } from '@group-room/shared';
+import type { KeyRef, LinkSecret } from '@group-room/shared/e2ee';
+import { io } from 'socket.io-client';
+import { ask, SyntheticKeys, type Client, type FrameSealer } from './synthetic-keys.js';
 
 /*
  * A member without a browser, for load tests: it takes the real path (Socket.IO, the entry
@@ -9,21 +11,18 @@ import { io, type Socket } from 'socket.io-client';
  * audio at 50 packets/s and VP8-shaped video at a chosen bitrate (30 frames/s, a key frame
  * every second so new consumers start). What it receives lands in one UDP sink that counts
  * packets and losses per stream (RTP sequence numbers) and interarrival jitter.
+ *
+ * Like a browser, it takes part in the end-to-end encryption key handshake with its link's
+ * secret (synthetic-keys.ts) and seals every frame before packetizing it; until it has a key
+ * in use it sends nothing. A synthetic facilitator holds the room secret and, as the first one
+ * online, hands out the room's keys, to browsers too.
  */
-
-type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 const AUDIO_PT = 100;
 const VIDEO_PT = 101;
 const AUDIO_PAYLOAD_BYTES = 90;
 const MAX_VIDEO_PAYLOAD = 1100;
 const FPS = 30;
-
-async function ask<K extends RequestName>(socket: Client, name: K, payload: RequestPayload<K>): Promise<ResponseData<K>> {
-  const result = (await (socket as unknown as Socket).timeout(15_000).emitWithAck(name, payload)) as Result<ResponseData<K>>;
-  if (!result.ok) throw new Error(`${name}: ${result.error.code} ${result.error.message}`);
-  return result.data;
-}
 
 /** Per received stream (SSRC): packets, the extended highest sequence number, jitter. */
 interface StreamCount {
@@ -136,7 +135,6 @@ export class RtpSource {
   readonly audioSsrc: number;
   readonly videoSsrc: number;
   #audioSeq = Math.floor(Math.random() * 0xffff);
-  #videoSeq = Math.floor(Math.random() * 0xffff);
   #audioTs = Math.floor(Math.random() * 0xffffffff);
   #videoTs = Math.floor(Math.random() * 0xffffffff);
   #frame = 0;
@@ -145,20 +143,29 @@ export class RtpSource {
 
   /** Video frames per simulcast layer, lowest first (one layer without simulcast); VP8-shaped when absent. */
   readonly #layers: readonly (readonly Buffer[])[] | undefined;
-  readonly #layerSeqs: number[];
+  /** Each video stream's (layer's) next sequence number. */
+  readonly #videoSeqs: number[];
+  readonly #seal: FrameSealer | undefined;
+  /** Sealed frames leave in the order they were made, whatever order their encryption ends in. */
+  #queue: Promise<void> = Promise.resolve();
+  /** Frames sealed but not sent yet (the generator falling behind shows here). */
+  pending = 0;
 
   /**
    * `frames`: real VP8 frames to loop over (the first must be a key frame); `layers`: the same
    * for each simulcast layer, lowest first (each on its own SSRC, videoSsrc + index); neither:
    * VP8-shaped frames. `ssrcs`: fixed SSRCs (Janus's remote publishers tell streams apart by
-   * them); else random.
+   * them); else random. `seal`: end-to-end encryption (see synthetic-keys.ts): each frame is
+   * sealed whole before it is packetized, and dropped while there is no key; without it,
+   * frames go out as they are (sent with `audio()` and `videoFrame()`).
    */
-  constructor(videoKbps: number, media: { frames?: readonly Buffer[]; layers?: readonly (readonly Buffer[])[]; ssrcs?: { audio: number; video: number } } = {}) {
+  constructor(videoKbps: number, media: { frames?: readonly Buffer[]; layers?: readonly (readonly Buffer[])[]; ssrcs?: { audio: number; video: number }; seal?: FrameSealer } = {}) {
     this.audioSsrc = media.ssrcs?.audio ?? 1 + Math.floor(Math.random() * 0x7fffffff);
     this.videoSsrc = media.ssrcs?.video ?? 1 + Math.floor(Math.random() * 0x3fffffff);
     this.#frameBytes = Math.max(200, Math.round((videoKbps * 1000) / 8 / FPS));
     this.#layers = media.layers ?? (media.frames ? [media.frames] : undefined);
-    this.#layerSeqs = (this.#layers ?? []).map(() => Math.floor(Math.random() * 0xffff));
+    this.#videoSeqs = (this.#layers ?? [[]]).map(() => Math.floor(Math.random() * 0xffff));
+    this.#seal = media.seal;
   }
 
   static header(pt: number, marker: boolean, seq: number, ts: number, ssrc: number, payloadBytes: number): Buffer {
@@ -171,64 +178,109 @@ export class RtpSource {
     return packet;
   }
 
-  /** One 20 ms opus packet. */
+  /** One 20 ms opus packet, sent as it is (a source without encryption). */
   audio(): Buffer {
-    const packet = RtpSource.header(AUDIO_PT, false, this.#audioSeq++, this.#audioTs, this.audioSsrc, AUDIO_PAYLOAD_BYTES);
-    packet[12] = 0x78; // an opus TOC byte (CELT FB 20 ms, mono)
+    this.#plainOnly();
+    const { frame, ts } = this.#nextAudio();
+    return this.#audioPacket(frame, ts);
+  }
+
+  /** One video frame's packets, sent as they are (a source without encryption). */
+  videoFrame(): Buffer[] {
+    this.#plainOnly();
+    const { frames, ts } = this.#nextVideo();
+    this.#frame++;
+    return frames.flatMap((frame, layer) => this.#videoPackets(layer, frame, ts));
+  }
+
+  /** The next 20 ms of audio to `send`: at once, or once sealed; nothing while an encrypting source has no key. */
+  audioTo(send: (packet: Buffer) => void): void {
+    const { frame, ts } = this.#nextAudio();
+    if (!this.#seal) return send(this.#audioPacket(frame, ts));
+    const sealed = this.#seal(frame, 'opus');
+    if (sealed) this.#inOrder(sealed, (wire) => [this.#audioPacket(wire, ts)], send);
+  }
+
+  /**
+   * The next video frame (every layer) to `send`, the same way. While frames are dropped for
+   * want of a key the video does not move on, so the first frame sent is a key frame.
+   */
+  videoTo(send: (packet: Buffer) => void): void {
+    const { frames, ts } = this.#nextVideo();
+    if (!this.#seal) {
+      this.#frame++;
+      frames.forEach((frame, layer) => this.#videoPackets(layer, frame, ts).forEach(send));
+      return;
+    }
+    const sealed: Promise<Uint8Array>[] = [];
+    for (const frame of frames) {
+      const one = this.#seal(frame, 'vp8');
+      if (!one) return; // no key: the whole frame is dropped
+      sealed.push(one);
+    }
+    this.#frame++;
+    this.#inOrder(Promise.all(sealed), (wires) => wires.flatMap((wire, layer) => this.#videoPackets(layer, wire, ts)), send);
+  }
+
+  #plainOnly(): void {
+    if (this.#seal) throw new Error('this source encrypts: send with audioTo and videoTo');
+  }
+
+  /** Packetizes and sends sealed frames in the order they were made (sequence numbers follow). */
+  #inOrder<T>(sealed: Promise<T>, packetize: (wires: T) => Buffer[], send: (packet: Buffer) => void): void {
+    this.pending++;
+    this.#queue = this.#queue
+      .then(() => sealed)
+      .then((wires) => packetize(wires).forEach(send))
+      // A frame that could not be sealed, or sent (its socket closed meanwhile), is dropped.
+      .catch(() => undefined)
+      .finally(() => this.pending--);
+  }
+
+  /** Resolves once every frame sealed so far has been sent (or dropped). */
+  flush(): Promise<void> {
+    return this.#queue;
+  }
+
+  #nextAudio(): { frame: Uint8Array; ts: number } {
+    const frame = new Uint8Array(AUDIO_PAYLOAD_BYTES);
+    frame[0] = 0x78; // an opus TOC byte (CELT FB 20 ms, mono)
+    const ts = this.#audioTs;
     this.#audioTs += 960;
+    return { frame, ts };
+  }
+
+  #audioPacket(payload: Uint8Array, ts: number): Buffer {
+    const packet = RtpSource.header(AUDIO_PT, false, this.#audioSeq++, ts, this.audioSsrc, payload.length);
+    packet.set(payload, 12);
     this.sentPackets++;
     return packet;
   }
 
-  /** One video frame's packets: a VP8 payload descriptor on each, a key frame header every second. */
-  videoFrame(): Buffer[] {
-    if (this.#layers) return this.#realFrame(this.#layers);
-    const key = this.#frame % FPS === 0;
-    this.#frame++;
-    const packets: Buffer[] = [];
-    let left = this.#frameBytes;
-    let first = true;
-    while (left > 0) {
-      const size = Math.min(left, MAX_VIDEO_PAYLOAD);
-      left -= size;
-      const packet = RtpSource.header(VIDEO_PT, left === 0, this.#videoSeq++, this.#videoTs, this.videoSsrc, 1 + size);
-      packet[12] = first ? 0x10 : 0x00; // VP8 payload descriptor: S bit on a frame's first packet
-      if (first) {
-        // VP8 frame tag: bit 0 clear on a key frame; then the key frame start code and 640×360.
-        packet[13] = key ? 0x10 : 0x11;
-        packet[14] = 0x02;
-        packet[15] = 0x00;
-        if (key) {
-          packet[16] = 0x9d;
-          packet[17] = 0x01;
-          packet[18] = 0x2a;
-          packet.writeUInt16LE(640, 19);
-          packet.writeUInt16LE(360, 21);
-        }
-      }
-      first = false;
-      packets.push(packet);
-    }
+  /** This frame time's VP8 frame for each layer (the caller moves on to the next): the real ones, or a VP8-shaped one (a key frame every second). */
+  #nextVideo(): { frames: Uint8Array[]; ts: number } {
+    const ts = this.#videoTs;
     this.#videoTs += 90_000 / FPS;
-    this.sentPackets += packets.length;
-    return packets;
+    const index = this.#frame;
+    if (this.#layers) return { frames: this.#layers.map((frames) => frames[index % frames.length]!), ts };
+    const key = index % FPS === 0;
+    const frame = new Uint8Array(this.#frameBytes);
+    // VP8 frame tag: bit 0 clear on a key frame; then the key frame start code and 640×360.
+    frame.set(key ? [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 640 & 0xff, 640 >> 8, 360 & 0xff, 360 >> 8] : [0x11, 0x02, 0x00]);
+    return { frames: [frame], ts };
   }
 
-  #realFrame(layers: readonly (readonly Buffer[])[]): Buffer[] {
+  /** One layer's frame as RTP: a VP8 payload descriptor on each packet (S bit on the first). */
+  #videoPackets(layer: number, frame: Uint8Array, ts: number): Buffer[] {
     const packets: Buffer[] = [];
-    layers.forEach((frames, layer) => {
-      const frame = frames[this.#frame % frames.length]!;
-      for (let at = 0; at < frame.length; at += MAX_VIDEO_PAYLOAD) {
-        const chunk = frame.subarray(at, at + MAX_VIDEO_PAYLOAD);
-        const last = at + MAX_VIDEO_PAYLOAD >= frame.length;
-        const packet = RtpSource.header(VIDEO_PT, last, this.#layerSeqs[layer]!++, this.#videoTs, this.videoSsrc + layer, 1 + chunk.length);
-        packet[12] = at === 0 ? 0x10 : 0x00;
-        chunk.copy(packet, 13);
-        packets.push(packet);
-      }
-    });
-    this.#frame++;
-    this.#videoTs += 90_000 / FPS;
+    for (let at = 0; at < frame.length; at += MAX_VIDEO_PAYLOAD) {
+      const chunk = frame.subarray(at, at + MAX_VIDEO_PAYLOAD);
+      const last = at + MAX_VIDEO_PAYLOAD >= frame.length;
+      const packet = RtpSource.header(VIDEO_PT, last, this.#videoSeqs[layer]!++, ts, this.videoSsrc + layer, 1 + chunk.length);
+      packet[12] = at === 0 ? 0x10 : 0x00;
+      packet.set(chunk, 13);
+      packets.push(packet);
+    }
     this.sentPackets += packets.length;
     return packets;
   }
@@ -250,6 +302,8 @@ export interface SyntheticOptions {
   roomId: string;
   /** An invite (member) or facilitator link's token. */
   token: string;
+  /** The same link's secret: an invite's (see roomSecrets in synthetic-keys.ts), or the room secret for a facilitator link. */
+  secret: LinkSecret;
   name: string;
   sink: RtpSink;
   videoKbps?: number;
@@ -262,12 +316,16 @@ export interface SyntheticOptions {
 export class SyntheticMember {
   readonly socket: Client;
   readonly source: RtpSource;
+  /** Its part in the key handshake and the keys it seals with. */
+  readonly keys: SyntheticKeys;
   readonly #udp: UdpSocket;
   #target: { ip: string; port: number } | undefined;
   #timers: NodeJS.Timeout[] = [];
+  #id = '';
 
-  private constructor(socket: Client, source: RtpSource, udp: UdpSocket) {
+  private constructor(socket: Client, keys: SyntheticKeys, source: RtpSource, udp: UdpSocket) {
     this.socket = socket;
+    this.keys = keys;
     this.source = source;
     this.#udp = udp;
   }
@@ -279,12 +337,19 @@ export class SyntheticMember {
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);
     });
+    // Listening before entering: the handshake starts with the first view that lets this member have media.
+    const keys = new SyntheticKeys(socket, options.roomId, options.secret);
     const udp = createSocket('udp4');
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-    const member = new SyntheticMember(socket, new RtpSource(options.videoKbps ?? 300, { ...(options.frames ? { frames: options.frames } : {}), ...(options.layers ? { layers: options.layers } : {}) }), udp);
+    const seal: FrameSealer = keys.frames.seal;
+    const source = new RtpSource(options.videoKbps ?? 300, { ...(options.frames ? { frames: options.frames } : {}), ...(options.layers ? { layers: options.layers } : {}), seal });
+    const member = new SyntheticMember(socket, keys, source, udp);
     // Resume every consumer the server announces (it creates them paused).
     socket.on('consumer:new', ({ consumerId }) => void ask(socket, 'consumer:resume', { consumerId }).catch(() => undefined));
+    const seen = keys.viewsSeen;
     const { view } = await ask(socket, 'room:enter', { roomId: options.roomId, token: options.token, displayName: options.name });
+    member.#id = view.self.id;
+    keys.entered(view, seen);
     if (view.self.role === 'member') {
       await ask(socket, 'room:command', { command: { type: 'agreement.acknowledge', version: view.agreement.version, privateSpace: true } });
     }
@@ -310,6 +375,16 @@ export class SyntheticMember {
     return member;
   }
 
+  /** This member's id in the room. */
+  get id(): string {
+    return this.#id;
+  }
+
+  /** Resolves once this member has a key in use, i.e. its frames go out (see SyntheticKeys.keyed). */
+  keyed(timeoutMs?: number): Promise<KeyRef> {
+    return this.keys.keyed(timeoutMs);
+  }
+
   /** The socket this member sends RTP from (a load generator may drive it itself). */
   get udp(): UdpSocket {
     return this.#udp;
@@ -321,17 +396,13 @@ export class SyntheticMember {
     return this.#target;
   }
 
-  /** Start sending: audio every 20 ms, a video frame every 1/30 s. */
+  /** Start sending: audio every 20 ms, a video frame every 1/30 s (each sealed; none before a key is in use). */
   start(): void {
     const target = this.#target;
     if (!target) throw new Error('not joined');
     const send = (packet: Buffer) => this.#udp.send(packet, target.port, target.ip);
-    this.#timers.push(setInterval(() => send(this.source.audio()), 20));
-    this.#timers.push(
-      setInterval(() => {
-        for (const packet of this.source.videoFrame()) send(packet);
-      }, 1000 / FPS),
-    );
+    this.#timers.push(setInterval(() => this.source.audioTo(send), 20));
+    this.#timers.push(setInterval(() => this.source.videoTo(send), 1000 / FPS));
   }
 
   stop(): void {
@@ -341,6 +412,8 @@ export class SyntheticMember {
 
   async leave(): Promise<void> {
     this.stop();
+    await this.source.flush();
+    this.keys.close();
     await ask(this.socket, 'room:leave', {}).catch(() => undefined);
     this.socket.disconnect();
     this.#udp.close();
