@@ -121,15 +121,15 @@ describe('RelayLimit', () => {
     vi.useRealTimers();
   });
 
-  it('lets a seat send a burst of 60, then 20 a second; the burst comes back after 10 s', async () => {
+  it('lets a seat send a burst of 100, then 40 a second; the burst comes back after 10 s', async () => {
     vi.useFakeTimers();
     const limit = new RelayLimit();
     const take = () => limit.take('room', 'fay');
     const burst = await outcomes(Array.from({ length: RELAY_BURST + 1 }, take));
     expect(burst.slice(0, RELAY_BURST).every((o) => o === 'ok')).toBe(true);
     expect(burst[RELAY_BURST]).toBe('RATE_LIMITED');
-    expect(RELAY_BURST).toBe(60);
-    expect(RELAY_PER_SECOND).toBe(20);
+    expect(RELAY_BURST).toBe(100);
+    expect(RELAY_PER_SECOND).toBe(40);
     for (let second = 1; second <= 3; second++) {
       await vi.advanceTimersByTimeAsync(1000);
       const more = await outcomes(Array.from({ length: RELAY_PER_SECOND + 1 }, take));
