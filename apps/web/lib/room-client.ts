@@ -242,6 +242,7 @@ export class RoomClient {
     if (latest) this.#setView(latest, back);
     else this.#update(back);
     void this.#media.repair(signal);
+    this.#encryption?.resumed();
   }
 
   /** The resume was refused: the seat, or the whole session, is gone. */

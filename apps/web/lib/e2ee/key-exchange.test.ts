@@ -53,6 +53,7 @@ class Room {
   /** What the relay does to a blob on its way (the server is not trusted). */
   tamper: (from: string, to: string, data: string) => string = (_f, _t, data) => data;
   readonly exchanges: KeyExchange[] = [];
+  readonly away = new Set<string>();
 
   async join(id: string, role: 'facilitator' | 'member'): Promise<Person> {
     const inviteId = role === 'member' ? `invite-${id}` : null;
@@ -64,7 +65,8 @@ class Room {
         secret,
         send: async (to, data) => {
           const target = this.people.get(to);
-          if (!target) throw new Error('not connected');
+          // As the server answers for someone whose connection is gone (their seat is kept).
+          if (!target || this.away.has(to) || this.away.has(id)) throw Object.assign(new Error('not connected'), { code: 'INVALID_STATE' });
           const delivered = this.tamper(id, to, data);
           setTimeout(() => target.exchange.receive(id, delivered), 0);
         },
@@ -81,6 +83,12 @@ class Room {
     return person;
   }
 
+  setAway(id: string, away: boolean): void {
+    if (away) this.away.add(id);
+    else this.away.delete(id);
+    this.broadcast();
+  }
+
   leave(id: string): void {
     this.people.get(id)?.exchange.close();
     this.people.delete(id);
@@ -88,8 +96,17 @@ class Room {
   }
 
   broadcast(): void {
-    const members = [...this.people.values()].map((p) => ({ id: p.id, displayName: p.id, role: p.role, connection: 'online' as const, producers: [], sending: { mic: true, camera: true } }));
+    const members = [...this.people.values()].map((p) => ({
+      id: p.id,
+      displayName: p.id,
+      role: p.role,
+      connection: this.away.has(p.id) ? 'reconnecting' : 'online',
+      producers: [],
+      sending: { mic: true, camera: true },
+    }));
     for (const p of this.people.values()) {
+      // A page whose connection is gone hears nothing of the room.
+      if (this.away.has(p.id)) continue;
       const view = {
         roomId: ROOM,
         self: { id: p.id, role: p.role, media: true, inviteId: p.inviteId },
@@ -140,6 +157,30 @@ describe('the key exchange', () => {
     expect(fran.sink.last!.step).toBe(0);
     expect(beaGens().has(fran.sink.last!.gen)).toBe(false);
     await until(() => ada.sink.forgotten.includes(before.gen), 'the old generation forgotten', 2000);
+  });
+
+  it('a page whose connection was away during a rotation is caught up when it is back', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await until(() => same(ada.sink.last, fran.sink.last) && same(bea.sink.last, fran.sink.last) && !!fran.sink.last, 'all on one key');
+    const before = fran.sink.last!;
+    room.setAway('ada', true);
+    room.leave('bea');
+    // The rotation does not wait for Ada, who cannot answer.
+    await until(() => fran.sink.last!.gen !== before.gen, 'a new generation without waiting for Ada', 2000);
+    expect(ada.sink.last).toEqual(before);
+    room.setAway('ada', false);
+    await until(() => same(ada.sink.last, fran.sink.last), 'Ada caught up');
+    // A resume the leader did not see as a drop: the page says hello again and is caught up too.
+    room.leave('fran');
+    const fay = await room.join('fay', 'facilitator');
+    await until(() => same(ada.sink.last, fay.sink.last), 'Ada on the new leader’s key');
+    ada.exchange.resumed();
+    room.broadcast();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(same(ada.sink.last, fay.sink.last)).toBe(true);
   });
 
   it('a hello whose public key the relay swapped is refused: no key reaches anyone through it', async () => {

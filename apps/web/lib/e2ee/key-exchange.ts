@@ -66,6 +66,8 @@ export interface KeyTimings {
   rotateEveryMs: number;
 }
 
+const RETRY_MS = 1000;
+
 export const KEY_TIMINGS: KeyTimings = { batchMs: 150, ackWaitMs: 1000, forgetAfterMs: 10_000, rotateEveryMs: 10 * 60_000 };
 
 export interface KeyExchangeHost {
@@ -117,7 +119,7 @@ export class KeyExchange {
   readonly #holders = new Map<string, string>();
   readonly #newcomers = new Set<string>();
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
-  #rotation: { gen: number; key: Uint8Array; waiting: Set<string>; timer: ReturnType<typeof setTimeout> } | null = null;
+  #rotation: { gen: number; key: Uint8Array; waiting: Set<string>; acked: Set<string>; timer: ReturnType<typeof setTimeout> } | null = null;
   #rotateTimer: ReturnType<typeof setInterval> | undefined;
 
   readonly #timings: KeyTimings;
@@ -235,7 +237,26 @@ export class KeyExchange {
     }
     if (!hello.reply) await this.#sendHello(from, true, hello.alg).catch(() => undefined);
     this.#helloSent.add(from);
-    if (known?.pub !== pub && this.#leading) this.#welcome(from);
+    if (!this.#leading) return;
+    if (known?.pub !== pub) this.#welcome(from);
+    // The same page again (its connection dropped and came back): it may have missed a switch.
+    else if (this.#holders.has(from)) await this.#catchUp(from);
+  }
+
+  /** Give a page that held the key while it was away the key and step in use now. */
+  async #catchUp(peer: string): Promise<void> {
+    const current = this.#current;
+    if (!current || this.#rotation) return;
+    const ref = { gen: current.gen, step: current.step };
+    await this.#sealTo(peer, { k: 'keys', keys: [{ ...ref, key: toBase64url(current.key) }], use: ref });
+  }
+
+  /**
+   * This page's connection came back (a resume): hello again to every facilitator browser, so the
+   * leader sees this page is back and catches it up on any switch it missed meanwhile.
+   */
+  resumed(): void {
+    this.#queue(async () => this.#helloSent.clear());
   }
 
   async #sealed(from: string, message: Sealed): Promise<void> {
@@ -266,11 +287,16 @@ export class KeyExchange {
     // Private messages are opened where they are shown (openMessage).
   }
 
-  async #sealTo(to: string, message: Sealed): Promise<void> {
+  async #sealTo(to: string, message: Sealed, retry = true): Promise<void> {
     const pair = this.#pairs.get(to);
     if (!pair) return;
     const wire = await seal(pair.key, this.#ids(to), message);
-    await this.#host.send(to, encodeWire(wire)).catch(() => undefined);
+    await this.#host.send(to, encodeWire(wire)).catch((error: unknown) => {
+      // Refused for going too fast: once more a second later, sealed afresh for the pair then.
+      // (Someone not connected is caught up when they are back: see #catchUp.)
+      if (!retry || (error as { code?: unknown } | null)?.code !== 'RATE_LIMITED') return;
+      setTimeout(() => this.#queue(() => this.#sealTo(to, message, false)), RETRY_MS);
+    });
   }
 
   async #epochKey(ref: KeyRef): Promise<Uint8Array | null> {
@@ -350,7 +376,11 @@ export class KeyExchange {
     if (gone.length) {
       for (const id of gone) this.#holders.delete(id);
       await this.#rotate();
+      return;
     }
+    // Another facilitator device led meanwhile (this one was cut off and did not know): the room
+    // is on a generation this page did not make, so it starts one of its own.
+    if (this.#current && this.#sending && this.#sending.gen !== this.#current.gen && !this.#rotation) await this.#rotate();
   }
 
   /** A new page to give the key to, batched with others arriving at the same moment. */
@@ -394,9 +424,11 @@ export class KeyExchange {
     // Whoever arrives now gets this generation directly.
     for (const id of this.#newcomers) if (this.#pairs.has(id)) this.#holders.set(id, this.#pairs.get(id)!.pub);
     this.#newcomers.clear();
-    const waiting = new Set([...this.#holders.keys()].filter((id) => this.#pairs.has(id)));
+    // Someone not connected now cannot acknowledge; they are caught up when they are back.
+    const online = new Set(this.#members.filter((m) => m.connection === 'online').map((m) => m.id));
+    const waiting = new Set([...this.#holders.keys()].filter((id) => this.#pairs.has(id) && online.has(id)));
     const timer = setTimeout(() => this.#queue(() => this.#commitRotation(gen)), this.#timings.ackWaitMs);
-    this.#rotation = { gen, key, waiting, timer };
+    this.#rotation = { gen, key, waiting, acked: new Set(), timer };
     for (const id of waiting) await this.#sealTo(id, { k: 'keys', keys: [{ gen, step: 0, key: toBase64url(key) }], use: null });
     if (!waiting.size) await this.#commitRotation(gen);
   }
@@ -405,6 +437,7 @@ export class KeyExchange {
     const rotation = this.#rotation;
     if (!rotation || rotation.gen !== gen) return;
     rotation.waiting.delete(from);
+    rotation.acked.add(from);
     if (!rotation.waiting.size) this.#queue(() => this.#commitRotation(gen));
   }
 
@@ -416,8 +449,8 @@ export class KeyExchange {
     this.#current = { gen, step: 0, key: rotation.key };
     const ref = { gen, step: 0 };
     for (const id of this.#holders.keys()) {
-      // Anyone who had not acknowledged yet gets the key again with the switch.
-      const keys = rotation.waiting.has(id) ? [{ ...ref, key: toBase64url(rotation.key) }] : [];
+      // Anyone who has not acknowledged it (slow, or back just now) gets the key with the switch.
+      const keys = rotation.acked.has(id) ? [] : [{ ...ref, key: toBase64url(rotation.key) }];
       await this.#sealTo(id, { k: 'keys', keys, use: ref });
     }
     await this.#use(ref);

@@ -54,6 +54,11 @@ export class RoomEncryption {
     this.#keys.setView(view);
   }
 
+  /** The connection came back: the key exchange makes sure this page missed no switch. */
+  resumed(): void {
+    this.#keys.resumed();
+  }
+
   receive(from: string, data: string): void {
     this.#keys.receive(from, data);
   }
