@@ -95,10 +95,11 @@ async function receivesFrom(page: Page, from: string): Promise<void> {
 
 const tileEncryption = (page: Page, name: string) => page.locator(`[data-testid="peer-tile"][data-peer-name="${name}"]`).getAttribute('data-encryption');
 
-async function twoInARoom(mode: TransformMode): Promise<{ ada: Member; bea: Member; inviteUrl: string }> {
+async function twoInARoom(mode: TransformMode, beaMode: TransformMode = mode): Promise<{ ada: Member; bea: Member; inviteUrl: string }> {
   const ada = await newMember(browser!, server!.url);
   const bea = await newMember(browser!, server!.url);
-  for (const person of [ada, bea]) await person.context.addInitScript(transformModeScript(mode));
+  await ada.context.addInitScript(transformModeScript(mode));
+  await bea.context.addInitScript(transformModeScript(beaMode));
   const { facilitatorUrl, inviteUrl } = await createRoom(ada, 'Encrypted group');
   await enterAsFacilitator(ada, facilitatorUrl, 'Ada');
   await setAutoAdmit(ada.page, true);
@@ -149,6 +150,23 @@ describe('the SFU sees only ciphertext', () => {
       }
     });
   }
+});
+
+describe('fail closed', () => {
+  it('frames that do not decrypt are dropped, never decoded, and the tile says so', async () => {
+    await startTapped();
+    // Ada's page sends her frames as they are (the harness takes the transforms out there only).
+    const { bea } = await twoInARoom('passthrough', 'encrypt');
+    await eventually(async () => expect(await tileEncryption(bea.page, 'Ada')).toBe('failing'), 30_000);
+    await expect(bea.page.locator('[data-testid="peer-tile"][data-peer-name="Ada"]').innerText()).resolves.toContain('Cannot decrypt');
+    const before = (await inboundByPeer(bea.page)).filter((s) => s.peerName === 'Ada');
+    await pause(1500);
+    const after = (await inboundByPeer(bea.page)).filter((s) => s.peerName === 'Ada');
+    const video = after.find((s) => s.kind === 'video');
+    // The packets arrive; not one frame of them reaches the decoder (no garbled picture, no noise).
+    expect(video?.bytesReceived ?? 0).toBeGreaterThan(before.find((s) => s.kind === 'video')?.bytesReceived ?? 0);
+    expect(video?.framesDecoded ?? 0).toBe(0);
+  });
 });
 
 describe('removal', () => {
