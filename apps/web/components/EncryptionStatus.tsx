@@ -2,6 +2,7 @@
 
 import { useId, useState } from 'react';
 import type { KeyStatus } from '@/lib/e2ee/key-exchange';
+import { LockIcon } from './LockIcon';
 
 /**
  * The room's end-to-end encryption as this person sees it: while this browser has no key yet
@@ -21,7 +22,7 @@ export function EncryptionStatus({ keys }: { keys: KeyStatus }) {
   return (
     <div className="encryption" data-testid="encryption-ready" data-key={`${keys.ref.gen}.${keys.ref.step}`}>
       <button type="button" className="link-button" aria-expanded={open} aria-controls={`${id}-code`} onClick={() => setOpen((o) => !o)}>
-        🔒 Encrypted end to end · {open ? 'hide' : 'show'} safety code
+        <LockIcon /> Encrypted end to end · {open ? 'hide' : 'show'} safety code
       </button>
       {open && (
         <p id={`${id}-code`} className="hint">

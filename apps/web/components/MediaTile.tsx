@@ -2,6 +2,7 @@
 
 import { useEffect, useRef } from 'react';
 import type { VideoPreference } from '@/lib/room-media';
+import { LockIcon } from './LockIcon';
 import { useVideoPreference } from './useVideoPreference';
 
 interface Props {
@@ -73,8 +74,8 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
       {!self && <audio ref={audioRef} autoPlay />}
       <figcaption>
         {(encryption === 'decrypted' || encryption === 'encrypted') && (
-          <span className="lock" role="img" aria-label={self ? 'Your audio and video leave encrypted' : 'Encrypted end to end'} title="Encrypted end to end">
-            🔒
+          <span className="lock">
+            <LockIcon label={self ? 'Your audio and video leave encrypted' : 'Encrypted end to end'} />
           </span>
         )}
         <span className="name">{label}</span>

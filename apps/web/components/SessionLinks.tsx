@@ -23,7 +23,7 @@ export function SessionLinks({ facilitatorLink, inviteLink, onStartAnother }: Pr
         value={facilitatorLink}
         tone="private"
         testId="facilitator-link"
-        hint="Keep private: this link lets anyone run the session. Use it yourself, or give it only to a co-facilitator."
+        hint="Keep private: this link lets anyone run the session, and it holds the key that lets people into the encrypted room (no server keeps it). Use it yourself, or give it only to a co-facilitator."
       />
       <CopyField
         label="Invite link for members"
