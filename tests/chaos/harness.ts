@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import type { DecryptFrameResult, LinkSecret } from '@group-room/shared/e2ee';
 import type { Browser, Page } from 'playwright-core';
 import { createClient, type RedisClientType } from 'redis';
+import { secretFromHash } from '../../apps/web/lib/e2ee/link-secrets.js';
 import { startStack, type Stack, type StackNode } from '../../infra/stack/stack.js';
 import { createRoom, enterAsFacilitator, fillEntryForm, inboundByPeer, launchChromium, newMember, setAutoAdmit, type Member } from '../support/browser.js';
 import { rawRequest, recordPageSockets } from '../support/page-socket.js';
@@ -14,10 +16,12 @@ import { emptyReport, FAULT_KINDS, type ChaosReport, type FaultKind, type Invari
 /*
  * The chaos run (issue 16 item 4): the stack (Caddy, two signalling nodes on Redis, coturn),
  * each node reaching Redis through a TCP proxy of its own so that it alone can lose Redis; a
- * few rooms, each with a facilitator in headless Chromium and synthetic members (plain RTP,
- * the real Socket.IO path through the proxy). For the given time it injects one fault at a
- * time, at random, waits for it to clear and for video to flow again, and checks the
- * invariants all along. Every loop here has a deadline: the run stops by itself.
+ * few rooms, each with a facilitator in headless Chromium and synthetic members (the real
+ * Socket.IO path through the proxy, RTP sealed end to end with the keys the facilitator's
+ * browser hands them, from the invite link's secret). For the given time it injects one fault
+ * at a time, at random, waits for it to clear and for video to flow again, and checks the
+ * invariants all along, among them that what members and the page receive decrypts. Every
+ * loop here has a deadline: the run stops by itself.
  */
 
 export interface ChaosOptions {
@@ -38,6 +42,11 @@ const LEASE_MS = 5000;
 /** Packets in flight and timers: what an acknowledged change is given before it is checked. */
 const SETTLE_MS = 1000;
 const VIDEO_AGAIN_MS = 10_000;
+/**
+ * How long a sender's frames may keep failing to decrypt at a receiver: a key on its way takes
+ * a moment, and frames under a generation are opened until 10 s after the switch away from it.
+ */
+const DECRYPT_LIMIT_MS = 10_000;
 const RECOVERY_LIMIT_MS = 45_000;
 const NAMES = ['Ava', 'Ben', 'Cas', 'Dee', 'Eli', 'Fin'] as const;
 /** What a room page shows once its seat is gone (the client's RoomStatus). */
@@ -91,6 +100,8 @@ interface Room {
   label: string;
   roomId: string;
   inviteToken: string;
+  /** The invite link's secret (its fragment's `i=`), made by the facilitator's browser. */
+  inviteSecret: LinkSecret | undefined;
   facilitatorUrl: string;
   facilitator: Member;
   facilitatorId: string | undefined;
@@ -105,6 +116,8 @@ interface Room {
   nameCount: number;
   /** The nodes that forwarded its media in the last second, as last logged. */
   forwarders: string;
+  /** Per member id, since when the facilitator's page has shown their frames failing to decrypt. */
+  pageFailing: Map<string, number>;
 }
 
 /** The member id the page keeps its seat under (as tests/support/room-checks.ts reads it; that module needs vitest). */
@@ -169,6 +182,13 @@ export class ChaosRun {
   #stopping = false;
   #stopRequested = false;
   readonly #timers: NodeJS.Timeout[] = [];
+  /** Every synthetic member of the run (for the encryption figures). */
+  readonly #everyone: ChaosMember[] = [];
+  /** Per `${receiver}>${sender}:${kind}` at a synthetic member: since when its sampled frames have failed to open. */
+  readonly #failingAt = new Map<string, number>();
+  /** Synthetic members whose frames reached a facilitator's page, and those it showed decrypted. */
+  readonly #pageSenders = new Set<string>();
+  readonly #pageDecrypted = new Set<string>();
 
   constructor(options: ChaosOptions) {
     const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
@@ -317,11 +337,14 @@ export class ChaosRun {
     await enterAsFacilitator(facilitator, facilitatorUrl, 'Fay');
     await setAutoAdmit(facilitator.page, true);
     const { roomId } = linkParts(facilitatorUrl);
+    const inviteSecret = secretFromHash(new URL(inviteUrl).hash);
+    if (inviteSecret?.kind !== 'invite') throw new Error(`${label}: the invite link carries no invite secret`);
     const room: Room = existing ?? {
       index,
       label,
       roomId,
       inviteToken: '',
+      inviteSecret,
       facilitatorUrl,
       facilitator,
       facilitatorId: undefined,
@@ -334,8 +357,10 @@ export class ChaosRun {
       homeSince: Date.now(),
       nameCount: 0,
       forwarders: '',
+      pageFailing: new Map(),
     };
-    Object.assign(room, { roomId, facilitatorUrl, inviteToken: linkParts(inviteUrl).token, facilitatorId: (await storedSeatMemberId(facilitator.page)) ?? undefined, pageStatus: 'joined', members: [], retired: [], ending: false, home: null, homeSince: Date.now() });
+    room.pageFailing.clear();
+    Object.assign(room, { roomId, facilitatorUrl, inviteToken: linkParts(inviteUrl).token, inviteSecret, facilitatorId: (await storedSeatMemberId(facilitator.page)) ?? undefined, pageStatus: 'joined', members: [], retired: [], ending: false, home: null, homeSince: Date.now() });
     room.pageStreams.clear();
     for (let i = 0; i < this.#options.membersPerRoom; i++) await this.#addMember(room);
     this.#log(`${label}: facilitator page and ${room.members.length} synthetic members in`);
@@ -352,13 +377,19 @@ export class ChaosRun {
       agent: this.#httpsAgent(),
       roomId: room.roomId,
       inviteToken: room.inviteToken,
+      secret: room.inviteSecret!,
       name,
       graceSeconds: SEAT_GRACE_SECONDS,
       hooks: this.#hooks(room),
     });
     room.members.push(member);
+    this.#everyone.push(member);
     try {
       await member.join();
+      if (!member.sending && member.state === 'in') {
+        this.report.e2ee.unkeyed++;
+        this.#log(`${room.label}: ${name} has no key 15 s after entering (${member.keys.status.state})`);
+      }
     } catch (error) {
       room.members = room.members.filter((m) => m !== member);
       member.close();
@@ -375,11 +406,57 @@ export class ChaosRun {
         else this.#log(`${room.label}: ${member.name}'s seat expired after its grace (${detail})`);
       },
       ending: (member) => room.ending || room.retired.includes(member),
+      opened: (member, peerId, kind, at, result) => this.#opened(room, member, peerId, kind, at, result),
     };
+  }
+
+  /** A frame sampled at a synthetic member was opened (or not) with its keys. */
+  #opened(room: Room, receiver: ChaosMember, peerId: string, kind: Kind, at: number, result: DecryptFrameResult): void {
+    const e2ee = this.report.e2ee;
+    // Only members in the room: a removed one holds keys no longer handed to it.
+    if (receiver.state !== 'in' && receiver.state !== 'away') return;
+    const key = `${receiver.memberId}>${peerId}:${kind}`;
+    if (!('error' in result)) {
+      e2ee.opened++;
+      this.#failingAt.delete(key);
+      return;
+    }
+    e2ee.notOpened[result.error] = (e2ee.notOpened[result.error] ?? 0) + 1;
+    const sender = peerId === room.facilitatorId ? 'Fay' : ([...room.members, ...room.retired].find((m) => m.memberId === peerId)?.name ?? peerId);
+    if (result.error === 'auth') {
+      // Under a key id it holds, yet it does not authenticate: the wrong key, or frames that are not what was sealed.
+      const episode = `auth:${key}`;
+      if (!this.#episodes.has(episode)) {
+        this.#episodes.add(episode);
+        this.#violation('decrypts', `${room.label}: ${sender}'s ${kind} frame did not authenticate at ${receiver.name}`);
+      }
+      return;
+    }
+    const since = this.#failingAt.get(key) ?? at;
+    this.#failingAt.set(key, since);
+    const episode = `fail:${key}:${since}`;
+    if (at - since > DECRYPT_LIMIT_MS && !this.#episodes.has(episode)) {
+      this.#episodes.add(episode);
+      this.#violation('decrypts', `${room.label}: ${sender}'s ${kind} frames have not opened at ${receiver.name} for ${((at - since) / 1000).toFixed(1)} s (${result.error}; it sends under ${receiver.sending ? 'a key' : 'no key'})`);
+    }
+  }
+
+  /** The encryption figures, from every synthetic member of the run. */
+  #sumUpEncryption(): void {
+    const e2ee = this.report.e2ee;
+    for (const m of this.#everyone) {
+      const { sealed, dropped, relaysRefused } = m.sealing();
+      e2ee.sealed += sealed;
+      e2ee.dropped += dropped;
+      for (const [code, n] of relaysRefused) e2ee.relaysRefused[code] = (e2ee.relaysRefused[code] ?? 0) + n;
+    }
+    e2ee.pageSenders = this.#pageSenders.size;
+    e2ee.pageDecrypted = this.#pageDecrypted.size;
   }
 
   async #tearDown(): Promise<void> {
     this.#stopping = true;
+    this.#sumUpEncryption();
     for (const timer of this.#timers) clearInterval(timer);
     // Each step on its own: whatever fails, the processes are stopped and the keys deleted.
     for (const room of this.#rooms) {
@@ -539,9 +616,10 @@ export class ChaosRun {
       }
       room.pageStatus = status;
     }
-    if (!samples) return;
     const ids = new Map<string, string>();
     for (const m of [...room.members, ...room.retired]) if (m.memberId) ids.set(m.name, m.memberId);
+    await this.#watchPageDecryption(room, ids, start);
+    if (!samples) return;
     for (const sample of samples) {
       const key = `${sample.peerName}:${sample.kind}`;
       const prev = room.pageStreams.get(key);
@@ -558,6 +636,40 @@ export class ChaosRun {
         }
       }
       room.pageStreams.set(key, next);
+    }
+  }
+
+  /**
+   * What the facilitator's page shows of each member's frames (its tiles' lock: `decrypted`
+   * once a frame of theirs really was decrypted there, `failing` while theirs do not decrypt).
+   */
+  async #watchPageDecryption(room: Room, ids: Map<string, string>, now: number): Promise<void> {
+    const tiles = await withTimeout(
+      room.facilitator.page.evaluate(() =>
+        [...document.querySelectorAll<HTMLElement>('[data-testid="peer-tile"]')].map((tile) => ({ name: tile.dataset['peerName'] ?? '', encryption: tile.dataset['encryption'] ?? 'none' })),
+      ),
+      3000,
+    );
+    if (!tiles || PAGE_LOST.has(room.pageStatus)) return;
+    for (const { name, encryption } of tiles) {
+      const memberId = ids.get(name);
+      const member = room.members.find((m) => m.memberId === memberId);
+      if (!memberId || !member || (member.state !== 'in' && member.state !== 'away')) continue;
+      if (encryption === 'decrypted' || encryption === 'failing') this.#pageSenders.add(memberId);
+      if (encryption === 'decrypted') this.#pageDecrypted.add(memberId);
+      // A tile keeps its last state when frames stop (muted, or gone): failing counts only while theirs arrive.
+      const arriving = ['audio', 'video'].some((kind) => (room.pageStreams.get(`${name}:${kind}`)?.flowAt ?? 0) >= now - 4000);
+      if (encryption !== 'failing' || !arriving) {
+        room.pageFailing.delete(memberId);
+        continue;
+      }
+      const since = room.pageFailing.get(memberId) ?? now;
+      room.pageFailing.set(memberId, since);
+      const episode = `page-fail:${memberId}:${since}`;
+      if (now - since > DECRYPT_LIMIT_MS && !this.#episodes.has(episode)) {
+        this.#episodes.add(episode);
+        this.#violation('decrypts', `${room.label}: the facilitator's page has shown ${name}'s frames failing to decrypt for ${((now - since) / 1000).toFixed(1)} s (it sends under ${member.sending ? 'a key' : 'no key'})`);
+      }
     }
   }
 
@@ -696,6 +808,7 @@ export class ChaosRun {
       room.pageStatus = 'joined';
       room.facilitatorId = (await storedSeatMemberId(page)) ?? undefined;
       room.pageStreams.clear();
+      room.pageFailing.clear();
     } catch (error) {
       this.#log(`${room.label}: the facilitator's page could not enter again (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
     }

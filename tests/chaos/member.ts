@@ -1,7 +1,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Agent } from 'node:https';
 import type { ClientToServerEvents, RequestName, RequestPayload, ResponseData, Result, ServerToClientEvents } from '@group-room/shared';
+import type { DecryptFrameResult, FrameCodec, KeyRef, LinkSecret } from '@group-room/shared/e2ee';
 import { io, type Socket } from 'socket.io-client';
+import { SyntheticKeys } from '../support/synthetic-keys.js';
 import { RtpSource } from '../support/synthetic-member.js';
 
 /*
@@ -10,9 +12,16 @@ import { RtpSource } from '../support/synthetic-member.js';
  * the proxy with its room in the handshake and follows an ELSEWHERE refusal to the node
  * named; when its connection drops it reconnects with backoff and takes its seat back with
  * its resume credential (`room:resume`), then resyncs its media or, if the node no longer has
- * it, builds it again (`media:join`), as after `media:reset`. It sends plain RTP (audio and
+ * it, builds it again (`media:join`), as after `media:reset`. It sends RTP (audio and
  * VP8-shaped video) and counts what it receives per sender and per source port: the source
  * port tells which node's mediasoup worker forwarded a packet.
+ *
+ * Like a browser it takes part in the end-to-end encryption key handshake with its invite
+ * link's secret (SyntheticKeys: the web client's KeyExchange) and seals every frame before
+ * packetizing it; nothing goes out before it has a key in use. The handshake is the member's,
+ * not a connection's: each new socket is attached to it, and after a resume it hellos the
+ * facilitators again so the leader catches it up on a key switch it missed. A few of the
+ * frames it receives are opened with the keys it holds (see MemberHooks.opened).
  */
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -21,6 +30,8 @@ export type MemberState = 'joining' | 'in' | 'away' | 'removed' | 'ended' | 'los
 
 const ASK_TIMEOUT_MS = 8000;
 const FPS = 30;
+/** At most one received frame per sender and kind is opened this often (ms). */
+const OPEN_EVERY_MS = 250;
 
 export class AskError extends Error {
   constructor(
@@ -54,6 +65,37 @@ export interface MemberHooks {
   seatLost(member: ChaosMember, detail: string, early: boolean): void;
   /** Whether this member's seat is meant to be gone (its session ended, or it was removed): a refused resume is then how it learns so. */
   ending(member: ChaosMember): boolean;
+  /** A frame from `peerId` that arrived `at` was opened with this member's keys (a sample: see OPEN_EVERY_MS). */
+  opened(member: ChaosMember, peerId: string, kind: Kind, at: number, result: DecryptFrameResult): void;
+}
+
+/**
+ * The whole frame an RTP packet carries, if it carries one whole: an Opus packet, or a VP8
+ * frame that fits in one packet (its descriptor's S bit and the marker set; larger frames,
+ * like the browser's video, are left out).
+ */
+export function wholeFrame(packet: Buffer, kind: Kind): Uint8Array | undefined {
+  const first = packet[0]!;
+  let offset = 12 + 4 * (first & 0x0f);
+  if (first & 0x10) {
+    if (packet.length < offset + 4) return undefined;
+    offset += 4 + 4 * packet.readUInt16BE(offset + 2);
+  }
+  const end = first & 0x20 ? packet.length - packet[packet.length - 1]! : packet.length;
+  if (offset >= end) return undefined;
+  if (kind === 'audio') return packet.subarray(offset, end);
+  const marker = (packet[1]! & 0x80) !== 0;
+  const descriptor = packet[offset]!;
+  // S bit, partition 0, and the end of the frame in this same packet.
+  if (!marker || (descriptor & 0x1f) !== 0x10) return undefined;
+  let at = offset + 1;
+  if (descriptor & 0x80) {
+    const ext = packet[at++]!;
+    if (ext & 0x80) at += packet[at]! & 0x80 ? 2 : 1; // picture id
+    if (ext & 0x40) at += 1; // TL0PICIDX
+    if (ext & 0x30) at += 1; // TID / KEYIDX
+  }
+  return at < end ? packet.subarray(at, end) : undefined;
 }
 
 export interface MemberOptions {
@@ -62,6 +104,8 @@ export interface MemberOptions {
   roomId: string;
   inviteToken: string;
   name: string;
+  /** The invite link's secret (its fragment's `i=`). */
+  secret: LinkSecret;
   graceSeconds: number;
   hooks: MemberHooks;
   videoKbps?: number;
@@ -81,6 +125,12 @@ export class ChaosMember {
   #gapMark = Infinity;
   readonly #gaps = new Map<string, number>();
   readonly source: RtpSource;
+  /** Its part in the key handshake, across all its connections, and the keys it seals and opens with. */
+  keys: SyntheticKeys;
+  /** When a frame was last opened per `${peerId}:${kind}` (see OPEN_EVERY_MS). */
+  readonly #openedAt = new Map<string, number>();
+  /** Handshakes of seats it entered and could not get through with (see join). */
+  readonly #spentKeys: SyntheticKeys[] = [];
   readonly #options: MemberOptions;
   readonly #send: UdpSocket;
   readonly #recv: UdpSocket;
@@ -88,7 +138,7 @@ export class ChaosMember {
   #credential: string | undefined;
   #hint: string | undefined;
   #target: { ip: string; port: number } | undefined;
-  readonly #routes = new Map<number, { peerId: string; kind: Kind }>();
+  readonly #routes = new Map<number, { peerId: string; kind: Kind; rtx: boolean }>();
   #timers: NodeJS.Timeout[] = [];
   #closing = false;
   #resuming = false;
@@ -101,7 +151,8 @@ export class ChaosMember {
   private constructor(options: MemberOptions, send: UdpSocket, recv: UdpSocket) {
     this.#options = options;
     this.name = options.name;
-    this.source = new RtpSource(options.videoKbps ?? 100);
+    this.keys = new SyntheticKeys(undefined, options.roomId, options.secret);
+    this.source = new RtpSource(options.videoKbps ?? 100, { seal: (frame, codec) => this.keys.frames.seal(frame, codec) });
     this.#send = send;
     this.#recv = recv;
     recv.on('message', (packet, from) => this.#count(packet, from.port));
@@ -153,6 +204,22 @@ export class ChaosMember {
     if (prev !== undefined && at >= this.#gapMark && at - prev > (this.#gaps.get(key) ?? 0)) this.#gaps.set(key, at - prev);
     this.lastFrom.set(key, at);
     this.#options.hooks.packet(this, route.peerId, route.kind, at);
+    if (!route.rtx && at - (this.#openedAt.get(key) ?? 0) >= OPEN_EVERY_MS) this.#open(packet, route.peerId, route.kind, at);
+  }
+
+  /** Open a received frame with the keys this member holds now, and tell the harness how it went. */
+  #open(packet: Buffer, peerId: string, kind: Kind, at: number): void {
+    const frame = wholeFrame(packet, kind);
+    if (!frame) return;
+    this.#openedAt.set(`${peerId}:${kind}`, at);
+    const codec: FrameCodec = kind === 'audio' ? 'opus' : 'vp8';
+    // A copy: the packet's buffer is the socket's.
+    void this.keys.frames.open(Uint8Array.from(frame), codec, peerId).then(
+      (result) => {
+        if (!this.#closing) this.#options.hooks.opened(this, peerId, kind, at, result);
+      },
+      () => undefined,
+    );
   }
 
   /** Connect through the proxy for the room, following ELSEWHERE refusals; undefined after a few failures. */
@@ -195,11 +262,13 @@ export class ChaosMember {
 
   #attach(socket: Client): void {
     this.#socket = socket;
+    // The handshake's messages go through this connection from now on, and its views and relays come in.
+    this.keys.attach(socket);
     socket.on('consumer:new', ({ consumerId, peerId, kind, rtpParameters }) => {
       for (const encoding of rtpParameters.encodings ?? []) {
         const { ssrc, rtx } = encoding as { ssrc?: unknown; rtx?: { ssrc?: unknown } };
-        if (typeof ssrc === 'number') this.#routes.set(ssrc, { peerId, kind });
-        if (typeof rtx?.ssrc === 'number') this.#routes.set(rtx.ssrc, { peerId, kind });
+        if (typeof ssrc === 'number') this.#routes.set(ssrc, { peerId, kind, rtx: false });
+        if (typeof rtx?.ssrc === 'number') this.#routes.set(rtx.ssrc, { peerId, kind, rtx: true });
       }
       void ask(socket, 'consumer:resume', { consumerId }).catch(() => undefined);
     });
@@ -223,7 +292,7 @@ export class ChaosMember {
     });
   }
 
-  /** Enter with the invite link (agreeing, auto-admitted), start media and send. */
+  /** Enter with the invite link (agreeing, auto-admitted), start media and send (from its first key on: see keyed). */
   async join(): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -233,16 +302,46 @@ export class ChaosMember {
       } catch (error) {
         this.#socket?.close();
         if (Date.now() > deadline || this.#closing) throw error;
+        // Entered but not through (a fault meanwhile): the next try is a new seat, with a handshake of its own.
+        if (this.memberId) this.#newKeys();
         await pause(1000);
       }
     }
     this.#start();
+    // Its frames go out once the facilitator's browser has handed it the key (bounded: the run checks video anyway).
+    await this.keys.keyed(15_000).catch(() => undefined);
+  }
+
+  #newKeys(): void {
+    const { roomId, secret } = this.#options;
+    this.#spentKeys.push(this.keys);
+    this.keys.close();
+    this.keys = new SyntheticKeys(undefined, roomId, secret);
+    this.memberId = undefined;
+  }
+
+  /** Frames sealed and dropped for want of a key, and key messages not relayed, over all its handshakes. */
+  sealing(): { sealed: number; dropped: number; relaysRefused: Map<string, number> } {
+    const all = { sealed: 0, dropped: 0, relaysRefused: new Map<string, number>() };
+    for (const keys of [...this.#spentKeys, this.keys]) {
+      all.sealed += keys.frames.totals.sealed;
+      all.dropped += keys.frames.totals.dropped;
+      for (const [code, n] of keys.relaysRefused) all.relaysRefused.set(code, (all.relaysRefused.get(code) ?? 0) + n);
+    }
+    return all;
+  }
+
+  /** The key this member seals with now, if any. */
+  get sending(): KeyRef | null {
+    return this.keys.frames.sending;
   }
 
   async #enter(): Promise<void> {
     const socket = await this.#connect();
     if (!socket) throw new Error('could not connect');
+    const seen = this.keys.viewsSeen;
     const { view, resume } = await ask(socket, 'room:enter', { roomId: this.#options.roomId, token: this.#options.inviteToken, displayName: this.name });
+    this.keys.entered(view, seen);
     this.memberId = view.self.id;
     this.#credential = resume.credential;
     await ask(socket, 'room:command', { command: { type: 'agreement.acknowledge', version: view.agreement.version, privateSpace: true } });
@@ -309,7 +408,10 @@ export class ChaosMember {
         const socket = await this.#connect();
         if (!socket || this.#closing) continue;
         try {
+          const seen = this.keys.viewsSeen;
           const { view, resume } = await ask(socket, 'room:resume', { roomId, credential: this.#credential ?? '' });
+          // Hello again to the facilitators with this view, so the leader catches it up on a switch it missed.
+          this.keys.resumed(view, seen);
           if (view.self.id !== this.memberId) hooks.seatLost(this, `resumed as another seat`, true);
           this.#credential = resume.credential;
           this.state = 'in';
@@ -348,12 +450,9 @@ export class ChaosMember {
       const target = this.#target;
       if (target && !this.#closing) this.#send.send(packet, target.port, target.ip);
     };
-    this.#timers.push(setInterval(() => sendPacket(this.source.audio()), 20));
-    this.#timers.push(
-      setInterval(() => {
-        for (const packet of this.source.videoFrame()) sendPacket(packet);
-      }, 1000 / FPS),
-    );
+    // Each frame sealed with the key in use, or dropped while there is none.
+    this.#timers.push(setInterval(() => this.source.audioTo(sendPacket), 20));
+    this.#timers.push(setInterval(() => this.source.videoTo(sendPacket), 1000 / FPS));
   }
 
   /** The connection breaks (as a network drop would) and stays down `offlineMs`: then the member comes back by itself. */
@@ -376,6 +475,7 @@ export class ChaosMember {
     this.state = this.state === 'in' || this.state === 'away' || this.state === 'joining' ? 'closed' : this.state;
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
+    this.keys.close();
     this.#socket?.close();
     this.#send.close();
     this.#recv.close();

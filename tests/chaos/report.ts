@@ -11,6 +11,7 @@ export const INVARIANTS = {
   endings: 'every ending (session end, removal) reaches every page and member',
   videoAgain: 'every page and member receives video again within 10 s of a fault clearing',
   homeKept: 'no room changes home after a Redis outage for everyone',
+  decrypts: "what members and pages receive from each other decrypts (no sender's frames fail to for 10 s at a member or on the page, none fails to authenticate)",
 } as const;
 export type Invariant = keyof typeof INVARIANTS;
 
@@ -30,8 +31,26 @@ export interface ChaosReport {
   unrecovered: Record<FaultKind, number>;
   /** Facilitator actions (mute, removal) acknowledged while another fault was under way. */
   actionsDuringFaults: number;
+  e2ee: E2eeFigures;
   violations: Record<Invariant, number>;
   examples: Record<Invariant, string[]>;
+}
+
+/** End-to-end encryption as the run saw it. */
+export interface E2eeFigures {
+  /** Frames the synthetic members sealed, and dropped for want of a key (before their first, or after a removal). */
+  sealed: number;
+  dropped: number;
+  /** Synthetic members that had no key in use 15 s after entering. */
+  unkeyed: number;
+  /** Received frames sampled at the synthetic members and opened with their keys; those that did not open, by reason. */
+  opened: number;
+  notOpened: Record<string, number>;
+  /** Synthetic members whose frames reached the facilitator's page, and of those, the ones it showed decrypted. */
+  pageSenders: number;
+  pageDecrypted: number;
+  /** Key handshake messages of synthetic members that did not go out, by code (DISCONNECTED: no connection then). */
+  relaysRefused: Record<string, number>;
 }
 
 export function emptyReport(seed: number, minutes: number, rooms: number): ChaosReport {
@@ -46,6 +65,7 @@ export function emptyReport(seed: number, minutes: number, rooms: number): Chaos
     gaps: byFault(() => []),
     unrecovered: byFault(() => 0),
     actionsDuringFaults: 0,
+    e2ee: { sealed: 0, dropped: 0, unkeyed: 0, opened: 0, notOpened: {}, pageSenders: 0, pageDecrypted: 0, relaysRefused: {} },
     violations: byInvariant(() => 0),
     examples: byInvariant(() => []),
   };
@@ -76,7 +96,17 @@ export function formatReport(report: ChaosReport): string {
     const unrecovered = report.unrecovered[kind] ? `   (${report.unrecovered[kind]} not recovered in 45 s)` : '';
     lines.push(`  ${kind.padEnd(22)} ${String(report.faults[kind]).padStart(5)}    ${three(report.recoveries[kind])}            ${three(report.gaps[kind])}${unrecovered}`);
   }
-  lines.push(`  (facilitator actions acknowledged during another fault: ${report.actionsDuringFaults})`, '', 'violations per invariant');
+  lines.push(`  (facilitator actions acknowledged during another fault: ${report.actionsDuringFaults})`, '');
+  const e = report.e2ee;
+  const byCode = (counts: Record<string, number>) => Object.entries(counts).map(([code, n]) => `${n} ${code}`).join(', ') || 'none';
+  lines.push(
+    'end-to-end encryption',
+    `  synthetic members: ${e.sealed} frames sealed, ${e.dropped} dropped without a key; ${e.unkeyed} without a key 15 s after entering; key messages not relayed: ${byCode(e.relaysRefused)}`,
+    `  frames sampled at members: ${e.opened} opened, ${Object.values(e.notOpened).reduce((a, b) => a + b, 0)} did not (${byCode(e.notOpened)})`,
+    `  facilitator pages: ${e.pageDecrypted} of ${e.pageSenders} synthetic senders shown decrypted`,
+    '',
+    'violations per invariant',
+  );
   for (const [key, text] of Object.entries(INVARIANTS) as [Invariant, string][]) {
     lines.push(`  ${String(report.violations[key]).padStart(4)}  ${text}`);
     for (const example of report.examples[key]) lines.push(`          - ${example}`);

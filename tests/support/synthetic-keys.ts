@@ -36,10 +36,26 @@ import { KeyExchange, type KeySink, type KeyStatus } from '../../apps/web/lib/e2
 
 export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** One request: its answer, or an error thrown with the server's code. */
-export async function ask<K extends RequestName>(socket: Client, name: K, payload: RequestPayload<K>): Promise<ResponseData<K>> {
-  const result = (await (socket as unknown as Socket).timeout(15_000).emitWithAck(name, payload)) as Result<ResponseData<K>>;
-  if (!result.ok) throw new Error(`${name}: ${result.error.code} ${result.error.message}`);
+/** A refused or unanswered request; `code` is the server's (as on the browser's ProtocolFailure), or DISCONNECTED, TIMEOUT. */
+export class RequestFailed extends Error {
+  constructor(
+    readonly code: string,
+    name: string,
+    message: string,
+  ) {
+    super(`${name}: ${code} ${message}`);
+  }
+}
+
+/** One request: its answer, or a RequestFailed with the server's code. */
+export async function ask<K extends RequestName>(socket: Client, name: K, payload: RequestPayload<K>, timeoutMs = 15_000): Promise<ResponseData<K>> {
+  let result: Result<ResponseData<K>>;
+  try {
+    result = (await (socket as unknown as Socket).timeout(timeoutMs).emitWithAck(name, payload)) as Result<ResponseData<K>>;
+  } catch (error) {
+    throw new RequestFailed(socket.connected ? 'TIMEOUT' : 'DISCONNECTED', name, error instanceof Error ? error.message : String(error));
+  }
+  if (!result.ok) throw new RequestFailed(result.error.code, name, result.error.message);
   return result.data;
 }
 
@@ -152,20 +168,28 @@ export class FrameKeys implements KeySink {
 
 /**
  * A synthetic member's side of the key handshake: the browser's KeyExchange on a Socket.IO
- * client. Views (`room:view`, and the one `room:enter` answered) and relayed messages go in;
- * its messages go out as `e2ee:relay` requests, and "keys ready" as `media:keysReady`. With the
- * room secret (a facilitator link) it pairs with everyone and, as the first online facilitator,
- * hands out the room's keys.
+ * client. Views (`room:view`, and the one `room:enter` or `room:resume` answered) and relayed
+ * messages go in; its messages go out as `e2ee:relay` requests, and "keys ready" as
+ * `media:keysReady`. With the room secret (a facilitator link) it pairs with everyone and, as
+ * the first online facilitator, hands out the room's keys.
+ *
+ * The handshake belongs to the member, not to a connection: a member that reconnects on a new
+ * socket `attach`es it (its messages then go through that one; events from an earlier socket
+ * are ignored) and, once its seat is resumed, says so (`resumed`), as the browser does, so the
+ * leader catches it up on any key switch it missed.
  */
 export class SyntheticKeys {
   readonly frames = new FrameKeys();
   readonly #exchange: KeyExchange;
+  #socket: Client | undefined;
   #views = 0;
+  #lastView: RoomView | undefined;
   #waiters: (() => void)[] = [];
-  /** Messages the server refused to relay, by error code (e.g. RATE_LIMITED): the handshake does not send them again. */
+  /** Messages the server refused to relay, by error code (e.g. RATE_LIMITED; DISCONNECTED: not sent, no connection). */
   readonly relaysRefused = new Map<string, number>();
 
-  constructor(socket: Client, roomId: string, secret: LinkSecret) {
+  /** `socket`: the connection to use from the start (else `attach` one before entering). */
+  constructor(socket: Client | undefined, roomId: string, secret: LinkSecret) {
     const bytes = parseSecret(secret.secret);
     if (!bytes) throw new Error('not a link secret');
     this.#exchange = new KeyExchange(
@@ -174,23 +198,39 @@ export class SyntheticKeys {
         secret: { kind: secret.kind, bytes },
         send: async (to, data) => {
           try {
-            await ask(socket, 'e2ee:relay', { to, data });
+            const current = this.#socket;
+            // Like the browser's relay: nothing is queued for a connection that is not there.
+            if (!current?.connected) throw new RequestFailed('DISCONNECTED', 'e2ee:relay', 'not connected');
+            await ask(current, 'e2ee:relay', { to, data });
           } catch (error) {
-            const code = error instanceof Error ? (/^e2ee:relay: (\w+)/.exec(error.message)?.[1] ?? error.message) : String(error);
+            const code = error instanceof RequestFailed ? error.code : error instanceof Error ? error.message : String(error);
             this.relaysRefused.set(code, (this.relaysRefused.get(code) ?? 0) + 1);
             throw error;
           }
         },
-        keysReady: () => void ask(socket, 'media:keysReady', {}).catch(() => undefined),
+        keysReady: () => {
+          const current = this.#socket;
+          if (current?.connected) void ask(current, 'media:keysReady', {}).catch(() => undefined);
+        },
         changed: () => this.#changed(),
       },
       this.frames,
     );
+    if (socket) this.attach(socket);
+  }
+
+  /** From now on this socket carries the handshake: its views and relayed messages go in, messages go out through it. */
+  attach(socket: Client): void {
+    this.#socket = socket;
     socket.on('room:view', ({ view }) => {
+      if (socket !== this.#socket) return;
       this.#views++;
+      this.#lastView = view;
       this.#exchange.setView(view);
     });
-    socket.on('e2ee:relay', ({ from, data }) => this.#exchange.receive(from, data));
+    socket.on('e2ee:relay', ({ from, data }) => {
+      if (socket === this.#socket) this.#exchange.receive(from, data);
+    });
   }
 
   /** How many views were pushed so far: pass it to `entered` with the view the entry answered. */
@@ -198,9 +238,20 @@ export class SyntheticKeys {
     return this.#views;
   }
 
-  /** The view `room:enter` answered, unless a newer one was pushed meanwhile (`seen`: viewsSeen before the request). */
+  /** The view `room:enter` (or `room:resume`) answered, unless a newer one was pushed meanwhile (`seen`: viewsSeen before the request). */
   entered(view: RoomView, seen: number): void {
     if (this.#views === seen) this.#exchange.setView(view);
+  }
+
+  /**
+   * The seat was taken back on a new connection: hello again to the facilitators, so the
+   * leader catches this member up on a key switch it missed. `view`: what `room:resume`
+   * answered (`seen`: viewsSeen before the request); the hellos go with it, or with the view
+   * pushed since.
+   */
+  resumed(view: RoomView, seen: number): void {
+    this.#exchange.resumed();
+    this.#exchange.setView(this.#views === seen || !this.#lastView ? view : this.#lastView);
   }
 
   get status(): KeyStatus {
@@ -226,6 +277,7 @@ export class SyntheticKeys {
 
   close(): void {
     this.#exchange.close();
+    this.#socket = undefined;
   }
 }
 
