@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, createRoom, enterAsFacilitator, eventually, newMember, setAutoAdmit, type Member } from '../support/browser.js';
 import { FIREFOX, FirefoxMember, launchChromiumIn, launchFirefox, receivedMedia, selectedPairs, type ReceivedMedia } from '../support/firefox.js';
-import { createNetNamespace, inCI, namespaceSkipReason, namespaceSupport, startServerInNamespace, type NetNamespace } from '../support/netns.js';
+import { createNetNamespace, namespaceSupport, startServerInNamespace, type NetNamespace } from '../support/netns.js';
 import type { RunningServer } from '../support/prod-server.js';
 import { checkPacket, type TappedPacket } from '../support/rtp-envelope.js';
 
@@ -16,21 +16,13 @@ import { checkPacket, type TappedPacket } from '../support/rtp-envelope.js';
  * server and both browsers run in a network namespace of the test's own (tests/support/netns.ts),
  * where the server announces the namespace's 198.18.x.1 and no packet can leave.
  *
- * It needs root (for the namespace), iproute2 and firefox-esr. Not being root skips it, with
- * the reason, on a developer's machine; in CI (CI=true), or with a package missing, it fails
- * and says what is missing. FIREFOX_TEST_APP_ROOT runs another checkout's build (built there).
+ * It needs root (for the namespace), iproute2 and firefox-esr (`.ci/run` installs them); without
+ * them it fails and says what is missing. FIREFOX_TEST_APP_ROOT runs another checkout's build (built there).
  */
 
 const support = namespaceSupport([FIREFOX, CHROMIUM]);
-const skipReason = namespaceSkipReason(support);
-if (skipReason) console.warn(`[firefox.test] skipped: ${skipReason}`);
 
 describe('a Firefox member with a Chromium facilitator', () => {
-  if (skipReason) {
-    it.skip(`skipped: ${skipReason}`, () => undefined);
-    return;
-  }
-
   let ns: NetNamespace;
   let server: RunningServer;
   let chromium: ChromiumBrowser;
@@ -47,7 +39,8 @@ describe('a Firefox member with a Chromium facilitator', () => {
   };
 
   beforeAll(async () => {
-    if (!support.ok) throw new Error(`this test ${support.reason}${inCI ? ' (CI: not skipped)' : ''}`);
+    // Never skipped: without root, iproute2 or the browsers it fails and says which is missing.
+    if (!support.ok) throw new Error(`this test ${support.reason}`);
     ns = await timed('namespace', createNetNamespace);
     server = await timed('server', () => startServerInNamespace(ns, { MEDIA_TAP_FILE: tapFile }, process.env['FIREFOX_TEST_APP_ROOT'] || undefined));
     chromium = await timed('Chromium', () => launchChromiumIn(ns));

@@ -2,10 +2,13 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Debian's Chromium, headless, with fake camera and microphone, WebRTC allowed on loopback. */
-export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+/**
+ * Debian's Chromium, headless, with fake camera and microphone, WebRTC allowed on loopback.
+ * `executablePath`: another way to start it (e.g. a wrapper that runs it in a network namespace).
+ */
+export async function launchChromium(extraArgs: string[] = [], executablePath = CHROMIUM): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: [
       '--no-sandbox',
@@ -28,7 +31,7 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
  * Record every RTCPeerConnection the page makes, so tests can read getStats() without any
  * hook in the product's code.
  */
-const recordPeerConnections = () => {
+export const recordPeerConnections = () => {
   const Native = window.RTCPeerConnection;
   const created: RTCPeerConnection[] = [];
   (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = created;

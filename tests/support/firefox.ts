@@ -1,6 +1,6 @@
-import { chromium, type Browser as ChromiumBrowser } from 'playwright-core';
+import type { Browser as ChromiumBrowser } from 'playwright-core';
 import puppeteer, { type Browser, type BrowserContext, type ElementHandle, type Page } from 'puppeteer-core';
-import { CHROMIUM, PRIVATE_SPACE } from './browser.js';
+import { CHROMIUM, launchChromium, PRIVATE_SPACE, recordPeerConnections } from './browser.js';
 import type { NetNamespace } from './netns.js';
 
 /*
@@ -51,38 +51,9 @@ export async function launchFirefox(ns: NetNamespace, extraPrefs: Record<string,
 }
 
 /** Debian's Chromium inside `ns`, with tests/support/browser.ts's launchChromium's flags. */
-export async function launchChromiumIn(ns: NetNamespace, extraArgs: string[] = []): Promise<ChromiumBrowser> {
-  return chromium.launch({
-    executablePath: ns.wrapper(CHROMIUM),
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-      ...extraArgs,
-    ],
-  });
+export function launchChromiumIn(ns: NetNamespace, extraArgs: string[] = []): Promise<ChromiumBrowser> {
+  return launchChromium(extraArgs, ns.wrapper(CHROMIUM));
 }
-
-/** The same recorder as tests/support/browser.ts's: every RTCPeerConnection the page makes, in window.__pcs. */
-const recordPeerConnections = () => {
-  const Native = window.RTCPeerConnection;
-  const created: RTCPeerConnection[] = [];
-  (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = created;
-  window.RTCPeerConnection = class extends Native {
-    constructor(config?: RTCConfiguration) {
-      super(config);
-      created.push(this);
-    }
-  } as typeof RTCPeerConnection;
-};
 
 /** A person in Firefox: their own browser context (storage), one page, the room's base URL. */
 export class FirefoxMember {

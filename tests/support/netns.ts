@@ -38,15 +38,10 @@ function ipBinary(): string | undefined {
   });
 }
 
-/** `CI` set to anything but empty, `0` or `false`. */
-export const inCI = !['', '0', 'false'].includes((process.env['CI'] ?? '').toLowerCase());
-
 export interface Support {
   ok: boolean;
   /** What is missing, for the test's message ('' when ok). */
   reason: string;
-  /** Not root is all that is missing: a developer's machine, where the test may skip (outside CI). */
-  onlyNotRoot: boolean;
 }
 
 /**
@@ -55,12 +50,8 @@ export interface Support {
  */
 export function namespaceSupport(executables: string[] = []): Support {
   const missing: string[] = [];
-  let notRoot = false;
   if (process.platform !== 'linux') missing.push('Linux (network namespaces)');
-  else if (process.getuid?.() !== 0) {
-    notRoot = true;
-    missing.push('root (making a network namespace needs CAP_SYS_ADMIN and CAP_NET_ADMIN: run as root or with sudo)');
-  }
+  else if (process.getuid?.() !== 0) missing.push('root (making a network namespace needs CAP_SYS_ADMIN and CAP_NET_ADMIN: run as root or with sudo)');
   if (!ipBinary()) missing.push("iproute2's `ip` (apt-get install iproute2)");
   for (const executable of executables) {
     try {
@@ -69,16 +60,7 @@ export function namespaceSupport(executables: string[] = []): Support {
       missing.push(`${executable} (not installed)`);
     }
   }
-  return { ok: missing.length === 0, reason: missing.length ? `needs ${missing.join(', ')}` : '', onlyNotRoot: notRoot && missing.length === 1 };
-}
-
-/**
- * Why a test needing a namespace should skip, or undefined when it should run (and fail with
- * `support.reason` if it cannot). It skips only outside CI and only for want of root; in CI, or
- * with a tool missing, it fails and says what is missing.
- */
-export function namespaceSkipReason(support: Support): string | undefined {
-  return !support.ok && support.onlyNotRoot && !inCI ? support.reason : undefined;
+  return { ok: missing.length === 0, reason: missing.length ? `needs ${missing.join(', ')}` : '' };
 }
 
 export interface NetNamespace {
