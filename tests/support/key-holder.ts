@@ -1,18 +1,6 @@
 import type { ClientToServerEvents, RoomView, ServerToClientEvents } from '@group-room/shared';
-import {
-  decryptFrame,
-  deriveSenderKeys,
-  parseSecret,
-  ratchetBy,
-  refOf,
-  senderBaseKey,
-  type FrameCodec,
-  type KeyRef,
-  type LinkSecret,
-  type SenderKeys,
-} from '@group-room/shared/e2ee';
+import { decryptFrame, deriveSenderKeys, type FrameCodec, KeyExchange, type KeyRef, type KeySink, type LinkSecret, parseSecret, ratchetBy, refOf, senderBaseKey, type SenderKeys } from '@group-room/shared/e2ee';
 import { io, type Socket } from 'socket.io-client';
-import { KeyExchange, type KeySink } from '../../apps/web/lib/e2ee/key-exchange.js';
 
 /*
  * A member without a browser or media that takes part in the key handshake exactly as a page

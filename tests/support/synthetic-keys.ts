@@ -1,32 +1,10 @@
 import type { ClientToServerEvents, RequestName, RequestPayload, ResponseData, Result, RoomView, ServerToClientEvents } from '@group-room/shared';
-import {
-  decryptFrame,
-  deriveSenderKeys,
-  encryptFrame,
-  EPOCH_KEY_BYTES,
-  inviteSecret,
-  kidOf,
-  linkSecretParam,
-  newRoomSecret,
-  parseSecret,
-  randomBytes,
-  randomGen,
-  ratchetBy,
-  refOf,
-  senderBaseKey,
-  toBase64url,
-  type DecryptFrameResult,
-  type FrameCodec,
-  type KeyRef,
-  type LinkSecret,
-  type SenderKeys,
-} from '@group-room/shared/e2ee';
+import { decryptFrame, type DecryptFrameResult, deriveSenderKeys, encryptFrame, EPOCH_KEY_BYTES, type FrameCodec, inviteSecret, KeyExchange, type KeyRef, type KeySink, type KeyStatus, kidOf, type LinkSecret, linkSecretParam, newRoomSecret, parseSecret, randomBytes, randomGen, ratchetBy, refOf, senderBaseKey, type SenderKeys, toBase64url } from '@group-room/shared/e2ee';
 import { io, type Socket } from 'socket.io-client';
-import { KeyExchange, type KeySink, type KeyStatus } from '../../apps/web/lib/e2ee/key-exchange.js';
 
 /*
  * End-to-end encryption for members without a browser (synthetic members, load generators):
- * the web client's own key handshake (KeyExchange, apps/web/lib/e2ee/key-exchange.ts) fed by
+ * the web client's own key handshake (KeyExchange, packages/shared/src/e2ee/key-exchange.ts) fed by
  * the socket's `e2ee:relay` events and views, and a KeySink that keeps the keys it hands over
  * and seals frames the way the browser's frame worker does (frame-worker.ts): this member's key
  * for the epoch in use, `senderBaseKey(epochKey(gen, step), memberId)`, one counter per key id

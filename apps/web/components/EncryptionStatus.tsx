@@ -1,7 +1,7 @@
 'use client';
 
 import { useId, useState } from 'react';
-import type { KeyStatus } from '@/lib/e2ee/key-exchange';
+import type { KeyStatus } from '@group-room/shared/e2ee';
 import { LockIcon } from './LockIcon';
 
 /**

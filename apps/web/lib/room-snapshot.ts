@@ -1,5 +1,5 @@
 import type { EventPayload, MemberSummary, RoomView } from '@group-room/shared';
-import type { KeyStatus } from './e2ee/key-exchange';
+import type { KeyStatus } from '@group-room/shared/e2ee';
 import type { ShownSignal } from './e2ee/room-encryption';
 import type { TransformStatus } from './e2ee/worker-protocol';
 import type { ReceivedTracks } from './room-media';

@@ -7,7 +7,7 @@ import type { FromWorker, ToWorker, TransformRole, TransformStatus } from './wor
  * are dropped, never sent as they are. Incoming frames are decrypted with the sender's key for
  * the frame's key id; a frame with an unknown key id, a failed tag or an impossible length is
  * dropped, never handed to the decoder. One worker per page, so the counter of each key only
- * goes up for as long as the key can be used (a reload gets a new key: see key-exchange.ts).
+ * goes up for as long as the key can be used (a reload gets a new key: see @group-room/shared/e2ee key-exchange.ts).
  */
 
 interface EncodedFrame {

@@ -1,7 +1,6 @@
 import type { PrivateSignal, RoomView, SealedFor } from '@group-room/shared';
-import { parseSecret } from '@group-room/shared/e2ee';
+import { KeyExchange, type KeyStatus, parseSecret } from '@group-room/shared/e2ee';
 import { FrameCrypto, transformApi } from './frame-crypto';
-import { KeyExchange, type KeyStatus } from './key-exchange';
 import { keptLinkSecret } from './link-secrets';
 import type { TransformStatus } from './worker-protocol';
 

@@ -3,6 +3,8 @@ export * from './frame-codec.js';
 export * from './bytes.js';
 export * from './handshake.js';
 export * from './hkdf.js';
+export * from './key-exchange.js';
+export * from './key-leader.js';
 export * from './key-schedule.js';
 export * from './leader.js';
 export * from './messages.js';

@@ -1,37 +1,15 @@
-import type { MemberSummary, RoomView, SealedFor } from '@group-room/shared';
-import {
-  checkHello,
-  decodeWire,
-  encodeWire,
-  EPOCH_KEY_BYTES,
-  facilitatorSecret,
-  fromBase64url,
-  inviteSecret,
-  keyLeader,
-  makeHello,
-  MAX_STEP,
-  newEphemeral,
-  open,
-  pairKey,
-  preferredAlgorithm,
-  randomBytes,
-  randomGen,
-  ratchet,
-  ratchetBy,
-  safetyCode,
-  seal,
-  sameRef,
-  toBase64url,
-  type CryptoKey,
-  type Ephemeral,
-  type Hello,
-  type KeyAlgorithm,
-  type KeyRef,
-  type PairIds,
-  type Sealed,
-} from '@group-room/shared/e2ee';
+import type { MemberSummary, RoomView } from '../room.js';
+import type { SealedFor } from '../signals.js';
+import { fromBase64url } from './bytes.js';
+import { checkHello, decodeWire, encodeWire, makeHello, newEphemeral, open, pairKey, preferredAlgorithm, seal, type CryptoKey, type Ephemeral, type PairIds } from './handshake.js';
+import { KeyLeader } from './key-leader.js';
+import { EPOCH_KEY_BYTES, randomGen, ratchetBy, sameRef, type KeyRef } from './key-schedule.js';
+import { keyLeader } from './leader.js';
+import type { Hello, KeyAlgorithm, Sealed } from './messages.js';
+import { safetyCode } from './safety-code.js';
+import { facilitatorSecret, inviteSecret } from './secrets.js';
 
-/** Where the keys go to be used: the page's frame worker (FrameCrypto), or a test's own encryptor. */
+/** Where the keys go to be used: a page's frame worker (apps/web FrameCrypto), or a test's own encryptor. */
 export interface KeySink {
   setSelf(id: string): void;
   addKeys(keys: (KeyRef & { key: Uint8Array })[]): void;
@@ -43,7 +21,7 @@ export interface KeySink {
  * Who has the room's media key, browser to browser. Every browser in the room pairs with every
  * facilitator-link browser (they hold the room secret): a hello each way, authenticated with
  * the link secrets, then a pair key from ECDH. The key leader (keyLeader: the first online
- * facilitator-link browser) hands the epoch key to each browser over its pair:
+ * facilitator-link browser) hands the epoch key to each browser over its pair (key-leader.ts):
  *
  * - someone new (a new page: an admission, a reload, a resume) gets the key ratcheted one step,
  *   and everyone else is told to move to that step (they derive it; the newcomer cannot go back);
@@ -51,6 +29,7 @@ export interface KeySink {
  *   makes a fresh generation: sent to everyone first, used once all have acknowledged it or 1 s
  *   has passed. Old generations are forgotten 10 s after the switch.
  *
+ * This module is the pairing, and what every page does with the keys it is given.
  * The server relays the messages and never sees a key. Keys never leave the page's memory.
  */
 
@@ -112,22 +91,31 @@ export class KeyExchange {
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   #forgetTimer: ReturnType<typeof setTimeout> | undefined;
-  // The leader's part.
-  #leading = false;
-  #current: (KeyRef & { key: Uint8Array }) | null = null;
-  /** Pair sessions (peer → their public key) that hold the current generation. */
-  readonly #holders = new Map<string, string>();
-  readonly #newcomers = new Set<string>();
-  #batchTimer: ReturnType<typeof setTimeout> | undefined;
-  #rotation: { gen: number; key: Uint8Array; waiting: Set<string>; acked: Set<string>; timer: ReturnType<typeof setTimeout> } | null = null;
-  #rotateTimer: ReturnType<typeof setInterval> | undefined;
-
   readonly #timings: KeyTimings;
+  /** Handing out keys, while this page is the key leader. */
+  readonly #leader: KeyLeader;
 
   constructor(host: KeyExchangeHost, frames: KeySink, timings: KeyTimings = KEY_TIMINGS) {
     this.#host = host;
     this.#frames = frames;
     this.#timings = timings;
+    this.#leader = new KeyLeader(
+      {
+        pairPub: (id) => this.#pairs.get(id)?.pub,
+        online: () => new Set(this.#members.filter((m) => m.connection === 'online').map((m) => m.id)),
+        newGeneration: (key) => {
+          const gen = randomGen(this.#epochs.keys());
+          this.#epochs.set(gen, { step: 0, key });
+          this.#frames.addKeys([{ gen, step: 0, key }]);
+          return gen;
+        },
+        sendingGen: () => this.#sending?.gen,
+        sealTo: (to, message) => this.#sealTo(to, message),
+        use: (ref) => this.#use(ref),
+        queue: (work) => this.#queue(work),
+      },
+      timings,
+    );
   }
 
   get status(): KeyStatus {
@@ -167,7 +155,7 @@ export class KeyExchange {
       this.#helloSent.add(peer.id);
       void this.#sendHello(peer.id, false).catch(() => this.#helloSent.delete(peer.id));
     }
-    await this.#lead(present);
+    await this.#leader.update(this.#host.secret.kind === 'room' && keyLeader(this.#members) === this.#self, present, this.#pairs.keys());
   }
 
   /** Whom this page pairs with: facilitator-link browsers; a facilitator-link browser, everyone. */
@@ -237,18 +225,9 @@ export class KeyExchange {
     }
     if (!hello.reply) await this.#sendHello(from, true, hello.alg).catch(() => undefined);
     this.#helloSent.add(from);
-    if (!this.#leading) return;
-    if (known?.pub !== pub) this.#welcome(from);
+    if (known?.pub !== pub) this.#leader.welcome(from);
     // The same page again (its connection dropped and came back): it may have missed a switch.
-    else if (this.#holders.has(from)) await this.#catchUp(from);
-  }
-
-  /** Give a page that held the key while it was away the key and step in use now. */
-  async #catchUp(peer: string): Promise<void> {
-    const current = this.#current;
-    if (!current || this.#rotation) return;
-    const ref = { gen: current.gen, step: current.step };
-    await this.#sealTo(peer, { k: 'keys', keys: [{ ...ref, key: toBase64url(current.key) }], use: ref });
+    else await this.#leader.catchUp(from);
   }
 
   /**
@@ -281,9 +260,7 @@ export class KeyExchange {
       if (message.use) await this.#use(message.use);
       return;
     }
-    if (message.k === 'ack') {
-      this.#acked(from, message.gen);
-    }
+    if (message.k === 'ack') this.#leader.acked(from, message.gen);
     // Private messages are opened where they are shown (openMessage).
   }
 
@@ -326,7 +303,7 @@ export class KeyExchange {
   #scheduleForget(keep: number): void {
     clearTimeout(this.#forgetTimer);
     this.#forgetTimer = setTimeout(() => {
-      const gens = [...this.#epochs.keys()].filter((g) => g !== keep && g !== this.#rotation?.gen);
+      const gens = [...this.#epochs.keys()].filter((g) => g !== keep && g !== this.#leader.rotatingGen);
       for (const g of gens) this.#epochs.delete(g);
       this.#frames.forget(gens);
     }, this.#timings.forgetAfterMs);
@@ -355,114 +332,10 @@ export class KeyExchange {
     return message?.k === 'message' ? message.text : null;
   }
 
-  // --- The leader's part.
-
-  async #lead(present: Set<string>): Promise<void> {
-    const leading = this.#host.secret.kind === 'room' && keyLeader(this.#members) === this.#self;
-    if (leading !== this.#leading) {
-      this.#leading = leading;
-      clearInterval(this.#rotateTimer);
-      if (!leading) return;
-      // A new leader starts a generation of its own: it cannot know who holds which key.
-      this.#rotateTimer = setInterval(() => this.#queue(() => this.#rotate()), this.#timings.rotateEveryMs);
-      this.#holders.clear();
-      for (const id of this.#pairs.keys()) this.#holders.set(id, this.#pairs.get(id)!.pub);
-      await this.#rotate();
-      return;
-    }
-    if (!leading) return;
-    // Someone who held the key is gone: nobody else may keep hearing with it.
-    const gone = [...this.#holders.keys()].filter((id) => !present.has(id));
-    if (gone.length) {
-      for (const id of gone) this.#holders.delete(id);
-      await this.#rotate();
-      return;
-    }
-    // Another facilitator device led meanwhile (this one was cut off and did not know): the room
-    // is on a generation this page did not make, so it starts one of its own.
-    if (this.#current && this.#sending && this.#sending.gen !== this.#current.gen && !this.#rotation) await this.#rotate();
-  }
-
-  /** A new page to give the key to, batched with others arriving at the same moment. */
-  #welcome(peer: string): void {
-    this.#newcomers.add(peer);
-    if (this.#batchTimer) return;
-    this.#batchTimer = setTimeout(() => {
-      this.#batchTimer = undefined;
-      this.#queue(() => this.#admitNewcomers());
-    }, this.#timings.batchMs);
-  }
-
-  async #admitNewcomers(): Promise<void> {
-    // During a rotation, newcomers wait for it to finish (it calls back here).
-    if (!this.#leading || this.#rotation || !this.#newcomers.size) return;
-    const current = this.#current;
-    if (!current) return this.#rotate();
-    if (current.step >= MAX_STEP) return this.#rotate();
-    const next = { gen: current.gen, step: current.step + 1, key: await ratchet(current.key) };
-    const newcomers = [...this.#newcomers].filter((id) => this.#pairs.has(id));
-    this.#newcomers.clear();
-    this.#current = next;
-    const ref = { gen: next.gen, step: next.step };
-    for (const id of newcomers) {
-      this.#holders.set(id, this.#pairs.get(id)!.pub);
-      await this.#sealTo(id, { k: 'keys', keys: [{ ...ref, key: toBase64url(next.key) }], use: ref });
-    }
-    for (const id of this.#holders.keys()) {
-      if (!newcomers.includes(id)) await this.#sealTo(id, { k: 'keys', keys: [], use: ref });
-    }
-    await this.#use(ref);
-  }
-
-  /** A fresh generation: to everyone first, then used once they have it (or after 1 s). */
-  async #rotate(): Promise<void> {
-    if (!this.#leading || this.#rotation) return;
-    const gen = randomGen(this.#epochs.keys());
-    const key = randomBytes(EPOCH_KEY_BYTES);
-    this.#epochs.set(gen, { step: 0, key });
-    this.#frames.addKeys([{ gen, step: 0, key }]);
-    // Whoever arrives now gets this generation directly.
-    for (const id of this.#newcomers) if (this.#pairs.has(id)) this.#holders.set(id, this.#pairs.get(id)!.pub);
-    this.#newcomers.clear();
-    // Someone not connected now cannot acknowledge; they are caught up when they are back.
-    const online = new Set(this.#members.filter((m) => m.connection === 'online').map((m) => m.id));
-    const waiting = new Set([...this.#holders.keys()].filter((id) => this.#pairs.has(id) && online.has(id)));
-    const timer = setTimeout(() => this.#queue(() => this.#commitRotation(gen)), this.#timings.ackWaitMs);
-    this.#rotation = { gen, key, waiting, acked: new Set(), timer };
-    for (const id of waiting) await this.#sealTo(id, { k: 'keys', keys: [{ gen, step: 0, key: toBase64url(key) }], use: null });
-    if (!waiting.size) await this.#commitRotation(gen);
-  }
-
-  #acked(from: string, gen: number): void {
-    const rotation = this.#rotation;
-    if (!rotation || rotation.gen !== gen) return;
-    rotation.waiting.delete(from);
-    rotation.acked.add(from);
-    if (!rotation.waiting.size) this.#queue(() => this.#commitRotation(gen));
-  }
-
-  async #commitRotation(gen: number): Promise<void> {
-    const rotation = this.#rotation;
-    if (!rotation || rotation.gen !== gen) return;
-    clearTimeout(rotation.timer);
-    this.#rotation = null;
-    this.#current = { gen, step: 0, key: rotation.key };
-    const ref = { gen, step: 0 };
-    for (const id of this.#holders.keys()) {
-      // Anyone who has not acknowledged it (slow, or back just now) gets the key with the switch.
-      const keys = rotation.acked.has(id) ? [] : [{ ...ref, key: toBase64url(rotation.key) }];
-      await this.#sealTo(id, { k: 'keys', keys, use: ref });
-    }
-    await this.#use(ref);
-    if (this.#newcomers.size) await this.#admitNewcomers();
-  }
-
   close(): void {
     this.#closed = true;
     clearTimeout(this.#forgetTimer);
-    clearTimeout(this.#batchTimer);
-    clearInterval(this.#rotateTimer);
-    if (this.#rotation) clearTimeout(this.#rotation.timer);
+    this.#leader.close();
     this.#epochs.clear();
     this.#pairs.clear();
   }

@@ -1,7 +1,10 @@
-import type { RoomView } from '@group-room/shared';
-import { decodeWire, encodeWire, inviteSecret, newEphemeral, newRoomSecret, parseSecret, toBase64url, type KeyRef } from '@group-room/shared/e2ee';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KeyExchange, type KeySink, type KeyTimings } from './key-exchange';
+import type { RoomView } from '../room.js';
+import { toBase64url } from './bytes.js';
+import { decodeWire, encodeWire, newEphemeral } from './handshake.js';
+import { KeyExchange, type KeySink, type KeyTimings } from './key-exchange.js';
+import type { KeyRef } from './key-schedule.js';
+import { inviteSecret, newRoomSecret, parseSecret } from './secrets.js';
 
 /*
  * The key exchange's rules, with every browser in this process and a relay standing in for the
