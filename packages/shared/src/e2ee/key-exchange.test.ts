@@ -57,6 +57,8 @@ class Room {
   tamper: (from: string, to: string, data: string) => string = (_f, _t, data) => data;
   readonly exchanges: KeyExchange[] = [];
   readonly away = new Set<string>();
+  /** Connected, but not let have media now (re-reading a changed agreement): the relay refuses them. */
+  readonly paused = new Set<string>();
 
   async join(id: string, role: 'facilitator' | 'member'): Promise<Person> {
     const inviteId = role === 'member' ? `invite-${id}` : null;
@@ -70,6 +72,7 @@ class Room {
           const target = this.people.get(to);
           // As the server answers for someone whose connection is gone (their seat is kept).
           if (!target || this.away.has(to) || this.away.has(id)) throw Object.assign(new Error('not connected'), { code: 'INVALID_STATE' });
+          if (this.paused.has(to) || this.paused.has(id)) throw Object.assign(new Error('not in the room now'), { code: 'FORBIDDEN' });
           const delivered = this.tamper(id, to, data);
           setTimeout(() => target.exchange.receive(id, delivered), 0);
         },
@@ -84,6 +87,12 @@ class Room {
     this.people.set(id, person);
     this.broadcast();
     return person;
+  }
+
+  setPaused(id: string, paused: boolean): void {
+    if (paused) this.paused.add(id);
+    else this.paused.delete(id);
+    this.broadcast();
   }
 
   setAway(id: string, away: boolean): void {
@@ -112,7 +121,7 @@ class Room {
       if (this.away.has(p.id)) continue;
       const view = {
         roomId: ROOM,
-        self: { id: p.id, role: p.role, media: true, inviteId: p.inviteId },
+        self: { id: p.id, role: p.role, media: !this.paused.has(p.id), inviteId: p.inviteId },
         members,
         facilitation: p.role === 'facilitator' ? { everyone: [...this.people.values()].map((q) => ({ id: q.id, inviteId: q.inviteId })) } : undefined,
       } as unknown as RoomView;
@@ -184,6 +193,21 @@ describe('the key exchange', () => {
     room.broadcast();
     await new Promise((r) => setTimeout(r, 100));
     expect(same(ada.sink.last, fay.sink.last)).toBe(true);
+  });
+
+  it('a page paused from media during a rotation (re-reading a changed agreement) is caught up when it is let back', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await until(() => same(ada.sink.last, fran.sink.last) && same(bea.sink.last, fran.sink.last) && !!fran.sink.last, 'all on one key');
+    const before = fran.sink.last!;
+    room.setPaused('ada', true);
+    room.leave('bea');
+    await until(() => fran.sink.last!.gen !== before.gen, 'a new generation', 3000);
+    expect(ada.sink.last).toEqual(before);
+    room.setPaused('ada', false);
+    await until(() => same(ada.sink.last, fran.sink.last), 'Ada caught up');
   });
 
   it('a hello whose public key the relay swapped is refused: no key reaches anyone through it', async () => {

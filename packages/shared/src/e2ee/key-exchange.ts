@@ -88,6 +88,7 @@ export class KeyExchange {
   #sending: KeyRef | null = null;
   #status: KeyStatus = { state: 'waiting' };
   #readyOnce = false;
+  #hadMedia = false;
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   #forgetTimer: ReturnType<typeof setTimeout> | undefined;
@@ -139,7 +140,12 @@ export class KeyExchange {
       this.#self = view.self.id;
       this.#frames.setSelf(view.self.id);
     }
+    // Back to having media (e.g. after accepting a changed agreement, while which nothing could
+    // reach this page): hello again, so the leader catches this page up on any switch it missed.
+    const back = view.self.media && !this.#hadMedia;
+    this.#hadMedia = view.self.media;
     if (!view.self.media) return;
+    if (back) this.#helloSent.clear();
     this.#members = view.members ?? [];
     for (const m of view.facilitation?.everyone ?? []) this.#inviteIds.set(m.id, m.inviteId);
     const present = new Set(this.#members.map((m) => m.id));
