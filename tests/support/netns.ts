@@ -5,7 +5,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot, type RunningServer } from './prod-server.js';
+import { repoRoot, testServerEnv, type RunningServer } from './prod-server.js';
 
 /*
  * A network namespace of the test's own, for browsers that gather no ICE candidate on loopback
@@ -344,16 +344,7 @@ export async function startServerInNamespace(
     cwd: appRoot,
     env: {
       ...inherited,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      MEDIA_LISTEN_IP: ns.address,
-      MEDIA_ANNOUNCED_ADDRESS: ns.address,
-      MEDIA_PORT: '0',
-      MEDIASOUP_WORKERS: '1',
-      LOG_LEVEL: 'info',
-      NEXT_TELEMETRY_DISABLED: '1',
-      SOCKETS_PER_ADDRESS: '100000',
-      ROOMS_PER_ADDRESS_PER_HOUR: '100000',
+      ...testServerEnv(port, ns.address),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

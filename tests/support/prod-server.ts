@@ -19,6 +19,23 @@ export interface RunningServer {
 }
 
 
+/** How tests run the production server: on loopback's HTTP, media on `mediaAddress`, one worker. */
+export function testServerEnv(port: number, mediaAddress: string): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    MEDIA_LISTEN_IP: mediaAddress,
+    MEDIA_ANNOUNCED_ADDRESS: mediaAddress,
+    MEDIA_PORT: '0',
+    MEDIASOUP_WORKERS: '1',
+    LOG_LEVEL: 'info',
+    NEXT_TELEMETRY_DISABLED: '1',
+    // Every test page comes from one address; tests of these limits set their own.
+    SOCKETS_PER_ADDRESS: '100000',
+    ROOMS_PER_ADDRESS_PER_HOUR: '100000',
+  };
+}
+
 /**
  * Start the production server (`node apps/signal/dist/main.js`, serving the Next build) on
  * loopback only, exactly as `npm start` runs it.
@@ -34,17 +51,7 @@ export async function startProductionServer(env: Record<string, string> = {}): P
     cwd: repoRoot,
     env: {
       ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      MEDIA_LISTEN_IP: '127.0.0.1',
-      MEDIA_ANNOUNCED_ADDRESS: '127.0.0.1',
-      MEDIA_PORT: '0',
-      MEDIASOUP_WORKERS: '1',
-      LOG_LEVEL: 'info',
-      NEXT_TELEMETRY_DISABLED: '1',
-      // Every test page comes from 127.0.0.1; tests of these limits set their own.
-      SOCKETS_PER_ADDRESS: '100000',
-      ROOMS_PER_ADDRESS_PER_HOUR: '100000',
+      ...testServerEnv(port, '127.0.0.1'),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
