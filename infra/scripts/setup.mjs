@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Make a checkout runnable: dependencies, the mediasoup worker (built from Debian packages,
 // cached), the TypeScript build and the web client's production build. Each step is skipped
-// when already up to date, so `npm start` and `npm test` can call this every time.
+// when already up to date, so `npm start` and `npm test` can call this every time. With
+// `--tests` (npm test and the test scripts) it also installs what the tests run for real
+// (browsers, Redis, coturn, Caddy; see test-deps.mjs).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTestDependencies } from './test-deps.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const say = (line) => process.stdout.write(`[setup] ${line}\n`);
@@ -60,5 +63,6 @@ function ensureBuild() {
 }
 
 ensureDependencies();
+if (process.argv.includes('--tests')) await ensureTestDependencies();
 ensureMediasoupWorker();
 ensureBuild();

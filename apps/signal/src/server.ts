@@ -193,8 +193,10 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
   io.use((socket, next) => {
     const { handshake } = socket;
     if (socket.conn.readyState !== 'open') return next(new Error('Connection closed'));
-    const release = socketsPerAddress.take(limits.addressKey(clientAddress(handshake.address, handshake.headers['x-forwarded-for'])));
+    const addressKey = limits.addressKey(clientAddress(handshake.address, handshake.headers['x-forwarded-for']));
+    const release = socketsPerAddress.take(addressKey);
     if (!release) return next(new Error('Too many connections from your network'));
+    socket.data.addressKey = addressKey;
     // Socket.IO drops a socket whose connection closed between its middleware and its
     // connect without a 'disconnect'; the connection's own close always comes.
     socket.once('disconnect', release);

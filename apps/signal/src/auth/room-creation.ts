@@ -22,14 +22,12 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 export class RoomCreationGate {
   readonly #mode: Config['ROOM_CREATION'];
   readonly #key: Buffer | null;
-  readonly #limits: LimitBackend;
   readonly #guesses: WindowLimiter;
   readonly #creations: WindowLimiter;
 
   constructor(config: Pick<Config, 'ROOM_CREATION' | 'ROOM_CREATION_KEY' | 'ROOMS_PER_ADDRESS_PER_HOUR'>, limits: LimitBackend) {
     this.#mode = config.ROOM_CREATION;
     this.#key = config.ROOM_CREATION_KEY ? digest(config.ROOM_CREATION_KEY) : null;
-    this.#limits = limits;
     this.#guesses = limits.limiter('key-guesses', KEY_GUESSES, KEY_GUESS_WINDOW_SECONDS);
     this.#creations = limits.limiter('room-creations', config.ROOMS_PER_ADDRESS_PER_HOUR, 3600);
   }
@@ -39,11 +37,11 @@ export class RoomCreationGate {
   }
 
   /**
-   * Let `address` create one room, or throw: FORBIDDEN for a missing or wrong key,
-   * RATE_LIMITED once it has guessed too often or created its most rooms this hour.
+   * Let the client address `who` (its address key, see LimitBackend.addressKey) create one
+   * room, or throw: FORBIDDEN for a missing or wrong key, RATE_LIMITED once it has guessed too
+   * often or created its most rooms this hour.
    */
-  async check(accessKey: string | undefined, address: string): Promise<void> {
-    const who = this.#limits.addressKey(address);
+  async check(accessKey: string | undefined, who: string): Promise<void> {
     if (this.#mode === 'key') await this.#checkKey(accessKey, who);
     await consume(this.#creations, who, (res) => `Too many sessions created from here: try again in ${minutesLeft(res)}`);
   }

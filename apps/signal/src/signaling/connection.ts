@@ -27,8 +27,17 @@ import type { RoomChange, RoomState } from '../room/state.js';
 import { LeaseLost, type RoomStore } from '../store/room-store.js';
 import { InFlight, ROOM_CHANGES_PER_CONNECTION } from './request-limits.js';
 
-export type SignalIo = Server<ClientToServerEvents, ServerToClientEvents>;
-export type SignalSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+/**
+ * What the server learns of a socket as it connects: `addressKey` stands for the client's
+ * address (a keyed digest, set by the per-address middleware in server.ts), which every
+ * per-address limit counts by.
+ */
+export interface SocketData {
+  addressKey: string;
+}
+
+export type SignalIo = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type SignalSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 /** What the request handlers need from the node. */
 export interface NodeDeps {

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DEFAULT_AGREEMENT, ProtocolFailure, isFacilitatorRole, type SealedFor } from '@group-room/shared';
-import { clientAddress } from '../../auth/room-creation.js';
 import { roomTag } from '../../logger.js';
 import { applyCommand } from '../../room/commands.js';
 import { facilitatorLinkGeneration, newRoom, rotateFacilitatorLink, type RoomState } from '../../room/state.js';
@@ -36,8 +35,7 @@ export function roomHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
 
   return {
     'room:create': async ({ title, durationMinutes, startsAt, agreement, accessKey }) => {
-      const { handshake } = conn.socket;
-      await roomCreation.check(accessKey, clientAddress(handshake.address, handshake.headers['x-forwarded-for']));
+      await roomCreation.check(accessKey, conn.socket.data.addressKey);
       // Links live until the session's end: a session far in the future would make them live for ever.
       if (startsAt !== undefined && startsAt > Date.now() + config.ROOM_HORIZON_DAYS * 86_400_000) {
         throw new ProtocolFailure('BAD_REQUEST', `startsAt: a session can be scheduled at most ${config.ROOM_HORIZON_DAYS} days ahead`);
