@@ -6,9 +6,15 @@ import { startChild, waitForPort, type Child } from './processes.js';
 /*
  * coturn (Debian's `turnserver`) as the stack's relay: time-limited credentials from a shared
  * secret (`use-auth-secret`), TURN over UDP and TCP on one port. The signal nodes make each
- * admitted person's credentials from the same secret (TURN_SECRET). Relaying to loopback peers
- * is allowed only because on one machine the media server itself is on 127.0.0.1.
+ * admitted person's credentials from the same secret (TURN_SECRET). As coturn's own security
+ * guidance says: it relays only to the media servers (every other peer address is denied, so
+ * a credential cannot reach the machine's neighbours, 169.254.169.254 or the internet), only
+ * over UDP (no RFC 6062 TCP relays: media servers take UDP), and with quotas per person and in
+ * all. Loopback peers are allowed only when a media server is on loopback (a stack on one machine).
  */
+
+/** Allocations one credential may hold at once: two transports × up to three relay URLs × two network paths. */
+export const USER_QUOTA = 12;
 
 export interface CoturnOptions {
   /** Where its config goes. */
@@ -22,8 +28,10 @@ export interface CoturnOptions {
   minPort: number;
   maxPort: number;
   secret?: string;
-  /** Allow relaying to 127.0.0.1 (only for a stack on one machine). */
-  allowLoopbackPeers?: boolean;
+  /** The media servers' addresses (each node's MEDIA_ANNOUNCED_ADDRESS): the only peers it relays to. */
+  mediaPeers: string[];
+  /** Allocations held at once by everyone together (default: one per relay port). */
+  totalQuota?: number;
   /** TURN over TLS (`turns:`) on this port, with this certificate and key (PEM files). */
   tls?: { port: number; cert: string; key: string };
 }
@@ -35,6 +43,21 @@ export interface Coturn {
   readonly urls: string[];
   stop(): Promise<void>;
 }
+
+/** Deny every peer, then allow the media servers (an allowed address wins over a denied range). */
+function peerPolicy(mediaPeers: string[]): string[] {
+  if (mediaPeers.length === 0) throw new Error('coturn needs the media servers\' addresses: it relays to nothing else');
+  return [
+    'no-multicast-peers',
+    'denied-peer-ip=0.0.0.0-255.255.255.255',
+    'denied-peer-ip=::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+    ...mediaPeers.map((address) => `allowed-peer-ip=${address}`),
+    // coturn refuses loopback peers before reading the lists: a media server on loopback needs this.
+    ...(mediaPeers.some(isLoopback) ? ['allow-loopback-peers'] : []),
+  ];
+}
+
+const isLoopback = (address: string) => address.startsWith('127.') || address === '::1';
 
 export function coturnConfig(options: CoturnOptions & { secret: string }): string {
   return [
@@ -50,8 +73,10 @@ export function coturnConfig(options: CoturnOptions & { secret: string }): strin
     ...(options.tls ? [`tls-listening-port=${options.tls.port}`, `cert=${options.tls.cert}`, `pkey=${options.tls.key}`] : ['no-tls']),
     'no-dtls',
     'no-cli',
-    'no-multicast-peers',
-    ...(options.allowLoopbackPeers ? ['allow-loopback-peers'] : []),
+    ...peerPolicy(options.mediaPeers),
+    'no-tcp-relay',
+    `user-quota=${USER_QUOTA}`,
+    `total-quota=${options.totalQuota ?? options.maxPort - options.minPort + 1}`,
     'log-file=stdout',
     'simple-log',
     '',

@@ -77,6 +77,12 @@ async function startNode(name: string, port: number, env: Record<string, string>
   };
 }
 
+/** coturn as the stack runs it: on the media address, relaying to the nodes' media address only. */
+export async function startStackCoturn(dir: string, mediaAddress: string): Promise<Coturn> {
+  const minPort = 49_200 + Math.floor(Math.random() * 5000);
+  return startCoturn({ dir, port: await freePort(), listenIp: mediaAddress, publicHost: mediaAddress, minPort, maxPort: minPort + 100, mediaPeers: [mediaAddress] });
+}
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = await mkdtemp(path.join(tmpdir(), 'group-room-stack-'));
   const stopping: (() => Promise<void>)[] = [];
@@ -86,8 +92,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   try {
     const mediaAddress = options.mediaAddress ?? '127.0.0.1';
-    const minPort = 49_200 + Math.floor(Math.random() * 5000);
-    const coturn = await startCoturn({ dir, port: await freePort(), listenIp: mediaAddress, publicHost: mediaAddress, minPort, maxPort: minPort + 100, allowLoopbackPeers: mediaAddress.startsWith('127.') });
+    const coturn = await startStackCoturn(dir, mediaAddress);
     stopping.push(() => coturn.stop());
 
     const prefix = `group-room-stack:${randomUUID().slice(0, 8)}:`;

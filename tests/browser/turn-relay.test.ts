@@ -44,7 +44,7 @@ describe('a member reaching the media server only through coturn', () => {
     const key = path.join(dir, 'turn.key');
     await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert]);
     const tls = { port: await freePort(), cert, key };
-    coturn = await startCoturn({ dir, port: await freePort(), listenIp: '127.0.0.1', publicHost: '127.0.0.1', minPort, maxPort: minPort + 40, allowLoopbackPeers: true, tls });
+    coturn = await startCoturn({ dir, port: await freePort(), listenIp: '127.0.0.1', publicHost: '127.0.0.1', minPort, maxPort: minPort + 40, mediaPeers: ['127.0.0.1'], tls });
     browser = await launchChromium(['--ignore-certificate-errors']);
   });
 

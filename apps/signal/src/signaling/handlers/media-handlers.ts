@@ -42,7 +42,10 @@ export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHan
           media.removePeer(memberId);
           media.addPeer(memberId, (event, payload) => conn.send(event, payload));
           await media.applyPolicy(mediaPolicy(current));
-          return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities), iceServers: turnCredentials(config) };
+          // The relay credentials are this seat's own and end with the session; only here, to a
+          // member media is allowed for, are they handed out (a resume or an ICE restart gives none).
+          const iceServers = turnCredentials(config, { roomId: room.id, memberId, endsAt: current.session.endsAt });
+          return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities), iceServers };
         }),
       );
     },
