@@ -3,11 +3,28 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { events, requests, type IceServer } from '@group-room/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { turnCredentials } from '../../apps/signal/src/auth/turn-credentials.js';
+import { z } from 'zod';
+import { TURN_END_MARGIN_SECONDS, turnCredentials } from '../../apps/signal/src/auth/turn-credentials.js';
 import { USER_QUOTA } from '../../infra/stack/coturn.js';
 import { freePort, startChild, waitForPort, type Child } from '../../infra/stack/processes.js';
 import { startStackCoturn } from '../../infra/stack/stack.js';
+import {
+  admittedMember,
+  command,
+  connect,
+  currentView,
+  drop,
+  enter,
+  ok,
+  openRoom,
+  request,
+  resume,
+  useServer,
+  waitingMember,
+  type Person,
+} from '../support/signal-client.js';
 import { TurnClient, type TurnAnswer } from '../support/turn-client.js';
 
 /*
@@ -153,5 +170,81 @@ describe('the example configuration (infra/deploy/turnserver.conf.example)', () 
     expect(quota).toBeGreaterThan(0);
     for (let i = 0; i < quota; i++) expect(await (await turnClient(relay, clients, 'udp', 'member-bea')).allocate()).toMatchObject({ ok: true });
     expect(await (await turnClient(relay, clients, 'udp', 'member-bea')).allocate()).toMatchObject({ ok: false, code: 486 });
+  });
+});
+
+/*
+ * Who is handed relay credentials: each admitted person their own (an opaque label, no name,
+ * ending with the session), only by `media:join`; nobody on the way in, and nobody once removed
+ * or blocked (their socket, their resume credential and their link get them nothing).
+ */
+describe('who is handed relay credentials', () => {
+  const t = useServer({ TURN_URLS: `turn:${MEDIA_ADDRESS}:3478?transport=udp`, TURN_SECRET: randomBytes(24).toString('hex') });
+
+  /** What media:join answers this person: their relay credentials, or the refusal's code. */
+  async function relayOf(person: Person): Promise<IceServer | string> {
+    const answer = await request(person.socket, 'media:join', {});
+    if (!answer.ok) return answer.error.code;
+    expect(answer.data.iceServers).toHaveLength(1);
+    return answer.data.iceServers[0]!;
+  }
+
+  const usernameOf = async (person: Person) => {
+    const relay = await relayOf(person);
+    if (typeof relay === 'string') throw new Error(`media:join refused: ${relay}`);
+    return relay.username;
+  };
+
+  it('only media:join answers with them: no other response or event carries a relay', () => {
+    const carriers = Object.entries({ ...Object.fromEntries(Object.entries(requests).map(([name, r]) => [name, r.response])), ...events })
+      .filter(([, schema]) => JSON.stringify(z.toJSONSchema(schema as z.ZodType, { unrepresentable: 'any', io: 'output' })).includes('"iceServers"'))
+      .map(([name]) => name);
+    expect(carriers).toEqual(['media:join']);
+  });
+
+  it("gives each admitted person their own, without their name, ending with the session, and the same again to the same seat", async () => {
+    const room = await openRoom(t.server, 'Fay', { durationMinutes: 60 });
+    const fay = room.facilitator;
+    const bea = await admittedMember(t.server, room, fay, 'Bea');
+    const fayName = await usernameOf(fay);
+    const beaName = await usernameOf(bea);
+    expect(fayName).not.toBe(beaName);
+    const endsAt = currentView(fay).session.endsAt;
+    for (const [username, person] of [[fayName, fay], [beaName, bea]] as const) {
+      const [expiry, label] = username.split(':');
+      expect(Number(expiry)).toBe(Math.ceil(endsAt / 1000) + TURN_END_MARGIN_SECONDS);
+      for (const part of [person.name, person.id, room.roomId]) expect(label!.toLowerCase()).not.toContain(part.toLowerCase());
+    }
+    // Back after a dropped connection, the same seat gets the same label (coturn's quota counts people).
+    await drop(t.server, bea);
+    const back = await resume(t.server, bea);
+    expect((await usernameOf(back)).split(':')[1]).toBe(beaName.split(':')[1]);
+  });
+
+  it('gives nobody on the way in, and nobody removed or blocked, through their socket, their resume credential or their link', async () => {
+    const room = await openRoom(t.server, 'Fay');
+    const fay = room.facilitator;
+    const wes = await waitingMember(t.server, room, 'Wes');
+    expect(await relayOf(wes)).toBe('FORBIDDEN');
+
+    // Removed: the old socket gets nothing, the resume credential takes nothing back, and coming
+    // back by the link puts them on the way in again (no relay until admitted again).
+    const bea = await admittedMember(t.server, room, fay, 'Bea');
+    expect(typeof (await relayOf(bea))).toBe('object');
+    await command(fay, { type: 'member.remove', memberId: bea.id, block: false });
+    expect(typeof (await relayOf(bea))).toBe('string');
+    const beaResume = await request(await connect(t.server), 'room:resume', { roomId: room.roomId, credential: bea.resume.credential });
+    expect(beaResume.ok).toBe(false);
+    const beaAgain = await enter(t.server, room.roomId, room.inviteToken, 'Bea');
+    expect(await relayOf(beaAgain)).toBe('FORBIDDEN');
+
+    // Blocked (their own link): nothing through the socket, the resume credential or the link.
+    const { inviteToken } = await ok(fay.socket, 'invite:create', {});
+    const mo = await admittedMember(t.server, { ...room, inviteToken }, fay, 'Mo');
+    expect(typeof (await relayOf(mo))).toBe('object');
+    await command(fay, { type: 'member.remove', memberId: mo.id, block: true });
+    expect(typeof (await relayOf(mo))).toBe('string');
+    expect((await request(await connect(t.server), 'room:resume', { roomId: room.roomId, credential: mo.resume.credential })).ok).toBe(false);
+    expect((await request(await connect(t.server), 'room:enter', { roomId: room.roomId, token: inviteToken, displayName: 'Mo' })).ok).toBe(false);
   });
 });
