@@ -96,9 +96,16 @@ export const ConfigSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^turns?:\S+$/, 'each must start with turn: or turns:')).max(8)),
-  /** coturn's `static-auth-secret`: credentials are made from it, never sent. */
+  /**
+   * coturn's `static-auth-secret`: each admitted person's credentials are made from it (their
+   * own opaque label, derived from it too), never the secret itself.
+   */
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** How long a TURN credential works; longer than a session, as a relay's refreshes need it. */
+  /**
+   * The most a TURN credential can last from when it is handed out. It ends with the session
+   * (its scheduled end plus 10 minutes), so this only caps it; the default covers the longest
+   * session (4 h), as a relay's refreshes need it to the end.
+   */
   TURN_CREDENTIAL_SECONDS: z.coerce.number().int().min(60).max(24 * 3600).default(4 * 3600),
 });
 
