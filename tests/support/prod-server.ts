@@ -33,6 +33,9 @@ export function testServerEnv(port: number, mediaAddress: string): Record<string
     // Every test page comes from one address; tests of these limits set their own.
     SOCKETS_PER_ADDRESS: '100000',
     ROOMS_PER_ADDRESS_PER_HOUR: '100000',
+    HANDSHAKE_BURST: '100000',
+    HANDSHAKES_PER_SECOND: '100000',
+    ENTRY_PER_ADDRESS: '100000',
   };
 }
 

@@ -73,6 +73,11 @@ export const baseEnv = {
   // Every test client comes from 127.0.0.1; tests of these limits set their own.
   SOCKETS_PER_ADDRESS: '100000',
   ROOMS_PER_ADDRESS_PER_HOUR: '100000',
+  HANDSHAKE_BURST: '100000',
+  HANDSHAKES_PER_SECOND: '100000',
+  // Tests keep sockets that are in no room (a stranger, a creator) for as long as they run.
+  IDLE_SOCKET_SECONDS: '3600',
+  ENTRY_PER_ADDRESS: '100000',
 };
 
 export interface TestServer {

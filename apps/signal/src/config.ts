@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeName } from '@group-room/shared';
 import { z } from 'zod';
+import { trustProxyProblem } from './http/client-address.js';
 import { mediaSetUpBurst } from './signaling/request-limits.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,6 +39,26 @@ export const ConfigSchema = z.object({
   SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(64),
   /** Sessions one address may create per hour (across all nodes with Redis). */
   ROOMS_PER_ADDRESS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(20),
+  /**
+   * The TLS proxies in front of this node (comma-separated addresses or CIDRs, or `loopback`,
+   * `linklocal`, `uniquelocal`): only their X-Forwarded-For and X-Forwarded-Proto are believed,
+   * read from the right (see http/client-address.ts). Every per-address limit counts by it.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('loopback')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .superRefine((entries, ctx) => {
+      const problem = trustProxyProblem(entries);
+      if (problem) ctx.addIssue({ code: 'custom', message: `must be addresses, CIDRs, loopback, linklocal or uniquelocal (${problem})` });
+    }),
+  /** Wrong facilitator access keys the whole deployment takes per hour; past it only addresses that created sessions lately may try. */
+  ACCESS_KEY_GUESSES_PER_HOUR: z.coerce.number().int().min(1).max(1_000_000).default(300),
+  /** New sockets one address may open per second on this node, after a burst of HANDSHAKE_BURST. */
+  HANDSHAKES_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  HANDSHAKE_BURST: z.coerce.number().int().min(1).max(1_000_000).default(30),
+  /** A socket that has not entered a room this long after connecting (or after leaving one) is closed. */
+  IDLE_SOCKET_SECONDS: z.coerce.number().int().min(1).max(24 * 3600).default(60),
   /** Room state expires this long after its session's scheduled end: nothing outlives a session for long. */
   ROOM_GRACE_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   /** How long an ended session's acknowledgement record (who agreed to which text, when) is kept. */
@@ -57,6 +78,16 @@ export const ConfigSchema = z.object({
   SEAT_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(120),
   /** Someone who has not accepted the entry agreement this long after arriving is let go (they hold a place in the line). */
   AGREEMENT_IDLE_SECONDS: z.coerce.number().int().min(30).max(24 * 3600).default(600),
+  /*
+   * The way in (the agreement and the waiting room) holds as many as the room; these keep one
+   * holder of a link from filling it (see room/capacity.ts, checkWayIn).
+   */
+  /** People on their way in to one session from one address at once: a family or a clinic behind one router. */
+  ENTRY_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(4),
+  /** People on their way in with one personal invite link at once: it is one person's (two: a second tab or device). */
+  ENTRY_PER_INVITE: z.coerce.number().int().min(1).max(50).default(2),
+  /** Places on the way in the shared invite link leaves to personal links (at most a quarter of the room's). */
+  ENTRY_RESERVED: z.coerce.number().int().min(0).max(50).default(2),
   /** Requests one connection may make per second (a burst of this many, then RATE_LIMITED until the second is over). */
   SOCKET_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(120),
   /**

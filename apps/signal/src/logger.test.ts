@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, FIELD_MAX, REDACTED, REDACTED_KEYS, roomTag, type LogFields, type LogLevel } from './logger.js';
+import { derivedKey } from './auth/keys.js';
+import { createLogger, FIELD_MAX, REDACTED, REDACTED_KEYS, roomTag, setRoomTagKey, type LogFields, type LogLevel } from './logger.js';
 
 /** A logger at `level` whose lines are kept, raw. */
 function capture(level: LogLevel) {
@@ -128,9 +129,16 @@ describe('roomTag', () => {
     expect(roomTag(id)).toMatch(/^[0-9a-f]{8}$/);
     expect(roomTag(id)).toBe(roomTag(id));
     expect(roomTag(id)).not.toContain(id.slice(0, 4));
-    // Fixed values: the same room is the same tag across processes and releases.
-    expect(roomTag('')).toBe('811c9dc5');
-    expect(roomTag('a')).toBe('e40c292c');
+  });
+
+  it('is keyed: the same tag for the same key (every node with one TOKEN_SECRET), another for another key', () => {
+    const id = 'qM3v_Zx8c0-AbCdEfGhIjKl';
+    setRoomTagKey(derivedKey('a-secret-that-is-long-enough-for-the-test', 'log-tags'));
+    const first = roomTag(id);
+    setRoomTagKey(derivedKey('a-secret-that-is-long-enough-for-the-test', 'log-tags'));
+    expect(roomTag(id)).toBe(first);
+    setRoomTagKey(derivedKey('another-secret-long-enough-for-the-test', 'log-tags'));
+    expect(roomTag(id)).not.toBe(first);
   });
 
   it('tells rooms apart', () => {

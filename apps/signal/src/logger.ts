@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { pino, type DestinationStream } from 'pino';
 
 /**
@@ -109,12 +110,18 @@ export function createLogger(level: LogLevel, write?: (line: string) => void): L
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** Room ids are access secrets (the link admits): logs carry a short digest instead. */
+/** The key of room tags: random for this process until the server sets the one derived from TOKEN_SECRET. */
+let tagKey: Buffer = randomBytes(32);
+
+/** Key room tags with `key` (auth/keys.ts, purpose `log-tags`): the same on every node with the same secret. */
+export function setRoomTagKey(key: Buffer): void {
+  tagKey = key;
+}
+
+/**
+ * Room ids are access secrets (the link admits): logs carry a short keyed digest instead, so
+ * whoever reads the logs cannot check a guessed room id against them.
+ */
 export function roomTag(roomId: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < roomId.length; i++) {
-    h ^= roomId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0');
+  return createHmac('sha256', tagKey).update(roomId).digest('hex').slice(0, 8);
 }

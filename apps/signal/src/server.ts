@@ -1,21 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_MESSAGE_BYTES, type RoomCreationInfo } from '@group-room/shared';
+import type { RoomCreationInfo } from '@group-room/shared';
 import express from 'express';
 import { Server } from 'socket.io';
+import { derivedKey } from './auth/keys.js';
 import { LinkTokens } from './auth/link-tokens.js';
-import { clientAddress, RoomCreationGate } from './auth/room-creation.js';
+import { RoomCreationGate } from './auth/room-creation.js';
 import { Closers } from './closers.js';
 import { detectAnnouncedAddress, type Config } from './config.js';
+import { clientAddress, compileTrustProxy } from './http/client-address.js';
 import { healthRoutes } from './http/health.js';
-import { socketOriginCheck, strictTransport } from './http/security.js';
+import { noContentPolicy, securityHeaders, socketOriginCheck, strictTransport } from './http/security.js';
 import { mountWeb } from './http/web.js';
 import { LiveRooms } from './live/live-rooms.js';
 import { NodeLease } from './live/node-lease.js';
 import { SeatSweeper } from './live/seat-sweeper.js';
 import { ViewBatcher } from './live/view-batcher.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, setRoomTagKey, type Logger } from './logger.js';
 import { MediaTap } from './media/media-tap.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { Metrics } from './metrics/metrics.js';
@@ -24,8 +26,9 @@ import { LimitBackend, SocketsPerAddress } from './signaling/address-limits.js';
 import { Connection, type SignalIo } from './signaling/connection.js';
 import { requestTable } from './signaling/handlers/index.js';
 import { homeHandshake } from './signaling/home-handshake.js';
-import { mediaSetUpBurst, RequestLimits } from './signaling/request-limits.js';
-import { bindRequests } from './signaling/request-router.js';
+import { closeWhenIdle } from './signaling/idle-sockets.js';
+import { HandshakeLimit, mediaSetUpBurst, RequestLimits } from './signaling/request-limits.js';
+import { bindRequests, MESSAGE_HARD_CAP } from './signaling/request-router.js';
 import { createRoomStore } from './store/create-room-store.js';
 import type { RoomStore } from './store/room-store.js';
 
@@ -78,6 +81,8 @@ export async function startSignalServer(config: Config, options: StartOptions = 
 }
 
 async function start(config: Config, log: Logger, closers: Closers, step: (name: string) => Promise<void>): Promise<SignalServer> {
+  // Room tags in the log are keyed from TOKEN_SECRET: the same room has the same tag on every node.
+  setRoomTagKey(derivedKey(config.TOKEN_SECRET, 'log-tags'));
   const metrics = new Metrics();
   const store = await createRoomStore(config, log, () => metrics.redisFailed());
   closers.push('store', () => store.close());
@@ -157,14 +162,19 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
   const limits = await LimitBackend.open(config);
   closers.push('limits', () => limits.close());
   await step('limits');
-  const roomCreation = new RoomCreationGate(config, limits);
+  const roomCreation = new RoomCreationGate(config, limits, metrics);
+  metrics.watchAccessKeys(() => roomCreation.ceilingReached());
   const socketsPerAddress = new SocketsPerAddress(config.SOCKETS_PER_ADDRESS);
+  const handshakes = new HandshakeLimit({ perSecond: config.HANDSHAKES_PER_SECOND, burst: config.HANDSHAKE_BURST });
+  // Whose X-Forwarded-* are believed (TRUST_PROXY): the same for pages and for sockets.
+  const trustProxy = compileTrustProxy(config.TRUST_PROXY);
 
   const app = express();
   app.disable('x-powered-by');
-  // X-Forwarded-* (HTTPS, the client's address) are believed only from a proxy on this machine.
-  app.set('trust proxy', 'loopback');
-  app.use(strictTransport);
+  // X-Forwarded-* (HTTPS, the client's address) are believed only from the proxies in TRUST_PROXY.
+  app.set('trust proxy', trustProxy);
+  app.use(securityHeaders, strictTransport);
+  app.use(['/healthz', '/readyz', '/api'], noContentPolicy);
   app.use(healthRoutes(() => ({ draining, workers: pool.serving, lease: lease.valid() })));
   // The start page asks whether to show the access-key field.
   app.get('/api/room-creation', (_req, res) => {
@@ -177,7 +187,11 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
   const httpServer = createServer(app);
   const io: SignalIo = new Server(httpServer, {
     serveClient: false,
-    maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    // Every client speaks WebSocket only: no long-polling requests to hold open or parse.
+    transports: ['websocket'],
+    // A message a little over MAX_MESSAGE_BYTES still arrives, to be answered TOO_LARGE (see
+    // request-router.ts); past this hard cap the connection is closed without an answer.
+    maxHttpBufferSize: MESSAGE_HARD_CAP,
     allowRequest: socketOriginCheck(config.CORS_ORIGINS),
     ...(config.CORS_ORIGINS.length ? { cors: { origin: config.CORS_ORIGINS } } : {}),
   });
@@ -188,14 +202,21 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
   });
   // Draining: nobody new connects here; clients reconnect to the next process or another node.
   io.use((_socket, next) => next(draining ? new Error('This server is restarting') : undefined));
-  // One address holds at most SOCKETS_PER_ADDRESS sockets here; the place is taken before any
-  // await (first, so a flood of handshakes costs no Redis call).
+  // One address opens at most HANDSHAKE_BURST sockets at once here, then HANDSHAKES_PER_SECOND,
+  // and holds at most SOCKETS_PER_ADDRESS open; both are taken before any await (first, so a
+  // flood of handshakes costs no Redis call).
   io.use((socket, next) => {
-    const { handshake } = socket;
     if (socket.conn.readyState !== 'open') return next(new Error('Connection closed'));
-    const addressKey = limits.addressKey(clientAddress(handshake.address, handshake.headers['x-forwarded-for']));
+    const addressKey = limits.addressKey(clientAddress(socket.request, trustProxy));
+    if (!handshakes.take(addressKey)) {
+      metrics.handshakeRefused('rate');
+      return next(new Error('Too many new connections from your network: wait a moment'));
+    }
     const release = socketsPerAddress.take(addressKey);
-    if (!release) return next(new Error('Too many connections from your network'));
+    if (!release) {
+      metrics.handshakeRefused('sockets');
+      return next(new Error('Too many connections from your network'));
+    }
     socket.data.addressKey = addressKey;
     // Socket.IO drops a socket whose connection closed between its middleware and its
     // connect without a 'disconnect'; the connection's own close always comes.
@@ -212,6 +233,8 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
     bindRequests(socket, requestTable(connection, deps), log, requestLimits, metrics, () => batcher.sent());
     connections.add(connection.connectionId);
     socket.on('disconnect', () => connections.delete(connection.connectionId));
+    // A socket in no room is closed after IDLE_SOCKET_SECONDS: nobody holds sockets for nothing.
+    closeWhenIdle(socket, () => connection.entered !== undefined || connection.entering, config.IDLE_SOCKET_SECONDS * 1000);
   });
 
   await new Promise<void>((resolve, reject) => {

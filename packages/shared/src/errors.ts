@@ -8,6 +8,7 @@ export const ErrorCode = z.enum([
   'ROOM_FULL', // the room is at capacity
   'INVALID_STATE', // the request is valid but not now (e.g. media before joining)
   'RATE_LIMITED', // too many of these in a short time; try again shortly
+  'TOO_LARGE', // the message is over MAX_MESSAGE_BYTES; the server closes the connection after this answer
   'UNAVAILABLE', // the room's store cannot be reached (or answered too late) or the room is too busy now; try again shortly
   'INTERNAL', // our fault; details are in the server log, never in the reply
 ]);

@@ -1,6 +1,7 @@
 import { ProtocolFailure } from '@group-room/shared';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { derivedKey } from './keys.js';
 import { LinkTokens } from './link-tokens.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256';
@@ -38,7 +39,7 @@ function forge(claims: Record<string, unknown>, options: { audience?: string; al
     .setAudience(options.audience ?? 'group-room')
     .setIssuedAt()
     .setExpirationTime(Math.floor((options.expiresAt ?? later()) / 1000))
-    .sign(new TextEncoder().encode(options.secret ?? SECRET));
+    .sign(derivedKey(options.secret ?? SECRET, 'link-tokens'));
 }
 
 describe('LinkTokens', () => {
@@ -165,7 +166,7 @@ describe('LinkTokens', () => {
       const noExpiry = await new SignJWT({ room: ROOM, role: 'facilitator' })
         .setProtectedHeader({ alg: 'HS256' })
         .setAudience('group-room')
-        .sign(new TextEncoder().encode(SECRET));
+        .sign(derivedKey(SECRET, 'link-tokens'));
       await refusal(tokens.verify(noExpiry, ROOM));
     });
 

@@ -1,7 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { ProtocolFailure } from '@group-room/shared';
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { SEAT_GONE } from '../room/seats.js';
+import { derivedKey } from './keys.js';
 
 const AUDIENCE = 'group-room';
 const SEAT_AUDIENCE = 'group-room:seat';
@@ -32,8 +33,9 @@ export class LinkTokens {
   readonly #key: Uint8Array;
 
   constructor(secret?: string) {
-    // Without a configured secret, links are valid for this process only (fine in memory mode).
-    this.#key = secret ? new TextEncoder().encode(secret) : randomBytes(32);
+    // Its own key, derived from the secret (see keys.ts). Without a configured secret, links
+    // are valid for this process only (fine in memory mode).
+    this.#key = derivedKey(secret, 'link-tokens');
   }
 
   sign(grant: LinkRequest, expiresAt: number): Promise<string> {

@@ -29,6 +29,8 @@ export class Metrics {
   readonly #refused: Counter<'code'>;
   readonly #resumes: Counter<'outcome'>;
   readonly #redisErrors: Counter;
+  readonly #wrongAccessKeys: Counter;
+  readonly #handshakesRefused: Counter<'reason'>;
 
   constructor() {
     const registers = [this.registry];
@@ -50,6 +52,17 @@ export class Metrics {
     this.#refused = new Counter({ name: 'group_room_requests_refused_total', help: 'Requests answered with an error, by code', labelNames: ['code'], registers });
     this.#resumes = new Counter({ name: 'group_room_resumes_total', help: 'Seats taken back after a drop or a reload, by outcome', labelNames: ['outcome'], registers });
     this.#redisErrors = new Counter({ name: 'group_room_redis_errors_total', help: 'Redis calls that failed (unreachable, timed out, refused)', registers });
+    this.#wrongAccessKeys = new Counter({
+      name: 'group_room_access_key_wrong_total',
+      help: 'Wrong (or missing) facilitator access keys tried on this node',
+      registers,
+    });
+    this.#handshakesRefused = new Counter({
+      name: 'group_room_handshakes_refused_total',
+      help: 'Socket handshakes refused before any other work, by reason (rate: too many per second from one address; sockets: too many open from one address)',
+      labelNames: ['reason'],
+      registers,
+    });
   }
 
   /** Gauges read from `sources` at each scrape (nothing is kept between scrapes). */
@@ -134,5 +147,29 @@ export class Metrics {
 
   redisFailed(): void {
     this.#redisErrors.inc();
+  }
+
+  wrongAccessKey(): void {
+    this.#wrongAccessKeys.inc();
+  }
+
+  handshakeRefused(reason: 'rate' | 'sockets'): void {
+    this.#handshakesRefused.inc({ reason });
+  }
+
+  /**
+   * Whether the deployment-wide ceiling on wrong access keys is reached, read at each scrape
+   * (from Redis with several nodes): 1 means someone is guessing the key from many addresses,
+   * and only facilitators known from earlier sessions can create sessions until the hour is over.
+   */
+  watchAccessKeys(ceilingReached: () => Promise<boolean>): void {
+    new Gauge({
+      name: 'group_room_access_key_ceiling_reached',
+      help: '1 while the deployment has had ACCESS_KEY_GUESSES_PER_HOUR wrong facilitator access keys this hour (only known facilitators may try then)',
+      registers: [this.registry],
+      async collect() {
+        this.set((await ceilingReached().catch(() => false)) ? 1 : 0);
+      },
+    });
   }
 }

@@ -1,7 +1,9 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRedis, RLWrapperTimeouts, type RateLimiterRes } from 'rate-limiter-flexible';
 import { createClient, type RedisClientType } from 'redis';
+import { derivedKey } from '../auth/keys.js';
 import type { Config } from '../config.js';
+import { addressGroup } from '../http/client-address.js';
 import type { Release } from './request-limits.js';
 
 /*
@@ -15,6 +17,27 @@ import type { Release } from './request-limits.js';
 export interface WindowLimiter {
   consume(key: string): Promise<RateLimiterRes>;
   get(key: string): Promise<RateLimiterRes | null>;
+  /** Set `key`'s count to `points` for a new window of `seconds`. */
+  set(key: string, points: number, seconds: number): Promise<RateLimiterRes>;
+}
+
+/** Keys remembered for a while (each `remember` starts the while again), where the limits are kept. */
+export class KeyMemory {
+  readonly #limiter: WindowLimiter;
+  readonly #seconds: number;
+
+  constructor(limiter: WindowLimiter, seconds: number) {
+    this.#limiter = limiter;
+    this.#seconds = seconds;
+  }
+
+  async remember(key: string): Promise<void> {
+    await this.#limiter.set(key, 1, this.#seconds);
+  }
+
+  async knows(key: string): Promise<boolean> {
+    return (await this.#limiter.get(key)) !== null;
+  }
 }
 
 /** Past this, a limiter that cannot reach Redis counts in this process instead. */
@@ -33,7 +56,7 @@ export class LimitBackend {
   }
 
   static async open(config: Pick<Config, 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'TOKEN_SECRET'>): Promise<LimitBackend> {
-    const secret = config.TOKEN_SECRET ? Buffer.from(config.TOKEN_SECRET) : randomBytes(32);
+    const secret = derivedKey(config.TOKEN_SECRET, 'address-digests');
     if (!config.REDIS_URL) return new LimitBackend(undefined, config.REDIS_KEY_PREFIX, secret);
     const client: RedisClientType = createClient({
       url: config.REDIS_URL,
@@ -48,10 +71,11 @@ export class LimitBackend {
 
   /**
    * The key that stands for a client address: a keyed digest, so no address is ever stored
-   * (in Redis or a heap dump) as it is, and the same on every node (TOKEN_SECRET).
+   * (in Redis or a heap dump) as it is, and the same on every node (TOKEN_SECRET). An IPv6
+   * address stands for its /64 (see addressGroup).
    */
   addressKey(address: string): string {
-    return createHmac('sha256', this.#secret).update(address).digest('base64url').slice(0, 22);
+    return createHmac('sha256', this.#secret).update(addressGroup(address)).digest('base64url').slice(0, 22);
   }
 
   /** `points` per `durationSeconds` per key, counted in Redis when there is one. */
@@ -68,6 +92,11 @@ export class LimitBackend {
       insuranceLimiter: local,
     });
     return new RLWrapperTimeouts({ limiter: shared, timeoutMs: REDIS_LIMIT_TIMEOUT_MS });
+  }
+
+  /** Keys remembered for `seconds` from the last time, in Redis when there is one. */
+  memory(name: string, seconds: number): KeyMemory {
+    return new KeyMemory(this.limiter(name, 1, seconds), seconds);
   }
 
   async close(): Promise<void> {

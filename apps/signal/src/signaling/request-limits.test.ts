@@ -1,6 +1,6 @@
 import { ProtocolFailure } from '@group-room/shared';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InFlight, KeysReadyLimit, mediaSetUpBurst, RELAY_BURST, RELAY_PER_SECOND, RelayLimit, RequestLimits, SignalLimit } from './request-limits.js';
+import { HandshakeLimit, InFlight, KeysReadyLimit, mediaSetUpBurst, RELAY_BURST, RELAY_PER_SECOND, RelayLimit, RequestLimits, SignalLimit } from './request-limits.js';
 
 /** How a promise settled: 'ok', or the code of the ProtocolFailure it rejected with. */
 async function outcome(promise: Promise<unknown>): Promise<string> {
@@ -162,5 +162,25 @@ describe('KeysReadyLimit', () => {
     await vi.advanceTimersByTimeAsync(2000);
     expect(await outcomes([take(), take()])).toEqual(['ok', 'RATE_LIMITED']);
     expect(await outcome(limit.take('room', 'bea'))).toBe('ok');
+  });
+});
+
+describe('HandshakeLimit', () => {
+  it('lets a burst through, then the steady rate, per address; full buckets are forgotten', () => {
+    let now = 0;
+    const limit = new HandshakeLimit({ perSecond: 10, burst: 30 }, () => now);
+    const taken = (key: string, n: number) => Array.from({ length: n }, () => limit.take(key)).filter(Boolean).length;
+    expect(taken('a', 40)).toBe(30);
+    expect(taken('b', 5)).toBe(5); // another address is counted on its own
+    now += 500;
+    expect(taken('a', 10)).toBe(5);
+    now += 100;
+    expect(taken('a', 10)).toBe(1);
+    now += 10_000;
+    expect(taken('a', 40)).toBe(30);
+    // Once both have filled up again (3 s), nothing of either is held.
+    now += 3_500;
+    limit.take('c');
+    expect(limit.size).toBe(1);
   });
 });

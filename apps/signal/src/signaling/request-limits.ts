@@ -158,3 +158,51 @@ export class KeysReadyLimit {
     return consume(this.#limiter, `${roomId}/${memberId}`, 'Too many key frame requests: wait a moment');
   }
 }
+
+/**
+ * New sockets per address on this node: a burst, then a steady rate (a token bucket per
+ * address key). Taken synchronously as a handshake arrives, before anything else is done for
+ * it, and kept in memory: a flood of handshakes costs no Redis call. A bucket that has filled
+ * up again is forgotten, so only addresses seen in the last few seconds are held.
+ */
+export class HandshakeLimit {
+  readonly #perSecond: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  #prunedAt: number;
+
+  constructor(options: { perSecond: number; burst: number }, now: () => number = () => performance.now()) {
+    this.#perSecond = options.perSecond;
+    this.#burst = Math.max(1, options.burst);
+    this.#now = now;
+    this.#prunedAt = now();
+  }
+
+  /** Addresses held now (tests: the map does not grow for ever). */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /** Take one handshake for `key`: false when its bucket is empty. */
+  take(key: string): boolean {
+    const now = this.#now();
+    this.#prune(now);
+    const bucket = this.#buckets.get(key);
+    const tokens = bucket ? this.#level(bucket, now) : this.#burst;
+    if (tokens < 1) return false;
+    this.#buckets.set(key, { tokens: tokens - 1, at: now });
+    return true;
+  }
+
+  #level(bucket: { tokens: number; at: number }, now: number): number {
+    return Math.min(this.#burst, bucket.tokens + ((now - bucket.at) / 1000) * this.#perSecond);
+  }
+
+  /** Once per refill time, forget the buckets that are full again. */
+  #prune(now: number): void {
+    if (now - this.#prunedAt < (this.#burst / this.#perSecond) * 1000) return;
+    this.#prunedAt = now;
+    for (const [key, bucket] of this.#buckets) if (this.#level(bucket, now) >= this.#burst) this.#buckets.delete(key);
+  }
+}

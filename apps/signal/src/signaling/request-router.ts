@@ -1,4 +1,5 @@
 import {
+  MAX_MESSAGE_BYTES,
   ProtocolFailure,
   requestNames,
   requests,
@@ -25,6 +26,18 @@ export type ServedRequests = Partial<RequestHandlers>;
 type Ack = (result: Result<unknown>) => void;
 
 /**
+ * The most a message may be before the connection is closed without an answer (Socket.IO's
+ * maxHttpBufferSize). Between MAX_MESSAGE_BYTES and this, a request is answered TOO_LARGE
+ * first, so the client knows what happened.
+ */
+export const MESSAGE_HARD_CAP = 4 * MAX_MESSAGE_BYTES;
+
+const tooLarge = (): Result<unknown> => ({ ok: false, error: { code: 'TOO_LARGE', message: `Messages may be at most ${MAX_MESSAGE_BYTES / 1024} KiB` } });
+
+/** A request's size on the wire, near enough: its arguments as JSON (Socket.IO's encoding). */
+const messageBytes = (args: readonly unknown[]): number => Buffer.byteLength(JSON.stringify(args) ?? '');
+
+/**
  * The socket edge: every request is let in by the connection's limits (or refused with
  * RATE_LIMITED before anything is done), parsed with its schema, handled, and answered with a
  * typed result or error. Nothing thrown by a handler escapes to crash the process.
@@ -41,9 +54,33 @@ export function bindRequests(
 ): void {
   const known = new Set<string>(requestNames);
 
+  /*
+   * Sizes are measured from the raw packets as they arrive (cheap), and a request is measured
+   * itself only once a packet over the limit was seen on this connection: normal traffic costs
+   * nothing more. The oversized request is answered TOO_LARGE and the connection closed.
+   */
+  let oversized = false;
+  socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
+    const { data } = packet;
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : Buffer.isBuffer(data) ? data.length : 0;
+    if (packet.type === 'message' && bytes > MAX_MESSAGE_BYTES) oversized = true;
+  });
+  /** Whether this message is over the limit: then it is answered (if it can be) and the connection closed. */
+  const refusedForSize = (args: unknown[], ack: unknown): boolean => {
+    if (!oversized || messageBytes(typeof ack === 'function' ? args.slice(0, -1) : args) <= MAX_MESSAGE_BYTES) return false;
+    if (typeof ack === 'function') (ack as Ack)(tooLarge());
+    // The answer is written before the close (the engine sends what it holds first).
+    socket.disconnect(true);
+    return true;
+  };
+
   for (const name of requestNames) {
     socket.on(name, async (...args: unknown[]) => {
       const ack = args.at(-1);
+      if (refusedForSize(args, ack)) {
+        metrics?.answered(name, 0, 'TOO_LARGE');
+        return;
+      }
       if (typeof ack !== 'function') return; // nobody to answer; ignore rather than act blind
       const arrived = performance.now();
       const reply = (result: Result<unknown>) => {
@@ -79,6 +116,7 @@ export function bindRequests(
   socket.onAny((event: string, ...args: unknown[]) => {
     if (known.has(event)) return;
     const ack = args.at(-1);
+    if (refusedForSize([event, ...args], ack)) return;
     if (typeof ack === 'function') {
       (ack as Ack)({ ok: false, error: { code: 'BAD_REQUEST', message: 'Unknown request' } });
     }
