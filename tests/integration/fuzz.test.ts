@@ -136,6 +136,8 @@ function arbitraries(ctx: Context) {
         return fc.record({ roomId, token: fc.oneof(fc.constantFrom(...ctx.otherTokens), fc.string({ minLength: 16, maxLength: 80 })), displayName: fc.oneof(fc.string({ maxLength: 40 }), strange) });
       case 'room:resume':
         return fc.record({ roomId, credential: fc.oneof(fc.constantFrom(...ctx.replayed), fc.string({ minLength: 16, maxLength: 80 })) });
+      case 'room:confirmResume':
+        return fc.record({ credential: fc.oneof(fc.constantFrom(...ctx.replayed), fc.string({ minLength: 16, maxLength: 80 })) });
       case 'transport:create':
         return fc.record({ direction: fc.oneof(fc.constantFrom('send', 'recv'), strange) });
       case 'transport:connect':

@@ -216,6 +216,35 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'online');
   });
 
+  it('once the page confirms the credential a resume answered with, the one it resumed with is refused, even while the seat is away', async () => {
+    const room = await openRoom(t.server);
+    const fac = room.facilitator;
+    const mo = await admittedMember(t.server, room, fac, 'Mo'); // holds credential A
+    const away = (v: RoomView) => member(v, mo.id)?.connection === 'reconnecting';
+    await drop(t.server, mo);
+    await viewWhere(fac, away);
+    const b = await resume(t.server, mo); // answered with B
+    await ok(b.socket, 'room:confirmResume', { credential: b.resume.credential });
+
+    // Confirmations are the seat's own, with its current credential, on the connection holding it.
+    const state = await t.server.store.get(room.roomId);
+    const stranger = await connect(t.server);
+    expectError(await request(stranger, 'room:confirmResume', { credential: b.resume.credential }), 'INVALID_STATE');
+    expectError(await request(b.socket, 'room:confirmResume', { credential: mo.resume.credential }), 'FORBIDDEN');
+    expectError(await request(b.socket, 'room:confirmResume', { credential: fac.resume.credential }), 'FORBIDDEN');
+    expectError(await request(fac.socket, 'room:confirmResume', { credential: b.resume.credential }), 'FORBIDDEN');
+    expectError(await rawRequest(b.socket, 'room:confirmResume', { credential: b.resume.credential, memberId: fac.id }), 'BAD_REQUEST');
+    expect(await t.server.store.get(room.roomId)).toEqual(state);
+
+    // Away again: A (copied or stolen before) is refused, B takes the seat back.
+    await drop(t.server, b);
+    await viewWhere(fac, away);
+    expectError(await request(stranger, 'room:resume', { roomId: room.roomId, credential: mo.resume.credential }), 'FORBIDDEN');
+    const back = await resume(t.server, b);
+    expect(back.id).toBe(mo.id);
+    await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'online');
+  });
+
   it('a resume while the old socket is still connected takes the seat over: the old one is told and gets nothing more', async () => {
     const room = await openRoom(t.server);
     const fac = room.facilitator;

@@ -13,6 +13,7 @@ import { Announcer, useAnnounce } from './Announcer';
 import { EndScreen } from './EndScreen';
 import { EntryForm } from './EntryForm';
 import { InRoom } from './InRoom';
+import { OpenElsewhereScreen } from './OpenElsewhereScreen';
 import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { ReconnectingBanner, reconnectingText } from './ReconnectingBanner';
 import { ReturningScreen } from './ReturningScreen';
@@ -132,7 +133,7 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
 
   // A dropped connection and its return are said too; the entry form's notice (a seat not kept) as well.
   const wasConnection = useRef(room.connection);
-  const inSession = room.status !== 'idle' && room.status !== 'entering' && !isOver(room.status);
+  const inSession = room.status !== 'idle' && room.status !== 'entering' && room.status !== 'elsewhere' && !isOver(room.status);
   useEffect(() => {
     const before = wasConnection.current;
     wasConnection.current = room.connection;
@@ -163,6 +164,9 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
       ) : (
         <IncompleteLinkCard />
       );
+      break;
+    case 'elsewhere':
+      screen = <OpenElsewhereScreen notice={room.notice} onContinue={() => client.continueHere()} />;
       break;
     case 'agreement':
     case 'reacknowledge':

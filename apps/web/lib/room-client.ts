@@ -16,6 +16,7 @@ export { initialSnapshot, type ConnectionStatus, type EndReason, type ReconnectC
 
 const LOST_SEAT = 'Your earlier place in this session was not kept. You can enter again.';
 const NOT_RESTORED = 'The connection to the session could not be restored. Check your internet connection, then try again.';
+const STILL_ELSEWHERE = 'The session is still open in another tab. Close that tab first, or carry on there.';
 
 /**
  * One person's connection to a room: where they are (entering, waiting, in the room, out of
@@ -196,10 +197,32 @@ export class RoomClient {
     }
   }
 
-  /** After a reload: take this tab's seat back before anything else is shown. */
+  /**
+   * After a reload: take this tab's seat back before anything else is shown, unless another
+   * tab holds it (this tab is a copy of it: see SeatKeeper.takeBack).
+   */
   #returnToSeat(): void {
     if (!this.#seats.held) return;
-    this.#seats.takeBack(this.#connect());
+    void this.#takeBack();
+  }
+
+  /** `again`: the person asked to carry on here, and the other tab still holds the seat. */
+  async #takeBack(again = false): Promise<void> {
+    const taking = await this.#seats.takeBack(() => this.#connect());
+    // Left meanwhile (the page went away): nothing more to show.
+    if (taking || this.#phase !== 'entering') return;
+    this.#phase = 'elsewhere';
+    this.devices.release();
+    this.#update({ connection: 'online', returning: false, notice: again ? STILL_ELSEWHERE : undefined });
+  }
+
+  /** Another tab held this tab's seat: carry on here (if that tab has been closed meanwhile). */
+  continueHere(): void {
+    if (this.#phase !== 'elsewhere') return;
+    this.#phase = 'entering';
+    this.#update({ connection: 'reconnecting', returning: true, notice: undefined });
+    void this.devices.open();
+    void this.#takeBack(true);
   }
 
   #connect(): SignalClient {
@@ -344,6 +367,7 @@ export class RoomClient {
   dispose(): void {
     clearTimeout(this.#detachTimer);
     this.#detachTimer = undefined;
+    this.#seats.close();
     const signal = this.#signal;
     if (signal?.seated) void signal.request('room:leave', {}).catch(() => undefined);
     if (this.#phase === 'entering' || this.#phase === 'in') this.#end('left');

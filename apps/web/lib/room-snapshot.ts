@@ -20,6 +20,8 @@ export interface RemotePeer extends MemberSummary {
  * `main[data-status]` (the browser tests wait on it):
  * - `idle`: the entry form (name, "somewhere private").
  * - `entering`: `room:enter` is in flight, or (after a reload) `room:resume` (see `returning`).
+ * - `elsewhere`: after a reload, another tab of this browser holds this tab's kept seat (this
+ *   tab is a copy of it): this one does not take the seat from it.
  * - `agreement`: a member reading the group agreement before the waiting room.
  * - `waiting`: a member who accepted the agreement, waiting to be let in (no names, no media).
  * - `connecting`: admitted; camera, microphone and transports are being set up (or set up again).
@@ -34,6 +36,7 @@ export interface RemotePeer extends MemberSummary {
 export type RoomStatus =
   | 'idle'
   | 'entering'
+  | 'elsewhere'
   | 'agreement'
   | 'waiting'
   | 'connecting'
@@ -109,7 +112,7 @@ export const initialSnapshot: RoomSnapshot = {
 };
 
 /** Where the client is, before the view says more (`in`: entered or resumed). */
-export type Phase = 'idle' | 'entering' | 'in' | 'left' | 'ended' | 'error';
+export type Phase = 'idle' | 'entering' | 'elsewhere' | 'in' | 'left' | 'ended' | 'error';
 
 export function roomStatus(phase: Phase, view: RoomView | undefined, mediaReady: boolean): RoomStatus {
   if (phase !== 'in') return phase;

@@ -3,6 +3,7 @@ import { describeError as describe } from './describe-error';
 import { resumeOutcome, resumeRetryDelay } from './reconnect';
 import type { ReconnectCause } from './room-snapshot';
 import { forgetSeat, keepSeat, keptSeat } from './seat';
+import { newTabId, SeatTabs, type HeldSeat } from './seat-tabs';
 import type { SignalClient } from './signal-client';
 
 /** What keeping the seat needs from the room's connection, and what it tells it. */
@@ -45,13 +46,26 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * sessionStorage (lib/seat). When the connection drops, socket.io reconnects by itself (or we
  * do, when the server closed it or refused us) and each new connection asks `room:resume`
  * (retrying with backoff while the server is unavailable) until the seat is back or the grace
- * period is over. A reload takes the seat back the same way.
+ * period is over. Each resume answers with a new credential: once it is stored, the page
+ * confirms it (`room:confirmResume`) and the one before stops working. A reload takes the seat
+ * back the same way, unless another tab of this browser holds it (this one is a copy of it:
+ * see seat-tabs).
  */
 export class SeatKeeper {
   readonly #roomId: string;
   readonly #host: SeatHost;
   /** The resume credential to use next (also in sessionStorage); single-use, replaced by each resume. */
   #seat: SeatResume | undefined;
+  /**
+   * A copied tab's credential, kept in memory only while the tab it was copied from holds the
+   * seat: taken back (takeBack) if this person carries on here once that tab is closed.
+   */
+  #spare: SeatResume | undefined;
+  /** This tab's id, kept with the credential; a copied tab starts with its original's. */
+  #tabId: string;
+  readonly #tabs: SeatTabs;
+  /** While this page asks whether another tab holds its kept seat, it does not answer for it itself. */
+  #asking = false;
   /** From a drop (or a reload) until the seat is taken back on a new connection. */
   #reconnecting = false;
   /** The connection a resume is running on (one at a time: a credential is good once). */
@@ -62,12 +76,21 @@ export class SeatKeeper {
   constructor(roomId: string, host: SeatHost) {
     this.#roomId = roomId;
     this.#host = host;
-    const seat = keptSeat(roomId);
-    if (seat) {
-      // A reload: the seat is to be taken back (takeBack) instead of entering again.
+    const kept = keptSeat(roomId);
+    this.#tabId = kept?.tabId ?? newTabId();
+    if (kept) {
+      // A reload (or a copied tab): the seat is to be taken back (takeBack) instead of entering again.
+      const { tabId: _tabId, ...seat } = kept;
       this.#seat = seat;
       this.#reconnecting = true;
     }
+    this.#tabs = new SeatTabs(roomId, () => this.#heldHere());
+  }
+
+  /** What this tab holds (or is taking back), for another tab that asks. */
+  #heldHere(): HeldSeat | undefined {
+    if (!this.#seat || this.#asking) return undefined;
+    return { tabId: this.#tabId, memberId: this.#seat.memberId };
   }
 
   /** Whether there is a seat to take back. */
@@ -82,7 +105,8 @@ export class SeatKeeper {
   /** Keep the latest credential, here and in the tab's storage. */
   keep(seat: SeatResume): void {
     this.#seat = seat;
-    keepSeat(this.#roomId, seat);
+    this.#spare = undefined;
+    keepSeat(this.#roomId, { ...seat, tabId: this.#tabId });
   }
 
   /** Out of the room: forget the seat and stop waiting for it. */
@@ -91,15 +115,54 @@ export class SeatKeeper {
     clearTimeout(this.#drainTimer);
     this.#resuming = undefined;
     this.#seat = undefined;
+    this.#spare = undefined;
     forgetSeat(this.#roomId);
     this.#reconnecting = false;
   }
 
-  /** After a reload: take the kept seat back on this new connection. */
-  takeBack(signal: SignalClient): void {
+  /** The page is going away: stop answering the other tabs. */
+  close(): void {
+    this.#tabs.close();
+  }
+
+  /**
+   * After a reload: take the kept seat back on a new connection (`connect`), unless another
+   * live tab of this browser holds it: this tab is then a copy of that one (a browser's
+   * "Duplicate tab" copies sessionStorage), and resuming would take the seat from it. A copy
+   * stands down instead: the copied credential leaves this tab's storage (a reload here finds
+   * none) and stays in memory, for another `takeBack` once the other tab is closed. Resolves
+   * true once the resume has started, false when another tab holds the seat (or there is none).
+   */
+  async takeBack(connect: () => SignalClient): Promise<boolean> {
+    const seat = this.#seat ?? this.#spare;
+    if (!seat) return false;
+    this.#asking = true;
+    let elsewhere: boolean;
+    try {
+      elsewhere = await this.#tabs.heldElsewhere({ tabId: this.#tabId, memberId: seat.memberId });
+    } finally {
+      this.#asking = false;
+    }
+    // Let go of meanwhile (the page left, or the seat was released): nothing to take back.
+    if (seat !== (this.#seat ?? this.#spare)) return false;
+    if (elsewhere) {
+      this.#seat = undefined;
+      this.#spare = seat;
+      this.#reconnecting = false;
+      forgetSeat(this.#roomId);
+      // Not the tab that kept it: should it carry on here later, it does so as a tab of its own.
+      this.#tabId = newTabId();
+      return false;
+    }
+    this.#seat = seat;
+    this.#spare = undefined;
+    this.#reconnecting = true;
+    keepSeat(this.#roomId, { ...seat, tabId: this.#tabId });
+    const signal = connect();
     this.#startGrace();
     // Asks as soon as the socket is connected (the 'connect' listener asks too; only one runs).
     void this.#resume(signal);
+    return true;
   }
 
   /** Follow a new connection's drops and reconnections. */
@@ -209,6 +272,10 @@ export class SeatKeeper {
     clearTimeout(this.#graceTimer);
     clearTimeout(this.#drainTimer);
     signal.seat();
+    // Stored: the credential this page resumed with may stop working now (a copy of it, or one
+    // read from this tab, no longer takes the seat). Unconfirmed, it stays good while the seat
+    // is away, so a lost confirmation costs nothing.
+    void signal.request('room:confirmResume', { credential: seat.credential }).catch(() => undefined);
     this.#reconnecting = false;
     this.#host.resumed(signal, view);
   }

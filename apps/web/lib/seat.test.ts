@@ -28,10 +28,13 @@ describe('the seat kept in this tab', () => {
     expect(storage.items.size).toBe(0);
   });
 
-  it('holds nothing but the credential, the member id and the grace period', () => {
+  it('holds nothing but the credential, the member id, the grace period and the tab id', () => {
     const storage = memoryStorage();
     keepSeat('room-a', seat, storage);
     expect(JSON.parse([...storage.items.values()][0] ?? '{}')).toEqual(seat);
+    keepSeat('room-a', { ...seat, tabId: 'tab-1' }, storage);
+    expect(JSON.parse([...storage.items.values()][0] ?? '{}')).toEqual({ ...seat, tabId: 'tab-1' });
+    expect(keptSeat('room-a', storage)).toEqual({ ...seat, tabId: 'tab-1' });
   });
 
   it('reads a damaged entry, or no storage at all, as no seat', () => {

@@ -2,9 +2,13 @@ import { SeatResume } from '@group-room/shared';
 
 /*
  * This tab's seat in a room: the resume credential `room:enter` and `room:resume` answer with,
- * kept in sessionStorage so a reload (or a dropped connection) takes the same place back. It
- * lives and dies with the tab; nothing else about the person is kept here.
+ * kept in sessionStorage so a reload (or a dropped connection) takes the same place back, with
+ * the id of the tab that kept it (a copied tab finds it in its copy: see seat-tabs). It lives
+ * and dies with the tab; nothing else about the person is kept here.
  */
+
+/** A kept seat: its resume credential, and the id of the tab that kept it (if one was kept with it). */
+export type KeptSeat = SeatResume & { tabId?: string };
 
 /** The part of Storage used here, so tests can pass a stand-in. */
 export type SeatStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
@@ -20,19 +24,22 @@ function sessionStore(): SeatStorage | null {
 }
 
 /** The seat this tab kept for the room, if any (a damaged entry counts as none). */
-export function keptSeat(roomId: string, storage: SeatStorage | null = sessionStore()): SeatResume | null {
+export function keptSeat(roomId: string, storage: SeatStorage | null = sessionStore()): KeptSeat | null {
   try {
     const raw = storage?.getItem(seatKey(roomId));
     if (!raw) return null;
-    const parsed = SeatResume.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : null;
+    const json: unknown = JSON.parse(raw);
+    const parsed = SeatResume.safeParse(json);
+    if (!parsed.success) return null;
+    const tabId = (json as { tabId?: unknown }).tabId;
+    return typeof tabId === 'string' && tabId.length <= 64 ? { ...parsed.data, tabId } : parsed.data;
   } catch {
     return null;
   }
 }
 
-/** Keep the latest credential: each one is good for a single resume. */
-export function keepSeat(roomId: string, seat: SeatResume, storage: SeatStorage | null = sessionStore()): void {
+/** Keep the latest credential (each one is good for a single resume), and this tab's id with it. */
+export function keepSeat(roomId: string, seat: KeptSeat, storage: SeatStorage | null = sessionStore()): void {
   try {
     storage?.setItem(seatKey(roomId), JSON.stringify(seat));
   } catch {

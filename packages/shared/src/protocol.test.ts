@@ -110,6 +110,14 @@ const valid: { [K in RequestName]: Fixture } = {
       ['credential', 't'.repeat(2049)],
     ],
   },
+  'room:confirmResume': {
+    payload: { credential: token },
+    wrong: [
+      ['credential', 42],
+      ['credential', 'too-short'],
+    ],
+    oversized: [['credential', 't'.repeat(2049)]],
+  },
   'room:leave': { payload: {} },
   'room:command': {
     payload: { command: { type: 'member.admit', memberId: 'm1' } },
@@ -247,6 +255,7 @@ describe('request schemas', () => {
       'room:create',
       'room:enter',
       'room:resume',
+      'room:confirmResume',
       'room:leave',
       'room:command',
       'invite:create',
@@ -395,7 +404,7 @@ describe('request schemas', () => {
       expect(requests[name].response.safeParse({ view: views.waiting, resume: { ...resume, credential: 'short' } }).success).toBe(false);
       expect(requests[name].response.safeParse({}).success).toBe(false);
     }
-    for (const name of ['room:leave', 'room:command'] as const) {
+    for (const name of ['room:confirmResume', 'room:leave', 'room:command'] as const) {
       expect(requests[name].response.safeParse({}).success).toBe(true);
       expect(requests[name].response.safeParse({ extra: 1 }).success).toBe(false);
     }
@@ -521,6 +530,7 @@ const validCommands: { [T in CommandType]: Omit<Fixture, 'payload'> & { command:
   },
   'room.setAutoAdmit': { command: { type: 'room.setAutoAdmit', enabled: true }, wrong: [['enabled', 1]] },
   'room.setLocked': { command: { type: 'room.setLocked', locked: false }, wrong: [['locked', 'true']] },
+  'lobby.clear': { command: { type: 'lobby.clear', waiting: false }, wrong: [['waiting', 'true']] },
   'session.end': { command: { type: 'session.end' } },
   'floor.setMode': {
     command: { type: 'floor.setMode', mode: 'hands' },
@@ -632,6 +642,7 @@ describe('Command', () => {
       'member.setRole',
       'room.setAutoAdmit',
       'room.setLocked',
+      'lobby.clear',
       'session.end',
       'floor.setMode',
       'floor.grant',

@@ -39,12 +39,21 @@ export const requests = {
         accessKey: z.string().min(1).max(200).optional(),
       })
       .strict(),
-    /** `inviteId`: the shared invite link's id, from which the facilitator's browser derives its secret. */
-    response: z.object({ roomId: RoomId, facilitatorToken: LinkToken, inviteToken: LinkToken, inviteId: EntityId }),
+    /**
+     * `inviteId`: the shared invite link's id, from which the facilitator's browser derives its secret.
+     * `ownerKey`: what makes its holder the session's owner (see `room:enter`); the creator's
+     * browser keeps it and never puts it in a link.
+     */
+    response: z.object({ roomId: RoomId, facilitatorToken: LinkToken, inviteToken: LinkToken, inviteId: EntityId, ownerKey: LinkToken }),
   },
-  /** Enter with a link's token. Members start at the agreement, facilitators in the room. */
+  /**
+   * Enter with a link's token. Members start at the agreement, facilitators in the room.
+   * `ownerKey` (with a facilitator link of the room, of any generation): the seat is the
+   * owner's, whom nobody who came in by a link can remove, mute, lock out or end on. An owner
+   * key that is not valid for this room is refused (FORBIDDEN), never ignored.
+   */
   'room:enter': {
-    request: z.object({ roomId: RoomId, token: LinkToken, displayName: DisplayName }).strict(),
+    request: z.object({ roomId: RoomId, token: LinkToken, displayName: DisplayName, ownerKey: LinkToken.optional() }).strict(),
     response: z.object({ view: RoomView, resume: SeatResume }),
   },
   /**
@@ -55,6 +64,16 @@ export const requests = {
   'room:resume': {
     request: z.object({ roomId: RoomId, credential: LinkToken }).strict(),
     response: z.object({ view: RoomView, resume: SeatResume }),
+  },
+  /**
+   * The page has stored the credential its last resume answered with: from now on the one it
+   * resumed with is refused (until then it stays good while the seat is away, in case that
+   * answer was lost). Only on the connection holding the seat, with the seat's current
+   * credential: FORBIDDEN otherwise, changing nothing.
+   */
+  'room:confirmResume': {
+    request: z.object({ credential: LinkToken }).strict(),
+    response: Empty,
   },
   'room:leave': {
     request: Empty,
@@ -71,8 +90,10 @@ export const requests = {
     response: z.object({ inviteToken: LinkToken, inviteId: EntityId }),
   },
   /**
-   * The facilitator (not a cofacilitator) replaces the facilitator link: every older one stops
-   * working at once, people inside keep their seats. Answers the new link's token.
+   * The owner or a facilitator who came in by the facilitator link (not a co-facilitator)
+   * replaces the facilitator link: every older one stops working at once, and every facilitator
+   * inside who came in by an older one is let go (room:ended 'removed'), but for the owner and
+   * whoever replaced it. Members and co-facilitators keep their seats. Answers the new link's token.
    */
   'link:rotateFacilitator': {
     request: Empty,

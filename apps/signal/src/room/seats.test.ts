@@ -4,7 +4,7 @@ import { enter } from './entry.js';
 import { expireTurn } from './floor-commands.js';
 import { viewFor } from './projection.js';
 import { deepFreeze, expectRefused } from './rules.test-support.js';
-import { clearAllProducers, disconnectSeat, reclaimSeat, resumeSeat, sweepSeats, type SeatConnection } from './seats.js';
+import { clearAllProducers, confirmSeat, disconnectSeat, dropSeat, reclaimSeat, resumeSeat, sweepSeats, type SeatConnection } from './seats.js';
 import { heldBy, newRoom, type RoomChange, type RoomState } from './state.js';
 import { putProducer } from './producers.js';
 
@@ -76,6 +76,27 @@ describe('resuming a seat', () => {
     expectRefused(again, resumeSeat('b', 'b#1', conn('b', 3), T + 4), 'FORBIDDEN');
     // While the seat is held, only the current credential works.
     expectRefused(back, resumeSeat('b', 'b#0', conn('b', 3), T + 4), 'FORBIDDEN');
+  });
+
+  it('once the page confirms the new credential, the one before is refused even while away', () => {
+    const resumed = run(room(), resumeSeat('b', 'b#0', conn('b', 1), T));
+    const confirmed = confirmSeat('b', 'b#1', 'b@1')(deepFreeze(resumed));
+    expect(confirmed.members['b']).toEqual({ ...resumed.members['b'], previousNonce: null });
+    // Confirming again changes nothing (no write).
+    expect(confirmSeat('b', 'b#1', 'b@1')(confirmed)).toBe(confirmed);
+    const away = disconnectSeat('b', 'b@1', T + 1)(confirmed);
+    expectRefused(away, resumeSeat('b', 'b#0', conn('b', 2), T + 2), 'FORBIDDEN');
+    expect(resumeSeat('b', 'b#1', conn('b', 2), T + 2)(away).members['b']).toMatchObject({ connectionId: 'b@2', resumeNonce: 'b#2', previousNonce: 'b#1' });
+  });
+
+  it('only the connection holding the seat confirms, and only its current nonce', () => {
+    const resumed = deepFreeze(run(room(), resumeSeat('b', 'b#0', conn('b', 1), T)));
+    expectRefused(resumed, confirmSeat('b', 'b#0', 'b@1'), 'FORBIDDEN'); // the old nonce
+    expectRefused(resumed, confirmSeat('b', 'b#1', 'b@0'), 'FORBIDDEN'); // another connection
+    expectRefused(resumed, confirmSeat('b', '', 'b@1'), 'FORBIDDEN');
+    expectRefused(resumed, confirmSeat('gone', 'b#1', 'b@1'), 'FORBIDDEN');
+    expectRefused(disconnectSeat('b', 'b@1', T + 1)(resumed), confirmSeat('b', 'b#1', 'b@1'), 'FORBIDDEN'); // away
+    expectRefused({ ...resumed, ended: true }, confirmSeat('b', 'b#1', 'b@1'), 'NOT_FOUND');
   });
 
   it('also while the old connection still holds it (a second tab with the credential takes over)', () => {
@@ -167,5 +188,41 @@ describe('the seat sweep', () => {
     expect(Object.values(clearAllProducers(sending).members).every((m) => Object.keys(m.producers).length === 0)).toBe(true);
     const silent = room();
     expect(clearAllProducers(silent)).toBe(silent);
+  });
+});
+
+describe('a dropped connection at the entry agreement', () => {
+  const acknowledge = (id: string): RoomChange => (s) => by(id, { type: 'agreement.acknowledge', version: s.agreement.version, privateSpace: true })(s);
+
+  it('frees the seat at once: it holds only a place on the way in', () => {
+    const state = deepFreeze(run(room(), arrive('r')));
+    const next = dropSeat('r', 'r@0', T + 1)(state);
+    expect(next.members['r']).toBeUndefined();
+    expect(Object.keys(next.members)).toEqual(Object.keys(room().members));
+    // Its credential finds nothing: the page starts again with its link.
+    expectRefused(next, resumeSeat('r', 'r#0', conn('r', 1), T + 2), 'FORBIDDEN');
+  });
+
+  it('keeps every other seat, away, for the grace period: waiting, sent back to re-read, in the room', () => {
+    const waiting = deepFreeze(run(room(), arrive('w'), acknowledge('w')));
+    expect(dropSeat('w', 'w@0', T + 1)(waiting).members['w']).toMatchObject({ stage: 'waiting', connectionId: null, offlineSince: T + 1 });
+    // Sent back from the waiting room to read a changed text: they had agreed, and kept their place in line.
+    const sentBack = deepFreeze(by('host', { type: 'agreement.set', text: 'Be kinder.' })(waiting));
+    expect(sentBack.members['w']!.stage).toBe('agreement');
+    expect(dropSeat('w', 'w@0', T + 1)(sentBack).members['w']).toMatchObject({ connectionId: null, offlineSince: T + 1 });
+    expect(dropSeat('a', 'a@0', T + 1)(sentBack).members['a']).toMatchObject({ stage: 'admitted', connectionId: null });
+  });
+
+  it('changes nothing when another connection holds the seat now (a resume won the race)', () => {
+    const resumed = deepFreeze(run(room(), arrive('r'), resumeSeat('r', 'r#0', conn('r', 1), T)));
+    expect(dropSeat('r', 'r@0', T + 1)(resumed)).toBe(resumed);
+    expect(dropSeat('gone', 'gone@0', T + 1)(resumed)).toBe(resumed);
+  });
+
+  it('is what a sweep does for a seat whose connection closed here unseen', () => {
+    const state = deepFreeze(run(room(), arrive('r'), arrive('w'), acknowledge('w')));
+    const swept = sweepSeats({ now: T + 1, graceMs: GRACE, liveNodes: new Set(['node-a']), local: { node: 'node-a', connections: new Set(['host@0', 'a@0', 'b@0', 'c@0']) } })(state);
+    expect(swept.members['r']).toBeUndefined();
+    expect(swept.members['w']).toMatchObject({ connectionId: null, offlineSince: T + 1 });
   });
 });

@@ -39,8 +39,9 @@ function connected(state: RoomState, member: MemberState, connection: SeatConnec
 /**
  * Take a seat back with its credential's nonce. FORBIDDEN unless the seat is still there and
  * the nonce is its current one (a credential works once; an older one, or another tab's
- * guess, is refused) or, while the seat is away, the one before: the answer with the newer
- * credential can be lost with the connection that asked, and that must not cost the seat.
+ * guess, is refused) or, while the seat is away and the page has not confirmed the newer one
+ * (confirmSeat), the one before: the answer with the newer credential can be lost with the
+ * connection that asked, and that must not cost the seat.
  */
 export const resumeSeat =
   (memberId: string, nonce: string, connection: SeatConnection, now = Date.now()): RoomChange =>
@@ -53,6 +54,24 @@ export const resumeSeat =
     if (!current && !lostAnswer) throw new ProtocolFailure('FORBIDDEN', SEAT_GONE);
     // The nonce the person may still hold stays good (for another lost answer), nothing older.
     return connected(state, { ...member, previousNonce: current ? member.resumeNonce : member.previousNonce }, connection, now);
+  };
+
+/**
+ * The page holding the seat on `connectionId` has stored the credential with the seat's
+ * current nonce (`room:confirmResume`): the nonce before it stops working now, so a credential
+ * works once even while the seat is away (a copied or stolen older one is refused). Anything
+ * but the current nonce on the connection holding the seat is refused and changes nothing.
+ */
+export const confirmSeat =
+  (memberId: string, nonce: string, connectionId: string): RoomChange =>
+  (state) => {
+    if (state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+    const member = state.members[memberId];
+    if (!member || !nonce || member.connectionId !== connectionId || member.resumeNonce !== nonce) {
+      throw new ProtocolFailure('FORBIDDEN', 'That is not the credential of the seat this connection holds');
+    }
+    if (member.previousNonce === null) return state;
+    return withMember(state, { ...member, previousNonce: null });
   };
 
 /**
@@ -78,6 +97,25 @@ export const disconnectSeat =
     if (!member || member.connectionId !== connectionId) return state;
     const next = withMember(state, { ...member, connectionId: null, offlineSince: now });
     return { ...next, floor: pauseTurn(next.floor, memberId, now) };
+  };
+
+/**
+ * Someone still reading the entry agreement: nothing acknowledged, no place in the room. Their
+ * seat holds nothing worth keeping for them, only a place on the way in.
+ */
+export const atEntryAgreement = (member: MemberState): boolean => member.stage === 'agreement' && member.acknowledgedVersion === null;
+
+/**
+ * The connection holding the seat closed without leaving: a seat at the entry agreement is
+ * freed at once (kept, it would be a place on the way in held by nobody; a reload starts again
+ * with the link), any other waits, away, for the grace period (disconnectSeat).
+ */
+export const dropSeat =
+  (memberId: string, connectionId: string, now = Date.now()): RoomChange =>
+  (state) => {
+    const member = state.members[memberId];
+    if (!member || member.connectionId !== connectionId) return state;
+    return atEntryAgreement(member) ? withoutMember(state, memberId, now) : disconnectSeat(memberId, connectionId, now)(state);
   };
 
 export interface SweepOptions {
@@ -109,13 +147,14 @@ export const sweepSeats =
   (state) => {
     let next = state;
     for (const member of Object.values(state.members)) {
-      const idle = agreementIdleMs !== undefined && member.stage === 'agreement' && member.acknowledgedVersion === null && now - member.enteredAt >= agreementIdleMs;
+      const idle = agreementIdleMs !== undefined && atEntryAgreement(member) && now - member.enteredAt >= agreementIdleMs;
       if (idle) {
         next = withoutMember(next, member.id, now);
       } else if (member.offlineSince !== null) {
         if (now - member.offlineSince >= graceMs) next = withoutMember(next, member.id, now);
       } else if (member.connectionId !== null && local && member.node === local.node && !local.connections.has(member.connectionId)) {
-        next = disconnectSeat(member.id, member.connectionId, now)(next);
+        // Its connection closed here while the store was unreachable: as if it had been seen to.
+        next = dropSeat(member.id, member.connectionId, now)(next);
       } else if (member.connectionId !== null && member.node !== null && !liveNodes.has(member.node)) {
         next = disconnectSeat(member.id, member.connectionId, now)(next);
         const away = next.members[member.id];

@@ -30,6 +30,23 @@ export interface MemberState {
   acknowledgedVersion: string | null;
   /** The invite link this person came in with (null for facilitator links). */
   inviteId: string | null;
+  /**
+   * The key standing for the address a member came in from (a keyed digest, never the address;
+   * see SocketData): what the per-address limit on the way in counts (checkWayIn). Dropped once
+   * they are admitted; never sent to anyone. Optional: seats stored before it existed have none.
+   */
+  addressKey?: string;
+  /**
+   * The person who created the session (entered with its owner key): outranks everyone who came
+   * in by a link (see guardOwner in authorisation.ts). Optional: seats stored before it existed are not.
+   */
+  owner?: boolean;
+  /**
+   * The facilitator link generation this facilitator came in with (see
+   * RoomState.facilitatorLinkGeneration): a rotation lets go of those on an older one. Absent
+   * for members and for seats stored before it existed (counted as 0).
+   */
+  linkGeneration?: number;
   enteredAt: number;
   producers: Record<string, ProducerView>;
   /** Turned off by a facilitator; stays off until they accept an ask (see ask.answer). */
@@ -47,7 +64,8 @@ export interface MemberState {
   resumeNonce: string;
   /**
    * The nonce before the last resume, still good while the seat is away: the answer carrying
-   * the new credential may have been lost with the connection that asked for it.
+   * the new credential may have been lost with the connection that asked for it. Cleared once
+   * the page confirms it stored the new one (confirmSeat).
    */
   previousNonce: string | null;
 }
@@ -80,6 +98,12 @@ export interface RoomState {
   facilitatorLinkGeneration?: number;
   /** Who acknowledged which agreement version, when: kept for the session (and after it). */
   acknowledgements: Acknowledgement[];
+  /**
+   * The people the last `lobby.clear` let go of, so their connections are told they may come
+   * in again with their link rather than that they were removed (see RoomSessions.follow).
+   * At most the way in's size; optional (rooms stored before it, and rooms never cleared).
+   */
+  cleared?: string[];
   members: Record<string, MemberState>;
   /** Turn-taking: mode, holder, raised hands, round (see floor.ts). */
   floor: Floor;
@@ -144,16 +168,34 @@ export function facilitatorLinkGeneration(state: RoomState): number {
   return state.facilitatorLinkGeneration ?? 0;
 }
 
-/** The facilitator link changes generation: every older facilitator link is refused from now on. */
+/**
+ * The facilitator link changes generation: every older facilitator link is refused from now on,
+ * and in the same change every facilitator inside who came in by an older one is let go (a
+ * leaked link's holder inside goes with the link), but for the owner and whoever rotated, whose
+ * seat now counts as of the new generation (they hold the new link). Co-facilitators made from
+ * members came by an invite, not the link: they stay.
+ *
+ * Who may: the owner, and any facilitator in the room who came in by the link. The remedy
+ * against a leaked link must work when the owner is not there; it cannot touch the owner, and
+ * what a leaked link's holder gains by it (the others who came by the link let go, a new link)
+ * the owner undoes by removing them and replacing the link again.
+ */
 export const rotateFacilitatorLink =
-  (actorId: string): RoomChange =>
+  (actorId: string, now = Date.now()): RoomChange =>
   (state) => {
     if (state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
     const actor = state.members[actorId];
     if (!actor || actor.role !== 'facilitator' || actor.stage !== 'admitted') {
       throw new ProtocolFailure('FORBIDDEN', 'Only a facilitator in the room can replace the facilitator link');
     }
-    return { ...state, facilitatorLinkGeneration: facilitatorLinkGeneration(state) + 1 };
+    const generation = facilitatorLinkGeneration(state) + 1;
+    let next: RoomState = withMember({ ...state, facilitatorLinkGeneration: generation }, { ...actor, linkGeneration: generation });
+    for (const member of membersInOrder(state)) {
+      if (member.id !== actorId && member.role === 'facilitator' && !member.owner && (member.linkGeneration ?? 0) < generation) {
+        next = withoutMember(next, member.id, now);
+      }
+    }
+    return next;
   };
 
 export function memberCount(state: RoomState): number {

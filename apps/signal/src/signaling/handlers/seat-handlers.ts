@@ -4,7 +4,7 @@ import { roomTag } from '../../logger.js';
 import type { LiveRoom } from '../../live/live-room.js';
 import { enter, leave } from '../../room/entry.js';
 import { viewFor } from '../../room/projection.js';
-import { resumeSeat } from '../../room/seats.js';
+import { confirmSeat, resumeSeat } from '../../room/seats.js';
 import type { RoomState } from '../../room/state.js';
 import { newNonce, type Connection, type NodeDeps } from '../connection.js';
 import type { RequestHandlers } from '../request-router.js';
@@ -15,8 +15,9 @@ import type { RequestHandlers } from '../request-router.js';
  * connected without naming the room, or the room moved meanwhile) is answered UNAVAILABLE and
  * its connection closed, so it connects again and is handed over.
  */
-export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHandlers, 'room:enter' | 'room:resume' | 'room:leave'> {
-  const { rooms, tokens, log, nodeId, metrics, store } = deps;
+export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHandlers, 'room:enter' | 'room:resume' | 'room:confirmResume' | 'room:leave'> {
+  const { rooms, tokens, log, nodeId, metrics, store, config } = deps;
+  const wayIn = { perAddress: config.ENTRY_PER_ADDRESS, perInvite: config.ENTRY_PER_INVITE, reserved: config.ENTRY_RESERVED };
 
   const atHome = async (roomId: string): Promise<LiveRoom> => {
     try {
@@ -51,12 +52,18 @@ export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
   };
 
   return {
-    'room:enter': async ({ roomId, token, displayName }) => {
+    'room:enter': async ({ roomId, token, displayName, ownerKey }) => {
       if (conn.entered || conn.entering) throw new ProtocolFailure('INVALID_STATE', 'Already in a room');
       serving();
       conn.entering = true;
       try {
         const grant = await tokens.verify(token, roomId);
+        // An owner key goes with a facilitator link of its room; one that is not valid is refused, never ignored.
+        if (ownerKey !== undefined) {
+          if (grant.role !== 'facilitator') throw new ProtocolFailure('FORBIDDEN', 'The key of the session’s creator goes with the facilitator link');
+          await tokens.verifyOwner(ownerKey, roomId);
+        }
+        const owner = ownerKey !== undefined;
         const room = await atHome(roomId);
         const memberId = randomUUID();
         const inviteId = grant.role === 'member' ? grant.inviteId : null;
@@ -68,12 +75,13 @@ export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
           conn.enterSeat(room, memberId);
           let state: RoomState;
           try {
-            state = await room.change(enter({ id: memberId, displayName, role: grant.role, inviteId, linkGeneration, connection }));
+            const addressKey = conn.socket.data.addressKey;
+            state = await room.change(enter({ id: memberId, displayName, role: grant.role, inviteId, linkGeneration, owner, addressKey, connection }, Date.now(), wayIn));
           } catch (error) {
             conn.leaveSeat();
             throw error;
           }
-          log.info('entered', { room: roomTag(roomId), role: grant.role, people: Object.keys(state.members).length });
+          log.info('entered', { room: roomTag(roomId), role: grant.role, owner, people: Object.keys(state.members).length });
           const resume = await conn.resumeFor(state, memberId);
           conn.credentialSent = true;
           return { view: viewFor(state, memberId) as RoomView, resume };
@@ -96,11 +104,11 @@ export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
       serving();
       conn.entering = true;
       try {
-        // A room that is gone says so first, whatever the credential: after a restart without
-        // Redis the room and the secret that signed the credential went together.
+        // The credential is checked before anything is read: a forged one costs no store call.
+        // A genuine one for a room that is gone is told the session has ended.
         return await counted(async () => {
-          await currentState(roomId);
           const seat = await tokens.verifySeat(credential, roomId);
+          await currentState(roomId);
           const room = await atHome(roomId);
           return await room.run(async () => {
             if (conn.socket.disconnected) throw new ProtocolFailure('INVALID_STATE', 'Disconnected while resuming');
@@ -120,6 +128,15 @@ export function seatHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
       } finally {
         conn.entering = false;
       }
+    },
+
+    // The page stored the credential it was answered with: the one before it stops working (see confirmSeat).
+    'room:confirmResume': async ({ credential }) => {
+      const { room, memberId } = conn.requireEntered();
+      const seat = await tokens.verifySeat(credential, room.id);
+      if (seat.memberId !== memberId) throw new ProtocolFailure('FORBIDDEN', 'That is not the credential of the seat this connection holds');
+      await conn.queuing(() => conn.change(room, confirmSeat(memberId, seat.nonce, conn.connectionId)));
+      return {};
     },
 
     'room:leave': async () => {
