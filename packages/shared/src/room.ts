@@ -89,6 +89,11 @@ export const MemberDetail = MemberSummary.extend({
   heldOff: z.array(MediaSource),
   /** Asks to turn back on that they have not answered yet. */
   asked: z.array(MediaSource),
+  /**
+   * The person who created the session (entered with its owner key): nobody who came in by a
+   * link can remove, mute, change or end the session on them.
+   */
+  owner: z.boolean(),
 });
 export type MemberDetail = z.infer<typeof MemberDetail>;
 

@@ -218,3 +218,29 @@ describe('seat resume credentials', () => {
     expect(error.message).toMatch(/not kept/);
   });
 });
+
+describe('owner keys', () => {
+  const tokens = new LinkTokens(SECRET);
+
+  it('name one room: valid for it, FORBIDDEN for another room or from another secret', async () => {
+    const key = await tokens.owner(ROOM, later());
+    await expect(tokens.verifyOwner(key, ROOM)).resolves.toBeUndefined();
+    await refusal(tokens.verifyOwner(key, OTHER_ROOM));
+    await refusal(new LinkTokens('another-secret-that-is-long-enough-too').verifyOwner(key, ROOM));
+    await refusal(tokens.verifyOwner(tamper(key, 2), ROOM));
+    await refusal(tokens.verifyOwner('not-a-token-at-all-but-long', ROOM));
+  });
+
+  it('are never taken for a link or a seat credential, nor either of them for an owner key', async () => {
+    const key = await tokens.owner(ROOM, later());
+    await refusal(tokens.verify(key, ROOM));
+    await refusal(tokens.verifySeat(key, ROOM));
+    const facilitatorLink = await tokens.sign({ roomId: ROOM, role: 'facilitator' }, later());
+    await refusal(tokens.verifyOwner(facilitatorLink, ROOM));
+    await refusal(tokens.verifyOwner(await tokens.seat({ roomId: ROOM, memberId: 'm1', nonce: 'n1' }, later()), ROOM));
+  });
+
+  it('expire (with the session)', async () => {
+    await refusal(tokens.verifyOwner(await tokens.owner(ROOM, Date.now() - 1000), ROOM));
+  });
+});

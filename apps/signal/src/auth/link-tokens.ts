@@ -6,6 +6,7 @@ import { derivedKey } from './keys.js';
 
 const AUDIENCE = 'group-room';
 const SEAT_AUDIENCE = 'group-room:seat';
+const OWNER_AUDIENCE = 'group-room:owner';
 const ALGORITHM = 'HS256';
 
 /**
@@ -16,6 +17,9 @@ export type LinkGrant = { roomId: string; role: 'facilitator'; generation: numbe
 
 /** What a link is signed for: a facilitator link without a generation is of generation 0. */
 export type LinkRequest = { roomId: string; role: 'facilitator'; generation?: number } | { roomId: string; role: 'member'; inviteId: string };
+
+/** The refusal of an owner key that is not this room's (or not valid at all). */
+export const OWNER_KEY_INVALID = 'This browser’s key to the session it created is not valid for this session';
 
 /** What a resume credential names: a seat and the nonce it must still have. */
 export interface SeatGrant {
@@ -66,6 +70,25 @@ export class LinkTokens {
       .setIssuedAt()
       .setExpirationTime(Math.floor(expiresAt / 1000))
       .sign(this.#key);
+  }
+
+  /**
+   * The owner key `room:create` answers its creator with: names the room only, and expires with
+   * the session's links. Its own audience, so it is never taken for a link or a seat, nor they for it.
+   */
+  owner(roomId: string, expiresAt: number): Promise<string> {
+    return new SignJWT({ room: roomId })
+      .setProtectedHeader({ alg: ALGORITHM })
+      .setAudience(OWNER_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(expiresAt / 1000))
+      .sign(this.#key);
+  }
+
+  /** Whether `token` is a valid owner key of `roomId`: FORBIDDEN otherwise (never silently ignored). */
+  async verifyOwner(token: string, roomId: string): Promise<void> {
+    const payload = await this.#verified(token, OWNER_AUDIENCE, OWNER_KEY_INVALID);
+    if (payload['room'] !== roomId) throw new ProtocolFailure('FORBIDDEN', OWNER_KEY_INVALID);
   }
 
   /** The seat a valid resume credential names in `roomId`; FORBIDDEN for anything else. */

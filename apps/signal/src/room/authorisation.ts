@@ -1,5 +1,5 @@
-import { ProtocolFailure, type CommandType, type Role } from '@group-room/shared';
-import { mustAcknowledge, type RoomState } from './state.js';
+import { ProtocolFailure, type Command, type CommandType, type Role } from '@group-room/shared';
+import { mustAcknowledge, type MemberState, type RoomState } from './state.js';
 
 /**
  * Where the actor stands, for authorisation: still to acknowledge the current agreement,
@@ -43,6 +43,7 @@ export const authorisation: Record<CommandType, Grant> = {
   'member.setRole': facilitatorsInRoom,
   'room.setAutoAdmit': facilitatorsInRoom,
   'room.setLocked': facilitatorsInRoom,
+  'lobby.clear': facilitatorsInRoom,
   'session.end': facilitatorsInRoom,
   'floor.setMode': facilitatorsInRoom,
   'floor.grant': facilitatorsInRoom,
@@ -70,5 +71,33 @@ export function authorise(state: RoomState, actorId: string, type: CommandType):
   if (!isAllowed(state, actorId, type)) {
     const where = actorState(state, actorId);
     throw new ProtocolFailure('FORBIDDEN', where === 'absent' ? 'You are not in this room' : 'You may not do that here');
+  }
+}
+
+/** The session's owner, in the room (away or connected), if they hold a seat. */
+export function ownerSeat(state: RoomState): MemberState | undefined {
+  return Object.values(state.members).find((m) => m.owner === true);
+}
+
+/** The person a command acts on, if it names one. */
+function targetOf(command: Command): string | undefined {
+  return 'memberId' in command ? command.memberId : undefined;
+}
+
+/**
+ * The owner's rules, on top of the table: nobody who came in by a link acts against the person
+ * who created the session. A command naming the owner (remove, block, role, mute, ask, floor,
+ * hands) is refused to everyone else, and only the owner ends the session while they hold a
+ * seat (away or connected), so a session whose owner never came can still be ended by its
+ * facilitators. Pure, so both stores apply it inside the same atomic change.
+ */
+export function guardOwner(state: RoomState, actorId: string, command: Command): void {
+  if (state.members[actorId]?.owner) return;
+  const target = targetOf(command);
+  if (target !== undefined && state.members[target]?.owner) {
+    throw new ProtocolFailure('FORBIDDEN', 'Nobody can do that to the person who created the session');
+  }
+  if (command.type === 'session.end' && ownerSeat(state)) {
+    throw new ProtocolFailure('FORBIDDEN', 'Only the person who created the session can end it while they are in it');
   }
 }

@@ -400,6 +400,40 @@ describe('room.setLocked', () => {
   });
 });
 
+describe('lobby.clear', () => {
+  const clear = (waiting: boolean, actor = 'host'): RoomChange => by(actor, { type: 'lobby.clear', waiting });
+
+  it('lets go of everyone at the agreement, and says who: the waiting room and the room stay', () => {
+    const state = run(busyRoom(), arrive('g2'));
+    const next = clear(false)(state);
+    expect(stages(next)).toEqual({ host: 'admitted', co: 'admitted', a: 'admitted', b: 'admitted', w: 'waiting' });
+    expect(next.cleared).toEqual(['g', 'g2']);
+    // The link stays open: nothing is blocked, and the same people may come in again.
+    expect(next.blockedInvites).toEqual([]);
+    expect(arrive('g3', 'member', 'invite-g')(next).members['g3']?.stage).toBe('agreement');
+  });
+
+  it('with the waiting room too, when asked; someone re-reading a changed text in the room stays', () => {
+    const state = run(busyRoom(), setText('A changed agreement.'));
+    // w was sent back to the agreement, a and b re-read it in the room.
+    const next = clear(true)(state);
+    expect(stages(next)).toEqual({ host: 'admitted', co: 'admitted', a: 'admitted', b: 'admitted' });
+    expect(next.cleared).toEqual(['g', 'w']);
+    const waitingToo = clear(true)(busyRoom());
+    expect(waitingToo.cleared).toEqual(['g', 'w']);
+  });
+
+  it('changes nothing when nobody is on the way in (no write)', () => {
+    const state = clear(true)(busyRoom());
+    expect(clear(true)(state)).toBe(state);
+  });
+
+  it('is for facilitators in the room: a co-facilitator may, members and people on the way in may not', () => {
+    expect(clear(false, 'co')(busyRoom()).members['g']).toBeUndefined();
+    for (const actor of ['a', 'w', 'g', 'nobody']) expectRefused(busyRoom(), clear(true, actor), 'FORBIDDEN');
+  });
+});
+
 describe('session.end', () => {
   it('marks the session ended, keeping members and acknowledgements for the store to deal with', () => {
     const before = busyRoom();
@@ -419,5 +453,61 @@ describe('session.end', () => {
     expectRefused(ended, by('a', { type: 'session.end' }), 'NOT_FOUND', /ended/);
     expectRefused(ended, admit('w'), 'NOT_FOUND');
     expectRefused(ended, acknowledge('g'), 'NOT_FOUND');
+  });
+});
+
+describe('the owner (the person who created the session)', () => {
+  const owned = (first: 'leak' | 'owner' = 'leak'): RoomState => {
+    const owner: RoomChange = enter({ id: 'owner', displayName: 'Name of owner', role: 'facilitator', inviteId: null, owner: true }, T + 1);
+    // The leak's holder came in first: by entry order alone they would outrank the owner.
+    const leak: RoomChange = enter({ id: 'leak', displayName: 'Name of leak', role: 'facilitator', inviteId: null }, first === 'leak' ? T + 0.5 : T + 2);
+    return run(busyRoom(), ...(first === 'leak' ? [leak, owner] : [owner, leak]));
+  };
+  const targeting: Command[] = [
+    { type: 'member.remove', memberId: 'owner', block: false },
+    { type: 'member.remove', memberId: 'owner', block: true },
+    { type: 'member.setRole', memberId: 'owner', role: 'member' },
+    { type: 'member.setRole', memberId: 'owner', role: 'cofacilitator' },
+    { type: 'member.mute', memberId: 'owner', source: 'mic' },
+    { type: 'member.mute', memberId: 'owner', source: 'camera' },
+    { type: 'member.ask', memberId: 'owner', source: 'mic' },
+    { type: 'member.admit', memberId: 'owner' },
+    { type: 'floor.grant', memberId: 'owner' },
+    { type: 'hand.lower', memberId: 'owner' },
+    { type: 'hands.move', memberId: 'owner', to: 0 },
+  ];
+
+  it('nobody who came in by a link acts on the owner: every command naming them is FORBIDDEN, whoever came in first', () => {
+    for (const state of [owned('leak'), owned('owner')]) {
+      for (const actor of ['leak', 'host', 'co']) {
+        for (const command of targeting) expectRefused(state, by(actor, command), 'FORBIDDEN', /created the session/);
+      }
+    }
+  });
+
+  it('the owner outranks every facilitator, whoever came in first; a link facilitator still outranks a later one', () => {
+    const state = owned('leak');
+    expect(by('owner', { type: 'member.remove', memberId: 'leak', block: false })(state).members['leak']).toBeUndefined();
+    expect(by('owner', { type: 'member.remove', memberId: 'host', block: true })(state).members['host']).toBeUndefined();
+    expect(by('host', { type: 'member.remove', memberId: 'leak', block: false })(state).members['leak']).toBeUndefined();
+    expectRefused(state, by('leak', { type: 'member.remove', memberId: 'host', block: false }), 'FORBIDDEN', /came in earlier/);
+  });
+
+  it('only the owner ends the session while they hold a seat, away or connected; without them, facilitators end it', () => {
+    const state = owned();
+    for (const actor of ['leak', 'host', 'co']) expectRefused(state, by(actor, { type: 'session.end' }), 'FORBIDDEN', /created the session/);
+    const away = { ...state, members: { ...state.members, owner: { ...state.members['owner']!, connectionId: null, offlineSince: T } } };
+    expectRefused(away, by('leak', { type: 'session.end' }), 'FORBIDDEN');
+    expect(by('owner', { type: 'session.end' })(state).ended).toBe(true);
+    const gone = run(state, leave('owner'));
+    expect(by('leak', { type: 'session.end' })(gone).ended).toBe(true);
+    // A room the owner never entered: its facilitators end it.
+    expect(by('co', { type: 'session.end' })(busyRoom()).ended).toBe(true);
+  });
+
+  it('muting everyone spares the owner like every facilitator, and their own commands about themselves are theirs', () => {
+    const state = owned();
+    expect(by('leak', { type: 'member.muteAll', except: 'owner' })(state).members['owner']).toBe(state.members['owner']);
+    expectRefused(state, by('owner', { type: 'member.remove', memberId: 'owner', block: false }), 'INVALID_STATE', /Leave/);
   });
 });

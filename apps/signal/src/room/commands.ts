@@ -1,22 +1,33 @@
 import { ProtocolFailure, type Command, type CommandType } from '@group-room/shared';
-import { authorise, isAllowed } from './authorisation.js';
+import { authorise, guardOwner, isAllowed } from './authorisation.js';
 import { memberFits, recordAcknowledgement } from './capacity.js';
 import { floorHandlers } from './floor-commands.js';
 import type { Handler, Handlers } from './handler.js';
 import { mutingHandlers } from './muting-commands.js';
 import { floorWithout, makeAgreement, membersInOrder, requireMember, withMember, withoutMember, type MemberState, type RoomChange, type RoomState } from './state.js';
 
+/** In the room: the key of the address they came from counted only on the way in, and goes. */
+function admitted(member: MemberState): MemberState {
+  const { addressKey: _key, ...rest } = member;
+  return { ...rest, stage: 'admitted' };
+}
+
 /** Let in whoever waits, in order of arrival, while there is room (the rest keep waiting). */
 function admitWaiting(state: RoomState): RoomState {
   let next = state;
   for (const member of membersInOrder(state)) {
-    if (member.stage === 'waiting' && memberFits(next)) next = withMember(next, { ...member, stage: 'admitted' });
+    if (member.stage === 'waiting' && memberFits(next)) next = withMember(next, admitted(member));
   }
   return next;
 }
 
-/** Seniority among facilitators: only the facilitator link's holder who came in earlier. */
+/**
+ * Seniority among facilitators: the owner outranks everyone and nobody outranks the owner;
+ * otherwise only a facilitator link's holder who came in earlier.
+ */
 function outranks(actor: MemberState, target: MemberState): boolean {
+  if (target.owner) return false;
+  if (actor.owner) return true;
   return actor.role === 'facilitator' && actor.enteredAt < target.enteredAt;
 }
 
@@ -30,8 +41,9 @@ const entryHandlers: Handlers<EntryCommand> = {
     }
     const member = requireMember(state, actorId);
     const stage = member.stage !== 'agreement' ? member.stage : state.autoAdmit && !state.locked && memberFits(state) ? 'admitted' : 'waiting';
+    const acknowledged = { ...member, acknowledgedVersion: version };
     return {
-      ...withMember(state, { ...member, stage, acknowledgedVersion: version }),
+      ...withMember(state, stage === 'admitted' ? admitted(acknowledged) : { ...acknowledged, stage }),
       acknowledgements: recordAcknowledgement(state, { memberId: member.id, displayName: member.displayName, version, at: now }),
     };
   },
@@ -52,7 +64,7 @@ const entryHandlers: Handlers<EntryCommand> = {
     if (member.stage !== 'waiting') throw new ProtocolFailure('INVALID_STATE', 'Only someone in the waiting room can be admitted');
     if (state.locked) throw new ProtocolFailure('INVALID_STATE', 'The room is locked: unlock it to admit');
     if (!memberFits(state)) throw new ProtocolFailure('ROOM_FULL', `The room is full (${state.capacity} people, one seat kept for a facilitator)`);
-    return withMember(state, { ...member, stage: 'admitted' });
+    return withMember(state, admitted(member));
   },
 
   'member.admitAll': (state) => {
@@ -65,7 +77,7 @@ const entryHandlers: Handlers<EntryCommand> = {
     const actor = requireMember(state, actorId);
     if (member.id === actorId) throw new ProtocolFailure('INVALID_STATE', 'Use Leave to leave the room');
     // A facilitator can remove only a facilitator who came in after them (a leaked link's late
-    // arrival), never one who was there first.
+    // arrival), never one who was there first; the owner removes any, and nobody the owner.
     if (member.role === 'facilitator' && !outranks(actor, member)) {
       throw new ProtocolFailure('FORBIDDEN', 'Only a facilitator who came in earlier can remove a facilitator');
     }
@@ -92,6 +104,18 @@ const entryHandlers: Handlers<EntryCommand> = {
     // Facilitators may always speak, so a new co-facilitator leaves the queue, the floor and
     // any round. A hold on them stays on record (moot while they facilitate) until they accept.
     return { ...changed, floor: floorWithout(state.floor, memberId, now) };
+  },
+
+  /**
+   * Clear the way in without closing the link (people squatting on it): everyone at the
+   * agreement, and with `waiting` the waiting room too. Their links keep working; `cleared`
+   * tells their connections so (room:ended 'cleared'). Nobody there: no change.
+   */
+  'lobby.clear': (state, _actorId, { waiting }, now) => {
+    const cleared = membersInOrder(state).filter((m) => m.stage === 'agreement' || (waiting && m.stage === 'waiting'));
+    if (cleared.length === 0) return state;
+    const next = cleared.reduce((s, m) => withoutMember(s, m.id, now), state);
+    return { ...next, cleared: cleared.map((m) => m.id) };
   },
 
   'room.setAutoAdmit': (state, _actorId, { enabled }) => {
@@ -123,6 +147,7 @@ export const applyCommand =
       throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
     }
     authorise(state, actorId, command.type);
+    guardOwner(state, actorId, command);
     const handler = handlers[command.type] as Handler<CommandType>;
     return handler(state, actorId, command, now);
   };

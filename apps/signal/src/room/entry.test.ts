@@ -35,6 +35,7 @@ describe('enter', () => {
       stage: 'admitted',
       acknowledgedVersion: null,
       inviteId: null,
+      linkGeneration: 0,
       enteredAt: 123,
       producers: {},
       heldOff: [],
@@ -223,8 +224,9 @@ describe('facilitator link generations', () => {
     expect(room().facilitatorLinkGeneration).toBe(0);
     expect(host('host', 0)(room()).members['host']?.stage).toBe('admitted');
     expect(host('host')(room()).members['host']?.stage).toBe('admitted');
-    // The generation is checked, not stored on the person.
-    expect(host('host', 0)(room()).members['host']).not.toHaveProperty('linkGeneration');
+    // The generation is checked, and kept on a facilitator's seat (what a rotation looks at); members have none.
+    expect(host('host', 0)(room()).members['host']?.linkGeneration).toBe(0);
+    expect(arrive('m')(room()).members['m']).not.toHaveProperty('linkGeneration');
   });
 
   it('refuses a facilitator link of another generation (FORBIDDEN)', () => {
@@ -235,10 +237,11 @@ describe('facilitator link generations', () => {
     expect(host('late', 1)(rotated).members['late']?.role).toBe('facilitator');
   });
 
-  it('rotating keeps everyone inside, and only the facilitator in the room may do it', () => {
+  it('rotating keeps members inside, and only a facilitator in the room may do it', () => {
     const state = deepFreeze(run(withHost(), arrive('m'), acknowledge('m'), by('host', { type: 'member.admit', memberId: 'm' })));
     const rotated = rotateFacilitatorLink('host')(state);
-    expect(rotated.members).toBe(state.members);
+    expect(Object.keys(rotated.members).sort()).toEqual(['host', 'm']);
+    expect(rotated.members['m']).toBe(state.members['m']);
     expect(rotateFacilitatorLink('host')(rotated).facilitatorLinkGeneration).toBe(2);
     expectRefused(state, rotateFacilitatorLink('m'), 'FORBIDDEN');
     expectRefused(state, rotateFacilitatorLink('nobody'), 'FORBIDDEN');
@@ -252,5 +255,47 @@ describe('facilitator link generations', () => {
     expect(host('host', 0)(old).members['host']).toBeDefined();
     expectRefused(old, host('host', 1), 'FORBIDDEN');
     expect(rotateFacilitatorLink('host')(host('host', 0)(old)).facilitatorLinkGeneration).toBe(1);
+  });
+});
+
+describe('the owner', () => {
+  const owner = (id: string, linkGeneration = 0): RoomChange => enter({ ...entrant(id, 'facilitator'), linkGeneration, owner: true }, T);
+  const link = (id: string, linkGeneration = 0): RoomChange => enter({ ...entrant(id, 'facilitator'), linkGeneration }, T);
+  const rotate = (id: string): RoomChange => rotateFacilitatorLink(id, T);
+  const admitted = (id: string): RoomChange[] => [arrive(id), acknowledge(id), by('owner', { type: 'member.admit', memberId: id })];
+
+  it('enters with a facilitator link of any generation, as the owner; a link facilitator is not', () => {
+    const rotated = run(room(), link('fay'), rotate('fay'), rotate('fay'));
+    expect(rotated.facilitatorLinkGeneration).toBe(2);
+    const state = owner('owner', 0)(rotated);
+    expect(state.members['owner']).toMatchObject({ role: 'facilitator', stage: 'admitted', owner: true });
+    expect(state.members['fay']).not.toHaveProperty('owner');
+    expectRefused(rotated, link('late', 0), 'FORBIDDEN', /replaced/);
+    // A member never becomes the owner, whatever the entrant says.
+    expect(enter({ ...entrant('m'), owner: true }, T)(state).members['m']).not.toHaveProperty('owner');
+  });
+
+  it('a rotation lets go of every link facilitator on an older generation, in the same change; the owner, the rotator, co-facilitators and members stay', () => {
+    const state = deepFreeze(
+      run(room(), link('early'), owner('owner'), link('fay'), link('cora'), ...admitted('mo'), by('owner', { type: 'member.setRole', memberId: 'mo', role: 'cofacilitator' }), ...admitted('ann')),
+    );
+    const rotated = rotate('cora')(state);
+    expect(Object.keys(rotated.members).sort()).toEqual(['ann', 'cora', 'mo', 'owner']);
+    expect(rotated.members['cora']?.linkGeneration).toBe(1);
+    expect(rotated.members['owner']).toBe(state.members['owner']);
+    // Someone on the new link rotates in turn: the previous rotator is on an older one now.
+    const again = run(rotated, link('dee', 1), rotate('dee'));
+    expect(Object.keys(again.members).sort()).toEqual(['ann', 'dee', 'mo', 'owner']);
+    // The owner may rotate too, and stays, whatever generation they came in with.
+    const byOwner = run(again, rotate('owner'));
+    expect(Object.keys(byOwner.members).sort()).toEqual(['ann', 'mo', 'owner']);
+    expect(byOwner.facilitatorLinkGeneration).toBe(3);
+  });
+
+  it('an old seat without a recorded generation counts as generation 0', () => {
+    const state = run(room(), link('old'), link('fay'));
+    const { linkGeneration: _gone, ...legacy } = state.members['old']!;
+    const stored = { ...state, members: { ...state.members, old: legacy } };
+    expect(Object.keys(rotate('fay')(stored).members)).toEqual(['fay']);
   });
 });

@@ -41,6 +41,7 @@ const detail = (state: RoomState, m: MemberState): MemberDetail => ({
   inviteId: m.inviteId,
   heldOff: m.heldOff,
   asked: m.asked,
+  owner: m.owner === true,
 });
 
 function unsharedViewFor(state: RoomState, viewerId: string): RoomView | null {

@@ -210,6 +210,7 @@ describe('viewFor', () => {
         inviteId: INVITES['g'],
         heldOff: [],
         asked: [],
+        owner: false,
       });
       expect(view.facilitation?.acknowledgements).toEqual(state.acknowledgements);
       expect(view.facilitation?.acknowledgements.map((a) => a.memberId)).toEqual(['co', 'a', 'b', 'w']);

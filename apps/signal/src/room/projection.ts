@@ -30,6 +30,7 @@ const detail = (m: MemberState, summarised: MemberSummary): MemberDetail => ({
   inviteId: m.inviteId,
   heldOff: m.heldOff,
   asked: m.asked,
+  owner: m.owner === true,
 });
 
 type Facilitation = NonNullable<RoomView['facilitation']>;

@@ -17,12 +17,12 @@ import { MemoryRoomStore } from '../store/memory-room-store.js';
 import { RedisRoomStore } from '../store/redis-room-store.js';
 import { fixedTtl, type RoomStore } from '../store/room-store.js';
 import { actorState, isAllowed } from './authorisation.js';
-import { admittedCount, lobbyCount } from './capacity.js';
+import { admittedCount, lobbyCount, sharedLinkBound, type EntryLimits } from './capacity.js';
 import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
 import { expireTurn } from './floor-commands.js';
 import { putProducer, removeProducer, setProducerPaused } from './producers.js';
-import { disconnectSeat, resumeSeat, sweepSeats } from './seats.js';
+import { atEntryAgreement, dropSeat, resumeSeat, sweepSeats } from './seats.js';
 import { viewFor } from './projection.js';
 import { agreementVersion, maySend, mediaAllowed, mediaPolicy, membersInOrder, newRoom, type RoomChange, type RoomState } from './state.js';
 import { deepFreeze } from './rules.test-support.js';
@@ -43,6 +43,9 @@ const CAPACITY = 6;
 const TEXTS = ['The first agreement.', 'A second agreement.', 'A third agreement.'] as const;
 const INITIAL_VERSION = agreementVersion(TEXTS[0]);
 const INVITES = ['inv-0', 'inv-1', 'inv-2'] as const;
+/** Where people enter from (address keys; entries written out by hand have none), and the limits on the way in. */
+const ADDRESSES = 3;
+const WAY_IN: EntryLimits = { perAddress: 3, perInvite: 4, reserved: 2 };
 const T0 = 1_700_000_000_000;
 const GHOST = 'ghost';
 /** Seats: the grace period, and the two signalling nodes people connect through. */
@@ -101,7 +104,8 @@ type CommandStep = {
 };
 
 type Step =
-  | { kind: 'enter'; role: 'facilitator' | 'member'; invite: number }
+  /** `owner`: a facilitator link with the session's owner key. */
+  | { kind: 'enter'; role: 'facilitator' | 'owner' | 'member'; invite: number; address?: number }
   | { kind: 'leave'; who: number }
   | CommandStep
   | { kind: 'producer'; who: number; op: 'put' | 'pause' | 'resume' | 'remove'; producer: number }
@@ -127,6 +131,7 @@ const ENTRY_WEIGHTS: [CommandType, number][] = [
   ['member.setRole', 6],
   ['room.setAutoAdmit', 3],
   ['room.setLocked', 4],
+  ['lobby.clear', 2],
   ['session.end', 1],
 ];
 /** Turn-taking and muting. */
@@ -193,8 +198,9 @@ const stepArbWith = (types: fc.Arbitrary<CommandType>, commandWeight: number, ex
       weight: 4,
       arbitrary: fc.record({
         kind: fc.constant('enter' as const),
-        role: fc.constantFrom('facilitator' as const, 'member' as const, 'member' as const, 'member' as const),
+        role: fc.constantFrom('facilitator' as const, 'owner' as const, 'member' as const, 'member' as const, 'member' as const),
         invite: fc.nat(INVITES.length - 1),
+        address: fc.nat(ADDRESSES - 1),
       }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('leave' as const), who }) },
@@ -311,7 +317,19 @@ function plan(steps: Step[]): { planned: Planned[]; ids: string[] } {
           actor: () => id,
           inviteId,
           now,
-          change: enter({ id, displayName: nameOf(id), role: step.role, inviteId, connection: { connectionId: `${id}@0`, node: NODES[ids.length % 2]!, resumeNonce: `${id}#0` } }, now),
+          change: enter(
+            {
+              id,
+              displayName: nameOf(id),
+              role: step.role === 'owner' ? 'facilitator' : step.role,
+              owner: step.role === 'owner',
+              inviteId,
+              ...(step.address === undefined ? {} : { addressKey: `address-${step.address}` }),
+              connection: { connectionId: `${id}@0`, node: NODES[ids.length % 2]!, resumeNonce: `${id}#0` },
+            },
+            now,
+            WAY_IN,
+          ),
         };
       }
       case 'leave': {
@@ -359,7 +377,7 @@ function plan(steps: Step[]): { planned: Planned[]; ids: string[] } {
       }
       case 'drop': {
         const id = anyone(step.who);
-        const change: RoomChange = (state) => disconnectSeat(id, step.stale ? `${id}@stale` : (state.members[id]?.connectionId ?? `${id}@gone`), now)(state);
+        const change: RoomChange = (state) => dropSeat(id, step.stale ? `${id}@stale` : (state.members[id]?.connectionId ?? `${id}@gone`), now)(state);
         return { step, label: `${id}'s ${step.stale ? 'stale ' : ''}connection drops`, actor: () => id, now, change };
       }
       case 'resume': {
@@ -404,6 +422,8 @@ function commandFor(step: CommandStep, state: RoomState, memberId: string, actor
       return { type: step.type, enabled: step.flag };
     case 'room.setLocked':
       return { type: step.type, locked: step.flag };
+    case 'lobby.clear':
+      return { type: step.type, waiting: step.flag };
     case 'session.end':
       return { type: step.type };
     case 'floor.setMode':
@@ -466,6 +486,18 @@ function checkState(state: RoomState, ids: readonly string[], parseViews = true)
   // The room holds `capacity` people; as many again may be on their way in; members never take the last seat.
   check(admittedCount(state) <= state.capacity, `${admittedCount(state)} people in a room for ${state.capacity}`);
   check(lobbyCount(state) <= state.capacity, `${lobbyCount(state)} people on their way into a room for ${state.capacity}`);
+  // No one address or link holds more of the way in than it may; nobody in the room keeps an address key.
+  const lobby = members.filter((m) => m.stage !== 'admitted');
+  for (let a = 0; a < ADDRESSES; a++) {
+    const from = lobby.filter((m) => m.addressKey === `address-${a}`).length;
+    check(from <= WAY_IN.perAddress, `${from} on the way in from address ${a}`);
+  }
+  for (const invite of INVITES) {
+    const bound = invite === state.sharedInviteId ? sharedLinkBound(state, WAY_IN) : WAY_IN.perInvite;
+    const withLink = lobby.filter((m) => m.inviteId === invite).length;
+    check(withLink <= bound, `${withLink} on the way in with ${invite} (at most ${bound})`);
+  }
+  check(members.every((m) => m.stage !== 'admitted' || m.addressKey === undefined), 'someone in the room still has an address key');
   // Once per person and agreement version.
   const acks = state.acknowledgements.map((a) => `${a.memberId}/${a.version}`);
   check(new Set(acks).size === acks.length, 'someone acknowledged the same text twice on record');
@@ -619,6 +651,8 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
     'an invite was unblocked',
   );
   check(!before.ended || after.ended, 'an ended session restarted');
+  // Only the owner ends the session while they hold a seat.
+  check(before.ended || !after.ended || before.members[actor]?.owner === true || !Object.values(before.members).some((m) => m.owner), `${actor} ended the session on its owner`);
 
   if (step.kind === 'enter') {
     check(!before.ended || failure?.code === 'NOT_FOUND', 'entered an ended session');
@@ -634,11 +668,15 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
       check(failure?.code === 'FORBIDDEN', `${step.type} by ${actor} (${actorState(before, actor)}) not refused: ${failure?.code ?? 'ok'}`);
     } else if (failure?.code === 'FORBIDDEN') {
       // The only FORBIDDEN past the table: touching the facilitator (muting or asking any
-      // facilitator), or a member acting on someone else's hand or turn.
+      // facilitator), a member acting on someone else's hand or turn, anyone but the owner
+      // naming the owner, or ending the session while the owner holds a seat.
       const command = planned.command!(before) as Partial<Extract<Command, { memberId: string }>>;
       const target = before.members[command.memberId ?? ''];
       const actorIsFacilitator = isFacilitatorRole(before.members[actor]!.role);
+      const actorIsOwner = before.members[actor]!.owner === true;
       check(
+        (!actorIsOwner && target?.owner === true) ||
+          (step.type === 'session.end' && !actorIsOwner && Object.values(before.members).some((m) => m.owner)) ||
         ((step.type === 'member.remove' || step.type === 'member.setRole') && target?.role === 'facilitator') ||
           ((step.type === 'member.mute' || step.type === 'member.ask') && target !== undefined && isFacilitatorRole(target.role)) ||
           ((step.type === 'floor.release' || step.type === 'round.pass') && !actorIsFacilitator && before.floor.holder !== actor) ||
@@ -661,15 +699,16 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
       check(
         step.type === 'member.remove' &&
           command?.memberId === m.id &&
+          !m.owner &&
           remover?.role === 'facilitator' &&
-          remover.enteredAt < m.enteredAt,
+          (remover.owner === true || remover.enteredAt < m.enteredAt),
         `${step.type} by ${actor} removed facilitator ${m.id} who came in ${remover ? m.enteredAt - remover.enteredAt : '?'} ms after them`,
       );
     }
     // A facilitator who came in later may be removed by one who came in earlier.
     if (step.type === 'member.remove' && isAllowed(before, actor, step.type) && command?.memberId !== actor) {
       const target = before.members[command?.memberId ?? ''];
-      if (target?.role === 'facilitator' && remover?.role === 'facilitator' && remover.enteredAt < target.enteredAt) {
+      if (target?.role === 'facilitator' && !target.owner && remover?.role === 'facilitator' && (remover.owner === true || remover.enteredAt < target.enteredAt)) {
         check(failure === undefined && after.members[target.id] === undefined, `${actor} could not remove later facilitator ${target.id}: ${failure?.code}`);
       }
     }
@@ -678,6 +717,15 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
       const invite = before.members[command?.memberId ?? '']?.inviteId;
       if (invite && invite !== (before.sharedInviteId ?? null)) {
         for (const m of Object.values(after.members)) check(m.inviteId !== invite || m.id === actor, `${m.id} stayed with blocked personal invite ${invite}`);
+      }
+    }
+    // Clearing the way in lets go of everyone at the agreement (and, asked to, the waiting room), nobody else.
+    if (!failure && step.type === 'lobby.clear') {
+      const waiting = (planned.command!(before) as Extract<Command, { type: 'lobby.clear' }>).waiting;
+      for (const m of Object.values(before.members)) {
+        const goes = m.stage === 'agreement' || (waiting && m.stage === 'waiting');
+        check(goes === (after.members[m.id] === undefined), `lobby.clear ${goes ? 'kept' : 'let go of'} ${m.id} (${m.stage})`);
+        if (goes && after !== before) check(after.cleared?.includes(m.id) === true, `lobby.clear did not say it cleared ${m.id}`);
       }
     }
     if (!failure && step.type === 'agreement.acknowledge') {
@@ -716,9 +764,14 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
 
   if (step.kind === 'drop' || step.kind === 'resume') {
     // A connection coming or going changes nothing of anyone's place: not a seat, a stage, a
-    // hold, a hand or the floor (only a timed turn's clock stops and starts).
-    check(JSON.stringify(Object.keys(after.members).sort()) === JSON.stringify(Object.keys(before.members).sort()), `${planned.label} changed who is in the room`);
+    // hold, a hand or the floor (only a timed turn's clock stops and starts). But a seat at
+    // the entry agreement goes with its connection (it holds nothing but a place on the way in).
+    const own = before.members[actor];
+    const freed = step.kind === 'drop' && !step.stale && own !== undefined && own.connectionId !== null && atEntryAgreement(own);
+    const stays = Object.keys(before.members).filter((id) => !(freed && id === actor));
+    check(JSON.stringify(Object.keys(after.members).sort()) === JSON.stringify(stays.sort()), `${planned.label} changed who is in the room`);
     for (const m of Object.values(before.members)) {
+      if (freed && m.id === actor) continue;
       const a = after.members[m.id]!;
       const place = (x: typeof m) => JSON.stringify([x.role, x.stage, x.acknowledgedVersion, x.heldOff, x.asked, x.producers]);
       check(place(a) === place(m), `${planned.label} changed ${m.id}'s place`);
@@ -824,7 +877,7 @@ function runSequence(steps: Step[]): Run {
 const sessions = (maxLength: number, steps: fc.Arbitrary<Step> = stepArb): fc.Arbitrary<Step[]> =>
   fc
     .tuple(fc.nat(4), fc.array(steps, { minLength: 1, maxLength, size: 'medium' }))
-    .map(([host, rest]) => (host ? [{ kind: 'enter', role: 'facilitator', invite: 0 } as const, ...rest] : rest));
+    .map(([host, rest]) => (host ? [{ kind: 'enter', role: host % 2 ? 'facilitator' : 'owner', invite: 0 } as const, ...rest] : rest));
 
 const sequences = sessions(40);
 /**
@@ -905,7 +958,7 @@ describe('room rules (property-based)', { timeout: PROPERTY_TIMEOUT }, () => {
       expect(seen.get(`${type}:changed`) ?? 0, `${type} changed the state`).toBeGreaterThan(0);
       expect(seen.get(`${type}:FORBIDDEN`) ?? 0, `${type} refused`).toBeGreaterThan(0);
     }
-    const outcomes = ['enter:changed', 'enter:ROOM_FULL', 'enter:FORBIDDEN', 'enter:NOT_FOUND', 'leave:changed', 'producer:changed', 'producer:NOT_FOUND'];
+    const outcomes = ['enter:changed', 'enter:ROOM_FULL', 'enter:RATE_LIMITED', 'enter:FORBIDDEN', 'enter:NOT_FOUND', 'leave:changed', 'producer:changed', 'producer:NOT_FOUND'];
     const floor = ['leave(holder):changed', 'leave(hand):changed', 'leave(round):changed', 'expire:changed', 'expire:ok', 'mode:open', 'mode:hands', 'mode:round'];
     const seats = ['drop:changed', 'drop:ok', 'resume:changed', 'resume:FORBIDDEN', 'sweep(late):changed', 'sweep(early):changed', 'sweep(early):ok'];
     const refusals = ['floor.grant:INVALID_STATE', 'round.pass:INVALID_STATE', 'ask.answer:INVALID_STATE', 'hands.move:NOT_FOUND', 'round.start:BAD_REQUEST', 'member.muteAll:NOT_FOUND', 'member.muteAll:INVALID_STATE'];

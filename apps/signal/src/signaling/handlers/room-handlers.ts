@@ -61,6 +61,8 @@ export function roomHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
           facilitatorToken: await tokens.sign({ roomId, role: 'facilitator', generation: 0 }, expiresAt),
           inviteToken: await tokens.sign({ roomId, role: 'member', inviteId: sharedInviteId }, expiresAt),
           inviteId: sharedInviteId,
+          // The creator's own: their browser keeps it, and with it any facilitator link of the room gives the owner's seat.
+          ownerKey: await tokens.owner(roomId, expiresAt),
         };
       }
     },
