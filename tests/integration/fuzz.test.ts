@@ -122,6 +122,11 @@ function arbitraries(ctx: Context) {
     { weight: 1, arbitrary: fc.constantFrom('A'.repeat(SEALED_BLOB_MAX), 'A'.repeat(SEALED_BLOB_MAX + 1), '', 'abc+/=', 'a b', '\u0000', ...HUGE) },
     { weight: 1, arbitrary: strange },
   );
+  const forgedOwnerKey = fc.constantFrom(
+    () => jwt({ room: ctx.roomId, aud: 'group-room:owner', exp: future() }, 'a-different-secret-of-enough-length-000'),
+    () => jwt({ room: ctx.roomId, aud: 'group-room:owner', exp: past() }),
+    () => jwt({ room: ctx.otherRoomId, aud: 'group-room:owner', exp: future() }),
+  ).map((f) => f());
   const sealedFor = fc.oneof(fc.record({ to: id, data: blob }), fc.record({ to: id, data: blob, from: id }), strange);
   const payloadFor = (name: string): fc.Arbitrary<unknown> => {
     switch (name) {
@@ -133,7 +138,16 @@ function arbitraries(ctx: Context) {
           { requiredKeys: [] },
         );
       case 'room:enter':
-        return fc.record({ roomId, token: fc.oneof(fc.constantFrom(...ctx.otherTokens), fc.string({ minLength: 16, maxLength: 80 })), displayName: fc.oneof(fc.string({ maxLength: 40 }), strange) });
+        return fc.record(
+          {
+            roomId,
+            token: fc.oneof(fc.constantFrom(...ctx.otherTokens), fc.string({ minLength: 16, maxLength: 80 })),
+            displayName: fc.oneof(fc.string({ maxLength: 40 }), strange),
+            // The creator's owner key: someone else's, forged, or not one at all.
+            ownerKey: fc.oneof(fc.constantFrom(...ctx.otherTokens), fc.string({ minLength: 16, maxLength: 80 }), strange, forgedOwnerKey),
+          },
+          { requiredKeys: ['roomId', 'token', 'displayName'] },
+        );
       case 'room:resume':
         return fc.record({ roomId, credential: fc.oneof(fc.constantFrom(...ctx.replayed), fc.string({ minLength: 16, maxLength: 80 })) });
       case 'room:confirmResume':
