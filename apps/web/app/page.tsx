@@ -9,6 +9,7 @@ import { StartSessionForm } from '@/components/StartSessionForm';
 import { newRoomSecret } from '@group-room/shared/e2ee';
 import { inviteLinkSecret } from '@/lib/e2ee/link-secrets';
 import { rememberInviteLink, roomLink } from '@/lib/links';
+import { keepOwnerKey } from '@/lib/owner-key';
 import { describeError } from '@/lib/describe-error';
 import { SignalClient } from '@/lib/signal-client';
 
@@ -26,7 +27,9 @@ export default function HomePage() {
     try {
       // The room secret is made here, in the facilitator's browser, and only ever travels in link fragments.
       const roomSecret = newRoomSecret();
-      const { roomId, facilitatorToken, inviteToken, inviteId } = await signal.request('room:create', payload);
+      const { roomId, facilitatorToken, inviteToken, inviteId, ownerKey } = await signal.request('room:create', payload);
+      // This browser made the session: entering with its facilitator link from here gives the owner's seat.
+      keepOwnerKey(roomId, ownerKey);
       const origin = window.location.origin;
       const links = {
         facilitatorLink: roomLink(origin, roomId, facilitatorToken, { kind: 'room', secret: roomSecret }),

@@ -1,11 +1,21 @@
 'use client';
 
+import type { MemberDetail } from '@group-room/shared';
 import { useEffect, useRef, useState } from 'react';
 import type { RoomClient } from '@/lib/room-client';
 import { useAction } from './useAction';
 
-/** Ending the session for everyone, after one confirmation. */
-export function EndSession({ client }: { client: RoomClient }) {
+interface Props {
+  client: RoomClient;
+  everyone: MemberDetail[];
+  selfId: string;
+}
+
+/**
+ * Ending the session for everyone, after one confirmation. While the person who created the
+ * session holds a seat (even away), only they may: the server refuses anyone else.
+ */
+export function EndSession({ client, everyone, selfId }: Props) {
   const { busy, error, run } = useAction();
   const [confirming, setConfirming] = useState(false);
   const confirmRef = useRef<HTMLButtonElement>(null);
@@ -14,6 +24,18 @@ export function EndSession({ client }: { client: RoomClient }) {
   useEffect(() => {
     if (confirming) confirmRef.current?.focus();
   }, [confirming]);
+
+  const ownerHere = everyone.some((m) => m.owner);
+  const isOwner = everyone.some((m) => m.id === selfId && m.owner);
+  if (ownerHere && !isOwner) {
+    return (
+      <section className="panel-section end-session" aria-label="End the session">
+        <p className="hint" data-testid="end-session-owner-only">
+          The person who created the session is in it, so only they can end it.
+        </p>
+      </section>
+    );
+  }
 
   return (
     <section className="panel-section end-session" aria-label="End the session">

@@ -32,7 +32,7 @@ export function FacilitatorPanel({ client, room, view, arrived }: Props) {
       <MemberList client={client} view={view} everyone={facilitation.everyone} />
       <InviteLinks client={client} view={view} />
       <AgreementEditor client={client} agreement={view.agreement} everyone={facilitation.everyone} acknowledgements={facilitation.acknowledgements} />
-      <EndSession client={client} />
+      <EndSession client={client} everyone={facilitation.everyone} selfId={view.self.id} />
     </aside>
   );
 }

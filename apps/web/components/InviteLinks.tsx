@@ -103,7 +103,7 @@ export function InviteLinks({ client, view }: Props) {
           value={facilitatorLink}
           tone="private"
           testId="room-facilitator-link"
-          hint="Anyone with this link can run the session. Give it only to a co-facilitator."
+          hint="Anyone with this link can help run the session, but never remove, mute or end it on the person who created it. Give it only to a co-facilitator."
         />
       )}
       {isFacilitator && (
@@ -113,8 +113,8 @@ export function InviteLinks({ client, view }: Props) {
           </button>
           <p className="hint">
             {replaced
-              ? 'The old facilitator link no longer works. Everyone inside keeps their place.'
-              : 'If the facilitator link reached the wrong person: the old link stops working at once, and everyone inside keeps their place.'}
+              ? 'The old facilitator link no longer works, and whoever was inside with it has been let go. Send the new link to your co-facilitators.'
+              : 'If the facilitator link reached the wrong person: the old link stops working at once, and every other facilitator inside who came in with it is let go (never you, nor the person who created the session). Members and co-facilitators keep their place.'}
           </p>
         </>
       )}

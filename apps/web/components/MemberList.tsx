@@ -13,6 +13,9 @@ interface Props {
   everyone: MemberDetail[];
 }
 
+/** Beside the role of the person who created the session (entered with its owner key). */
+const OWNER_MARK = 'created the session';
+
 /** "mic off", "hand raised"…: what a facilitator should know of someone at a glance. */
 function describeState(view: RoomView, m: MemberDetail): string[] {
   const floor = view.floor;
@@ -66,8 +69,10 @@ export function MemberList({ client, view, everyone }: Props) {
         {admitted.map((m) => {
           const isSelf = m.id === view.self.id;
           const canManage = !isSelf && m.role !== 'facilitator';
-          // Another facilitator who came in after this one (e.g. with a leaked link) can be removed by them.
-          const canRemoveFacilitator = !isSelf && m.role === 'facilitator' && self?.role === 'facilitator' && self.enteredAt < m.enteredAt;
+          // Another facilitator who came in after this one (e.g. with a leaked link) can be removed by
+          // them; the person who created the session removes any, and nobody removes them.
+          const canRemoveFacilitator =
+            !isSelf && m.role === 'facilitator' && !m.owner && self?.role === 'facilitator' && (self.owner || self.enteredAt < m.enteredAt);
           const removeButton = (
             <button
               type="button"
@@ -88,6 +93,7 @@ export function MemberList({ client, view, everyone }: Props) {
               key={m.id}
               data-member-name={m.displayName}
               data-connection={m.connection}
+              data-owner={m.owner ? 'true' : undefined}
               className={[removing === m.id && 'confirming', m.connection === 'reconnecting' && 'reconnecting'].filter(Boolean).join(' ') || undefined}
             >
               <span className="person">
@@ -95,7 +101,7 @@ export function MemberList({ client, view, everyone }: Props) {
                   {m.displayName}
                   {isSelf && ' (you)'}
                 </span>
-                <span className="person-meta">{[roleLabel[m.role], ...describeState(view, m)].join(' · ')}</span>
+                <span className="person-meta">{[roleLabel[m.role], ...(m.owner ? [OWNER_MARK] : []), ...describeState(view, m)].join(' · ')}</span>
               </span>
               {canRemoveFacilitator && removing !== m.id && (
                 <span className="person-actions">
@@ -128,7 +134,10 @@ export function MemberList({ client, view, everyone }: Props) {
                     <strong>Remove {m.displayName} from the session?</strong> They will be told that the facilitator removed them.
                   </p>
                   {m.role === 'facilitator' ? (
-                    <p className="hint">They came in with the facilitator link: replace it (under Links) so it cannot be used to come back.</p>
+                    <p className="hint">
+                      They came in with the facilitator link: replace it (under Links) so it cannot be used to come back; that also lets go of anyone else
+                      inside on the old one.
+                    </p>
                   ) : (
                     <label className="check">
                       <input type="checkbox" checked={block} onChange={(e) => setBlock(e.target.checked)} />

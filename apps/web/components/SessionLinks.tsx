@@ -23,8 +23,13 @@ export function SessionLinks({ facilitatorLink, inviteLink, onStartAnother }: Pr
         value={facilitatorLink}
         tone="private"
         testId="facilitator-link"
-        hint="Keep private: this link lets anyone run the session, and it holds the key that lets people into the encrypted room (no server keeps it). Use it yourself, or give it only to a co-facilitator."
+        hint="Keep private: this link lets anyone help run the session, and it holds the key that lets people into the encrypted room (no server keeps it). Use it yourself, or give it only to a co-facilitator."
       />
+      <p className="hint" data-testid="owner-key-note">
+        Open it in this browser to run the session as the person who created it: this browser keeps a key (not in the link) that nobody else who
+        comes in with the link can override: they cannot remove or mute you, or end the session while you are in it. On another device the same link
+        makes you a facilitator like any other.
+      </p>
       <CopyField
         label="Invite link for members"
         copyLabel="Copy invite link"

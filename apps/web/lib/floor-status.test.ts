@@ -166,6 +166,7 @@ const person = (id: string, patch: Partial<Detail> = {}): Detail => ({
   inviteId: null,
   heldOff: [],
   asked: [],
+  owner: false,
   ...patch,
 });
 

@@ -1,10 +1,12 @@
 import type { Command, RoomView } from '@group-room/shared';
 import { attempt, type ActionResult } from './action-result';
 import { describeError as describe } from './describe-error';
+import { keptLinkSecret } from './e2ee/link-secrets';
 import { RoomEncryption } from './e2ee/room-encryption';
 import { describeEntryFailure } from './entry-failure';
 import { FacilitatorTools } from './facilitator-tools';
 import { LocalDevices } from './local-devices';
+import { forgetOwnerKey, keptOwnerKey } from './owner-key';
 import { sendPrivateSignal, type PrivateSignalInput } from './private-signal';
 import { listenToRoomEvents } from './room-events';
 import { RoomMedia } from './room-media';
@@ -184,7 +186,9 @@ export class RoomClient {
     const signal = this.#connect();
     const seen = this.#viewCount;
     try {
-      const { view, resume } = await signal.request('room:enter', { roomId: this.#roomId, token, displayName });
+      // The owner key this browser kept when it created the session goes with its facilitator link only.
+      const ownerKey = keptLinkSecret(this.#roomId)?.kind === 'room' ? keptOwnerKey(this.#roomId) : null;
+      const { view, resume } = await signal.request('room:enter', { roomId: this.#roomId, token, displayName, ...(ownerKey ? { ownerKey } : {}) });
       if (this.#signal !== signal) return;
       this.#seats.keep(resume);
       signal.seat();
@@ -326,6 +330,8 @@ export class RoomClient {
 
   /** Out of the room (or back to the entry form, `idle`): let go of the connection, the media and the seat. */
   #end(phase: 'idle' | 'left' | 'ended' | 'error', patch: Partial<RoomSnapshot> = {}): void {
+    // The session is over: this browser's owner key of it is of no more use.
+    if (patch.endReason === 'session-ended' || patch.endReason === 'session-gone') forgetOwnerKey(this.#roomId);
     this.#media.drop();
     this.#encryption?.close();
     this.#encryption = undefined;
