@@ -18,6 +18,12 @@ export const Command = z.discriminatedUnion('type', [
   z.object({ type: z.literal('member.setRole'), memberId: EntityId, role: z.enum(['cofacilitator', 'member']) }).strict(),
   z.object({ type: z.literal('room.setAutoAdmit'), enabled: z.boolean() }).strict(),
   z.object({ type: z.literal('room.setLocked'), locked: z.boolean() }).strict(),
+  /**
+   * Let go of everyone still at the entry agreement, and with `waiting` everyone in the
+   * waiting room too (people squatting on the way in): they are told they may come in again
+   * with their link, which keeps working.
+   */
+  z.object({ type: z.literal('lobby.clear'), waiting: z.boolean() }).strict(),
   z.object({ type: z.literal('session.end') }).strict(),
 
   // Turn-taking. Switching mode ends a round and returns the floor.

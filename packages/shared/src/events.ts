@@ -38,9 +38,11 @@ export const events = {
     /**
      * session-ended: a facilitator ended it. removed: a facilitator removed this person.
      * replaced: this seat was resumed from another connection (e.g. a second tab or a
-     * newer connection of the same tab); this one is let go.
+     * newer connection of the same tab); this one is let go. cleared: a facilitator cleared the
+     * way in (the agreement, perhaps the waiting room) this person was on; their link still
+     * works, and they may come in again with it.
      */
-    reason: z.enum(['session-ended', 'removed', 'replaced']),
+    reason: z.enum(['session-ended', 'removed', 'replaced', 'cleared']),
   }),
   /**
    * The server is going away (restarting or being upgraded): nothing ended. The client keeps

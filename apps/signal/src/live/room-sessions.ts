@@ -72,7 +72,8 @@ export class RoomSessions {
       const member = state.members[memberId];
       if (!member) {
         this.#sessions.delete(memberId);
-        session.terminate('removed');
+        // Cleared off the way in (lobby.clear): they may come in again with their link.
+        session.terminate(state.cleared?.includes(memberId) ? 'cleared' : 'removed');
       } else if (member.connectionId !== null && member.connectionId !== session.connectionId) {
         this.#sessions.delete(memberId);
         session.terminate('replaced');

@@ -31,6 +31,7 @@ const EXPECTED = `
   member.setRole          . . Y .       . . Y .         . . . .
   room.setAutoAdmit       . . Y .       . . Y .         . . . .
   room.setLocked          . . Y .       . . Y .         . . . .
+  lobby.clear             . . Y .       . . Y .         . . . .
   session.end             . . Y .       . . Y .         . . . .
   floor.setMode           . . Y .       . . Y .         . . . .
   floor.grant             . . Y .       . . Y .         . . . .
@@ -259,6 +260,8 @@ function commandFor(type: CommandType, state: RoomState): Command {
       return { type, enabled: true };
     case 'room.setLocked':
       return { type, locked: true };
+    case 'lobby.clear':
+      return { type, waiting: true };
     case 'session.end':
       return { type };
     case 'floor.setMode':

@@ -1,4 +1,4 @@
-import { isFacilitatorRole, type Acknowledgement } from '@group-room/shared';
+import { isFacilitatorRole, ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomState } from './state.js';
 
 /*
@@ -28,6 +28,56 @@ export const memberFits = (state: RoomState): boolean =>
 
 /** Someone new may start on the way in. */
 export const lobbyFits = (state: RoomState): boolean => lobbyCount(state) < state.capacity;
+
+/*
+ * The way in is shared by everyone holding a link, so no one source may fill it: one holder of
+ * the shared invite link could otherwise keep it full (and the facilitator's only remedy,
+ * blocking that link, would shut out the whole group). So places on the way in are limited
+ * per client address (its key) and per invite link: a personal link is one person's; the
+ * shared link may hold most of the way in, never all of it, so personal links (the
+ * facilitator's way to let a group in past a squatter) always find a place. Counted in the
+ * same pure change as the entry, so entries at once cannot race past a limit.
+ */
+
+/** The limits on the way in (ENTRY_PER_ADDRESS, ENTRY_PER_INVITE, ENTRY_RESERVED). */
+export interface EntryLimits {
+  /** People on the way in from one address (key) at once. */
+  perAddress: number;
+  /** People on the way in with one personal invite link at once. */
+  perInvite: number;
+  /** Places on the way in the shared link leaves to personal links (at most a quarter of the room's). */
+  reserved: number;
+}
+
+/** No limit but the way in's size: for the rules' own tests; the server passes its settings. */
+export const OPEN_WAY_IN: EntryLimits = { perAddress: Infinity, perInvite: Infinity, reserved: 0 };
+
+/** How many the shared invite link may have on the way in: a small room keeps most of its line for it. */
+export const sharedLinkBound = (state: RoomState, limits: EntryLimits): number =>
+  state.capacity - Math.min(limits.reserved, Math.floor(state.capacity / 4));
+
+const onTheWayIn = (state: RoomState) => Object.values(state.members).filter((m) => m.stage !== 'admitted');
+
+/**
+ * One more person may start on the way in with `inviteId` from `addressKey` (unknown: not
+ * counted), or RATE_LIMITED says to try again later. A room that does not know its shared link
+ * (stored before it was recorded) gives every link the shared link's bound.
+ */
+export function checkWayIn(state: RoomState, inviteId: string | null, addressKey: string | undefined, limits: EntryLimits): void {
+  const lobby = onTheWayIn(state);
+  if (addressKey !== undefined && lobby.filter((m) => m.addressKey === addressKey).length >= limits.perAddress) {
+    throw new ProtocolFailure('RATE_LIMITED', 'Too many people from your network are on their way in to this session right now: try again in a few minutes');
+  }
+  if (inviteId === null) return;
+  const shared = !state.sharedInviteId || inviteId === state.sharedInviteId;
+  const withLink = lobby.filter((m) => m.inviteId === inviteId).length;
+  if (shared && withLink >= sharedLinkBound(state, limits)) {
+    throw new ProtocolFailure('RATE_LIMITED', 'Too many people are on their way in with this link right now: try again in a few minutes');
+  }
+  if (!shared && withLink >= limits.perInvite) {
+    throw new ProtocolFailure('RATE_LIMITED', 'This invite link is already being used to come in: try again in a few minutes, or ask your facilitator for a link of your own');
+  }
+}
 
 /**
  * The record with this acknowledgement: once per person and version, and at most

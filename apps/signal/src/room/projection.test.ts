@@ -289,6 +289,21 @@ describe('turn-taking and holds in views', () => {
   });
 });
 
+describe('where people come from', () => {
+  it('is never in a view: the key standing for an address stays in the room state', () => {
+    const keyed = (id: string, key: string): RoomChange => enter({ id, displayName: `Person ${id}`, role: 'member', inviteId: `inv-${id}`, addressKey: key }, T);
+    const state = run(room(), keyed('k1', 'ADDRESS-KEY-AT-AGREEMENT'), keyed('k2', 'ADDRESS-KEY-WAITING'), acknowledge('k2'), by('host', { type: 'lobby.clear', waiting: false }));
+    expect(state.members['k2']!.addressKey).toBe('ADDRESS-KEY-WAITING');
+    const withReader = keyed('k3', 'ADDRESS-KEY-AT-AGREEMENT')(state);
+    for (const id of Object.keys(withReader.members)) {
+      const text = json(viewFor(withReader, id));
+      expect(text, `${id}'s view`).not.toContain('ADDRESS-KEY');
+      // Nor who a clear let go of.
+      expect(text, `${id}'s view`).not.toContain('"k1"');
+    }
+  });
+});
+
 describe('views on the wire', () => {
   it('every view parses as a RoomView, unchanged (no extra fields), and as the events that carry it', () => {
     const states = [

@@ -22,7 +22,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { authorise } from '../room/authorisation.js';
 import { leave } from '../room/entry.js';
 import { viewFor } from '../room/projection.js';
-import { disconnectSeat } from '../room/seats.js';
+import { dropSeat } from '../room/seats.js';
 import type { RoomChange, RoomState } from '../room/state.js';
 import { LeaseLost, type RoomStore } from '../store/room-store.js';
 import { InFlight, ROOM_CHANGES_PER_CONNECTION } from './request-limits.js';
@@ -46,7 +46,7 @@ export interface NodeDeps {
   tokens: LinkTokens;
   config: Pick<
     Config,
-    'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS' | 'SOCKET_REQUESTS_PER_SECOND' | 'ROOM_HORIZON_DAYS' | 'TURN_URLS' | 'TURN_SECRET' | 'TURN_CREDENTIAL_SECONDS' | 'SYNTHETIC_MEDIA'
+    'ROOM_CAPACITY' | 'ROOM_GRACE_SECONDS' | 'SEAT_GRACE_SECONDS' | 'ENTRY_PER_ADDRESS' | 'ENTRY_PER_INVITE' | 'ENTRY_RESERVED' | 'SOCKET_REQUESTS_PER_SECOND' | 'ROOM_HORIZON_DAYS' | 'TURN_URLS' | 'TURN_SECRET' | 'TURN_CREDENTIAL_SECONDS' | 'SYNTHETIC_MEDIA'
   >;
   /** Who may create rooms (ROOM_CREATION). */
   roomCreation: RoomCreationGate;
@@ -183,7 +183,7 @@ export class Connection implements RoomSessionHandle {
     return { credential: await tokens.seat({ roomId: state.id, memberId, nonce }, expiresAt), memberId, graceSeconds: config.SEAT_GRACE_SECONDS };
   }
 
-  /** The connection closed without "Leave": the seat stays, away, for the grace period. */
+  /** The connection closed without "Leave": the seat stays, away, for the grace period (but at the entry agreement). */
   async #dropped(): Promise<void> {
     const entered = this.leaveSeat();
     if (!entered) return;
@@ -197,8 +197,9 @@ export class Connection implements RoomSessionHandle {
         await entered.room.queued(leave(entered.memberId));
         return;
       }
-      await entered.room.queued(disconnectSeat(entered.memberId, this.connectionId));
-      log.info('connection lost; seat kept', { room: roomTag(entered.room.id) });
+      // A seat at the entry agreement goes at once; any other is kept, away (see dropSeat).
+      const state = await entered.room.queued(dropSeat(entered.memberId, this.connectionId));
+      log.info(state.members[entered.memberId] ? 'connection lost; seat kept' : 'connection lost at the agreement; seat freed', { room: roomTag(entered.room.id) });
     } catch (error) {
       if (!(error instanceof ProtocolFailure && (error.code === 'NOT_FOUND' || error.code === 'UNAVAILABLE'))) throw error;
     }
