@@ -5,7 +5,7 @@ import type { Page } from 'playwright-core';
 import { launchChromium } from '../support/browser.js';
 import { RtpSource } from '../support/synthetic-member.js';
 import { chromiumCpuSeconds, testPattern } from './big-room.js';
-import { janusInstalled, startJanus } from './janus.js';
+import { janusInstalled, loopbackNamespace, runInLoopbackNamespace, startJanus, udpAddresses } from './janus.js';
 import { quantile } from './measure.js';
 
 /*
@@ -20,22 +20,16 @@ import { quantile } from './measure.js';
  * bitrate. There is no product around Janus here (no page load, no agreement, no admission),
  * so its join time is a floor for ours, not a like-for-like figure.
  *
- * Janus gathers no loopback ICE candidates, and benches may not send media to this machine's
- * own non-loopback addresses: run it inside a network namespace of its own with a veth pair in
- * 198.18.0.0/15 (shared/notes/deployment-parts.md shows the commands) and name that namespace's
- * interface in JANUS_ICE_INTERFACE, e.g. `ip netns exec bench env JANUS_ICE_INTERFACE=v0 npm
- * run bench:janus-room -- 5`. Without it the bench refuses to run.
+ * Over loopback only, as every bench here: the script runs itself again inside a network
+ * namespace of its own (janus.ts: `lo`, IPv6 off, and 127.0.0.2 on a veth pair that
+ * stays inside, since Janus gathers no candidate on an interface flagged loopback), where Janus,
+ * Chromium and the synthetic publishers all run and every address is in 127.0.0.0/8. Needs root
+ * (to make the namespace). Printed too: every UDP address in use during the measurement
+ * (`ss -uan`) and the page's ICE pairs; a run that saw any other address fails.
  */
 
 const SYNTHETIC = 11;
 const ROOM = 1234;
-
-/** The interface Janus gathers ICE candidates on: the namespace's veth (see above), never this machine's own network. */
-function iceInterface(): string {
-  const name = process.env['JANUS_ICE_INTERFACE'];
-  if (!name) throw new Error('set JANUS_ICE_INTERFACE to an interface of a network namespace made for this bench (see the comment at the top)');
-  return name;
-}
 
 /**
  * Runs in the page: joins the Janus room as a publisher, subscribes to every other publisher,
@@ -109,6 +103,24 @@ async function joinInPage(args: { api: string; room: number }): Promise<number> 
   return ms;
 }
 
+/** The addresses of the page's ICE pairs in use (local and remote candidates, both connections). */
+async function icePairAddresses(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs;
+    const addresses = new Set<string>();
+    for (const pc of pcs) {
+      const stats = new Map<string, { type: string; address?: string; selectedCandidatePairId?: string; localCandidateId?: string; remoteCandidateId?: string }>();
+      (await pc.getStats()).forEach((s: { id: string; type: string }) => stats.set(s.id, s));
+      for (const transport of stats.values()) {
+        if (transport.type !== 'transport' || !transport.selectedCandidatePairId) continue;
+        const pair = stats.get(transport.selectedCandidatePairId);
+        for (const id of [pair?.localCandidateId, pair?.remoteCandidateId]) addresses.add(stats.get(id ?? '')?.address ?? '(none)');
+      }
+    }
+    return [...addresses].sort();
+  });
+}
+
 /** Bytes of video and audio received so far by the page's subscriber connection. */
 async function receivedBytes(page: Page): Promise<{ bytes: number; decoding: number }> {
   return page.evaluate(async () => {
@@ -127,11 +139,13 @@ async function receivedBytes(page: Page): Promise<{ bytes: number; decoding: num
 export async function janusRoom(joins: number): Promise<string> {
   if (!janusInstalled()) return 'Janus is not installed (apt-get install janus): not measured';
   const frames = await testPattern();
-  const janus = await startJanus({ iceInterface: iceInterface() });
+  if (!loopbackNamespace()) throw new Error('runs only inside its own network namespace (run this file, which makes one)');
+  const janus = await startJanus();
   const page = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>janus</title><body></body>'));
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
   const pageUrl = `http://127.0.0.1:${(page.address() as { port: number }).port}/`;
-  const browser = await launchChromium();
+  // No mDNS responder (it listens on 224.0.0.251): the page's candidates are plain loopback addresses.
+  const browser = await launchChromium(['--disable-features=WebRtcHideLocalIpsWithMdns']);
   const udp = createSocket('udp4');
   await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
   const senders: NodeJS.Timeout[] = [];
@@ -159,6 +173,8 @@ export async function janusRoom(joins: number): Promise<string> {
     let kbps = 0;
     let cpuShare = 0;
     let decoding = 0;
+    const seen = new Set<string>();
+    let iceAddresses: string[] = [];
     for (let i = 1; i <= joins; i++) {
       const context = await browser.newContext();
       // tsx names nested functions with a helper the page does not have.
@@ -173,8 +189,12 @@ export async function janusRoom(joins: number): Promise<string> {
         const cpuBefore = await chromiumCpuSeconds();
         const before = await receivedBytes(member);
         const t0 = performance.now();
-        await new Promise((resolve) => setTimeout(resolve, 10_000));
+        for (let sample = 0; sample < 5; sample++) {
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          for (const address of await udpAddresses()) seen.add(address);
+        }
         const seconds = (performance.now() - t0) / 1000;
+        iceAddresses = await icePairAddresses(member);
         cpuShare = ((await chromiumCpuSeconds()) - cpuBefore) / seconds;
         const after = await receivedBytes(member);
         kbps = ((after.bytes - before.bytes) * 8) / 1000 / seconds;
@@ -183,10 +203,13 @@ export async function janusRoom(joins: number): Promise<string> {
       await context.close();
     }
     const sorted = [...times].sort((a, b) => a - b);
+    const outside = [...seen, ...iceAddresses].filter((address) => !address.startsWith('127.'));
+    if (outside.length > 0) throw new Error(`addresses outside 127.0.0.0/8 were used: ${outside.join(', ')}`);
     return [
       `bench:janus-room — the same room of 12 on Janus VideoRoom ${'1.1.2'}: ${SYNTHETIC} remote publishers (audio, real VP8 640×360 at 300 kbit/s) and one headless Chromium page joining through Janus's HTTP API, ${os.cpus().length} cores`,
       `  join started → first remote video frame decoded (no page load, agreement or admission): median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms (n=${times.length})`,
       `  in the room: decoding ${decoding} remote videos, receiving ${kbps.toFixed(0)} kbit/s, Chromium using ${(cpuShare * 100).toFixed(0)} % of a core (all its processes)`,
+      `  over loopback only: UDP addresses in use (ss -uan, sampled) ${[...seen].sort().join(', ')}; the page's ICE pairs ${iceAddresses.join(', ')}`,
     ].join('\n');
   } finally {
     for (const timer of senders) clearInterval(timer);
@@ -197,7 +220,16 @@ export async function janusRoom(joins: number): Promise<string> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && !loopbackNamespace()) {
+  // First run: make the namespace and run this script again inside it.
+  runInLoopbackNamespace().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`bench:janus-room failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   janusRoom(Number(process.argv[2] ?? 5)).then(
     (summary) => {
       process.stdout.write(`\n${summary}\n`);
