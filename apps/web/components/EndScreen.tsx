@@ -19,6 +19,11 @@ const endings: Record<EndReason, { title: string; body: string; returnLabel?: st
     body: 'The group agreement was open for a long time, so your place in line was let go. You can enter again when you are ready.',
     returnLabel: 'Enter again',
   },
+  cleared: {
+    title: 'You are not in the session yet',
+    body: 'The facilitator cleared the line of people on their way in. Your link still works: you can enter again now.',
+    returnLabel: 'Enter again',
+  },
   'session-gone': {
     title: 'You are not in the session',
     body: 'This session is no longer available. If you think it should still be going on, contact your facilitator.',

@@ -191,7 +191,8 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
       screen = view && <InRoom client={client} room={room} view={view} />;
       break;
     default:
-      screen = <EndScreen room={room} onReturn={() => client.reset()} />;
+      // Cleared off the way in: straight back to the agreement with the same link and name.
+      screen = <EndScreen room={room} onReturn={() => (room.endReason === 'cleared' ? client.enterAgain() : client.reset())} />;
   }
 
   const wide = room.status === 'connecting' || room.status === 'joined';

@@ -5,6 +5,7 @@ import { startTransition, useOptimistic } from 'react';
 import { clockTime } from '@/lib/format';
 import type { RoomClient } from '@/lib/room-client';
 import { useAction } from './useAction';
+import { WayIn } from './WayIn';
 
 interface Props {
   client: RoomClient;
@@ -61,11 +62,7 @@ export function WaitingList({ client, everyone, autoAdmit, locked, highlight }: 
         </button>
       )}
       {locked && waiting.length > 0 && <p className="hint">The room is locked: unlock it to admit people.</p>}
-      {reading.length > 0 && (
-        <p className="hint">
-          Reading the agreement: {reading.map((m) => m.displayName).join(', ')}
-        </p>
-      )}
+      <WayIn client={client} reading={reading} waiting={waiting} />
       {error && <p className="error">{error}</p>}
 
       <div className="switches">

@@ -13,6 +13,7 @@ import { RoomMedia } from './room-media';
 import { initialSnapshot, remotePeers, roomStatus, type Phase, type RoomSnapshot } from './room-snapshot';
 import { SeatKeeper } from './seat-keeper';
 import { SignalClient } from './signal-client';
+import { forgetWayIn, keepWayIn, keptWayIn, type WayIn } from './way-in';
 
 export { initialSnapshot, type ConnectionStatus, type EndReason, type ReconnectCause, type RemotePeer, type RoomSnapshot, type RoomStatus } from './room-snapshot';
 
@@ -50,11 +51,20 @@ export class RoomClient {
   #viewCount = 0;
   /** The server's clock minus this one, as of the last view (late by the view's trip, a few ms). */
   #clockOffset = 0;
+  /**
+   * The link's token and the name this page entered with: to enter again after the way in was
+   * cleared, or after a seat at the entry agreement went with its connection (see way-in.ts).
+   */
+  #wayIn: WayIn | undefined;
+  /** Whether the way back in is kept in the tab's storage now (only while at the entry agreement). */
+  #wayInKept = false;
   /** End-to-end encryption (frame transforms and key handshake), made on first use; one per entry. */
   #encryption: RoomEncryption | undefined;
 
   constructor(roomId: string) {
     this.#roomId = roomId;
+    this.#wayIn = keptWayIn(roomId) ?? undefined;
+    this.#wayInKept = this.#wayIn !== undefined;
     const isCurrent = (signal: SignalClient) => this.#signal === signal;
     this.#media = new RoomMedia({
       isCurrent,
@@ -181,6 +191,7 @@ export class RoomClient {
     if (this.#phase === 'entering' || this.#phase === 'in') return;
     this.#phase = 'entering';
     this.facilitation.enteredWith(token);
+    this.#wayIn = { token, displayName };
     this.#media.drop();
     this.#update({ view: undefined, endReason: undefined, message: undefined, notice: undefined, ...this.facilitation.forget() });
     const signal = this.#connect();
@@ -193,8 +204,8 @@ export class RoomClient {
       this.#seats.keep(resume);
       signal.seat();
       this.#phase = 'in';
-      // A view pushed before the answer is the newer one.
-      this.#setView(this.#viewCount === seen ? view : (this.#snapshot.view ?? view));
+      // A view pushed before the answer is the newer one. (Entering again after a reload: back now.)
+      this.#setView(this.#viewCount === seen ? view : (this.#snapshot.view ?? view), { returning: false });
     } catch (error) {
       if (this.#signal !== signal) return;
       this.#end('error', { message: describeEntryFailure(error) });
@@ -275,6 +286,14 @@ export class RoomClient {
   /** The resume was refused: the seat, or the whole session, is gone. */
   #seatGone(outcome: 'seat-lost' | 'session-gone'): void {
     if (outcome === 'session-gone') return this.#end('ended', { endReason: 'session-gone' });
+    // A seat at the entry agreement goes with its connection (a reload, a drop): enter again
+    // with the link, so the person simply sees the agreement again.
+    const again = this.#wayInKept ? this.#wayIn : undefined;
+    if (again) {
+      this.#end('idle', { returning: true });
+      void this.enter(again.token, again.displayName);
+      return;
+    }
     // After a reload, straight to the entry form (camera preview kept), saying why.
     if (this.#snapshot.returning) return this.#end('idle', { notice: LOST_SEAT });
     this.#end('ended', { endReason: 'seat-lost' });
@@ -285,9 +304,19 @@ export class RoomClient {
     // What is for facilitators only goes with the role (e.g. a co-facilitator made a member again).
     const facilitatorOnly = view.facilitation ? {} : this.facilitation.forget();
     this.#update({ ...also, view, ...facilitatorOnly });
+    this.#keepWayIn(view.self.role === 'member' && view.self.stage === 'agreement');
     // The key handshake starts once the server lets this person have media (admitted, agreement accepted).
     if (view.self.media) this.#crypto().view(view);
     this.#startMediaIfAllowed();
+  }
+
+  /** Keep the way back in in the tab's storage while at the entry agreement, and only then. */
+  #keepWayIn(atAgreement: boolean): void {
+    const keep = atAgreement && this.#wayIn !== undefined;
+    if (keep === this.#wayInKept) return;
+    this.#wayInKept = keep;
+    if (keep && this.#wayIn) keepWayIn(this.#roomId, this.#wayIn);
+    else forgetWayIn(this.#roomId);
   }
 
   // --- Media (RoomMedia): started once the server allows it, and started again when it was lost.
@@ -336,6 +365,7 @@ export class RoomClient {
     this.#encryption?.close();
     this.#encryption = undefined;
     this.#seats.release();
+    this.#keepWayIn(false);
     this.#signal?.close();
     this.#signal = undefined;
     this.#phase = phase;
@@ -367,6 +397,16 @@ export class RoomClient {
     this.#phase = 'idle';
     this.#update({ message: undefined, endReason: undefined, notice: undefined });
     void this.devices.open();
+  }
+
+  /**
+   * Enter again with the link this page entered with (after the way in was cleared), straight
+   * to the agreement; back to the entry form when this page has none.
+   */
+  enterAgain(): void {
+    const again = this.#wayIn;
+    if (!again) return this.reset();
+    void this.enter(again.token, again.displayName);
   }
 
   /** The page is going away: let go of everything without a screen change. */
