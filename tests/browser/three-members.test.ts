@@ -44,6 +44,10 @@ describe('a facilitator and two members in one room', () => {
     const { facilitatorUrl, inviteUrl } = await createRoom(ada, 'Thursday group');
     await enterAsFacilitator(ada, facilitatorUrl, names[0]);
     await expect(ada.page.getByTestId('facilitator-panel').isVisible()).resolves.toBe(true);
+    // She created the session in this browser, which kept its owner key: her seat is the owner's.
+    const ownerRow = ada.page.locator('[data-testid="member-list"] li[data-owner="true"]');
+    await expect(ownerRow.getAttribute('data-member-name')).resolves.toBe(names[0]);
+    await expect(ownerRow.innerText()).resolves.toContain('created the session');
 
     await enterAsMember(bea, inviteUrl, names[1]);
     // Waiting: no names and no media reach a member who has not been let in.
@@ -127,5 +131,7 @@ describe('a facilitator and two members in one room', () => {
     await ada.page.getByRole('button', { name: 'End the session now' }).click();
     await ada.page.locator('main[data-status="ended"]').waitFor();
     await expect(ada.page.locator('main').innerText()).resolves.toContain('Thank you for taking part.');
+    // The session's end forgets the owner key.
+    expect(await ada.page.evaluate(() => Object.keys(window.localStorage).filter((key) => key.startsWith('group-room:owner:')))).toEqual([]);
   });
 });

@@ -112,6 +112,8 @@ describe('signal server (in-memory store)', () => {
               inviteId: null,
               heldOff: [],
               asked: [],
+              // Entered with the link alone (no owner key): a facilitator, not the owner.
+              owner: false,
             },
           ],
           acknowledgements: [],
@@ -673,6 +675,7 @@ describe('signal server (in-memory store)', () => {
         inviteId: (room as typeof room & { inviteId: string }).inviteId,
         heldOff: [],
         asked: [],
+        owner: false,
       });
 
       // At the agreement: no media, and an out-of-date acknowledgement is refused.

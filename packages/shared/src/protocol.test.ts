@@ -388,10 +388,18 @@ describe('request schemas', () => {
 
   it('the responses that carry tokens and views', () => {
     const create = requests['room:create'].response;
-    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token, inviteId: 'inv-1' }).success).toBe(true);
-    expect(create.safeParse({ roomId, facilitatorToken: 'short', inviteToken: token, inviteId: 'inv-1' }).success).toBe(false);
-    // The facilitator's browser needs the invite's id to derive the link's secret.
-    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token }).success).toBe(false);
+    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token, inviteId: 'inv-1', ownerKey: token }).success).toBe(true);
+    expect(create.safeParse({ roomId, facilitatorToken: 'short', inviteToken: token, inviteId: 'inv-1', ownerKey: token }).success).toBe(false);
+    // The facilitator's browser needs the invite's id to derive the link's secret, and keeps the owner key.
+    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token, ownerKey: token }).success).toBe(false);
+    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token, inviteId: 'inv-1' }).success).toBe(false);
+    expect(create.safeParse({ roomId, facilitatorToken: token, inviteToken: token, inviteId: 'inv-1', ownerKey: 'short' }).success).toBe(false);
+    // Entering may carry an owner key (a token like the links), nothing else.
+    const enter = requests['room:enter'].request;
+    expect(enter.safeParse({ roomId, token, displayName: 'Fran', ownerKey: token }).success).toBe(true);
+    expect(enter.safeParse({ roomId, token, displayName: 'Fran' }).success).toBe(true);
+    expect(enter.safeParse({ roomId, token, displayName: 'Fran', ownerKey: 'short' }).success).toBe(false);
+    expect(enter.safeParse({ roomId, token, displayName: 'Fran', ownerKey: true }).success).toBe(false);
     expect(requests['invite:create'].response.safeParse({ inviteToken: token, inviteId: 'inv-2' }).success).toBe(true);
     expect(requests['invite:create'].response.safeParse({}).success).toBe(false);
     expect(requests['link:rotateFacilitator'].response.safeParse({ facilitatorToken: token }).success).toBe(true);
@@ -832,8 +840,8 @@ const views = {
     facilitation: {
       autoAdmit: false,
       everyone: [
-        { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, inviteId: null, heldOff: [], asked: [] },
-        { id: 'w', displayName: 'Wanda', role: 'member', connection: 'online', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, inviteId: 'inv-1', heldOff: ['mic'], asked: ['mic'] },
+        { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, inviteId: null, heldOff: [], asked: [], owner: true },
+        { id: 'w', displayName: 'Wanda', role: 'member', connection: 'online', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, inviteId: 'inv-1', heldOff: ['mic'], asked: ['mic'], owner: false },
       ],
       acknowledgements: [{ memberId: 'w', displayName: 'Wanda', version: '0123456789abcdef', at: 3 }],
     },
@@ -961,7 +969,7 @@ describe('RoomId', () => {
   });
 
   it('matches what room:create returns (12 random bytes in base64url)', () => {
-    const response = { roomId: 'AAAAAAAAAAAAAAAA', facilitatorToken: 't'.repeat(100), inviteToken: 'i'.repeat(100), inviteId: 'inv-1' };
+    const response = { roomId: 'AAAAAAAAAAAAAAAA', facilitatorToken: 't'.repeat(100), inviteToken: 'i'.repeat(100), inviteId: 'inv-1', ownerKey: 'o'.repeat(100) };
     expect(requests['room:create'].response.safeParse(response).success).toBe(true);
     expect(requests['room:create'].response.safeParse({ ...response, roomId: 'short' }).success).toBe(false);
   });
