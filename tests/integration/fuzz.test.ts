@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { ErrorCode, MAX_MESSAGE_BYTES, requests, SEALED_BLOB_MAX } from '@group-room/shared';
-import type { SignalServer } from '@group-room/signal';
+import { ErrorCode, requests, SEALED_BLOB_MAX } from '@group-room/shared';
+import { MESSAGE_HARD_CAP, type SignalServer } from '@group-room/signal';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -294,8 +294,9 @@ async function sendOne(socket: Client, m: Message, tally: Tally): Promise<void> 
 }
 
 /*
- * Messages stay under MAX_MESSAGE_BYTES (64 KiB): a bigger one makes the server close the
- * connection (Socket.IO's maxHttpBufferSize), which the oversized check below covers.
+ * Messages stay under MAX_MESSAGE_BYTES (64 KiB): a bigger one is answered TOO_LARGE and its
+ * connection closed (check-before-work.test.ts), one past the hard cap closes it at once
+ * (Socket.IO's maxHttpBufferSize), which the oversized check below covers.
  */
 
 /** Send `count` generated messages on `socket`, `IN_FLIGHT` at a time, as fast as answers come. */
@@ -468,12 +469,12 @@ describe('fuzzing with the default request limit', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
-  it('closes a connection that sends more than MAX_MESSAGE_BYTES and stays up', async () => {
+  it('closes a connection that sends more than the hard cap (MESSAGE_HARD_CAP) and stays up', async () => {
     const { server } = t;
     for (const name of ['room:command', 'room:create', 'no-such-event']) {
       const socket = await connect(server);
       const closed = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
-      (socket as unknown as { emit: (...a: unknown[]) => void }).emit(name, { command: { type: 'agreement.set', text: 'x'.repeat(MAX_MESSAGE_BYTES + 1) } }, () => undefined);
+      (socket as unknown as { emit: (...a: unknown[]) => void }).emit(name, { command: { type: 'agreement.set', text: 'x'.repeat(MESSAGE_HARD_CAP + 1) } }, () => undefined);
       expect(await closed).toBe('transport close');
     }
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);

@@ -8,6 +8,7 @@ import {
   disconnectAll,
   enter,
   expectError,
+  ok,
   REDIS_URL,
   request,
   resume,
@@ -53,13 +54,24 @@ async function connectFor(url: string, room: string, node?: string): Promise<{ s
 
 const homeOf = async (t: TestServer, roomId: string) => (await t.server.store.get(roomId))?.home;
 
+/** Connect for `room` and enter it with the facilitator link, as a room page does. */
+async function enterVia(url: string, room: { roomId: string; facilitatorToken: string }, displayName = 'Fay'): Promise<Client> {
+  const { socket, refusal } = await connectFor(url, room.roomId);
+  if (!socket) throw new Error(`refused: ${JSON.stringify(refusal)}`);
+  await ok(socket, 'room:enter', { roomId: room.roomId, token: room.facilitatorToken, displayName });
+  return socket;
+}
+
 describe('one home node per room', () => {
-  it('the first node a room page reaches takes the room; the other refuses with its name', async () => {
+  it('the first node where someone enters takes the room; the other refuses with its name', async () => {
     await twoNodes();
     const room = await createRoom(a.server);
     expect(await homeOf(a, room.roomId)).toBeUndefined();
     const onB = await connectFor(b.server.url, room.roomId);
     expect(onB.socket?.connected).toBe(true);
+    // Connecting takes nothing (a handshake only reads); entering does.
+    expect(await homeOf(a, room.roomId)).toBeUndefined();
+    await ok(onB.socket!, 'room:enter', { roomId: room.roomId, token: room.facilitatorToken, displayName: 'Fay' });
     expect(await homeOf(a, room.roomId)).toEqual({ node: b.server.nodeId, name: 'b', fence: 1 });
 
     const onA = await connectFor(a.server.url, room.roomId);
@@ -77,12 +89,12 @@ describe('one home node per room', () => {
     expect(mo.entered.self.role).toBe('facilitator');
   });
 
-  it('rooms nobody serves spread to whichever node is asked', async () => {
+  it('rooms nobody serves spread to whichever node they are entered on', async () => {
     await twoNodes();
     const first = await createRoom(a.server);
     const second = await createRoom(a.server);
-    await connectFor(a.server.url, first.roomId);
-    await connectFor(b.server.url, second.roomId);
+    await enterVia(a.server.url, first);
+    await enterVia(b.server.url, second);
     expect((await homeOf(a, first.roomId))?.name).toBe('a');
     expect((await homeOf(a, second.roomId))?.name).toBe('b');
   });
@@ -90,19 +102,20 @@ describe('one home node per room', () => {
   it('when the home node goes away, the other takes the room over and serves it', async () => {
     await twoNodes();
     const room = await createRoom(a.server);
-    const fay = await connectFor(a.server.url, room.roomId);
-    expect(fay.socket?.connected).toBe(true);
+    const { socket } = await connectFor(a.server.url, room.roomId);
+    const fay = await ok(socket!, 'room:enter', { roomId: room.roomId, token: room.facilitatorToken, displayName: 'Fay' });
     expect((await connectFor(b.server.url, room.roomId)).refusal).toEqual({ code: 'ELSEWHERE', node: 'a' });
     await a.server.close(); // drains: it releases its rooms at once
     const again = await connectFor(b.server.url, room.roomId);
     expect(again.socket?.connected).toBe(true);
+    await ok(again.socket!, 'room:resume', { roomId: room.roomId, credential: fay.resume.credential });
     expect(await homeOf(b, room.roomId)).toEqual({ node: b.server.nodeId, name: 'b', fence: 2 });
   });
 
   it("a client's hint that the home is down is not taken while the home's lease lives", async () => {
     await twoNodes();
     const room = await createRoom(a.server);
-    expect((await connectFor(a.server.url, room.roomId)).socket?.connected).toBe(true);
+    await enterVia(a.server.url, room);
     // Naming another node than the home changes nothing; nor does naming the home itself (a
     // one-second health-check blip in the proxy, or anyone who can reach b directly).
     expect((await connectFor(b.server.url, room.roomId, 'c')).refusal).toEqual({ code: 'ELSEWHERE', node: 'a' });
@@ -136,9 +149,9 @@ async function checkTakeover(room: Awaited<ReturnType<typeof createRoom>>, fay: 
   expect(seat.connectionId, 'the seat is left for its resume on the home').not.toBeNull();
   // B takes the room once A's lease has lapsed in Redis and B has been steady for a lease period.
   await vi.waitFor(async () => expect((await connectFor(b.server.url, room.roomId)).socket?.connected).toBe(true), { timeout: 15_000, interval: 250 });
-  expect((await homeOf(b, room.roomId))?.name).toBe('b');
-  // B, the home, marks the seat away on its own sweep (its connection is not on B) and Fay resumes there.
+  // B's sweep takes the room, marks the seat away (its connection is not on B), and Fay resumes there.
   await b.server.sweeper.sweep();
+  expect((await homeOf(b, room.roomId))?.name).toBe('b');
   expect((await b.server.store.get(room.roomId))!.members[fay.id]!.connectionId).toBeNull();
   const back = await resume(b.server, fay);
   expect(back.entered.self.role).toBe('facilitator');

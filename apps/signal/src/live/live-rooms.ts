@@ -9,6 +9,9 @@ import type { NodeLease } from './node-lease.js';
 /** Where a room is served: here (its live room), by another node (its name), or nowhere (no such room). */
 export type Whereabouts = LiveRoom | { elsewhere: string; leaseLeftMs?: number } | 'missing';
 
+/** Where a room is, as `locate` sees it without taking it: as Whereabouts, or `open` (this node may take it). */
+export type Sighting = Whereabouts | 'open';
+
 /** Talk time is reported about once a second and saved beside the room every fifth time. */
 const TALK_SAVE_EVERY = 5;
 
@@ -17,7 +20,8 @@ const notServing = () => new ProtocolFailure('UNAVAILABLE', 'This server cannot 
 /**
  * The rooms this node is home to, one LiveRoom each. A room becomes live here by `claim`,
  * which takes the room's home in the store (atomically, with a new fence) unless another
- * node's lease holds it; it stops being live here through its own `close()`.
+ * node's lease holds it; it stops being live here through its own `close()`. `locate` only
+ * looks.
  */
 export class LiveRooms {
   readonly #rooms = new Map<string, LiveRoom>();
@@ -120,6 +124,23 @@ export class LiveRooms {
         return room;
       }
     }
+  }
+
+  /**
+   * Where a room is served, read only: nothing is claimed or written (a handshake asks this, and
+   * a handshake is made before anything of the client's is checked). `open`: nobody holds the
+   * room, or this node may take it (its home ran here, under this name, or its lease lapsed and
+   * this node is steady), which the enter or resume then does through `home`.
+   */
+  async locate(roomId: string): Promise<Sighting> {
+    if (!this.#lease.valid()) throw notServing();
+    const live = this.#rooms.get(roomId);
+    if (live?.acting) return live;
+    const home = await this.#store.findHome(roomId);
+    if (home.kind === 'missing') return 'missing';
+    if (home.kind === 'none' || home.node === this.#node.id || home.name === this.#node.name) return 'open';
+    if (home.leaseLeftMs > 0) return { elsewhere: home.name, leaseLeftMs: home.leaseLeftMs };
+    return this.#lease.steady() ? 'open' : { elsewhere: home.name };
   }
 
   /** The room's live room here, taken if nobody else serves it; UNAVAILABLE if another node does. */

@@ -7,15 +7,17 @@ import type { LiveRooms } from '../live/live-rooms.js';
 const HOLD_POLL_MS = 250;
 
 /**
- * Socket.IO middleware: a room's sockets are all served by its home node. A connection for a
- * room another node holds is refused with that node's name, and the client connects again with
- * it as a hint (`?node=`) the proxy routes by (see infra/README.md). The hint decides nothing:
- * a room is taken from its home only once the home's lease has lapsed. But a client that named
- * the home and was sent here anyway tells us the proxy found the home down, so its handshake is
- * held (up to a lease period) while the lease runs out, instead of refused and retried with
- * backoff: the room moves as soon as it may, and the client is in at once. As soon as the home
- * is seen renewing its lease (the time it has left grows), it is alive: the client is sent
- * back to it at once.
+ * Socket.IO middleware: a room's sockets are all served by its home node. It only reads (a
+ * handshake comes before anything of the client's is checked): a room is taken on enter or
+ * resume (LiveRooms.home), never here. A connection for a room another node holds is refused
+ * with that node's name, and the client connects again with it as a hint (`?node=`) the proxy
+ * routes by (see infra/README.md). The hint decides nothing: a room is taken from its home
+ * only once the home's lease has lapsed. But a client that named the home and was sent here
+ * anyway tells us the proxy found the home down, so its handshake is held (up to a lease
+ * period) while the lease runs out, instead of refused and retried with backoff: it is let in
+ * as soon as the room may move here, and its resume takes the room. As soon as the home is
+ * seen renewing its lease (the time it has left grows), it is alive: the client is sent back
+ * to it at once.
  */
 export function homeHandshake(rooms: LiveRooms, leaseMs: number) {
   return (socket: Socket, next: (error?: Error) => void): void => {
@@ -27,9 +29,9 @@ export function homeHandshake(rooms: LiveRooms, leaseMs: number) {
     /** The home's lease as last seen: what it had left, and when. */
     let seen: { left: number; at: number } | undefined;
     const attempt = (): void => {
-      rooms.claim(room).then(
+      rooms.locate(room).then(
         (where) => {
-          if (where === 'missing' || where instanceof LiveRoom) return next();
+          if (where === 'missing' || where === 'open' || where instanceof LiveRoom) return next();
           const now = Date.now();
           const left = where.leaseLeftMs ?? 0;
           const renewed = seen !== undefined && left > seen.left - (now - seen.at) + HOLD_POLL_MS;

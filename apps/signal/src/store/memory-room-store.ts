@@ -1,6 +1,6 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
+import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSighting, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 interface Expiring<T> {
   value: T;
@@ -155,6 +155,14 @@ export class MemoryRoomStore implements RoomStore {
     const fence = (home?.fence ?? 0) + 1;
     state.home = { node: node.id, name: node.name, fence };
     return { kind: 'here', fence: { node: node.id, fence }, taken: true };
+  }
+
+  async findHome(roomId: string): Promise<HomeSighting> {
+    const state = this.#live(this.#rooms, roomId);
+    if (!state) return { kind: 'missing' };
+    const home = state.home;
+    if (!home) return { kind: 'none' };
+    return { kind: 'home', node: home.node, name: home.name, leaseLeftMs: Math.max(0, (this.#leases.get(home.node) ?? 0) - Date.now()) };
   }
 
   async heldRooms(nodeId: string): Promise<string[]> {

@@ -2,8 +2,8 @@ import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import type { Logger } from '../logger.js';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { CLAIM, COMPARE_AND_SET, CREATE, END, LAPSED, RELEASE, RENEW, SAVE_TALK } from './redis-scripts.js';
-import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
+import { CLAIM, COMPARE_AND_SET, CREATE, END, FIND_HOME, LAPSED, RELEASE, RENEW, SAVE_TALK } from './redis-scripts.js';
+import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSighting, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 /*
  * A room is one Redis hash {version, doc, home, homeName, fence}. Updates are optimistic: read,
@@ -290,6 +290,14 @@ export class RedisRoomStore implements RoomStore {
       default:
         throw new Error(`unexpected claim outcome ${String(kind)}`);
     }
+  }
+
+  async findHome(roomId: string): Promise<HomeSighting> {
+    const reply = (await this.#call((client) => client.eval(FIND_HOME, { keys: [this.key(roomId)], arguments: [this.#prefix] }))) as string[];
+    const [kind, node = '', name = '', left = '0'] = reply;
+    if (kind === 'missing' || kind === 'none') return { kind };
+    if (kind === 'home') return { kind, node, name, leaseLeftMs: Math.max(0, Number(left)) };
+    throw new Error(`unexpected home sighting ${String(kind)}`);
   }
 
   async heldRooms(nodeId: string): Promise<string[]> {

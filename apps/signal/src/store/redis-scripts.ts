@@ -98,6 +98,14 @@ redis.call('SADD', KEYS[3], ARGV[4])
 redis.call('SREM', ARGV[5] .. 'released', ARGV[4])
 return {'taken', tostring(fence)}`;
 
+/** KEYS room; ARGV prefix. Read only: the room's home and how long its node's lease has left. */
+export const FIND_HOME = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local home = redis.call('HGET', KEYS[1], 'home')
+if not home or home == '' then return {'none'} end
+local name = redis.call('HGET', KEYS[1], 'homeName') or ''
+return {'home', home, name, tostring(redis.call('PTTL', ARGV[1] .. 'node:' .. home))}`;
+
 /**
  * KEYS nodes, released; ARGV prefix, limit. Rooms of nodes whose lease ended, and rooms released
  * by nodes that stopped cleanly; ids whose room is gone are dropped from the sets, and a node

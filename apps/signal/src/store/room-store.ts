@@ -34,6 +34,12 @@ export type Claim =
   | { kind: 'missing' }
   | { kind: 'unleased' };
 
+/**
+ * What `findHome` saw, without changing anything: no such room, a room nobody holds (never
+ * taken, or released), or its home's node, name, and the time its lease has left (0: lapsed).
+ */
+export type HomeSighting = { kind: 'missing' } | { kind: 'none' } | { kind: 'home'; node: string; name: string; leaseLeftMs: number };
+
 /** The refusal of a write by a node that no longer holds the room (its fence is stale or its lease lapsed). */
 export class LeaseLost extends ProtocolFailure {
   constructor() {
@@ -105,6 +111,8 @@ export interface RoomStore {
    * fence. Atomic: two nodes claiming at once cannot both win.
    */
   claimHome(roomId: string, node: NodeIdentity, options: { takeLapsed: boolean }): Promise<Claim>;
+  /** Where the room's home is, read only (what a handshake asks: it writes nothing). */
+  findHome(roomId: string): Promise<HomeSighting>;
   /** The rooms whose home is this node, as the store records it. */
   heldRooms(nodeId: string): Promise<string[]>;
   /** Up to `limit` rooms whose home's lease has lapsed, or that a stopping node released (so another node may take them). */
