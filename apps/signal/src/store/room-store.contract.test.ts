@@ -455,6 +455,25 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       await expect(h.nodes[0].renewLease(first, 5000)).rejects.toBeInstanceOf(NameInUse);
     });
 
+    it('findHome tells where a room is without writing: missing, nobody, or its home with the lease it has left', async () => {
+      const fresh = room(freshRoomId());
+      await store.create(fresh);
+      expect(await store.findHome('no-such-room')).toEqual({ kind: 'missing' });
+      expect(await store.findHome(fresh.id)).toEqual({ kind: 'none' });
+      const before = await store.get(fresh.id);
+      expect(await store.findHome(fresh.id)).toEqual({ kind: 'none' });
+      expect(await store.get(fresh.id), 'looking took nothing').toEqual(before);
+      await h.nodes[0].renewLease(a, shortLease);
+      await h.nodes[0].claimHome(fresh.id, a, { takeLapsed: false });
+      const seen = await h.nodes[1].findHome(fresh.id);
+      expect(seen).toMatchObject({ kind: 'home', node: a.id, name: 'a' });
+      expect(seen.kind === 'home' && seen.leaseLeftMs > 0 && seen.leaseLeftMs <= shortLease).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, shortLease + 50));
+      expect(await h.nodes[1].findHome(fresh.id)).toEqual({ kind: 'home', node: a.id, name: 'a', leaseLeftMs: 0 });
+      await h.nodes[0].releaseHomes(a);
+      expect(await store.findHome(fresh.id)).toEqual({ kind: 'none' });
+    });
+
     it('lists the rooms of nodes whose lease lapsed, and releases a stopping node\'s rooms for anyone to take at once', async () => {
       const one = room(freshRoomId());
       const two = room(freshRoomId());
