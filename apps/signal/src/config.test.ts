@@ -125,6 +125,17 @@ describe('loadConfig', () => {
     expect(loadConfig({}).TOKEN_SECRET).toBeUndefined();
   });
 
+  it('trusts X-Forwarded-* from loopback by default; TRUST_PROXY takes addresses, CIDRs and proxy-addr\'s names, nothing else', () => {
+    expect(loadConfig({}).TRUST_PROXY).toEqual(['loopback']);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.5, 2001:db8::/64,uniquelocal' }).TRUST_PROXY).toEqual(['10.0.0.5', '2001:db8::/64', 'uniquelocal']);
+    for (const bad of ['caddy.example.org', '10.0.0.0/33', 'everyone']) expect(configError({ TRUST_PROXY: bad }).message).toMatch(/^ {2}TRUST_PROXY: must be addresses/m);
+  });
+
+  it('limits wrong access keys, handshakes and idle sockets by default', () => {
+    expect(loadConfig({})).toMatchObject({ ACCESS_KEY_GUESSES_PER_HOUR: 300, HANDSHAKE_BURST: 30, HANDSHAKES_PER_SECOND: 10, IDLE_SOCKET_SECONDS: 60 });
+    expect(configError({ IDLE_SOCKET_SECONDS: '0' }).message).toMatch(/IDLE_SOCKET_SECONDS/);
+  });
+
   it('keeps a dropped seat 120 s by default, 5 s to an hour when set', () => {
     expect(loadConfig({}).SEAT_GRACE_SECONDS).toBe(120);
     expect(loadConfig({ SEAT_GRACE_SECONDS: '5' }).SEAT_GRACE_SECONDS).toBe(5);
