@@ -238,6 +238,8 @@ export interface Links {
   roomId: string;
   facilitatorToken: string;
   inviteToken: string;
+  /** What makes its holder the session's owner (room:create's answer). */
+  ownerKey?: string;
 }
 
 /** Someone in a room: their socket, their member id, and the view and resume credential their enter (or resume) returned. */

@@ -9,6 +9,7 @@ import { LinkTokens } from './auth/link-tokens.js';
 import { RoomCreationGate } from './auth/room-creation.js';
 import { Closers } from './closers.js';
 import { detectAnnouncedAddress, type Config } from './config.js';
+import { ackRecordRoutes } from './http/ack-record.js';
 import { clientAddress, compileTrustProxy } from './http/client-address.js';
 import { healthRoutes } from './http/health.js';
 import { noContentPolicy, securityHeaders, socketOriginCheck, strictTransport } from './http/security.js';
@@ -181,6 +182,8 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
     const info: RoomCreationInfo = { mode: roomCreation.mode };
     res.json(info);
   });
+  // An ended session's acknowledgement record, handed to its facilitator once (POST, token in the body).
+  app.use(ackRecordRoutes({ store, tokens, limits, trustProxy, corsOrigins: config.CORS_ORIGINS, log }));
   if (config.SERVE_WEB) closers.push('web client', await mountWeb(app, config.WEB_DIR));
   await step('web');
 

@@ -1,3 +1,4 @@
+export * from './acknowledgement-record.js';
 export * from './commands.js';
 export * from './connection.js';
 export * from './domain.js';

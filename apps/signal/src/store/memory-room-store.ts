@@ -1,6 +1,6 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSighting, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
+import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSighting, type KeptRecord, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 interface Expiring<T> {
   value: T;
@@ -10,7 +10,7 @@ interface Expiring<T> {
 /** In-process store: atomic because each call runs to completion without awaiting. */
 export class MemoryRoomStore implements RoomStore {
   readonly #rooms = new Map<string, Expiring<RoomState>>();
-  readonly #records = new Map<string, Expiring<Acknowledgement[]>>();
+  readonly #records = new Map<string, Expiring<KeptRecord>>();
   /** Each node's lease: until when it lives. */
   readonly #leases = new Map<string, number>();
   /** Which node holds each name (while its lease lives). */
@@ -89,7 +89,8 @@ export class MemoryRoomStore implements RoomStore {
     const state = this.#live(this.#rooms, roomId);
     if (!state) return null;
     this.#checkWriter(state, writer);
-    this.#records.set(roomId, { value: structuredClone(state.acknowledgements), expiresAt: Date.now() + retentionSeconds * 1000 });
+    const record: KeptRecord = { acknowledgements: structuredClone(state.acknowledgements), facilitatorLinkGeneration: state.facilitatorLinkGeneration ?? 0 };
+    this.#records.set(roomId, { value: record, expiresAt: Date.now() + retentionSeconds * 1000 });
     this.#rooms.delete(roomId);
     this.#talk.delete(roomId);
     return structuredClone(state.acknowledgements);
@@ -115,7 +116,14 @@ export class MemoryRoomStore implements RoomStore {
 
   async acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null> {
     const record = this.#live(this.#records, roomId);
-    return record ? structuredClone(record) : null;
+    return record ? structuredClone(record.acknowledgements) : null;
+  }
+
+  async takeAcknowledgements(roomId: string, linkGeneration: number | null): Promise<Acknowledgement[] | null> {
+    const record = this.#live(this.#records, roomId);
+    if (!record || (linkGeneration !== null && record.facilitatorLinkGeneration !== linkGeneration)) return null;
+    this.#records.delete(roomId);
+    return record.acknowledgements;
   }
 
   async delete(roomId: string): Promise<void> {

@@ -2,8 +2,8 @@ import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import type { Logger } from '../logger.js';
 import type { RoomChange, RoomState } from '../room/state.js';
-import { CLAIM, COMPARE_AND_SET, CREATE, END, FIND_HOME, LAPSED, RELEASE, RENEW, SAVE_TALK } from './redis-scripts.js';
-import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSighting, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
+import { CLAIM, COMPARE_AND_SET, CREATE, END, FIND_HOME, LAPSED, RELEASE, RENEW, SAVE_TALK, TAKE_RECORD } from './redis-scripts.js';
+import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSighting, type KeptRecord, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 /*
  * A room is one Redis hash {version, doc, home, homeName, fence}. Updates are optimistic: read,
@@ -27,6 +27,12 @@ import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSigh
  */
 
 const MAX_ATTEMPTS = 50;
+
+/** A stored acknowledgement record (one kept before the generation was stored is a bare list, of generation 0). */
+function keptRecord(doc: string): KeptRecord {
+  const stored = JSON.parse(doc) as KeptRecord | Acknowledgement[];
+  return Array.isArray(stored) ? { acknowledgements: stored, facilitatorLinkGeneration: 0 } : stored;
+}
 
 /** Longest one Redis call may take before it fails with UNAVAILABLE. */
 export const DEFAULT_REDIS_CALL_TIMEOUT_MS = 2000;
@@ -213,7 +219,8 @@ export class RedisRoomStore implements RoomStore {
     // An ended room accepts no more changes, so nothing can slip in between read and delete.
     const fenced = this.#writer(writer);
     const keys = [this.key(roomId), fenced.key, this.recordKey(roomId), this.talkKey(roomId), this.#index];
-    const args = [...fenced.args, JSON.stringify(state.acknowledgements), String(retentionSeconds), roomId, this.#prefix];
+    const record: KeptRecord = { acknowledgements: state.acknowledgements, facilitatorLinkGeneration: state.facilitatorLinkGeneration ?? 0 };
+    const args = [...fenced.args, JSON.stringify(record), String(retentionSeconds), roomId, this.#prefix];
     const outcome = await this.#call((client) => client.eval(END, { keys, arguments: args }));
     if (outcome === -3) throw new LeaseLost();
     return outcome === 1 ? state.acknowledgements : null;
@@ -238,7 +245,13 @@ export class RedisRoomStore implements RoomStore {
 
   async acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null> {
     const record = await this.#call((client) => client.get(this.recordKey(roomId)));
-    return record ? (JSON.parse(record) as Acknowledgement[]) : null;
+    return record ? keptRecord(record).acknowledgements : null;
+  }
+
+  async takeAcknowledgements(roomId: string, linkGeneration: number | null): Promise<Acknowledgement[] | null> {
+    const args = [linkGeneration === null ? '' : String(linkGeneration)];
+    const record = await this.#call((client) => client.eval(TAKE_RECORD, { keys: [this.recordKey(roomId)], arguments: args }));
+    return typeof record === 'string' ? keptRecord(record).acknowledgements : null;
   }
 
   async delete(roomId: string): Promise<void> {

@@ -48,7 +48,7 @@ ${WRITER_CHECK}
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ttl)
 return 1`;
 
-/** KEYS room, node:<writer>, record, talk, rooms index; ARGV writer, fence, acknowledgements, retention, room id, prefix. */
+/** KEYS room, node:<writer>, record, talk, rooms index; ARGV writer, fence, record (JSON), retention, room id, prefix. */
 export const END = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 ${WRITER_CHECK}
@@ -58,6 +58,23 @@ redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('ZREM', KEYS[5], ARGV[5])
 return 1`;
+
+/**
+ * KEYS record; ARGV the asker's facilitator link generation ('' for any). The record is handed
+ * out and deleted in one step (so once), and only to its generation: for another, nothing is
+ * returned and it stays. A record stored as a bare list (before it had a generation) is of 0.
+ */
+export const TAKE_RECORD = `
+local doc = redis.call('GET', KEYS[1])
+if not doc then return false end
+if ARGV[1] ~= '' then
+  local ok, record = pcall(cjson.decode, doc)
+  local generation = 0
+  if ok and type(record) == 'table' and type(record['facilitatorLinkGeneration']) == 'number' then generation = record['facilitatorLinkGeneration'] end
+  if generation ~= tonumber(ARGV[1]) then return false end
+end
+redis.call('DEL', KEYS[1])
+return doc`;
 
 /**
  * KEYS node:<id>, nodes, name:<name>; ARGV name, ttl ms, id, prefix. The lease lapses by Redis's

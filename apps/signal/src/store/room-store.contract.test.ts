@@ -308,6 +308,59 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       expect(await store.acknowledgementRecord(id)).toBeNull();
     });
 
+    it('hands the record out once (takeAcknowledgements), and only to the facilitator link generation it was kept for', async () => {
+      const id = freshRoomId();
+      await store.create(room(id));
+      await store.update(id, member('a'));
+      await store.update(id, member('f', 'facilitator'));
+      await store.update(id, acknowledge((await store.get(id))!, 'a'));
+      // The facilitator link was replaced twice before the end: only a link of generation 2 takes it.
+      await store.update(id, (s) => ({ ...s, facilitatorLinkGeneration: 2 }));
+      const ended = await store.update(id, applyCommand('f', { type: 'session.end' }));
+      await store.end(id, RETENTION_SECONDS);
+      expect(await store.takeAcknowledgements(id, 0)).toBeNull();
+      expect(await store.takeAcknowledgements(id, 1)).toBeNull();
+      expect(await store.takeAcknowledgements(id, 3)).toBeNull();
+      expect(await store.acknowledgementRecord(id)).toEqual(ended.acknowledgements); // refused, not deleted
+      const taken = await h.nodes[1].takeAcknowledgements(id, 2);
+      expect(taken).toEqual(ended.acknowledgements);
+      expect(taken?.map((a) => [a.memberId, a.displayName])).toEqual([['a', 'Name a']]);
+      // Gone once taken, for every node and every generation.
+      expect(await store.takeAcknowledgements(id, 2)).toBeNull();
+      expect(await h.nodes[1].takeAcknowledgements(id, null)).toBeNull();
+      expect(await store.acknowledgementRecord(id)).toBeNull();
+    });
+
+    it('hands it out to any generation when asked without one (the owner key), still once', async () => {
+      const id = freshRoomId();
+      await store.create(room(id));
+      await store.update(id, (s) => ({ ...s, facilitatorLinkGeneration: 5 }));
+      await store.end(id, RETENTION_SECONDS);
+      expect(await store.takeAcknowledgements(id, null)).toEqual([]);
+      expect(await store.takeAcknowledgements(id, null)).toBeNull();
+      expect(await store.takeAcknowledgements(id, 5)).toBeNull();
+    });
+
+    it('hands it out to one of many asking at once, on both nodes', async () => {
+      const id = freshRoomId();
+      await store.create(room(id));
+      await store.update(id, member('a'));
+      await store.update(id, acknowledge((await store.get(id))!, 'a'));
+      await store.end(id, RETENTION_SECONDS);
+      const takes = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? h.nodes[1] : h.nodes[0]).takeAcknowledgements(id, 0)));
+      expect(takes.filter((taken) => taken !== null)).toHaveLength(1);
+    });
+
+    it('has nothing to hand out for a live room, a room that never was, or a deleted one', async () => {
+      const id = freshRoomId();
+      await store.create(room(id));
+      expect(await store.takeAcknowledgements(id, 0)).toBeNull();
+      expect(await store.get(id)).not.toBeNull();
+      await store.delete(id);
+      expect(await store.takeAcknowledgements(id, 0)).toBeNull();
+      expect(await store.takeAcknowledgements(freshRoomId(), null)).toBeNull();
+    });
+
     it('hands out copies of the record', async () => {
       const id = freshRoomId();
       await store.create(room(id));
@@ -691,6 +744,7 @@ describe('MemoryRoomStore expiry', () => {
     expect(await store.acknowledgementRecord(fresh.id)).toEqual([]);
     vi.setSystemTime(1_000_000 + 3600_000);
     expect(await store.acknowledgementRecord(fresh.id)).toBeNull();
+    expect(await store.takeAcknowledgements(fresh.id, null)).toBeNull();
   });
 });
 
@@ -772,10 +826,24 @@ describe('RedisRoomStore keys and TTLs', () => {
     const ttl = await redis.ttl(store.recordKey(fresh.id));
     expect(ttl).toBeGreaterThan(1234 - 5);
     expect(ttl).toBeLessThanOrEqual(1234);
-    expect(JSON.parse((await redis.get(store.recordKey(fresh.id)))!)).toEqual(record);
+    expect(JSON.parse((await redis.get(store.recordKey(fresh.id)))!)).toEqual({ acknowledgements: record, facilitatorLinkGeneration: 0 });
     // Nothing else of the room is left under the prefix.
     const keys: string[] = [];
     for await (const batch of redis.scanIterator({ MATCH: `${prefix}*${fresh.id}` })) keys.push(...batch);
     expect(keys).toEqual([store.recordKey(fresh.id)]);
+    // Taking it deletes the key.
+    expect(await store.takeAcknowledgements(fresh.id, 0)).toEqual(record);
+    expect(await redis.exists(store.recordKey(fresh.id))).toBe(0);
+  });
+
+  it('takes a record kept before records had a generation (a bare list) as of generation 0', async () => {
+    store = await RedisRoomStore.connect({ url: REDIS_URL, prefix, ttl: fixedTtl(TTL_SECONDS), log: quiet });
+    const id = freshRoomId();
+    const old = [{ memberId: 'a', displayName: 'Name a', version: 'v1', at: 7 }];
+    await redis.set(store.recordKey(id), JSON.stringify(old), { EX: 60 });
+    expect(await store.acknowledgementRecord(id)).toEqual(old);
+    expect(await store.takeAcknowledgements(id, 1)).toBeNull();
+    expect(await store.takeAcknowledgements(id, 0)).toEqual(old);
+    expect(await redis.exists(store.recordKey(id))).toBe(0);
   });
 });

@@ -55,6 +55,15 @@ export class NameInUse extends Error {
   }
 }
 
+/**
+ * What an ended session leaves behind, until the facilitator takes it or it expires: the
+ * acknowledgements, and which facilitator link generation may take them.
+ */
+export interface KeptRecord {
+  acknowledgements: Acknowledgement[];
+  facilitatorLinkGeneration: number;
+}
+
 /** How long a room's state may live after a write, in seconds (see roomTtl). */
 export type RoomTtl = (state: RoomState) => number;
 
@@ -85,7 +94,15 @@ export interface RoomStore {
    * like `update`.
    */
   end(roomId: string, retentionSeconds: number, writer?: Fence): Promise<Acknowledgement[] | null>;
+  /** The kept record, left where it is (tests and checks; nothing serves it). */
   acknowledgementRecord(roomId: string): Promise<Acknowledgement[] | null>;
+  /**
+   * Hand the kept record out once: it is deleted in the same atomic step (Redis GETDEL), so two
+   * requests at once cannot both have it. `linkGeneration`: the facilitator link generation the
+   * asker's link is of; a record kept for another generation (the link was replaced before the
+   * end) is neither handed out nor deleted. Null: any (the owner key). Null when there is none.
+   */
+  takeAcknowledgements(roomId: string, linkGeneration: number | null): Promise<Acknowledgement[] | null>;
   /**
    * Each member's speaking time so far, kept beside the room (and expiring with it) so that a
    * node taking the room over goes on from there. Not written if the room is gone, nor by a
