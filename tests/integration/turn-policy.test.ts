@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { events, requests, type IceServer } from '@group-room/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { TURN_END_MARGIN_SECONDS, turnCredentials } from '../../apps/signal/src/auth/turn-credentials.js';
+import { turnCredentials } from '../../apps/signal/src/auth/turn-credentials.js';
 import { USER_QUOTA } from '../../infra/stack/coturn.js';
 import { freePort, startChild, waitForPort, type Child } from '../../infra/stack/processes.js';
 import { startStackCoturn } from '../../infra/stack/stack.js';
@@ -46,7 +46,7 @@ interface Relay {
 
 /** A client with one person's credentials, as `media:join` hands them out. */
 async function turnClient(relay: Relay, opened: TurnClient[], transport: 'udp' | 'tcp' = 'udp', memberId = 'member-ada'): Promise<TurnClient> {
-  const seat = { roomId: 'room-policy', memberId, endsAt: Date.now() + 90 * 60_000 };
+  const seat = { roomId: 'room-policy', memberId, until: Date.now() + 90 * 60_000 };
   const [server] = turnCredentials({ TURN_URLS: [`turn:${MEDIA_ADDRESS}:${relay.port}`], TURN_SECRET: relay.secret, TURN_CREDENTIAL_SECONDS: 4 * 3600 }, seat);
   const client = await TurnClient.open({ host: MEDIA_ADDRESS, port: relay.port, transport, username: server!.username, password: server!.credential });
   opened.push(client);
@@ -179,7 +179,8 @@ describe('the example configuration (infra/deploy/turnserver.conf.example)', () 
  * or blocked (their socket, their resume credential and their link get them nothing).
  */
 describe('who is handed relay credentials', () => {
-  const t = useServer({ TURN_URLS: `turn:${MEDIA_ADDRESS}:3478?transport=udp`, TURN_SECRET: randomBytes(24).toString('hex') });
+  const GRACE_SECONDS = 1800;
+  const t = useServer({ TURN_URLS: `turn:${MEDIA_ADDRESS}:3478?transport=udp`, TURN_SECRET: randomBytes(24).toString('hex'), ROOM_GRACE_SECONDS: String(GRACE_SECONDS) });
 
   /** What media:join answers this person: their relay credentials, or the refusal's code. */
   async function relayOf(person: Person): Promise<IceServer | string> {
@@ -212,7 +213,7 @@ describe('who is handed relay credentials', () => {
     const endsAt = currentView(fay).session.endsAt;
     for (const [username, person] of [[fayName, fay], [beaName, bea]] as const) {
       const [expiry, label] = username.split(':');
-      expect(Number(expiry)).toBe(Math.ceil(endsAt / 1000) + TURN_END_MARGIN_SECONDS);
+      expect(Number(expiry)).toBe(Math.floor((endsAt + GRACE_SECONDS * 1000) / 1000));
       for (const part of [person.name, person.id, room.roomId]) expect(label!.toLowerCase()).not.toContain(part.toLowerCase());
     }
     // Back after a dropped connection, the same seat gets the same label (coturn's quota counts people).

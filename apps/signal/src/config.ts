@@ -134,7 +134,7 @@ export const ConfigSchema = z.object({
   TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /**
    * The most a TURN credential can last from when it is handed out. It ends with the session
-   * (its scheduled end plus 10 minutes), so this only caps it; the default covers the longest
+   * (when its room expires: its scheduled end plus ROOM_GRACE_SECONDS), so this only caps it; the default covers the longest
    * session (4 h), as a relay's refreshes need it to the end.
    */
   TURN_CREDENTIAL_SECONDS: z.coerce.number().int().min(60).max(24 * 3600).default(4 * 3600),

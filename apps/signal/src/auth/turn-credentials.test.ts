@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TURN_END_MARGIN_SECONDS, turnCredentials, type TurnSeat } from './turn-credentials.js';
+import { turnCredentials, type TurnSeat } from './turn-credentials.js';
 
 const config = {
   TURN_URLS: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:443?transport=tcp'],
@@ -9,8 +9,8 @@ const config = {
 };
 
 const now = Date.UTC(2026, 10, 30, 12, 0, 0);
-/** Ada's seat in a session that ends in 90 minutes. */
-const ada: TurnSeat = { roomId: 'room-1a2b3c', memberId: 'member-ada-7f', endsAt: now + 90 * 60_000 };
+/** Ada's seat in a session that ends in 90 minutes, its room expiring an hour later (ROOM_GRACE_SECONDS). */
+const ada: TurnSeat = { roomId: 'room-1a2b3c', memberId: 'member-ada-7f', until: now + 150 * 60_000 };
 
 const usernameOf = (seat: TurnSeat, at = now, c = config) => turnCredentials(c, seat, at)[0]!.username;
 const expiryOf = (seat: TurnSeat, at = now, c = config) => Number(usernameOf(seat, at, c).split(':')[0]);
@@ -45,21 +45,20 @@ describe('turnCredentials', () => {
     expect(labelOf(ada, now, { ...config, TURN_SECRET: 'another secret, not coturn' })).not.toBe(labels[0]);
   });
 
-  it('expires with the session: its scheduled end plus the small margin', () => {
-    expect(TURN_END_MARGIN_SECONDS).toBeLessThanOrEqual(15 * 60);
-    expect(expiryOf(ada)).toBe(ada.endsAt / 1000 + TURN_END_MARGIN_SECONDS);
+  it("expires with the session: when its room expires", () => {
+    expect(expiryOf(ada)).toBe(ada.until / 1000);
     // Asked during the session (a member arriving late): still the session's end, not later.
-    expect(expiryOf(ada, now + 60 * 60_000)).toBe(ada.endsAt / 1000 + TURN_END_MARGIN_SECONDS);
+    expect(expiryOf(ada, now + 60 * 60_000)).toBe(ada.until / 1000);
   });
 
   it('never lasts more than TURN_CREDENTIAL_SECONDS from now (a session scheduled far ahead)', () => {
-    const later: TurnSeat = { ...ada, endsAt: now + 10 * 24 * 3600_000 };
+    const later: TurnSeat = { ...ada, until: now + 10 * 24 * 3600_000 };
     expect(expiryOf(later)).toBe(now / 1000 + 4 * 3600);
     expect(expiryOf(later, now, { ...config, TURN_CREDENTIAL_SECONDS: 60 })).toBe(now / 1000 + 60);
   });
 
-  it('is none once the session is past its end and the margin', () => {
-    expect(turnCredentials(config, ada, ada.endsAt + TURN_END_MARGIN_SECONDS * 1000 - 1000)).toHaveLength(1);
-    expect(turnCredentials(config, ada, ada.endsAt + TURN_END_MARGIN_SECONDS * 1000)).toEqual([]);
+  it("is none once the session's room has expired", () => {
+    expect(turnCredentials(config, ada, ada.until - 1000)).toHaveLength(1);
+    expect(turnCredentials(config, ada, ada.until)).toEqual([]);
   });
 });

@@ -2,15 +2,16 @@ import { createHmac, hkdfSync } from 'node:crypto';
 import type { IceServer } from '@group-room/shared';
 import type { Config } from '../config.js';
 
-/** How long past the session's scheduled end a relay still works: a group running a little over keeps it. */
-export const TURN_END_MARGIN_SECONDS = 10 * 60;
-
-/** Whose credentials: one seat in one room, and when that session is scheduled to end. */
+/** Whose credentials: one seat in one room, and until when that session may run. */
 export interface TurnSeat {
   roomId: string;
   memberId: string;
-  /** The session's scheduled end (epoch milliseconds). */
-  endsAt: number;
+  /**
+   * When the session's room expires (epoch milliseconds): its scheduled end plus
+   * ROOM_GRACE_SECONDS. The server does not cut a session off at its scheduled end (a group
+   * may run over until a facilitator ends it), so neither does its relay.
+   */
+  until: number;
 }
 
 /**
@@ -22,8 +23,8 @@ export interface TurnSeat {
  * Each person gets their own (as Jitsi and LiveKit do): the label is an opaque value per seat
  * (`seatLabel`), the same every time that seat asks, so coturn's per-user quota counts people,
  * and it says nothing about the person (coturn logs usernames). The pair expires with the
- * session (its scheduled end plus a small margin), and never later than TURN_CREDENTIAL_SECONDS
- * from now; past that there is nothing to hand out.
+ * session (when its room expires, `until`), and never later than TURN_CREDENTIAL_SECONDS from
+ * now; past that there is nothing to hand out.
  */
 export function turnCredentials(
   config: Pick<Config, 'TURN_URLS' | 'TURN_SECRET' | 'TURN_CREDENTIAL_SECONDS'>,
@@ -32,7 +33,7 @@ export function turnCredentials(
 ): IceServer[] {
   if (config.TURN_URLS.length === 0 || !config.TURN_SECRET) return [];
   const nowSeconds = Math.floor(now / 1000);
-  const expiry = Math.min(nowSeconds + config.TURN_CREDENTIAL_SECONDS, Math.ceil(seat.endsAt / 1000) + TURN_END_MARGIN_SECONDS);
+  const expiry = Math.min(nowSeconds + config.TURN_CREDENTIAL_SECONDS, Math.floor(seat.until / 1000));
   if (expiry <= nowSeconds) return [];
   const username = `${expiry}:${seatLabel(config.TURN_SECRET, seat)}`;
   const credential = createHmac('sha1', config.TURN_SECRET).update(username).digest('base64');

@@ -42,9 +42,11 @@ export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHan
           media.removePeer(memberId);
           media.addPeer(memberId, (event, payload) => conn.send(event, payload));
           await media.applyPolicy(mediaPolicy(current));
-          // The relay credentials are this seat's own and end with the session; only here, to a
-          // member media is allowed for, are they handed out (a resume or an ICE restart gives none).
-          const iceServers = turnCredentials(config, { roomId: room.id, memberId, endsAt: current.session.endsAt });
+          // The relay credentials are this seat's own and end with the session (when its room
+          // expires); only here, to a member media is allowed for, are they handed out (a resume or
+          // an ICE restart gives none).
+          const until = current.session.endsAt + config.ROOM_GRACE_SECONDS * 1000;
+          const iceServers = turnCredentials(config, { roomId: room.id, memberId, until });
           return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities), iceServers };
         }),
       );
