@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -343,7 +344,7 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
       }
     });
 
-    it('ending the session leaves only the acknowledgement record in Redis, and it expires', async () => {
+    it('ending the session leaves only the acknowledgement record in Redis, which expires or is downloaded once from the facilitator\'s end screen', async () => {
       await eventually(async () => expect(server.output()).toContain('"store":"redis"'));
       const ada = await person(server);
       const bea = await person(server);
@@ -371,24 +372,45 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
       await ada.page.locator('main[data-status="ended"]').waitFor();
       await bea.page.locator('main[data-status="ended"]').waitFor();
       await expect(bea.page.locator('main').innerText()).resolves.toContain('Thank you for taking part.');
+      // The record is offered to the facilitator only.
+      await ada.page.getByTestId('ack-record').waitFor();
+      expect(await bea.page.getByTestId('ack-record').count()).toBe(0);
 
       const recordIsAllThatIsLeft = async () => {
         expect(await keys()).toEqual([recordKey]);
         const ttl = await redis.ttl(recordKey);
         expect(ttl, 'the record expires').toBeGreaterThan(0);
         expect(ttl).toBeLessThanOrEqual(retentionSeconds);
-        const record = JSON.parse((await redis.get(recordKey)) ?? 'null') as Record<string, unknown>[];
-        // Who accepted which version when: Bea, once; nothing else about the session.
+        const stored = JSON.parse((await redis.get(recordKey)) ?? 'null') as { acknowledgements: Record<string, unknown>[] };
+        // Who accepted which version when: Bea, once; nothing else about the session (but which facilitator link may take it).
+        expect(Object.keys(stored).sort()).toEqual(['acknowledgements', 'facilitatorLinkGeneration']);
+        const record = stored.acknowledgements;
         expect(record).toHaveLength(1);
         expect(Object.keys(record[0]!).sort()).toEqual(['at', 'displayName', 'memberId', 'version']);
         expect(record[0]!['displayName']).toBe(BEA);
+        return record[0] as { version: string; at: number };
       };
-      await eventually(recordIsAllThatIsLeft);
+      await eventually(async () => void (await recordIsAllThatIsLeft()));
 
       // People closing their pages afterwards (leave on disconnect) brings nothing back.
-      for (const member of [ada, bea]) await member.context.close();
+      await bea.context.close();
       await sleep(2000);
-      await recordIsAllThatIsLeft();
+      const kept = await recordIsAllThatIsLeft();
+
+      // The facilitator downloads it from the end screen, once: a CSV of Bea's acknowledgement,
+      // and the server keeps nothing of it after that.
+      const [download] = await Promise.all([
+        ada.page.waitForEvent('download'),
+        ada.page.getByRole('button', { name: 'Download the acknowledgement record (CSV)', exact: true }).click(),
+      ]);
+      expect(download.suggestedFilename()).toMatch(/^acknowledgements-\d{4}-\d{2}-\d{2}\.csv$/);
+      const csv = await readFile(await download.path(), 'utf8');
+      expect(csv).toBe(`\uFEFFpseudonym,agreement_version,acknowledged_at\r\n${BEA},${kept.version},${new Date(kept.at).toISOString()}\r\n`);
+      await eventually(async () => expect(await ada.page.getByTestId('ack-record').innerText()).toContain('Downloaded'));
+      expect(await keys()).toEqual([]);
+      await ada.context.close();
+      await sleep(1000);
+      expect(await keys()).toEqual([]);
 
       for (const name of [ADA, BEA]) expect(server.output(), 'the server log').not.toContain(name);
     }, TEST_TIMEOUT_MS);

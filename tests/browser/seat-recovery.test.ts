@@ -138,6 +138,36 @@ describe('a seat outlives its connection (browser)', () => {
     expect(await statusesOf(bea.page)).not.toContain('idle');
   });
 
+  it('a duplicated tab is told the session is open in another tab, and the original keeps the seat', async () => {
+    await resetStatuses(bea.page);
+    // What a browser's "Duplicate tab" amounts to: a new tab of the same browser with a copy of
+    // this tab's sessionStorage (the seat's credential and the tab's id with it), opening its address.
+    const copied = await bea.page.evaluate(() => Object.entries(sessionStorage));
+    expect(copied.map(([key]) => key)).toContainEqual(expect.stringMatching(/^group-room:seat:/));
+    const copy = await bea.context.newPage();
+    await copy.goto(new URL('/', bea.page.url()).href);
+    await copy.evaluate((entries) => {
+      for (const [key, value] of entries) sessionStorage.setItem(key, value);
+    }, copied);
+    await copy.goto(bea.page.url());
+
+    await copy.locator('main[data-status="elsewhere"]').waitFor({ timeout: 30_000 });
+    await expect(copy.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('This session is open in another tab');
+    // The copy dropped the copied credential: a reload of it would take nothing.
+    expect(await copy.evaluate(() => Object.keys(sessionStorage).filter((key) => key.startsWith('group-room:seat:')))).toEqual([]);
+    // Asking to carry on there while the original is still open changes nothing.
+    await copy.getByRole('button', { name: 'Continue here', exact: true }).click();
+    await eventually(async () => expect(await copy.locator('main').innerText()).toContain('still open in another tab'));
+    await copy.locator('main[data-status="elsewhere"]').waitFor();
+
+    // The original never left its seat: connected, in place, media both ways; one Bea for the facilitator.
+    await expectBeaInPlace('with a copy of her tab open');
+    expect(await statusesOf(bea.page), 'the original was never replaced').not.toContain('ended');
+    expect(await bea.page.locator('main').getAttribute('data-connection')).toBe('online');
+    expect((await peerNames(ada.page)).sort()).toEqual(['Bea', 'Cyd']);
+    await copy.close();
+  });
+
   it('a killed media worker: the process goes on, everyone rebuilds their media by themselves', async () => {
     const workers = mediasoupWorkerPids(server.child.pid!);
     expect(workers, 'one mediasoup worker').toHaveLength(1);

@@ -1,7 +1,9 @@
 'use client';
 
 import Link from 'next/link';
+import type { ActionResult } from '@/lib/action-result';
 import type { EndReason, RoomSnapshot } from '@/lib/room-client';
+import { AckRecordOffer } from './AckRecordOffer';
 import { useFocusOnMount } from './useFocusOnMount';
 
 /** `returnLabel`: the button back to the entry form, for endings where entering again makes sense. */
@@ -33,10 +35,12 @@ const endings: Record<EndReason, { title: string; body: string; returnLabel?: st
 interface Props {
   room: RoomSnapshot;
   onReturn: () => void;
+  /** The facilitator's copy of the acknowledgement record, offered once the session ended (see `room.ackRecord`). */
+  onDownloadRecord: () => Promise<ActionResult>;
 }
 
 /** The last screen: why this person is no longer in the room, and what they can do now. */
-export function EndScreen({ room, onReturn }: Props) {
+export function EndScreen({ room, onReturn, onDownloadRecord }: Props) {
   const heading = useFocusOnMount<HTMLHeadingElement>();
   let title: string;
   let body: string | undefined;
@@ -57,6 +61,7 @@ export function EndScreen({ room, onReturn }: Props) {
         {title}
       </h1>
       {body && <p className="lead">{body}</p>}
+      {room.ackRecord && <AckRecordOffer state={room.ackRecord} onDownload={onDownloadRecord} />}
       <div className="actions">
         {returnLabel && (
           <button type="button" className="primary" onClick={onReturn}>

@@ -192,7 +192,13 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
       break;
     default:
       // Cleared off the way in: straight back to the agreement with the same link and name.
-      screen = <EndScreen room={room} onReturn={() => (room.endReason === 'cleared' ? client.enterAgain() : client.reset())} />;
+      screen = (
+        <EndScreen
+          room={room}
+          onReturn={() => (room.endReason === 'cleared' ? client.enterAgain() : client.reset())}
+          onDownloadRecord={() => client.downloadAcknowledgements()}
+        />
+      );
   }
 
   const wide = room.status === 'connecting' || room.status === 'joined';

@@ -1,5 +1,6 @@
-import type { Command, RoomView } from '@group-room/shared';
-import { attempt, type ActionResult } from './action-result';
+import { ProtocolFailure, type Command, type RoomView } from '@group-room/shared';
+import { ackCsvName, acknowledgementCsv, saveFile, takeAckRecord, type RecordCredential } from './ack-record';
+import { attempt, done, type ActionResult } from './action-result';
 import { describeError as describe } from './describe-error';
 import { keptLinkSecret } from './e2ee/link-secrets';
 import { RoomEncryption } from './e2ee/room-encryption';
@@ -60,6 +61,8 @@ export class RoomClient {
   #wayInKept = false;
   /** End-to-end encryption (frame transforms and key handshake), made on first use; one per entry. */
   #encryption: RoomEncryption | undefined;
+  /** What may take the ended session's acknowledgement record (see `ackRecord`): the owner key or the facilitator link. */
+  #recordCredential: RecordCredential | null = null;
 
   constructor(roomId: string) {
     this.#roomId = roomId;
@@ -359,6 +362,12 @@ export class RoomClient {
 
   /** Out of the room (or back to the entry form, `idle`): let go of the connection, the media and the seat. */
   #end(phase: 'idle' | 'left' | 'ended' | 'error', patch: Partial<RoomSnapshot> = {}): void {
+    // The session ended for its facilitator: the acknowledgement record is theirs to take, once
+    // (with the owner key, which outlives a reload, or else the link this page entered with).
+    const ownerKey = keptOwnerKey(this.#roomId);
+    const linkToken = this.facilitation.linkToken;
+    const facilitating = phase === 'ended' && patch.endReason === 'session-ended' && this.#snapshot.view?.self.role === 'facilitator';
+    this.#recordCredential = !facilitating ? null : ownerKey ? { ownerKey } : linkToken ? { token: linkToken } : null;
     // The session is over: this browser's owner key of it is of no more use.
     if (patch.endReason === 'session-ended' || patch.endReason === 'session-gone') forgetOwnerKey(this.#roomId);
     this.#media.drop();
@@ -377,6 +386,7 @@ export class RoomClient {
       returning: false,
       mediaRestarting: false,
       encryption: initialSnapshot.encryption,
+      ackRecord: this.#recordCredential ? 'offered' : undefined,
       ...patch,
     });
     // Out of the room, the camera and microphone are off; the entry form keeps its preview.
@@ -389,6 +399,28 @@ export class RoomClient {
     // While reconnecting the server cannot be told: the seat it keeps lapses after the grace period.
     if (signal?.seated) await signal.request('room:leave', {}).catch(() => undefined);
     this.#end('left');
+  }
+
+  /**
+   * The facilitator saves the ended session's acknowledgement record as a CSV file. The server
+   * hands it out once and deletes it: after that (or once it expired) it is `gone`.
+   */
+  async downloadAcknowledgements(): Promise<ActionResult> {
+    const credential = this.#recordCredential;
+    if (!credential || this.#snapshot.ackRecord !== 'offered') return { ok: false, message: 'The acknowledgement record is no longer available here.' };
+    try {
+      const entries = await takeAckRecord(this.#roomId, credential);
+      saveFile(ackCsvName(), acknowledgementCsv(entries));
+      this.#recordCredential = null;
+      this.#update({ ackRecord: 'downloaded' });
+      return done;
+    } catch (error) {
+      if (error instanceof ProtocolFailure && (error.code === 'NOT_FOUND' || error.code === 'FORBIDDEN')) {
+        this.#recordCredential = null;
+        this.#update({ ackRecord: 'gone' });
+      }
+      return { ok: false, message: describe(error) };
+    }
   }
 
   /** Back to the entry form after leaving or a failure (the camera preview reopens). */

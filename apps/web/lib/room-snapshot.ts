@@ -96,6 +96,12 @@ export interface RoomSnapshot {
    * own frames go out, and each sender's frames as received here (see RoomEncryption).
    */
   encryption: { keys: KeyStatus; sending?: TransformStatus; peers: ReadonlyMap<string, TransformStatus> };
+  /**
+   * The facilitator's page once the session ended: the acknowledgement record is `offered`
+   * (the server hands it to the facilitator link once), `downloaded` here, or `gone` (taken
+   * already, or expired). Undefined for everyone else.
+   */
+  ackRecord?: 'offered' | 'downloaded' | 'gone';
 }
 
 export const initialSnapshot: RoomSnapshot = {
