@@ -227,6 +227,7 @@ describe('RedisRoomStore when Redis goes away', () => {
       update: () => store.update(ROOM_ID, change),
       end: () => store.end(ROOM_ID, 60),
       acknowledgementRecord: () => store.acknowledgementRecord(ROOM_ID),
+      takeAcknowledgements: () => store.takeAcknowledgements(ROOM_ID, 0),
       delete: () => store.delete(ROOM_ID),
       roomIds: () => store.roomIds(),
       renewLease: () => store.renewLease({ id: 'node-a', name: 'a' }, 600_000),
