@@ -67,12 +67,27 @@ describe('security headers and socket origins (production build)', () => {
     expect(first.headers.get('referrer-policy')).toBe('no-referrer');
     expect(first.headers.get('x-content-type-options')).toBe('nosniff');
     expect(first.headers.get('permissions-policy')).toBe('camera=(self), microphone=(self), display-capture=()');
+    // helmet's, on pages as on every answer.
+    expect(first.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(first.headers.get('cross-origin-resource-policy')).toBe('same-origin');
     expect(first.headers.get('strict-transport-security')).toBeNull();
   });
 
-  it('HSTS once the TLS proxy on this machine says the request came over HTTPS', async () => {
-    const response = await fetch(`${server.url}/`, { headers: { 'X-Forwarded-Proto': 'https' } });
-    expect(response.headers.get('strict-transport-security')).toMatch(/^max-age=\d{8}; includeSubDomains$/);
+  it('the health and API answers carry the same headers and a policy that allows nothing', async () => {
+    for (const path of ['/healthz', '/readyz', '/api/room-creation']) {
+      const response = await fetch(`${server.url}${path}`);
+      expect(response.headers.get('content-security-policy'), path).toBe("default-src 'none';frame-ancestors 'none'");
+      expect(response.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(response.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(response.headers.get('referrer-policy'), path).toBe('no-referrer');
+    }
+  });
+
+  it('HSTS once the TLS proxy on this machine (TRUST_PROXY: loopback by default) says the request came over HTTPS', async () => {
+    for (const path of ['/', '/healthz', '/api/room-creation']) {
+      const response = await fetch(`${server.url}${path}`, { headers: { 'X-Forwarded-Proto': 'https' } });
+      expect(response.headers.get('strict-transport-security'), path).toMatch(/^max-age=\d{8}; includeSubDomains$/);
+    }
   });
 
   it("sockets only from the server's own pages (CORS does not cover WebSockets)", async () => {
