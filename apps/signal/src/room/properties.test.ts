@@ -706,7 +706,7 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
       );
     }
     // A facilitator who came in later may be removed by one who came in earlier.
-    if (step.type === 'member.remove' && isAllowed(before, actor, step.type) && command?.memberId !== actor) {
+    if (step.type === 'member.remove' && !before.ended && isAllowed(before, actor, step.type) && command?.memberId !== actor) {
       const target = before.members[command?.memberId ?? ''];
       if (target?.role === 'facilitator' && !target.owner && remover?.role === 'facilitator' && (remover.owner === true || remover.enteredAt < target.enteredAt)) {
         check(failure === undefined && after.members[target.id] === undefined, `${actor} could not remove later facilitator ${target.id}: ${failure?.code}`);
