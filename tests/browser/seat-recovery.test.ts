@@ -14,6 +14,7 @@ import {
 import { mediasoupWorkerPids, startProductionServer, type RunningServer } from '../support/prod-server.js';
 import { expectFlowing, expectSilent, pause, queueNames, seatMemberId, tileConnection, type Sampling } from '../support/room-checks.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { io } from 'socket.io-client';
 
 /*
  * A seat outlives its connection, through the UI of the production build in headless
@@ -166,6 +167,39 @@ describe('a seat outlives its connection (browser)', () => {
     expect(await bea.page.locator('main').getAttribute('data-connection')).toBe('online');
     expect((await peerNames(ada.page)).sort()).toEqual(['Bea', 'Cyd']);
     await copy.close();
+  });
+
+  it('once her page has stored its new credential, the one before no longer takes the seat, even while she is away', async () => {
+    const credential = () =>
+      bea.page.evaluate(() => {
+        const key = Object.keys(sessionStorage).find((k) => k.startsWith('group-room:seat:'));
+        return key ? (JSON.parse(sessionStorage.getItem(key) ?? '{}') as { credential?: string }).credential : undefined;
+      });
+    const before = await credential();
+    expect(before).toBeDefined();
+    const cutBea = async () => {
+      proxy.hold();
+      expect(proxy.cut(), 'Bea had a connection through the proxy').toBeGreaterThan(0);
+      await eventually(async () => expect(await tileConnection(ada.page, 'Bea')).toBe('reconnecting'));
+    };
+    // A drop: her page resumes with `before`, keeps the new credential and confirms it.
+    await cutBea();
+    proxy.resume();
+    await bea.page.locator('main[data-connection="online"]').waitFor({ timeout: 60_000 });
+    await eventually(async () => expect(await credential()).not.toBe(before));
+    await pause(1000); // the confirmation follows the answer at once
+    // Away again: `before`, as a copy taken earlier would hold it, is refused; hers still works.
+    await cutBea();
+    const roomId = new URL(bea.page.url()).pathname.split('/').pop()!;
+    const replay = io(server.url, { transports: ['websocket'], query: { room: roomId }, reconnection: false });
+    try {
+      const answer: unknown = await replay.timeout(10_000).emitWithAck('room:resume', { roomId, credential: before });
+      expect(answer).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    } finally {
+      replay.close();
+    }
+    proxy.resume();
+    await expectBeaInPlace('after a refused replay of her older credential');
   });
 
   it('a killed media worker: the process goes on, everyone rebuilds their media by themselves', async () => {
