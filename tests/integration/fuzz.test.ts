@@ -105,6 +105,7 @@ function arbitraries(ctx: Context) {
     fc.record({ type: fc.constant('member.muteAll'), except: fc.oneof(fc.constant(null), id) }),
     fc.record({ type: fc.constant('room.setLocked'), locked: fc.oneof(fc.boolean(), strange) }),
     fc.record({ type: fc.constant('room.setAutoAdmit'), enabled: fc.boolean() }),
+    fc.record({ type: fc.constant('lobby.clear'), waiting: fc.oneof(fc.boolean(), strange) }),
     fc.record({ type: fc.constant('floor.setMode'), mode: fc.constantFrom('open', 'hands', 'round') }),
     fc.record({ type: fc.constant('hands.move'), memberId: id, to: fc.oneof(fc.integer({ min: -5, max: 2000 }), strange) }),
     fc.record({ type: fc.constant('agreement.set'), text: fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom(...HUGE)) }),
