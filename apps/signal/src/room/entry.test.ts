@@ -299,3 +299,23 @@ describe('the owner', () => {
     expect(Object.keys(rotate('fay')(stored).members)).toEqual(['fay']);
   });
 });
+
+describe('the limits on the way in (see capacity.test.ts)', () => {
+  const limits = { perAddress: 1, perInvite: 1, reserved: 0 };
+  const from = (id: string, role: Role = 'member'): RoomChange => enter({ ...entrant(id, role), addressKey: 'one-address' }, T, limits);
+
+  it('come after the room’s own checks, and never stop a facilitator', () => {
+    const one = run(withHost(), from('a'));
+    expectRefused(one, from('b'), 'RATE_LIMITED', /try again/);
+    // A locked room says so first.
+    expectRefused(by('host', { type: 'room.setLocked', locked: true })(one), from('b'), 'FORBIDDEN', /locked/);
+    const host2 = from('host-2', 'facilitator')(one).members['host-2'];
+    expect(host2?.stage).toBe('admitted');
+    expect(host2?.addressKey).toBeUndefined();
+  });
+
+  it('keep no one out by default: the rules alone (without the server’s settings) only count the line', () => {
+    const state = run(withHost(), ...['a', 'b', 'c'].map((id) => enter({ ...entrant(id, 'member', 'one-link'), addressKey: 'one-address' }, T)));
+    expect(lobbyCount(state)).toBe(3);
+  });
+});
