@@ -10,7 +10,8 @@ import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSigh
  * apply the pure change, then write with a compare-and-set script that checks the version and
  * the writer's fence, retrying on a concurrent write. Every write refreshes the key's TTL so
  * nothing outlives a session long. Ending a session replaces the room with its
- * acknowledgement record, under its own TTL.
+ * acknowledgement record, under its own TTL, until its facilitator takes it (TAKE_RECORD: read
+ * and deleted in one step).
  *
  * Homes (see RoomStore.claimHome): each node renews a lease key `node:<id>` (PX, so Redis's own
  * clock decides when it lapses) and is listed in the sorted set `nodes` by when its lease ends;
