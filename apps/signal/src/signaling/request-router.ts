@@ -62,12 +62,14 @@ export function bindRequests(
   let oversized = false;
   socket.conn.on('packet', (packet: { type: string; data?: unknown }) => {
     const { data } = packet;
-    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : Buffer.isBuffer(data) ? data.length : 0;
-    if (packet.type === 'message' && bytes > MAX_MESSAGE_BYTES) oversized = true;
+    if (packet.type !== 'message') return;
+    // A string's UTF-8 is at most three bytes a character: most packets need no counting.
+    const bytes = typeof data === 'string' ? (data.length * 3 <= MAX_MESSAGE_BYTES ? 0 : Buffer.byteLength(data)) : Buffer.isBuffer(data) ? data.length : 0;
+    if (bytes > MAX_MESSAGE_BYTES) oversized = true;
   });
-  /** Whether this message is over the limit: then it is answered (if it can be) and the connection closed. */
-  const refusedForSize = (args: unknown[], ack: unknown): boolean => {
-    if (!oversized || messageBytes(typeof ack === 'function' ? args.slice(0, -1) : args) <= MAX_MESSAGE_BYTES) return false;
+  /** Whether this message (its name and arguments) is over the limit: then it is answered (if it can be) and the connection closed. */
+  const refusedForSize = (message: unknown[], ack: unknown): boolean => {
+    if (!oversized || messageBytes(typeof ack === 'function' ? message.slice(0, -1) : message) <= MAX_MESSAGE_BYTES) return false;
     if (typeof ack === 'function') (ack as Ack)(tooLarge());
     // The answer is written before the close (the engine sends what it holds first).
     socket.disconnect(true);
@@ -77,7 +79,7 @@ export function bindRequests(
   for (const name of requestNames) {
     socket.on(name, async (...args: unknown[]) => {
       const ack = args.at(-1);
-      if (refusedForSize(args, ack)) {
+      if (refusedForSize([name, ...args], ack)) {
         metrics?.answered(name, 0, 'TOO_LARGE');
         return;
       }
