@@ -5,6 +5,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const say = (line) => process.stdout.write(`[setup] ${line}\n`);
 
@@ -57,7 +58,7 @@ async function ensureRedis() {
   execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: 'inherit' });
   for (let i = 0; i < 50; i++) {
     if (await redisAnswers()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   throw new Error('redis-server did not answer on 127.0.0.1:6379');
 }
