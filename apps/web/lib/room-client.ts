@@ -20,6 +20,9 @@ export { initialSnapshot, type ConnectionStatus, type EndReason, type ReconnectC
 
 const LOST_SEAT = 'Your earlier place in this session was not kept. You can enter again.';
 const NOT_RESTORED = 'The connection to the session could not be restored. Check your internet connection, then try again.';
+/** An entry this node could not serve just then is tried again on a new connection, this many times in all. */
+const ENTER_ATTEMPTS = 3;
+const ENTER_RETRY_MS = 400;
 const STILL_ELSEWHERE = 'The session is still open in another tab. Close that tab first, or carry on there.';
 
 /**
@@ -197,21 +200,34 @@ export class RoomClient {
     this.#wayIn = { token, displayName };
     this.#media.drop();
     this.#update({ view: undefined, endReason: undefined, message: undefined, notice: undefined, ...this.facilitation.forget() });
-    const signal = this.#connect();
-    const seen = this.#viewCount;
-    try {
-      // The owner key this browser kept when it created the session goes with its facilitator link only.
-      const ownerKey = keptLinkSecret(this.#roomId)?.kind === 'room' ? keptOwnerKey(this.#roomId) : null;
-      const { view, resume } = await signal.request('room:enter', { roomId: this.#roomId, token, displayName, ...(ownerKey ? { ownerKey } : {}) });
-      if (this.#signal !== signal) return;
-      this.#seats.keep(resume);
-      signal.seat();
-      this.#phase = 'in';
-      // A view pushed before the answer is the newer one. (Entering again after a reload: back now.)
-      this.#setView(this.#viewCount === seen ? view : (this.#snapshot.view ?? view), { returning: false });
-    } catch (error) {
-      if (this.#signal !== signal) return;
-      this.#end('error', { message: describeEntryFailure(error) });
+    // The owner key this browser kept when it created the session goes with its facilitator link only.
+    const ownerKey = keptLinkSecret(this.#roomId)?.kind === 'room' ? keptOwnerKey(this.#roomId) : null;
+    for (let tries = 1; ; tries++) {
+      const signal = this.#connect();
+      const seen = this.#viewCount;
+      try {
+        const { view, resume } = await signal.request('room:enter', { roomId: this.#roomId, token, displayName, ...(ownerKey ? { ownerKey } : {}) });
+        if (this.#signal !== signal) return;
+        this.#seats.keep(resume);
+        signal.seat();
+        this.#phase = 'in';
+        // A view pushed before the answer is the newer one. (Entering again after a reload: back now.)
+        this.#setView(this.#viewCount === seen ? view : (this.#snapshot.view ?? view), { returning: false });
+        return;
+      } catch (error) {
+        if (this.#signal !== signal) return;
+        // This node could not serve the room just now (another node took it a moment ago, or the
+        // store blipped): the server closes the connection; a new one is handed to the room's
+        // home by its handshake, so the person need not press Enter again.
+        if (error instanceof ProtocolFailure && error.code === 'UNAVAILABLE' && tries < ENTER_ATTEMPTS) {
+          signal.close();
+          await new Promise((resolve) => setTimeout(resolve, ENTER_RETRY_MS * tries));
+          if (this.#signal !== signal || this.#phase !== 'entering') return;
+          continue;
+        }
+        this.#end('error', { message: describeEntryFailure(error) });
+        return;
+      }
     }
   }
 
