@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ACK_RECORD_PATH, AckRecordResult, type ErrorCode } from '@group-room/shared';
 import type { RedisRoomStore } from '@group-room/signal';
 import { describe, expect, it, vi } from 'vitest';
-import { admittedMember, command, type Links, ok, openRoom, REDIS_URL, useRedis, useServer, WAIT, type TestServer } from '../support/signal-client.js';
+import { admittedMember, bothStores, command, type Links, ok, openRoom, useRedis, useServer, WAIT, type TestServer } from '../support/signal-client.js';
 
 /*
  * An ended session's acknowledgement record (issue 18): handed to the facilitator link once,
@@ -12,10 +12,7 @@ import { admittedMember, command, type Links, ok, openRoom, REDIS_URL, useRedis,
  */
 
 const prefix = `group-room-itest-ack:${process.pid}:${randomBytes(6).toString('hex')}:`;
-const stores: { store: string; env: Record<string, string> }[] = [
-  { store: 'in-memory', env: {} },
-  { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex') } },
-];
+const stores = bothStores(prefix);
 
 const MO = 'Morwenna Quillfeather';
 const IDA = 'Idony Brackenwald';

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RtpSink } from '../support/synthetic-member.js';
 import { PlainMedia } from './plain-media.js';
 import {
+  bothStores,
   acknowledge,
   admittedMember,
   command,
@@ -19,7 +20,6 @@ import {
   ok,
   openRoom,
   rawRequest,
-  REDIS_URL,
   request,
   resume,
   useRedis,
@@ -43,10 +43,7 @@ import {
  */
 
 const prefix = `group-room-itest-e2ee:${process.pid}:${randomBytes(6).toString('hex')}:`;
-const stores: { store: string; env: Record<string, string> }[] = [
-  { store: 'in-memory', env: {} },
-  { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex') } },
-];
+const stores = bothStores(prefix);
 
 /** A distinct opaque blob (base64url), as a browser's handshake message would look to the server. */
 const blob = (label: string) => Buffer.from(`${label} ${randomBytes(8).toString('hex')}`).toString('base64url');

@@ -3,6 +3,7 @@ import type { SignalServer } from '@group-room/signal';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
+  bothStores,
   admittedMember,
   command,
   currentView,
@@ -35,10 +36,7 @@ import {
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const prefix = `group-room-itest-floor:${process.pid}:${randomBytes(6).toString('hex')}:`;
 
-const stores: { store: string; env: Record<string, string> }[] = [
-  { store: 'in-memory', env: {} },
-  { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex') } },
-];
+const stores = bothStores(prefix);
 
 /** A facilitator and two members, all with a microphone on the server. */
 async function roomWithMics(server: SignalServer) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  bothStores,
   admittedMember,
   command,
   connect,
@@ -28,13 +29,9 @@ import {
  * it, while blocking the shared invite link removes only the person blocked.
  */
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
 const prefix = `group-room-itest-faclink:${process.pid}:${randomBytes(6).toString('hex')}:`;
 
-const stores: { store: string; env: Record<string, string> }[] = [
-  { store: 'in-memory', env: {} },
-  { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex') } },
-];
+const stores = bothStores(prefix);
 
 const memberIds = (person: Person) => (currentView(person).members ?? []).map((m) => m.id).sort();
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { SignalServer } from '@group-room/signal';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  bothStores,
   admittedMember,
   command,
   connect,
@@ -30,13 +31,9 @@ import {
  * owner and whoever rotated); an owner key that is not the room's is refused.
  */
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
 const prefix = `group-room-itest-owner:${process.pid}:${randomBytes(6).toString('hex')}:`;
 
-const stores: { store: string; env: Record<string, string> }[] = [
-  { store: 'in-memory', env: {} },
-  { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex') } },
-];
+const stores = bothStores(prefix);
 
 /** `room:create` as the start page sends it: the links' tokens and the creator's owner key. */
 async function createOwned(server: SignalServer) {

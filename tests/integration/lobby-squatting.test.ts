@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { SignalServer } from '@group-room/signal';
 import { describe, expect, it } from 'vitest';
 import {
+  bothStores,
   acknowledge,
   admittedMember,
   command,
@@ -12,7 +13,6 @@ import {
   expectError,
   ok,
   openRoom,
-  REDIS_URL,
   request,
   tryCommand,
   tryConnect,
@@ -34,10 +34,7 @@ import {
 
 const prefix = `group-room-itest-lobby:${process.pid}:${randomBytes(6).toString('hex')}:`;
 
-const stores: { store: string; env: Record<string, string> }[] = [
-  { store: 'in-memory', env: {} },
-  { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex') } },
-];
+const stores = bothStores(prefix);
 
 // A room of 16: three on the way in per address, two per personal link, and the shared link
 // leaves four places on the way in to personal links (so it may hold 12).

@@ -3,6 +3,7 @@ import { createLogger, loadConfig, startSignalServer, type SignalServer } from '
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  bothStores,
   acknowledge,
   admittedMember,
   baseEnv,
@@ -52,10 +53,7 @@ const RELAYED_HELLO = Buffer.from('public key and MAC from Berenike 7782').toStr
 const INTERNAL_DETAIL = 'store-exploded-Zq81';
 
 const prefix = `group-room-itest-logs:${process.pid}:${randomBytes(6).toString('hex')}:`;
-const stores: { store: string; env: Record<string, string> }[] = [
-  { store: 'in-memory', env: {} },
-  { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: randomBytes(32).toString('hex') } },
-];
+const stores = bothStores(prefix);
 
 type LogLine = { level: string; msg: string; t: string } & Record<string, unknown>;
 

@@ -4,6 +4,7 @@ import { loadConfig, type SignalServer } from '@group-room/signal';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  bothStores,
   admittedMember,
   baseEnv,
   type Client,
@@ -47,10 +48,7 @@ import {
 const prefix = `group-room-itest-seats:${process.pid}:${randomBytes(6).toString('hex')}:`;
 const secret = randomBytes(32).toString('hex');
 
-const stores: { store: string; env: Record<string, string> }[] = [
-  { store: 'in-memory', env: {} },
-  { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: secret } },
-];
+const stores = bothStores(prefix, secret);
 
 const member = (view: RoomView, id: string) => view.members?.find((m) => m.id === id);
 const detail = (view: RoomView, id: string) => view.facilitation?.everyone.find((m) => m.id === id);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   events,
   ProtocolError,
@@ -36,6 +36,23 @@ export type CommandInput = RequestPayload<'room:command'>['command'];
 export const ACK_TIMEOUT_MS = 10_000;
 export const WAIT = { timeout: 10_000, interval: 20 };
 export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** One store a test runs against, and the settings that choose it. */
+export interface StoreCase {
+  store: string;
+  env: Record<string, string>;
+}
+
+/**
+ * The two stores a test runs against: in memory, and the machine's Redis with its keys under
+ * `prefix` (and a token secret, which Redis requires).
+ */
+export function bothStores(prefix: string, secret = randomBytes(32).toString('hex')): StoreCase[] {
+  return [
+    { store: 'in-memory', env: {} },
+    { store: 'Redis', env: { REDIS_URL, REDIS_KEY_PREFIX: prefix, TOKEN_SECRET: secret } },
+  ];
+}
 
 /**
  * A client of the machine's Redis for the enclosing describe block (or file), connected

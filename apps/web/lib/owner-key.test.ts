@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { memoryStorage } from './memory-storage.test-support';
 import { forgetOwnerKey, keepOwnerKey, keptOwnerKey, type OwnerKeyStorage } from './owner-key';
-
-function memoryStorage(): OwnerKeyStorage & { items: Map<string, string> } {
-  const items = new Map<string, string>();
-  return {
-    items,
-    getItem: (key) => items.get(key) ?? null,
-    setItem: (key, value) => void items.set(key, value),
-    removeItem: (key) => void items.delete(key),
-  };
-}
 
 describe('the owner key kept in this browser', () => {
   it('is kept per room and forgotten', () => {

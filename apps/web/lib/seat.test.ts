@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { forgetSeat, keepSeat, keptSeat, type SeatStorage } from './seat';
-
-function memoryStorage(): SeatStorage & { items: Map<string, string> } {
-  const items = new Map<string, string>();
-  return {
-    items,
-    getItem: (key) => items.get(key) ?? null,
-    setItem: (key, value) => void items.set(key, value),
-    removeItem: (key) => void items.delete(key),
-  };
-}
+import { memoryStorage } from './memory-storage.test-support';
+import { forgetSeat, keepSeat, keptSeat } from './seat';
 
 const seat = { credential: 'c'.repeat(32), memberId: 'member-1', graceSeconds: 120 };
 

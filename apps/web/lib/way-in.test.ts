@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SeatStorage } from './seat';
+import { memoryStorage } from './memory-storage.test-support';
 import { forgetWayIn, keepWayIn, keptWayIn } from './way-in';
-
-function memoryStorage(): SeatStorage & { items: Map<string, string> } {
-  const items = new Map<string, string>();
-  return {
-    items,
-    getItem: (key) => items.get(key) ?? null,
-    setItem: (key, value) => void items.set(key, value),
-    removeItem: (key) => void items.delete(key),
-  };
-}
 
 const wayIn = { token: 't'.repeat(40), displayName: 'Ada' };
 
