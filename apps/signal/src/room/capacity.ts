@@ -19,8 +19,12 @@ export const admittedCount = (state: RoomState): number => count(state, (stage) 
 /** People at the agreement or waiting to be let in. */
 export const lobbyCount = (state: RoomState): number => count(state, (stage) => stage !== 'admitted');
 
-/** A facilitator may come in while the room has a seat. */
-export const facilitatorFits = (state: RoomState): boolean => admittedCount(state) < state.capacity;
+/**
+ * A facilitator may come in while the room has a seat; the session's owner (see
+ * MemberState.owner) one more: whoever holds a leaked facilitator link can fill the room, but
+ * never against the person who created the session.
+ */
+export const facilitatorFits = (state: RoomState, owner = false): boolean => admittedCount(state) < state.capacity + (owner ? 1 : 0);
 
 /** One more member may be let in: a seat is free, and it is not the last one. */
 export const memberFits = (state: RoomState): boolean =>

@@ -292,6 +292,15 @@ describe('the owner', () => {
     expect(byOwner.facilitatorLinkGeneration).toBe(3);
   });
 
+  it('gets in when a leaked link has filled the room (one place past the capacity is theirs), and only once', () => {
+    const full = run(room(2), link('intruder'), link('intruder-2'));
+    expectRefused(full, link('intruder-3'), 'ROOM_FULL', /full \(2 people\)/);
+    const ownerIn = owner('owner')(full);
+    expect(ownerIn.members['owner']).toMatchObject({ stage: 'admitted', owner: true });
+    // That place is one: a second device of the owner's finds the room full.
+    expectRefused(ownerIn, owner('owner-2'), 'ROOM_FULL', /full/);
+  });
+
   it('an old seat without a recorded generation counts as generation 0', () => {
     const state = run(room(), link('old'), link('fay'));
     const { linkGeneration: _gone, ...legacy } = state.members['old']!;

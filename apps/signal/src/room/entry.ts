@@ -37,7 +37,7 @@ export const enter =
     if (entrant.inviteId && state.blockedInvites.includes(entrant.inviteId)) {
       throw new ProtocolFailure('FORBIDDEN', 'This link can no longer be used to join this session');
     }
-    if (facilitator ? !facilitatorFits(state) : !lobbyFits(state)) {
+    if (facilitator ? !facilitatorFits(state, owner) : !lobbyFits(state)) {
       throw new ProtocolFailure('ROOM_FULL', facilitator ? `This room is full (${state.capacity} people)` : 'Too many people are on their way in right now: try again in a few minutes');
     }
     // Per address and per link, so no one holder of a link fills the way in (facilitators go straight in).

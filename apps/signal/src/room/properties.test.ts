@@ -483,8 +483,10 @@ function checkState(state: RoomState, ids: readonly string[], parseViews = true)
   const present = new Set(Object.keys(state.members));
   const gone = ids.filter((id) => !present.has(id));
 
-  // The room holds `capacity` people; as many again may be on their way in; members never take the last seat.
-  check(admittedCount(state) <= state.capacity, `${admittedCount(state)} people in a room for ${state.capacity}`);
+  // The room holds `capacity` people, and one more place is the owner's (a leaked link cannot fill
+  // the room against them); as many again may be on their way in; members never take the last seat.
+  const ownerSeats = members.filter((m) => m.owner === true && m.stage === 'admitted').length;
+  check(admittedCount(state) - Math.min(ownerSeats, 1) <= state.capacity, `${admittedCount(state)} people in a room for ${state.capacity}`);
   check(lobbyCount(state) <= state.capacity, `${lobbyCount(state)} people on their way into a room for ${state.capacity}`);
   // No one address or link holds more of the way in than it may; nobody in the room keeps an address key.
   const lobby = members.filter((m) => m.stage !== 'admitted');
