@@ -77,7 +77,7 @@ describe('createLogger', () => {
     });
 
     it('covers names, texts, the agreement, relayed blobs, tokens, credentials, room ids and addresses', () => {
-      for (const key of ['displayName', 'name', 'title', 'text', 'agreement', 'sealed', 'data', 'token', 'facilitatorToken', 'inviteToken', 'credential', 'roomId', 'ip', 'address', 'remoteAddress', 'headers']) {
+      for (const key of ['displayName', 'name', 'title', 'text', 'agreement', 'sealed', 'data', 'token', 'facilitatorToken', 'inviteToken', 'credential', 'roomId', 'ip', 'address', 'remoteAddress', 'headers', 'addressKey', 'ownerKey']) {
         expect(REDACTED_KEYS).toContain(key);
       }
     });

@@ -46,6 +46,7 @@ export const REDACTED_KEYS = [
   'passphrase',
   'password',
   'accessKey',
+  'ownerKey',
   'authorization',
   'cookie',
   // room ids are access secrets: logs carry `roomTag` under `room`
@@ -54,6 +55,7 @@ export const REDACTED_KEYS = [
   'ip',
   'ips',
   'address',
+  'addressKey',
   'remoteAddress',
   'forwardedFor',
   'headers',

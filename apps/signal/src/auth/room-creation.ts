@@ -8,8 +8,12 @@ import { consume } from '../signaling/request-limits.js';
 /** Wrong keys one address may try before it must wait. */
 export const KEY_GUESSES = 10;
 export const KEY_GUESS_WINDOW_SECONDS = 600;
-/** How long an address that created a session with the right key is let through the deployment-wide ceiling. */
-export const KNOWN_FACILITATOR_SECONDS = 30 * 24 * 3600;
+/**
+ * How long an address that created a session with the right key is let through the
+ * deployment-wide ceiling: below Node's longest timer (24.8 days), by which the count kept in
+ * this process (without Redis, or while Redis does not answer) expires its entries.
+ */
+export const KNOWN_FACILITATOR_SECONDS = 21 * 24 * 3600;
 
 /** The one key the deployment-wide count of wrong keys is kept under. */
 const EVERYONE = 'all';
@@ -30,7 +34,7 @@ export interface AccessKeyWatch {
  * - across the deployment (ACCESS_KEY_GUESSES_PER_HOUR): once that many wrong keys came in
  *   the hour, from wherever, every try is refused (so a guesser with many addresses learns
  *   nothing either), except from addresses that created a session with the right key in the
- *   last 30 days: the facilitators the deployment knows go on working during an attack.
+ *   last 21 days: the facilitators the deployment knows go on working during an attack.
  * Creations themselves are limited per address too (ROOMS_PER_ADDRESS_PER_HOUR). Every count
  * is kept in Redis when there is one, so going from node to node does not reset them.
  */
