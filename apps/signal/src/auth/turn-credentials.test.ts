@@ -55,6 +55,9 @@ describe('turnCredentials', () => {
     const later: TurnSeat = { ...ada, until: now + 10 * 24 * 3600_000 };
     expect(expiryOf(later)).toBe(now / 1000 + 4 * 3600);
     expect(expiryOf(later, now, { ...config, TURN_CREDENTIAL_SECONDS: 60 })).toBe(now / 1000 + 60);
+    // Capped, a seat asking again within the hour gets the same username (coturn's quota counts it).
+    expect(usernameOf(later, now + 20 * 60_000)).toBe(usernameOf(later));
+    expect(expiryOf(later, now + 20 * 60_000)).toBeLessThanOrEqual((now + 20 * 60_000) / 1000 + 4 * 3600);
   });
 
   it("is none once the session's room has expired", () => {

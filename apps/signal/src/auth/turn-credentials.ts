@@ -24,7 +24,8 @@ export interface TurnSeat {
  * (`seatLabel`), the same every time that seat asks, so coturn's per-user quota counts people,
  * and it says nothing about the person (coturn logs usernames). The pair expires with the
  * session (when its room expires, `until`), and never later than TURN_CREDENTIAL_SECONDS from
- * now; past that there is nothing to hand out.
+ * now (rounded down to the hour, so the username stays the same); past that there is nothing
+ * to hand out.
  */
 export function turnCredentials(
   config: Pick<Config, 'TURN_URLS' | 'TURN_SECRET' | 'TURN_CREDENTIAL_SECONDS'>,
@@ -33,7 +34,11 @@ export function turnCredentials(
 ): IceServer[] {
   if (config.TURN_URLS.length === 0 || !config.TURN_SECRET) return [];
   const nowSeconds = Math.floor(now / 1000);
-  const expiry = Math.min(nowSeconds + config.TURN_CREDENTIAL_SECONDS, Math.floor(seat.until / 1000));
+  // Capped, the expiry is rounded down to a step (an hour at most), so a seat asking again and
+  // again still gets one username per step: coturn counts its quota per username.
+  const capped = nowSeconds + config.TURN_CREDENTIAL_SECONDS;
+  const step = Math.min(3600, Math.floor(config.TURN_CREDENTIAL_SECONDS / 4));
+  const expiry = Math.min(capped - (capped % step), Math.floor(seat.until / 1000));
   if (expiry <= nowSeconds) return [];
   const username = `${expiry}:${seatLabel(config.TURN_SECRET, seat)}`;
   const credential = createHmac('sha1', config.TURN_SECRET).update(username).digest('base64');
