@@ -17,9 +17,13 @@ const say = (line) => process.stdout.write(`[setup] ${line}\n`);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
 
 function ensureDependencies() {
-  if (existsSync(path.join(root, 'node_modules', 'mediasoup', 'package.json'))) return;
+  // npm keeps what it installed in node_modules/.package-lock.json: a lock file changed since
+  // (a pull that added a dependency) means installing again.
+  const installed = path.join(root, 'node_modules', '.package-lock.json');
+  const fresh = existsSync(path.join(root, 'node_modules', 'mediasoup', 'package.json')) && existsSync(installed);
+  if (fresh && statSync(installed).mtimeMs >= statSync(path.join(root, 'package-lock.json')).mtimeMs) return;
   say('installing npm dependencies');
-  run('npm', ['install']);
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 function ensureMediasoupWorker() {
