@@ -183,7 +183,7 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
     res.json(info);
   });
   // An ended session's acknowledgement record, handed to its facilitator once (POST, token in the body).
-  app.use(ackRecordRoutes({ store, tokens, limits, trustProxy, corsOrigins: config.CORS_ORIGINS, log }));
+  app.use(ackRecordRoutes({ store, tokens, limits, trustProxy, log }));
   if (config.SERVE_WEB) closers.push('web client', await mountWeb(app, config.WEB_DIR));
   await step('web');
 

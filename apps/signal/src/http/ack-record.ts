@@ -52,12 +52,10 @@ export interface AckRecordDeps {
   tokens: LinkTokens;
   limits: LimitBackend;
   trustProxy: TrustProxy;
-  /** Pages of other origins allowed to call (CORS_ORIGINS); the server's own always is. */
-  corsOrigins: readonly string[];
   log: Logger;
 }
 
-export function ackRecordRoutes({ store, tokens, limits, trustProxy, corsOrigins, log }: AckRecordDeps): Router {
+export function ackRecordRoutes({ store, tokens, limits, trustProxy, log }: AckRecordDeps): Router {
   const router = Router();
   const guesses = limits.limiter('record-guesses', RECORD_GUESSES, RECORD_GUESS_WINDOW_SECONDS);
 
@@ -77,8 +75,9 @@ export function ackRecordRoutes({ store, tokens, limits, trustProxy, corsOrigins
   };
 
   const take = async (req: Request): Promise<AckRecord> => {
-    // A page of another site could post here with its visitor's browser: only ours may.
-    if (!originAllowed(req.headers.origin, req.headers.host, corsOrigins)) throw new ProtocolFailure('FORBIDDEN', 'Not from this site');
+    // A page of another site could post here with its visitor's browser: only ours may (the
+    // route sends no CORS headers, so no other origin could read the answer anyway).
+    if (!originAllowed(req.headers.origin, req.headers.host, [])) throw new ProtocolFailure('FORBIDDEN', 'Not from this site');
     const parsed = AckRecordRequest.safeParse(req.body);
     if (!parsed.success) throw new ProtocolFailure('BAD_REQUEST', summariseZodError(parsed.error));
     const request = parsed.data;
