@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { MAX_MESSAGE_BYTES } from '@group-room/shared';
-import { MESSAGE_HARD_CAP, type SignalServer } from '@group-room/signal';
+import { BARE_MARGIN, MESSAGE_HARD_CAP, type SignalServer } from '@group-room/signal';
+import { Socket as EngineSocket } from 'engine.io-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   command,
@@ -122,6 +123,37 @@ describe('handshakes per address', () => {
     expect(new Set(refused)).toEqual(new Set(['Too many new connections from your network: wait a moment']));
     expect((await tryConnect(t.server.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.81' } })).socket?.connected).toBe(true);
   });
+});
+
+describe('connections that never join the socket namespace', () => {
+  const opened: EngineSocket[] = [];
+  afterEach(() => {
+    for (const socket of opened.splice(0)) socket.close();
+  });
+
+  /** A bare Engine.IO connection (what a Socket.IO client opens first), from `address` through the loopback proxy; resolves once it opened or failed. */
+  function bare(url: string, address: string): Promise<EngineSocket> {
+    const socket = new EngineSocket(url, { path: '/socket.io/', transports: ['websocket'], extraHeaders: { 'x-forwarded-for': address } });
+    opened.push(socket);
+    return new Promise((resolve) => {
+      socket.once('open', () => resolve(socket));
+      socket.once('error', () => resolve(socket));
+      socket.once('close', () => resolve(socket));
+    });
+  }
+  const stillOpen = (sockets: EngineSocket[]) => sockets.filter((s) => s.readyState === 'open').length;
+
+  it('are counted per address like sockets, and closed after a few seconds (no one holds sockets past the limits)', async () => {
+    t = await startServer({ SOCKETS_PER_ADDRESS: '5' });
+    const sockets = await Promise.all(Array.from({ length: 60 }, () => bare(t!.server.url, '198.51.100.90')));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(stillOpen(sockets)).toBeGreaterThan(0);
+    expect(stillOpen(sockets)).toBeLessThanOrEqual(5 + BARE_MARGIN);
+    // Another address still gets in, with a real socket.
+    expect((await tryConnect(t.server.url, { extraHeaders: { 'x-forwarded-for': '198.51.100.91' } })).socket?.connected).toBe(true);
+    // Never joining, they are let go within the connect timeout.
+    await vi.waitFor(() => expect(stillOpen(sockets)).toBe(0), { timeout: 10_000, interval: 200 });
+  }, 30_000);
 });
 
 describe('sockets in no room', () => {

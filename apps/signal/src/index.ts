@@ -6,5 +6,6 @@ export { MemoryRoomStore } from './store/memory-room-store.js';
 export { RedisRoomStore } from './store/redis-room-store.js';
 export { KEY_GUESSES } from './auth/room-creation.js';
 export { MESSAGE_HARD_CAP } from './signaling/request-router.js';
+export { BARE_MARGIN } from './signaling/bare-connections.js';
 export type { RunOptions } from './live/room-queue.js';
 export { LeaseLost, type Fence } from './store/room-store.js';

@@ -28,6 +28,7 @@ import { Connection, type SignalIo } from './signaling/connection.js';
 import { requestTable } from './signaling/handlers/index.js';
 import { homeHandshake } from './signaling/home-handshake.js';
 import { closeWhenIdle } from './signaling/idle-sockets.js';
+import { bareHandshakeCheck, countBareConnections, JOIN_TIMEOUT_MS, type BareLimits } from './signaling/bare-connections.js';
 import { HandshakeLimit, mediaSetUpBurst, RequestLimits } from './signaling/request-limits.js';
 import { bindRequests, MESSAGE_HARD_CAP } from './signaling/request-router.js';
 import { createRoomStore } from './store/create-room-store.js';
@@ -188,6 +189,13 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
   await step('web');
 
   const httpServer = createServer(app);
+  const bare: BareLimits = {
+    addressOf: (req) => limits.addressKey(clientAddress(req, trustProxy)),
+    socketsPerAddress: config.SOCKETS_PER_ADDRESS,
+    handshakeBurst: config.HANDSHAKE_BURST,
+    handshakesPerSecond: config.HANDSHAKES_PER_SECOND,
+    refused: (why) => metrics.handshakeRefused(why),
+  };
   const io: SignalIo = new Server(httpServer, {
     serveClient: false,
     // Every client speaks WebSocket only: no long-polling requests to hold open or parse.
@@ -195,9 +203,12 @@ async function start(config: Config, log: Logger, closers: Closers, step: (name:
     // A message a little over MAX_MESSAGE_BYTES still arrives, to be answered TOO_LARGE (see
     // request-router.ts); past this hard cap the connection is closed without an answer.
     maxHttpBufferSize: MESSAGE_HARD_CAP,
-    allowRequest: socketOriginCheck(config.CORS_ORIGINS),
+    allowRequest: bareHandshakeCheck(socketOriginCheck(config.CORS_ORIGINS), bare),
+    // A connection that never joins the namespace (so never meets the limits below) goes soon.
+    connectTimeout: JOIN_TIMEOUT_MS,
     ...(config.CORS_ORIGINS.length ? { cors: { origin: config.CORS_ORIGINS } } : {}),
   });
+  countBareConnections(io, bare);
   // Closed first: clients are told, then their sockets (and the HTTP server) close.
   closers.push('sockets', async () => {
     io.emit('server:draining', {});
