@@ -244,3 +244,27 @@ describe('owner keys', () => {
     await refusal(tokens.verifyOwner(await tokens.owner(ROOM, Date.now() - 1000), ROOM));
   });
 });
+
+describe('seat credentials from an earlier process (no TOKEN_SECRET: a restart takes the rooms with it)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("are told the session has ended (NOT_FOUND), without anything being read; a forged or another secret's credential stays FORBIDDEN", async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(2026, 11, 7, 10, 0, 0) });
+    const earlier = new LinkTokens();
+    const credential = await earlier.seat({ roomId: ROOM, memberId: 'm1', nonce: 'n1' }, later());
+    vi.setSystemTime(Date.UTC(2026, 11, 7, 10, 1, 0));
+    const restarted = new LinkTokens();
+    await expect(restarted.verifySeat(credential, ROOM)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringMatching(/ended/) as unknown });
+    // Another room's id in the request, something that is no credential, or a node with a
+    // configured secret: FORBIDDEN. (A copy with its signature changed cannot be told from an
+    // earlier process's either: it too hears the session has ended, which tells a forger nothing.)
+    await refusal(restarted.verifySeat(credential, OTHER_ROOM));
+    await refusal(restarted.verifySeat('not-a-credential-but-long-enough', ROOM));
+    await refusal(new LinkTokens(SECRET).verifySeat(credential, ROOM));
+    // One this process signed after it started is checked as usual.
+    const own = await restarted.seat({ roomId: ROOM, memberId: 'm1', nonce: 'n1' }, later());
+    await expect(restarted.verifySeat(own, ROOM)).resolves.toMatchObject({ memberId: 'm1' });
+  });
+});

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolFailure } from '@group-room/shared';
-import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { SEAT_GONE } from '../room/seats.js';
 import { derivedKey } from './keys.js';
 
@@ -35,11 +35,17 @@ export interface SeatGrant {
  */
 export class LinkTokens {
   readonly #key: Uint8Array;
+  /**
+   * Without a configured secret, when this process started signing (seconds): a seat credential
+   * issued before then was signed by an earlier process, whose rooms went with it.
+   */
+  readonly #since: number | null;
 
   constructor(secret?: string) {
     // Its own key, derived from the secret (see keys.ts). Without a configured secret, links
     // are valid for this process only (fine in memory mode).
     this.#key = derivedKey(secret, 'link-tokens');
+    this.#since = secret ? null : Math.floor(Date.now() / 1000);
   }
 
   sign(grant: LinkRequest, expiresAt: number): Promise<string> {
@@ -93,10 +99,28 @@ export class LinkTokens {
 
   /** The seat a valid resume credential names in `roomId`; FORBIDDEN for anything else. */
   async verifySeat(token: string, roomId: string): Promise<SeatGrant> {
-    const payload = await this.#verified(token, SEAT_AUDIENCE, SEAT_GONE);
+    const payload = await this.#verified(token, SEAT_AUDIENCE, SEAT_GONE).catch((error: unknown) => {
+      throw this.#fromEarlierProcess(token, roomId) ? new ProtocolFailure('NOT_FOUND', 'This session has ended') : error;
+    });
     const { sub, nonce } = payload;
     if (payload['room'] !== roomId || typeof sub !== 'string' || typeof nonce !== 'string') throw new ProtocolFailure('FORBIDDEN', SEAT_GONE);
     return { roomId, memberId: sub, nonce };
+  }
+
+  /**
+   * A seat credential for `roomId` that this process cannot check because an earlier one signed
+   * it (no configured secret, and issued before this process started): the room went with that
+   * process, so the person hears the session has ended rather than that their seat was lost.
+   * Says nothing a forger could use: no room is read.
+   */
+  #fromEarlierProcess(token: string, roomId: string): boolean {
+    if (this.#since === null) return false;
+    try {
+      const claims = decodeJwt(token);
+      return claims.aud === SEAT_AUDIENCE && claims['room'] === roomId && typeof claims.iat === 'number' && claims.iat < this.#since;
+    } catch {
+      return false;
+    }
   }
 
   async #verified(token: string, audience: string, invalid: string): Promise<JWTPayload> {
