@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRoom,
@@ -8,7 +8,10 @@ import {
   launchChromium,
   newMember,
   peerNames,
+  resetStatusHistory,
   setAutoAdmit,
+  statusHistory,
+  watchStatusesFromStart,
   type Member,
 } from '../support/browser.js';
 import { mediasoupWorkerPids, startProductionServer, type RunningServer } from '../support/prod-server.js';
@@ -29,23 +32,7 @@ import { io } from 'socket.io-client';
 const FLOW: Sampling = { sampleMs: 1200, timeoutMs: 40_000 };
 const SILENCE: Sampling = { sampleMs: 1500, timeoutMs: 20_000 };
 
-/** Every value main[data-status] takes, from the first paint of every document the context loads. */
-async function recordStatusesFromStart(context: BrowserContext): Promise<void> {
-  await context.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { __allStatuses: string[] }).__allStatuses = seen;
-    const note = () => {
-      const status = document.querySelector('main')?.getAttribute('data-status');
-      if (status && seen[seen.length - 1] !== status) seen.push(status);
-    };
-    new MutationObserver(note).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
-  });
-}
 
-/** Forget the statuses seen so far on this document (what comes next is what a test checks). */
-const resetStatuses = (page: Page) => page.evaluate(() => (window as unknown as { __allStatuses?: string[] }).__allStatuses?.splice(0));
-
-const statusesOf = (page: Page) => page.evaluate(() => [...((window as unknown as { __allStatuses?: string[] }).__allStatuses ?? [])]);
 
 describe('a seat outlives its connection (browser)', () => {
   let server: RunningServer;
@@ -64,7 +51,7 @@ describe('a seat outlives its connection (browser)', () => {
     await eventually(async () => expect(await bea.page.getByTestId('floor-status').innerText(), `${what}: Bea's place`).toMatch(/2nd in queue/));
     await eventually(async () => expect(await bea.page.locator('main').innerText(), `${what}: still muted`).toContain('Muted by the facilitator'));
     await eventually(async () => expect(await tileConnection(ada.page, 'Bea'), `${what}: Ada sees Bea online`).toBe('online'));
-    const statuses = await statusesOf(bea.page);
+    const statuses = await statusHistory(bea.page);
     for (const screen of ['idle', 'agreement', 'waiting', 'error', 'ended']) expect(statuses, `${what}: Bea never saw "${screen}"`).not.toContain(screen);
     // Media again, both ways; her muted microphone still reaches nobody.
     await expectFlowing(ada.page, 'Bea', 'video', `${what}: Ada sees Bea`, FLOW);
@@ -81,7 +68,7 @@ describe('a seat outlives its connection (browser)', () => {
     cyd = await newMember(browser, server.url);
     // Bea reaches the server only through the proxy (same server, another origin).
     bea = await newMember(browser, proxy.url);
-    await recordStatusesFromStart(bea.context);
+    await watchStatusesFromStart(bea.context);
 
     const { facilitatorUrl, inviteUrl } = await createRoom(ada, 'Seat group');
     await enterAsFacilitator(ada, facilitatorUrl, 'Ada');
@@ -109,7 +96,7 @@ describe('a seat outlives its connection (browser)', () => {
   });
 
   it('a dropped connection: "reconnecting" for everyone, then back in the same seat by itself', async () => {
-    await resetStatuses(bea.page);
+    await resetStatusHistory(bea.page);
     proxy.hold();
     expect(proxy.cut(), 'Bea had a connection through the proxy').toBeGreaterThan(0);
     await bea.page.locator('main[data-connection="reconnecting"]').waitFor();
@@ -136,11 +123,11 @@ describe('a seat outlives its connection (browser)', () => {
     expect(await facilitatorLink.inputValue()).toContain('#k=');
     await bea.page.reload();
     await expectBeaInPlace('after a reload');
-    expect(await statusesOf(bea.page)).not.toContain('idle');
+    expect(await statusHistory(bea.page)).not.toContain('idle');
   });
 
   it('a duplicated tab is told the session is open in another tab, and the original keeps the seat', async () => {
-    await resetStatuses(bea.page);
+    await resetStatusHistory(bea.page);
     // What a browser's "Duplicate tab" amounts to: a new tab of the same browser with a copy of
     // this tab's sessionStorage (the seat's credential and the tab's id with it), opening its address.
     const copied = await bea.page.evaluate(() => Object.entries(sessionStorage));
@@ -163,7 +150,7 @@ describe('a seat outlives its connection (browser)', () => {
 
     // The original never left its seat: connected, in place, media both ways; one Bea for the facilitator.
     await expectBeaInPlace('with a copy of her tab open');
-    expect(await statusesOf(bea.page), 'the original was never replaced').not.toContain('ended');
+    expect(await statusHistory(bea.page), 'the original was never replaced').not.toContain('ended');
     expect(await bea.page.locator('main').getAttribute('data-connection')).toBe('online');
     expect((await peerNames(ada.page)).sort()).toEqual(['Bea', 'Cyd']);
     await copy.close();
@@ -205,7 +192,7 @@ describe('a seat outlives its connection (browser)', () => {
   it('a killed media worker: the process goes on, everyone rebuilds their media by themselves', async () => {
     const workers = mediasoupWorkerPids(server.child.pid!);
     expect(workers, 'one mediasoup worker').toHaveLength(1);
-    await resetStatuses(bea.page);
+    await resetStatusHistory(bea.page);
     process.kill(workers[0]!, 'SIGKILL');
     await eventually(async () => {
       const now = mediasoupWorkerPids(server.child.pid!);

@@ -1,6 +1,6 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRoom, enterAsFacilitator, eventually, fillEntryForm, launchChromium, newMember, type Member } from '../support/browser.js';
+import { createRoom, enterAsFacilitator, eventually, fillEntryForm, launchChromium, newMember, statusHistory, watchStatusesFromStart, type Member } from '../support/browser.js';
 import { startProductionServer, type RunningServer } from '../support/prod-server.js';
 
 /*
@@ -14,20 +14,6 @@ import { startProductionServer, type RunningServer } from '../support/prod-serve
 const ADA = 'Ada Quill';
 const BEA = 'Bea Rook';
 
-/** Every value main[data-status] takes, from the first paint of every document the context loads. */
-async function recordStatuses(context: BrowserContext): Promise<void> {
-  await context.addInitScript(() => {
-    const seen: string[] = [];
-    (window as unknown as { __allStatuses: string[] }).__allStatuses = seen;
-    const note = () => {
-      const status = document.querySelector('main')?.getAttribute('data-status');
-      if (status && seen[seen.length - 1] !== status) seen.push(status);
-    };
-    new MutationObserver(note).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
-  });
-}
-
-const statusesOf = (page: Page) => page.evaluate(() => [...((window as unknown as { __allStatuses?: string[] }).__allStatuses ?? [])]);
 const wayIn = (page: Page) => page.locator('#waiting-list').innerText();
 /** The member id of the seat this tab keeps (sessionStorage). */
 const seatMemberId = (page: Page) =>
@@ -56,7 +42,7 @@ describe('the way in (browser)', () => {
     const ada = await newMember(browser, server.url);
     const bea = await newMember(browser, server.url);
     people.push(ada, bea);
-    await recordStatuses(bea.context);
+    await watchStatusesFromStart(bea.context);
     const links = await createRoom(ada);
     await enterAsFacilitator(ada, links.facilitatorUrl, ADA);
 
@@ -75,7 +61,7 @@ describe('the way in (browser)', () => {
     // A new seat: the first went with the connection.
     await eventually(async () => expect(await seatMemberId(bea.page)).toBeDefined());
     expect(await seatMemberId(bea.page)).not.toBe(before);
-    const statuses = await statusesOf(bea.page);
+    const statuses = await statusHistory(bea.page);
     for (const screen of ['error', 'ended', 'incomplete-link']) expect(statuses, `after the reload Bea never saw "${screen}"`).not.toContain(screen);
     await expect(bea.page.getByLabel('Your name, as the group will see it').count()).resolves.toBe(0);
     // The facilitator sees one person on the way in, not a ghost of the first seat as well.

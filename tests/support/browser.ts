@@ -296,6 +296,27 @@ export async function watchStatuses(page: Page): Promise<void> {
   });
 }
 
+/**
+ * Keep every value `main[data-status]` takes in every document `context` loads, from its first
+ * paint (a reload included); read them with `statusHistory`, forget them with `resetStatusHistory`.
+ */
+export async function watchStatusesFromStart(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __statuses: string[] }).__statuses = seen;
+    const note = () => {
+      const status = document.querySelector('main')?.getAttribute('data-status');
+      if (status && seen[seen.length - 1] !== status) seen.push(status);
+    };
+    new MutationObserver(note).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+  });
+}
+
+/** Forget the statuses seen so far on this document (what comes next is what a test checks). */
+export async function resetStatusHistory(page: Page): Promise<void> {
+  await page.evaluate(() => (window as unknown as { __statuses?: string[] }).__statuses?.splice(0));
+}
+
 export async function statusHistory(page: Page): Promise<string[]> {
   return page.evaluate(() => [...((window as unknown as { __statuses?: string[] }).__statuses ?? [])]);
 }

@@ -1,4 +1,5 @@
 import { LinkToken } from '@group-room/shared';
+import { browserStorage, readItem, removeItem, writeItem, type KeptStorage } from './kept-items';
 
 /*
  * The owner key of a session this browser created (see `room:create`): what makes whoever
@@ -8,41 +9,21 @@ import { LinkToken } from '@group-room/shared';
  * owner's. Forgotten when the session ends.
  */
 
-/** The part of Storage used here, so tests can pass a stand-in. */
-export type OwnerKeyStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+/** Without storage (blocked) this browser enters as any facilitator link's holder does. */
+export type OwnerKeyStorage = KeptStorage;
 
 const ownerKeyKey = (roomId: string) => `group-room:owner:${roomId}`;
-
-function localStore(): OwnerKeyStorage | null {
-  try {
-    return typeof window === 'undefined' ? null : window.localStorage;
-  } catch {
-    return null; // storage blocked: this browser enters as any facilitator link's holder does
-  }
-}
+const localStore = () => browserStorage('localStorage');
 
 export function keepOwnerKey(roomId: string, ownerKey: string, storage: OwnerKeyStorage | null = localStore()): void {
-  try {
-    storage?.setItem(ownerKeyKey(roomId), ownerKey);
-  } catch {
-    // without storage the creator enters as a facilitator like any other
-  }
+  writeItem(storage, ownerKeyKey(roomId), ownerKey);
 }
 
 /** The owner key kept for this room, if any (a damaged entry counts as none). */
 export function keptOwnerKey(roomId: string, storage: OwnerKeyStorage | null = localStore()): string | null {
-  try {
-    const kept = storage?.getItem(ownerKeyKey(roomId));
-    return kept && LinkToken.safeParse(kept).success ? kept : null;
-  } catch {
-    return null;
-  }
+  return readItem(storage, ownerKeyKey(roomId), (kept) => (LinkToken.safeParse(kept).success ? kept : null));
 }
 
 export function forgetOwnerKey(roomId: string, storage: OwnerKeyStorage | null = localStore()): void {
-  try {
-    storage?.removeItem(ownerKeyKey(roomId));
-  } catch {
-    // nothing was kept
-  }
+  removeItem(storage, ownerKeyKey(roomId));
 }

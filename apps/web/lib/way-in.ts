@@ -1,4 +1,4 @@
-import type { SeatStorage } from './seat';
+import { browserStorage, readItem, removeItem, writeItem, type KeptStorage } from './kept-items';
 
 /*
  * The way back in for someone still at the entry agreement: the link's token and the name
@@ -16,38 +16,20 @@ export interface WayIn {
 
 const wayInKey = (roomId: string) => `group-room:way-in:${roomId}`;
 
-function sessionStore(): SeatStorage | null {
-  try {
-    return typeof window === 'undefined' ? null : window.sessionStorage;
-  } catch {
-    return null; // storage unavailable: a reload at the agreement shows the entry form instead
-  }
-}
+/** Without storage a reload at the agreement shows the entry form. */
+const sessionStore = () => browserStorage('sessionStorage');
 
-export function keptWayIn(roomId: string, storage: SeatStorage | null = sessionStore()): WayIn | null {
-  try {
-    const raw = storage?.getItem(wayInKey(roomId));
-    if (!raw) return null;
-    const parsed = JSON.parse(raw) as Partial<WayIn>;
-    const { token, displayName } = parsed;
+export function keptWayIn(roomId: string, storage: KeptStorage | null = sessionStore()): WayIn | null {
+  return readItem(storage, wayInKey(roomId), (raw) => {
+    const { token, displayName } = JSON.parse(raw) as Partial<WayIn>;
     return typeof token === 'string' && token.length >= 16 && token.length <= 4096 && typeof displayName === 'string' && displayName.length <= 200 ? { token, displayName } : null;
-  } catch {
-    return null;
-  }
+  });
 }
 
-export function keepWayIn(roomId: string, wayIn: WayIn, storage: SeatStorage | null = sessionStore()): void {
-  try {
-    storage?.setItem(wayInKey(roomId), JSON.stringify(wayIn));
-  } catch {
-    // without storage a reload at the agreement shows the entry form
-  }
+export function keepWayIn(roomId: string, wayIn: WayIn, storage: KeptStorage | null = sessionStore()): void {
+  writeItem(storage, wayInKey(roomId), JSON.stringify(wayIn));
 }
 
-export function forgetWayIn(roomId: string, storage: SeatStorage | null = sessionStore()): void {
-  try {
-    storage?.removeItem(wayInKey(roomId));
-  } catch {
-    // nothing was kept
-  }
+export function forgetWayIn(roomId: string, storage: KeptStorage | null = sessionStore()): void {
+  removeItem(storage, wayInKey(roomId));
 }
