@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { EntityId, MediaSource } from './domain.js';
+import { DeviceSource, EntityId } from './domain.js';
 import { TurnSeconds, TurnTimeout } from './floor.js';
-import { AgreementText } from './room.js';
+import { AgreementText, ShareCount } from './room.js';
 
 /**
  * Every change to a room's state is one of these, sent with `room:command`. Who may send
@@ -52,16 +52,37 @@ export const Command = z.discriminatedUnion('type', [
   z.object({ type: z.literal('round.end') }).strict(),
 
   // Muting the server enforces. Nobody can turn anyone's microphone or camera on: they ask.
-  z.object({ type: z.literal('member.mute'), memberId: EntityId, source: MediaSource }).strict(),
+  z.object({ type: z.literal('member.mute'), memberId: EntityId, source: DeviceSource }).strict(),
   /**
    * Mute every admitted member's microphone (`except: null`), or all but one member: the
    * speaker, as the facilitator sees them (the floor holder, or in open floor whoever spoke
    * last). The server checks `except` is someone in the room.
    */
   z.object({ type: z.literal('member.muteAll'), except: EntityId.nullable() }).strict(),
-  z.object({ type: z.literal('member.ask'), memberId: EntityId, source: MediaSource }).strict(),
+  z.object({ type: z.literal('member.ask'), memberId: EntityId, source: DeviceSource }).strict(),
   /** The member's answer to an ask: accepting lifts the facilitator's hold on that source. */
-  z.object({ type: z.literal('ask.answer'), source: MediaSource, accept: z.boolean() }).strict(),
+  z.object({ type: z.literal('ask.answer'), source: DeviceSource, accept: z.boolean() }).strict(),
+
+  // Screen sharing. Facilitators may always share; a member only while granted (a `screen`
+  // producer without a grant is refused, and withdrawing the grant closes it on the server).
+  /** A member asks to share (`asking` true) or takes the request back. */
+  z.object({ type: z.literal('share.ask'), asking: z.boolean() }).strict(),
+  z.object({ type: z.literal('share.grant'), memberId: EntityId }).strict(),
+  /** Withdraw a grant (or decline a request): the member's share, if any, is closed at once. */
+  z.object({ type: z.literal('share.revoke'), memberId: EntityId }).strict(),
+  /** Close someone's share now (the grant stays). */
+  z.object({ type: z.literal('share.stop'), memberId: EntityId }).strict(),
+  /** How many shares at once (a facilitator's replaces the earliest when full), and whether a whole screen may be shared. */
+  z.object({ type: z.literal('share.setPolicy'), maxShares: ShareCount, allowWholeScreen: z.boolean() }).strict(),
+
+  // The check-out at the end: answers go sealed to the facilitators' browsers (`checkout:answer`).
+  z.object({ type: z.literal('checkout.start') }).strict(),
+  z.object({ type: z.literal('checkout.end') }).strict(),
+
+  // Taking one member aside: the two hear and see only each other; the group sees only that.
+  z.object({ type: z.literal('aside.start'), memberId: EntityId }).strict(),
+  /** Either of the two, or any facilitator, ends it: both are back in the group. */
+  z.object({ type: z.literal('aside.end') }).strict(),
 ]);
 export type Command = z.infer<typeof Command>;
 export type CommandType = Command['type'];

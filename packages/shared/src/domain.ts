@@ -44,8 +44,15 @@ export type DisplayName = z.output<typeof DisplayName>;
 export const MediaKind = z.enum(['audio', 'video']);
 export type MediaKind = z.infer<typeof MediaKind>;
 
-/** What a producer carries, so the UI can tell the microphone from the camera. */
-export const MediaSource = z.enum(['mic', 'camera']);
+/** A person's own devices: what a facilitator can turn off (and ask to turn back on). */
+export const DeviceSource = z.enum(['mic', 'camera']);
+export type DeviceSource = z.infer<typeof DeviceSource>;
+
+/**
+ * What a producer carries, so the UI can tell the microphone from the camera and a shared
+ * screen (a screen, window or tab; video only, sent only with a facilitator's grant).
+ */
+export const MediaSource = z.enum(['mic', 'camera', 'screen']);
 export type MediaSource = z.infer<typeof MediaSource>;
 
 export const ProducerView = z.object({

@@ -3,6 +3,7 @@ import { EntityId, MediaKind, MediaSource } from './domain.js';
 import { RtpParameters } from './media-params.js';
 import { RelayedMessage } from './e2ee-relay.js';
 import { RoomView } from './room.js';
+import { CheckoutAnswerDelivery } from './checkout.js';
 import { PrivateSignal, TalkTimeEntry } from './signals.js';
 
 /** Every server→client event, defined once. Events carry no acknowledgement. */
@@ -28,6 +29,8 @@ export const events = {
   'talk:time': z.object({ at: z.number(), members: z.array(TalkTimeEntry) }),
   /** Another browser's end-to-end encryption message for this one (see `e2ee:relay`). */
   'e2ee:relay': RelayedMessage,
+  /** Facilitators only: a member's sealed check-out answer (see `checkout:answer`). */
+  'checkout:answer': CheckoutAnswerDelivery,
   /** Facilitators only: a member's private signal. */
   'signal:private': PrivateSignal,
   /**

@@ -1,4 +1,5 @@
 export * from './acknowledgement-record.js';
+export * from './checkout.js';
 export * from './commands.js';
 export * from './connection.js';
 export * from './domain.js';

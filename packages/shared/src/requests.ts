@@ -5,6 +5,7 @@ import { DtlsParameters, IceParameters, IceServer, MAX_TILE_HEIGHT, RtpCapabilit
 import { AgreementText, RoomView } from './room.js';
 import { RelayRequest } from './e2ee-relay.js';
 import { PrivateSignalRequest } from './signals.js';
+import { CheckoutAnswerRequest } from './checkout.js';
 
 const Empty = z.object({}).strict();
 
@@ -102,6 +103,16 @@ export const requests = {
   /** A member's private signal to the facilitators (never stored, never sent to members). */
   'signal:send': {
     request: z.object({ signal: PrivateSignalRequest }).strict(),
+    response: Empty,
+  },
+  /**
+   * A member's answer to the check-out now open (`checkoutId`), sealed for each facilitator's
+   * browser: the server records that they answered (once; INVALID_STATE after that or when no
+   * such check-out is open) and hands each box to its facilitator's connection, never storing
+   * or logging it. Members admitted with the current agreement acknowledged only.
+   */
+  'checkout:answer': {
+    request: CheckoutAnswerRequest,
     response: Empty,
   },
   /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EntityId, MediaSource, ProducerView, RoomId } from './domain.js';
+import { DeviceSource, EntityId, ProducerView, RoomId } from './domain.js';
 import { Floor, HeldBy } from './floor.js';
 
 /** Who someone is in a room. Roles come from tokens the server signs, never from a client. */
@@ -62,6 +62,32 @@ export type Acknowledgement = z.infer<typeof Acknowledgement>;
 export const Connection = z.enum(['online', 'reconnecting']);
 export type Connection = z.infer<typeof Connection>;
 
+/** How many people may share a screen at once. */
+export const ShareCount = z.union([z.literal(1), z.literal(2)]);
+export type ShareCount = z.infer<typeof ShareCount>;
+
+/**
+ * Screen sharing's rules, set by a facilitator: `maxShares` at once (when full, a facilitator's
+ * new share replaces the earliest; a member's is refused), and whether a whole screen (a
+ * monitor) may be shared, or only a window or a tab (the default: nothing else on the screen
+ * goes out by mistake).
+ */
+export const SharePolicy = z.object({ maxShares: ShareCount, allowWholeScreen: z.boolean() });
+export type SharePolicy = z.infer<typeof SharePolicy>;
+export const DEFAULT_SHARE_POLICY: SharePolicy = { maxShares: 1, allowWholeScreen: false };
+
+/**
+ * The check-out now open, as everyone in the room sees it: how many of the members have
+ * answered (`done` of `of`, members only, facilitators do not answer). The answers themselves
+ * go sealed to the facilitators' browsers and are never on the server.
+ */
+export const CheckoutView = z.object({ id: EntityId, startedAt: z.number(), done: z.number().int().min(0), of: z.number().int().min(0) });
+export type CheckoutView = z.infer<typeof CheckoutView>;
+
+/** A facilitator and one member aside: they hear and see only each other. */
+export const Aside = z.object({ facilitatorId: EntityId, memberId: EntityId, startedAt: z.number() });
+export type Aside = z.infer<typeof Aside>;
+
 /** What an admitted member is shown of another admitted member. */
 export const MemberSummary = z.object({
   id: EntityId,
@@ -70,7 +96,7 @@ export const MemberSummary = z.object({
   connection: Connection,
   producers: z.array(ProducerView),
   /** What of theirs reaches the group now: on at their end and not held by the server. */
-  sending: z.object({ mic: z.boolean(), camera: z.boolean() }),
+  sending: z.object({ mic: z.boolean(), camera: z.boolean(), screen: z.boolean() }),
 });
 export type MemberSummary = z.infer<typeof MemberSummary>;
 
@@ -86,9 +112,11 @@ export const MemberDetail = MemberSummary.extend({
    */
   inviteId: z.string().nullable(),
   /** Turned off by a facilitator, until they accept an ask to turn it back on. */
-  heldOff: z.array(MediaSource),
+  heldOff: z.array(DeviceSource),
   /** Asks to turn back on that they have not answered yet. */
-  asked: z.array(MediaSource),
+  asked: z.array(DeviceSource),
+  /** Screen sharing: granted by a facilitator (facilitators need none), and whether they ask to. */
+  share: z.object({ granted: z.boolean(), asking: z.boolean() }),
   /**
    * The person who created the session (entered with its owner key): nobody who came in by a
    * link can remove, mute, change or end the session on them.
@@ -111,7 +139,14 @@ export const SelfView = z.object({
   /** Why their microphone or camera is held off by the server, if it is. */
   held: z.object({ mic: HeldBy.nullable(), camera: HeldBy.nullable() }),
   /** A facilitator asks them to turn these back on; they accept or decline. */
-  asked: z.array(MediaSource),
+  asked: z.array(DeviceSource),
+  /**
+   * Screen sharing: `may` whether the server takes a screen from them now (a facilitator, or a
+   * member with a grant), `asking` whether they asked a facilitator to let them.
+   */
+  share: z.object({ may: z.boolean(), asking: z.boolean() }),
+  /** In a check-out now open: whether they have answered it. */
+  checkedOut: z.boolean(),
 });
 export type SelfView = z.infer<typeof SelfView>;
 
@@ -130,12 +165,20 @@ export const RoomView = z.object({
   members: z.array(MemberSummary).optional(),
   /** Turn-taking, for those in the room. */
   floor: Floor.optional(),
+  /** Screen sharing's rules now, for those in the room. */
+  share: SharePolicy.optional(),
+  /** The check-out, while one is open, for those in the room (null when none). */
+  checkout: CheckoutView.nullable().optional(),
+  /** Who is aside now (a facilitator with one member), for those in the room (null when nobody). */
+  aside: Aside.nullable().optional(),
   /** Present only for facilitators. */
   facilitation: z
     .object({
       autoAdmit: z.boolean(),
       everyone: z.array(MemberDetail),
       acknowledgements: z.array(Acknowledgement),
+      /** Who has answered the check-out now open (empty when none is): the others show "no answer". */
+      checkedOut: z.array(EntityId),
     })
     .optional(),
 });
