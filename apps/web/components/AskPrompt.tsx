@@ -1,6 +1,6 @@
 'use client';
 
-import type { MediaSource } from '@group-room/shared';
+import type { DeviceSource } from '@group-room/shared';
 import { useId } from 'react';
 import { device } from '@/lib/floor-status';
 import type { RoomClient } from '@/lib/room-client';
@@ -9,7 +9,7 @@ import { useAction } from './useAction';
 interface Props {
   client: RoomClient;
   /** What the facilitator asks this member to turn back on (view.self.asked). */
-  asked: MediaSource[];
+  asked: DeviceSource[];
 }
 
 /**

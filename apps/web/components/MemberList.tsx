@@ -1,6 +1,6 @@
 'use client';
 
-import type { MediaSource, MemberDetail, RoomView } from '@group-room/shared';
+import type { DeviceSource, MemberDetail, RoomView } from '@group-room/shared';
 import { useEffect, useId, useRef, useState } from 'react';
 import { queuePlace } from '@/lib/floor-status';
 import type { RoomClient } from '@/lib/room-client';
@@ -171,7 +171,7 @@ export function MemberList({ client, view, everyone }: Props) {
 }
 
 // Holds belong to the room, not to whoever pressed the button: any facilitator may ask.
-const HELD_TEXT: Record<MediaSource, { held: string; asked: string }> = {
+const HELD_TEXT: Record<DeviceSource, { held: string; asked: string }> = {
   mic: { held: 'Muted by a facilitator', asked: 'Asked to unmute' },
   camera: { held: 'Video stopped by a facilitator', asked: 'Asked to start video' },
 };
@@ -189,10 +189,10 @@ interface MuteProps {
  */
 function MuteControls({ client, member: m, busy, run }: MuteProps) {
   const name = m.displayName;
-  const held = (source: MediaSource) => m.heldOff.includes(source);
-  const asked = (source: MediaSource) => m.asked.includes(source);
+  const held = (source: DeviceSource) => m.heldOff.includes(source);
+  const asked = (source: DeviceSource) => m.asked.includes(source);
   // Not reaching the group (held, muted by themselves, or not their turn) and not asked yet.
-  const askable = (source: MediaSource) => !m.sending[source] && !asked(source);
+  const askable = (source: DeviceSource) => !m.sending[source] && !asked(source);
   const states = (['mic', 'camera'] as const)
     .filter((source) => held(source) || asked(source))
     .map((source) => (asked(source) ? HELD_TEXT[source].asked : HELD_TEXT[source].held));

@@ -26,7 +26,7 @@ function viewFor(selfId: string, floor: Floor | undefined, role: 'member' | 'fac
     role: id === 'ada' ? ('facilitator' as const) : ('member' as const),
     connection: 'online' as const,
     producers: [],
-    sending: { mic: false, camera: false },
+    sending: { mic: false, camera: false, screen: false },
   });
   return {
     roomId: 'room-000000',
@@ -44,6 +44,8 @@ function viewFor(selfId: string, floor: Floor | undefined, role: 'member' | 'fac
       media: true,
       held: { mic: null, camera: null },
       asked: [],
+      share: { may: role !== 'member', asking: false },
+      checkedOut: false,
     },
     members: Object.keys(names).map(member),
     ...(floor ? { floor } : {}),
@@ -128,7 +130,7 @@ describe('a microphone the floor holds', () => {
   const held = (view: RoomView, mic: 'floor' | 'facilitator' | null, sending = false): RoomView => ({
     ...view,
     self: { ...view.self, held: { mic, camera: null } },
-    members: view.members?.map((m) => (m.id === view.self.id ? { ...m, sending: { mic: sending, camera: false } } : m)),
+    members: view.members?.map((m) => (m.id === view.self.id ? { ...m, sending: { mic: sending, camera: false, screen: false } } : m)),
   });
 
   it('says what one’s own switch means while waiting for the floor', () => {
@@ -159,13 +161,14 @@ const person = (id: string, patch: Partial<Detail> = {}): Detail => ({
   role: 'member',
   connection: 'online',
   producers: [],
-  sending: { mic: false, camera: false },
+  sending: { mic: false, camera: false, screen: false },
   stage: 'admitted',
   acknowledgedVersion: 'v1',
   enteredAt: 0,
   inviteId: null,
   heldOff: [],
   asked: [],
+  share: { granted: false, asking: false },
   owner: false,
   ...patch,
 });
@@ -175,7 +178,7 @@ describe('answers to a facilitator’s ask', () => {
     person('bea', { displayName: 'Bea', producers: [{ id: 'p1', kind: 'audio', source: 'mic', paused: true }], ...patch });
   const seen = (detail: Detail): RoomView => ({
     ...viewFor('ada', OPEN_FLOOR, 'facilitator'),
-    facilitation: { autoAdmit: false, everyone: [detail], acknowledgements: [] },
+    facilitation: { autoAdmit: false, everyone: [detail], acknowledgements: [], checkedOut: [] },
   });
 
   it('a hold kept after the ask is gone is a "Not now"; a lifted hold is a yes', () => {
@@ -209,6 +212,7 @@ describe('who is in the room and who can speak', () => {
         person('eve', { role: 'cofacilitator' }),
       ],
       acknowledgements: [],
+      checkedOut: [],
     },
   };
 

@@ -1,4 +1,4 @@
-import { isFacilitatorRole, type Floor, type MediaSource, type MemberDetail, type MemberSummary, type RoomView } from '@group-room/shared';
+import { isFacilitatorRole, type Floor, type DeviceSource, type MemberDetail, type MemberSummary, type RoomView } from '@group-room/shared';
 import { countdown, ordinal } from './format';
 
 /*
@@ -16,7 +16,7 @@ export function nameOf(view: RoomView, memberId: string | null | undefined): str
 }
 
 /** What a source is called in a sentence: "turn your microphone on". */
-export const device: Record<MediaSource, string> = { mic: 'microphone', camera: 'camera' };
+export const device: Record<DeviceSource, string> = { mic: 'microphone', camera: 'camera' };
 
 /** Facilitators: the members (not facilitators) in the room now, in room order. */
 export function membersInRoom(view: RoomView): MemberDetail[] {
@@ -121,7 +121,7 @@ export function floorHoldHint(floor: Floor | undefined, micOn: boolean): string 
 /** Whether the group receives this person's microphone and camera now, as the server says. */
 export function ownSending(view: RoomView, mine: { micOn: boolean; camOn: boolean }): { mic: boolean; camera: boolean } {
   const sending = view.members?.find((m) => m.id === view.self.id)?.sending;
-  if (sending) return sending;
+  if (sending) return { mic: sending.mic, camera: sending.camera };
   const { held } = view.self;
   return { mic: mine.micOn && !held.mic, camera: mine.camOn && !held.camera };
 }
@@ -134,7 +134,7 @@ export function waitingForFloor(view: RoomView, micOn: boolean, sending: boolean
 // Asks a facilitator made: a member's "Not now" is only seen as an ask gone with nothing turned on.
 
 /** Whether they have switched this off themselves (null without that device). */
-const switchedOff = (m: MemberSummary, source: MediaSource): boolean | null => m.producers.find((p) => p.source === source)?.paused ?? null;
+const switchedOff = (m: MemberSummary, source: DeviceSource): boolean | null => m.producers.find((p) => p.source === source)?.paused ?? null;
 
 /** How long an accepted ask takes to turn the member's microphone or camera on, at most. */
 export const ANSWER_SETTLE_MS = 3000;
@@ -144,7 +144,7 @@ export const ANSWER_SETTLE_MS = 3000;
  * lifts it); `unclear` when there was no hold and their own switch is still off (accepting turns
  * it on a moment later, so look again after ANSWER_SETTLE_MS with stillDeclined).
  */
-export function answeredAsks(before: RoomView, view: RoomView): { memberId: string; source: MediaSource; outcome: 'declined' | 'unclear' }[] {
+export function answeredAsks(before: RoomView, view: RoomView): { memberId: string; source: DeviceSource; outcome: 'declined' | 'unclear' }[] {
   const was = new Map((before.facilitation?.everyone ?? []).map((m) => [m.id, m]));
   const answers: ReturnType<typeof answeredAsks> = [];
   for (const m of view.facilitation?.everyone ?? []) {
@@ -162,7 +162,7 @@ export function answeredAsks(before: RoomView, view: RoomView): { memberId: stri
 }
 
 /** After an unclear answer settled: still there, not asked or held again, and still switched off. */
-export function stillDeclined(view: RoomView, memberId: string, source: MediaSource): boolean {
+export function stillDeclined(view: RoomView, memberId: string, source: DeviceSource): boolean {
   const m = view.facilitation?.everyone.find((e) => e.id === memberId);
   return Boolean(m && m.stage === 'admitted' && !m.asked.includes(source) && !m.heldOff.includes(source) && switchedOff(m, source) === true);
 }
