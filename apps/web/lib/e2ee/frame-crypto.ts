@@ -82,7 +82,7 @@ export class FrameCrypto {
     if (keys.length) this.#post({ op: 'keys', keys });
   }
 
-  use(ref: KeyRef): void {
+  use(ref: KeyRef | null): void {
     this.#post({ op: 'use', ref });
   }
 

@@ -11,7 +11,8 @@ export type TransformRole = { op: 'encrypt'; id: string; kind: 'audio' | 'video'
 export type ToWorker =
   | { op: 'self'; id: string }
   | { op: 'keys'; keys: (KeyRef & { key: Uint8Array })[] }
-  | { op: 'use'; ref: KeyRef }
+  /** null: send nothing (an aside waiting for its key): frames are dropped, as with no key. */
+  | { op: 'use'; ref: KeyRef | null }
   | { op: 'forget'; gens: number[] }
   /** Chromium's encoded streams, transferred here (the RTCRtpScriptTransform path needs no message). */
   | (TransformRole & { readable: ReadableStream; writable: WritableStream })

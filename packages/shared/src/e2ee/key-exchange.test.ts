@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RoomView } from '../room.js';
+import type { Aside, RoomView } from '../room.js';
 import { toBase64url } from './bytes.js';
 import { decodeWire, encodeWire, newEphemeral } from './handshake.js';
 import { KeyExchange, type KeySink, type KeyTimings } from './key-exchange.js';
@@ -17,19 +17,20 @@ const TIMINGS: KeyTimings = { batchMs: 10, ackWaitMs: 300, forgetAfterMs: 400, r
 
 class Sink implements KeySink {
   readonly epochs = new Map<number, number>();
-  readonly used: KeyRef[] = [];
+  readonly used: (KeyRef | null)[] = [];
   readonly forgotten: number[] = [];
   setSelf(): void {}
   addKeys(keys: (KeyRef & { key: Uint8Array })[]): void {
     for (const { gen, step } of keys) this.epochs.set(gen, Math.min(step, this.epochs.get(gen) ?? step));
   }
-  use(ref: KeyRef): void {
+  use(ref: KeyRef | null): void {
     this.used.push(ref);
   }
   forget(gens: number[]): void {
     this.forgotten.push(...gens);
+    for (const gen of gens) this.epochs.delete(gen);
   }
-  get last(): KeyRef | undefined {
+  get last(): KeyRef | null | undefined {
     return this.used.at(-1);
   }
 }
@@ -59,8 +60,27 @@ class Room {
   readonly away = new Set<string>();
   /** Connected, but not let have media now (re-reading a changed agreement): the relay refuses them. */
   readonly paused = new Set<string>();
+  /** Who is aside now, as the server's view says. */
+  aside: Aside | null = null;
 
   async join(id: string, role: 'facilitator' | 'member'): Promise<Person> {
+    const person = await this.#page(id, role);
+    this.people.set(id, person);
+    this.broadcast();
+    return person;
+  }
+
+  /** The same person on a new page (a reload): a new key exchange, with nothing of the old page's. */
+  async reload(id: string): Promise<Person> {
+    const old = this.people.get(id)!;
+    old.exchange.close();
+    const person = await this.#page(id, old.role);
+    this.people.set(id, person);
+    this.broadcast();
+    return person;
+  }
+
+  async #page(id: string, role: 'facilitator' | 'member'): Promise<Person> {
     const inviteId = role === 'member' ? `invite-${id}` : null;
     const secret = role === 'facilitator' ? { kind: 'room' as const, bytes: this.roomSecret } : { kind: 'invite' as const, bytes: await inviteSecret(this.roomSecret, inviteId!) };
     const sink = new Sink();
@@ -83,10 +103,12 @@ class Room {
       TIMINGS,
     );
     this.exchanges.push(exchange);
-    const person = { id, role, inviteId, exchange, sink };
-    this.people.set(id, person);
+    return { id, role, inviteId, exchange, sink };
+  }
+
+  setAside(aside: Aside | null): void {
+    this.aside = aside;
     this.broadcast();
-    return person;
   }
 
   setPaused(id: string, paused: boolean): void {
@@ -124,6 +146,7 @@ class Room {
         self: { id: p.id, role: p.role, media: !this.paused.has(p.id), inviteId: p.inviteId },
         members,
         facilitation: p.role === 'facilitator' ? { everyone: [...this.people.values()].map((q) => ({ id: q.id, inviteId: q.inviteId })) } : undefined,
+        aside: this.aside,
       } as unknown as RoomView;
       p.exchange.setView(view);
     }
@@ -137,7 +160,7 @@ class Room {
 let room: Room;
 afterEach(() => room?.close());
 
-const same = (a: KeyRef | undefined, b: KeyRef | undefined) => !!a && !!b && a.gen === b.gen && a.step === b.step;
+const same = (a: KeyRef | null | undefined, b: KeyRef | null | undefined) => !!a && !!b && a.gen === b.gen && a.step === b.step;
 
 describe('the key exchange', () => {
   it('hands a newcomer the key one ratchet step on, and moves everyone there; the newcomer has no earlier step', async () => {
@@ -250,5 +273,105 @@ describe('the key exchange', () => {
     const before = fran.sink.last!;
     room.leave('fran');
     await until(() => !!fay.sink.last && fay.sink.last.gen !== before.gen && same(ada.sink.last, fay.sink.last), 'the new leader’s generation');
+  });
+});
+
+describe('an aside key', () => {
+  const asideOf = (facilitatorId: string, memberId: string): Aside => ({ facilitatorId, memberId, startedAt: Date.now() });
+  const inGroup = (people: Person[]) => people.every((p) => same(p.sink.last, people[0]!.sink.last));
+
+  it('the leader and the member it takes aside send with a key of their own the group never gets; back, a fresh group generation', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    const cara = await room.join('cara', 'member');
+    await until(() => inGroup([fran, ada, bea, cara]), 'all on one key');
+    const group = fran.sink.last!;
+    room.setAside(asideOf('fran', 'ada'));
+    await until(() => fran.sink.last?.gen !== group.gen && same(ada.sink.last, fran.sink.last), 'the two on an aside key');
+    const aside = fran.sink.last!;
+    expect(aside.step).toBe(0);
+    expect(fran.exchange.status).toMatchObject({ state: 'ready', aside: true });
+    expect(ada.exchange.status.state === 'ready' && fran.exchange.status.state === 'ready' && ada.exchange.status.safetyCode).toEqual(
+      fran.exchange.status.state === 'ready' && fran.exchange.status.safetyCode,
+    );
+    // The group goes on with its key, and never has the aside's.
+    expect(same(bea.sink.last, group)).toBe(true);
+    expect(bea.sink.epochs.has(aside.gen)).toBe(false);
+    expect(cara.sink.epochs.has(aside.gen)).toBe(false);
+    // Someone leaves the group meanwhile: the group rotates, the two keep the new generation for
+    // later but go on sending with the aside key (the leader's own switch included).
+    room.leave('cara');
+    await until(() => !!bea.sink.last && bea.sink.last.gen !== group.gen, 'the group on a new generation');
+    const during = bea.sink.last!;
+    await until(() => fran.sink.epochs.has(during.gen) && ada.sink.epochs.has(during.gen), 'the two hold it');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fran.sink.last).toEqual(aside);
+    expect(ada.sink.last).toEqual(aside);
+    // Never the group's key while aside.
+    const sinceAside = (p: Person) => p.sink.used.slice(p.sink.used.findIndex((r) => same(r, aside)));
+    expect(sinceAside(fran).every((r) => same(r, aside))).toBe(true);
+    expect(sinceAside(ada).every((r) => same(r, aside))).toBe(true);
+    // Back: a fresh generation for everyone, and the aside key forgotten.
+    room.setAside(null);
+    await until(() => inGroup([fran, ada, bea]) && ![group.gen, during.gen, aside.gen].includes(fran.sink.last!.gen), 'everyone on a fresh generation');
+    expect(fran.sink.last!.step).toBe(0);
+    expect(ada.sink.forgotten).toContain(aside.gen);
+    expect(fran.sink.forgotten).toContain(aside.gen);
+    expect(fran.exchange.status).not.toHaveProperty('aside');
+  });
+
+  it('a facilitator who is not the leader: the leader seals the key to the two and does not use it itself', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const fay = await room.join('fay', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await until(() => inGroup([fran, fay, ada, bea]), 'all on one key');
+    const group = fran.sink.last!;
+    room.setAside(asideOf('fay', 'ada'));
+    await until(() => fay.sink.last?.gen !== group.gen && same(ada.sink.last, fay.sink.last), 'the two on an aside key');
+    const aside = fay.sink.last!;
+    expect(fran.sink.epochs.has(aside.gen)).toBe(false);
+    expect(bea.sink.epochs.has(aside.gen)).toBe(false);
+    expect(same(fran.sink.last, group) && same(bea.sink.last, group)).toBe(true);
+  });
+
+  it('fails closed: aside without the aside key, a page sends nothing, never the group’s key', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    await until(() => inGroup([fran, ada]), 'all on one key');
+    // What the leader sends Ada from now on is lost on the way.
+    room.tamper = (from, to, data) => (from === 'fran' && to === 'ada' ? 'x' : data);
+    room.setAside(asideOf('fran', 'ada'));
+    await until(() => ada.sink.last === null, 'Ada holds her frames');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ada.sink.last).toBeNull();
+    expect(ada.exchange.status.state).toBe('waiting');
+  });
+
+  it('a reload of either during the aside: a new aside key for the two (a new page counts from 0), and the group still has none', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await until(() => inGroup([fran, bea]) && !!fran.sink.last, 'all on one key');
+    room.setAside(asideOf('fran', 'ada'));
+    await until(() => fran.sink.last?.gen !== bea.sink.last?.gen, 'the leader on the aside key');
+    const aside = fran.sink.last!;
+    const ada = await room.reload('ada');
+    await until(() => !!ada.sink.last && same(ada.sink.last, fran.sink.last) && fran.sink.last!.gen !== aside.gen, 'both on a new aside key');
+    const renewed = ada.sink.last!;
+    expect(renewed.gen).not.toBe(bea.sink.last?.gen);
+    expect(bea.sink.epochs.has(renewed.gen)).toBe(false);
+    // The facilitator keeps the earlier one for Ada's old page's frames still on their way.
+    expect(fran.sink.epochs.has(aside.gen)).toBe(true);
+    // The leader's reload: its new page makes a new aside key; Ada sends with it and keeps the earlier one.
+    const fran2 = await room.reload('fran');
+    await until(() => !!fran2.sink.last && fran2.sink.last.gen !== renewed.gen && same(ada.sink.last, fran2.sink.last), 'both on the new leader’s aside key');
+    expect(ada.sink.epochs.has(renewed.gen)).toBe(true);
+    expect(bea.sink.epochs.has(fran2.sink.last!.gen)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import type { MemberSummary, RoomView } from '../room.js';
+import type { Aside, MemberSummary, RoomView } from '../room.js';
 import type { SealedFor } from '../signals.js';
 import { fromBase64url } from './bytes.js';
 import { checkHello, decodeWire, encodeWire, makeHello, newEphemeral, open, pairKey, preferredAlgorithm, seal, type CryptoKey, type Ephemeral, type PairIds } from './handshake.js';
@@ -13,7 +13,8 @@ import { facilitatorSecret, inviteSecret } from './secrets.js';
 export interface KeySink {
   setSelf(id: string): void;
   addKeys(keys: (KeyRef & { key: Uint8Array })[]): void;
-  use(ref: KeyRef): void;
+  /** Encrypt with this key from now on; null: send nothing (fail closed) until told a key. */
+  use(ref: KeyRef | null): void;
   forget(gens: number[]): void;
 }
 
@@ -28,6 +29,11 @@ export interface KeySink {
  * - someone gone (left, removed, blocked, grace run out), the 10-minute timer, or a new leader
  *   makes a fresh generation: sent to everyone first, used once all have acknowledged it or 1 s
  *   has passed. Old generations are forgotten 10 s after the switch.
+ *
+ * While this page is one of the two in an aside (a facilitator with one member), it sends with
+ * the aside key the leader sealed to the two only, and with nothing until it has it: never with
+ * the group's key, which the group holds. It keeps following the group's key meanwhile, to be
+ * back in one step when the aside ends; the aside key is forgotten then.
  *
  * This module is the pairing, and what every page does with the keys it is given.
  * The server relays the messages and never sees a key. Keys never leave the page's memory.
@@ -60,9 +66,10 @@ export interface KeyExchangeHost {
 }
 
 export type KeyStatus =
-  /** No key yet: frames are dropped; waiting for a facilitator's device. */
+  /** No key yet (or, aside, no aside key yet): frames are dropped; waiting for a facilitator's device. */
   | { state: 'waiting' }
-  | { state: 'ready'; ref: KeyRef; safetyCode: string[] };
+  /** `aside`: the key is the aside's own (its safety code is the same at the two pages). */
+  | { state: 'ready'; ref: KeyRef; safetyCode: string[]; aside?: boolean };
 
 interface Pair {
   pub: string;
@@ -85,7 +92,14 @@ export class KeyExchange {
   readonly #pairs = new Map<string, Pair>();
   readonly #helloSent = new Set<string>();
   readonly #epochs = new Map<number, Epoch>();
+  /** The group's key this page sends with (outside an aside). */
   #sending: KeyRef | null = null;
+  /** When the aside this page is in started (null: not aside). */
+  #asideAt: number | null = null;
+  /** Aside keys given for the aside that started `at` (by generation), and the latest one. */
+  #asideKeys: { at: number; keys: Map<number, Uint8Array>; latest: number } | null = null;
+  /** What the frame worker was last told to send with (undefined: nothing told yet). */
+  #frameRef: KeyRef | null | undefined;
   #status: KeyStatus = { state: 'waiting' };
   #readyOnce = false;
   #hadMedia = false;
@@ -105,12 +119,15 @@ export class KeyExchange {
         pairPub: (id) => this.#pairs.get(id)?.pub,
         online: () => new Set(this.#members.filter((m) => m.connection === 'online').map((m) => m.id)),
         newGeneration: (key) => {
-          const gen = randomGen(this.#epochs.keys());
+          const gen = this.#unusedGen();
           this.#epochs.set(gen, { step: 0, key });
           this.#frames.addKeys([{ gen, step: 0, key }]);
           return gen;
         },
         sendingGen: () => this.#sending?.gen,
+        self: () => this.#self,
+        unusedGen: () => this.#unusedGen(),
+        takeAside: (at, gen, key) => this.#takeAside(at, gen, key),
         sealTo: (to, message) => this.#sealTo(to, message),
         use: (ref) => this.#use(ref),
         queue: (work) => this.#queue(work),
@@ -121,6 +138,10 @@ export class KeyExchange {
 
   get status(): KeyStatus {
     return this.#status;
+  }
+
+  #unusedGen(): number {
+    return randomGen([...this.#epochs.keys(), ...(this.#asideKeys?.keys.keys() ?? [])]);
   }
 
   /** Run one thing at a time: crypto is async, and keys must be in before they are used. */
@@ -140,6 +161,7 @@ export class KeyExchange {
       this.#self = view.self.id;
       this.#frames.setSelf(view.self.id);
     }
+    await this.#applyAside(view.aside ?? null);
     // Back to having media (e.g. after accepting a changed agreement, while which nothing could
     // reach this page): hello again, so the leader catches this page up on any switch it missed.
     const back = view.self.media && !this.#hadMedia;
@@ -161,7 +183,36 @@ export class KeyExchange {
       this.#helloSent.add(peer.id);
       void this.#sendHello(peer.id, false).catch(() => this.#helloSent.delete(peer.id));
     }
-    await this.#leader.update(this.#host.secret.kind === 'room' && keyLeader(this.#members) === this.#self, present, this.#pairs.keys());
+    await this.#leader.update(this.#host.secret.kind === 'room' && keyLeader(this.#members) === this.#self, present, this.#pairs.keys(), view.aside ?? null);
+  }
+
+  /** Whether this page is in an aside now; back from one, its key is forgotten. */
+  async #applyAside(aside: Aside | null): Promise<void> {
+    const at = aside && (aside.facilitatorId === this.#self || aside.memberId === this.#self) ? aside.startedAt : null;
+    if (at === this.#asideAt) return;
+    const kept = this.#asideKeys;
+    if (this.#asideAt !== null && kept?.at === this.#asideAt) {
+      this.#asideKeys = null;
+      this.#frames.forget([...kept.keys.keys()]);
+    }
+    this.#asideAt = at;
+    await this.#syncSending();
+  }
+
+  /** An aside key for the aside that started `at` (from the leader, or made here as the leader). */
+  async #takeAside(at: number, gen: number, key: Uint8Array): Promise<void> {
+    const kept = this.#asideKeys;
+    if (kept?.at !== at) {
+      // A key for an earlier aside is of no more use.
+      if (kept) this.#frames.forget([...kept.keys.keys()]);
+      this.#asideKeys = { at, keys: new Map(), latest: gen };
+    }
+    const keys = this.#asideKeys!;
+    // Kept with the earlier one (a new leader's): the other page may still send with either.
+    keys.keys.set(gen, key);
+    keys.latest = gen;
+    this.#frames.addKeys([{ gen, step: 0, key }]);
+    await this.#syncSending();
   }
 
   /** Whom this page pairs with: facilitator-link browsers; a facilitator-link browser, everyone. */
@@ -266,6 +317,12 @@ export class KeyExchange {
       if (message.use) await this.#use(message.use);
       return;
     }
+    if (message.k === 'aside') {
+      if (sender?.role !== 'facilitator') return;
+      const bytes = fromBase64url(message.key);
+      if (!bytes || bytes.length !== EPOCH_KEY_BYTES || this.#epochs.has(message.gen)) return;
+      return this.#takeAside(message.at, message.gen, bytes);
+    }
     if (message.k === 'ack') this.#leader.acked(from, message.gen);
     // Private messages are opened where they are shown (openMessage).
   }
@@ -288,17 +345,32 @@ export class KeyExchange {
     return ratchetBy(known.key, ref.step - known.step);
   }
 
-  /** Encrypt with this key from now on. */
+  /** Encrypt with this key of the group's from now on (once out of an aside, if in one). */
   async #use(ref: KeyRef): Promise<void> {
     if (sameRef(ref, this.#sending)) return;
-    const key = await this.#epochKey(ref);
-    if (!key) return;
+    if (!(await this.#epochKey(ref))) return;
     const newGen = this.#sending?.gen !== ref.gen;
     this.#sending = ref;
-    this.#frames.use(ref);
-    this.#status = { state: 'ready', ref, safetyCode: await safetyCode(key) };
     if (newGen) this.#scheduleForget(ref.gen);
-    if (!this.#readyOnce) {
+    await this.#syncSending();
+  }
+
+  /**
+   * Tell the frame worker what to send with: aside, the aside's latest key, or nothing while it
+   * has none (never the group's key); otherwise the group's key in use.
+   */
+  async #syncSending(): Promise<void> {
+    const asideKeys = this.#asideAt !== null && this.#asideKeys?.at === this.#asideAt ? this.#asideKeys : null;
+    const aside = this.#asideAt !== null;
+    const ref = aside ? (asideKeys ? { gen: asideKeys.latest, step: 0 } : null) : this.#sending;
+    if (this.#frameRef !== undefined && (ref === this.#frameRef || sameRef(ref, this.#frameRef))) return;
+    const key = !ref ? null : asideKeys ? asideKeys.keys.get(ref.gen)! : await this.#epochKey(ref);
+    if (ref && !key) return;
+    this.#frameRef = ref;
+    this.#frames.use(ref);
+    this.#status = ref && key ? { state: 'ready', ref, safetyCode: await safetyCode(key), ...(aside ? { aside: true } : {}) } : { state: 'waiting' };
+    // Able to decrypt now (first key, or the aside's): ask for key frames so pictures start at once.
+    if (ref && (!this.#readyOnce || aside)) {
       this.#readyOnce = true;
       this.#host.keysReady();
     }
@@ -343,6 +415,7 @@ export class KeyExchange {
     clearTimeout(this.#forgetTimer);
     this.#leader.close();
     this.#epochs.clear();
+    this.#asideKeys = null;
     this.#pairs.clear();
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes, toBase64url } from './bytes.js';
 import type { KeyTimings } from './key-exchange.js';
 import { EPOCH_KEY_BYTES, MAX_STEP, ratchet, type KeyRef } from './key-schedule.js';
 import type { Sealed } from './messages.js';
+import type { Aside } from '../room.js';
 
 /*
  * The key leader's part of the key exchange (see key-exchange.ts): while this page leads, it
@@ -9,6 +10,12 @@ import type { Sealed } from './messages.js';
  * one step and everyone else moves there; a departure, the timer, or taking over the lead makes
  * a fresh generation, sent to everyone first and used once all have acknowledged it or the wait
  * is over; a page back from a dropped connection is caught up on the key in use.
+ *
+ * While a facilitator has a member aside, the leader also makes the two an aside key of their
+ * own and seals it to them only (to one back from a drop again; a new page of either, after a
+ * reload, makes a new one: a new page counts its frames from 0, and a key must never see the
+ * same count twice from one sender); when the aside ends it forgets that key and starts a fresh generation
+ * of the group's key, so what follows is under a key made after the aside.
  */
 
 /** What the leader uses of the page's key exchange. */
@@ -19,8 +26,14 @@ export interface LeaderHost {
   online(): Set<string>;
   /** Keep a fresh epoch key here (and in the frame worker) under a new generation number. */
   newGeneration(key: Uint8Array): number;
-  /** The generation this page encrypts with now. */
+  /** The generation of the group's key this page encrypts with (or would, outside an aside). */
   sendingGen(): number | undefined;
+  /** This page's member id. */
+  self(): string;
+  /** A generation number no key of this page has. */
+  unusedGen(): number;
+  /** This page is one of the two aside: send with this aside key (never sealed to the page itself). */
+  takeAside(at: number, gen: number, key: Uint8Array): Promise<void>;
   sealTo(to: string, message: Sealed): Promise<void>;
   /** Encrypt with this key from now on. */
   use(ref: KeyRef): Promise<void>;
@@ -48,6 +61,8 @@ export class KeyLeader {
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   #rotation: Rotation | null = null;
   #rotateTimer: ReturnType<typeof setInterval> | undefined;
+  /** The aside now and its key, while this page leads. */
+  #aside: (Aside & { gen: number; key: Uint8Array }) | null = null;
 
   constructor(host: LeaderHost, timings: KeyTimings) {
     this.#host = host;
@@ -59,8 +74,16 @@ export class KeyLeader {
     return this.#rotation?.gen;
   }
 
-  /** Whether this page leads now (`leading`), who is in the room, and who this page has paired with. */
-  async update(leading: boolean, present: ReadonlySet<string>, paired: Iterable<string>): Promise<void> {
+  /**
+   * Whether this page leads now (`leading`), who is in the room, who this page has paired with,
+   * and who is aside (null: nobody).
+   */
+  async update(leading: boolean, present: ReadonlySet<string>, paired: Iterable<string>, aside: Aside | null = null): Promise<void> {
+    await this.#updateGroup(leading, present, paired);
+    await this.#updateAside(aside);
+  }
+
+  async #updateGroup(leading: boolean, present: ReadonlySet<string>, paired: Iterable<string>): Promise<void> {
     if (leading !== this.#leading) {
       this.#leading = leading;
       clearInterval(this.#rotateTimer);
@@ -86,9 +109,45 @@ export class KeyLeader {
     if (this.#current && sending !== undefined && sending !== this.#current.gen && !this.#rotation) await this.#rotate();
   }
 
+  async #updateAside(aside: Aside | null): Promise<void> {
+    const known = this.#aside;
+    if (!this.#leading) {
+      // Another page leads: it makes the key (a new leader makes one of its own).
+      this.#aside = null;
+      return;
+    }
+    if (known && (!aside || aside.startedAt !== known.startedAt)) {
+      this.#aside = null;
+      // Back in the group: a fresh generation, so nothing after the aside is under a key from before it.
+      await this.#rotate();
+    }
+    if (!aside || this.#aside) return;
+    await this.#newAsideKey(aside);
+  }
+
+  async #newAsideKey(aside: Aside): Promise<void> {
+    this.#aside = { ...aside, gen: this.#host.unusedGen(), key: randomBytes(EPOCH_KEY_BYTES) };
+    for (const id of [aside.facilitatorId, aside.memberId]) await this.#sendAside(id);
+  }
+
+  /** The aside key to one of the two (to this page itself without sealing); nobody else. */
+  async #sendAside(to: string): Promise<void> {
+    const aside = this.#aside;
+    if (!this.#leading || !aside || (to !== aside.facilitatorId && to !== aside.memberId)) return;
+    if (to === this.#host.self()) return this.#host.takeAside(aside.startedAt, aside.gen, aside.key);
+    await this.#host.sealTo(to, { k: 'aside', at: aside.startedAt, gen: aside.gen, key: toBase64url(aside.key) });
+  }
+
   /** A new page to give the key to, batched with others arriving at the same moment. */
   welcome(peer: string): void {
     if (!this.#leading) return;
+    // One of the two aside on a new page (a reload): a new aside key for both.
+    const aside = this.#aside;
+    if (aside && this.#isAside(peer)) {
+      this.#host.queue(async () => {
+        if (this.#aside === aside) await this.#newAsideKey(aside);
+      });
+    }
     this.#newcomers.add(peer);
     if (this.#batchTimer) return;
     this.#batchTimer = setTimeout(() => {
@@ -165,13 +224,19 @@ export class KeyLeader {
 
   /** Give a page that held the key while it was away the key and step in use now. */
   async catchUp(peer: string): Promise<void> {
+    if (this.#isAside(peer)) await this.#sendAside(peer);
     const current = this.#current;
     if (!this.#leading || !this.#holders.has(peer) || !current || this.#rotation) return;
     const ref = { gen: current.gen, step: current.step };
     await this.#host.sealTo(peer, { k: 'keys', keys: [{ ...ref, key: toBase64url(current.key) }], use: ref });
   }
 
+  #isAside(peer: string): boolean {
+    return !!this.#aside && (this.#aside.facilitatorId === peer || this.#aside.memberId === peer);
+  }
+
   close(): void {
+    this.#aside = null;
     clearTimeout(this.#batchTimer);
     clearInterval(this.#rotateTimer);
     if (this.#rotation) clearTimeout(this.#rotation.timer);

@@ -45,6 +45,18 @@ export const Sealed = z.discriminatedUnion('k', [
       use: KeyRefSchema.nullable(),
     })
     .strict(),
+  /**
+   * From the key leader, to the two in an aside only (the aside that started at `at`): a key of
+   * their own (generation `gen`, step 0) to send with while they are aside; the group never gets it.
+   */
+  z
+    .object({
+      k: z.literal('aside'),
+      at: z.number().int().min(0),
+      gen: z.number().int().min(0).max(MAX_GEN),
+      key: B64,
+    })
+    .strict(),
   /** This browser has the key with that generation. */
   z.object({ k: z.literal('ack'), gen: z.number().int().min(0).max(MAX_GEN) }).strict(),
   /** A member's private message to a facilitator. */
