@@ -1,5 +1,5 @@
 import { ProtocolFailure, type Command, type CommandType, type Role } from '@group-room/shared';
-import { mustAcknowledge, type MemberState, type RoomState } from './state.js';
+import { mayShare, mustAcknowledge, type MemberState, type RoomState } from './state.js';
 
 /**
  * Where the actor stands, for authorisation: still to acknowledge the current agreement,
@@ -31,10 +31,17 @@ const membersInRoom: Grant = { roles: ['member'], states: ['admitted'] };
 const lettingGo: Grant = { roles: [...FACILITATORS, 'member'], states: ['admitted', 'unacknowledged'] };
 
 /**
+ * Publishing a screen (`media:produce` with source `screen`) is not a command, but it is
+ * authorised in the same table: this pseudo-command's row, then the grant (see authoriseScreen).
+ */
+export type ScreenPublish = 'screen.publish';
+export type Authorised = CommandType | ScreenPublish;
+
+/**
  * The one authorisation table: command × role × actor state. A command not allowed here is
  * refused with FORBIDDEN before its handler runs, so it changes nothing.
  */
-export const authorisation: Record<CommandType, Grant> = {
+export const authorisation: Record<Authorised, Grant> = {
   'agreement.acknowledge': { roles: ['member'], states: ['unacknowledged'] },
   'agreement.set': facilitatorsInRoom,
   'member.admit': facilitatorsInRoom,
@@ -59,19 +66,44 @@ export const authorisation: Record<CommandType, Grant> = {
   'member.muteAll': facilitatorsInRoom,
   'member.ask': facilitatorsInRoom,
   'ask.answer': membersInRoom,
+  'share.ask': membersInRoom,
+  'share.grant': facilitatorsInRoom,
+  'share.revoke': facilitatorsInRoom,
+  'share.stop': facilitatorsInRoom,
+  'share.setPolicy': facilitatorsInRoom,
+  'screen.publish': { roles: [...FACILITATORS, 'member'], states: ['admitted'] },
+  'checkout.start': facilitatorsInRoom,
+  'checkout.end': facilitatorsInRoom,
+  'aside.start': facilitatorsInRoom,
+  // Either of the two may end it (the handler keeps a member to their own aside), a member who
+  // was sent back to re-read a changed agreement included.
+  'aside.end': lettingGo,
 };
 
-export function isAllowed(state: RoomState, actorId: string, type: CommandType): boolean {
+export function isAllowed(state: RoomState, actorId: string, type: Authorised): boolean {
   const member = state.members[actorId];
   const grant = authorisation[type];
   return Boolean(member && grant.roles.includes(member.role) && grant.states.includes(actorState(state, actorId)));
 }
 
-export function authorise(state: RoomState, actorId: string, type: CommandType): void {
+export function authorise(state: RoomState, actorId: string, type: Authorised): void {
   if (!isAllowed(state, actorId, type)) {
     const where = actorState(state, actorId);
     throw new ProtocolFailure('FORBIDDEN', where === 'absent' ? 'You are not in this room' : 'You may not do that here');
   }
+}
+
+/** A screen: the table's row for 'screen.publish', then a member needs a facilitator's grant. */
+export function authoriseScreen(state: RoomState, actorId: string): void {
+  authorise(state, actorId, 'screen.publish');
+  const actor = state.members[actorId];
+  if (!actor || !mayShare(state, actor)) throw new ProtocolFailure('FORBIDDEN', 'A facilitator has not let you share your screen');
+}
+
+/** Whether someone may publish a screen now (the same check, as a question: see authoriseScreen). */
+export function mayPublishScreen(state: RoomState, actorId: string): boolean {
+  const actor = state.members[actorId];
+  return Boolean(actor && isAllowed(state, actorId, 'screen.publish') && mayShare(state, actor));
 }
 
 /** The session's owner, in the room (away or connected), if they hold a seat. */

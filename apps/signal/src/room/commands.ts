@@ -1,10 +1,26 @@
 import { ProtocolFailure, type Command, type CommandType } from '@group-room/shared';
 import { authorise, guardOwner, isAllowed } from './authorisation.js';
 import { memberFits, recordAcknowledgement } from './capacity.js';
+import { asideHandlers } from './aside-commands.js';
+import { checkoutHandlers } from './checkout-commands.js';
 import { floorHandlers } from './floor-commands.js';
 import type { Handler, Handlers } from './handler.js';
 import { mutingHandlers } from './muting-commands.js';
-import { floorWithout, makeAgreement, membersInOrder, requireMember, withMember, withoutMember, type MemberState, type RoomChange, type RoomState } from './state.js';
+import { sharesOf, withoutShares } from './producers.js';
+import { shareHandlers } from './share-commands.js';
+import {
+  asideOf,
+  floorWithout,
+  makeAgreement,
+  membersInOrder,
+  requireMember,
+  withMember,
+  withoutMember,
+  withoutShareOrAside,
+  type MemberState,
+  type RoomChange,
+  type RoomState,
+} from './state.js';
 
 /** In the room: the key of the address they came from counted only on the way in, and goes. */
 function admitted(member: MemberState): MemberState {
@@ -31,7 +47,10 @@ function outranks(actor: MemberState, target: MemberState): boolean {
   return actor.role === 'facilitator' && actor.enteredAt < target.enteredAt;
 }
 
-type EntryCommand = Exclude<CommandType, keyof typeof floorHandlers | keyof typeof mutingHandlers>;
+type EntryCommand = Exclude<
+  CommandType,
+  keyof typeof floorHandlers | keyof typeof mutingHandlers | keyof typeof shareHandlers | keyof typeof checkoutHandlers | keyof typeof asideHandlers
+>;
 
 /** The agreement, the waiting room, membership and the session. */
 const entryHandlers: Handlers<EntryCommand> = {
@@ -100,10 +119,16 @@ const entryHandlers: Handlers<EntryCommand> = {
     if (member.stage !== 'admitted') throw new ProtocolFailure('INVALID_STATE', 'Admit them first');
     if (member.role === role) return state;
     const changed = withMember(state, { ...member, role });
-    if (role === 'member') return changed;
+    if (role === 'member') {
+      // Back to a member: a share needs a grant again (so theirs closes), and an aside they
+      // led ends (a member leads none).
+      const unshared = withoutShares(changed, sharesOf(changed, memberId));
+      return asideOf(unshared)?.facilitatorId === memberId ? { ...unshared, aside: null } : unshared;
+    }
     // Facilitators may always speak, so a new co-facilitator leaves the queue, the floor and
     // any round. A hold on them stays on record (moot while they facilitate) until they accept.
-    return { ...changed, floor: floorWithout(state.floor, memberId, now) };
+    // They need no grant to share, and an aside they were taken into ends.
+    return withoutShareOrAside({ ...changed, floor: floorWithout(state.floor, memberId, now) }, memberId);
   },
 
   /**
@@ -134,7 +159,7 @@ const entryHandlers: Handlers<EntryCommand> = {
 };
 
 /** One handler per command; each runs only after the authorisation table allowed it. */
-const handlers: Handlers<CommandType> = { ...entryHandlers, ...floorHandlers, ...mutingHandlers };
+const handlers: Handlers<CommandType> = { ...entryHandlers, ...floorHandlers, ...mutingHandlers, ...shareHandlers, ...checkoutHandlers, ...asideHandlers };
 
 /** Authorise, then apply: the whole command as one pure change for the store's atomic update. */
 export const applyCommand =

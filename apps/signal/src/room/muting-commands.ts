@@ -1,4 +1,4 @@
-import { isFacilitatorRole, ProtocolFailure, type MediaSource } from '@group-room/shared';
+import { isFacilitatorRole, ProtocolFailure, type DeviceSource } from '@group-room/shared';
 import type { Handlers } from './handler.js';
 import { requireMember, withMember, type MemberState, type RoomState } from './state.js';
 
@@ -10,8 +10,8 @@ import { requireMember, withMember, type MemberState, type RoomState } from './s
 
 type MutingCommand = 'member.mute' | 'member.muteAll' | 'member.ask' | 'ask.answer';
 
-const adding = (list: MediaSource[], source: MediaSource) => (list.includes(source) ? list : [...list, source].sort());
-const removing = (list: MediaSource[], source: MediaSource) => list.filter((s) => s !== source);
+const adding = (list: DeviceSource[], source: DeviceSource) => (list.includes(source) ? list : [...list, source].sort());
+const removing = (list: DeviceSource[], source: DeviceSource) => list.filter((s) => s !== source);
 
 function requireMutable(state: RoomState, memberId: string): MemberState {
   const member = requireMember(state, memberId);
@@ -19,7 +19,7 @@ function requireMutable(state: RoomState, memberId: string): MemberState {
   return member;
 }
 
-function hold(state: RoomState, member: MemberState, source: MediaSource): RoomState {
+function hold(state: RoomState, member: MemberState, source: DeviceSource): RoomState {
   if (member.heldOff.includes(source) && !member.asked.includes(source)) return state;
   return withMember(state, { ...member, heldOff: adding(member.heldOff, source), asked: removing(member.asked, source) });
 }

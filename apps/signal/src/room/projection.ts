@@ -1,6 +1,27 @@
-import { isFacilitatorRole, type MediaSource, type MemberDetail, type MemberSummary, type RoomView } from '@group-room/shared';
+import {
+  isFacilitatorRole,
+  type Aside,
+  type CheckoutView,
+  type MediaSource,
+  type MemberDetail,
+  type MemberSummary,
+  type RoomView,
+  type SharePolicy,
+} from '@group-room/shared';
 import { actorState } from './authorisation.js';
-import { heldBy, mediaAllowed, maySend, membersInOrder, mustAcknowledge, type MemberState, type RoomState } from './state.js';
+import {
+  asideOf,
+  checkoutOf,
+  heldBy,
+  mediaAllowed,
+  maySend,
+  membersInOrder,
+  mustAcknowledge,
+  shareOf,
+  type MemberState,
+  type RoomState,
+  type ShareState,
+} from './state.js';
 
 /** On at their end (a producer, not paused by them) and let through by the server. */
 function sending(state: RoomState, m: MemberState, source: MediaSource): boolean {
@@ -13,11 +34,11 @@ const summary = (state: RoomState, m: MemberState): MemberSummary => ({
   role: m.role,
   connection: m.connectionId === null ? 'reconnecting' : 'online',
   producers: Object.values(m.producers),
-  sending: { mic: sending(state, m, 'mic'), camera: sending(state, m, 'camera') },
+  sending: { mic: sending(state, m, 'mic'), camera: sending(state, m, 'camera'), screen: sending(state, m, 'screen') },
 });
 
 // Spelt out rather than spread from the summary: the same fields in the same order, built faster.
-const detail = (m: MemberState, summarised: MemberSummary): MemberDetail => ({
+const detail = (m: MemberState, summarised: MemberSummary, share: ShareState): MemberDetail => ({
   id: summarised.id,
   displayName: summarised.displayName,
   role: summarised.role,
@@ -30,6 +51,7 @@ const detail = (m: MemberState, summarised: MemberSummary): MemberDetail => ({
   inviteId: m.inviteId,
   heldOff: m.heldOff,
   asked: m.asked,
+  share: { granted: isFacilitatorRole(m.role) || share.granted.includes(m.id), asking: share.asking.includes(m.id) },
   owner: m.owner === true,
 });
 
@@ -41,6 +63,19 @@ interface Shared {
   members: MemberSummary[];
   /** For facilitators in the room. */
   facilitation: Facilitation;
+  /** Screen sharing's rules, the check-out (how many answered) and who is aside: for everyone in the room. */
+  share: SharePolicy;
+  checkout: CheckoutView | null;
+  aside: Aside | null;
+}
+
+/** The check-out as everyone sees it: how many of the members in the room have answered. */
+function checkoutView(state: RoomState, ordered: readonly MemberState[]): CheckoutView | null {
+  const checkout = checkoutOf(state);
+  if (!checkout) return null;
+  const answering = ordered.filter((m) => m.role === 'member' && m.stage === 'admitted');
+  const done = answering.filter((m) => checkout.done.includes(m.id)).length;
+  return { id: checkout.id, startedAt: checkout.startedAt, done, of: answering.length };
 }
 
 /**
@@ -55,13 +90,18 @@ function shared(state: RoomState): Shared {
   if (parts) return parts;
   const ordered = membersInOrder(state);
   const summaries = ordered.map((m) => summary(state, m));
+  const share = shareOf(state);
   parts = {
     members: summaries.filter((_, i) => ordered[i]!.stage === 'admitted'),
     facilitation: {
       autoAdmit: state.autoAdmit,
-      everyone: ordered.map((m, i) => detail(m, summaries[i]!)),
+      everyone: ordered.map((m, i) => detail(m, summaries[i]!, share)),
       acknowledgements: state.acknowledgements,
+      checkedOut: checkoutOf(state)?.done ?? [],
     },
+    share: { maxShares: share.maxShares, allowWholeScreen: share.allowWholeScreen },
+    checkout: checkoutView(state, ordered),
+    aside: asideOf(state),
   };
   sharedParts.set(state, parts);
   return parts;
@@ -94,8 +134,10 @@ export function viewFor(state: RoomState, viewerId: string): RoomView | null {
       media: mediaAllowed(state, viewer.id),
       held: { mic: heldBy(state, viewer, 'mic'), camera: heldBy(state, viewer, 'camera') },
       asked: viewer.asked,
+      share: { may: maySend(state, viewer.id, 'screen'), asking: shareOf(state).asking.includes(viewer.id) },
+      checkedOut: checkoutOf(state)?.done.includes(viewer.id) ?? false,
     },
-    ...(parts ? { members: parts.members, floor: state.floor } : {}),
+    ...(parts ? { members: parts.members, floor: state.floor, share: parts.share, checkout: parts.checkout, aside: parts.aside } : {}),
     ...(parts && isFacilitatorRole(viewer.role) ? { facilitation: parts.facilitation } : {}),
   };
 }

@@ -6,8 +6,10 @@ import {
   type Acknowledgement,
   type Agreement,
   type Floor,
+  type DeviceSource,
   type HeldBy,
   type MediaSource,
+  type ShareCount,
   type ProducerView,
   type Role,
   type SessionFrame,
@@ -50,9 +52,9 @@ export interface MemberState {
   enteredAt: number;
   producers: Record<string, ProducerView>;
   /** Turned off by a facilitator; stays off until they accept an ask (see ask.answer). */
-  heldOff: MediaSource[];
+  heldOff: DeviceSource[];
   /** A facilitator's pending asks to turn a source back on. */
-  asked: MediaSource[];
+  asked: DeviceSource[];
   /**
    * The seat and its connection (see seats.ts): the connection holding the seat now (null
    * while it is away), the signalling node serving it, since when it is away, and the nonce a
@@ -114,7 +116,53 @@ export interface RoomState {
    * until someone connects. Only the store sets it (RoomStore.claimHome): a change cannot.
    */
   home?: { node: string; name: string; fence: number } | null;
+  /**
+   * Screen sharing (see share-commands.ts): the policy, the members granted a share
+   * (facilitators need no grant) and those asking for one. Optional: rooms stored before it
+   * read as DEFAULT_SHARE (see shareOf).
+   */
+  share?: ShareState;
+  /**
+   * The check-out now open (see checkout-commands.ts): only who has answered is kept, never an
+   * answer. Optional: absent reads as none.
+   */
+  checkout?: CheckoutState | null;
+  /** A facilitator and one member aside (see aside-commands.ts). Optional: absent reads as none. */
+  aside?: AsideState | null;
 }
+
+export interface ShareState {
+  maxShares: ShareCount;
+  /** Enforced in the sharers' browsers (the server never sees frames): it is in every view. */
+  allowWholeScreen: boolean;
+  granted: string[];
+  asking: string[];
+  /**
+   * Screen producer ids in the order they started, oldest first: which share a facilitator's
+   * replaces, and which one stays when two become one. Kept here because a ProducerView has no
+   * time; ids of producers gone since are ignored (and dropped on the next share). Optional.
+   */
+  started?: string[];
+}
+
+export const DEFAULT_SHARE: ShareState = { maxShares: 1, allowWholeScreen: false, granted: [], asking: [] };
+
+export interface CheckoutState {
+  id: string;
+  startedAt: number;
+  /** Members who answered (the answers went sealed to the facilitators, not here). */
+  done: string[];
+}
+
+export interface AsideState {
+  facilitatorId: string;
+  memberId: string;
+  startedAt: number;
+}
+
+export const shareOf = (state: RoomState): ShareState => state.share ?? DEFAULT_SHARE;
+export const checkoutOf = (state: RoomState): CheckoutState | null => state.checkout ?? null;
+export const asideOf = (state: RoomState): AsideState | null => state.aside ?? null;
 
 export type RoomChange = (state: RoomState) => RoomState;
 
@@ -217,7 +265,22 @@ export function withoutMember(state: RoomState, memberId: string, now = Date.now
   if (!state.members[memberId]) return state;
   const members = { ...state.members };
   delete members[memberId];
-  return { ...state, members, floor: floorWithout(state.floor, memberId, now) };
+  return withoutShareOrAside({ ...state, members, floor: floorWithout(state.floor, memberId, now) }, memberId);
+}
+
+/**
+ * Someone no longer needs a grant or has left: off the share lists, and an aside they are in
+ * ends (both are back in the group). Unchanged state when none applies.
+ */
+export function withoutShareOrAside(state: RoomState, memberId: string): RoomState {
+  let next = state;
+  const share = shareOf(state);
+  if (share.granted.includes(memberId) || share.asking.includes(memberId)) {
+    next = { ...next, share: { ...share, granted: share.granted.filter((id) => id !== memberId), asking: share.asking.filter((id) => id !== memberId) } };
+  }
+  const aside = asideOf(state);
+  if (aside && (aside.memberId === memberId || aside.facilitatorId === memberId)) next = { ...next, aside: null };
+  return next;
 }
 
 /** Take someone off the floor: out of the queue and the round; if they held it, it moves on. */
@@ -282,35 +345,69 @@ export function membersWithMedia(state: RoomState): Set<string> {
 /**
  * Why the server holds a member's microphone or camera off, or null if it may be sent.
  * Facilitators may always speak; a member's camera is held only by a facilitator; a member's
- * microphone also by the floor (raised hands or a round: only the holder speaks).
+ * microphone also by the floor (raised hands or a round: only the holder speaks), except while
+ * they are aside (they talk with the facilitator, not to the group). A screen is not a device:
+ * it is never held, only granted (see maySend).
  */
 export function heldBy(state: RoomState, member: MemberState, source: MediaSource): HeldBy | null {
-  if (isFacilitatorRole(member.role)) return null;
+  if (source === 'screen' || isFacilitatorRole(member.role)) return null;
   if (member.heldOff.includes(source)) return 'facilitator';
-  if (source === 'mic' && state.floor.mode !== 'open' && state.floor.holder !== member.id) return 'floor';
+  if (source === 'mic' && state.floor.mode !== 'open' && state.floor.holder !== member.id && asideOf(state)?.memberId !== member.id) return 'floor';
   return null;
 }
 
-/** Who may send a source: allowed media and not held. */
+/** Whether someone may share a screen: a facilitator, or a member with a grant. */
+export function mayShare(state: RoomState, member: MemberState): boolean {
+  return isFacilitatorRole(member.role) || shareOf(state).granted.includes(member.id);
+}
+
+/**
+ * Who may send a source: allowed media and not held; a screen only with a grant (or as a
+ * facilitator). A hold on the camera does not touch the screen, nor a grant the camera.
+ */
 export function maySend(state: RoomState, memberId: string, source: MediaSource): boolean {
   const member = state.members[memberId];
-  return Boolean(member && mediaAllowed(state, memberId) && heldBy(state, member, source) === null);
+  if (!member || !mediaAllowed(state, memberId)) return false;
+  return source === 'screen' ? mayShare(state, member) : heldBy(state, member, source) === null;
 }
+
+/** The screen producers in the room now (ids), whoever's: what the media layer keeps open. */
+export function screenProducerIds(state: RoomState): Set<string> {
+  const ids = new Set<string>();
+  for (const member of Object.values(state.members)) {
+    for (const producer of Object.values(member.producers)) if (producer.source === 'screen') ids.add(producer.id);
+  }
+  return ids;
+}
+
+/** The space of the two aside (everyone else is in the group: absent from `apart`). */
+export const ASIDE_SPACE = 'aside';
 
 /** What the media layer applies: who receives, and who may send each source. */
 export interface MediaPolicy {
   receive: ReadonlySet<string>;
   send: Readonly<Record<MediaSource, ReadonlySet<string>>>;
+  /**
+   * Peers not in the group, by the space they are in (the two aside): media flows only between
+   * peers in the same space (absent = the group).
+   */
+  apart: ReadonlyMap<string, string>;
+  /** The screen producers the room state holds (see screenProducerIds): any other is closed. */
+  shares: ReadonlySet<string>;
 }
 
 export function mediaPolicy(state: RoomState): MediaPolicy {
   const ids = Object.keys(state.members);
+  const aside = asideOf(state);
   return {
     receive: membersWithMedia(state),
     send: {
       mic: new Set(ids.filter((id) => maySend(state, id, 'mic'))),
       camera: new Set(ids.filter((id) => maySend(state, id, 'camera'))),
+      screen: new Set(ids.filter((id) => maySend(state, id, 'screen'))),
     },
+    apart: new Map(aside ? [[aside.facilitatorId, ASIDE_SPACE], [aside.memberId, ASIDE_SPACE]] : []),
+    shares: screenProducerIds(state),
   };
 }
 
