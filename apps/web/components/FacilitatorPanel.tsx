@@ -3,6 +3,7 @@
 import type { RoomView } from '@group-room/shared';
 import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
 import { AgreementEditor } from './AgreementEditor';
+import { CheckoutPanel } from './CheckoutPanel';
 import { EndSession } from './EndSession';
 import { FloorPanel } from './FloorPanel';
 import { InviteLinks } from './InviteLinks';
@@ -27,6 +28,7 @@ export function FacilitatorPanel({ client, room, view, arrived }: Props) {
     <aside className="facilitator-panel" aria-label="Facilitator tools" data-testid="facilitator-panel">
       <WaitingList client={client} everyone={facilitation.everyone} autoAdmit={facilitation.autoAdmit} locked={view.locked} highlight={arrived} />
       <PrivateSignals client={client} signals={room.privateSignals} />
+      <CheckoutPanel client={client} view={view} />
       <FloorPanel client={client} view={view} />
       <TalkTimeBars client={client} view={view} />
       <MemberList client={client} view={view} everyone={facilitation.everyone} />

@@ -6,6 +6,7 @@ import { floorComes, ownSending, queuePlace, waitingForFloor } from '@/lib/floor
 import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
 import { useAnnounce } from './Announcer';
 import { AskPrompt } from './AskPrompt';
+import { CheckoutForm } from './CheckoutForm';
 import { FacilitatorPanel } from './FacilitatorPanel';
 import { MediaControls } from './MediaControls';
 import { EncryptionStatus } from './EncryptionStatus';
@@ -102,6 +103,7 @@ export function InRoom({ client, room, view }: Props) {
         <div className="stage">
           <MemberFloorBar client={client} view={view} micOn={room.micOn} ids={ids} shortcuts={shortcutsOn} />
           {isMember && <AskPrompt client={client} asked={view.self.asked} />}
+          {isMember && view.checkout && <CheckoutForm client={client} checkout={view.checkout} answered={view.self.checkedOut} />}
           <section className={`grid${speakerView ? ' speaker-view' : ''}`} aria-label="People in the room">
             <MediaTile
               name={view.self.displayName}

@@ -1,6 +1,7 @@
 import { ProtocolFailure, type Command, type RoomView } from '@group-room/shared';
 import { ackCsvName, acknowledgementCsv, saveFile, takeAckRecord, type RecordCredential } from './ack-record';
 import { attempt, done, type ActionResult } from './action-result';
+import { CheckoutTools } from './checkout-client';
 import { describeError as describe } from './describe-error';
 import { keptLinkSecret } from './e2ee/link-secrets';
 import { RoomEncryption } from './e2ee/room-encryption';
@@ -48,6 +49,8 @@ export class RoomClient {
   readonly #media: RoomMedia;
   readonly devices: LocalDevices;
   readonly facilitation: FacilitatorTools;
+  /** The check-out: a member's sealed answer, a facilitator's opened answers (kept in this tab). */
+  readonly checkout: CheckoutTools;
   /** The received tracks `peers` was last built from (RoomMedia replaces them when they change). */
   #peersTracks: RoomMedia['tracks'];
   #detachTimer: ReturnType<typeof setTimeout> | undefined;
@@ -102,6 +105,13 @@ export class RoomClient {
     };
     this.devices = new LocalDevices({ ...parts, media: this.#media });
     this.facilitation = new FacilitatorTools(parts);
+    this.checkout = new CheckoutTools({
+      roomId,
+      signal: () => this.#signal,
+      view: () => this.#snapshot.view,
+      seal: (text) => this.#crypto().sealMessage(text),
+      open: (from, sealed) => this.#encryption?.openSealed(from, sealed) ?? Promise.resolve(null),
+    });
     this.#seats = new SeatKeeper(roomId, {
       isCurrent,
       holdsSeat: () => this.#phase === 'in' || this.#snapshot.returning,
@@ -285,6 +295,7 @@ export class RoomClient {
       privateSignal: (received) => {
         void this.#encryption?.open(received).then((shown) => this.facilitation.received(shown));
       },
+      checkoutAnswer: (delivery) => void this.checkout.received(delivery),
     });
     this.#seats.watch(signal);
     return signal;
@@ -323,6 +334,7 @@ export class RoomClient {
     // What is for facilitators only goes with the role (e.g. a co-facilitator made a member again).
     const facilitatorOnly = view.facilitation ? {} : this.facilitation.forget();
     this.#update({ ...also, view, ...facilitatorOnly });
+    this.checkout.view(view);
     this.#keepWayIn(view.self.role === 'member' && view.self.stage === 'agreement');
     // The key handshake starts once the server lets this person have media (admitted, agreement accepted).
     if (view.self.media) this.#crypto().view(view);
@@ -386,6 +398,8 @@ export class RoomClient {
     this.#recordCredential = !facilitating ? null : ownerKey ? { ownerKey } : linkToken ? { token: linkToken } : null;
     // The session is over: this browser's owner key of it is of no more use.
     if (patch.endReason === 'session-ended' || patch.endReason === 'session-gone') forgetOwnerKey(this.#roomId);
+    // Out of the session: the check-out answers go (a reload, through dispose, keeps this tab's copy).
+    if (phase === 'ended') this.checkout.forget();
     this.#media.drop();
     this.#encryption?.close();
     this.#encryption = undefined;
@@ -414,6 +428,7 @@ export class RoomClient {
     const signal = this.#signal;
     // While reconnecting the server cannot be told: the seat it keeps lapses after the grace period.
     if (signal?.seated) await signal.request('room:leave', {}).catch(() => undefined);
+    this.checkout.forget();
     this.#end('left');
   }
 

@@ -24,6 +24,8 @@ export interface RoomEventHost {
   relayed(from: string, data: string): void;
   /** A member's private signal (a message is opened before it is shown). */
   privateSignal(signal: EventPayload<'signal:private'>): void;
+  /** A member's check-out answer, sealed for this page (facilitators only). */
+  checkoutAnswer(delivery: EventPayload<'checkout:answer'>): void;
 }
 
 /** Route everything the server pushes on `signal` to the part of the client it is for. */
@@ -39,13 +41,14 @@ export function listenToRoomEvents(signal: SignalClient, host: RoomEventHost): v
   on('consumer:closed', ({ consumerId }) => host.media.closeConsumer(consumerId));
   on('talk:time', (report) => host.facilitation.talkTime.set(report));
   on('signal:private', (received) => host.privateSignal(received));
+  on('checkout:answer', (delivery) => host.checkoutAnswer(delivery));
   on('e2ee:relay', ({ from, data }) => host.relayed(from, data));
   on('room:ended', ({ reason }) => host.ended(endReason(reason, host.currentView())));
   on('server:draining', () => host.draining(signal));
   on('media:reset', () => host.mediaReset());
 }
 
-type RoomEvent = 'room:view' | 'consumer:new' | 'consumer:closed' | 'talk:time' | 'signal:private' | 'e2ee:relay' | 'room:ended' | 'server:draining' | 'media:reset';
+type RoomEvent = 'room:view' | 'consumer:new' | 'consumer:closed' | 'talk:time' | 'signal:private' | 'checkout:answer' | 'e2ee:relay' | 'room:ended' | 'server:draining' | 'media:reset';
 type Handlers = { [K in RoomEvent]: (payload: EventPayload<K>) => void };
 
 /** Nobody removes someone still reading the entry agreement: the server let them go for taking too long. */

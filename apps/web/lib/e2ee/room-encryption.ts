@@ -66,6 +66,15 @@ export class RoomEncryption {
     return this.#keys.sealMessage(text);
   }
 
+  /**
+   * A text a member sealed for this page with `sealMessage` (a check-out answer), or null when
+   * it does not open: the box is bound to its sender's pairing with this page, so the server
+   * cannot pass one member's box off as another's.
+   */
+  openSealed(from: string, sealed: string): Promise<string | null> {
+    return this.#keys.openMessage(from, sealed);
+  }
+
   async open(signal: PrivateSignal): Promise<ShownSignal> {
     const text = signal.sealed ? await this.#keys.openMessage(signal.from, signal.sealed) : null;
     return { ...signal, text };
