@@ -8,6 +8,7 @@ import type { PeerMedia } from '../../apps/signal/src/media/peer-media.js';
 import { RoomMedia, type RoomMediaOptions } from '../../apps/signal/src/media/room-media.js';
 import { TalkTime } from '../../apps/signal/src/media/talk-time.js';
 import { WorkerPool } from '../../apps/signal/src/media/worker-pool.js';
+import type { MediaPolicy } from '../../apps/signal/src/room/state.js';
 
 /*
  * Issue 16: a failure giving ONE receiver a new producer's media (its consumer cannot be made,
@@ -127,9 +128,9 @@ describe('a new producer reaches every receiver it can (real mediasoup)', () => 
   const offered = (m: Member, producerId: string) =>
     m.told.filter((t) => t.event === 'consumer:new' && (t.payload as EventPayload<'consumer:new'>).producerId === producerId);
 
-  function everyone(ids: string[]) {
+  function everyone(ids: string[]): MediaPolicy {
     const all = new Set(ids);
-    return { receive: all, send: { mic: all, camera: all } };
+    return { receive: all, send: { mic: all, camera: all, screen: all }, apart: new Map(), shares: new Set() };
   }
 
   it('one receiver\'s consumer failing in the worker fails neither the sender\'s produce nor the other receivers', async () => {

@@ -9,6 +9,11 @@ export interface ProducerData {
   source: MediaSource;
   /** The member paused it (mic or camera off). */
   selfPaused: boolean;
+  /**
+   * A screen producer the room state has recorded (so allowed by the one authorisation): once
+   * the state no longer has it (withdrawn, stopped, replaced) it is closed. Always false for mic and camera.
+   */
+  recorded: boolean;
   [key: string]: unknown;
 }
 

@@ -1,4 +1,4 @@
-import { ProtocolFailure } from '@group-room/shared';
+import { ProtocolFailure, type MediaSource } from '@group-room/shared';
 import type { types } from 'mediasoup';
 import type { MediaPolicy } from '../room/state.js';
 import type { ConsumerData, ProducerData } from './peer-media.js';
@@ -9,9 +9,13 @@ import { peerOf, type RoomContext } from './room-context.js';
  * producer and consumer is paused or resumed to match, so no client can bypass it.
  */
 
-/** Apply who may send and receive now: pause or resume every producer and consumer to match. */
+/**
+ * Apply who may send and receive now: pause or resume every producer and consumer to match,
+ * and close every screen producer the state recorded and no longer has.
+ */
 export async function applyPolicy(room: RoomContext, policy: MediaPolicy): Promise<void> {
   room.policy = policy;
+  closeUnrecordedScreens(room);
   const jobs: Promise<void>[] = [];
   for (const peer of room.peers.values()) {
     for (const producer of peer.producers.values()) jobs.push(syncProducer(room, peer.id, producer));
@@ -19,6 +23,35 @@ export async function applyPolicy(room: RoomContext, policy: MediaPolicy): Promi
   }
   await Promise.all(jobs);
 }
+
+/*
+ * A screen producer is made first and recorded in the state after (the state's change is
+ * where its authorisation and the count of shares are checked, atomically). Until recorded it
+ * stays paused; once recorded, the state is what keeps it: a withdrawal, a stop, a
+ * facilitator's share replacing it or its sender leaving removes it from the state, and here
+ * it is closed, which closes its consumers (each receiver is told `consumer:closed`).
+ */
+function closeUnrecordedScreens(room: RoomContext): void {
+  for (const peer of room.peers.values()) {
+    for (const producer of peer.producers.values()) {
+      if (producer.appData.source !== 'screen') continue;
+      if (room.policy.shares.has(producer.id)) producer.appData.recorded = true;
+      else if (producer.appData.recorded) producer.close();
+    }
+  }
+}
+
+/**
+ * Whether the policy lets this source of this member flow now. A screen also needs its
+ * producer recorded in the state (`producerId` undefined: not made yet, so not recorded).
+ */
+export function mayFlow(room: RoomContext, peerId: string, source: MediaSource, producerId: string | undefined): boolean {
+  if (!room.policy.send[source].has(peerId)) return false;
+  return source !== 'screen' || (producerId !== undefined && room.policy.shares.has(producerId));
+}
+
+/** The space a member is in: the group, or apart (aside) with someone. */
+const spaceOf = (room: RoomContext, peerId: string): string => room.policy.apart.get(peerId) ?? 'group';
 
 export function producerOf(room: RoomContext, peerId: string, producerId: string): types.Producer<ProducerData> {
   const producer = peerOf(room, peerId).producers.get(producerId);
@@ -45,7 +78,7 @@ export function selfPaused(room: RoomContext, peerId: string, producerId: string
  */
 export async function syncProducer(room: RoomContext, peerId: string, producer: types.Producer<ProducerData>): Promise<void> {
   for (;;) {
-    const paused = producer.appData.selfPaused || !room.policy.send[producer.appData.source].has(peerId);
+    const paused = producer.appData.selfPaused || !mayFlow(room, peerId, producer.appData.source, producer.id);
     if (producer.closed || producer.paused === paused) return;
     if (paused) await producer.pause();
     else await producer.resume();
@@ -55,8 +88,10 @@ export async function syncProducer(room: RoomContext, peerId: string, producer: 
 export async function syncConsumer(room: RoomContext, peerId: string, consumer: types.Consumer<ConsumerData>): Promise<void> {
   for (;;) {
     const audioOnly = consumer.kind === 'video' && room.peers.get(peerId)?.receiveVideo === false;
+    // Media flows only within one space: the two aside and the group hear and see nothing of each other.
+    const apart = spaceOf(room, peerId) !== spaceOf(room, consumer.appData.senderId);
     // Without the room's lease this node forwards nothing: another node may be serving the room.
-    const paused = !consumer.appData.clientReady || !room.policy.receive.has(peerId) || audioOnly || !consumer.appData.visible || !room.mayAct();
+    const paused = !consumer.appData.clientReady || !room.policy.receive.has(peerId) || apart || audioOnly || !consumer.appData.visible || !room.mayAct();
     if (consumer.closed || consumer.paused === paused) return;
     if (paused) await consumer.pause();
     else await consumer.resume();

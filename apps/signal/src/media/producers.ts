@@ -3,10 +3,11 @@ import type { types } from 'mediasoup';
 import { PRODUCIBLE_MIME_TYPES } from './codecs.js';
 import type { PeerMedia, ProducerData } from './peer-media.js';
 import type { RoomContext } from './room-context.js';
+import { mayFlow } from './policy-sync.js';
 import { offerToOthers } from './subscriptions.js';
 import { transportOf } from './transports.js';
 
-const SOURCE_KIND: Record<MediaSource, MediaKind> = { mic: 'audio', camera: 'video' };
+const SOURCE_KIND: Record<MediaSource, MediaKind> = { mic: 'audio', camera: 'video', screen: 'video' };
 
 export interface ProduceRequest {
   transportId: string;
@@ -17,7 +18,8 @@ export interface ProduceRequest {
 }
 
 /**
- * A member's new mic or camera producer, offered to everyone else. It counts as made once it
+ * A member's new mic, camera or screen producer, offered to everyone else. A screen producer
+ * stays paused until the room state records it (see policy-sync.ts). It counts as made once it
  * is set up on this member's side: a failure offering it to another member is that member's
  * (logged by offerToOthers), while a failure setting it up closes it, so nothing the member
  * was told failed is left behind.
@@ -37,6 +39,10 @@ export async function produce(room: RoomContext, levels: types.AudioLevelObserve
   if (media.length === 0 || !media.every((codec) => PRODUCIBLE_MIME_TYPES.has(codec.mimeType.toLowerCase()))) {
     throw new ProtocolFailure('BAD_REQUEST', 'Only Opus (audio) and VP8 (video) can be sent: the codecs encrypted end to end here');
   }
+  // A shared screen is slides at a low frame rate: one layer, so every receiver gets the same.
+  if (request.source === 'screen' && (request.rtpParameters.encodings?.length ?? 0) > 1) {
+    throw new ProtocolFailure('BAD_REQUEST', 'A screen producer has one encoding (no simulcast)');
+  }
   const filled = [...peer.producers.values()].some((existing) => existing.appData.source === request.source);
   const release = peer.claim(`producer:${request.source}`, filled, `A ${request.source} producer already exists`);
   let producer: types.Producer<ProducerData>;
@@ -44,8 +50,8 @@ export async function produce(room: RoomContext, levels: types.AudioLevelObserve
     producer = await transport.produce<ProducerData>({
       kind: request.kind,
       rtpParameters: request.rtpParameters,
-      paused: request.paused || !room.policy.send[request.source].has(peer.id),
-      appData: { peerId: peer.id, source: request.source, selfPaused: request.paused },
+      paused: request.paused || !mayFlow(room, peer.id, request.source, undefined),
+      appData: { peerId: peer.id, source: request.source, selfPaused: request.paused, recorded: false },
     });
     try {
       if (peer.closed) throw new ProtocolFailure('INVALID_STATE', 'Media was started again meanwhile');

@@ -18,7 +18,7 @@ export interface RoomContext {
   readonly tap: MediaTap | undefined;
 }
 
-export const NOBODY: MediaPolicy = { receive: new Set(), send: { mic: new Set(), camera: new Set() } };
+export const NOBODY: MediaPolicy = { receive: new Set(), send: { mic: new Set(), camera: new Set(), screen: new Set() }, apart: new Map(), shares: new Set() };
 
 const quiet = (): void => undefined;
 /** The log when RoomMedia is given none (unit tests, benches). */

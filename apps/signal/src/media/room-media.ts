@@ -57,7 +57,9 @@ export class RoomMedia {
     this.#room = { router: site.router, peers: this.#peers, policy: NOBODY, mayAct: options.mayAct ?? (() => true), log: options.log ?? SILENT, tap: options.tap };
     this.#levels = levels;
     levels.on('volumes', (volumes) => {
-      const ids = volumes.map(({ producer }) => (producer.appData as Partial<ProducerData>).peerId).filter((id) => id !== undefined);
+      // Someone aside is speaking with the facilitator, not to the group: not counted.
+      const apart = this.#room.policy.apart;
+      const ids = volumes.map(({ producer }) => (producer.appData as Partial<ProducerData>).peerId).filter((id): id is string => id !== undefined && !apart.has(id));
       this.talkTime.heard(ids, TALK_INTERVAL_MS, Date.now());
     });
   }

@@ -1,6 +1,7 @@
 import { ProtocolFailure, type IceParameters, type ProducerView, type RtpCapabilities, type TransportOptions } from '@group-room/shared';
 import type { types } from 'mediasoup';
 import { turnCredentials } from '../../auth/turn-credentials.js';
+import { authoriseScreen } from '../../room/authorisation.js';
 import { putProducer, removeProducer, setProducerPaused } from '../../room/producers.js';
 import { clearProducers } from '../../room/seats.js';
 import { mediaAllowed, mediaPolicy } from '../../room/state.js';
@@ -77,6 +78,10 @@ export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHan
     // connection's places in the queue from the start, so a refusal comes before the media step.
     'media:produce': async ({ transportId, kind, source, rtpParameters, paused }) => {
       const { room, memberId, media } = conn.requireMedia();
+      // A screen without a grant is refused before anything is made (a modified client); the
+      // state's change (putProducer) checks again, with the count of shares, and is what decides.
+      const known = room.latest;
+      if (source === 'screen' && known) authoriseScreen(known, memberId);
       return conn.queuing(async () => {
         const producer = await media.produce(memberId, { transportId, kind, source, paused, rtpParameters: asWire<types.RtpParameters>(rtpParameters) });
         const view: ProducerView = { id: producer.id, kind, source, paused };

@@ -1,0 +1,175 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import type { EventPayload, MediaSource, RequestPayload } from '@group-room/shared';
+import { RtpSource } from '../support/synthetic-member.js';
+import { ok, rawRequest, type Person } from '../support/signal-client.js';
+
+/*
+ * A person's media without a browser, for tests of what the server forwards to whom: each
+ * source (mic, camera, screen) over one plain RTP send transport (the server must run with
+ * SYNTHETIC_MEDIA=true), sent unencrypted from this process at a steady pace while `start`ed,
+ * and everything it receives counted per sender and source at its own UDP port (each
+ * consumer's SSRC, from its `consumer:new`, says whose it is). "Bytes at the receiver" in the
+ * tests are these counts.
+ */
+
+const KIND: Record<MediaSource, 'audio' | 'video'> = { mic: 'audio', camera: 'video', screen: 'video' };
+
+interface Received {
+  peerId: string;
+  source: MediaSource;
+  producerId: string;
+  packets: number;
+  bytes: number;
+}
+
+export class PlainPeer {
+  #person: Person;
+  /** One RTP source per media source, so each has SSRCs of its own. */
+  readonly #sources = new Map<MediaSource, RtpSource>();
+  /** The sources sent on each tick (from the moment their producer is asked for). */
+  readonly #sending = new Set<MediaSource>();
+  readonly #out: UdpSocket;
+  readonly #in: UdpSocket;
+  /** What arrives, by the SSRC of the consumer carrying it. */
+  readonly #bySsrc = new Map<number, Received>();
+  #send: { id: string; ip: string; port: number } | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(person: Person, out: UdpSocket, inbound: UdpSocket) {
+    this.#person = person;
+    this.#out = out;
+    this.#in = inbound;
+    inbound.on('message', (packet) => this.#count(packet));
+  }
+
+  /** For a person whose media has started (`media:join`). */
+  static async open(person: Person): Promise<PlainPeer> {
+    const bind = async () => {
+      const udp = createSocket('udp4');
+      await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+      return udp;
+    };
+    return new PlainPeer(person, await bind(), await bind());
+  }
+
+  get person(): Person {
+    return this.#person;
+  }
+
+  #sourceOf(source: MediaSource): RtpSource {
+    let rtp = this.#sources.get(source);
+    if (!rtp) {
+      rtp = new RtpSource(300);
+      this.#sources.set(source, rtp);
+    }
+    return rtp;
+  }
+
+  async #sendTransport(): Promise<{ id: string; ip: string; port: number }> {
+    this.#send ??= await ok(this.person.socket, 'transport:createPlain', { direction: 'send' });
+    return this.#send;
+  }
+
+  /** What a `media:produce` of this source would carry (a test may change it: a modified client). */
+  async produceRequest(source: MediaSource): Promise<RequestPayload<'media:produce'>> {
+    const kind = KIND[source];
+    return { transportId: (await this.#sendTransport()).id, kind, source, rtpParameters: this.#sourceOf(source).rtpParameters(kind), paused: false };
+  }
+
+  /**
+   * Ask for a producer of this source as it is (the raw answer: a refusal is not thrown). Its
+   * media is sent from the moment it is asked for (while `start`ed), whatever the answer: as a
+   * modified client would, until `forget`.
+   */
+  async tryProduce(source: MediaSource, request?: RequestPayload<'media:produce'>): Promise<unknown> {
+    const payload = request ?? (await this.produceRequest(source));
+    this.#sending.add(source);
+    return rawRequest(this.person.socket, 'media:produce', payload);
+  }
+
+  /** A producer of this source; its id. */
+  async produce(source: MediaSource): Promise<string> {
+    const payload = await this.produceRequest(source);
+    this.#sending.add(source);
+    return (await ok(this.person.socket, 'media:produce', payload)).producerId;
+  }
+
+  /** Stop sending this source. */
+  forget(source: MediaSource): void {
+    this.#sending.delete(source);
+  }
+
+  /** Receive everyone's media: every consumer the server offers is set up and resumed. */
+  async receive(rtpCapabilities: RequestPayload<'media:ready'>['rtpCapabilities']): Promise<void> {
+    const { socket } = this.person;
+    this.#listen();
+    const recv = await ok(socket, 'transport:createPlain', { direction: 'recv' });
+    await ok(socket, 'transport:connectPlain', { transportId: recv.id, ip: '127.0.0.1', port: this.#in.address().port });
+    await ok(socket, 'media:ready', { rtpCapabilities });
+  }
+
+  /** The person's seat resumed on a new socket: what it is told now comes there. */
+  rebind(person: Person): void {
+    this.#person = person;
+    this.#listen();
+  }
+
+  #listen(): void {
+    const { socket } = this.#person;
+    socket.on('consumer:new', (consumer: EventPayload<'consumer:new'>) => {
+      const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+      if (ssrc !== undefined && !this.#bySsrc.has(ssrc)) this.#bySsrc.set(ssrc, { peerId: consumer.peerId, source: consumer.source, producerId: consumer.producerId, packets: 0, bytes: 0 });
+      void ok(socket, 'consumer:resume', { consumerId: consumer.consumerId }).catch(() => undefined);
+    });
+  }
+
+  /** Send every source produced, steadily: 20 ms of audio and a video frame each 20 ms tick (until `stop`). */
+  start(): void {
+    this.#timer ??= setInterval(() => this.#tick(), 20);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #tick(): void {
+    const send = this.#send;
+    if (!send) return;
+    for (const source of this.#sending) {
+      const rtp = this.#sourceOf(source);
+      const packets = KIND[source] === 'audio' ? [rtp.audio()] : rtp.videoFrame();
+      for (const packet of packets) this.#out.send(packet, send.port, send.ip);
+    }
+  }
+
+  #count(packet: Buffer): void {
+    if (packet.length < 12 || packet[0]! >> 6 !== 2) return;
+    const pt = packet[1]! & 0x7f;
+    if ((pt >= 72 && pt <= 79) || pt === 127) return; // RTCP; bandwidth probation
+    const stream = this.#bySsrc.get(packet.readUInt32BE(8));
+    if (!stream) return;
+    stream.packets++;
+    stream.bytes += packet.length;
+  }
+
+  /** Packets received so far from `peerId` (of one source, or all of theirs). */
+  packetsFrom(peerId: string, source?: MediaSource): number {
+    let packets = 0;
+    for (const stream of this.#bySsrc.values()) if (stream.peerId === peerId && (source === undefined || stream.source === source)) packets += stream.packets;
+    return packets;
+  }
+
+  /** Packets received so far of one producer. */
+  packetsOf(producerId: string): number {
+    let packets = 0;
+    for (const stream of this.#bySsrc.values()) if (stream.producerId === producerId) packets += stream.packets;
+    return packets;
+  }
+
+  close(): void {
+    this.stop();
+    this.#out.close();
+    this.#in.close();
+  }
+}
