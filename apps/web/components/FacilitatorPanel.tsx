@@ -27,7 +27,7 @@ export function FacilitatorPanel({ client, room, view, arrived }: Props) {
   return (
     <aside className="facilitator-panel" aria-label="Facilitator tools" data-testid="facilitator-panel">
       <WaitingList client={client} everyone={facilitation.everyone} autoAdmit={facilitation.autoAdmit} locked={view.locked} highlight={arrived} />
-      <PrivateSignals client={client} signals={room.privateSignals} />
+      <PrivateSignals client={client} signals={room.privateSignals} view={view} />
       <CheckoutPanel client={client} view={view} />
       <FloorPanel client={client} view={view} />
       <TalkTimeBars client={client} view={view} />

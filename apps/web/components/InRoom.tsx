@@ -2,10 +2,12 @@
 
 import { isFacilitatorRole, type RoomView } from '@group-room/shared';
 import { useId } from 'react';
+import { asideShown, asideTileNote } from '@/lib/aside';
 import { floorComes, ownSending, queuePlace, waitingForFloor } from '@/lib/floor-status';
 import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
 import { useAnnounce } from './Announcer';
 import { AskPrompt } from './AskPrompt';
+import { AsideBanner } from './AsideBanner';
 import { CheckoutForm } from './CheckoutForm';
 import { FacilitatorPanel } from './FacilitatorPanel';
 import { MediaControls } from './MediaControls';
@@ -44,6 +46,8 @@ export function InRoom({ client, room, view }: Props) {
   const hasMic = Boolean(room.localStream?.getAudioTracks().length);
   // What the group receives of this person, as the server says (not just their own switches).
   const sending = ownSending(view, room);
+  // Aside: the two's tiles say whom they are with, to the group (and the group's, to the two).
+  const aside = asideShown(view);
 
   // Facilitators can tell who is paused until they accept a changed agreement.
   const reading = new Set(
@@ -98,6 +102,7 @@ export function InRoom({ client, room, view }: Props) {
       )}
       {room.deviceWarning && <p className="notice">{room.deviceWarning}</p>}
       <EncryptionStatus keys={room.encryption.keys} />
+      <AsideBanner client={client} view={view} />
 
       <div className="room-layout">
         <div className="stage">
@@ -124,7 +129,7 @@ export function InRoom({ client, room, view }: Props) {
                 video={peer.video}
                 audio={peer.audio}
                 roleLabel={peer.role !== 'member' ? roleLabel[peer.role] : undefined}
-                note={reading.has(peer.id) ? 'Reading the new agreement' : undefined}
+                note={asideTileNote(aside, peer.id) ?? (reading.has(peer.id) ? 'Reading the new agreement' : undefined)}
                 micOn={peer.sending.mic}
                 camOn={peer.sending.camera}
                 videoPaused={!room.receiveVideo}

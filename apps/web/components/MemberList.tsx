@@ -4,6 +4,7 @@ import type { DeviceSource, MemberDetail, RoomView } from '@group-room/shared';
 import { useEffect, useId, useRef, useState } from 'react';
 import { queuePlace } from '@/lib/floor-status';
 import type { RoomClient } from '@/lib/room-client';
+import { TakeAsideButton } from './AsideBanner';
 import { roleLabel } from './roles';
 import { useAction } from './useAction';
 
@@ -22,6 +23,8 @@ function describeState(view: RoomView, m: MemberDetail): string[] {
   const notes: string[] = [];
   // First: while their connection is down, nothing else about them is live.
   if (m.connection === 'reconnecting') notes.push('reconnecting…');
+  if (view.aside?.memberId === m.id) notes.push('aside');
+  if (view.aside?.facilitatorId === m.id) notes.push('has someone aside');
   if (floor?.holder === m.id) notes.push(floor.mode === 'round' ? (floor.turnPausedMs !== null ? 'turn paused' : 'speaking in the round') : 'has the floor');
   const place = floor ? queuePlace(floor, m.id) : null;
   if (place !== null) notes.push(`hand raised (${place})`);
@@ -128,6 +131,11 @@ export function MemberList({ client, view, everyone }: Props) {
                 </span>
               )}
               {m.role === 'member' && removing !== m.id && <MuteControls client={client} member={m} busy={busy} run={run} />}
+              {m.role === 'member' && removing !== m.id && !view.aside && (
+                <span className="person-actions">
+                  <TakeAsideButton client={client} view={view} member={m} busy={busy} run={run} />
+                </span>
+              )}
               {removing === m.id && (
                 <div className="confirm" ref={confirmRef} tabIndex={-1} role="group" aria-labelledby={`${id}-confirm-${m.id}`}>
                   <p id={`${id}-confirm-${m.id}`}>

@@ -1,10 +1,13 @@
 'use client';
 
+import type { RoomView } from '@group-room/shared';
 import type { ShownSignal as PrivateSignal } from '@/lib/e2ee/room-encryption';
 import { useEffect, useId, useRef, useState } from 'react';
 import { playChime } from '@/lib/chime';
 import { clockTime } from '@/lib/format';
 import type { RoomClient } from '@/lib/room-client';
+import { TakeAsideButton } from './AsideBanner';
+import { useAction } from './useAction';
 
 /** "Bea: needs a moment", "Bea: “Can we talk after?”". */
 export function describeSignal(signal: PrivateSignal): string {
@@ -26,14 +29,19 @@ interface Props {
   client: RoomClient;
   /** Newest first, kept in this page's memory only. */
   signals: PrivateSignal[];
+  /** The room now: a member who needs a moment can be taken aside from here. */
+  view?: RoomView;
 }
 
 /**
  * What members told the facilitators privately, newest first. A new one chimes and glows for
  * a few seconds; the list is a live region, so screen readers read it as it arrives.
  */
-export function PrivateSignals({ client, signals }: Props) {
+export function PrivateSignals({ client, signals, view }: Props) {
   const id = useId();
+  const aside = useAction();
+  // Someone still in the room as a member (not aside already: only one aside at a time).
+  const takeable = (memberId: string) => view?.members?.some((m) => m.id === memberId && m.role === 'member');
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const seen = useRef<Set<string> | null>(null);
   const timers = useRef(new Set<ReturnType<typeof setTimeout>>());
@@ -84,6 +92,9 @@ export function PrivateSignals({ client, signals }: Props) {
               <time className="signal-time" dateTime={new Date(s.at).toISOString()}>
                 {clockTime(s.at)}
               </time>
+              {s.kind === 'need-moment' && view && takeable(s.from) && (
+                <TakeAsideButton client={client} view={view} member={{ id: s.from, displayName: s.displayName }} busy={aside.busy} run={aside.run} />
+              )}
               <button type="button" className="small link-button" aria-label={`Dismiss: ${describeSignal(s)}`} onClick={() => client.facilitation.dismissSignal(s.id)}>
                 Dismiss
               </button>
@@ -91,6 +102,7 @@ export function PrivateSignals({ client, signals }: Props) {
           ))}
         </ol>
       )}
+      {aside.error && <p className="error">{aside.error}</p>}
     </section>
   );
 }
