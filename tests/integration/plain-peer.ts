@@ -1,7 +1,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { EventPayload, MediaSource, RequestPayload } from '@group-room/shared';
 import { RtpSource } from '../support/synthetic-member.js';
-import { ok, rawRequest, type Person } from '../support/signal-client.js';
+import { expect, vi } from 'vitest';
+import type { SignalServer } from '@group-room/signal';
+import { admittedMember, mediaJoin, ok, openRoom, rawRequest, WAIT, watchMedia, type Person } from '../support/signal-client.js';
 
 /*
  * A person's media without a browser, for tests of what the server forwards to whom: each
@@ -172,4 +174,52 @@ export class PlainPeer {
     this.#out.close();
     this.#in.close();
   }
+}
+
+/** Packets of `source` (or anything) from `peerId` keep arriving at `receiver`. */
+export async function flowing(receiver: PlainPeer, peerId: string, source?: MediaSource): Promise<void> {
+  const before = receiver.packetsFrom(peerId, source);
+  await vi.waitFor(() => expect(receiver.packetsFrom(peerId, source)).toBeGreaterThan(before + 5), WAIT);
+}
+
+/**
+ * Nothing more of `count` arrives while the control stream (a microphone the receiver gets
+ * all along) goes on: first what was on its way settles, then half a second of control
+ * packets must pass with `count` unchanged.
+ */
+export async function still(count: () => number, control: () => number): Promise<void> {
+  let base = control();
+  await vi.waitFor(() => expect(control()).toBeGreaterThan(base + 5), WAIT);
+  const before = count();
+  base = control();
+  await vi.waitFor(() => expect(control()).toBeGreaterThan(base + 25), WAIT);
+  expect(count()).toBe(before);
+}
+
+/**
+ * A room with its facilitator and members `names` (admitted), each sending `sources` over
+ * plain RTP and receiving everyone; resolves once everyone receives everyone else's first
+ * source. `watch` sees every producer made (it is set up before anyone's transports). Every
+ * peer made is pushed to `opened` (to be closed after the test).
+ */
+export async function openMediaRoom(server: SignalServer, names: readonly string[], sources: readonly MediaSource[], opened: PlainPeer[]) {
+  const room = await openRoom(server, 'Fay');
+  const people: Person[] = [room.facilitator];
+  for (const name of names) people.push(await admittedMember(server, room, room.facilitator, name));
+  const caps: Awaited<ReturnType<typeof mediaJoin>>[] = [];
+  for (const person of people) caps.push(await mediaJoin(person));
+  const watch = watchMedia(server, room.roomId);
+  const media: PlainPeer[] = [];
+  for (const [i, person] of people.entries()) {
+    const peer = await PlainPeer.open(person);
+    opened.push(peer);
+    await peer.receive(caps[i]!);
+    for (const source of sources) await peer.produce(source);
+    peer.start();
+    media.push(peer);
+  }
+  for (const receiver of media) {
+    for (const sender of media) if (receiver !== sender) await flowing(receiver, sender.person.id, sources[0]);
+  }
+  return { room, watch, media };
 }

@@ -1,26 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import type { MediaSource } from '@group-room/shared';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PlainPeer } from './plain-peer.js';
+import { flowing, openMediaRoom, still, type PlainPeer } from './plain-peer.js';
 import {
-  admittedMember,
   bothStores,
   command,
   currentView,
   drop,
   eventsOf,
   expectError,
-  mediaJoin,
   ok,
-  openRoom,
   resume,
   useRedis,
   useServer,
   viewWhere,
   WAIT,
   waitForEvent,
-  watchMedia,
-  type Person,
+  type watchMedia,
 } from '../support/signal-client.js';
 
 /*
@@ -45,48 +40,8 @@ describe.each(bothStores(prefix))('screen shares on the server ($store store)', 
 
   /** A facilitator and members, each sending a microphone (the control stream) and receiving everyone. */
   async function shareRoom(...names: string[]) {
-    const { server } = t;
-    const room = await openRoom(server, 'Fay');
-    const people: Person[] = [room.facilitator];
-    for (const name of names) people.push(await admittedMember(server, room, room.facilitator, name));
-    const caps: Awaited<ReturnType<typeof mediaJoin>>[] = [];
-    for (const person of people) caps.push(await mediaJoin(person));
-    // Before anyone's transports, so every producer made from here on is seen.
-    const watch = watchMedia(server, room.roomId);
-    const media: PlainPeer[] = [];
-    for (const [i, person] of people.entries()) {
-      const peer = await PlainPeer.open(person);
-      peers.push(peer);
-      await peer.receive(caps[i]!);
-      await peer.produce('mic');
-      peer.start();
-      media.push(peer);
-    }
-    // Everyone hears everyone before a test starts.
-    for (const receiver of media) {
-      for (const sender of media) if (receiver !== sender) await flowing(receiver, sender.person.id, 'mic');
-    }
-    return { room, watch, media, live: server.rooms.get(room.roomId)! };
-  }
-
-  /** Packets of `source` from `peerId` keep arriving at `receiver`. */
-  async function flowing(receiver: PlainPeer, peerId: string, source: MediaSource): Promise<void> {
-    const before = receiver.packetsFrom(peerId, source);
-    await vi.waitFor(() => expect(receiver.packetsFrom(peerId, source)).toBeGreaterThan(before + 5), WAIT);
-  }
-
-  /**
-   * Nothing more of `count` arrives while the control stream (a microphone the receiver gets
-   * all along) goes on: first what was on its way settles, then half a second of control
-   * packets must pass with `count` unchanged.
-   */
-  async function still(count: () => number, control: () => number): Promise<void> {
-    let base = control();
-    await vi.waitFor(() => expect(control()).toBeGreaterThan(base + 5), WAIT);
-    const before = count();
-    base = control();
-    await vi.waitFor(() => expect(control()).toBeGreaterThan(base + 25), WAIT);
-    expect(count()).toBe(before);
+    const { room, watch, media } = await openMediaRoom(t.server, names, ['mic'], peers);
+    return { room, watch, media, live: t.server.rooms.get(room.roomId)! };
   }
 
   const screensOf = (watch: ReturnType<typeof watchMedia>) => [...watch.producers.values()].filter((p) => (p.appData as { source?: string }).source === 'screen');
