@@ -207,6 +207,11 @@ export class LiveRoom {
     return this.sessions.toFacilitatorsEach(this.#latest, event, payloadFor);
   }
 
+  /** The facilitators in the room connected here now (see RoomSessions.facilitatorsHere). */
+  facilitatorsHere(): string[] {
+    return this.sessions.facilitatorsHere(this.#latest);
+  }
+
   /**
    * One person, on the connection holding their seat here now (a room's connections are all
    * on its home); false when they have none (away, or gone).

@@ -96,18 +96,23 @@ export class RoomSessions {
    * nothing for them), and nobody else; how many got one.
    */
   toFacilitatorsEach<K extends EventName>(state: RoomState | undefined, event: K, payloadFor: (memberId: string) => EventPayload<K> | null): number {
-    if (!state) return 0;
     let sent = 0;
-    for (const [memberId, session] of this.#sessions) {
-      const member = state.members[memberId];
-      if (member && isFacilitatorRole(member.role) && actorState(state, memberId) === 'admitted') {
-        const payload = payloadFor(memberId);
-        if (payload === null) continue;
-        session.send(event, payload);
-        sent++;
-      }
+    for (const memberId of this.facilitatorsHere(state)) {
+      const payload = payloadFor(memberId);
+      if (payload === null) continue;
+      this.#sessions.get(memberId)?.send(event, payload);
+      sent++;
     }
     return sent;
+  }
+
+  /** The facilitators in the room connected here now: whom the facilitators' feed reaches. */
+  facilitatorsHere(state: RoomState | undefined): string[] {
+    if (!state) return [];
+    return [...this.#sessions.keys()].filter((memberId) => {
+      const member = state.members[memberId];
+      return member !== undefined && isFacilitatorRole(member.role) && actorState(state, memberId) === 'admitted';
+    });
   }
 
   /** Send one person an event on the connection holding their seat here now; false when there is none. */

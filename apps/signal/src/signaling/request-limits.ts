@@ -123,6 +123,22 @@ export class SignalLimit {
 }
 
 /**
+ * Check-out answers, per person (refused attempts count too): each check-out takes one answer,
+ * so five at once (retries while no facilitator is connected), then one every five seconds,
+ * the extra four again after 20 s.
+ */
+export class CheckoutAnswerLimit {
+  readonly #limiter = new BurstyRateLimiter(
+    new RateLimiterMemory({ keyPrefix: 'checkout', points: 1, duration: 5 }),
+    new RateLimiterMemory({ keyPrefix: 'checkout-burst', points: 4, duration: 20 }),
+  );
+
+  take(roomId: string, memberId: string): Promise<void> {
+    return consume(this.#limiter, `${roomId}/${memberId}`, 'Too many check-out answers: wait a few seconds');
+  }
+}
+
+/**
  * End-to-end encryption's relayed messages, per sender seat (whichever connection it comes
  * from): a burst of 100 at once, then 40 a second (below the 120 requests a second any socket
  * may send). A facilitator's reload in a full room of 15 sends about 56 at once (a hello and

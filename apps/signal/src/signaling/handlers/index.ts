@@ -1,5 +1,6 @@
 import type { Connection, NodeDeps } from '../connection.js';
 import type { ServedRequests } from '../request-router.js';
+import { checkoutHandlers } from './checkout-handlers.js';
 import { e2eeHandlers } from './e2ee-handlers.js';
 import { loadTestHandlers } from './load-test-handlers.js';
 import { mediaHandlers } from './media-handlers.js';
@@ -13,6 +14,7 @@ export function requestTable(conn: Connection, deps: NodeDeps): ServedRequests {
     ...roomHandlers(conn, deps),
     ...mediaHandlers(conn, deps),
     ...e2eeHandlers(conn),
+    ...checkoutHandlers(conn),
     ...(deps.config.SYNTHETIC_MEDIA ? loadTestHandlers(conn) : {}),
   };
 }

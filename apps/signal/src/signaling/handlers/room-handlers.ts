@@ -1,26 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DEFAULT_AGREEMENT, ProtocolFailure, isFacilitatorRole, type SealedFor } from '@group-room/shared';
+import { DEFAULT_AGREEMENT, ProtocolFailure, isFacilitatorRole } from '@group-room/shared';
 import { roomTag } from '../../logger.js';
 import { applyCommand } from '../../room/commands.js';
 import { facilitatorLinkGeneration, newRoom, rotateFacilitatorLink, type RoomState } from '../../room/state.js';
 import type { Connection, NodeDeps } from '../connection.js';
 import { SignalLimit } from '../request-limits.js';
 import type { RequestHandlers } from '../request-router.js';
+import { sealedBoxes } from './sealed-boxes.js';
 
 /** Private signals are limited per person, whichever connection they come from (one limiter per process). */
 const signalLimit = new SignalLimit();
 
 type RoomRequests = 'room:create' | 'room:command' | 'signal:send' | 'invite:create' | 'link:rotateFacilitator';
-
-/** A message's boxes by addressee; one box per addressee (BAD_REQUEST otherwise). */
-function sealedBoxes(sealed: readonly SealedFor[]): Map<string, string> {
-  const boxes = new Map<string, string>();
-  for (const { to, data } of sealed) {
-    if (boxes.has(to)) throw new ProtocolFailure('BAD_REQUEST', 'signal.sealed: one box per addressee');
-    boxes.set(to, data);
-  }
-  return boxes;
-}
 
 /** Making a room, and what people in it ask of it: commands, private signals, links. */
 export function roomHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHandlers, RoomRequests> {
@@ -91,7 +82,7 @@ export function roomHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHand
       if (signal.kind === 'message' && me.stage !== 'admitted') {
         throw new ProtocolFailure('FORBIDDEN', 'Messages to the facilitators can be sent once you are in the room');
       }
-      const boxes = signal.kind === 'message' ? sealedBoxes(signal.sealed) : null;
+      const boxes = signal.kind === 'message' ? sealedBoxes(signal.sealed, 'signal.sealed') : null;
       await signalLimit.take(room.id, memberId);
       const id = randomUUID();
       const at = Date.now();
