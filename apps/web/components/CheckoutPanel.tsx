@@ -2,6 +2,7 @@
 
 import { CHECKOUT_LOW_RATING, type RoomView } from '@group-room/shared';
 import { useEffect, useId, useRef, useSyncExternalStore } from 'react';
+import { playChime } from '@/lib/chime';
 import { checkoutRows, isFlagged, ratingWords, type CheckoutRecord, type CheckoutRow } from '@/lib/checkout-answers';
 import type { RoomClient } from '@/lib/room-client';
 import { useAnnounce } from './Announcer';
@@ -13,7 +14,7 @@ function useCheckoutRecord(client: RoomClient): CheckoutRecord | null {
   return useSyncExternalStore(subscribe, getSnapshot, getSnapshot);
 }
 
-/** Each answer that arrives is said once (not those already here when the panel shows, e.g. after a reload). */
+/** Each answer that arrives chimes and is said once (not those already here when the panel shows, e.g. after a reload). */
 function useArrivalAnnouncements(record: CheckoutRecord | null): void {
   const announce = useAnnounce();
   const seen = useRef<Set<string> | null>(null);
@@ -23,6 +24,8 @@ function useArrivalAnnouncements(record: CheckoutRecord | null): void {
     seen.current = new Set(answers.map((a) => `${record?.checkoutId}/${a.from}`));
     if (!before) return;
     const arrived = answers.filter((a) => !before.has(`${record?.checkoutId}/${a.from}`));
+    // Heard like a private signal, for a facilitator who is looking at the group.
+    if (arrived.length > 0) playChime();
     for (const a of arrived) announce(`${a.displayName} answered the check-out${isFlagged(a) ? ': flagged' : ''}.`);
   }, [announce, record]);
 }
