@@ -1,0 +1,117 @@
+/*
+ * bench:aside — how quickly taking a member aside stops the group receiving the two, and how
+ * quickly their media reaches the group again on the return.
+ *   npm run bench:aside -- [trials=10] [group=2]
+ * The production server runs on loopback (one mediasoup worker, SYNTHETIC_MEDIA=true). Everyone
+ * is a client in this process (plain-rtp.ts): a socket.io client on the real path and plain RTP
+ * transports, each sending a microphone (a packet every 20 ms) and a camera (VP8-shaped, 30
+ * frames/s, answering the server's key frame requests as a browser's encoder does). The
+ * facilitator (Fay) takes a member (Mo) aside; `group` other members receive. No browser: what
+ * is measured is the server's part and the network's (loopback), not a browser's decoding.
+ * Each trial:
+ *   1. t0; Fay sends `aside.start` for Mo; take-aside → answered (the server answers once it
+ *      has paused every consumer between the two and the group); 500 ms later, at each group
+ *      member, for each of the two and each source: take-aside → the last packet = its arrival
+ *      − t0 (0 when it came before t0: packets come every 20 to 33 ms and the cut is quicker),
+ *      and whether any came after the answer;
+ *   2. t1; Fay sends `aside.end`; at each group member, for each of the two and each source:
+ *      return → the first packet = its arrival − t1 (audio at once; video at the next key
+ *      frame, which the server asks the sender for as it resumes the consumer).
+ * Printed: median and p95 over all trials, receivers and streams. Asserts nothing.
+ */
+import os from 'node:os';
+import type { MediaSource } from '@group-room/shared';
+import { io } from 'socket.io-client';
+import { startProductionServer } from '../support/prod-server.js';
+import { ask, type Client } from '../support/synthetic-keys.js';
+import { quantile } from './measure.js';
+import { pause, PlainClient, until } from './plain-rtp.js';
+
+const trials = Number(process.argv[2] ?? 10);
+const groupSize = Number(process.argv[3] ?? 2);
+const WATCHDOG_MS = 10 * 60_000;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const figure = (samples: number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return `median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms, min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms (n=${sorted.length})`;
+};
+
+async function main(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    process.stderr.write('bench:aside gave up (watchdog)\n');
+    process.exit(1);
+  }, WATCHDOG_MS);
+  watchdog.unref();
+  const server = await startProductionServer({ LOG_LEVEL: 'warn', SYNTHETIC_MEDIA: 'true', MEDIASOUP_WORKERS: '1' });
+  const people: PlainClient[] = [];
+  try {
+    const creator: Client = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const links = await ask(creator, 'room:create', {});
+    creator.disconnect();
+    const fay = await PlainClient.enter(server.url, links.roomId, links.facilitatorToken, 'Fay');
+    people.push(fay);
+    const members: PlainClient[] = [];
+    for (let i = 0; i <= groupSize; i++) {
+      const member = await PlainClient.enter(server.url, links.roomId, links.inviteToken, i === 0 ? 'Mo' : `Member ${i}`);
+      people.push(member);
+      await ask(fay.socket, 'room:command', { command: { type: 'member.admit', memberId: member.id } });
+      await member.until((v) => v.self.stage === 'admitted' && v.self.media);
+      members.push(member);
+    }
+    for (const person of people) {
+      await person.startMedia();
+      await person.produce('mic');
+      await person.produce('camera');
+    }
+    const [mo, ...group] = members as [PlainClient, ...PlainClient[]];
+    const two = [fay.id, mo.id];
+    const sources: MediaSource[] = ['mic', 'camera'];
+    const streamsOfTwo = (receiver: PlainClient) => receiver.streams((s) => two.includes(s.peerId) && sources.includes(s.source));
+    // Everyone receives the two before the first trial.
+    for (const receiver of group) await until(() => streamsOfTwo(receiver).filter((s) => s.first !== undefined).length === 4, 'the two at the group');
+    const stopped: number[] = [];
+    const acks: number[] = [];
+    let late = 0;
+    const audioBack: number[] = [];
+    const videoBack: number[] = [];
+    for (let trial = 0; trial < trials; trial++) {
+      await pause(500);
+      const t0 = performance.now();
+      await ask(fay.socket, 'room:command', { command: { type: 'aside.start', memberId: mo.id } });
+      const answered = performance.now();
+      acks.push(answered - t0);
+      await pause(500);
+      for (const receiver of group) {
+        for (const stream of streamsOfTwo(receiver)) {
+          const last = stream.last ?? t0;
+          stopped.push(Math.max(0, last - t0));
+          if (last > answered) late++;
+        }
+      }
+      await pause(300);
+      for (const receiver of group) receiver.forgetFirsts();
+      const t1 = performance.now();
+      await ask(fay.socket, 'room:command', { command: { type: 'aside.end' } });
+      for (const receiver of group) {
+        await until(() => streamsOfTwo(receiver).every((s) => s.first !== undefined), 'the two back at the group');
+        for (const stream of streamsOfTwo(receiver)) (stream.source === 'mic' ? audioBack : videoBack).push(stream.first! - t1);
+      }
+    }
+    say('');
+    say(`bench:aside — ${trials} take-asides of one member by the facilitator and returns, ${group.length} group receivers, mic + camera each (30 frames/s), plain RTP clients on loopback, production server, 1 mediasoup worker, ${os.cpus().length} cores`);
+    say(`  take aside → answered (the server has paused every consumer between the two and the group): ${figure(acks)}`);
+    say(`  take aside → last packet from the two at each group member (mic and camera; 0 when it came before the command was sent): ${figure(stopped)}; streams with a packet after the answer: ${late} of ${stopped.length}`);
+    say(`  return → first audio from the two at each group member: ${figure(audioBack)}`);
+    say(`  return → first video from the two at each group member: ${figure(videoBack)}`);
+    say('');
+  } finally {
+    for (const person of people) person.close();
+    await server.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:aside failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
