@@ -13,7 +13,8 @@ export type Release = () => void;
 /**
  * A client's largest burst of requests that is not abuse: on `media:ready` the server offers
  * it everyone else's microphone and camera, and the client resumes each of those consumers at
- * once (two per other person), beside a dozen or so set-up requests of its own. The request
+ * once (two per other person), beside a dozen or so set-up requests of its own and at most two
+ * shared screens (room.ts ShareCount), which the 16 covers. The request
  * limits per connection never go below it, so a full room's media always starts.
  */
 export const mediaSetUpBurst = (roomCapacity: number): number => 2 * roomCapacity + 16;
