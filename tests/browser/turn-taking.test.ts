@@ -123,7 +123,7 @@ describe('turn-taking, muting and private signals in the browser', () => {
     expect(await bea.page.locator('main').innerText()).toContain('Muted by the facilitator');
 
     // Only Bea's consent turns her back on: the facilitator asks, she accepts, she is heard.
-    await ada.page.getByRole('button', { name: 'Ask Bea to unmute', exact: true }).click();
+    await ada.page.getByRole('button', { name: 'Ask to unmute: Bea', exact: true }).click();
     await bea.page.getByTestId('ask-prompt').waitFor();
     await expect(textOf(bea.page, 'ask-prompt')).resolves.toContain('The facilitator asks you to turn your microphone on');
     await bea.page.getByRole('button', { name: 'Turn my microphone on', exact: true }).click();
@@ -146,7 +146,7 @@ describe('turn-taking, muting and private signals in the browser', () => {
     await expectText(bea.page, 'floor-status', /2nd in queue/);
 
     // The facilitator moves Bea up, then gives the floor to the first in line.
-    await ada.page.getByRole('button', { name: 'Move Bea up', exact: true }).click();
+    await ada.page.getByRole('button', { name: 'Move up: Bea', exact: true }).click();
     await eventually(async () => expect(await queueNames(ada.page)).toEqual(['Bea', 'Cyd']));
     await expectText(bea.page, 'floor-status', /1st in queue/);
     await ada.page.getByRole('button', { name: 'Give the floor to Bea', exact: true }).click();

@@ -59,7 +59,8 @@ export function CopyField({ label, value, copyLabel, hint, tone, testId }: Props
           data-testid={testId}
           spellCheck={false}
         />
-        <button type="button" onClick={() => void onCopy()} aria-label={copyLabel}>
+        {/* The name holds what the button shows (WCAG 2.5.3 label in name), "Copied" included. */}
+        <button type="button" onClick={() => void onCopy()} aria-label={copied ? `Copied: ${copyLabel}` : copyLabel}>
           {copied ? 'Copied' : 'Copy'}
         </button>
       </div>

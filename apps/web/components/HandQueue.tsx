@@ -48,7 +48,7 @@ export function HandQueue({ client, view, floor, action }: Props) {
                   type="button"
                   className="small"
                   disabled={busy || index === 0}
-                  aria-label={`Move ${name} up`}
+                  aria-label={`Move up: ${name}`}
                   onClick={() => void run(() => client.command({ type: 'hands.move', memberId, to: index - 1 }), `${name} moved up to place ${index}.`)}
                 >
                   Move up

@@ -117,7 +117,8 @@ export function MemberList({ client, view, everyone }: Props) {
                     type="button"
                     className="small"
                     disabled={busy}
-                    aria-label={m.role === 'cofacilitator' ? `Make ${m.displayName} a member again` : `Make ${m.displayName} a co-facilitator`}
+                    // The visible text first, then whose (WCAG 2.5.3 label in name: speech users say what they see).
+                    aria-label={`${m.role === 'cofacilitator' ? 'Revoke co-facilitator' : 'Make co-facilitator'}: ${m.displayName}`}
                     onClick={() =>
                       void run(
                         () => client.command({ type: 'member.setRole', memberId: m.id, role: m.role === 'cofacilitator' ? 'member' : 'cofacilitator' }),
@@ -223,7 +224,7 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
             type="button"
             className="small"
             disabled={busy}
-            aria-label={`Ask ${name} to unmute`}
+            aria-label={`Ask to unmute: ${name}`}
             onClick={() => void run(() => client.command({ type: 'member.ask', memberId: m.id, source: 'mic' }), `${name} was asked to turn their microphone back on.`)}
           >
             Ask to unmute
@@ -233,7 +234,7 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
           type="button"
           className="small"
           disabled={busy || (held('camera') && !asked('camera'))}
-          aria-label={`Stop ${name}'s video`}
+          aria-label={`Stop video: ${name}`}
           onClick={() => void run(() => client.command({ type: 'member.mute', memberId: m.id, source: 'camera' }), `${name}’s camera is off.`)}
         >
           Stop video
@@ -243,7 +244,7 @@ function MuteControls({ client, member: m, busy, run }: MuteProps) {
             type="button"
             className="small"
             disabled={busy}
-            aria-label={`Ask ${name} to start video`}
+            aria-label={`Ask to start video: ${name}`}
             onClick={() => void run(() => client.command({ type: 'member.ask', memberId: m.id, source: 'camera' }), `${name} was asked to turn their camera back on.`)}
           >
             Ask to start video
