@@ -1,7 +1,7 @@
 import { ProtocolFailure, type MediaSource } from '@group-room/shared';
 import type { types } from 'mediasoup';
 import type { MediaPolicy } from '../room/state.js';
-import type { ConsumerData, ProducerData } from './peer-media.js';
+import type { ConsumerData, PeerMedia, ProducerData } from './peer-media.js';
 import { peerOf, type RoomContext } from './room-context.js';
 
 /*
@@ -13,33 +13,50 @@ import { peerOf, type RoomContext } from './room-context.js';
  * Apply who may send and receive now: pause or resume every producer and consumer to match,
  * and close every screen producer the state recorded and no longer has.
  */
-export async function applyPolicy(room: RoomContext, policy: MediaPolicy): Promise<void> {
+export async function applyPolicy(room: RoomContext, policy: MediaPolicy): Promise<Recorded[]> {
   room.policy = policy;
-  closeUnrecordedScreens(room);
+  const recorded = reconcileScreens(room);
   const jobs: Promise<void>[] = [];
   for (const peer of room.peers.values()) {
     for (const producer of peer.producers.values()) jobs.push(syncProducer(room, peer.id, producer));
     for (const consumer of peer.consumers.values()) jobs.push(syncConsumer(room, peer.id, consumer));
   }
   await Promise.all(jobs);
+  return recorded;
+}
+
+/** A screen producer the state has just recorded: to be offered to the others now. */
+export interface Recorded {
+  sender: PeerMedia;
+  producer: types.Producer<ProducerData>;
 }
 
 /*
  * A screen producer is made first and recorded in the state after (the state's change is
  * where its authorisation and the count of shares are checked, atomically). Until recorded it
- * stays paused; once recorded, the state is what keeps it: a withdrawal, a stop, a
- * facilitator's share replacing it or its sender leaving removes it from the state, and here
- * it is closed, which closes its consumers (each receiver is told `consumer:closed`).
+ * stays paused and is offered to nobody; once recorded, it is offered to the others (returned
+ * here), and the state is what keeps it: a withdrawal, a stop, a facilitator's share replacing
+ * it or its sender leaving removes it from the state, and here it is closed, which closes its
+ * consumers (each receiver is told `consumer:closed`).
  */
-function closeUnrecordedScreens(room: RoomContext): void {
-  for (const peer of room.peers.values()) {
-    for (const producer of peer.producers.values()) {
+function reconcileScreens(room: RoomContext): Recorded[] {
+  const recorded: Recorded[] = [];
+  for (const sender of room.peers.values()) {
+    for (const producer of sender.producers.values()) {
       if (producer.appData.source !== 'screen') continue;
-      if (room.policy.shares.has(producer.id)) producer.appData.recorded = true;
-      else if (producer.appData.recorded) producer.close();
+      if (!room.policy.shares.has(producer.id)) {
+        if (producer.appData.recorded) producer.close();
+      } else if (!producer.appData.recorded) {
+        producer.appData.recorded = true;
+        recorded.push({ sender, producer });
+      }
     }
   }
+  return recorded;
 }
+
+/** Whether a receiver is offered this producer: a screen only once the state records it. */
+export const offerable = (producer: types.Producer<ProducerData>): boolean => producer.appData.source !== 'screen' || producer.appData.recorded;
 
 /**
  * Whether the policy lets this source of this member flow now. A screen also needs its

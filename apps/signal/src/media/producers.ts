@@ -19,7 +19,7 @@ export interface ProduceRequest {
 
 /**
  * A member's new mic, camera or screen producer, offered to everyone else. A screen producer
- * stays paused until the room state records it (see policy-sync.ts). It counts as made once it
+ * stays paused, and is offered to nobody, until the room state records it (see policy-sync.ts). It counts as made once it
  * is set up on this member's side: a failure offering it to another member is that member's
  * (logged by offerToOthers), while a failure setting it up closes it, so nothing the member
  * was told failed is left behind.
@@ -69,6 +69,8 @@ export async function produce(room: RoomContext, levels: types.AudioLevelObserve
   } finally {
     release();
   }
-  await offerToOthers(room, peer, producer);
+  // A screen is offered once the room state records it (see policy-sync.ts), so one refused
+  // there is never announced to anyone.
+  if (request.source !== 'screen') await offerToOthers(room, peer, producer);
   return producer;
 }

@@ -7,7 +7,7 @@ import { PeerMedia, type Notify, type ProducerData } from './peer-media.js';
 import { applyPolicy, producerOf, selfPaused, setProducerPaused } from './policy-sync.js';
 import { produce, type ProduceRequest } from './producers.js';
 import { NOBODY, peerOf, SILENT, type RoomContext } from './room-context.js';
-import { preferConsumer, receiveVideo, requestKeyFrames, resumeConsumer, resync, setReady } from './subscriptions.js';
+import { offerToOthers, preferConsumer, receiveVideo, requestKeyFrames, resumeConsumer, resync, setReady } from './subscriptions.js';
 import type { TalkTime } from './talk-time.js';
 import { connectPlain, connectTransport, createPlainTransport, createWebRtcTransport, restartIce, type TransportSite } from './transports.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -159,9 +159,13 @@ export class RoomMedia {
     return selfPaused(this.#room, peerId, producerId);
   }
 
-  /** Apply who may send and receive now: pause or resume every producer and consumer to match. */
+  /**
+   * Apply who may send and receive now: pause or resume every producer and consumer to match;
+   * a screen the state has just recorded is offered to the others, one it dropped is closed.
+   */
   async applyPolicy(policy: MediaPolicy): Promise<void> {
-    await applyPolicy(this.#room, policy);
+    const recorded = await applyPolicy(this.#room, policy);
+    for (const { sender, producer } of recorded) await offerToOthers(this.#room, sender, producer);
   }
 
   closeProducer(peerId: string, producerId: string): void {

@@ -3,7 +3,7 @@ import type { types } from 'mediasoup';
 import { asWire } from '../wire.js';
 import { chooseSpatialLayer, layerHeights, spatialLayerCount } from './layers.js';
 import type { ConsumerData, PeerMedia, ProducerData } from './peer-media.js';
-import { syncConsumer } from './policy-sync.js';
+import { offerable, syncConsumer } from './policy-sync.js';
 import { requireServing, settleEach, type RoomContext } from './room-context.js';
 
 /*
@@ -31,7 +31,7 @@ export async function setReady(room: RoomContext, peer: PeerMedia, rtpCapabiliti
   const jobs: Promise<void>[] = [];
   for (const other of room.peers.values()) {
     if (other === peer) continue;
-    for (const producer of other.producers.values()) jobs.push(consume(room, peer, other, producer));
+    for (const producer of other.producers.values()) if (offerable(producer)) jobs.push(consume(room, peer, other, producer));
   }
   await settleEach(room, 'a member could not be given a producer\'s media', jobs);
 }
