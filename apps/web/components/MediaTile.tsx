@@ -22,6 +22,8 @@ interface Props {
   videoPaused?: boolean | undefined;
   /** Their connection dropped: the tile is dimmed and says so until they are back (their seat is kept). */
   reconnecting?: boolean | undefined;
+  /** They share their screen now (shown in a tile of its own). */
+  sharing?: boolean | undefined;
   /** Where they are on the floor: holding it (highlighted), or their hand up (place in line). */
   floor?: { holding: boolean; handPlace: number | null } | undefined;
   /** Told how this tile shows the video it receives (on screen, height), so the server sends no more than that. */
@@ -40,7 +42,7 @@ function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStrea
 }
 
 /** One person's tile: their video (or initial), their name, and their remote audio. */
-export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, floor, onVideoPreference, encryption, testId }: Props) {
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, sharing = false, floor, onVideoPreference, encryption, testId }: Props) {
   const tileRef = useRef<HTMLElement>(null);
   const videoRef = useRef<HTMLVideoElement>(null);
   const audioRef = useRef<HTMLAudioElement>(null);
@@ -83,6 +85,7 @@ export function MediaTile({ name, video, audio, self = false, roleLabel, note, m
         {roleLabel && <span className="badge role">{roleLabel}</span>}
         {reconnecting && <span className="badge connection">Reconnecting…</span>}
         {floor?.holding && <span className="badge floor">Has the floor</span>}
+        {sharing && <span className="badge sharing">Sharing their screen</span>}
         {floor && floor.handPlace !== null && <span className="badge hand">Hand raised ({floor.handPlace})</span>}
         {note ? (
           <span className="badge note">{note}</span>

@@ -13,6 +13,7 @@ import { sendPrivateSignal, type PrivateSignalInput } from './private-signal';
 import { listenToRoomEvents } from './room-events';
 import { RoomMedia } from './room-media';
 import { initialSnapshot, remotePeers, roomStatus, type Phase, type RoomSnapshot } from './room-snapshot';
+import { ScreenShare } from './screen-share';
 import { SeatKeeper } from './seat-keeper';
 import { SignalClient } from './signal-client';
 import { forgetWayIn, keepWayIn, keptWayIn, type WayIn } from './way-in';
@@ -51,6 +52,8 @@ export class RoomClient {
   readonly facilitation: FacilitatorTools;
   /** The check-out: a member's sealed answer, a facilitator's opened answers (kept in this tab). */
   readonly checkout: CheckoutTools;
+  /** This person's screen share. */
+  readonly share: ScreenShare;
   /** The received tracks `peers` was last built from (RoomMedia replaces them when they change). */
   #peersTracks: RoomMedia['tracks'];
   #detachTimer: ReturnType<typeof setTimeout> | undefined;
@@ -112,6 +115,7 @@ export class RoomClient {
       seal: (text) => this.#crypto().sealMessage(text),
       open: (from, sealed) => this.#encryption?.openSealed(from, sealed) ?? Promise.resolve(null),
     });
+    this.share = new ScreenShare({ ...parts, media: this.#media });
     this.#seats = new SeatKeeper(roomId, {
       isCurrent,
       holdsSeat: () => this.#phase === 'in' || this.#snapshot.returning,
@@ -335,6 +339,7 @@ export class RoomClient {
     const facilitatorOnly = view.facilitation ? {} : this.facilitation.forget();
     this.#update({ ...also, view, ...facilitatorOnly });
     this.checkout.view(view);
+    this.share.viewChanged(view);
     this.#keepWayIn(view.self.role === 'member' && view.self.stage === 'agreement');
     // The key handshake starts once the server lets this person have media (admitted, agreement accepted).
     if (view.self.media) this.#crypto().view(view);
@@ -400,6 +405,7 @@ export class RoomClient {
     if (patch.endReason === 'session-ended' || patch.endReason === 'session-gone') forgetOwnerKey(this.#roomId);
     // Out of the session: the check-out answers go (a reload, through dispose, keeps this tab's copy).
     if (phase === 'ended') this.checkout.forget();
+    this.share.release();
     this.#media.drop();
     this.#encryption?.close();
     this.#encryption = undefined;

@@ -29,11 +29,33 @@ const CAMERA_LAYERS: RtpEncodingParameters[] = [
   { scaleResolutionDownBy: 1, maxBitrate: 500_000 },
 ];
 
-/** The tracks received from one member. */
+/**
+ * A shared screen's one layer: enough for sharp slides and text at a low frame rate (see
+ * screen-capture.ts), far less than a camera's full layer would take at that size.
+ */
+const SCREEN_LAYER: RtpEncodingParameters = { maxBitrate: 1_200_000 };
+
+/** A consumer of someone's media, and where its track goes. */
+interface ConsumerEntry {
+  consumer: Consumer;
+  peerId: string;
+  slot: TrackSlot;
+}
+
+/** The tracks received from one member: their microphone, their camera and their shared screen. */
 export interface ReceivedTracks {
   audio?: MediaStreamTrack;
   video?: MediaStreamTrack;
+  screen?: MediaStreamTrack;
 }
+
+/** Where a received track goes in ReceivedTracks. */
+type TrackSlot = keyof ReceivedTracks;
+const slotOf = (kind: 'audio' | 'video', source: MediaSource): TrackSlot => (source === 'screen' ? 'screen' : kind);
+
+/** Whose video a tile shows: their camera, or their shared screen (a tile of its own). */
+export type VideoSource = 'camera' | 'screen';
+const preferenceKey = (peerId: string, source: VideoSource) => (source === 'screen' ? `${peerId}/screen` : peerId);
 
 export type MediaPhase = 'none' | 'connecting' | 'ready';
 
@@ -103,20 +125,22 @@ export class RoomMedia {
   readonly #host: MediaHost;
   #phase: MediaPhase = 'none';
   #sendTransport: Transport | undefined;
+  /** The device media was set up with (for what it can encode). */
+  #device: Device | undefined;
   #recvTransport: Transport | undefined;
   /** Bumped whenever media is let go, so a start still under way knows it is no longer current. */
   #run = 0;
   /** Bumped at each drop, so a media start that lived through one knows it. */
   #drops = 0;
   readonly #producers = new Map<MediaSource, Producer>();
-  readonly #consumers = new Map<string, { consumer: Consumer; peerId: string }>();
+  readonly #consumers = new Map<string, ConsumerEntry>();
   /**
    * Consumers being set up, and whether the server closed them meanwhile: announced again
    * meanwhile, they are not set up twice; closed meanwhile, they are let go once set up.
    */
   readonly #pendingConsumers = new Map<string, { closed: boolean }>();
   /**
-   * How each member's tile shows their video here, by member id: kept while the tile is there,
+   * How each member's tiles show their video here, by member id (a shared screen: `id/screen`): kept while the tile is there,
    * so a video consumer made later (media set up again, a resume) is told at once.
    */
   readonly #videoPreferences = new Map<string, VideoPreference>();
@@ -183,6 +207,7 @@ export class RoomMedia {
       const device = new Device();
       await device.load({ routerRtpCapabilities: wire<RtpCapabilities>(routerRtpCapabilities) });
       check();
+      this.#device = device;
       const ice: IceSettings = { iceServers, iceTransportPolicy: relayOnly() ? 'relay' : 'all' };
       this.#recvTransport = mine(await this.#createTransport(signal, device, 'recv', ice));
       await ask('media:ready', {
@@ -277,6 +302,30 @@ export class RoomMedia {
     await signal.request('media:setProducerPaused', { producerId: producer.id, paused });
   }
 
+  /**
+   * Send a shared screen (see screen-share.ts) on the send transport: one VP8 layer (no
+   * simulcast: slides need one sharp picture, and the server takes no more), encrypted like the
+   * camera from its first frame. The server refuses it without a grant. Closed with the rest
+   * when media is let go (the producer hears `transportclose`).
+   */
+  async produceScreen(track: MediaStreamTrack): Promise<Producer> {
+    const transport = this.#sendTransport;
+    const device = this.#device;
+    if (this.#phase !== 'ready' || !transport || transport.closed || !device) throw new Error('audio and video are not connected');
+    const codec = device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/vp8');
+    if (!codec) throw new Error('this browser cannot send VP8 video');
+    const frames = this.#host.frames();
+    return transport.produce({
+      track,
+      codec,
+      encodings: [{ ...SCREEN_LAYER }],
+      // The share's track is the sharer's to stop (screen-share.ts), not the producer's.
+      stopTracks: false,
+      onRtpSender: (sender: RTCRtpSender) => frames.attachSender(sender, 'video'),
+      appData: { source: 'screen', paused: false },
+    });
+  }
+
   /** A member's producer was announced (`consumer:new`): receive it. */
   async consume(signal: SignalClient, event: EventPayload<'consumer:new'>): Promise<void> {
     const transport = this.#recvTransport;
@@ -312,9 +361,9 @@ export class RoomMedia {
       consumer.close();
       return;
     }
-    const entry = { consumer, peerId: event.peerId };
+    const entry: ConsumerEntry = { consumer, peerId: event.peerId, slot: slotOf(event.kind, event.source) };
     this.#consumers.set(consumer.id, entry);
-    this.#tracks = new Map(this.#tracks).set(event.peerId, { ...this.#tracks.get(event.peerId), [event.kind]: consumer.track });
+    this.#tracks = new Map(this.#tracks).set(event.peerId, { ...this.#tracks.get(event.peerId), [entry.slot]: consumer.track });
     this.#host.changed();
     // Before its media starts, so a tile off screen never receives it.
     await this.#sendPreferenceOrWarn(signal, entry);
@@ -322,29 +371,31 @@ export class RoomMedia {
   }
 
   /**
-   * How `peerId`'s tile shows their video here (null: no tile for them now). Sent for their
-   * video consumer when it changed; kept, and sent to a video consumer made later.
+   * How `peerId`'s tile shows their camera (or their shared screen) here (null: no tile for it
+   * now). Sent for that video consumer when it changed; kept, and sent to one made later.
    */
-  async preferVideo(signal: SignalClient | undefined, peerId: string, preference: VideoPreference | null): Promise<void> {
+  async preferVideo(signal: SignalClient | undefined, peerId: string, preference: VideoPreference | null, source: VideoSource = 'camera'): Promise<void> {
+    const key = preferenceKey(peerId, source);
     if (!preference) {
-      this.#videoPreferences.delete(peerId);
+      this.#videoPreferences.delete(key);
       return;
     }
-    this.#videoPreferences.set(peerId, preference);
-    const entry = [...this.#consumers.values()].find((e) => e.peerId === peerId && e.consumer.kind === 'video');
+    this.#videoPreferences.set(key, preference);
+    const slot = source === 'screen' ? 'screen' : 'video';
+    const entry = [...this.#consumers.values()].find((e) => e.peerId === peerId && e.slot === slot);
     // Without a seat nothing can be asked: the repair after the resume sends it.
     if (!entry || !signal?.seated || !this.#host.isCurrent(signal)) return;
     await this.#sendPreference(signal, entry);
   }
 
   /** A preference not taken only costs bandwidth: the media goes on (and the next change tries again). */
-  async #sendPreferenceOrWarn(signal: SignalClient, entry: { consumer: Consumer; peerId: string }): Promise<void> {
+  async #sendPreferenceOrWarn(signal: SignalClient, entry: ConsumerEntry): Promise<void> {
     await this.#sendPreference(signal, entry).catch((error: unknown) => console.warn('video size not sent:', describe(error)));
   }
 
   /** Tell the server how a video consumer's tile shows it, unless the server has that already. */
-  async #sendPreference(signal: SignalClient, { consumer, peerId }: { consumer: Consumer; peerId: string }): Promise<void> {
-    const preference = this.#videoPreferences.get(peerId);
+  async #sendPreference(signal: SignalClient, { consumer, peerId, slot }: ConsumerEntry): Promise<void> {
+    const preference = this.#videoPreferences.get(preferenceKey(peerId, slot === 'screen' ? 'screen' : 'camera'));
     if (consumer.kind !== 'video' || consumer.closed || !preference) return;
     const key = `${preference.visible}:${preference.height}`;
     if (this.#sentPreferences.get(consumer.id) === key) return;
@@ -368,12 +419,12 @@ export class RoomMedia {
     this.#consumers.delete(consumerId);
     this.#sentPreferences.delete(consumerId);
     const tracks = this.#tracks.get(entry.peerId);
-    const kind = entry.consumer.kind;
-    if (tracks && tracks[kind] === entry.consumer.track) {
+    const slot = entry.slot;
+    if (tracks && tracks[slot] === entry.consumer.track) {
       const rest = { ...tracks };
-      delete rest[kind];
+      delete rest[slot];
       const next = new Map(this.#tracks);
-      if (rest.audio || rest.video) next.set(entry.peerId, rest);
+      if (rest.audio || rest.video || rest.screen) next.set(entry.peerId, rest);
       else next.delete(entry.peerId);
       this.#tracks = next;
     }
@@ -470,6 +521,7 @@ export class RoomMedia {
     this.#recvTransport?.close();
     this.#sendTransport = undefined;
     this.#recvTransport = undefined;
+    this.#device = undefined;
     this.#phase = 'none';
   }
 }

@@ -3,6 +3,7 @@ import type { KeyStatus } from '@group-room/shared/e2ee';
 import type { ShownSignal } from './e2ee/room-encryption';
 import type { TransformStatus } from './e2ee/worker-protocol';
 import type { ReceivedTracks } from './room-media';
+import type { ShareState } from './screen-share';
 
 /*
  * What the room page reads: one immutable snapshot of where this person is, and how its
@@ -13,6 +14,8 @@ import type { ReceivedTracks } from './room-media';
 export interface RemotePeer extends MemberSummary {
   audio?: MediaStreamTrack;
   video?: MediaStreamTrack;
+  /** Their shared screen, while they share one (a tile of its own). */
+  screen?: MediaStreamTrack;
 }
 
 /**
@@ -91,6 +94,10 @@ export interface RoomSnapshot {
   peers: RemotePeer[];
   /** Facilitators: members' private signals, newest first, in this page's memory only. */
   privateSignals: ShownSignal[];
+  /** This person's own screen share (see screen-share.ts). */
+  share: ShareState;
+  /** Why their share ended, to say once (a new object each time). */
+  shareNotice?: { text: string } | undefined;
   /**
    * End-to-end encryption: whether this page has the room's key (and the safety code), how its
    * own frames go out, and each sender's frames as received here (see RoomEncryption).
@@ -114,6 +121,7 @@ export const initialSnapshot: RoomSnapshot = {
   receiveVideo: true,
   peers: [],
   privateSignals: [],
+  share: { phase: 'off' },
   encryption: { keys: { state: 'waiting' }, peers: new Map() },
 };
 
