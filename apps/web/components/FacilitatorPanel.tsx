@@ -9,6 +9,7 @@ import { FloorPanel } from './FloorPanel';
 import { InviteLinks } from './InviteLinks';
 import { MemberList } from './MemberList';
 import { PrivateSignals } from './PrivateSignals';
+import { ShareSettings } from './ShareSettings';
 import { TalkTimeBars } from './TalkTimeBars';
 import { WaitingList } from './WaitingList';
 
@@ -32,6 +33,7 @@ export function FacilitatorPanel({ client, room, view, arrived }: Props) {
       <FloorPanel client={client} view={view} />
       <TalkTimeBars client={client} view={view} />
       <MemberList client={client} view={view} everyone={facilitation.everyone} />
+      <ShareSettings client={client} view={view} everyone={facilitation.everyone} />
       <InviteLinks client={client} view={view} />
       <AgreementEditor client={client} agreement={view.agreement} everyone={facilitation.everyone} acknowledgements={facilitation.acknowledgements} />
       <EndSession client={client} everyone={facilitation.everyone} selfId={view.self.id} />

@@ -16,6 +16,8 @@ import { MediaTile } from './MediaTile';
 import { MemberFloorBar } from './MemberFloorBar';
 import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { SessionTimer } from './SessionTimer';
+import { ShareControls } from './ShareControls';
+import { ShareLayout } from './ShareLayout';
 import { roleLabel } from './roles';
 import { useAction } from './useAction';
 import { useRoomArrivals, useWaitingArrivals } from './useArrivals';
@@ -109,38 +111,41 @@ export function InRoom({ client, room, view }: Props) {
           <MemberFloorBar client={client} view={view} micOn={room.micOn} ids={ids} shortcuts={shortcutsOn} />
           {isMember && <AskPrompt client={client} asked={view.self.asked} />}
           {isMember && view.checkout && <CheckoutForm client={client} checkout={view.checkout} answered={view.self.checkedOut} />}
-          <section className={`grid${speakerView ? ' speaker-view' : ''}`} aria-label="People in the room">
-            <MediaTile
-              name={view.self.displayName}
-              video={room.localStream}
-              self
-              roleLabel={view.self.role !== 'member' ? roleLabel[view.self.role] : undefined}
-              micOn={sending.mic}
-              camOn={sending.camera}
-              micStandby={waitingForFloor(view, room.micOn, sending.mic)}
-              floor={floorOf(view.self.id)}
-              encryption={room.encryption.sending}
-              testId="self-tile"
-            />
-            {room.peers.map((peer) => (
+          <ShareLayout room={room} onPreference={(peerId, preference) => client.share.preferScreen(peerId, preference)}>
+            <section className={`grid${speakerView ? ' speaker-view' : ''}`} aria-label="People in the room">
               <MediaTile
-                key={peer.id}
-                name={peer.displayName}
-                video={peer.video}
-                audio={peer.audio}
-                roleLabel={peer.role !== 'member' ? roleLabel[peer.role] : undefined}
-                note={asideTileNote(aside, peer.id) ?? (reading.has(peer.id) ? 'Reading the new agreement' : undefined)}
-                micOn={peer.sending.mic}
-                camOn={peer.sending.camera}
-                videoPaused={!room.receiveVideo}
-                reconnecting={peer.connection === 'reconnecting'}
-                floor={floorOf(peer.id)}
-                onVideoPreference={(preference) => client.devices.preferVideo(peer.id, preference)}
-                encryption={room.encryption.peers.get(peer.id)}
-                testId="peer-tile"
+                name={view.self.displayName}
+                video={room.localStream}
+                self
+                roleLabel={view.self.role !== 'member' ? roleLabel[view.self.role] : undefined}
+                micOn={sending.mic}
+                camOn={sending.camera}
+                micStandby={waitingForFloor(view, room.micOn, sending.mic)}
+                floor={floorOf(view.self.id)}
+                encryption={room.encryption.sending}
+                testId="self-tile"
               />
-            ))}
-          </section>
+              {room.peers.map((peer) => (
+                <MediaTile
+                  key={peer.id}
+                  name={peer.displayName}
+                  video={peer.video}
+                  audio={peer.audio}
+                  roleLabel={peer.role !== 'member' ? roleLabel[peer.role] : undefined}
+                  note={asideTileNote(aside, peer.id) ?? (reading.has(peer.id) ? 'Reading the new agreement' : undefined)}
+                  micOn={peer.sending.mic}
+                  camOn={peer.sending.camera}
+                  videoPaused={!room.receiveVideo}
+                  reconnecting={peer.connection === 'reconnecting'}
+                  floor={floorOf(peer.id)}
+                  onVideoPreference={(preference) => client.devices.preferVideo(peer.id, preference)}
+                  encryption={room.encryption.peers.get(peer.id)}
+                  sharing={peer.sending.screen}
+                  testId="peer-tile"
+                />
+              ))}
+            </section>
+          </ShareLayout>
           {room.peers.length === 0 && <p className="hint">Nobody else is in the room yet. Others appear here when they come in.</p>}
           <MediaControls
             room={room}
@@ -151,6 +156,7 @@ export function InRoom({ client, room, view }: Props) {
             shortcuts={shortcutsOn}
           />
           {media.error && <p className="error media-error">{media.error}</p>}
+          <ShareControls client={client} room={room} view={view} />
           <div className="shortcuts">
             <label className="check">
               <input

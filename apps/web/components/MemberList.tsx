@@ -6,6 +6,7 @@ import { queuePlace } from '@/lib/floor-status';
 import type { RoomClient } from '@/lib/room-client';
 import { TakeAsideButton } from './AsideBanner';
 import { roleLabel } from './roles';
+import { ShareMemberControls, shareNotes } from './ShareMemberControls';
 import { useAction } from './useAction';
 
 interface Props {
@@ -30,6 +31,7 @@ function describeState(view: RoomView, m: MemberDetail): string[] {
   if (place !== null) notes.push(`hand raised (${place})`);
   if (!m.sending.mic) notes.push('mic off');
   if (!m.sending.camera) notes.push('camera off');
+  notes.push(...shareNotes(m));
   return notes;
 }
 
@@ -137,6 +139,7 @@ export function MemberList({ client, view, everyone }: Props) {
                   <TakeAsideButton client={client} view={view} member={m} busy={busy} run={run} />
                 </span>
               )}
+              {!isSelf && removing !== m.id && <ShareMemberControls client={client} member={m} busy={busy} run={run} />}
               {removing === m.id && (
                 <div className="confirm" ref={confirmRef} tabIndex={-1} role="group" aria-labelledby={`${id}-confirm-${m.id}`}>
                   <p id={`${id}-confirm-${m.id}`}>
