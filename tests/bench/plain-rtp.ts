@@ -193,22 +193,20 @@ export class PlainClient {
     await ask(this.socket, 'media:ready', { rtpCapabilities: routerRtpCapabilities });
   }
 
-  /** A producer for `source`, its stream sent from the moment it is asked for (as a browser's track runs before its producer exists). */
+  /**
+   * A producer for `source`, its stream sent once the server has answered, starting with a key
+   * frame (as in a browser: RTP for a new track flows once the answer completes the send
+   * transport's negotiation, and an encoder starts with a key frame).
+   */
   async produce(source: MediaSource, fps = 30): Promise<string> {
     this.#send ??= await ask(this.socket, 'transport:createPlain', { direction: 'send' });
     const stream = new Sending(source, fps);
+    const send = this.#send;
+    const { producerId } = await ask(this.socket, 'media:produce', { transportId: send.id, kind: KIND[source], source, rtpParameters: stream.rtpParameters(), paused: false });
     this.#sending.get(source)?.stop();
     this.#sending.set(source, stream);
-    const send = this.#send;
     stream.start((packet) => this.#out.send(packet, send.port, send.ip));
-    try {
-      const kind = KIND[source];
-      const { producerId } = await ask(this.socket, 'media:produce', { transportId: send.id, kind, source, rtpParameters: stream.rtpParameters(), paused: false });
-      return producerId;
-    } catch (error) {
-      this.stopSending(source);
-      throw error;
-    }
+    return producerId;
   }
 
   /** The capture ended (the share was withdrawn): nothing more of it is sent. */

@@ -10,12 +10,13 @@
  * members. No browser: what is measured is the server's part and the network's (loopback), not
  * a browser's capture, encryption or decoding. Each trial:
  *   1. t0; the facilitator sends `share.grant` for the member; the member's client, on the view
- *      that says it may share, asks for its screen producer at once (the person's click is not
- *      in the figure), sending the screen's RTP from that moment;
+ *      that says it may share, asks for its screen producer at once (the person's click and the
+ *      browser's capture start are not in the figure), sending the screen's RTP (a key frame
+ *      first) once the server has answered, as a browser's send transport does;
  *   2. at each receiver: the screen's consumer arrives, is resumed, and its first packet lands;
- *      grant → first shared frame = that packet's arrival − t0. mediasoup asks the sender for
- *      a key frame once the new producer has its first packet, and the forwarding starts at
- *      that key frame: about one to two frame intervals (67 ms each) of the figure;
+ *      grant → first shared frame = that packet's arrival − t0 (forwarding starts at a key
+ *      frame: the first one, or the next after the server's request, if the first came before
+ *      the receiver's consumer was resumed);
  *   3. t1; the facilitator sends `share.revoke`; the server closes the producer in the same
  *      change and then answers (withdraw → answered); the member's client stops its capture
  *      when its view says so;
