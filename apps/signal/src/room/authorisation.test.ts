@@ -1,11 +1,15 @@
 import { commandTypes, OPEN_FLOOR, ProtocolFailure, Role, type Command, type CommandType, type Floor } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
-import { actorState, authorisation, authorise, isAllowed, type ActorState } from './authorisation.js';
+import { actorState, authorisation, authorise, isAllowed, mayPublishScreen, type ActorState, type Authorised } from './authorisation.js';
+import { asideHandlers } from './aside-commands.js';
+import { checkoutHandlers } from './checkout-commands.js';
 import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
 import { floorHandlers } from './floor-commands.js';
 import type { Handler } from './handler.js';
 import { mutingHandlers } from './muting-commands.js';
+import { putProducer } from './producers.js';
+import { shareHandlers } from './share-commands.js';
 import { newRoom, withMember, type RoomChange, type RoomState } from './state.js';
 import { deepFreeze } from './rules.test-support.js';
 
@@ -47,34 +51,50 @@ const EXPECTED = `
   member.muteAll          . . Y .       . . Y .         . . . .
   member.ask              . . Y .       . . Y .         . . . .
   ask.answer              . . . .       . . . .         . . Y .
+  share.ask               . . . .       . . . .         . . Y .
+  share.grant             . . Y .       . . Y .         . . . .
+  share.revoke            . . Y .       . . Y .         . . . .
+  share.stop              . . Y .       . . Y .         . . . .
+  share.setPolicy         . . Y .       . . Y .         . . . .
+  checkout.start          . . Y .       . . Y .         . . . .
+  checkout.end            . . Y .       . . Y .         . . . .
+  aside.start             . . Y .       . . Y .         . . . .
+  aside.end               Y . Y .       Y . Y .         Y . Y .
+  screen.publish          . . Y .       . . Y .         . . Y .
 `;
 
-/** What members may do: acknowledge, and act on their own hand, turn and asks. */
-const MEMBER_COMMANDS: readonly CommandType[] = ['agreement.acknowledge', 'floor.release', 'hand.raise', 'hand.lower', 'round.pass', 'ask.answer'];
+/**
+ * What members may do: acknowledge, act on their own hand, turn and asks, ask to share, end
+ * their own aside, and publish a screen (the table's 'screen.publish' row: the grant is checked
+ * after it, see below).
+ */
+const MEMBER_COMMANDS: readonly Authorised[] = ['agreement.acknowledge', 'floor.release', 'hand.raise', 'hand.lower', 'round.pass', 'ask.answer', 'share.ask', 'aside.end', 'screen.publish'];
+/** Every row of the table: the commands and the screen pseudo-command. */
+const ROWS: readonly Authorised[] = [...commandTypes, 'screen.publish'];
 
 const ROLES = Role.options;
 const STATES: readonly ActorState[] = ['unacknowledged', 'waiting', 'admitted', 'absent'];
 
-function parseExpected(text: string): Map<CommandType, Map<Role, Set<ActorState>>> {
+function parseExpected(text: string): Map<Authorised, Map<Role, Set<ActorState>>> {
   const rows = text
     .trim()
     .split('\n')
     .slice(2)
     .map((line) => line.trim().split(/\s+/));
-  const table = new Map<CommandType, Map<Role, Set<ActorState>>>();
+  const table = new Map<Authorised, Map<Role, Set<ActorState>>>();
   for (const [type, ...cells] of rows) {
     expect(cells, `row ${type}`).toHaveLength(ROLES.length * STATES.length);
     const byRole = new Map<Role, Set<ActorState>>();
     ROLES.forEach((role, r) => {
       byRole.set(role, new Set(STATES.filter((_, s) => cells[r * STATES.length + s] === 'Y')));
     });
-    table.set(type as CommandType, byRole);
+    table.set(type as Authorised, byRole);
   }
   return table;
 }
 
 const expected = parseExpected(EXPECTED);
-const expectAllowed = (type: CommandType, role: Role, where: ActorState): boolean => expected.get(type)!.get(role)!.has(where);
+const expectAllowed = (type: Authorised, role: Role, where: ActorState): boolean => expected.get(type)!.get(role)!.has(where);
 
 // ---------------------------------------------------------------------------------------
 // Building a state with the actor in a given place.
@@ -230,6 +250,15 @@ function prepare(type: CommandType, state: RoomState): RoomState {
     }
     case 'member.ask':
       return byHost({ type: 'member.mute', memberId: INROOM, source: 'mic' })(state);
+    case 'share.revoke':
+      return byHost({ type: 'share.grant', memberId: INROOM })(state);
+    case 'share.stop':
+      return run(state, byHost({ type: 'share.grant', memberId: INROOM }), putProducer(INROOM, { id: 'inroom-screen', kind: 'video', source: 'screen', paused: false }));
+    case 'checkout.end':
+      return byHost({ type: 'checkout.start' })(state);
+    case 'aside.end':
+      // By hand, as the floor is: a member the rules would not take aside (at the agreement) is in it.
+      return { ...state, aside: { facilitatorId: HOST, memberId: mine ? ACTOR : INROOM, startedAt: T } };
     case 'ask.answer': {
       // A member's hold and ask come through the rules; a facilitator can have neither, so by hand.
       if (mine) return run(state, byHost({ type: 'member.mute', memberId: ACTOR, source: 'mic' }), byHost({ type: 'member.ask', memberId: ACTOR, source: 'mic' }));
@@ -293,11 +322,30 @@ function commandFor(type: CommandType, state: RoomState): Command {
       return { type, memberId: INROOM, source: 'mic' };
     case 'ask.answer':
       return { type, source: 'mic', accept: true };
+    case 'share.ask':
+      return { type, asking: true };
+    case 'share.grant':
+    case 'share.revoke':
+    case 'share.stop':
+    case 'aside.start':
+      return { type, memberId: INROOM };
+    case 'share.setPolicy':
+      return { type, maxShares: 2, allowWholeScreen: true };
+    case 'checkout.start':
+    case 'checkout.end':
+    case 'aside.end':
+      return { type };
   }
 }
 
-/** The turn-taking and muting handlers, to check that a refusal is the table's and not theirs. */
-const floorAndMuting: Partial<Record<CommandType, Handler<CommandType>>> = { ...floorHandlers, ...mutingHandlers } as Partial<Record<CommandType, Handler<CommandType>>>;
+/** The turn-taking, muting, share, check-out and aside handlers, to check that a refusal is the table's and not theirs. */
+const floorAndMuting: Partial<Record<CommandType, Handler<CommandType>>> = {
+  ...floorHandlers,
+  ...mutingHandlers,
+  ...shareHandlers,
+  ...checkoutHandlers,
+  ...asideHandlers,
+} as Partial<Record<CommandType, Handler<CommandType>>>;
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -312,9 +360,9 @@ function thrown(fn: () => unknown): unknown {
 
 describe('the authorisation table', () => {
   it('is exactly the expected matrix', () => {
-    expect(Object.keys(authorisation).sort()).toEqual([...commandTypes].sort());
-    expect([...expected.keys()].sort()).toEqual([...commandTypes].sort());
-    for (const type of commandTypes) {
+    expect(Object.keys(authorisation).sort()).toEqual([...ROWS].sort());
+    expect([...expected.keys()].sort()).toEqual([...ROWS].sort());
+    for (const type of ROWS) {
       const grant = authorisation[type];
       for (const role of ROLES) {
         const actual = new Set(STATES.filter((where) => grant.roles.includes(role) && grant.states.includes(where)));
@@ -324,7 +372,7 @@ describe('the authorisation table', () => {
   });
 
   it('never grants anything to someone who is absent, nor to members anything but acknowledging and their own hand, turn and asks', () => {
-    for (const type of commandTypes) {
+    for (const type of ROWS) {
       expect(authorisation[type].states).not.toContain('absent');
       if (!MEMBER_COMMANDS.includes(type)) expect(authorisation[type].roles, type).not.toContain('member');
     }
@@ -333,8 +381,9 @@ describe('the authorisation table', () => {
 
   it('grants the turn-taking and muting commands only to people in the room', () => {
     // Letting go of a hand, the floor or a turn is also open to someone re-reading the agreement.
-    const lettingGo: CommandType[] = ['floor.release', 'hand.lower', 'round.pass'];
-    for (const type of commandTypes) {
+    // So is ending an aside (the member in it may have been sent back to a changed agreement).
+    const lettingGo: Authorised[] = ['floor.release', 'hand.lower', 'round.pass', 'aside.end'];
+    for (const type of ROWS) {
       if (type === 'agreement.acknowledge') continue;
       expect(authorisation[type].states, type).toEqual(lettingGo.includes(type) ? ['admitted', 'unacknowledged'] : ['admitted']);
     }
@@ -392,6 +441,36 @@ describe.each(commandTypes)('%s', (type) => {
   });
 });
 
+describe('screen.publish: the table’s row, then the grant (putProducer with a screen)', () => {
+  const screen = { id: 'actor-screen', kind: 'video', source: 'screen', paused: false } as const;
+
+  describe.each(scenarios.map((s) => [`${s.role} ${s.place}`, s] as const))('by a %s', (_label, scenario) => {
+    const inTable = expectAllowed('screen.publish', scenario.role, scenario.where);
+
+    it('is recorded only where the table allows it, and for a member only with a grant', () => {
+      const state = deepFreeze(build(scenario));
+      expect(isAllowed(state, ACTOR, 'screen.publish')).toBe(inTable);
+      const member = scenario.role === 'member';
+      const error = thrown(() => putProducer(ACTOR, screen)(state));
+      if (inTable && !member) {
+        expect(error).toBeUndefined();
+        expect(mayPublishScreen(state, ACTOR)).toBe(true);
+      } else {
+        expect(error).toBeInstanceOf(ProtocolFailure);
+        expect((error as ProtocolFailure).code).toBe(scenario.where === 'absent' ? 'NOT_FOUND' : 'FORBIDDEN');
+        expect(mayPublishScreen(state, ACTOR)).toBe(false);
+      }
+      if (!member || scenario.where === 'absent' || scenario.where === 'waiting') return;
+      // A grant (given while they were in the room) makes it the table's answer alone.
+      const granted = deepFreeze({ ...state, share: { maxShares: 1, allowWholeScreen: false, granted: [ACTOR], asking: [] } } satisfies RoomState);
+      const grantedError = thrown(() => putProducer(ACTOR, screen)(granted));
+      if (inTable) expect(grantedError).toBeUndefined();
+      else expect((grantedError as ProtocolFailure).code).toBe('FORBIDDEN');
+      expect(mayPublishScreen(granted, ACTOR)).toBe(inTable);
+    });
+  });
+});
+
 describe('authorisation comes first', () => {
   const base = build(scenarios.find((s) => s.role === 'member' && s.where === 'admitted')!);
 
@@ -409,6 +488,11 @@ describe('authorisation comes first', () => {
       { type: 'round.end' }, // no round going on
       { type: 'member.mute', memberId: HOST, source: 'mic' },
       { type: 'member.ask', memberId: 'nobody', source: 'camera' },
+      { type: 'share.grant', memberId: 'nobody' },
+      { type: 'share.stop', memberId: HOST },
+      { type: 'share.setPolicy', maxShares: 1, allowWholeScreen: false }, // already so: would be a no-op
+      { type: 'checkout.end' }, // none open
+      { type: 'aside.start', memberId: ACTOR },
     ];
     for (const command of commands) {
       const error = thrown(() => applyCommand(ACTOR, command)(state));

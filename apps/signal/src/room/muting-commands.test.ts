@@ -1,4 +1,4 @@
-import { type Command, type MediaSource, type ProducerView, type Role } from '@group-room/shared';
+import { type Command, type DeviceSource, type MediaSource, type ProducerView, type Role } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { applyCommand } from './commands.js';
 import { enter } from './entry.js';
@@ -24,10 +24,10 @@ const acknowledge =
 const admit = (id: string): RoomChange => by('host', { type: 'member.admit', memberId: id });
 const inRoom = (id: string, at: number): RoomChange[] => [arrive(id, 'member', at), acknowledge(id), admit(id)];
 
-const mute = (memberId: string, source: MediaSource = 'mic', actor = 'host') => by(actor, { type: 'member.mute', memberId, source });
+const mute = (memberId: string, source: DeviceSource = 'mic', actor = 'host') => by(actor, { type: 'member.mute', memberId, source });
 const muteAll = (except: string | null, actor = 'host') => by(actor, { type: 'member.muteAll', except });
-const ask = (memberId: string, source: MediaSource = 'mic', actor = 'host') => by(actor, { type: 'member.ask', memberId, source });
-const answer = (actor: string, accept: boolean, source: MediaSource = 'mic') => by(actor, { type: 'ask.answer', source, accept });
+const ask = (memberId: string, source: DeviceSource = 'mic', actor = 'host') => by(actor, { type: 'member.ask', memberId, source });
+const answer = (actor: string, accept: boolean, source: DeviceSource = 'mic') => by(actor, { type: 'ask.answer', source, accept });
 
 const mic = (id: string): ProducerView => ({ id: `${id}-mic`, kind: 'audio', source: 'mic', paused: false });
 const cam = (id: string): ProducerView => ({ id: `${id}-cam`, kind: 'video', source: 'camera', paused: false });
@@ -61,7 +61,7 @@ describe('member.mute', () => {
     expect(maySend(state, 'a', 'camera')).toBe(true);
     expect(sending(state, 'mic')).toEqual(['b', 'c', 'co', 'host']);
     expect(viewFor(state, 'a')?.self.held).toEqual({ mic: 'facilitator', camera: null });
-    expect(viewFor(state, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: false, camera: true });
+    expect(viewFor(state, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: false, camera: true, screen: false });
     expect(viewFor(state, 'host')?.facilitation?.everyone.find((m) => m.id === 'a')?.heldOff).toEqual(['mic']);
     // Others are never told who was muted by whom, only what reaches them.
     expect(JSON.stringify(viewFor(state, 'b'))).not.toContain('heldOff');
@@ -195,7 +195,7 @@ describe('member.ask and ask.answer', () => {
     expect(maySend(state, 'a', 'mic')).toBe(true);
     expect(maySend(state, 'a', 'camera')).toBe(false);
     expect(viewFor(state, 'a')?.self.held).toEqual({ mic: null, camera: 'facilitator' });
-    expect(viewFor(state, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: true, camera: false });
+    expect(viewFor(state, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: true, camera: false, screen: false });
   });
 
   it('declining keeps the hold and withdraws the ask', () => {

@@ -1,7 +1,8 @@
-import { isFacilitatorRole, ProtocolFailure, type Command, type MediaSource, type MemberDetail, type MemberSummary, type RoomView } from '@group-room/shared';
+import { isFacilitatorRole, ProtocolFailure, type Command, type DeviceSource, type MediaSource, type MemberDetail, type MemberSummary, type RoomView } from '@group-room/shared';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { actorState } from './authorisation.js';
+import { markCheckedOut } from './checkout-commands.js';
 import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
 import { putProducer, setProducerPaused } from './producers.js';
@@ -30,8 +31,10 @@ const summary = (state: RoomState, m: MemberState): MemberSummary => ({
   role: m.role,
   connection: m.connectionId === null ? 'reconnecting' : 'online',
   producers: Object.values(m.producers),
-  sending: { mic: sending(state, m, 'mic'), camera: sending(state, m, 'camera') },
+  sending: { mic: sending(state, m, 'mic'), camera: sending(state, m, 'camera'), screen: sending(state, m, 'screen') },
 });
+
+const share = (state: RoomState) => state.share ?? { maxShares: 1 as const, allowWholeScreen: false, granted: [], asking: [] };
 
 const detail = (state: RoomState, m: MemberState): MemberDetail => ({
   ...summary(state, m),
@@ -41,6 +44,7 @@ const detail = (state: RoomState, m: MemberState): MemberDetail => ({
   inviteId: m.inviteId,
   heldOff: m.heldOff,
   asked: m.asked,
+  share: { granted: isFacilitatorRole(m.role) || share(state).granted.includes(m.id), asking: share(state).asking.includes(m.id) },
   owner: m.owner === true,
 });
 
@@ -65,14 +69,32 @@ function unsharedViewFor(state: RoomState, viewerId: string): RoomView | null {
       media: mediaAllowed(state, viewer.id),
       held: { mic: heldBy(state, viewer, 'mic'), camera: heldBy(state, viewer, 'camera') },
       asked: viewer.asked,
+      share: { may: maySend(state, viewer.id, 'screen'), asking: share(state).asking.includes(viewer.id) },
+      checkedOut: Boolean(state.checkout?.done.includes(viewer.id)),
     },
-    ...(inRoom ? { members: ordered.filter((m) => m.stage === 'admitted').map((m) => summary(state, m)), floor: state.floor } : {}),
+    ...(inRoom
+      ? {
+          members: ordered.filter((m) => m.stage === 'admitted').map((m) => summary(state, m)),
+          floor: state.floor,
+          share: { maxShares: share(state).maxShares, allowWholeScreen: share(state).allowWholeScreen },
+          checkout: state.checkout
+            ? {
+                id: state.checkout.id,
+                startedAt: state.checkout.startedAt,
+                done: ordered.filter((m) => m.role === 'member' && m.stage === 'admitted' && state.checkout!.done.includes(m.id)).length,
+                of: ordered.filter((m) => m.role === 'member' && m.stage === 'admitted').length,
+              }
+            : null,
+          aside: state.aside ?? null,
+        }
+      : {}),
     ...(inRoom && isFacilitatorRole(viewer.role)
       ? {
           facilitation: {
             autoAdmit: state.autoAdmit,
             everyone: ordered.map((m) => detail(state, m)),
             acknowledgements: state.acknowledgements,
+            checkedOut: state.checkout?.done ?? [],
           },
         }
       : {}),
@@ -89,7 +111,8 @@ const PEOPLE = [HOST, 'p1', 'p2', 'p3', 'p4', 'p5'] as const;
 const TEXTS = ['Be kind.', 'Be very kind.'] as const;
 
 const person = fc.constantFrom(...PEOPLE);
-const source = fc.constantFrom<MediaSource>('mic', 'camera');
+const source = fc.constantFrom<MediaSource>('mic', 'camera', 'screen');
+const device = fc.constantFrom<DeviceSource>('mic', 'camera');
 
 /** A change that fast-check prints by what it does (in a counterexample). */
 const named = (label: string, change: RoomChange): RoomChange => Object.assign(change, { [fc.toStringMethod]: () => label });
@@ -116,7 +139,14 @@ const step: fc.Arbitrary<RoomChange> = fc.oneof(
     .map((command) => by(HOST, command)),
   person.map((id) => by(id, { type: 'hand.raise' })),
   person.map((memberId) => by(HOST, { type: 'floor.grant', memberId })),
-  fc.tuple(person, source).map(([memberId, s]) => by(HOST, { type: 'member.mute', memberId, source: s })),
+  fc.tuple(person, device).map(([memberId, s]) => by(HOST, { type: 'member.mute', memberId, source: s })),
+  person.map((memberId) => by(HOST, { type: 'share.grant', memberId })),
+  person.map((memberId) => by(HOST, { type: 'share.revoke', memberId })),
+  fc.tuple(person, fc.boolean()).map(([id, asking]) => by(id, { type: 'share.ask', asking })),
+  fc.constantFrom<1 | 2>(1, 2).map((maxShares) => by(HOST, { type: 'share.setPolicy', maxShares, allowWholeScreen: maxShares === 2 })),
+  fc.constantFrom<Command>({ type: 'checkout.start' }, { type: 'checkout.end' }, { type: 'aside.end' }).map((command) => by(HOST, command)),
+  person.map((id) => named(`${id} checks out`, (state) => markCheckedOut(id, state.checkout?.id ?? 'none')(state))),
+  person.map((memberId) => by(HOST, { type: 'aside.start', memberId })),
   fc
     .tuple(person, source, fc.boolean())
     .map(([id, s, paused]) => named(`${id} sends ${s}${paused ? ', paused' : ''}`, putProducer(id, { id: `${id}-${s}`, kind: s === 'mic' ? 'audio' : 'video', source: s, paused }))),

@@ -106,6 +106,8 @@ describe('viewFor', () => {
         media: false,
         held: { mic: null, camera: null },
         asked: [],
+        share: { may: false, asking: false },
+        checkedOut: false,
       });
       expect(view.floor).toBeUndefined();
       expectNoOtherNames(view, 'g');
@@ -127,6 +129,8 @@ describe('viewFor', () => {
         media: false,
         held: { mic: null, camera: null },
         asked: [],
+        share: { may: false, asking: false },
+        checkedOut: false,
       });
       expect(view.floor).toBeUndefined();
       expectNoOtherNames(view, 'w');
@@ -150,11 +154,11 @@ describe('viewFor', () => {
 
     it('gets the admitted people, themselves included, in entry order, with their producers', () => {
       expect(view().members).toEqual([
-        { id: 'host', displayName: NAMES['host'], role: 'facilitator', connection: 'online', producers: [], sending: { mic: false, camera: false } },
-        { id: 'co', displayName: NAMES['co'], role: 'cofacilitator', connection: 'online', producers: [], sending: { mic: false, camera: false } },
+        { id: 'host', displayName: NAMES['host'], role: 'facilitator', connection: 'online', producers: [], sending: { mic: false, camera: false, screen: false } },
+        { id: 'co', displayName: NAMES['co'], role: 'cofacilitator', connection: 'online', producers: [], sending: { mic: false, camera: false, screen: false } },
         // a's microphone is on at her end and not held; her camera is paused by her.
-        { id: 'a', displayName: NAMES['a'], role: 'member', connection: 'online', producers: [mic, cam], sending: { mic: true, camera: false } },
-        { id: 'b', displayName: NAMES['b'], role: 'member', connection: 'online', producers: [], sending: { mic: false, camera: false } },
+        { id: 'a', displayName: NAMES['a'], role: 'member', connection: 'online', producers: [mic, cam], sending: { mic: true, camera: false, screen: false } },
+        { id: 'b', displayName: NAMES['b'], role: 'member', connection: 'online', producers: [], sending: { mic: false, camera: false, screen: false } },
       ]);
       expect(view().self).toMatchObject({ stage: 'admitted', mustAcknowledge: false, media: true });
     });
@@ -203,13 +207,14 @@ describe('viewFor', () => {
         role: 'member',
         connection: 'online',
         producers: [],
-        sending: { mic: false, camera: false },
+        sending: { mic: false, camera: false, screen: false },
         stage: 'agreement',
         acknowledgedVersion: null,
         enteredAt: 60,
         inviteId: INVITES['g'],
         heldOff: [],
         asked: [],
+        share: { granted: false, asking: false },
         owner: false,
       });
       expect(view.facilitation?.acknowledgements).toEqual(state.acknowledgements);
@@ -273,10 +278,10 @@ describe('turn-taking and holds in views', () => {
     const state = inHands();
     expect(viewFor(state, 'a')?.self.held).toEqual({ mic: 'floor', camera: null });
     expect(viewFor(state, 'host')?.self.held).toEqual({ mic: null, camera: null });
-    expect(viewFor(state, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: false, camera: false });
+    expect(viewFor(state, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: false, camera: false, screen: false });
     const granted = by('host', { type: 'floor.grant', memberId: 'a' })(state);
     expect(viewFor(granted, 'a')?.self.held).toEqual({ mic: null, camera: null });
-    expect(viewFor(granted, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: true, camera: false });
+    expect(viewFor(granted, 'b')?.members?.find((m) => m.id === 'a')?.sending).toEqual({ mic: true, camera: false, screen: false });
   });
 
   it('holds and asks are shown to the member and to facilitators, never to other members', () => {
