@@ -16,7 +16,8 @@ const nextConfig: NextConfig = {
         headers: [
           { key: 'Referrer-Policy', value: 'no-referrer' }, // room links are secrets
           { key: 'X-Content-Type-Options', value: 'nosniff' },
-          { key: 'Permissions-Policy', value: 'camera=(self), microphone=(self), display-capture=()' },
+          // Screen sharing (a window or tab, from this page only) needs display-capture for the page itself.
+          { key: 'Permissions-Policy', value: 'camera=(self), microphone=(self), display-capture=(self)' },
           // For browsers without CSP's frame-ancestors (see proxy.ts for the policy itself).
           { key: 'X-Frame-Options', value: 'DENY' },
         ],

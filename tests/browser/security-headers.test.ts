@@ -66,7 +66,7 @@ describe('security headers and socket origins (production build)', () => {
     expect(first.headers.get('x-frame-options')).toBe('DENY');
     expect(first.headers.get('referrer-policy')).toBe('no-referrer');
     expect(first.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(first.headers.get('permissions-policy')).toBe('camera=(self), microphone=(self), display-capture=()');
+    expect(first.headers.get('permissions-policy')).toBe('camera=(self), microphone=(self), display-capture=(self)');
     // helmet's, on pages as on every answer.
     expect(first.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     expect(first.headers.get('cross-origin-resource-policy')).toBe('same-origin');
