@@ -1,7 +1,10 @@
 import type { Browser } from 'playwright-core';
+import type { Browser as FirefoxBrowser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoSeriousViolations } from '../support/axe.js';
+import { expectNoSeriousViolations, expectNoSeriousViolationsInFirefox } from '../support/axe.js';
 import { admit, createRoom, enterAsFacilitator, eventually, fillEntryForm, launchChromium, newMember, peerNames, type Member } from '../support/browser.js';
+import { FIREFOX, FirefoxMember, launchFirefox } from '../support/firefox.js';
+import { createNetNamespace, namespaceSupport, startServerInNamespace, type NetNamespace } from '../support/netns.js';
 import { startProductionServer, type RunningServer } from '../support/prod-server.js';
 
 /*
@@ -10,6 +13,8 @@ import { startProductionServer, type RunningServer } from '../support/prod-serve
  * Chromium: start, the links, the entry form behind an invite link, the agreement, waiting, the
  * room as a facilitator and as a member, and the end. Any serious or critical violation fails
  * the test and is printed; every screen's result is printed (and kept in AXE_REPORT if set).
+ * The same way through in Firefox ESR (two people, both in Firefox), in a network namespace of
+ * the test's own as in firefox.test.ts (Firefox gathers no ICE candidate on loopback).
  * The screens with a share and with a check-out open are checked in their own tests
  * (screen-share, checkout) with the same helper.
  */
@@ -100,4 +105,94 @@ describe('accessibility (axe, Chromium)', () => {
     });
     await expect(expectNoSeriousViolations(bea.page, 'self-check: an image without alt added on purpose')).rejects.toThrow(/image-alt \(critical\)/);
   });
+});
+
+const firefoxSupport = namespaceSupport([FIREFOX]);
+
+/** Press a button by a DOM click: BiDi's pointer input waited many seconds for a busy page. */
+const press = async (member: FirefoxMember, name: string) => (await member.button(name)).evaluate((b) => b.click());
+
+describe('accessibility (axe, Firefox)', () => {
+  let ns: NetNamespace;
+  let server: RunningServer;
+  let firefox: FirefoxBrowser;
+  const people: FirefoxMember[] = [];
+
+  beforeAll(async () => {
+    // Never skipped: without root, iproute2 or Firefox it fails and says which is missing.
+    if (!firefoxSupport.ok) throw new Error(`this test ${firefoxSupport.reason}`);
+    ns = await createNetNamespace();
+    server = await startServerInNamespace(ns);
+    firefox = await launchFirefox(ns);
+  });
+
+  afterAll(async () => {
+    for (const member of people) await member.close().catch(() => undefined);
+    await firefox?.close().catch(() => undefined);
+    await server?.stop();
+    await ns?.destroy();
+  });
+
+  it('no serious or critical violation on any screen from start to end', async () => {
+    const ada = await FirefoxMember.open(firefox, server.url);
+    const bea = await FirefoxMember.open(firefox, server.url);
+    people.push(ada, bea);
+
+    await ada.goto('/');
+    await ada.button('Create the session');
+    await expectNoSeriousViolationsInFirefox(ada.page, 'start');
+    await (await ada.byLabel('Session title (optional)')).type('Test group');
+    await press(ada, 'Create the session');
+    await ada.page.waitForSelector('[data-testid="invite-link"]');
+    await expectNoSeriousViolationsInFirefox(ada.page, 'start: the session links');
+    const link = (testId: string) => ada.page.$eval(`[data-testid="${testId}"]`, (el) => (el as HTMLInputElement).value);
+    const facilitatorUrl = await link('facilitator-link');
+    const inviteUrl = await link('invite-link');
+    await ada.goto(facilitatorUrl);
+    await ada.fillEntryForm(ADA);
+    await press(ada, 'Continue');
+    await ada.waitForStatus('joined', 60_000);
+
+    await bea.goto(inviteUrl);
+    await bea.byLabel('Your name, as the group will see it');
+    await expectNoSeriousViolationsInFirefox(bea.page, 'entry');
+    await bea.fillEntryForm(BEA);
+    await press(bea, 'Continue');
+    await bea.button('I agree');
+    await expectNoSeriousViolationsInFirefox(bea.page, 'agreement');
+    await press(bea, 'I agree');
+    await bea.waitForStatus('waiting');
+    await expectNoSeriousViolationsInFirefox(bea.page, 'waiting');
+
+    await ada.button(`Admit ${BEA}`);
+    await expectNoSeriousViolationsInFirefox(ada.page, 'room: facilitator, someone waiting');
+    await press(ada, `Admit ${BEA}`);
+    await bea.waitForStatus('joined', 60_000);
+    await eventually(async () => expect(await ada.peerNames()).toEqual([BEA]), 30_000);
+    await eventually(async () => expect(await bea.peerNames()).toEqual([ADA]), 30_000);
+    await ada.button(`Mute ${BEA}`);
+    await expectNoSeriousViolationsInFirefox(ada.page, 'room: facilitator');
+    await expectNoSeriousViolationsInFirefox(bea.page, 'room: member');
+
+    await press(ada, `Mute ${BEA}`);
+    await press(ada, `Ask to unmute: ${BEA}`);
+    await bea.button('Turn my microphone on');
+    await expectNoSeriousViolationsInFirefox(ada.page, 'room: facilitator, a member muted');
+    await expectNoSeriousViolationsInFirefox(bea.page, 'room: member, asked to unmute');
+
+    await press(ada, 'End the session for everyone');
+    await press(ada, 'End the session now');
+    await ada.waitForStatus('ended');
+    await bea.waitForStatus('ended');
+    await expectNoSeriousViolationsInFirefox(ada.page, 'end: facilitator');
+    await expectNoSeriousViolationsInFirefox(bea.page, 'end: member');
+
+    // The check can fail here too.
+    await bea.page.evaluate(() => {
+      const img = document.createElement('img');
+      img.src = '/icon.svg';
+      document.querySelector('main')?.append(img);
+    });
+    await expect(expectNoSeriousViolationsInFirefox(bea.page, 'self-check: an image without alt added on purpose')).rejects.toThrow(/image-alt \(critical\)/);
+  }, 180_000);
 });
