@@ -76,7 +76,12 @@ interface AxeDriver {
   run(options: RunOptions): Promise<AxeViolation[]>;
 }
 
-async function checkScreen(driver: AxeDriver, screen: string): Promise<AxeScreenResult> {
+export interface AxeCheckOptions {
+  /** Keep the result out of AXE_REPORT (a test's own check that axe can fail). Default true. */
+  record?: boolean;
+}
+
+async function checkScreen(driver: AxeDriver, screen: string, { record = true }: AxeCheckOptions): Promise<AxeScreenResult> {
   if (!(await driver.present())) {
     await driver.inject(axeSource());
     if (!(await driver.present())) throw new Error(`axe could not be injected in ${driver.browser} on "${screen}"`);
@@ -90,7 +95,7 @@ async function checkScreen(driver: AxeDriver, screen: string): Promise<AxeScreen
     rules: violations.map((v) => `${v.id} (${v.impact})`),
   };
   for (const v of violations) result.violations[v.impact]++;
-  report(result);
+  report(result, record);
   const blocking = violations.filter((v) => BLOCKING.includes(v.impact));
   if (blocking.length > 0) {
     const details = blocking.map(describe).join('\n');
@@ -105,16 +110,16 @@ function describe(v: AxeViolation): string {
   return `  ${v.id} (${v.impact}): ${v.help} ${v.helpUrl}\n${nodes}`;
 }
 
-function report(result: AxeScreenResult): void {
+function report(result: AxeScreenResult, record: boolean): void {
   const counts = IMPACTS.map((impact) => `${impact} ${result.violations[impact]}`).join(', ');
   const rules = result.rules.length > 0 ? ` [${result.rules.join(', ')}]` : '';
   console.warn(`[axe] ${result.browser} | ${result.screen} | ${counts}${rules}`);
   const file = process.env['AXE_REPORT'];
-  if (file) appendFileSync(file, `${JSON.stringify(result)}\n`);
+  if (file && record) appendFileSync(file, `${JSON.stringify(result)}\n`);
 }
 
 /** axe on what a Chromium (Playwright) page shows now; throws listing any serious or critical violation. */
-export function expectNoSeriousViolations(page: Page, screen: string): Promise<AxeScreenResult> {
+export function expectNoSeriousViolations(page: Page, screen: string, options: AxeCheckOptions = {}): Promise<AxeScreenResult> {
   return checkScreen(
     {
       browser: 'chromium',
@@ -123,11 +128,12 @@ export function expectNoSeriousViolations(page: Page, screen: string): Promise<A
       run: (options) => page.evaluate(runAxeInPage, options),
     },
     screen,
+    options,
   );
 }
 
 /** The same for a Firefox page driven by Puppeteer over WebDriver BiDi (tests/support/firefox.ts). */
-export function expectNoSeriousViolationsInFirefox(page: FirefoxPage, screen: string): Promise<AxeScreenResult> {
+export function expectNoSeriousViolationsInFirefox(page: FirefoxPage, screen: string, options: AxeCheckOptions = {}): Promise<AxeScreenResult> {
   return checkScreen(
     {
       browser: 'firefox',
@@ -136,5 +142,6 @@ export function expectNoSeriousViolationsInFirefox(page: FirefoxPage, screen: st
       run: (options) => page.evaluate(runAxeInPage, options),
     },
     screen,
+    options,
   );
 }
