@@ -5,6 +5,7 @@ import { CHROMIUM, createRoom, enterAdmittedAutomatically, enterAsFacilitator, e
 import { FIREFOX, FirefoxMember, launchChromiumIn, launchFirefox, receivedMedia, type ReceivedMedia } from '../support/firefox.js';
 import { createNetNamespace, namespaceSupport, startServerInNamespace, type NetNamespace } from '../support/netns.js';
 import type { RunningServer } from '../support/prod-server.js';
+import { expectNoSeriousViolations, expectNoSeriousViolationsInFirefox } from '../support/axe.js';
 
 /*
  * Taking a member aside, in the production build, measured at the receivers: Sam (facilitator,
@@ -151,7 +152,10 @@ describe('take aside, a Chromium facilitator with a Firefox member, a Chromium m
     await flowing(samV, 'Cy');
     for (const v of [samV, cyV, alexV]) gens.group.add(gen(await v.key())!);
 
-    await sam.page.getByRole('button', { name: 'Take aside: Alex', exact: true }).click();
+    // Alex tells the facilitator privately; the signal offers "Take aside" directly (as does Alex's row).
+    await alexMember.click('I need a moment');
+    const signals = sam.page.getByTestId('private-signals');
+    await signals.getByRole('button', { name: 'Take aside: Alex', exact: true }).click();
     await eventually(async () => expect(await alexV.text()).toContain('You are aside with Sam'));
     await eventually(async () => expect(await samV.text()).toContain('You are aside with Alex'));
     // The group is told who is with whom, and nothing else.
@@ -160,6 +164,11 @@ describe('take aside, a Chromium facilitator with a Firefox member, a Chromium m
       expect(text).toContain('With Sam');
       expect(text).toContain('With Alex');
     });
+    // Nobody can be taken aside now: one aside at a time.
+    await eventually(async () => expect(await sam.page.getByRole('button', { name: /^Take aside/ }).count()).toBe(0));
+    await expectNoSeriousViolations(sam.page, 'aside (facilitator)');
+    await expectNoSeriousViolationsInFirefox(alexMember.page, 'aside (member)');
+    await expectNoSeriousViolations(cyMember.page, 'the group during an aside');
 
     await stopped(cyV, 'Sam');
     await stopped(cyV, 'Alex');
