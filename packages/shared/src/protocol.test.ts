@@ -157,6 +157,21 @@ const valid: { [K in RequestName]: Fixture } = {
       ['signal', { kind: 'message', sealed: Array.from({ length: 9 }, (_, i) => ({ to: `f${i}`, data: 'abc' })) }],
     ],
   },
+  'checkout:answer': {
+    payload: { checkoutId: 'co-1', sealed: [{ to: 'facilitator-1', data: 'eyJ0Ijoic2VhbGVkIn0' }] },
+    wrong: [
+      ['checkoutId', 5],
+      ['sealed', []],
+      ['sealed', [{ to: 'f', data: 'not base64url!' }]],
+      // The server never takes an answer in the clear.
+      ['sealed', [{ to: 'f', rating: 1 }]],
+    ],
+    oversized: [
+      ['checkoutId', 'c'.repeat(65)],
+      ['sealed', [{ to: 'f', data: 'x'.repeat(SEALED_BLOB_MAX + 1) }]],
+      ['sealed', Array.from({ length: 9 }, (_, i) => ({ to: `f${i}`, data: 'abc' }))],
+    ],
+  },
   'e2ee:relay': {
     payload: { to: 'member-1', data: 'eyJ0IjoiaGVsbG8ifQ' },
     wrong: [
@@ -205,7 +220,7 @@ const valid: { [K in RequestName]: Fixture } = {
     wrong: [
       ['paused', 'yes'],
       ['kind', 'data'],
-      ['source', 'screen'],
+      ['source', 'speaker'],
       ['rtpParameters', []],
     ],
     oversized: [
@@ -261,6 +276,7 @@ describe('request schemas', () => {
       'invite:create',
       'link:rotateFacilitator',
       'signal:send',
+      'checkout:answer',
       'e2ee:relay',
       'media:keysReady',
       'media:join',
@@ -637,10 +653,27 @@ const validCommands: { [T in CommandType]: Omit<Fixture, 'payload'> & { command:
       ['source', 'screen'],
     ],
   },
+  'share.ask': { command: { type: 'share.ask', asking: true }, wrong: [['asking', 'yes']] },
+  'share.grant': { command: { type: 'share.grant', memberId: 'm1' }, wrong: [['memberId', 5]], oversized: [['memberId', 'm'.repeat(65)]] },
+  'share.revoke': { command: { type: 'share.revoke', memberId: 'm1' }, wrong: [['memberId', null]], oversized: [['memberId', 'm'.repeat(65)]] },
+  'share.stop': { command: { type: 'share.stop', memberId: 'm1' }, wrong: [['memberId', '']], oversized: [['memberId', 'm'.repeat(65)]] },
+  'share.setPolicy': {
+    command: { type: 'share.setPolicy', maxShares: 2, allowWholeScreen: false },
+    wrong: [
+      ['maxShares', 3],
+      ['maxShares', 0],
+      ['maxShares', '1'],
+      ['allowWholeScreen', 'no'],
+    ],
+  },
+  'checkout.start': { command: { type: 'checkout.start' } },
+  'checkout.end': { command: { type: 'checkout.end' } },
+  'aside.start': { command: { type: 'aside.start', memberId: 'm1' }, wrong: [['memberId', 5]], oversized: [['memberId', 'm'.repeat(65)]] },
+  'aside.end': { command: { type: 'aside.end' } },
 };
 
 describe('Command', () => {
-  it('has these 23 types, listed by commandTypes', () => {
+  it('has these 33 types, listed by commandTypes', () => {
     expect(commandTypes).toEqual([
       'agreement.acknowledge',
       'agreement.set',
@@ -666,6 +699,15 @@ describe('Command', () => {
       'member.muteAll',
       'member.ask',
       'ask.answer',
+      'share.ask',
+      'share.grant',
+      'share.revoke',
+      'share.stop',
+      'share.setPolicy',
+      'checkout.start',
+      'checkout.end',
+      'aside.start',
+      'aside.end',
     ]);
     expect(Object.keys(validCommands).sort()).toEqual([...commandTypes].sort());
   });
@@ -806,27 +848,31 @@ const frame = {
 };
 const mic = { id: 'p1', kind: 'audio', source: 'mic', paused: false };
 const notHeld = { mic: null, camera: null };
-const silent = { mic: false, camera: false };
+const silent = { mic: false, camera: false, screen: false };
+const noShare = { may: false, asking: false };
 const handsFloor = { mode: 'hands', holder: 'a', hands: ['b'], round: null, turn: 3, turnStartedAt: 2_000, turnEndsAt: null, turnPausedMs: null };
 const views = {
   waiting: {
     ...frame,
-    self: { id: 'w', displayName: 'Wanda', role: 'member', stage: 'waiting', inviteId: 'inv-1', mustAcknowledge: false, media: false, held: notHeld, asked: [] },
+    self: { id: 'w', displayName: 'Wanda', role: 'member', stage: 'waiting', inviteId: 'inv-1', mustAcknowledge: false, media: false, held: notHeld, asked: [], share: noShare, checkedOut: false },
   },
   member: {
     ...frame,
-    self: { id: 'a', displayName: 'Ada', role: 'member', stage: 'admitted', inviteId: 'inv-1', mustAcknowledge: false, media: true, held: { mic: null, camera: 'facilitator' }, asked: ['camera'] },
+    self: { id: 'a', displayName: 'Ada', role: 'member', stage: 'admitted', inviteId: 'inv-1', mustAcknowledge: false, media: true, held: { mic: null, camera: 'facilitator' }, asked: ['camera'], share: { may: true, asking: false }, checkedOut: true },
     members: [
-      { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false } },
+      { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false, screen: false } },
       { id: 'a', displayName: 'Ada', role: 'member', connection: 'online', producers: [], sending: silent },
       { id: 'b', displayName: 'Bo', role: 'member', connection: 'reconnecting', producers: [], sending: silent },
     ],
     floor: handsFloor,
+    share: { maxShares: 1, allowWholeScreen: false },
+    checkout: { id: 'co-1', startedAt: 4_000, done: 1, of: 2 },
+    aside: null,
   },
   facilitator: {
     ...frame,
-    self: { id: 'f', displayName: 'Fran', role: 'facilitator', stage: 'admitted', inviteId: null, mustAcknowledge: false, media: true, held: notHeld, asked: [] },
-    members: [{ id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false } }],
+    self: { id: 'f', displayName: 'Fran', role: 'facilitator', stage: 'admitted', inviteId: null, mustAcknowledge: false, media: true, held: notHeld, asked: [], share: { may: true, asking: false }, checkedOut: false },
+    members: [{ id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false, screen: false } }],
     floor: {
       mode: 'round',
       holder: 'f',
@@ -840,11 +886,15 @@ const views = {
     facilitation: {
       autoAdmit: false,
       everyone: [
-        { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, inviteId: null, heldOff: [], asked: [], owner: true },
-        { id: 'w', displayName: 'Wanda', role: 'member', connection: 'online', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, inviteId: 'inv-1', heldOff: ['mic'], asked: ['mic'], owner: false },
+        { id: 'f', displayName: 'Fran', role: 'facilitator', connection: 'online', producers: [mic], sending: { mic: true, camera: false, screen: false }, stage: 'admitted', acknowledgedVersion: null, enteredAt: 1, inviteId: null, heldOff: [], asked: [], share: { granted: true, asking: false }, owner: true },
+        { id: 'w', displayName: 'Wanda', role: 'member', connection: 'online', producers: [], sending: silent, stage: 'waiting', acknowledgedVersion: '0123456789abcdef', enteredAt: 2, inviteId: 'inv-1', heldOff: ['mic'], asked: ['mic'], share: { granted: false, asking: true }, owner: false },
       ],
       acknowledgements: [{ memberId: 'w', displayName: 'Wanda', version: '0123456789abcdef', at: 3 }],
+      checkedOut: [],
     },
+    share: { maxShares: 2, allowWholeScreen: true },
+    checkout: null,
+    aside: { facilitatorId: 'f', memberId: 'a', startedAt: 9_000 },
   },
 };
 
@@ -1061,6 +1111,7 @@ describe('event schemas', () => {
   it('lists every event', () => {
     expect([...eventNames].sort()).toEqual(Object.keys(events).sort());
     expect([...eventNames].sort()).toEqual([
+      'checkout:answer',
       'consumer:closed',
       'consumer:new',
       'e2ee:relay',
@@ -1102,7 +1153,8 @@ describe('event schemas', () => {
   it('validates consumer:new and consumer:closed', () => {
     const consumer = { consumerId: 'c1', producerId: 'p1', peerId: 'a', kind: 'audio', source: 'mic', rtpParameters, producerPaused: false };
     expect(events['consumer:new'].safeParse(consumer).success).toBe(true);
-    expect(events['consumer:new'].safeParse({ ...consumer, source: 'screen' }).success).toBe(false);
+    expect(events['consumer:new'].safeParse({ ...consumer, kind: 'video', source: 'screen' }).success).toBe(true);
+    expect(events['consumer:new'].safeParse({ ...consumer, source: 'speaker' }).success).toBe(false);
     expect(events['consumer:new'].safeParse({ ...consumer, producerPaused: undefined }).success).toBe(false);
     expect(events['consumer:closed'].safeParse({ consumerId: 'c1' }).success).toBe(true);
     expect(events['consumer:closed'].safeParse({}).success).toBe(false);
