@@ -57,21 +57,24 @@ export function ShareLayout({ room, onPreference, children }: Props) {
   const shares = room.peers.filter((p): p is RemotePeer & { screen: MediaStreamTrack } => p.screen !== undefined);
   const own = room.share.phase === 'on' || room.share.phase === 'starting' ? room.share.track : undefined;
   useShareArrivals(shares);
-  if (shares.length === 0 && !own) return <>{children}</>;
+  const sharing = shares.length > 0 || own !== undefined;
+  // The same wrapper with or without a share, so the cameras' tiles (and their audio) are never remounted when one starts.
   return (
-    <div className="share-layout" data-testid="share-layout">
-      <section className="shares" aria-label="Shared screens">
-        {shares.map((peer) => (
-          <ShareTile
-            key={peer.id}
-            name={peer.displayName}
-            track={peer.screen}
-            onVideoPreference={(preference) => onPreference(peer.id, preference)}
-            encryption={room.encryption.peers.get(peer.id)}
-          />
-        ))}
-        {own && <ShareTile name="You" track={own} own />}
-      </section>
+    <div className={sharing ? 'share-layout' : undefined} data-testid={sharing ? 'share-layout' : undefined}>
+      {sharing && (
+        <section className="shares" aria-label="Shared screens">
+          {shares.map((peer) => (
+            <ShareTile
+              key={peer.id}
+              name={peer.displayName}
+              track={peer.screen}
+              onVideoPreference={(preference) => onPreference(peer.id, preference)}
+              encryption={room.encryption.peers.get(peer.id)}
+            />
+          ))}
+          {own && <ShareTile name="You" track={own} own />}
+        </section>
+      )}
       {children}
     </div>
   );
