@@ -93,9 +93,12 @@ describe('signal server (in-memory store)', () => {
         session: { startsAt: expect.any(Number), endsAt: expect.any(Number), warnMinutes: 5 },
         agreement: { text: DEFAULT_AGREEMENT, version: expect.any(String), updatedAt: expect.any(Number) },
         locked: false,
-        self: { id: fay.id, displayName: 'Fay Facil', role: 'facilitator', stage: 'admitted', inviteId: null, mustAcknowledge: false, media: true, held: { mic: null, camera: null }, asked: [] },
-        members: [{ id: fay.id, displayName: 'Fay Facil', role: 'facilitator', connection: 'online', producers: [], sending: { mic: false, camera: false } }],
+        self: { id: fay.id, displayName: 'Fay Facil', role: 'facilitator', stage: 'admitted', inviteId: null, mustAcknowledge: false, media: true, held: { mic: null, camera: null }, asked: [], share: { may: true, asking: false }, checkedOut: false },
+        members: [{ id: fay.id, displayName: 'Fay Facil', role: 'facilitator', connection: 'online', producers: [], sending: { mic: false, camera: false, screen: false } }],
         floor: { mode: 'open', holder: null, hands: [], round: null, turn: 0, turnStartedAt: null, turnEndsAt: null, turnPausedMs: null },
+        share: { maxShares: 1, allowWholeScreen: false },
+        checkout: null,
+        aside: null,
         facilitation: {
           autoAdmit: false,
           everyone: [
@@ -105,18 +108,21 @@ describe('signal server (in-memory store)', () => {
               role: 'facilitator',
               connection: 'online',
               producers: [],
-              sending: { mic: false, camera: false },
+              sending: { mic: false, camera: false, screen: false },
               stage: 'admitted',
               acknowledgedVersion: null,
               enteredAt: expect.any(Number),
               inviteId: null,
               heldOff: [],
               asked: [],
+              // Facilitators share without a grant.
+              share: { granted: true, asking: false },
               // Entered with the link alone (no owner key): a facilitator, not the owner.
               owner: false,
             },
           ],
           acknowledgements: [],
+          checkedOut: [],
         },
       });
       // With a resume credential for this seat, and how long the seat is kept after a drop.
@@ -141,6 +147,8 @@ describe('signal server (in-memory store)', () => {
         media: false,
         held: { mic: null, camera: null },
         asked: [],
+        share: { may: false, asking: false },
+        checkedOut: false,
       });
 
       const seen = await viewWhere(fay, (v) => v.facilitation?.everyone.length === 2);
@@ -574,7 +582,7 @@ describe('signal server (in-memory store)', () => {
         role: 'facilitator',
         connection: 'online',
         producers: [{ id: producerId, kind: 'audio', source: 'mic', paused: false }],
-        sending: { mic: true, camera: false },
+        sending: { mic: true, camera: false, screen: false },
       });
       const consumer = await waitForEvent(bo.socket, 'consumer:new');
       expect(consumer).toMatchObject({ producerId, peerId: ada.id, kind: 'audio', source: 'mic', producerPaused: false });
@@ -660,7 +668,7 @@ describe('signal server (in-memory store)', () => {
         session: fac.entered.session,
         agreement: fac.entered.agreement,
         locked: false,
-        self: { id: p.id, displayName: p.name, role: 'member', stage, inviteId: (room as typeof room & { inviteId: string }).inviteId, mustAcknowledge, media: false, held: { mic: null, camera: null }, asked: [] },
+        self: { id: p.id, displayName: p.name, role: 'member', stage, inviteId: (room as typeof room & { inviteId: string }).inviteId, mustAcknowledge, media: false, held: { mic: null, camera: null }, asked: [], share: { may: false, asking: false }, checkedOut: false },
       });
       expect(early.entered).toStrictEqual(memberAt(early, 'agreement', true));
       let facView = await viewWhere(fac, (v) => v.facilitation?.everyone.length === 2);
@@ -671,13 +679,14 @@ describe('signal server (in-memory store)', () => {
         role: 'member',
         connection: 'online',
         producers: [],
-        sending: { mic: false, camera: false },
+        sending: { mic: false, camera: false, screen: false },
         stage: 'agreement',
         acknowledgedVersion: null,
         enteredAt: expect.any(Number),
         inviteId: (room as typeof room & { inviteId: string }).inviteId,
         heldOff: [],
         asked: [],
+        share: { granted: false, asking: false },
         owner: false,
       });
 
@@ -714,6 +723,8 @@ describe('signal server (in-memory store)', () => {
         media: true,
         held: { mic: null, camera: null },
         asked: [],
+        share: { may: false, asking: false },
+        checkedOut: false,
       });
       expect(admitted.members?.map((m) => m.displayName)).toEqual([FAC, EARLY]);
       expect(admitted.facilitation).toBeUndefined();
@@ -944,6 +955,8 @@ describe('signal server (in-memory store)', () => {
         media: false,
         held: { mic: null, camera: null },
         asked: [],
+        share: { may: false, asking: false },
+        checkedOut: false,
       });
       expect(moView.members).toBeUndefined();
       expect(moView.agreement.text).toBe('A new rule: cameras on.');
