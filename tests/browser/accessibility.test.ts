@@ -11,8 +11,8 @@ import { startProductionServer, type RunningServer } from '../support/prod-serve
  * Accessibility, measured (issue 19, item 4): axe-core (WCAG 2.0/2.1 A and AA, and best
  * practices) on every screen of the way through a session, in the production build in headless
  * Chromium: start, the links, the entry form behind an invite link, the agreement, waiting, the
- * room as a facilitator and as a member (an ask to share, a share on, a member muted and asked,
- * raised hands), and the end. Any serious or critical violation fails
+ * room as a facilitator and as a member (an ask to share, a share on, a private signal, a member
+ * muted and asked, raised hands), and the end. Any serious or critical violation fails
  * the test and is printed; every screen's result is printed (and kept in AXE_REPORT if set).
  * The same way through in Firefox ESR (two people, both in Firefox), in a network namespace of
  * the test's own as in firefox.test.ts (Firefox gathers no ICE candidate on loopback).
@@ -85,6 +85,14 @@ describe('accessibility (axe, Chromium)', () => {
     await expectNoSeriousViolations(bea.page, 'room: member, with a share');
     await ada.page.getByRole('button', { name: 'Stop sharing', exact: true }).click();
     await bea.page.getByTestId('share-tile').waitFor({ state: 'detached' });
+
+    // A private signal: the member's menu, and the facilitator's list while the new one glows.
+    await bea.page.getByRole('button', { name: 'I need a moment', exact: true }).click();
+    await bea.page.getByLabel('Private message to the facilitator').waitFor();
+    await expectNoSeriousViolations(bea.page, 'room: member, private signal menu');
+    await bea.page.getByRole('button', { name: 'Send privately', exact: true }).click();
+    await ada.page.locator('[data-testid="private-signal"].fresh').waitFor();
+    await expectNoSeriousViolations(ada.page, 'room: facilitator, a private signal arrived');
 
     // A member held off by the facilitator, and asked to turn her microphone back on.
     await ada.page.getByRole('button', { name: `Mute ${BEA}`, exact: true }).click();
