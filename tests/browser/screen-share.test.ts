@@ -21,8 +21,10 @@ import { checkPacket, type TappedPacket } from '../support/rtp-envelope.js';
  * once; asked with monitorTypeSurfaces 'exclude' it shares a tab (displaySurface 'browser'),
  * without it the whole (fake) screen ('monitor'). Headless Firefox has no screen to capture at
  * all (NotFoundError, whatever the prefs), so Cyd's page stands in for the operating system's
- * picker with a canvas track that reports the displaySurface the test sets: everything after
- * the picker (the check of the surface, the producer, its encryption in Firefox) is the product's.
+ * picker with a canvas track. Firefox does not report displaySurface, so without whole screens
+ * allowed the product asks it for windows only (getUserMedia with mediaSource 'window', whose
+ * picker lists no screen); the stand-in answers that request and notes it was made. Everything
+ * after the picker (the producer, its encryption in Firefox) is the product's.
  *
  * The media tap (tests only) records every packet the SFU got: every frame of every share must
  * be an SFrame envelope, as the cameras' are.
@@ -32,8 +34,9 @@ const support = namespaceSupport([FIREFOX, CHROMIUM]);
 
 /** Runs in Firefox before the page's scripts: the stand-in for the OS picker (see above). */
 const fakePicker = () => {
-  const w = window as unknown as { __displaySurface?: string };
-  navigator.mediaDevices.getDisplayMedia = async () => {
+  const w = window as unknown as { __askedFor?: string[] };
+  w.__askedFor = [];
+  const picture = () => {
     const canvas = document.createElement('canvas');
     canvas.width = 640;
     canvas.height = 360;
@@ -47,12 +50,19 @@ const fakePicker = () => {
       g.font = '40px sans-serif';
       g.fillText(`Slide ${n++}`, 40, 180);
     }, 100);
-    const stream = canvas.captureStream(8);
-    const track = stream.getVideoTracks()[0]!;
-    const surface = w.__displaySurface ?? 'window';
-    const settings = track.getSettings.bind(track);
-    track.getSettings = () => ({ ...settings(), displaySurface: surface }) as MediaTrackSettings;
-    return stream;
+    return canvas.captureStream(8);
+  };
+  const devices = navigator.mediaDevices;
+  const getUserMedia = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = async (constraints?: MediaStreamConstraints) => {
+    const source = (constraints?.video as { mediaSource?: string } | undefined)?.mediaSource;
+    if (!source) return getUserMedia(constraints);
+    w.__askedFor!.push(source);
+    return picture();
+  };
+  devices.getDisplayMedia = async () => {
+    w.__askedFor!.push('any');
+    return picture();
   };
 };
 
@@ -252,18 +262,14 @@ describe('screen sharing, granted by a facilitator (Chromium and Firefox)', () =
     expect(await text(bea.page)).toContain('A facilitator withdrew your permission to share');
   });
 
-  it('a whole screen is refused unless allowed; a facilitator’s share replaces a member’s (in Firefox)', async () => {
+  it('Firefox shares a window (asked for windows only); a facilitator’s share replaces a member’s', async () => {
     const row = ada.page.getByTestId('member-list').locator('li[data-member-name="Cyd"]');
     await row.getByRole('button', { name: 'Allow sharing for Cyd', exact: true }).click();
 
-    // The picker hands over a whole screen: refused in the page, nothing offered.
-    await cyd.page.evaluate(() => ((window as unknown as { __displaySurface: string }).__displaySurface = 'monitor'));
-    await cyd.click('Share screen');
-    await eventually(async () => expect(await text(cyd.page)).toContain('A whole screen cannot be shared in this session'));
-
-    await cyd.page.evaluate(() => ((window as unknown as { __displaySurface: string }).__displaySurface = 'window'));
     await cyd.click('Share screen');
     await seesShare(bea.page, 'Bea', 'Cyd');
+    expect(await cyd.page.evaluate(() => (window as unknown as { __askedFor: string[] }).__askedFor), 'Firefox was asked for a window, never a screen').toEqual(['window']);
+    expect(await text(cyd.page)).toContain('You are sharing a window');
     const atAda = await seesShare(ada.page, 'Ada', 'Cyd');
 
     // One share at a time: Ada's replaces Cyd's.

@@ -58,9 +58,12 @@ export const WHOLE_SCREEN_REFUSED =
  * says why.
  */
 export async function captureScreen(allowWholeScreen: boolean): Promise<Captured> {
+  const windowsOnly = !allowWholeScreen && asksForWindowsOnly();
   let stream: MediaStream;
   try {
-    stream = await navigator.mediaDevices.getDisplayMedia(displayMediaOptions(allowWholeScreen));
+    stream = windowsOnly
+      ? await navigator.mediaDevices.getUserMedia({ video: { mediaSource: 'window', frameRate: { max: SCREEN_FRAME_RATE } } as MediaTrackConstraints })
+      : await navigator.mediaDevices.getDisplayMedia(displayMediaOptions(allowWholeScreen));
   } catch (error) {
     return { ok: false, message: pickerFailure(error) };
   }
@@ -68,7 +71,8 @@ export async function captureScreen(allowWholeScreen: boolean): Promise<Captured
   for (const audio of stream.getAudioTracks()) audio.stop();
   const track = stream.getVideoTracks()[0];
   if (!track) return { ok: false, message: 'The browser gave no picture to share.' };
-  const surface = surfaceOf(track);
+  // Asked for windows only, the picker offered nothing else.
+  const surface = windowsOnly ? 'window' : surfaceOf(track);
   if (!surfaceAllowed(surface, allowWholeScreen)) {
     track.stop();
     return { ok: false, message: surface === 'unknown' ? `This browser does not say what it shares. ${WHOLE_SCREEN_REFUSED}` : WHOLE_SCREEN_REFUSED };
@@ -76,6 +80,17 @@ export async function captureScreen(allowWholeScreen: boolean): Promise<Captured
   // Text and lines stay sharp rather than motion smooth.
   track.contentHint = 'detail';
   return { ok: true, track, surface };
+}
+
+/**
+ * Firefox does not say what was picked (no `displaySurface` in its settings) and its picker
+ * ignores `monitorTypeSurfaces`; it still has its older way of asking for windows only
+ * (getUserMedia with `mediaSource: 'window'`), whose picker lists no whole screen. Where a
+ * whole screen is not allowed, such a browser is asked that way, so it can share at all.
+ */
+function asksForWindowsOnly(): boolean {
+  const supported = (navigator.mediaDevices.getSupportedConstraints?.() ?? {}) as Record<string, boolean | undefined>;
+  return !supported['displaySurface'] && supported['mediaSource'] === true;
 }
 
 function pickerFailure(error: unknown): string {

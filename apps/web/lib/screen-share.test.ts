@@ -99,6 +99,26 @@ describe('what the picker may hand over', () => {
   });
 });
 
+describe('a browser that does not say what was picked (Firefox)', () => {
+  it('is asked for windows only when a whole screen is not allowed, and may share then', async () => {
+    const asked: unknown[] = [];
+    const track = new FakeTrack(undefined);
+    const stream = { getAudioTracks: () => [], getVideoTracks: () => [track] };
+    vi.stubGlobal('navigator', {
+      mediaDevices: {
+        getSupportedConstraints: () => ({ mediaSource: true, frameRate: true }),
+        getUserMedia: (constraints: unknown) => (asked.push(constraints), Promise.resolve(stream)),
+        getDisplayMedia: (options: unknown) => (asked.push(options), Promise.resolve(stream)),
+      },
+    });
+    expect(await captureScreen(false)).toMatchObject({ ok: true, surface: 'window' });
+    expect(asked).toEqual([{ video: { mediaSource: 'window', frameRate: { max: 8 } } }]);
+    // Whole screens allowed: the standard picker, whatever it hands over.
+    expect(await captureScreen(true)).toMatchObject({ ok: true, surface: 'unknown' });
+    expect(asked[1]).toMatchObject({ monitorTypeSurfaces: 'include' });
+  });
+});
+
 describe("this page's share", () => {
   it('is not started without a grant (the picker is not even opened)', async () => {
     const picked = fakePicker('window');
