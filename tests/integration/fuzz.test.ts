@@ -7,12 +7,16 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import {
   admittedMember,
+  command,
   connect,
   disconnectAll,
   drop,
   eventsOf,
+  expectError,
   freeSeats,
+  ok,
   openRoom,
+  request,
   resume,
   useServer,
   waitingMember,
@@ -63,6 +67,8 @@ interface Context {
   otherTokens: string[];
   replayed: string[];
   transportIds: string[];
+  /** The check-out open in the room (answers name it), if any. */
+  checkoutIds: string[];
 }
 
 type Kind = 'valid-ish' | 'broken' | 'unknown-event' | 'no-ack' | 'token' | 'burst';
@@ -86,6 +92,25 @@ const DEEP = [deep(50), deep(500), deep(1000)];
 const EVIL_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty'];
 const evilObject = (key: string, value: unknown) => JSON.parse(`{${JSON.stringify(key)}: ${JSON.stringify(value ?? null)}}`) as unknown;
 const NUMBERISH = ['NaN', 'Infinity', '-0', '1e309', '0x10', ' 1', '', '-1', '9007199254740993'];
+
+/** The therapist's tools, well-formed and about the people here, so each is tried by everyone often. */
+function toolMessages(ctx: Context): fc.Arbitrary<Message> {
+  const realId = fc.constantFrom(...ctx.ids);
+  const toolCommand = fc.oneof(
+    fc.record({ type: fc.constant('share.ask'), asking: fc.boolean() }),
+    fc.record({ type: fc.constantFrom('share.grant', 'share.revoke', 'share.stop', 'aside.start'), memberId: realId }),
+    fc.record({ type: fc.constant('share.setPolicy'), maxShares: fc.constantFrom(1, 2), allowWholeScreen: fc.boolean() }),
+    fc.constantFrom('checkout.start', 'checkout.end', 'aside.end').map((type) => ({ type })),
+  );
+  const answer = fc.record({
+    checkoutId: fc.constantFrom(...ctx.checkoutIds, ...ctx.checkoutIds, 'co-none'),
+    sealed: fc.uniqueArray(fc.record({ to: realId, data: fc.stringMatching(/^[A-Za-z0-9_-]{16,80}$/) }), { minLength: 1, maxLength: 3, selector: (box) => box.to }),
+  });
+  return fc.oneof(
+    { weight: 4, arbitrary: toolCommand.map((c): Message => ({ kind: 'valid-ish', name: 'room:command', payload: [{ command: c }], ack: true, copies: 1 })) },
+    { weight: 1, arbitrary: answer.map((a): Message => ({ kind: 'valid-ish', name: 'checkout:answer', payload: [a], ack: true, copies: 1 })) },
+  );
+}
 
 function arbitraries(ctx: Context) {
   const id = fc.oneof(fc.constantFrom(...ctx.ids, ...ctx.otherIds, ctx.otherRoomId), fc.string({ maxLength: 70 }), fc.constantFrom(...HUGE, ...NUMBERISH));
@@ -111,9 +136,27 @@ function arbitraries(ctx: Context) {
     fc.record({ type: fc.constant('agreement.set'), text: fc.oneof(fc.string({ maxLength: 50 }), fc.constantFrom(...HUGE)) }),
     fc.record({ type: fc.constant('agreement.acknowledge'), version: fc.string({ maxLength: 20 }), privateSpace: fc.oneof(fc.constant(true), strange) }),
     fc.record({ type: fc.constant('ask.answer'), source, accept: fc.boolean() }),
+    // Screen sharing, the check-out and taking aside.
+    fc.record({ type: fc.constant('share.ask'), asking: fc.oneof(fc.boolean(), strange) }),
+    fc.record({ type: fc.constantFrom('share.grant', 'share.revoke', 'share.stop', 'aside.start'), memberId: id }),
+    fc.record({ type: fc.constant('share.setPolicy'), maxShares: fc.oneof(fc.integer({ min: -1, max: 3 }), strange), allowWholeScreen: fc.oneof(fc.boolean(), strange) }),
     fc.record({ type: fc.constant('round.start'), order: fc.array(id, { maxLength: 5 }), seconds: fc.integer({ min: -1, max: 4000 }) }),
     fc
-      .constantFrom('member.admitAll', 'session.end', 'floor.release', 'hand.raise', 'hands.clear', 'round.pass', 'round.end', 'unknown.command', '__proto__', 'constructor')
+      .constantFrom(
+        'member.admitAll',
+        'session.end',
+        'floor.release',
+        'hand.raise',
+        'hands.clear',
+        'round.pass',
+        'round.end',
+        'checkout.start',
+        'checkout.end',
+        'aside.end',
+        'unknown.command',
+        '__proto__',
+        'constructor',
+      )
       .map((type) => ({ type })),
     strange,
   );
@@ -191,6 +234,12 @@ function arbitraries(ctx: Context) {
             ),
           ),
         });
+      case 'checkout:answer':
+        // The open check-out's id (or another), one sealed box per addressee (or broken ones).
+        return fc.record(
+          { checkoutId: fc.oneof(fc.constantFrom(...ctx.checkoutIds, 'co-none'), id), sealed: fc.oneof(fc.array(sealedFor, { minLength: 0, maxLength: 10 }), strange), extra: strange },
+          { requiredKeys: ['checkoutId', 'sealed'] },
+        );
       case 'e2ee:relay':
         return fc.oneof(fc.record({ to: id, data: blob }), fc.record({ to: id, data: blob, from: id, extra: strange }, { requiredKeys: [] }));
       case 'media:keysReady':
@@ -230,11 +279,13 @@ function arbitraries(ctx: Context) {
       ack: true,
       copies: 1,
     }));
+  const tools = toolMessages(ctx);
   const burst = fc
     .tuple(validish, fc.integer({ min: 8, max: 64 }))
     .map(([m, copies]) => ({ ...m, kind: 'burst' as const, copies }));
   return fc.oneof(
     { weight: 40, arbitrary: validish },
+    { weight: 4, arbitrary: tools },
     { weight: 25, arbitrary: broken },
     { weight: 10, arbitrary: unknown },
     { weight: 8, arbitrary: noAck },
@@ -251,8 +302,10 @@ interface Tally {
   byOutcome: Record<string, number>;
   sent: number;
   untyped: { name: string; answer: unknown }[];
+  /** Well-formed commands and answers of the therapist's tools: outcomes by type ('share.grant:ok'). */
+  tools: Record<string, number>;
 }
-const newTally = (): Tally => ({ byKind: {}, byOutcome: {}, sent: 0, untyped: [] });
+const newTally = (): Tally => ({ byKind: {}, byOutcome: {}, sent: 0, untyped: [], tools: {} });
 
 function isTyped(answer: unknown): string | null {
   if (typeof answer !== 'object' || answer === null) return null;
@@ -290,6 +343,8 @@ async function sendOne(socket: Client, m: Message, tally: Tally): Promise<void> 
       continue;
     }
     tally.byOutcome[outcome ?? 'UNTYPED'] = (tally.byOutcome[outcome ?? 'UNTYPED'] ?? 0) + 1;
+    const tool = m.name === 'checkout:answer' ? m.name : (m.payload[0] as { command?: { type?: unknown } } | undefined)?.command?.type;
+    if (m.kind === 'valid-ish' && typeof tool === 'string' && /^(share|checkout|aside)[.:]/.test(tool)) tally.tools[`${tool}:${outcome}`] = (tally.tools[`${tool}:${outcome}`] ?? 0) + 1;
     if (!outcome || outcome === 'INTERNAL') tally.untyped.push({ name: m.name, answer });
   }
 }
@@ -340,6 +395,11 @@ async function guarded(server: SignalServer, roomId: string, senderId: string | 
     session: state.session,
     floorMode: state.floor.mode,
     round: (state.floor as { round?: unknown }).round ?? null,
+    // Only facilitators grant, set the policy, open a check-out and take someone aside; a member
+    // asks for themselves and answers the check-out once, for themselves.
+    share: state.share && { ...state.share, asking: state.share.asking.filter((id) => id !== senderId) },
+    checkout: state.checkout && { ...state.checkout, done: state.checkout.done.filter((id) => id !== senderId) },
+    aside: state.aside ?? null,
     members,
     senderRole: senderId ? (state.members[senderId]?.role ?? 'gone') : null,
   };
@@ -375,19 +435,70 @@ describe('fuzzing the handlers (limits lifted)', () => {
     const member: Person = await resume(server, first); // `first.resume` is now a used credential
     const waiting = await waitingMember(server, room, 'Wes');
     const stranger = await connect(server);
+    // The therapist's tools in use while the others send: the member may share (a grant), a
+    // check-out is open, and another member is aside with the facilitator (which the fuzzing
+    // member may not end, nor join).
+    const aside = await admittedMember(server, room, room.facilitator, 'Nia');
+    await command(room.facilitator, { type: 'share.grant', memberId: member.id });
+    await command(room.facilitator, { type: 'checkout.start' });
+    await command(room.facilitator, { type: 'aside.start', memberId: aside.id });
+    const checkoutId = (await server.store.get(room.roomId))?.checkout?.id;
+    expect(checkoutId).toBeDefined();
 
     const ctx: Context = {
       roomId: room.roomId,
       otherRoomId: other.roomId,
-      ids: [room.facilitator.id, member.id, waiting.id],
+      ids: [room.facilitator.id, member.id, waiting.id, aside.id],
       otherIds: [other.facilitator.id, otherMember.id],
       otherTokens: [other.facilitatorToken, other.inviteToken, other.facilitator.resume.credential, otherMember.resume.credential],
       replayed: [first.resume.credential],
       transportIds: [],
+      checkoutIds: [checkoutId!],
     };
     const arb = arbitraries(ctx);
     const fuzzStart = performance.now();
     const tallies = { stranger: newTally(), waiting: newTally(), member: newTally(), facilitator: newTally() };
+    const senders = [member.id, waiting.id];
+    /** What only facilitators change, but for what the senders may do to their own place (leave, a hand, an ask, an answer). */
+    const withoutSenders = (g: Awaited<ReturnType<typeof guarded>>) =>
+      g && {
+        ...g,
+        members: g.members.filter((m) => !senders.includes(m.id)),
+        share: g.share && { ...g.share, granted: g.share.granted.filter((id) => !senders.includes(id)), asking: g.share.asking.filter((id) => !senders.includes(id)) },
+        checkout: g.checkout && { ...g.checkout, done: g.checkout.done.filter((id) => !senders.includes(id)) },
+        senderRole: null,
+      };
+
+    // The member answers the check-out (a box for the facilitator), once: a second is refused.
+    const answer = { checkoutId: checkoutId!, sealed: [{ to: room.facilitator.id, data: 'A'.repeat(32) }] };
+    await ok(member.socket, 'checkout:answer', answer);
+    expectError(await request(member.socket, 'checkout:answer', answer), 'INVALID_STATE');
+
+    // Then the tools alone, well-formed, from everyone but the facilitators at once: every
+    // facilitator's command refused (FORBIDDEN: the member may not end an aside they are not
+    // in), no second answer to the check-out, nothing at all from anyone not in the room.
+    const toolTallies = { stranger: newTally(), waiting: newTally(), member: newTally() };
+    const beforeTools = await guarded(server, room.roomId, null);
+    const tools = toolMessages(ctx);
+    await Promise.all([
+      fuzz(stranger, tools, Math.round(1000 * SCALE), SEED + 20, toolTallies.stranger),
+      fuzz(waiting.socket, tools, Math.round(1000 * SCALE), SEED + 21, toolTallies.waiting),
+      fuzz(member.socket, tools, Math.round(2000 * SCALE), SEED + 22, toolTallies.member),
+    ]);
+    const afterTools = await guarded(server, room.roomId, null);
+    expect(withoutSenders(afterTools)).toEqual(withoutSenders(beforeTools));
+    console.warn(`fuzz: the tools alone, member ${JSON.stringify(toolTallies.member.tools)}; waiting ${JSON.stringify(toolTallies.waiting.tools)}`);
+    const outcomes = (t: Tally, type: string) => Object.entries(t.tools).filter(([k]) => k.startsWith(`${type}:`)).map(([k]) => k.slice(type.length + 1));
+    for (const type of ['share.grant', 'share.revoke', 'share.stop', 'share.setPolicy', 'checkout.start', 'checkout.end', 'aside.start', 'aside.end']) {
+      expect(outcomes(toolTallies.member, type), `${type} by the member`).toContain('FORBIDDEN');
+      expect(outcomes(toolTallies.member, type), `${type} by the member`).not.toContain('ok');
+    }
+    for (const t of [toolTallies.stranger, toolTallies.waiting]) expect(Object.keys(t.tools).filter((k) => k.endsWith(':ok'))).toEqual([]);
+    expect(toolTallies.member.tools['share.ask:ok'] ?? 0).toBeGreaterThan(0);
+    expect(outcomes(toolTallies.member, 'checkout:answer')).not.toContain('ok');
+    expect(afterTools?.checkout?.done).toEqual([member.id]);
+    expect(afterTools?.aside).toMatchObject({ facilitatorId: room.facilitator.id, memberId: aside.id });
+    for (const t of Object.values(toolTallies)) expect(t.untyped.slice(0, 5)).toEqual([]);
 
     // Everyone but the facilitator at once; then what only a facilitator may change is compared.
     const before = await guarded(server, room.roomId, null);
@@ -397,11 +508,17 @@ describe('fuzzing the handlers (limits lifted)', () => {
       fuzz(member.socket, arb, Math.round(25_000 * SCALE), SEED + 2, tallies.member),
     ]);
     const after = await guarded(server, room.roomId, null);
-    // The member and the waiting member may have left (their own seat) or raised a hand; nothing else.
-    const withoutSenders = (g: typeof before) =>
-      g && { ...g, members: g.members.filter((m) => m.id !== member.id && m.id !== waiting.id), senderRole: null };
+    // The member and the waiting member may have left (their own seat, and their grant with it),
+    // raised a hand, asked to share or answered the check-out; nothing else.
     expect(withoutSenders(after)).toEqual(withoutSenders(before));
+    expect(after?.aside).toMatchObject({ facilitatorId: room.facilitator.id, memberId: aside.id });
     const stateAfter = await server.store.get(room.roomId);
+    // Nobody waiting shares, asks to share or answers; the member's grant is the facilitator's alone.
+    expect(stateAfter?.share?.granted.includes(waiting.id)).toBe(false);
+    expect(stateAfter?.share?.asking.includes(waiting.id)).toBe(false);
+    expect(stateAfter?.checkout?.done.includes(waiting.id)).toBe(false);
+    expect(Object.values(stateAfter?.members[waiting.id]?.producers ?? {})).toEqual([]);
+    if (stateAfter?.members[member.id]) expect(stateAfter.share?.granted).toContain(member.id);
     for (const id of [member.id, waiting.id]) {
       const role = stateAfter?.members[id]?.role;
       if (role !== undefined) expect(role).toBe('member');
@@ -433,6 +550,7 @@ describe('fuzzing the handlers (limits lifted)', () => {
     console.warn(`fuzz: ${total} messages in ${((performance.now() - fuzzStart) / 1000).toFixed(1)} s (seed ${SEED}); per sender ${JSON.stringify(Object.fromEntries(Object.entries(tallies).map(([k, v]) => [k, v.sent])))}`);
     console.warn(`fuzz: per kind ${JSON.stringify(byKind)}`);
     console.warn(`fuzz: answers ${JSON.stringify(byOutcome)}`);
+    console.warn(`fuzz: the tools, member ${JSON.stringify(tallies.member.tools)}; facilitator ${JSON.stringify(tallies.facilitator.tools)}`);
     const untyped = Object.values(tallies).flatMap((x) => x.untyped);
     expect(untyped.slice(0, 5)).toEqual([]);
     expect(total).toBeGreaterThanOrEqual(100_000 * SCALE);
@@ -456,7 +574,7 @@ describe('fuzzing with the default request limit', () => {
     const room = await openRoom(server, 'Fay');
     const member = await admittedMember(server, room, room.facilitator, 'Mia');
     const stranger = await connect(server);
-    const ctx: Context = { roomId: room.roomId, otherRoomId: room.roomId, ids: [room.facilitator.id, member.id], otherIds: ['x'], otherTokens: ['y'.repeat(16)], replayed: ['z'.repeat(16)], transportIds: [] };
+    const ctx: Context = { roomId: room.roomId, otherRoomId: room.roomId, ids: [room.facilitator.id, member.id], otherIds: ['x'], otherTokens: ['y'.repeat(16)], replayed: ['z'.repeat(16)], transportIds: [], checkoutIds: [] };
     const arb = arbitraries(ctx);
     const tally = newTally();
     const before = await guarded(server, room.roomId, null);
