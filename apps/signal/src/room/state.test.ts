@@ -5,14 +5,19 @@ import { enter, leave } from './entry.js';
 import { putProducer, removeProducer, setProducerPaused } from './producers.js';
 import {
   agreementVersion,
+  asideOf,
+  checkoutOf,
   makeAgreement,
+  maySend,
   mediaAllowed,
+  mediaPolicy,
   memberCount,
   membersInOrder,
   membersWithMedia,
   mustAcknowledge,
   newRoom,
   requireMember,
+  shareOf,
   withMember,
   withoutMember,
   type MemberState,
@@ -215,5 +220,37 @@ describe('producers', () => {
     const state = run(joined, putProducer('a', mic), leave('a'));
     expect(state.members['a']).toBeUndefined();
     expect(memberCount(state)).toBe(1);
+  });
+});
+
+describe('the therapist’s tools in a room stored before them', () => {
+  // A room written before share, check-out and aside existed has none of the three fields.
+  const stored = (): RoomState => {
+    const state = run(room(), arrive('host', 'facilitator'), arrive('a'), acknowledge('a'), admit('a'));
+    const { share: _share, checkout: _checkout, aside: _aside, ...old } = state;
+    return JSON.parse(JSON.stringify(old)) as RoomState;
+  };
+
+  it('reads as the defaults: one share at a time, no whole screen, nobody granted, no check-out, nobody aside', () => {
+    const state = stored();
+    expect(shareOf(state)).toEqual({ maxShares: 1, allowWholeScreen: false, granted: [], asking: [] });
+    expect(checkoutOf(state)).toBeNull();
+    expect(asideOf(state)).toBeNull();
+    const policy = mediaPolicy(state);
+    expect([...policy.send.screen]).toEqual(['host']);
+    expect(policy.apart.size).toBe(0);
+    expect(policy.shares.size).toBe(0);
+  });
+
+  it('and takes the new commands', () => {
+    const state = run(
+      stored(),
+      applyCommand('host', { type: 'share.grant', memberId: 'a' }),
+      applyCommand('host', { type: 'checkout.start' }, 5),
+      applyCommand('host', { type: 'aside.start', memberId: 'a' }, 6),
+    );
+    expect(maySend(state, 'a', 'screen')).toBe(true);
+    expect(checkoutOf(state)).toMatchObject({ startedAt: 5, done: [] });
+    expect(asideOf(state)).toEqual({ facilitatorId: 'host', memberId: 'a', startedAt: 6 });
   });
 });
