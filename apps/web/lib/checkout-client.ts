@@ -1,4 +1,5 @@
 import { CheckoutAnswer, isFacilitatorRole, type CheckoutAnswerDelivery, type CheckoutRating, type RoomView, type SealedFor } from '@group-room/shared';
+import { wellFormed } from '@group-room/shared/e2ee';
 import { NOT_CONNECTED, attempt, done, type ActionResult } from './action-result';
 import { saveFile } from './ack-record';
 import { addAnswer, followView, type CheckoutRecord } from './checkout-answers';
@@ -94,7 +95,8 @@ export class CheckoutTools {
     if (!signal) return NOT_CONNECTED;
     const open = this.#host.view()?.checkout;
     if (!open) return { ok: false, message: NOT_OPEN };
-    const words = input.words.trim() === '' ? null : input.words;
+    // Well-formed, so the sealed answer fits the one padded size every message has (handshake.ts).
+    const words = input.words.trim() === '' ? null : wellFormed(input.words);
     const parsed = CheckoutAnswer.safeParse({ checkoutId: open.id, rating: input.rating, words, followUp: input.followUp });
     if (!parsed.success) return { ok: false, message: `Your words ${parsed.error.issues[0]?.message ?? 'are not valid'}.` };
     const sealed = await this.#host.seal(JSON.stringify(parsed.data)).catch(() => []);

@@ -83,11 +83,38 @@ export async function pairKey(pairSecret: Uint8Array, ids: PairIds, own: Ephemer
 /** Bound to direction too, so a sealed message cannot be sent back to its sender as theirs. */
 const sealAad = (ids: PairIds) => labelled(`${LABEL} sealed`, ids.roomId, ids.from, ids.to);
 
+/**
+ * A private message's or check-out answer's plaintext is padded with zero bytes to a multiple of
+ * this, so its box's length tells the server nothing (a follow-up asked for, how long the words
+ * are). Every one fits in one (280 characters at most: 4 bytes each at worst, a quote escaped in
+ * the answer's JSON and again in the message's), and the box stays well under SEALED_BLOB_MAX.
+ */
+export const MESSAGE_PAD_BYTES = 1536;
+
+function plaintext(message: Sealed): Uint8Array {
+  if (message.k !== 'message') return utf8(JSON.stringify(message));
+  const json = utf8(JSON.stringify({ ...message, text: wellFormed(message.text) }));
+  // JSON.stringify never writes a zero byte, so the padding is told apart on opening.
+  const padded = new Uint8Array(Math.max(1, Math.ceil(json.length / MESSAGE_PAD_BYTES)) * MESSAGE_PAD_BYTES);
+  padded.set(json);
+  return padded;
+}
+
+/** Without the padding (trailing zero bytes). */
+function unpadded(plain: Uint8Array): Uint8Array {
+  let end = plain.length;
+  while (end > 0 && plain[end - 1] === 0) end--;
+  return plain.subarray(0, end);
+}
+
 export async function seal(key: CryptoKey, ids: PairIds, message: Sealed): Promise<Wire> {
   const iv = randomBytes(12);
-  const ct = await subtle().encrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(sealAad(ids)) }, key, buf(utf8(JSON.stringify(message))));
+  const ct = await subtle().encrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(sealAad(ids)) }, key, buf(plaintext(message)));
   return { t: 'sealed', iv: toBase64url(iv), ct: toBase64url(new Uint8Array(ct)) };
 }
+
+/** A text with any lone surrogate replaced by U+FFFD (JSON would escape it into six bytes). */
+export const wellFormed = (text: string): string => text.replace(/\p{Cs}/gu, '\ufffd');
 
 /** The message inside, or null when it does not open (wrong key, tampered, malformed). */
 export async function open(key: CryptoKey, ids: PairIds, envelope: { iv: string; ct: string }): Promise<Sealed | null> {
@@ -96,7 +123,7 @@ export async function open(key: CryptoKey, ids: PairIds, envelope: { iv: string;
   if (!iv || iv.length !== 12 || !ct) return null;
   try {
     const plain = await subtle().decrypt({ name: 'AES-GCM', iv: buf(iv), additionalData: buf(sealAad(ids)) }, key, buf(ct));
-    const parsed = Sealed.safeParse(JSON.parse(fromUtf8(new Uint8Array(plain))));
+    const parsed = Sealed.safeParse(JSON.parse(fromUtf8(unpadded(new Uint8Array(plain)))));
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
