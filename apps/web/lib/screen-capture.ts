@@ -52,18 +52,26 @@ export function surfaceAllowed(surface: DisplaySurface, allowWholeScreen: boolea
 export const WHOLE_SCREEN_REFUSED =
   'A whole screen cannot be shared in this session, only a window or a tab, so nothing else on your screen is seen by mistake. Choose a window or a tab instead.';
 
+export const UNKNOWN_SURFACE_REFUSED =
+  'This browser does not say what it is sharing, so it can share here only when the facilitator allows a whole screen; in Chrome or Edge you can share one window or tab.';
+
+/** Why this surface may not go out, or null when it may. */
+export function surfaceRefusal(surface: DisplaySurface, allowWholeScreen: boolean): string | null {
+  if (surfaceAllowed(surface, allowWholeScreen)) return null;
+  return surface === 'unknown' ? UNKNOWN_SURFACE_REFUSED : WHOLE_SCREEN_REFUSED;
+}
+
 /**
  * Ask the browser for a screen, window or tab. Must be called from a click (browsers require
  * it), before anything else is awaited. A refused or whole-screen pick stops the track and
- * says why.
+ * says why. Every browser is asked with getDisplayMedia and checked by what it reports: not
+ * with Firefox's older getUserMedia `mediaSource: 'window'`, which newer Firefox may not honour
+ * (its picker can then still offer the entire screen), so the check would rest on a guess.
  */
 export async function captureScreen(allowWholeScreen: boolean): Promise<Captured> {
-  const windowsOnly = !allowWholeScreen && asksForWindowsOnly();
   let stream: MediaStream;
   try {
-    stream = windowsOnly
-      ? await navigator.mediaDevices.getUserMedia({ video: { mediaSource: 'window', frameRate: { max: SCREEN_FRAME_RATE } } as MediaTrackConstraints })
-      : await navigator.mediaDevices.getDisplayMedia(displayMediaOptions(allowWholeScreen));
+    stream = await navigator.mediaDevices.getDisplayMedia(displayMediaOptions(allowWholeScreen));
   } catch (error) {
     return { ok: false, message: pickerFailure(error) };
   }
@@ -71,26 +79,15 @@ export async function captureScreen(allowWholeScreen: boolean): Promise<Captured
   for (const audio of stream.getAudioTracks()) audio.stop();
   const track = stream.getVideoTracks()[0];
   if (!track) return { ok: false, message: 'The browser gave no picture to share.' };
-  // Asked for windows only, the picker offered nothing else.
-  const surface = windowsOnly ? 'window' : surfaceOf(track);
-  if (!surfaceAllowed(surface, allowWholeScreen)) {
+  const surface = surfaceOf(track);
+  const refusal = surfaceRefusal(surface, allowWholeScreen);
+  if (refusal) {
     track.stop();
-    return { ok: false, message: surface === 'unknown' ? `This browser does not say what it shares. ${WHOLE_SCREEN_REFUSED}` : WHOLE_SCREEN_REFUSED };
+    return { ok: false, message: refusal };
   }
   // Text and lines stay sharp rather than motion smooth.
   track.contentHint = 'detail';
   return { ok: true, track, surface };
-}
-
-/**
- * Firefox does not say what was picked (no `displaySurface` in its settings) and its picker
- * ignores `monitorTypeSurfaces`; it still has its older way of asking for windows only
- * (getUserMedia with `mediaSource: 'window'`), whose picker lists no whole screen. Where a
- * whole screen is not allowed, such a browser is asked that way, so it can share at all.
- */
-function asksForWindowsOnly(): boolean {
-  const supported = (navigator.mediaDevices.getSupportedConstraints?.() ?? {}) as Record<string, boolean | undefined>;
-  return !supported['displaySurface'] && supported['mediaSource'] === true;
 }
 
 function pickerFailure(error: unknown): string {
@@ -101,4 +98,6 @@ function pickerFailure(error: unknown): string {
   return 'Nothing is shared: the browser could not start sharing.';
 }
 
-export const NOTIFICATIONS_WARNING = 'Everything shown in what you share is seen by the group, notifications and pop-ups in a shared window included.';
+/** Shown before and while sharing. A shared window shows this room too when its tab is in front. */
+export const NOTIFICATIONS_WARNING =
+  'Everything shown in what you share is seen by the group: notifications and pop-ups in a shared window, and this room itself (private signals, check-out answers) if you share the window it is in while its tab is in front.';

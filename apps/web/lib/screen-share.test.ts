@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { facilitatorView } from './checkout-view.test-support';
 import type { RoomMedia } from './room-media';
 import { initialSnapshot, type RoomSnapshot } from './room-snapshot';
-import { captureScreen, displayMediaOptions } from './screen-capture';
+import { captureScreen, displayMediaOptions, NOTIFICATIONS_WARNING, UNKNOWN_SURFACE_REFUSED } from './screen-capture';
 import { ScreenShare } from './screen-share';
 import type { SignalClient } from './signal-client';
 
@@ -85,6 +85,10 @@ describe('what the picker may hand over', () => {
     expect(displayMediaOptions(true)).toMatchObject({ monitorTypeSurfaces: 'include' });
   });
 
+  it('warns that a shared window shows notifications, and this room itself when its tab is in front', () => {
+    expect(NOTIFICATIONS_WARNING).toMatch(/notifications.*this room itself \(private signals, check-out answers\)/);
+  });
+
   it('refuses a whole screen, or a surface the browser does not name, unless allowed; sets contentHint', async () => {
     for (const surface of ['monitor', undefined]) {
       const picked = fakePicker(surface);
@@ -100,22 +104,39 @@ describe('what the picker may hand over', () => {
 });
 
 describe('a browser that does not say what was picked (Firefox)', () => {
-  it('is asked for windows only when a whole screen is not allowed, and may share then', async () => {
-    const asked: unknown[] = [];
-    const track = new FakeTrack(undefined);
-    const stream = { getAudioTracks: () => [], getVideoTracks: () => [track] };
+  it('is asked with the standard picker only, and refused unless a whole screen is allowed (it could be one)', async () => {
+    const asked: { how: string; options: unknown }[] = [];
+    const tracks: FakeTrack[] = [];
+    const stream = () => {
+      tracks.push(new FakeTrack(undefined));
+      return Promise.resolve({ getAudioTracks: () => [], getVideoTracks: () => [tracks.at(-1)] });
+    };
     vi.stubGlobal('navigator', {
       mediaDevices: {
+        // Firefox's: it knows the legacy mediaSource constraint, which it may not honour.
         getSupportedConstraints: () => ({ mediaSource: true, frameRate: true }),
-        getUserMedia: (constraints: unknown) => (asked.push(constraints), Promise.resolve(stream)),
-        getDisplayMedia: (options: unknown) => (asked.push(options), Promise.resolve(stream)),
+        getUserMedia: (options: unknown) => (asked.push({ how: 'getUserMedia', options }), stream()),
+        getDisplayMedia: (options: unknown) => (asked.push({ how: 'getDisplayMedia', options }), stream()),
       },
     });
-    expect(await captureScreen(false)).toMatchObject({ ok: true, surface: 'window' });
-    expect(asked).toEqual([{ video: { mediaSource: 'window', frameRate: { max: 8 } } }]);
-    // Whole screens allowed: the standard picker, whatever it hands over.
+    expect(await captureScreen(false)).toEqual({ ok: false, message: UNKNOWN_SURFACE_REFUSED });
+    expect(UNKNOWN_SURFACE_REFUSED).toMatch(/does not say what it is sharing.*facilitator allows a whole screen.*Chrome or Edge/);
+    expect(tracks[0]!.stopped, 'the refused capture is stopped').toBe(true);
+    // Whole screens allowed: whatever it hands over may go.
     expect(await captureScreen(true)).toMatchObject({ ok: true, surface: 'unknown' });
-    expect(asked[1]).toMatchObject({ monitorTypeSurfaces: 'include' });
+    expect(asked.map((a) => a.how)).toEqual(['getDisplayMedia', 'getDisplayMedia']);
+    expect(asked[1]!.options).toMatchObject({ monitorTypeSurfaces: 'include' });
+  });
+
+  it('a share of a surface not named ends when a whole screen is no longer allowed, saying why', async () => {
+    const picked = fakePicker(undefined);
+    const { share, push, state } = setUp(view({ allowWholeScreen: true }));
+    await share.start();
+    expect(state().share.phase).toBe('on');
+    push(view({ allowWholeScreen: false }));
+    expect(picked.track!.stopped).toBe(true);
+    expect(state().share.phase).toBe('off');
+    expect(state().shareNotice?.text).toContain('does not say what it is sharing');
   });
 });
 

@@ -4,7 +4,7 @@ import { done, NOT_CONNECTED, type ActionResult } from './action-result';
 import { describeError as describe } from './describe-error';
 import type { RoomMedia, VideoPreference } from './room-media';
 import type { RoomSnapshot } from './room-snapshot';
-import { captureScreen, surfaceAllowed, WHOLE_SCREEN_REFUSED, type DisplaySurface } from './screen-capture';
+import { captureScreen, surfaceRefusal, type DisplaySurface } from './screen-capture';
 import type { SignalClient } from './signal-client';
 
 /**
@@ -29,7 +29,6 @@ const ENDED = {
   browser: 'You stopped sharing your screen from the browser.',
   withdrawn: 'A facilitator withdrew your permission to share: your screen is no longer shared.',
   closed: 'Your screen is no longer shared: a facilitator stopped it, or another share took its place.',
-  wholeScreen: `Your screen is no longer shared: ${WHOLE_SCREEN_REFUSED}`,
   media: 'Your screen is no longer shared: audio and video were connected again. Share it again if you wish.',
 } as const;
 
@@ -131,7 +130,7 @@ export class ScreenShare {
     if (refusal) {
       // The server closes a withdrawn share itself; a whole screen it cannot see is closed from here.
       if (view.self.share.may) void this.#closeOnServer(producer);
-      return this.#release(refusal === WHOLE_SCREEN_REFUSED ? ENDED.wholeScreen : ENDED.withdrawn);
+      return this.#release(refusal === ENDED.withdrawn ? refusal : `Your screen is no longer shared: ${refusal}`);
     }
     const own = view.members?.find((m) => m.id === view.self.id);
     const listed = own?.producers.some((p) => p.id === producer.id) ?? false;
@@ -158,8 +157,7 @@ export class ScreenShare {
   /** Why the server would not (or no longer) take this share, or null. */
   #refusal(view: RoomView | undefined, surface: DisplaySurface): string | null {
     if (!view?.self.share.may) return ENDED.withdrawn;
-    if (!surfaceAllowed(surface, view.share?.allowWholeScreen ?? false)) return WHOLE_SCREEN_REFUSED;
-    return null;
+    return surfaceRefusal(surface, view.share?.allowWholeScreen ?? false);
   }
 
   async #closeOnServer(producer: Producer): Promise<ActionResult> {
