@@ -2,8 +2,10 @@
 
 import Link from 'next/link';
 import type { ActionResult } from '@/lib/action-result';
+import type { CheckoutTools } from '@/lib/checkout-client';
 import type { EndReason, RoomSnapshot } from '@/lib/room-client';
 import { AckRecordOffer } from './AckRecordOffer';
+import { CheckoutEndOffer } from './CheckoutEndOffer';
 import { useFocusOnMount } from './useFocusOnMount';
 
 /** `returnLabel`: the button back to the entry form, for endings where entering again makes sense. */
@@ -37,10 +39,12 @@ interface Props {
   onReturn: () => void;
   /** The facilitator's copy of the acknowledgement record, offered once the session ended (see `room.ackRecord`). */
   onDownloadRecord: () => Promise<ActionResult>;
+  /** The check-out answers a facilitator's page still holds, offered for one save. */
+  checkout?: CheckoutTools;
 }
 
 /** The last screen: why this person is no longer in the room, and what they can do now. */
-export function EndScreen({ room, onReturn, onDownloadRecord }: Props) {
+export function EndScreen({ room, onReturn, onDownloadRecord, checkout }: Props) {
   const heading = useFocusOnMount<HTMLHeadingElement>();
   let title: string;
   let body: string | undefined;
@@ -62,6 +66,7 @@ export function EndScreen({ room, onReturn, onDownloadRecord }: Props) {
       </h1>
       {body && <p className="lead">{body}</p>}
       {room.ackRecord && <AckRecordOffer state={room.ackRecord} onDownload={onDownloadRecord} />}
+      {checkout && <CheckoutEndOffer checkout={checkout} />}
       <div className="actions">
         {returnLabel && (
           <button type="button" className="primary" onClick={onReturn}>

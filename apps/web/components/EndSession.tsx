@@ -1,7 +1,7 @@
 'use client';
 
 import type { MemberDetail } from '@group-room/shared';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { RoomClient } from '@/lib/room-client';
 import { useAction } from './useAction';
 
@@ -17,7 +17,10 @@ interface Props {
  */
 export function EndSession({ client, everyone, selfId }: Props) {
   const { busy, error, run } = useAction();
+  const saving = useAction();
   const [confirming, setConfirming] = useState(false);
+  const { subscribe, getSnapshot } = client.checkout.unsaved;
+  const unsaved = useSyncExternalStore(subscribe, getSnapshot, getSnapshot);
   const confirmRef = useRef<HTMLButtonElement>(null);
   const openRef = useRef<HTMLButtonElement>(null);
 
@@ -49,6 +52,19 @@ export function EndSession({ client, everyone, selfId }: Props) {
             <strong>End the session for everyone now?</strong> Everyone leaves the room and the links stop working. Only the record of who accepted the
             agreement is kept.
           </p>
+          {unsaved && (
+            <p className="notice" data-testid="end-session-unsaved">
+              The check-out answers on this page are not saved yet. Save them first if you want to keep them (you can also save them once after
+              the session ends).{' '}
+              <button
+                type="button"
+                disabled={saving.busy}
+                onClick={() => void saving.run(() => Promise.resolve(client.checkout.save()), 'The answers were saved as a file on this device.')}
+              >
+                Save answers
+              </button>
+            </p>
+          )}
           <div className="actions">
             <button type="button" ref={confirmRef} className="danger" disabled={busy} onClick={() => void run(() => client.command({ type: 'session.end' }))}>
               End the session now
@@ -65,7 +81,7 @@ export function EndSession({ client, everyone, selfId }: Props) {
           </div>
         </div>
       )}
-      {error && <p className="error">{error}</p>}
+      {(error ?? saving.error) && <p className="error">{error ?? saving.error}</p>}
     </section>
   );
 }

@@ -197,6 +197,7 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
           room={room}
           onReturn={() => (room.endReason === 'cleared' ? client.enterAgain() : client.reset())}
           onDownloadRecord={() => client.downloadAcknowledgements()}
+          checkout={client.checkout}
         />
       );
   }

@@ -1,9 +1,13 @@
 import { CHECKOUT_WORDS_MAX, type RoomView, type SealedFor } from '@group-room/shared';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type * as AckRecord from './ack-record';
 import { CheckoutTools, type CheckoutHost } from './checkout-client';
 import { memoryStorage } from './memory-storage.test-support';
 import type { SignalClient } from './signal-client';
 import { facilitatorView } from './checkout-view.test-support';
+
+// Saving makes a file in the browser: here, only that it was asked for.
+vi.mock('./ack-record', async (original) => ({ ...(await original<typeof AckRecord>()), saveFile: vi.fn() }));
 
 /** A stand-in for the room's encryption: "sealed" boxes are `for:<to>:<text>`, opened only by `to`. */
 function host(view: RoomView | undefined, self = 'ada', facilitators = ['ada', 'fay']) {
@@ -95,5 +99,44 @@ describe('a facilitator receiving answers', () => {
     tools.view(facilitatorView({ id: 'co-1', startedAt: 5 }));
     tools.forget();
     expect([tools.record.getSnapshot(), storage.items.size]).toEqual([null, 0]);
+  });
+});
+
+describe('the answers when the session ends', () => {
+  const box = (body: unknown) => `for:ada:${JSON.stringify(body)}`;
+  async function withAnswer() {
+    const storage = memoryStorage();
+    const { h } = host(facilitatorView({ id: 'co-1', startedAt: 5 }));
+    const tools = new CheckoutTools(h, storage);
+    tools.view(h.view()!);
+    await tools.received({ checkoutId: 'co-1', from: 'bea', sealed: box({ checkoutId: 'co-1', rating: 4, words: null, followUp: false }), at: 7 });
+    return { tools, storage };
+  }
+
+  it('says whether there are answers not saved yet', async () => {
+    const { tools } = await withAnswer();
+    expect(tools.unsaved.getSnapshot()).toBe(true);
+    expect(tools.save().ok).toBe(true);
+    expect(tools.unsaved.getSnapshot()).toBe(false);
+  });
+
+  it('ended for a facilitator: gone from storage at once, kept in memory for one save, then forgotten', async () => {
+    const { tools, storage } = await withAnswer();
+    tools.sessionOver(true);
+    expect(storage.items.size).toBe(0);
+    expect(tools.record.getSnapshot()?.answers).toHaveLength(1);
+    expect(tools.save().ok).toBe(true);
+    expect([tools.record.getSnapshot(), storage.items.size, tools.unsaved.getSnapshot()]).toEqual([null, 0, false]);
+    expect(tools.save().ok).toBe(false);
+  });
+
+  it('ended with nothing to offer (not a facilitator, an error): forgotten at once; leaving the end screen forgets an offer', async () => {
+    const plain = await withAnswer();
+    plain.tools.sessionOver(false);
+    expect([plain.tools.record.getSnapshot(), plain.storage.items.size]).toEqual([null, 0]);
+    const offered = await withAnswer();
+    offered.tools.sessionOver(true);
+    offered.tools.forget();
+    expect([offered.tools.record.getSnapshot(), offered.storage.items.size]).toEqual([null, 0]);
   });
 });

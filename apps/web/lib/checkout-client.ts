@@ -39,8 +39,14 @@ const NO_FACILITATOR_DEVICE = "The facilitator's device is not connected to the 
 export class CheckoutTools {
   /** The facilitator's check-out as this page holds it (null: none, or not a facilitator). */
   readonly record: ValueStore<CheckoutRecord | null>;
+  /** Whether this page holds answers not saved as a file yet (the end of the session warns). */
+  readonly unsaved = new ValueStore(false);
   readonly #host: CheckoutHost;
   readonly #storage: KeptStorage | null | undefined;
+  /** The record last saved as a file. */
+  #saved: CheckoutRecord | null = null;
+  /** The session ended: the answers are held in memory only, for one save on the end screen. */
+  #afterEnd = false;
 
   /** `storage`: a stand-in for tests (default: this tab's sessionStorage). */
   constructor(host: CheckoutHost, storage?: KeptStorage | null) {
@@ -52,12 +58,20 @@ export class CheckoutTools {
   #set(record: CheckoutRecord | null): void {
     if (record === this.record.getSnapshot()) return;
     this.record.set(record);
+    this.#syncUnsaved();
+    if (this.#afterEnd) return;
     if (record) keepCheckout(this.#host.roomId, record, this.#storage);
     else forgetCheckout(this.#host.roomId, this.#storage);
   }
 
+  #syncUnsaved(): void {
+    const record = this.record.getSnapshot();
+    this.unsaved.set(record !== null && record.answers.length > 0 && record !== this.#saved);
+  }
+
   /** Every view: a facilitator's record follows it; anyone else keeps nothing. */
   view(view: RoomView): void {
+    if (this.#afterEnd) return;
     if (!isFacilitatorRole(view.self.role) || !view.facilitation) {
       if (this.record.getSnapshot()) this.forget();
       return;
@@ -112,12 +126,30 @@ export class CheckoutTools {
     const record = this.record.getSnapshot();
     if (!record) return { ok: false, message: 'There are no check-out answers on this page.' };
     saveFile(checkoutFileName(record), checkoutCsv(record));
+    this.#saved = record;
+    this.#syncUnsaved();
+    // After the session, one save: then they go.
+    if (this.#afterEnd) this.forget();
     return done;
+  }
+
+  /**
+   * The session is over for this page. They leave this tab's storage at once; with `offer` (the
+   * facilitator's end screen) answers are held in memory for one save, until the person saves,
+   * leaves the end screen or closes the tab (`forget`); otherwise they go now.
+   */
+  sessionOver(offer: boolean): void {
+    forgetCheckout(this.#host.roomId, this.#storage);
+    if (!offer || !this.record.getSnapshot()?.answers.length) return this.forget();
+    this.#afterEnd = true;
   }
 
   /** Out of the session, or no longer facilitating: the answers go from memory and storage. */
   forget(): void {
     this.record.set(null);
+    this.#saved = null;
+    this.#afterEnd = false;
+    this.#syncUnsaved();
     forgetCheckout(this.#host.roomId, this.#storage);
   }
 }

@@ -403,8 +403,9 @@ export class RoomClient {
     this.#recordCredential = !facilitating ? null : ownerKey ? { ownerKey } : linkToken ? { token: linkToken } : null;
     // The session is over: this browser's owner key of it is of no more use.
     if (patch.endReason === 'session-ended' || patch.endReason === 'session-gone') forgetOwnerKey(this.#roomId);
-    // Out of the session: the check-out answers go (a reload, through dispose, keeps this tab's copy).
-    if (phase === 'ended') this.checkout.forget();
+    // Out of the session, or failed: the check-out answers leave this tab's storage; a facilitator
+    // may save them once from the end screen (memory only). A reload, through dispose, keeps them.
+    if (phase === 'ended' || phase === 'error') this.checkout.sessionOver(true);
     this.share.release();
     this.#media.drop();
     this.#encryption?.close();
@@ -434,7 +435,7 @@ export class RoomClient {
     const signal = this.#signal;
     // While reconnecting the server cannot be told: the seat it keeps lapses after the grace period.
     if (signal?.seated) await signal.request('room:leave', {}).catch(() => undefined);
-    this.checkout.forget();
+    this.checkout.sessionOver(true);
     this.#end('left');
   }
 
@@ -463,6 +464,8 @@ export class RoomClient {
   /** Back to the entry form after leaving or a failure (the camera preview reopens). */
   reset(): void {
     if (this.#phase === 'entering' || this.#phase === 'in') return;
+    // Off the end screen: answers not saved there are gone.
+    this.checkout.forget();
     this.#phase = 'idle';
     this.#update({ message: undefined, endReason: undefined, notice: undefined });
     void this.devices.open();
@@ -475,6 +478,7 @@ export class RoomClient {
   enterAgain(): void {
     const again = this.#wayIn;
     if (!again) return this.reset();
+    this.checkout.forget();
     void this.enter(again.token, again.displayName);
   }
 
@@ -486,6 +490,10 @@ export class RoomClient {
     const signal = this.#signal;
     if (signal?.seated) void signal.request('room:leave', {}).catch(() => undefined);
     if (this.#phase === 'entering' || this.#phase === 'in') this.#end('left');
-    else this.devices.release();
+    else {
+      // Off the end screen: answers not saved there are gone.
+      this.checkout.forget();
+      this.devices.release();
+    }
   }
 }
