@@ -321,7 +321,7 @@ export class RoomMedia {
       encodings: [{ ...SCREEN_LAYER }],
       // The share's track is the sharer's to stop (screen-share.ts), not the producer's.
       stopTracks: false,
-      onRtpSender: (sender: RTCRtpSender) => frames.attachSender(sender, 'video'),
+      onRtpSender: (sender: RTCRtpSender) => frames.attachSender(sender, 'video', 'screen'),
       appData: { source: 'screen', paused: false },
     });
   }

@@ -29,7 +29,7 @@ export function transformApi(): TransformApi | null {
 }
 
 export interface TransformState {
-  /** Receivers by consumer id, senders by source kind: what their last frames did. */
+  /** Receivers by consumer id, senders by kind (send:audio, send:video) or send:screen: what their last frames did. */
   readonly statuses: ReadonlyMap<string, TransformStatus>;
 }
 
@@ -102,8 +102,9 @@ export class FrameCrypto {
     }
   }
 
-  attachSender(sender: RTCRtpSender, kind: 'audio' | 'video'): void {
-    this.#attach(sender, { op: 'encrypt', id: `send:${kind}`, kind });
+  /** `screen`: the shared screen's sender, whose status is its own (not the camera's). */
+  attachSender(sender: RTCRtpSender, kind: 'audio' | 'video', source?: 'screen'): void {
+    this.#attach(sender, { op: 'encrypt', id: source === 'screen' ? 'send:screen' : `send:${kind}`, kind });
   }
 
   attachReceiver(receiver: RTCRtpReceiver, kind: 'audio' | 'video', peerId: string, consumerId: string): void {

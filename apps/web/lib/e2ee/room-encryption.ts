@@ -97,7 +97,7 @@ export class RoomEncryption {
 
   /** How this page's own frames go out: `encrypted`, or `no-key` while waiting for a key. */
   get sending(): TransformStatus | undefined {
-    return this.frames.statuses.get('send:audio') ?? this.frames.statuses.get('send:video');
+    return this.frames.statuses.get('send:audio') ?? this.frames.statuses.get('send:video') ?? this.frames.statuses.get('send:screen');
   }
 
   close(): void {
