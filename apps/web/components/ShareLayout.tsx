@@ -69,7 +69,7 @@ export function ShareLayout({ room, onPreference, children }: Props) {
               name={peer.displayName}
               track={peer.screen}
               onVideoPreference={(preference) => onPreference(peer.id, preference)}
-              encryption={room.encryption.peers.get(peer.id)}
+              encryption={room.encryption.peers.get(`${peer.id}/screen`)}
             />
           ))}
           {own && <ShareTile name="You" track={own} own />}

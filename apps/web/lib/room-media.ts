@@ -168,9 +168,12 @@ export class RoomMedia {
     return this.#tracks;
   }
 
-  /** Who sends on each consumer, by consumer id (for the tiles' encryption state). */
+  /**
+   * Whose tile each consumer shows, by consumer id (for the tiles' encryption state): the peer's
+   * id, or `<peer id>/screen` for their shared screen, whose lock is its own.
+   */
   consumerPeers(): Map<string, string> {
-    return new Map([...this.#consumers].map(([id, { peerId }]) => [id, peerId]));
+    return new Map([...this.#consumers].map(([id, { peerId, slot }]) => [id, slot === 'screen' ? `${peerId}/screen` : peerId]));
   }
 
   /** The connection dropped: a start under way fails (its requests do) and is started again by the host. */
