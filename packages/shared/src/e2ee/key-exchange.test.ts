@@ -35,9 +35,12 @@ class Sink implements KeySink {
   }
 }
 
+/** 'facilitator': came in with the facilitator link (holds the room secret); the others with an invite. */
+type PersonRole = 'facilitator' | 'cofacilitator' | 'member';
+
 interface Person {
   id: string;
-  role: 'facilitator' | 'member';
+  role: PersonRole;
   inviteId: string | null;
   exchange: KeyExchange;
   sink: Sink;
@@ -63,7 +66,7 @@ class Room {
   /** Who is aside now, as the server's view says. */
   aside: Aside | null = null;
 
-  async join(id: string, role: 'facilitator' | 'member'): Promise<Person> {
+  async join(id: string, role: PersonRole): Promise<Person> {
     const person = await this.#page(id, role);
     this.people.set(id, person);
     this.broadcast();
@@ -80,8 +83,8 @@ class Room {
     return person;
   }
 
-  async #page(id: string, role: 'facilitator' | 'member'): Promise<Person> {
-    const inviteId = role === 'member' ? `invite-${id}` : null;
+  async #page(id: string, role: PersonRole): Promise<Person> {
+    const inviteId = role === 'facilitator' ? null : `invite-${id}`;
     const secret = role === 'facilitator' ? { kind: 'room' as const, bytes: this.roomSecret } : { kind: 'invite' as const, bytes: await inviteSecret(this.roomSecret, inviteId!) };
     const sink = new Sink();
     const exchange = new KeyExchange(
@@ -231,6 +234,27 @@ describe('the key exchange', () => {
     expect(ada.sink.last).toEqual(before);
     room.setPaused('ada', false);
     await until(() => same(ada.sink.last, fran.sink.last), 'Ada caught up');
+  });
+
+  it('a generation handed out just before an earlier switch’s keys are forgotten is kept, and used when the switch comes', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await room.join('cara', 'member');
+    await room.join('dan', 'member');
+    await until(() => !!fran.sink.last && ['ada', 'bea', 'cara', 'dan'].every((id) => same(room.people.get(id)!.sink.last, fran.sink.last)), 'all on one key');
+    room.leave('dan');
+    // Bea switches now; her older generations go TIMINGS.forgetAfterMs (400 ms) later.
+    const first = fran.sink.last!;
+    await until(() => fran.sink.last!.gen !== first.gen && same(bea.sink.last, fran.sink.last), 'a new generation');
+    const switched = fran.sink.last!;
+    // The next generation's keys reach Bea before then, but Ada's acknowledgement is lost, so
+    // the switch to it comes only after the wait for it (300 ms): after that forgetting.
+    await new Promise((r) => setTimeout(r, 200));
+    room.tamper = (from, to, data) => (from === 'ada' && to === 'fran' ? 'x' : data);
+    room.leave('cara');
+    await until(() => fran.sink.last!.gen !== switched.gen && same(bea.sink.last, fran.sink.last) && same(ada.sink.last, fran.sink.last), 'everyone on the next generation');
   });
 
   it('a hello whose public key the relay swapped is refused: no key reaches anyone through it', async () => {
@@ -392,5 +416,98 @@ describe('an aside key', () => {
     await waitFor(() => !!fran2.sink.last && fran2.sink.last.gen !== renewed.gen && same(ada.sink.last, fran2.sink.last), 'both on the new leader’s aside key');
     expect(ada.sink.epochs.has(renewed.gen)).toBe(true);
     expect(bea.sink.epochs.has(fran2.sink.last!.gen)).toBe(false);
+  }, 30_000);
+
+  it('a facilitator-link page that is not the leader makes the aside key itself: the leader sends nothing for it and never has it', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const fay = await room.join('fay', 'facilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await waitFor(() => inGroup([fran, fay, ada, bea]), 'all on one key');
+    const group = fran.sink.last!;
+    // From now on whatever the leader sends is noted and lost: the aside must not need the leader.
+    const fromLeader: string[] = [];
+    room.tamper = (from, to, data) => {
+      if (from !== 'fran') return data;
+      fromLeader.push(to);
+      return 'x';
+    };
+    room.setAside(asideOf('fay', 'ada'));
+    await waitFor(() => !!fay.sink.last && fay.sink.last.gen !== group.gen && same(ada.sink.last, fay.sink.last), 'the two on an aside key');
+    const aside = fay.sink.last!;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fromLeader).toEqual([]);
+    expect(fran.sink.epochs.has(aside.gen)).toBe(false);
+    expect(bea.sink.epochs.has(aside.gen)).toBe(false);
+    expect(same(fran.sink.last, group) && same(bea.sink.last, group)).toBe(true);
+    // Ada reloads while the leader is away: the facilitator gives her new page a new key, leader or not.
+    room.setAway('fran', true);
+    const ada2 = await room.reload('ada');
+    await waitFor(() => !!ada2.sink.last && same(ada2.sink.last, fay.sink.last) && fay.sink.last!.gen !== aside.gen, 'a new aside key for the new page');
+    expect(ada2.sink.used.every((r) => r === null || !bea.sink.epochs.has(r.gen))).toBe(true);
+    expect(fromLeader).toEqual([]);
+    // Back with the group: the leader starts a fresh generation, as ever.
+    room.tamper = (_f, _t, data) => data;
+    room.setAway('fran', false);
+    room.setAside(null);
+    await waitFor(() => inGroup([fran, fay, ada2, bea]) && fran.sink.last!.gen !== group.gen && fran.sink.last!.step === 0, 'everyone on a fresh generation');
+    expect(fran.sink.epochs.has(aside.gen)).toBe(false);
+  }, 30_000);
+
+  it('a co-facilitator takes a member aside: the leader seals a key to the two and keeps none; a catch-up or a reload gets both a fresh one', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const cole = await room.join('cole', 'cofacilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await waitFor(() => inGroup([fran, cole, ada, bea]), 'all on one key');
+    const group = fran.sink.last!;
+    room.setAside(asideOf('cole', 'ada'));
+    await waitFor(() => !!cole.sink.last && cole.sink.last.gen !== group.gen && same(ada.sink.last, cole.sink.last), 'the two on an aside key');
+    const first = cole.sink.last!;
+    const outside = (gen: number) => !fran.sink.epochs.has(gen) && !bea.sink.epochs.has(gen);
+    expect(outside(first.gen)).toBe(true);
+    expect(same(fran.sink.last, group) && same(bea.sink.last, group)).toBe(true);
+    // Ada's connection drops and comes back: the leader kept nothing to send again, so both get a fresh key.
+    room.setAway('ada', true);
+    room.setAway('ada', false);
+    await waitFor(() => !!ada.sink.last && ![first.gen, group.gen].includes(ada.sink.last.gen) && same(cole.sink.last, ada.sink.last), 'a fresh aside key for both');
+    const second = ada.sink.last!;
+    expect(outside(second.gen)).toBe(true);
+    // Cole reloads: a fresh one again.
+    const cole2 = await room.reload('cole');
+    await waitFor(() => !!cole2.sink.last && ![first.gen, second.gen, group.gen].includes(cole2.sink.last.gen) && same(ada.sink.last, cole2.sink.last), 'a fresh aside key for the new page');
+    expect(outside(cole2.sink.last!.gen)).toBe(true);
+    // Never the group's key while aside.
+    expect(ada.sink.used.slice(ada.sink.used.findIndex((r) => same(r, first))).every((r) => r === null || !bea.sink.epochs.has(r.gen))).toBe(true);
+    room.setAside(null);
+    await waitFor(() => inGroup([fran, cole2, ada, bea]) && fran.sink.last!.gen !== group.gen && fran.sink.last!.step === 0, 'everyone on a fresh generation');
+    expect(ada.sink.forgotten).toEqual(expect.arrayContaining([first.gen, second.gen]));
+  }, 30_000);
+
+  it('the leader leaves during a co-facilitator’s aside: the next leader seals the two a fresh key, which the group never gets', async () => {
+    room = new Room();
+    const fran = await room.join('fran', 'facilitator');
+    const fay = await room.join('fay', 'facilitator');
+    const gil = await room.join('gil', 'cofacilitator');
+    const ada = await room.join('ada', 'member');
+    const bea = await room.join('bea', 'member');
+    await waitFor(() => inGroup([fran, fay, gil, ada, bea]), 'all on one key');
+    const group = fran.sink.last!;
+    room.setAside(asideOf('gil', 'ada'));
+    await waitFor(() => !!gil.sink.last && gil.sink.last.gen !== group.gen && same(ada.sink.last, gil.sink.last), 'the two on an aside key');
+    const a1 = gil.sink.last!;
+    room.leave('fran');
+    await waitFor(() => gil.sink.last!.gen !== a1.gen && same(ada.sink.last, gil.sink.last), 'the new leader’s aside key');
+    const a2 = gil.sink.last!;
+    const groupGens = new Set([...bea.sink.epochs.keys(), ...fay.sink.epochs.keys()]);
+    expect(groupGens.has(a1.gen) || groupGens.has(a2.gen)).toBe(false);
+    const since = (p: Person) => p.sink.used.slice(p.sink.used.findIndex((r) => same(r, a1)));
+    expect(since(gil).every((r) => r === null || r.gen === a1.gen || r.gen === a2.gen)).toBe(true);
+    expect(since(ada).every((r) => r === null || r.gen === a1.gen || r.gen === a2.gen)).toBe(true);
+    room.setAside(null);
+    await waitFor(() => inGroup([fay, gil, ada, bea]) && ![group.gen, a1.gen, a2.gen].includes(gil.sink.last!.gen), 'back on one group key');
+    expect(ada.sink.forgotten).toEqual(expect.arrayContaining([a1.gen, a2.gen]));
   }, 30_000);
 });

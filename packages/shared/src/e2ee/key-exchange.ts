@@ -1,5 +1,6 @@
 import type { Aside, MemberSummary, RoomView } from '../room.js';
 import type { SealedFor } from '../signals.js';
+import { AsideKeys, asideKeyMaker } from './aside-keys.js';
 import { fromBase64url } from './bytes.js';
 import { checkHello, decodeWire, encodeWire, makeHello, newEphemeral, open, pairKey, preferredAlgorithm, seal, type CryptoKey, type Ephemeral, type PairIds } from './handshake.js';
 import { KeyLeader } from './key-leader.js';
@@ -31,7 +32,8 @@ export interface KeySink {
  *   has passed. Old generations are forgotten 10 s after the switch.
  *
  * While this page is one of the two in an aside (a facilitator with one member), it sends with
- * the aside key the leader sealed to the two only, and with nothing until it has it: never with
+ * the aside key sealed to the two only (aside-keys.ts: made by the aside's facilitator, or by the
+ * leader for a co-facilitator), and with nothing until it has it: never with
  * the group's key, which the group holds. It keeps following the group's key meanwhile, to be
  * back in one step when the aside ends; the aside key is forgotten then.
  *
@@ -109,6 +111,8 @@ export class KeyExchange {
   readonly #timings: KeyTimings;
   /** Handing out keys, while this page is the key leader. */
   readonly #leader: KeyLeader;
+  /** Making the aside's key, when this page is the one to (aside-keys.ts). */
+  readonly #asideMaker: AsideKeys;
 
   constructor(host: KeyExchangeHost, frames: KeySink, timings: KeyTimings = KEY_TIMINGS) {
     this.#host = host;
@@ -125,15 +129,23 @@ export class KeyExchange {
           return gen;
         },
         sendingGen: () => this.#sending?.gen,
-        self: () => this.#self,
-        unusedGen: () => this.#unusedGen(),
-        takeAside: (at, gen, key) => this.#takeAside(at, gen, key),
         sealTo: (to, message) => this.#sealTo(to, message),
         use: (ref) => this.#use(ref),
         queue: (work) => this.#queue(work),
       },
       timings,
     );
+    this.#asideMaker = new AsideKeys({
+      self: () => this.#self,
+      unusedGen: () => this.#unusedGen(),
+      takeAside: (at, gen, key) => this.#takeAside(at, gen, key),
+      ownAsideKey: (at) => {
+        const kept = this.#asideKeys;
+        return kept?.at === at ? { gen: kept.latest, key: kept.keys.get(kept.latest)! } : null;
+      },
+      sealTo: (to, message) => this.#sealTo(to, message),
+      queue: (work) => this.#queue(work),
+    });
   }
 
   get status(): KeyStatus {
@@ -183,7 +195,11 @@ export class KeyExchange {
       this.#helloSent.add(peer.id);
       void this.#sendHello(peer.id, false).catch(() => this.#helloSent.delete(peer.id));
     }
-    await this.#leader.update(this.#host.secret.kind === 'room' && keyLeader(this.#members) === this.#self, present, this.#pairs.keys(), view.aside ?? null);
+    const leader = keyLeader(this.#members);
+    const aside = view.aside ?? null;
+    await this.#leader.update(this.#host.secret.kind === 'room' && leader === this.#self, present, this.#pairs.keys(), aside);
+    const making = this.#host.secret.kind === 'room' && !!aside && asideKeyMaker(aside, (id) => this.#members.find((m) => m.id === id)?.role, leader) === this.#self;
+    await this.#asideMaker.update(aside, making);
   }
 
   /** Whether this page is in an aside now; back from one, its key is forgotten. */
@@ -282,9 +298,14 @@ export class KeyExchange {
     }
     if (!hello.reply) await this.#sendHello(from, true, hello.alg).catch(() => undefined);
     this.#helloSent.add(from);
-    if (known?.pub !== pub) this.#leader.welcome(from);
-    // The same page again (its connection dropped and came back): it may have missed a switch.
-    else await this.#leader.catchUp(from);
+    if (known?.pub !== pub) {
+      this.#leader.welcome(from);
+      this.#asideMaker.welcome(from);
+    } else {
+      // The same page again (its connection dropped and came back): it may have missed a switch.
+      await this.#leader.catchUp(from);
+      await this.#asideMaker.catchUp(from);
+    }
   }
 
   /**
@@ -377,11 +398,15 @@ export class KeyExchange {
     this.#host.changed();
   }
 
-  /** Older generations go 10 s after a switch: long enough for frames already on their way. */
+  /**
+   * Older generations go 10 s after a switch: long enough for frames already on their way. Only
+   * those held at the switch: one handed out since (a rotation not yet in use) stays.
+   */
   #scheduleForget(keep: number): void {
     clearTimeout(this.#forgetTimer);
+    const older = new Set([...this.#epochs.keys()].filter((g) => g !== keep));
     this.#forgetTimer = setTimeout(() => {
-      const gens = [...this.#epochs.keys()].filter((g) => g !== keep && g !== this.#leader.rotatingGen);
+      const gens = [...older].filter((g) => this.#epochs.has(g) && g !== this.#sending?.gen && g !== this.#leader.rotatingGen);
       for (const g of gens) this.#epochs.delete(g);
       this.#frames.forget(gens);
     }, this.#timings.forgetAfterMs);

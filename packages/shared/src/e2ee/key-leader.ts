@@ -11,11 +11,8 @@ import type { Aside } from '../room.js';
  * a fresh generation, sent to everyone first and used once all have acknowledged it or the wait
  * is over; a page back from a dropped connection is caught up on the key in use.
  *
- * While a facilitator has a member aside, the leader also makes the two an aside key of their
- * own and seals it to them only (to one back from a drop again; a new page of either, after a
- * reload, makes a new one: a new page counts its frames from 0, and a key must never see the
- * same count twice from one sender); when the aside ends it forgets that key and starts a fresh generation
- * of the group's key, so what follows is under a key made after the aside.
+ * When an aside ends, the leader starts a fresh generation of the group's key, so what follows
+ * is under a key made after the aside. (The aside's own key is made by aside-keys.ts.)
  */
 
 /** What the leader uses of the page's key exchange. */
@@ -28,12 +25,6 @@ export interface LeaderHost {
   newGeneration(key: Uint8Array): number;
   /** The generation of the group's key this page encrypts with (or would, outside an aside). */
   sendingGen(): number | undefined;
-  /** This page's member id. */
-  self(): string;
-  /** A generation number no key of this page has. */
-  unusedGen(): number;
-  /** This page is one of the two aside: send with this aside key (never sealed to the page itself). */
-  takeAside(at: number, gen: number, key: Uint8Array): Promise<void>;
   sealTo(to: string, message: Sealed): Promise<void>;
   /** Encrypt with this key from now on. */
   use(ref: KeyRef): Promise<void>;
@@ -61,8 +52,8 @@ export class KeyLeader {
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   #rotation: Rotation | null = null;
   #rotateTimer: ReturnType<typeof setInterval> | undefined;
-  /** The aside now and its key, while this page leads. */
-  #aside: (Aside & { gen: number; key: Uint8Array }) | null = null;
+  /** When the aside seen while this page leads started (null: none). */
+  #asideAt: number | null = null;
 
   constructor(host: LeaderHost, timings: KeyTimings) {
     this.#host = host;
@@ -110,44 +101,16 @@ export class KeyLeader {
   }
 
   async #updateAside(aside: Aside | null): Promise<void> {
-    const known = this.#aside;
-    if (!this.#leading) {
-      // Another page leads: it makes the key (a new leader makes one of its own).
-      this.#aside = null;
-      return;
-    }
-    if (known && (!aside || aside.startedAt !== known.startedAt)) {
-      this.#aside = null;
-      // Back in the group: a fresh generation, so nothing after the aside is under a key from before it.
-      await this.#rotate();
-    }
-    if (!aside || this.#aside) return;
-    await this.#newAsideKey(aside);
-  }
-
-  async #newAsideKey(aside: Aside): Promise<void> {
-    this.#aside = { ...aside, gen: this.#host.unusedGen(), key: randomBytes(EPOCH_KEY_BYTES) };
-    for (const id of [aside.facilitatorId, aside.memberId]) await this.#sendAside(id);
-  }
-
-  /** The aside key to one of the two (to this page itself without sealing); nobody else. */
-  async #sendAside(to: string): Promise<void> {
-    const aside = this.#aside;
-    if (!this.#leading || !aside || (to !== aside.facilitatorId && to !== aside.memberId)) return;
-    if (to === this.#host.self()) return this.#host.takeAside(aside.startedAt, aside.gen, aside.key);
-    await this.#host.sealTo(to, { k: 'aside', at: aside.startedAt, gen: aside.gen, key: toBase64url(aside.key) });
+    const at = this.#leading ? (aside?.startedAt ?? null) : null;
+    const ended = this.#leading && this.#asideAt !== null && at !== this.#asideAt;
+    this.#asideAt = at;
+    // Back in the group: a fresh generation, so nothing after the aside is under a key from before it.
+    if (ended) await this.#rotate();
   }
 
   /** A new page to give the key to, batched with others arriving at the same moment. */
   welcome(peer: string): void {
     if (!this.#leading) return;
-    // One of the two aside on a new page (a reload): a new aside key for both.
-    const aside = this.#aside;
-    if (aside && this.#isAside(peer)) {
-      this.#host.queue(async () => {
-        if (this.#aside === aside) await this.#newAsideKey(aside);
-      });
-    }
     this.#newcomers.add(peer);
     if (this.#batchTimer) return;
     this.#batchTimer = setTimeout(() => {
@@ -224,19 +187,13 @@ export class KeyLeader {
 
   /** Give a page that held the key while it was away the key and step in use now. */
   async catchUp(peer: string): Promise<void> {
-    if (this.#isAside(peer)) await this.#sendAside(peer);
     const current = this.#current;
     if (!this.#leading || !this.#holders.has(peer) || !current || this.#rotation) return;
     const ref = { gen: current.gen, step: current.step };
     await this.#host.sealTo(peer, { k: 'keys', keys: [{ ...ref, key: toBase64url(current.key) }], use: ref });
   }
 
-  #isAside(peer: string): boolean {
-    return !!this.#aside && (this.#aside.facilitatorId === peer || this.#aside.memberId === peer);
-  }
-
   close(): void {
-    this.#aside = null;
     clearTimeout(this.#batchTimer);
     clearInterval(this.#rotateTimer);
     if (this.#rotation) clearTimeout(this.#rotation.timer);

@@ -46,8 +46,9 @@ export const Sealed = z.discriminatedUnion('k', [
     })
     .strict(),
   /**
-   * From the key leader, to the two in an aside only (the aside that started at `at`): a key of
-   * their own (generation `gen`, step 0) to send with while they are aside; the group never gets it.
+   * To the two in an aside only (the aside that started at `at`), from the aside's facilitator or,
+   * for a co-facilitator's aside, the key leader (aside-keys.ts): a key of their own (generation
+   * `gen`, step 0) to send with while they are aside; the group never gets it.
    */
   z
     .object({
