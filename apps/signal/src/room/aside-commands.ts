@@ -25,7 +25,9 @@ export const asideHandlers: Handlers<AsideCommand> = {
     const aside = asideOf(state);
     if (!aside) throw new ProtocolFailure('INVALID_STATE', 'Nobody is aside');
     const actor = requireMember(state, actorId);
-    // A member ends only the aside they are in; any facilitator may bring the two back.
+    // A member ends only the aside they are in; any facilitator may bring the two back, the
+    // owner's aside included: ending one takes nothing from anyone (both are back in the group),
+    // so it is not an act against the owner (guardOwner is about commands naming a member).
     if (!isFacilitatorRole(actor.role) && aside.memberId !== actorId) throw new ProtocolFailure('FORBIDDEN', 'You may not do that here');
     return { ...state, aside: null };
   },

@@ -100,12 +100,6 @@ export function authoriseScreen(state: RoomState, actorId: string): void {
   if (!actor || !mayShare(state, actor)) throw new ProtocolFailure('FORBIDDEN', 'A facilitator has not let you share your screen');
 }
 
-/** Whether someone may publish a screen now (the same check, as a question: see authoriseScreen). */
-export function mayPublishScreen(state: RoomState, actorId: string): boolean {
-  const actor = state.members[actorId];
-  return Boolean(actor && isAllowed(state, actorId, 'screen.publish') && mayShare(state, actor));
-}
-
 /** The session's owner, in the room (away or connected), if they hold a seat. */
 export function ownerSeat(state: RoomState): MemberState | undefined {
   return Object.values(state.members).find((m) => m.owner === true);

@@ -81,6 +81,11 @@ describe('views of a check-out', () => {
     const id = idOf(open());
     const state = run(open(), markCheckedOut('a', id), leave('a', T + 5));
     expect(viewFor(state, 'b')?.checkout).toMatchObject({ done: 0, of: 2 });
+    // And off the list: the facilitators' view names nobody who is gone.
+    expect(state.checkout?.done).toEqual([]);
+    expect(viewFor(state, 'host')?.facilitation?.checkedOut).toEqual([]);
+    const removed = run(open(), markCheckedOut('b', id), by('host', { type: 'member.remove', memberId: 'b', block: false }));
+    expect(removed.checkout?.done).toEqual([]);
   });
 
   it('none open: null for those in the room, and nobody is checked out', () => {

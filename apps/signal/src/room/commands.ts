@@ -9,14 +9,14 @@ import { mutingHandlers } from './muting-commands.js';
 import { sharesOf, withoutShares } from './producers.js';
 import { shareHandlers } from './share-commands.js';
 import {
-  asideOf,
   floorWithout,
   makeAgreement,
   membersInOrder,
   requireMember,
   withMember,
   withoutMember,
-  withoutShareOrAside,
+  withoutAsideOf,
+  withoutShareLists,
   type MemberState,
   type RoomChange,
   type RoomState,
@@ -122,13 +122,12 @@ const entryHandlers: Handlers<EntryCommand> = {
     if (role === 'member') {
       // Back to a member: a share needs a grant again (so theirs closes), and an aside they
       // led ends (a member leads none).
-      const unshared = withoutShares(changed, sharesOf(changed, memberId));
-      return asideOf(unshared)?.facilitatorId === memberId ? { ...unshared, aside: null } : unshared;
+      return withoutAsideOf(withoutShares(changed, sharesOf(changed, memberId)), memberId);
     }
     // Facilitators may always speak, so a new co-facilitator leaves the queue, the floor and
     // any round. A hold on them stays on record (moot while they facilitate) until they accept.
     // They need no grant to share, and an aside they were taken into ends.
-    return withoutShareOrAside({ ...changed, floor: floorWithout(state.floor, memberId, now) }, memberId);
+    return withoutAsideOf(withoutShareLists({ ...changed, floor: floorWithout(state.floor, memberId, now) }, memberId), memberId);
   },
 
   /**

@@ -1,27 +1,15 @@
 import { isFacilitatorRole, ProtocolFailure, type ProducerView } from '@group-room/shared';
 import { authoriseScreen } from './authorisation.js';
-import { requireMember, shareOf, withMember, type MemberState, type RoomChange, type RoomState } from './state.js';
+import { requireMember, screenShares, shareOf, withMember, type MemberState, type RoomChange, type RoomState, type Share } from './state.js';
 
 /* The room state's record of each member's media, so others' views show mic, camera and screen. */
-
-/** A screen producer in the room: whose, and which. */
-export interface Share {
-  memberId: string;
-  producerId: string;
-}
 
 /** The screen producers in the room, oldest first (see ShareState.started). */
 export function sharesInOrder(state: RoomState): Share[] {
   const started = shareOf(state).started ?? [];
   const rank = (id: string) => started.indexOf(id);
-  const shares: Share[] = [];
-  for (const member of Object.values(state.members)) {
-    for (const producer of Object.values(member.producers)) {
-      if (producer.source === 'screen') shares.push({ memberId: member.id, producerId: producer.id });
-    }
-  }
   // One not in `started` (none should be) counts as oldest: it goes first when one must.
-  return shares.sort((a, b) => rank(a.producerId) - rank(b.producerId));
+  return screenShares(state).sort((a, b) => rank(a.producerId) - rank(b.producerId));
 }
 
 /** Take screen producers out of the room state; the media layer closes them (see MediaPolicy.shares). */
@@ -42,21 +30,28 @@ export const sharesOf = (state: RoomState, memberId: string): Share[] => sharesI
  * A screen, authorised and counted in the one change that records it, so two at once cannot
  * both pass: the table's 'screen.publish' row and the grant; then, with `maxShares` already on,
  * a facilitator's share replaces the earliest others (members' first), a member's is refused.
- * Someone's new share replaces their own older one.
+ * The owner's share is replaced by nobody but the owner (nobody may stop it: see guardOwner);
+ * when only theirs could make room, the new share is refused.
  */
 function putScreen(state: RoomState, member: MemberState, producer: ProducerView): RoomState {
   authoriseScreen(state, member.id);
+  // One a person: the media layer refuses a second first (one producer per source), so this
+  // only keeps the rule whole here. The same producer recorded again is not a second.
+  if (sharesOf(state, member.id).some((s) => s.producerId !== producer.id)) throw new ProtocolFailure('INVALID_STATE', 'You are sharing already');
   const others = sharesInOrder(state).filter((s) => s.memberId !== member.id);
   const { maxShares } = shareOf(state);
-  let next = withoutShares(state, sharesOf(state, member.id).filter((s) => s.producerId !== producer.id));
+  let next = state;
   if (others.length >= maxShares) {
     if (!isFacilitatorRole(member.role)) throw new ProtocolFailure('INVALID_STATE', 'Someone else is sharing their screen');
-    const isMembers = (s: Share) => !isFacilitatorRole(state.members[s.memberId]?.role ?? 'member');
-    const replaced = [...others.filter(isMembers), ...others.filter((s) => !isMembers(s))].slice(0, others.length - maxShares + 1);
-    next = withoutShares(next, replaced);
+    const roleOf = (s: Share) => state.members[s.memberId]?.role ?? 'member';
+    const replaceable = others.filter((s) => !state.members[s.memberId]?.owner);
+    const needed = others.length - maxShares + 1;
+    if (replaceable.length < needed) throw new ProtocolFailure('INVALID_STATE', "The session's creator is sharing");
+    const members = replaceable.filter((s) => !isFacilitatorRole(roleOf(s)));
+    const facilitators = replaceable.filter((s) => isFacilitatorRole(roleOf(s)));
+    next = withoutShares(next, [...members, ...facilitators].slice(0, needed));
   }
-  const current = requireMember(next, member.id);
-  next = withMember(next, { ...current, producers: { ...current.producers, [producer.id]: producer } });
+  next = withMember(next, { ...member, producers: { ...member.producers, [producer.id]: producer } });
   const share = shareOf(next);
   const live = new Set(sharesInOrder(next).map((s) => s.producerId));
   const started = [...(share.started ?? []).filter((id) => live.has(id) && id !== producer.id), producer.id];

@@ -910,15 +910,22 @@ function checkStep(before: RoomState, after: RoomState, planned: Planned, failur
             command.type === 'share.setPolicy' ||
             (command.type === 'member.setRole' && command.memberId === m.id && command.role === 'member')));
       check(ended, `${m.id}'s share ${p.id} ended on ${planned.label}`);
+      // The owner's share ends by the owner's own act (or their node dying), never another's.
+      // (The owner entering twice holds two seats, each the owner's.)
+      check(!m.owner || before.members[actor]?.owner === true || step.kind === 'sweep', `the owner's share ${p.id} ended by ${actor} on ${planned.label}`);
     }
   }
   if (step.kind === 'producer' && step.op === 'put' && step.producer === 2 && !before.ended) {
     // A screen: only by someone who may share; a member's refused while the shares are full,
-    // a facilitator's always taken (replacing the earliest other).
+    // a facilitator's taken (replacing the earliest other) unless only the owner's could go.
     const sharer = before.members[actor];
     const others = [...screenProducerIds(before)].filter((id) => !sharer?.producers[id]).length;
     const may = sharer !== undefined && isAllowed(before, actor, 'screen.publish') && (isFacilitatorRole(sharer.role) || shareOf(before).granted.includes(actor));
-    const expected = !sharer ? 'NOT_FOUND' : !may ? 'FORBIDDEN' : !isFacilitatorRole(sharer.role) && others >= shareOf(before).maxShares ? 'INVALID_STATE' : 'ok';
+    // And nobody's replaces the owner's: refused when only the owner's could make room.
+    const owners = [...screenProducerIds(before)].filter((id) => !sharer?.producers[id] && Object.values(before.members).some((m) => m.owner && m.producers[id])).length;
+    const full = others >= shareOf(before).maxShares;
+    const blocked = full && (!isFacilitatorRole(sharer?.role ?? 'member') || others - owners < others - shareOf(before).maxShares + 1);
+    const expected = !sharer ? 'NOT_FOUND' : !may ? 'FORBIDDEN' : blocked ? 'INVALID_STATE' : 'ok';
     check((failure?.code ?? 'ok') === expected, `${planned.label}: ${failure?.code ?? 'ok'}, expected ${expected}`);
   }
   if (step.kind === 'checkout') {

@@ -173,8 +173,22 @@ describe('one share at a time', () => {
     expect(shares(run(toolsRoom(), putProducer('lead', screen('lead')), putProducer('co', screen('co'))))).toEqual(['co-screen-1']);
   });
 
-  it('someone’s new share replaces their own', () => {
-    expect(shares(run(memberSharing(), putProducer('a', screen('a', 2))))).toEqual(['a-screen-2']);
+  it('one share per person: a second is refused (the media layer refuses it first), the first stays', () => {
+    expectRefused(memberSharing(), putProducer('a', screen('a', 2)), 'INVALID_STATE', /sharing already/);
+    expectRefused(run(toolsRoom(), policy(2), putProducer('co', screen('co'))), putProducer('co', screen('co', 2)), 'INVALID_STATE', /sharing already/);
+  });
+
+  it('nobody’s share replaces the owner’s: a co-facilitator’s is refused while only the owner’s could make room', () => {
+    const owner = deepFreeze(run(toolsRoom(), putProducer('host', screen('host'))));
+    expectRefused(owner, putProducer('co', screen('co')), 'INVALID_STATE', /creator is sharing/);
+    expectRefused(owner, putProducer('lead', screen('lead')), 'INVALID_STATE', /creator is sharing/);
+    // With two allowed and full, another's share makes the room instead.
+    const withLead = run(owner, policy(2), putProducer('lead', screen('lead')));
+    expect(shares(putProducer('co', screen('co'))(withLead))).toEqual(['co-screen-1', 'host-screen-1']);
+    const withMember = run(owner, policy(2), grant('a'), putProducer('a', screen('a')));
+    expect(shares(putProducer('co', screen('co'))(withMember))).toEqual(['co-screen-1', 'host-screen-1']);
+    // The owner's own share replaces anyone's.
+    expect(shares(putProducer('host', screen('host'))(run(toolsRoom(), putProducer('co', screen('co')))))).toEqual(['host-screen-1']);
   });
 
   it('allowing two: two at once; full, a facilitator’s replaces the member’s first, then the earliest facilitator’s', () => {
@@ -201,6 +215,14 @@ describe('one share at a time', () => {
     expect(shares(policy(1)(members))).toEqual(['b-screen-1']);
     const facilitators = run(toolsRoom(), policy(2), putProducer('lead', screen('lead')), putProducer('co', screen('co')));
     expect(shares(policy(1)(facilitators))).toEqual(['co-screen-1']);
+  });
+
+  it('back to one, by anyone: the owner’s share stays, even when a facilitator’s is later', () => {
+    const two = deepFreeze(run(toolsRoom(), policy(2), putProducer('host', screen('host')), putProducer('co', screen('co'))));
+    expect(shares(policy(1, false, 'co')(two))).toEqual(['host-screen-1']);
+    expect(shares(policy(1, false, 'lead')(two))).toEqual(['host-screen-1']);
+    const member = run(toolsRoom(), policy(2), putProducer('host', screen('host')), grant('a'), putProducer('a', screen('a')));
+    expect(shares(policy(1, false, 'co')(member))).toEqual(['host-screen-1']);
   });
 
   it('a share closed by its sharer frees the place', () => {

@@ -56,9 +56,13 @@ export const shareHandlers: Handlers<ShareCommand> = {
     const next = withShare(state, { ...share, maxShares, allowWholeScreen });
     const shares = sharesInOrder(next);
     if (shares.length <= maxShares) return next;
-    // Fewer at once: the latest facilitator's share stays, else the latest.
-    const isFacilitators = (memberId: string) => isFacilitatorRole(state.members[memberId]?.role ?? 'member');
-    const kept = [...shares].reverse().sort((a, b) => Number(isFacilitators(b.memberId)) - Number(isFacilitators(a.memberId))).slice(0, maxShares);
+    // Fewer at once: the owner's share stays first (nobody else may end it: see guardOwner),
+    // then the latest facilitator's, then the latest.
+    const rank = (memberId: string) => {
+      const member = state.members[memberId];
+      return member?.owner ? 2 : isFacilitatorRole(member?.role ?? 'member') ? 1 : 0;
+    };
+    const kept = [...shares].reverse().sort((a, b) => rank(b.memberId) - rank(a.memberId)).slice(0, maxShares);
     return withoutShares(next, shares.filter((s) => !kept.includes(s)));
   },
 };

@@ -260,27 +260,39 @@ export function withMember(state: RoomState, member: MemberState): RoomState {
   return { ...state, members: { ...state.members, [member.id]: member } };
 }
 
-/** The member is gone: from the member list and from the floor (queue, round, holder). */
+/**
+ * The member is gone: from the member list and from the floor (queue, round, holder), off the
+ * share lists and the check-out's answered list, and an aside they are in ends.
+ */
 export function withoutMember(state: RoomState, memberId: string, now = Date.now()): RoomState {
   if (!state.members[memberId]) return state;
   const members = { ...state.members };
   delete members[memberId];
-  return withoutShareOrAside({ ...state, members, floor: floorWithout(state.floor, memberId, now) }, memberId);
+  const left = { ...state, members, floor: floorWithout(state.floor, memberId, now) };
+  return withoutCheckedOut(withoutAsideOf(withoutShareLists(left, memberId), memberId), memberId);
+}
+
+/** Off the share lists (granted, asking): someone who left, or needs no grant now. Unchanged state when on neither. */
+export function withoutShareLists(state: RoomState, memberId: string): RoomState {
+  const share = shareOf(state);
+  if (!share.granted.includes(memberId) && !share.asking.includes(memberId)) return state;
+  return { ...state, share: { ...share, granted: share.granted.filter((id) => id !== memberId), asking: share.asking.filter((id) => id !== memberId) } };
+}
+
+/** An aside with this person in it (either of the two) ends: both are back in the group. Unchanged state otherwise. */
+export function withoutAsideOf(state: RoomState, memberId: string): RoomState {
+  const aside = asideOf(state);
+  return aside && (aside.memberId === memberId || aside.facilitatorId === memberId) ? { ...state, aside: null } : state;
 }
 
 /**
- * Someone no longer needs a grant or has left: off the share lists, and an aside they are in
- * ends (both are back in the group). Unchanged state when none applies.
+ * Off the open check-out's answered list: only for someone who left (a member made a
+ * co-facilitator and back stays on it, so they cannot answer twice). Unchanged state otherwise.
  */
-export function withoutShareOrAside(state: RoomState, memberId: string): RoomState {
-  let next = state;
-  const share = shareOf(state);
-  if (share.granted.includes(memberId) || share.asking.includes(memberId)) {
-    next = { ...next, share: { ...share, granted: share.granted.filter((id) => id !== memberId), asking: share.asking.filter((id) => id !== memberId) } };
-  }
-  const aside = asideOf(state);
-  if (aside && (aside.memberId === memberId || aside.facilitatorId === memberId)) next = { ...next, aside: null };
-  return next;
+function withoutCheckedOut(state: RoomState, memberId: string): RoomState {
+  const checkout = checkoutOf(state);
+  if (!checkout?.done.includes(memberId)) return state;
+  return { ...state, checkout: { ...checkout, done: checkout.done.filter((id) => id !== memberId) } };
 }
 
 /** Take someone off the floor: out of the queue and the round; if they held it, it moves on. */
@@ -371,13 +383,26 @@ export function maySend(state: RoomState, memberId: string, source: MediaSource)
   return source === 'screen' ? mayShare(state, member) : heldBy(state, member, source) === null;
 }
 
+/** A screen producer in the room: whose, and which. */
+export interface Share {
+  memberId: string;
+  producerId: string;
+}
+
+/** Every screen producer in the room, in no particular order (sharesInOrder gives their order). */
+export function screenShares(state: RoomState): Share[] {
+  const shares: Share[] = [];
+  for (const member of Object.values(state.members)) {
+    for (const producer of Object.values(member.producers)) {
+      if (producer.source === 'screen') shares.push({ memberId: member.id, producerId: producer.id });
+    }
+  }
+  return shares;
+}
+
 /** The screen producers in the room now (ids), whoever's: what the media layer keeps open. */
 export function screenProducerIds(state: RoomState): Set<string> {
-  const ids = new Set<string>();
-  for (const member of Object.values(state.members)) {
-    for (const producer of Object.values(member.producers)) if (producer.source === 'screen') ids.add(producer.id);
-  }
-  return ids;
+  return new Set(screenShares(state).map((s) => s.producerId));
 }
 
 /** The space of the two aside (everyone else is in the group: absent from `apart`). */
