@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CheckoutAnswer, CHECKOUT_SCALE, CHECKOUT_WORDS_MAX } from '../checkout.js';
 import { SEALED_BLOB_MAX } from '../e2ee-relay.js';
 import { PRIVATE_MESSAGE_MAX, PrivateMessageText } from '../signals.js';
-import { randomBytes } from './bytes.js';
+import { buf, randomBytes } from './bytes.js';
 import { decodeWire, encodeWire, open, seal, wellFormed, type CryptoKey } from './handshake.js';
 
 /*
@@ -13,7 +13,7 @@ import { decodeWire, encodeWire, open, seal, wellFormed, type CryptoKey } from '
 const ids = { roomId: 'r'.repeat(64), from: 'm'.repeat(64), to: 'f'.repeat(64) };
 
 async function key(): Promise<CryptoKey> {
-  return globalThis.crypto.subtle.importKey('raw', randomBytes(32), 'AES-GCM', false, ['encrypt', 'decrypt']);
+  return globalThis.crypto.subtle.importKey('raw', buf(randomBytes(32)), 'AES-GCM', false, ['encrypt', 'decrypt']);
 }
 
 /** Words of `n` code units made of `unit` (normalised as the page does), or null for none. */
