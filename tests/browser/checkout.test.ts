@@ -150,11 +150,25 @@ describe('the check-out: answers only for the facilitators, in Chromium and Fire
     await bea.page.getByTestId('checkout-form').waitFor({ state: 'detached' });
     await cyd.page.waitForSelector('[data-testid="checkout-form"]', { hidden: true });
     expectBothAnswers(await chromiumRows(ada.page), 'Ada after the end');
-    const [download] = await Promise.all([ada.page.waitForEvent('download'), ada.page.getByRole('button', { name: 'Save answers' }).click()]);
+    // Ending the session warns her that the answers are not saved yet, with a Save button there.
+    await ada.page.getByRole('button', { name: 'End the session for everyone', exact: true }).click();
+    const unsaved = ada.page.getByTestId('end-session-unsaved');
+    await unsaved.waitFor();
+    const [download] = await Promise.all([ada.page.waitForEvent('download'), unsaved.getByRole('button', { name: 'Save answers' }).click()]);
+    await unsaved.waitFor({ state: 'detached' });
     expect(download.suggestedFilename()).toMatch(/^check-out-\d{4}-\d{2}-\d{2}\.csv$/);
     const csv = (await readFile((await download.path())!, 'utf8')).split('\r\n');
     expect(csv[1]).toMatch(new RegExp(`^${BEA},1,Very low,"${BEA_WORDS}",yes,yes,\\d{4}-`));
     expect(csv[2]).toMatch(new RegExp(`^${CYD},5,Very good,${CYD_WORDS},no,no,`));
+
+    // The session ends: no answer stays in either facilitator tab's storage; Fay, who saved
+    // none, is offered them once on her end screen (from memory).
+    await ada.page.getByRole('button', { name: 'End the session now', exact: true }).click();
+    await ada.page.locator('main[data-status="ended"]').waitFor();
+    await fay.page.waitForSelector('[data-testid="checkout-end-offer"]');
+    const keptAnswers = () => Object.keys(sessionStorage).filter((k) => k.startsWith('group-room:checkout:'));
+    expect(await ada.page.evaluate(keptAnswers), "Ada's tab storage").toEqual([]);
+    expect(await fay.page.evaluate(keptAnswers), "Fay's tab storage").toEqual([]);
 
     // The server never had an answer in the clear, and logged no name.
     for (const secret of [BEA_WORDS, CYD_WORDS, ADA, FAY, BEA, CYD]) expect(server.output(), 'the server log').not.toContain(secret);

@@ -21,10 +21,13 @@ import { checkPacket, type TappedPacket } from '../support/rtp-envelope.js';
  * once; asked with monitorTypeSurfaces 'exclude' it shares a tab (displaySurface 'browser'),
  * without it the whole (fake) screen ('monitor'). Headless Firefox has no screen to capture at
  * all (NotFoundError, whatever the prefs), so Cyd's page stands in for the operating system's
- * picker with a canvas track. Firefox does not report displaySurface, so without whole screens
- * allowed the product asks it for windows only (getUserMedia with mediaSource 'window', whose
- * picker lists no screen); the stand-in answers that request and notes it was made. Everything
- * after the picker (the producer, its encryption in Firefox) is the product's.
+ * picker with a canvas track (getDisplayMedia), and notes every request. Firefox does not report
+ * displaySurface, so the product refuses its share (it could be a whole screen) until the
+ * facilitator allows a whole screen; it never asks the legacy way (getUserMedia with mediaSource,
+ * which newer Firefox may not honour). Everything after the picker (the producer, its encryption
+ * in Firefox) is the product's.
+ *
+ * One room, one `it`, in steps that build on each other (each step says what it leaves behind).
  *
  * The media tap (tests only) records every packet the SFU got: every frame of every share must
  * be an SFrame envelope, as the cameras' are.
@@ -111,10 +114,32 @@ const bytesOfTrack = async (trackId: string): Promise<number> => {
   return bytes;
 };
 
+/** Runs in either browser: frames decoded so far of `name`'s camera tile (0 while it has none). */
+const cameraFramesInPage = async (name: string): Promise<number> => {
+  const tile = [...document.querySelectorAll<HTMLElement>('[data-testid="peer-tile"]')].find((t) => t.dataset['peerName'] === name);
+  const stream = tile?.querySelector('video')?.srcObject;
+  const track = stream instanceof MediaStream ? stream.getVideoTracks()[0] : undefined;
+  if (!track) return 0;
+  const pcs = (window as unknown as { __pcs?: RTCPeerConnection[] }).__pcs ?? [];
+  let frames = 0;
+  for (const pc of pcs) {
+    if (pc.connectionState === 'closed') continue;
+    (await pc.getStats()).forEach((r: Record<string, unknown>) => {
+      if (r['type'] === 'inbound-rtp' && r['trackIdentifier'] === track.id) frames = Number(r['framesDecoded'] ?? 0);
+    });
+  }
+  return frames;
+};
+
+/** About a second of a camera (the fake cameras send 20 to 30 frames a second; a share 5 to 8). */
+const CAMERA_FRAMES_LATER = 25;
+
 type AnyPage = Page | FirefoxPage;
 const shares = (page: AnyPage): Promise<ShareSample[]> => (page as Page).evaluate(sharesInPage);
 const trackBytes = (page: AnyPage, trackId: string): Promise<number> => (page as Page).evaluate(bytesOfTrack, trackId);
 const text = (page: AnyPage): Promise<string> => (page as Page).evaluate(() => document.querySelector('main')?.innerText ?? '');
+const cameraFrames = (page: AnyPage, name: string): Promise<number> => (page as Page).evaluate(cameraFramesInPage, name);
+const askedFor = (page: FirefoxPage): Promise<string[]> => page.evaluate(() => (window as unknown as { __askedFor: string[] }).__askedFor);
 
 describe('screen sharing, granted by a facilitator (Chromium and Firefox)', () => {
   let ns: NetNamespace;
@@ -149,11 +174,16 @@ describe('screen sharing, granted by a facilitator (Chromium and Firefox)', () =
     return first!;
   };
 
-  /** `viewer` no longer shows `sharer`'s screen, and nothing more arrives on the track it had. */
+  /**
+   * `viewer` no longer shows `sharer`'s screen, and nothing more arrives on the track it had:
+   * checked once `viewer` has decoded a second's worth more of `sharer`'s camera (which the
+   * sharer sends all along), so a share still flowing would have grown meanwhile.
+   */
   const shareGone = async (viewer: AnyPage, who: string, sharer: string, trackId: string): Promise<void> => {
     await eventually(async () => expect((await shares(viewer)).map((s) => s.peerName), `${who} no longer shows ${sharer}'s screen`).not.toContain(sharer), 10_000, 100);
     const before = await trackBytes(viewer, trackId);
-    await pause(1000);
+    const camera = await cameraFrames(viewer, sharer);
+    await eventually(async () => expect(await cameraFrames(viewer, sharer), `${who} keeps receiving ${sharer}'s camera`).toBeGreaterThanOrEqual(camera + CAMERA_FRAMES_LATER), 30_000, 100);
     expect(await trackBytes(viewer, trackId), `${who}: nothing more of ${sharer}'s screen arrives`).toBe(before);
   };
 
@@ -197,10 +227,10 @@ describe('screen sharing, granted by a facilitator (Chromium and Firefox)', () =
     if (notes.length) console.warn(`[screen-share.test] ${notes.join('; ')}`);
   });
 
-  it('a member without a grant has no share control, and the server refuses a forced screen', async () => {
+  it('a share needs a grant, is seen by all and ends everywhere when withdrawn, replaced or reloaded; Firefox shares only with a whole screen allowed; every frame encrypted', async () => {
+    // Step 1. Without a grant: no share control, and the server refuses a forced screen.
     await bea.page.getByRole('button', { name: 'Ask to share screen', exact: true }).waitFor();
     expect(await bea.page.getByRole('button', { name: 'Share screen', exact: true }).count(), 'no share button without a grant').toBe(0);
-    await cyd.button('Ask to share screen');
 
     // A tampered page: a raw media:produce of a screen on its own send transport (the last one
     // the server made for it: the client makes the receive transport first).
@@ -226,78 +256,81 @@ describe('screen sharing, granted by a facilitator (Chromium and Firefox)', () =
     })) as { ok: boolean; error?: { code: string } };
     expect(answer.ok, 'the server refuses the screen').toBe(false);
     expect(answer.error?.code).toBe('FORBIDDEN');
-    await pause(1000);
+    // Something later reaches Ada (Cyd's ask): anything the forced screen caused came before it.
+    await cyd.button('Ask to share screen');
+    await cyd.click('Ask to share screen');
+    const cydRow = ada.page.getByTestId('member-list').locator('li[data-member-name="Cyd"]');
+    await eventually(async () => expect(await cydRow.innerText()).toContain('asks to share their screen'));
     const screens = decodeEvents(adaFrames).filter(([name, p]) => name === 'consumer:new' && (p as { source: string }).source === 'screen');
     expect(screens, 'nothing of a screen is offered to anyone').toEqual([]);
     expect(await shares(ada.page)).toEqual([]);
-  });
 
-  it('granted, a share is seen by every member; withdrawn, it stops at every receiver and on the sharer', async () => {
-    // Bea asks; Ada sees it and allows it from Bea's row.
+    // Step 2. Granted, Bea's share is seen by every member; withdrawn, it stops at every receiver
+    // and on the sharer. Leaves: no share; Cyd asking.
     await bea.page.getByRole('button', { name: 'Ask to share screen', exact: true }).click();
     await bea.page.getByText('Waiting for a facilitator to let you share…').waitFor();
-    const row = ada.page.getByTestId('member-list').locator('li[data-member-name="Bea"]');
-    await eventually(async () => expect(await row.innerText()).toContain('asks to share their screen'));
-    await row.getByRole('button', { name: 'Allow sharing for Bea', exact: true }).click();
+    const beaRow = ada.page.getByTestId('member-list').locator('li[data-member-name="Bea"]');
+    await eventually(async () => expect(await beaRow.innerText()).toContain('asks to share their screen'));
+    await beaRow.getByRole('button', { name: 'Allow sharing for Bea', exact: true }).click();
 
     await bea.page.getByRole('button', { name: 'Share screen', exact: true }).click();
     // Chromium's picker was told to leave whole screens out: it shares a tab.
     await eventually(async () => expect(await bea.page.getByTestId('sharing-notice').innerText()).toContain('You are sharing a browser tab'));
 
-    const atAda = await seesShare(ada.page, 'Ada', 'Bea');
-    const atCyd = await seesShare(cyd.page, 'Cyd (Firefox)', 'Bea');
-    await eventually(async () => expect(await row.innerText()).toContain('sharing their screen'));
+    const beaAtAda = await seesShare(ada.page, 'Ada', 'Bea');
+    const beaAtCyd = await seesShare(cyd.page, 'Cyd (Firefox)', 'Bea');
+    await eventually(async () => expect(await beaRow.innerText()).toContain('sharing their screen'));
     // Accessibility with a share on: the facilitator's room, the sharer's, and a viewer's in Firefox.
     await expectNoSeriousViolations(ada.page, 'in the room as facilitator, with a share');
     await expectNoSeriousViolations(bea.page, 'in the room as member, sharing');
     await expectNoSeriousViolationsInFirefox(cyd.page, 'in the room as member, with a share');
 
     // Withdrawn: closed on the server at once; gone at every receiver; the sharer's capture ends.
-    await row.getByRole('button', { name: 'Withdraw sharing from Bea', exact: true }).click();
+    await beaRow.getByRole('button', { name: 'Withdraw sharing from Bea', exact: true }).click();
     const withdrawn = performance.now();
-    await Promise.all([shareGone(ada.page, 'Ada', 'Bea', atAda.trackId), shareGone(cyd.page, 'Cyd (Firefox)', 'Bea', atCyd.trackId)]);
+    await Promise.all([shareGone(ada.page, 'Ada', 'Bea', beaAtAda.trackId), shareGone(cyd.page, 'Cyd (Firefox)', 'Bea', beaAtCyd.trackId)]);
     notes.push(`withdraw → share gone at both receivers (checked) ${(performance.now() - withdrawn).toFixed(0)} ms`);
     await bea.page.getByRole('button', { name: 'Ask to share screen', exact: true }).waitFor();
     expect(await bea.page.getByTestId('own-share-tile').count(), "Bea's page no longer captures").toBe(0);
     expect(await text(bea.page)).toContain('A facilitator withdrew your permission to share');
-  });
 
-  it('Firefox shares a window (asked for windows only); a facilitator’s share replaces a member’s', async () => {
-    const row = ada.page.getByTestId('member-list').locator('li[data-member-name="Cyd"]');
-    await row.getByRole('button', { name: 'Allow sharing for Cyd', exact: true }).click();
+    // Step 3. Firefox does not say what it shares: refused until a whole screen is allowed, then
+    // shared; a facilitator's share replaces it. Leaves: whole screens allowed, no share.
+    await cydRow.getByRole('button', { name: 'Allow sharing for Cyd', exact: true }).click();
+    await cyd.click('Share screen');
+    await eventually(async () => expect(await text(cyd.page)).toContain('This browser does not say what it is sharing'));
+    expect(await askedFor(cyd.page), 'asked with the standard picker, never the legacy window-only way').toEqual(['any']);
+    expect(await shares(bea.page), 'nothing of the refused pick went out').toEqual([]);
 
+    await ada.page.getByRole('checkbox', { name: 'Allow sharing a whole screen (not only a window or a tab)' }).check();
     await cyd.click('Share screen');
     await seesShare(bea.page, 'Bea', 'Cyd');
-    expect(await cyd.page.evaluate(() => (window as unknown as { __askedFor: string[] }).__askedFor), 'Firefox was asked for a window, never a screen').toEqual(['window']);
-    expect(await text(cyd.page)).toContain('You are sharing a window');
-    const atAda = await seesShare(ada.page, 'Ada', 'Cyd');
+    expect(await askedFor(cyd.page)).toEqual(['any', 'any']);
+    expect(await text(cyd.page)).toContain('You are sharing your screen');
+    const cydAtAda = await seesShare(ada.page, 'Ada', 'Cyd');
 
     // One share at a time: Ada's replaces Cyd's.
     await ada.page.getByRole('button', { name: 'Share screen', exact: true }).click();
-    await shareGone(ada.page, 'Ada', 'Cyd', atAda.trackId);
+    await shareGone(ada.page, 'Ada', 'Cyd', cydAtAda.trackId);
     await seesShare(bea.page, 'Bea', 'Ada');
     await seesShare(cyd.page, 'Cyd (Firefox)', 'Ada');
     await eventually(async () => expect(await text(cyd.page)).toContain('Your screen is no longer shared'));
     expect((await shares(bea.page)).map((s) => s.peerName)).toEqual(['Ada']);
     await ada.page.getByRole('button', { name: 'Stop sharing', exact: true }).click();
     await eventually(async () => expect(await shares(bea.page)).toEqual([]));
-  });
 
-  it('a reload during a share ends the share and keeps the grant', async () => {
-    const row = ada.page.getByTestId('member-list').locator('li[data-member-name="Bea"]');
-    await row.getByRole('button', { name: 'Allow sharing for Bea', exact: true }).click();
+    // Step 4. A reload during a share ends the share and keeps the grant.
+    await beaRow.getByRole('button', { name: 'Allow sharing for Bea', exact: true }).click();
     await bea.page.getByRole('button', { name: 'Share screen', exact: true }).click();
-    const atAda = await seesShare(ada.page, 'Ada', 'Bea');
-
+    const againAtAda = await seesShare(ada.page, 'Ada', 'Bea');
     await bea.page.reload();
     await bea.page.locator('main[data-status="joined"]').waitFor({ timeout: 60_000 });
-    await shareGone(ada.page, 'Ada', 'Bea', atAda.trackId);
+    await shareGone(ada.page, 'Ada', 'Bea', againAtAda.trackId);
     // Still granted: the button is there, no new ask needed.
     await bea.page.getByRole('button', { name: 'Share screen', exact: true }).waitFor();
-    await eventually(async () => expect(await row.innerText()).toContain('may share their screen'));
-  });
+    await eventually(async () => expect(await beaRow.innerText()).toContain('may share their screen'));
 
-  it('every shared frame the SFU got was encrypted', async () => {
+    // Step 5. Every shared frame the SFU got was encrypted.
     watching = false;
     await cyd.close();
     await bea.context.close();
@@ -320,5 +353,5 @@ describe('screen sharing, granted by a facilitator (Chromium and Firefox)', () =
     expect(count.sharers.size, 'Bea, Cyd and Ada shared').toBe(3);
     expect(count.envelope).toBeGreaterThan(10);
     expect(count.not, 'screen frames the SFU could read').toBe(0);
-  });
+  }, 360_000);
 });
