@@ -2,7 +2,7 @@
 
 import { isFacilitatorRole, type RoomView } from '@group-room/shared';
 import { useEffect, useRef } from 'react';
-import { asideNote, asideShown, type AsideShown } from '@/lib/aside';
+import { asideNote, asideShown, asideStatusLine, type AsideShown } from '@/lib/aside';
 import type { RoomClient } from '@/lib/room-client';
 import { useAnnounce } from './Announcer';
 import { useAction } from './useAction';
@@ -31,8 +31,9 @@ function useAsideAnnouncements(aside: AsideShown | null): void {
 
 /**
  * For the two aside: whom they are with, and "Return to the group" (either may end it). For a
- * facilitator in the group, who is aside and a way to bring them back. Others see only the
- * two's tiles saying whom they are with (asideTileNote).
+ * facilitator in the group, who is aside and a way to bring them back. A member in the group
+ * sees one line, "Alex is with Sam" (and the two's tiles saying so: asideTileNote). Not a live
+ * region: the announcement above already says it once.
  */
 export function AsideBanner({ client, view }: Props) {
   const aside = asideShown(view);
@@ -40,7 +41,14 @@ export function AsideBanner({ client, view }: Props) {
   useAsideAnnouncements(aside);
   if (!aside) return null;
   const facilitating = isFacilitatorRole(view.self.role);
-  if (!aside.selfIn && !facilitating) return null;
+  const status = asideStatusLine(aside);
+  if (!facilitating && status !== null) {
+    return (
+      <p className="notice subtle" data-testid="aside-status">
+        {status}
+      </p>
+    );
+  }
   const end = () => void run(() => client.command({ type: 'aside.end' }));
   return (
     <section className={`aside-banner${aside.selfIn ? ' in-aside' : ''}`} aria-label="Aside" data-testid="aside-banner" data-aside={aside.selfIn ? 'in' : 'group'}>

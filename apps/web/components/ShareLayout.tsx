@@ -1,6 +1,7 @@
 'use client';
 
 import { useEffect, useRef, type ReactNode } from 'react';
+import { asideShareNote, asideShown } from '@/lib/aside';
 import type { RemotePeer, RoomSnapshot } from '@/lib/room-client';
 import type { VideoPreference } from '@/lib/room-media';
 import { useAnnounce } from './Announcer';
@@ -52,17 +53,33 @@ interface Props {
 /**
  * While someone shares a screen, the share takes the big tile and the cameras go beside it (or
  * below it on a narrow screen, where the share fills the width). Without a share, just the grid.
+ * A share across an aside (the two's at the group, the group's at the two) is not shown: the
+ * server sends none of it across, so its tile would hold a frozen picture; a line says where it is.
  */
 export function ShareLayout({ room, onPreference, children }: Props) {
-  const shares = room.peers.filter((p): p is RemotePeer & { screen: MediaStreamTrack } => p.screen !== undefined);
+  const aside = room.view ? asideShown(room.view) : null;
+  const all = room.peers.filter((p): p is RemotePeer & { screen: MediaStreamTrack } => p.screen !== undefined);
+  const away = all.flatMap((p) => {
+    const note = asideShareNote(aside, p.id, p.displayName);
+    return note === undefined ? [] : [{ id: p.id, note }];
+  });
+  const shares = all.filter((p) => !away.some((a) => a.id === p.id));
   const own = room.share.phase === 'on' || room.share.phase === 'starting' ? room.share.track : undefined;
   useShareArrivals(shares);
   const sharing = shares.length > 0 || own !== undefined;
+  // Inside the shares' column when there is one (a cell of its own would upset the layout's grid).
+  const awayNotes = away.map(({ id, note }) => (
+    <p key={id} className="notice subtle" data-testid="share-away">
+      {note}
+    </p>
+  ));
   // The same wrapper with or without a share, so the cameras' tiles (and their audio) are never remounted when one starts.
   return (
     <div className={sharing ? 'share-layout' : undefined} data-testid={sharing ? 'share-layout' : undefined}>
+      {!sharing && awayNotes}
       {sharing && (
         <section className="shares" aria-label="Shared screens">
+          {awayNotes}
           {shares.map((peer) => (
             <ShareTile
               key={peer.id}

@@ -1,6 +1,6 @@
 import type { RoomView } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
-import { asideNote, asideShown, asideTileNote } from './aside';
+import { asideNote, asideShareNote, asideStatusLine, asideShown, asideTileNote } from './aside';
 
 const NAMES: Record<string, string> = { sam: 'Sam', alex: 'Alex', cy: 'Cy' };
 
@@ -37,5 +37,23 @@ describe('the aside as a page shows it', () => {
       expect(asideTileNote(aside, self === 'alex' ? 'sam' : 'alex')).toBeUndefined();
       expect(asideTileNote(aside, 'cy')).toBe('With the group');
     }
+  });
+
+  it('a shared screen shows only on its own side: across the aside, a note says whom it is shared with', () => {
+    expect(asideShareNote(null, 'sam', 'Sam')).toBeUndefined();
+    const group = asideShown(viewFor('cy', ASIDE))!;
+    expect(asideShareNote(group, 'sam', 'Sam')).toBe('Sam is sharing their screen with Alex only.');
+    expect(asideShareNote(group, 'alex', 'Alex')).toBe('Alex is sharing their screen with Sam only.');
+    for (const self of ['alex', 'sam']) {
+      const aside = asideShown(viewFor(self, ASIDE))!;
+      expect(asideShareNote(aside, 'cy', 'Cy')).toBe('Cy is sharing their screen with the group; you see it when you are back.');
+      expect(asideShareNote(aside, self === 'alex' ? 'sam' : 'alex', 'X')).toBeUndefined();
+    }
+  });
+
+  it('the group is told in one line who is with whom (the two and nobody else see the banner)', () => {
+    expect(asideStatusLine(asideShown(viewFor('cy', ASIDE)))).toBe('Alex is with Sam');
+    expect(asideStatusLine(asideShown(viewFor('alex', ASIDE)))).toBeNull();
+    expect(asideStatusLine(null)).toBeNull();
   });
 });

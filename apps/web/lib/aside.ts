@@ -57,3 +57,16 @@ export function asideTileNote(aside: AsideShown | null, peerId: string): string 
 
 /** What the group is told: "Alex is with Sam". */
 export const asideNote = (aside: AsideShown): string => `${aside.memberName} is with ${aside.facilitatorName}`;
+
+/** The group's one line while an aside is on (null for the two, who see whom they are with). */
+export const asideStatusLine = (aside: AsideShown | null): string | null => (aside && !aside.selfIn ? asideNote(aside) : null);
+
+/**
+ * In place of a peer's shared screen across the aside (undefined: shown as usual). The server
+ * sends nothing of it across, so a tile would hold a frozen picture; the note says where it is.
+ */
+export function asideShareNote(aside: AsideShown | null, peerId: string, name: string): string | undefined {
+  if (asideTileNote(aside, peerId) === undefined || !aside) return undefined;
+  if (aside.selfIn) return `${name} is sharing their screen with the group; you see it when you are back.`;
+  return `${name} is sharing their screen with ${peerId === aside.memberId ? aside.facilitatorName : aside.memberName} only.`;
+}
