@@ -162,4 +162,38 @@ describe.each(bothStores(prefix))('check-out answers ($store store)', ({ env }) 
     expect(mo.entered.checkout).toEqual(expect.objectContaining({ id: checkoutId, done: 1, of: 1 }));
     expectError(await request(mo.socket, 'checkout:answer', { checkoutId, sealed }), 'INVALID_STATE');
   });
+
+  it('an answer whose only facilitator goes while it is being recorded is not kept as answered: it can be sent again', async () => {
+    const { server } = t;
+    const room = await openRoom(server, 'Fay');
+    let fac = room.facilitator;
+    const mo = await admittedMember(server, room, fac, 'Mo');
+    const checkoutId = await startCheckout(fac, mo);
+    const sealed = [{ to: fac.id, data: box('Mo for Fay') }];
+
+    // Fay's connection goes while the answer's change is being written (she was there when it
+    // was checked): the next store write waits until the server has seen her socket close.
+    const { store } = server;
+    const update = store.update.bind(store);
+    let dropped: Promise<void> | undefined;
+    store.update = (roomId, change, writer) => {
+      dropped ??= drop(server, fac);
+      return dropped.then(() => update(roomId, change, writer));
+    };
+    let answer: unknown;
+    try {
+      answer = await rawRequest(mo.socket, 'checkout:answer', { checkoutId, sealed });
+    } finally {
+      store.update = update;
+    }
+    expect(dropped).toBeDefined();
+    expect(expectError(answer, 'INVALID_STATE').message).toMatch(/No facilitator/);
+    expect((await server.store.get(room.roomId))?.checkout?.done).toEqual([]);
+    await viewWhere(mo, (v) => v.checkout?.id === checkoutId && !v.self.checkedOut && v.checkout.done === 0);
+
+    fac = await resume(server, fac);
+    await ok(mo.socket, 'checkout:answer', { checkoutId, sealed });
+    expect((await waitForEvent(fac.socket, 'checkout:answer')).sealed).toBe(sealed[0]!.data);
+    await viewWhere(mo, (v) => v.self.checkedOut);
+  });
 });

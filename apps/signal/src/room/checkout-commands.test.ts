@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markCheckedOut } from './checkout-commands.js';
+import { markCheckedOut, unmarkCheckedOut } from './checkout-commands.js';
 import { leave } from './entry.js';
 import { viewFor } from './projection.js';
 import type { RoomState } from './state.js';
@@ -45,6 +45,18 @@ describe('markCheckedOut (the checkout:answer request)', () => {
     const state = markCheckedOut('a', idOf(open()))(open());
     expect(state.checkout?.done).toEqual(['a']);
     expectRefused(state, markCheckedOut('a', idOf(open())), 'INVALID_STATE', /answered already/);
+  });
+
+  it('is taken back (the answer reached no facilitator) only for that check-out, and may then be given again', () => {
+    const id = idOf(open());
+    const answered = deepFreeze(run(open(), markCheckedOut('a', id), markCheckedOut('b', id)));
+    const undone = unmarkCheckedOut('a', id)(answered);
+    expect(undone.checkout?.done).toEqual(['b']);
+    expect(markCheckedOut('a', id)(undone).checkout?.done).toEqual(['b', 'a']);
+    expect(unmarkCheckedOut('a', 'co-older')(answered)).toBe(answered);
+    expect(unmarkCheckedOut('c', id)(answered)).toBe(answered);
+    const ended = deepFreeze(end()(answered));
+    expect(unmarkCheckedOut('a', id)(ended)).toBe(ended);
   });
 
   it('only for the check-out open now', () => {

@@ -39,3 +39,16 @@ export const markCheckedOut =
     if (checkout.done.includes(memberId)) throw new ProtocolFailure('INVALID_STATE', 'You have answered already');
     return { ...state, checkout: { ...checkout, done: [...checkout.done, memberId] } };
   };
+
+/**
+ * Take back a member's "answered" for this check-out: their answer reached no facilitator
+ * after all (every one it was for went while it was being recorded), so they may send it
+ * again. Unchanged state when that check-out is closed or they are not on its list.
+ */
+export const unmarkCheckedOut =
+  (memberId: string, checkoutId: string): RoomChange =>
+  (state) => {
+    const checkout = checkoutOf(state);
+    if (checkout?.id !== checkoutId || !checkout.done.includes(memberId)) return state;
+    return { ...state, checkout: { ...checkout, done: checkout.done.filter((id) => id !== memberId) } };
+  };

@@ -1,5 +1,5 @@
 import { ProtocolFailure } from '@group-room/shared';
-import { markCheckedOut } from '../../room/checkout-commands.js';
+import { markCheckedOut, unmarkCheckedOut } from '../../room/checkout-commands.js';
 import type { Connection } from '../connection.js';
 import { CheckoutAnswerLimit } from '../request-limits.js';
 import type { RequestHandlers } from '../request-router.js';
@@ -11,6 +11,8 @@ import { sealedBoxes } from './sealed-boxes.js';
  * each facilitator connected here the box addressed to them, and forgets it. An answer is never
  * logged, never stored, never sent to anyone but its facilitator.
  */
+
+const noFacilitator = () => new ProtocolFailure('INVALID_STATE', 'No facilitator is connected right now');
 
 /** Limited per person, whichever connection they come from (one limiter per process). */
 const answerLimit = new CheckoutAnswerLimit();
@@ -30,16 +32,20 @@ export function checkoutHandlers(conn: Connection): Pick<RequestHandlers, 'check
         room.run(async () => {
           // Marked only when a facilitator is here to receive it: an answer lost on the way
           // could not be given again.
-          if (!room.facilitatorsHere().some((id) => boxes.has(id))) {
-            throw new ProtocolFailure('INVALID_STATE', 'No facilitator is connected right now');
-          }
+          if (!room.facilitatorsHere().some((id) => boxes.has(id))) throw noFacilitator();
           await room.change(markCheckedOut(memberId, checkoutId));
           const at = Date.now();
           // In the same task as the change: every facilitator who sees this member done has had their box.
-          room.toFacilitatorsEach('checkout:answer', (facilitatorId) => {
+          const delivered = room.toFacilitatorsEach('checkout:answer', (facilitatorId) => {
             const box = boxes.get(facilitatorId);
             return box === undefined ? null : { checkoutId, from: memberId, sealed: box, at };
           });
+          if (delivered === 0) {
+            // Everyone it was for went while it was being recorded: the mark is taken back
+            // (still in this task, so no later answer sees it), and the page may send it again.
+            await room.change(unmarkCheckedOut(memberId, checkoutId));
+            throw noFacilitator();
+          }
         }),
       );
       return {};
