@@ -17,20 +17,31 @@
  *      grant → first shared frame = that packet's arrival − t0 (forwarding starts at a key
  *      frame: the first one, or the next after the server's request, if the first came before
  *      the receiver's consumer was resumed);
- *   3. t1; the facilitator sends `share.revoke`; the server closes the producer in the same
- *      change and then answers (withdraw → answered); the member's client stops its capture
- *      when its view says so;
- *   4. at each receiver: the last packet of that consumer (read once it is closed and 300 ms
- *      have passed); withdraw → last shared frame = its arrival − t1, or 0 when it came before
- *      t1 (a frame every 67 ms: the last is often sent before the withdrawal), and withdraw →
- *      `consumer:closed` at the receiver.
- * Printed: median and p95 over all trials and receivers. Asserts nothing.
+ *   3. the member's client keeps sending its screen until the trial ends, as a modified client
+ *      that ignores its view would: what stops the share at the others is the server alone. From
+ *      100 ms before the withdrawal until 200 ms after every receiver was told its consumer
+ *      closed, the screen stream also carries a probe: a one-packet VP8 delta frame about every
+ *      millisecond (a 1 ms timer), each with its number, whose send time this process keeps;
+ *      the server forwards them as it forwards the screen;
+ *   4. t1; the facilitator sends `share.revoke`; the server closes the producer in the same
+ *      change and then answers (withdraw → answered);
+ *   5. at each receiver, 100 ms after the probes stop: withdraw → cut = the send time of the
+ *      first probe after the last one that arrived (none after it arrived) − t1: the server
+ *      forwarded what was sent up to that moment and nothing sent from it on (known to within
+ *      the time between two probes: the send time of the last probe that arrived is printed too,
+ *      the cut lies between the two; a probe timer late because this process was busy widens it); withdraw → last shared packet = the
+ *      arrival of that consumer's last packet (probe or frame) − t1; and withdraw →
+ *      `consumer:closed` at the receiver. Probes lost before the cut (loopback loss, not the
+ *      cut) are counted and printed.
+ * Send times and arrivals are stamped (performance.now) in this process's event loop, so a
+ * stamp is late by whatever the process was busy with at that moment (it runs every client).
+ * Printed: median and p95 over all trials and receivers (min, max). Asserts nothing.
  */
 import os from 'node:os';
 import { startProductionServer } from '../support/prod-server.js';
 import { ask } from '../support/synthetic-keys.js';
 import { quantile } from './measure.js';
-import { pause, PlainClient, until } from './plain-rtp.js';
+import { cutOf, pause, PlainClient, until } from './plain-rtp.js';
 import { io } from 'socket.io-client';
 import type { Client } from '../support/synthetic-keys.js';
 
@@ -74,11 +85,13 @@ async function main(): Promise<void> {
     const [sharer, ...rest] = members as [PlainClient, ...PlainClient[]];
     const watching = [fay, ...rest];
     const grantToFrame: number[] = [];
+    const revokeToCut: number[] = [];
     const revokeToLast: number[] = [];
     const revokeToClosed: number[] = [];
-    let afterRevoke = 0;
-    let afterAnswer = 0;
     const revokeAcks: number[] = [];
+    const afterProbe: number[] = [];
+    let lost = 0;
+    let cutAfterAnswer = 0;
     for (let trial = 0; trial < trials; trial++) {
       const t0 = performance.now();
       const granted = command('share.grant', sharer.id);
@@ -90,31 +103,39 @@ async function main(): Promise<void> {
         grantToFrame.push(receiver.streams((s) => s.producerId === producerId)[0]!.first! - t0);
       }
       await pause(500);
+      const probes = sharer.sent(producerId).probesSent;
+      const from = probes.length;
+      sharer.probing(['screen']);
+      await pause(100);
       const t1 = performance.now();
-      let answered = Infinity;
-      const revoked = command('share.revoke', sharer.id).then(() => {
-        answered = performance.now();
-        revokeAcks.push(answered - t1);
-      });
-      await sharer.until((v) => !v.self.share.may, 5000);
-      sharer.stopSending('screen');
-      await revoked;
+      await command('share.revoke', sharer.id);
+      const answered = performance.now();
+      revokeAcks.push(answered - t1);
       for (const receiver of watching) await until(() => receiver.streams((s) => s.producerId === producerId && s.closedAt !== undefined).length > 0, 'consumer:closed');
-      await pause(300);
+      await pause(200);
+      sharer.probing([]);
+      await pause(100);
       for (const receiver of watching) {
         const stream = receiver.streams((s) => s.producerId === producerId)[0]!;
-        revokeToLast.push(Math.max(0, stream.last! - t1));
-        if (stream.last! > t1) afterRevoke++;
-        if (stream.last! > answered) afterAnswer++;
+        const cut = cutOf(probes, stream, from, t1);
+        if (!cut) throw new Error('the share was not cut at a receiver');
+        revokeToCut.push(cut.cut);
+        revokeToLast.push(cut.last);
+        afterProbe.push(cut.after);
+        lost += cut.lost;
+        if (t1 + cut.cut > answered) cutAfterAnswer++;
         revokeToClosed.push(stream.closedAt! - t1);
       }
+      // The capture ends only now (the member's page would stop it on its view, but here only the server's cut is timed).
+      sharer.stopSending('screen');
       await pause(300);
     }
     say('');
     say(`bench:share — ${trials} grants and withdrawals of one member's screen (15 frames/s, one VP8 layer), ${watching.length} receivers, plain RTP clients on loopback, production server, 1 mediasoup worker, ${os.cpus().length} cores`);
     say(`  grant → first shared frame at each other member: ${figure(grantToFrame)}`);
+    say(`  withdraw → cut at each other member (send time of the first probe never forwarded; the sharer keeps sending): ${figure(revokeToCut)}; the last forwarded probe's send time: ${figure(afterProbe)}; cut after the answer arrived in ${cutAfterAnswer} of ${revokeToCut.length}; probes lost before the cut: ${lost}`);
+    say(`  withdraw → last shared packet at each other member (its arrival): ${figure(revokeToLast)}`);
     say(`  withdraw → answered (the server has closed the share): ${figure(revokeAcks)}`);
-    say(`  withdraw → last shared frame at each other member: ${figure(revokeToLast)}; a frame arrived after the withdrawal was sent in ${afterRevoke} of ${revokeToLast.length}, after its answer in ${afterAnswer}`);
     say(`  withdraw → the receiver told its consumer closed: ${figure(revokeToClosed)}`);
     say('');
   } finally {

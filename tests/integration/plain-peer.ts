@@ -1,6 +1,6 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
 import type { EventPayload, MediaSource, RequestPayload } from '@group-room/shared';
-import { RtpSource } from '../support/synthetic-member.js';
+import { bindUdp, KIND, keyRequests, mediaSsrc, PlainStream } from '../support/plain-rtp.js';
 import { expect, vi } from 'vitest';
 import type { SignalServer } from '@group-room/signal';
 import { admittedMember, mediaJoin, ok, openRoom, rawRequest, WAIT, watchMedia, type Person } from '../support/signal-client.js';
@@ -8,13 +8,14 @@ import { admittedMember, mediaJoin, ok, openRoom, rawRequest, WAIT, watchMedia, 
 /*
  * A person's media without a browser, for tests of what the server forwards to whom: each
  * source (mic, camera, screen) over one plain RTP send transport (the server must run with
- * SYNTHETIC_MEDIA=true), sent unencrypted from this process at a steady pace while `start`ed,
- * and everything it receives counted per sender and source at its own UDP port (each
+ * SYNTHETIC_MEDIA=true), sent unencrypted from this process at a steady pace while `start`ed
+ * (the packets: tests/support/plain-rtp.ts, shared with the media benches), and everything it receives counted per sender and source at its own UDP port (each
  * consumer's SSRC, from its `consumer:new`, says whose it is). "Bytes at the receiver" in the
  * tests are these counts.
  */
 
-const KIND: Record<MediaSource, 'audio' | 'video'> = { mic: 'audio', camera: 'video', screen: 'video' };
+/** Each source is sent on a tick of 20 ms (20 ms of audio, a video frame). */
+const TICKS_PER_SECOND = 50;
 
 interface Received {
   peerId: string;
@@ -26,8 +27,8 @@ interface Received {
 
 export class PlainPeer {
   #person: Person;
-  /** One RTP source per media source, so each has SSRCs of its own. */
-  readonly #sources = new Map<MediaSource, RtpSource>();
+  /** One stream per media source, each with an SSRC of its own. */
+  readonly #sources = new Map<MediaSource, PlainStream>();
   /** The sources sent on each tick (from the moment their producer is asked for). */
   readonly #sending = new Set<MediaSource>();
   readonly #out: UdpSocket;
@@ -42,26 +43,25 @@ export class PlainPeer {
     this.#out = out;
     this.#in = inbound;
     inbound.on('message', (packet) => this.#count(packet));
+    // Key frame requests come back to where the media comes from (comedia).
+    out.on('message', (packet) => {
+      for (const ssrc of keyRequests(packet)) for (const stream of this.#sources.values()) if (stream.ssrc === ssrc) stream.wantKey();
+    });
   }
 
   /** For a person whose media has started (`media:join`). */
   static async open(person: Person): Promise<PlainPeer> {
-    const bind = async () => {
-      const udp = createSocket('udp4');
-      await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-      return udp;
-    };
-    return new PlainPeer(person, await bind(), await bind());
+    return new PlainPeer(person, await bindUdp(), await bindUdp());
   }
 
   get person(): Person {
     return this.#person;
   }
 
-  #sourceOf(source: MediaSource): RtpSource {
+  #sourceOf(source: MediaSource): PlainStream {
     let rtp = this.#sources.get(source);
     if (!rtp) {
-      rtp = new RtpSource(300);
+      rtp = new PlainStream(source, TICKS_PER_SECOND);
       this.#sources.set(source, rtp);
     }
     return rtp;
@@ -75,7 +75,7 @@ export class PlainPeer {
   /** What a `media:produce` of this source would carry (a test may change it: a modified client). */
   async produceRequest(source: MediaSource): Promise<RequestPayload<'media:produce'>> {
     const kind = KIND[source];
-    return { transportId: (await this.#sendTransport()).id, kind, source, rtpParameters: this.#sourceOf(source).rtpParameters(kind), paused: false };
+    return { transportId: (await this.#sendTransport()).id, kind, source, rtpParameters: this.#sourceOf(source).rtpParameters(), paused: false };
   }
 
   /**
@@ -127,7 +127,7 @@ export class PlainPeer {
 
   /** Send every source produced, steadily: 20 ms of audio and a video frame each 20 ms tick (until `stop`). */
   start(): void {
-    this.#timer ??= setInterval(() => this.#tick(), 20);
+    this.#timer ??= setInterval(() => this.#tick(), 1000 / TICKS_PER_SECOND);
   }
 
   stop(): void {
@@ -138,18 +138,12 @@ export class PlainPeer {
   #tick(): void {
     const send = this.#send;
     if (!send) return;
-    for (const source of this.#sending) {
-      const rtp = this.#sourceOf(source);
-      const packets = KIND[source] === 'audio' ? [rtp.audio()] : rtp.videoFrame();
-      for (const packet of packets) this.#out.send(packet, send.port, send.ip);
-    }
+    for (const source of this.#sending) for (const packet of this.#sourceOf(source).next()) this.#out.send(packet, send.port, send.ip);
   }
 
   #count(packet: Buffer): void {
-    if (packet.length < 12 || packet[0]! >> 6 !== 2) return;
-    const pt = packet[1]! & 0x7f;
-    if ((pt >= 72 && pt <= 79) || pt === 127) return; // RTCP; bandwidth probation
-    const stream = this.#bySsrc.get(packet.readUInt32BE(8));
+    const ssrc = mediaSsrc(packet);
+    const stream = ssrc === undefined ? undefined : this.#bySsrc.get(ssrc);
     if (!stream) return;
     stream.packets++;
     stream.bytes += packet.length;
