@@ -11,17 +11,26 @@ import { peerOf, type RoomContext } from './room-context.js';
 
 /**
  * Apply who may send and receive now: pause or resume every producer and consumer to match,
- * and close every screen producer the state recorded and no longer has.
+ * and close every screen producer the state recorded and no longer has. Whatever stops flowing
+ * has stopped (the worker answered) before anything starts: one policy can resume a producer
+ * and pause consumers of it (an aside starting under raised hands frees the member's mic while
+ * the group stops hearing them; the reverse on return), and a resume reaching the worker first
+ * would let the group hear them for a moment.
  */
 export async function applyPolicy(room: RoomContext, policy: MediaPolicy): Promise<Recorded[]> {
   room.policy = policy;
   const recorded = reconcileScreens(room);
-  const jobs: Promise<void>[] = [];
+  const syncs: { pausing: boolean; sync: () => Promise<void> }[] = [];
   for (const peer of room.peers.values()) {
-    for (const producer of peer.producers.values()) jobs.push(syncProducer(room, peer.id, producer));
-    for (const consumer of peer.consumers.values()) jobs.push(syncConsumer(room, peer.id, consumer));
+    for (const producer of peer.producers.values()) {
+      syncs.push({ pausing: !producer.paused && producerHeld(room, peer.id, producer), sync: () => syncProducer(room, peer.id, producer) });
+    }
+    for (const consumer of peer.consumers.values()) {
+      syncs.push({ pausing: !consumer.paused && consumerHeld(room, peer.id, consumer), sync: () => syncConsumer(room, peer.id, consumer) });
+    }
   }
-  await Promise.all(jobs);
+  await Promise.all(syncs.filter((s) => s.pausing).map((s) => s.sync()));
+  await Promise.all(syncs.filter((s) => !s.pausing).map((s) => s.sync()));
   return recorded;
 }
 
@@ -88,6 +97,20 @@ export function selfPaused(room: RoomContext, peerId: string, producerId: string
   return room.peers.get(peerId)?.producers.get(producerId)?.appData.selfPaused;
 }
 
+/** Whether a producer is to be paused now: by its sender, or by the policy. */
+function producerHeld(room: RoomContext, peerId: string, producer: types.Producer<ProducerData>): boolean {
+  return producer.appData.selfPaused || !mayFlow(room, peerId, producer.appData.source, producer.id);
+}
+
+/** Whether a receiver's consumer is to be paused now. */
+function consumerHeld(room: RoomContext, peerId: string, consumer: types.Consumer<ConsumerData>): boolean {
+  const audioOnly = consumer.kind === 'video' && room.peers.get(peerId)?.receiveVideo === false;
+  // Media flows only within one space: the two aside and the group hear and see nothing of each other.
+  const apart = spaceOf(room, peerId) !== spaceOf(room, consumer.appData.senderId);
+  // Without the room's lease this node forwards nothing: another node may be serving the room.
+  return !consumer.appData.clientReady || !room.policy.receive.has(peerId) || apart || audioOnly || !consumer.appData.visible || !room.mayAct();
+}
+
 /*
  * Both syncs loop until the producer or consumer matches what is wanted *now*: mediasoup
  * updates `paused` only when a pause/resume completes, so a change of policy during an
@@ -95,7 +118,7 @@ export function selfPaused(room: RoomContext, peerId: string, producerId: string
  */
 export async function syncProducer(room: RoomContext, peerId: string, producer: types.Producer<ProducerData>): Promise<void> {
   for (;;) {
-    const paused = producer.appData.selfPaused || !mayFlow(room, peerId, producer.appData.source, producer.id);
+    const paused = producerHeld(room, peerId, producer);
     if (producer.closed || producer.paused === paused) return;
     if (paused) await producer.pause();
     else await producer.resume();
@@ -104,11 +127,7 @@ export async function syncProducer(room: RoomContext, peerId: string, producer: 
 
 export async function syncConsumer(room: RoomContext, peerId: string, consumer: types.Consumer<ConsumerData>): Promise<void> {
   for (;;) {
-    const audioOnly = consumer.kind === 'video' && room.peers.get(peerId)?.receiveVideo === false;
-    // Media flows only within one space: the two aside and the group hear and see nothing of each other.
-    const apart = spaceOf(room, peerId) !== spaceOf(room, consumer.appData.senderId);
-    // Without the room's lease this node forwards nothing: another node may be serving the room.
-    const paused = !consumer.appData.clientReady || !room.policy.receive.has(peerId) || apart || audioOnly || !consumer.appData.visible || !room.mayAct();
+    const paused = consumerHeld(room, peerId, consumer);
     if (consumer.closed || consumer.paused === paused) return;
     if (paused) await consumer.pause();
     else await consumer.resume();
