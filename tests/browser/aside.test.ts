@@ -9,8 +9,8 @@ import { expectNoSeriousViolations, expectNoSeriousViolationsInFirefox } from '.
 
 /*
  * Taking a member aside, in the production build, measured at the receivers: Sam (facilitator,
- * Chromium) takes Alex (member, Firefox ESR) aside while Cy (member, Chromium) stays with the
- * group. The group's inbound bytes from the two stop growing, and the two's from the group; the
+ * Chromium, sharing a screen) takes Alex (member, Firefox ESR) aside while Cy (member, Chromium)
+ * stays with the group, who is told "Alex is with Sam" and sees no tile of Sam's share meanwhile. The group's inbound bytes from the two stop growing, and the two's from the group; the
  * two keep receiving, decrypting and decoding each other, under a key of their own (the group's
  * page never shows it); a reload of Alex's page keeps the aside; after the return everything
  * flows again, under a fresh generation of the group's key. The browsers run in a network
@@ -32,10 +32,16 @@ interface Viewer {
   tileEncryption(peer: string): Promise<string | null>;
   /** The text on the page. */
   text(): Promise<string>;
+  /** The group's line about the aside (not the screen reader's announcement), or null. */
+  status(): Promise<string | null>;
+  /** How many tiles show `peer`'s shared screen. */
+  shareTiles(peer: string): Promise<number>;
 }
 
 const inPage = {
   key: () => document.querySelector('[data-testid="encryption-ready"]')?.getAttribute('data-key') ?? null,
+  status: () => document.querySelector('[data-testid="aside-status"]')?.textContent ?? null,
+  shareTiles: (peer: string) => document.querySelectorAll(`[data-testid="share-tile"][data-peer-name="${peer}"]`).length,
   tile: (peer: string) => document.querySelector(`[data-testid="peer-tile"][data-peer-name="${peer}"]`)?.getAttribute('data-encryption') ?? null,
   text: () => document.body.innerText,
 };
@@ -52,6 +58,8 @@ function viewer(name: string, page: AnyPage): Viewer {
     key: () => page.evaluate(inPage.key),
     tileEncryption: (peer) => page.evaluate(inPage.tile, peer),
     text: () => page.evaluate(inPage.text),
+    status: () => page.evaluate(inPage.status),
+    shareTiles: (peer) => page.evaluate(inPage.shareTiles, peer),
   };
 }
 
@@ -151,6 +159,9 @@ describe('take aside, a Chromium facilitator with a Firefox member, a Chromium m
     await flowing(alexV, 'Cy');
     await flowing(samV, 'Cy');
     for (const v of [samV, cyV, alexV]) gens.group.add(gen(await v.key())!);
+    // Sam shares a screen (headless Chromium's picker answers at once): the group sees it.
+    await sam.page.getByRole('button', { name: 'Share screen', exact: true }).click();
+    await eventually(async () => expect(await cyV.shareTiles('Sam')).toBe(1), 30_000);
 
     // Alex tells the facilitator privately; the signal offers "Take aside" directly (as does Alex's row).
     await alexMember.click('I need a moment');
@@ -158,12 +169,22 @@ describe('take aside, a Chromium facilitator with a Firefox member, a Chromium m
     await signals.getByRole('button', { name: 'Take aside: Alex', exact: true }).click();
     await eventually(async () => expect(await alexV.text()).toContain('You are aside with Sam'));
     await eventually(async () => expect(await samV.text()).toContain('You are aside with Alex'));
-    // The group is told who is with whom, and nothing else.
+    // The group is told who is with whom, and nothing else: a line, the two's tiles, and no
+    // tile of Sam's share (the server sends none of it across; it would be a frozen picture).
     await eventually(async () => {
       const text = await cyV.text();
+      expect(await cyV.status()).toBe('Alex is with Sam');
       expect(text).toContain('With Sam');
       expect(text).toContain('With Alex');
+      expect(text).toContain('Sam is sharing their screen with Alex only.');
+      expect(await cyV.shareTiles('Sam')).toBe(0);
     });
+    // Alex, with Sam, still sees the share. Sam then stops it: the byte checks below are about
+    // the cameras and microphones (a big share tile can push a camera tile off a small screen,
+    // where the page asks the server to send none of that camera).
+    await eventually(async () => expect(await alexV.shareTiles('Sam')).toBe(1), 30_000);
+    await sam.page.getByRole('button', { name: 'Stop sharing', exact: true }).click();
+    await eventually(async () => expect(await alexV.shareTiles('Sam')).toBe(0), 30_000);
     // Nobody can be taken aside now: one aside at a time.
     await eventually(async () => expect(await sam.page.getByRole('button', { name: /^Take aside/ }).count()).toBe(0));
     await expectNoSeriousViolations(sam.page, 'aside (facilitator)');
@@ -226,5 +247,6 @@ describe('take aside, a Chromium facilitator with a Firefox member, a Chromium m
     const text = await cyV.text();
     expect(text).not.toContain('With Sam');
     expect(text).not.toContain('With Alex');
+    expect(await cyV.status()).toBeNull();
   });
 });
