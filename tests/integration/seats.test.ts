@@ -129,6 +129,8 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
       media: true,
       held: { mic: 'facilitator', camera: null },
       asked: [],
+      share: { may: false, asking: false },
+      checkedOut: false,
     });
     expect(back.entered.floor?.hands).toEqual([mo.id, bea.id]);
     expect(member(back.entered, mo.id)?.connection).toBe('online');
@@ -566,8 +568,10 @@ describe('a server restart', () => {
     }
 
     // Started again: the session is not there. A credential still genuine (same secret) is told
-    // so; one the process cannot check (the embedded default: a random secret per process) is
-    // refused before anything is read (#18). Either way clients stop retrying.
+    // so; one the process cannot check (the embedded default: a random secret per process, and
+    // not signed by an earlier such process) is refused before anything is read (#18). Either
+    // way clients stop retrying. (This once hung on the clock: a restart in the next second
+    // made the credential look like an earlier default process's.)
     const second = await startServer({ TOKEN_SECRET: restartSecret });
     const third = await startServer();
     try {

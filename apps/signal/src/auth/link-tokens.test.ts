@@ -263,6 +263,11 @@ describe('seat credentials from an earlier process (no TOKEN_SECRET: a restart t
     await refusal(restarted.verifySeat(credential, OTHER_ROOM));
     await refusal(restarted.verifySeat('not-a-credential-but-long-enough', ROOM));
     await refusal(new LinkTokens(SECRET).verifySeat(credential, ROOM));
+    // A restart within the same second is told apart too (the credential names its process).
+    const sameSecond = new LinkTokens();
+    await expect(sameSecond.verifySeat(await restarted.seat({ roomId: ROOM, memberId: 'm2', nonce: 'n2' }, later()), ROOM)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // One signed with a configured secret is no earlier default process's: FORBIDDEN, not 'ended'.
+    await refusal(restarted.verifySeat(await new LinkTokens(SECRET).seat({ roomId: ROOM, memberId: 'm3', nonce: 'n3' }, later()), ROOM));
     // One this process signed after it started is checked as usual.
     const own = await restarted.seat({ roomId: ROOM, memberId: 'm1', nonce: 'n1' }, later());
     await expect(restarted.verifySeat(own, ROOM)).resolves.toMatchObject({ memberId: 'm1' });

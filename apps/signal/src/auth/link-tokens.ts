@@ -36,16 +36,17 @@ export interface SeatGrant {
 export class LinkTokens {
   readonly #key: Uint8Array;
   /**
-   * Without a configured secret, when this process started signing (seconds): a seat credential
-   * issued before then was signed by an earlier process, whose rooms went with it.
+   * Without a configured secret, this process's own id, written into the seat credentials it
+   * signs: one carrying another id was signed by an earlier process, whose rooms went with it.
+   * (An id rather than the time it started: a restart within the same second must tell too.)
    */
-  readonly #since: number | null;
+  readonly #process: string | null;
 
   constructor(secret?: string) {
     // Its own key, derived from the secret (see keys.ts). Without a configured secret, links
     // are valid for this process only (fine in memory mode).
     this.#key = derivedKey(secret, 'link-tokens');
-    this.#since = secret ? null : Math.floor(Date.now() / 1000);
+    this.#process = secret ? null : randomUUID();
   }
 
   sign(grant: LinkRequest, expiresAt: number): Promise<string> {
@@ -70,7 +71,7 @@ export class LinkTokens {
    * works for one resume only). Its own audience, so it is never taken for a link, nor a link for it.
    */
   seat(grant: SeatGrant, expiresAt: number): Promise<string> {
-    return new SignJWT({ room: grant.roomId, sub: grant.memberId, nonce: grant.nonce })
+    return new SignJWT({ room: grant.roomId, sub: grant.memberId, nonce: grant.nonce, ...(this.#process ? { proc: this.#process } : {}) })
       .setProtectedHeader({ alg: ALGORITHM })
       .setAudience(SEAT_AUDIENCE)
       .setIssuedAt()
@@ -109,15 +110,15 @@ export class LinkTokens {
 
   /**
    * A seat credential for `roomId` that this process cannot check because an earlier one signed
-   * it (no configured secret, and issued before this process started): the room went with that
+   * it (no configured secret, and signed by another process): the room went with that
    * process, so the person hears the session has ended rather than that their seat was lost.
    * Says nothing a forger could use: no room is read.
    */
   #fromEarlierProcess(token: string, roomId: string): boolean {
-    if (this.#since === null) return false;
+    if (this.#process === null) return false;
     try {
       const claims = decodeJwt(token);
-      return claims.aud === SEAT_AUDIENCE && claims['room'] === roomId && typeof claims.iat === 'number' && claims.iat < this.#since;
+      return claims.aud === SEAT_AUDIENCE && claims['room'] === roomId && typeof claims['proc'] === 'string' && claims['proc'] !== this.#process;
     } catch {
       return false;
     }
