@@ -26,7 +26,8 @@ import {
  * a facilitator's grant (a modified client's raw `media:produce` is refused and nothing of it is
  * forwarded), a withdrawal or a stop closes the share on the server at once and it stops at every
  * receiver, one share at a time unless the facilitator allows two (a facilitator's replaces a
- * member's), and a share outlives a dropped connection. Both stores.
+ * member's), a screen whose recording failed after the store's write is taken out of the state
+ * too, and a share outlives a dropped connection. Both stores.
  */
 
 const prefix = `group-room-itest-share:${process.pid}:${randomBytes(6).toString('hex')}:`;
@@ -113,6 +114,28 @@ describe.each(bothStores(prefix))('screen shares on the server ($store store)', 
     expectError(await fay.tryProduce('screen', { ...request, rtpParameters: simulcast }), 'BAD_REQUEST');
     fay.forget('screen');
     expect(screensOf(watch).filter((p) => !p.closed)).toEqual([]);
+
+    // The change recording a screen written, but its effects here failing (the worker refusing
+    // the policy that follows): the screen is closed, and the state no longer records it either,
+    // so it holds nobody's place (a member's share is taken afterwards).
+    const routerMedia = live.media!;
+    const applyPolicy = routerMedia.applyPolicy.bind(routerMedia);
+    routerMedia.applyPolicy = () => {
+      routerMedia.applyPolicy = applyPolicy;
+      return Promise.reject(new Error('the worker failed'));
+    };
+    expectError(await fay.tryProduce('screen'), 'INTERNAL');
+    fay.forget('screen');
+    // Logged as the server's error, as it would be; made by this test, so not held against the server.
+    const injected = t.logs.filter((l) => l.level === 'error' && JSON.stringify(l).includes('the worker failed'));
+    expect(injected.length).toBeGreaterThan(0);
+    for (const line of injected) t.logs.splice(t.logs.indexOf(line), 1);
+    expect(screensOf(watch).filter((p) => !p.closed)).toEqual([]);
+    await vi.waitFor(async () => expect(Object.values((await t.server.store.get(room.roomId))!.members[fac.id]!.producers).map((p) => p.source)).toEqual(['mic']), WAIT);
+    await command(fac, { type: 'share.grant', memberId: mo.person.id });
+    await viewWhere(mo.person, (v) => v.self.share.may);
+    await mo.produce('screen');
+    await flowing(lu, mo.person.id, 'screen');
   });
 
   it('a granted member shares with everyone; a hold on their camera leaves it; a withdrawal closes it on the server and it stops at every receiver', async () => {

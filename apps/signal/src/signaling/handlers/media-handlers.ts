@@ -89,6 +89,11 @@ export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHan
           await conn.change(room, putProducer(memberId, view));
         } catch (error) {
           producer.close();
+          // A refusal wrote nothing. Anything else may have come after the write (its effects
+          // here failed), leaving the state recording a producer now closed: take it out too.
+          // (A lost lease refuses in its own way: the room is served elsewhere from then on, and
+          // this seat's next media:join there clears its producers.)
+          if (!(error instanceof ProtocolFailure)) void conn.change(room, removeProducer(memberId, producer.id)).catch(() => undefined);
           throw error;
         }
         return { producerId: producer.id };
