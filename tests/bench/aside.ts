@@ -33,117 +33,80 @@
  */
 import os from 'node:os';
 import type { MediaSource } from '@group-room/shared';
-import { io } from 'socket.io-client';
-import { startProductionServer } from '../support/prod-server.js';
-import { ask, type Client } from '../support/synthetic-keys.js';
-import { quantile } from './measure.js';
-import { cutOf, pause, PlainClient, until, type Arrivals } from './plain-rtp.js';
+import { ask } from '../support/synthetic-keys.js';
+import { figure, say } from './measure.js';
+import { cutOf, pause, runPlainBench, until, type PlainClient, type Arrivals } from './plain-rtp.js';
 
 const trials = Number(process.argv[2] ?? 10);
 const groupSize = Number(process.argv[3] ?? 2);
-const WATCHDOG_MS = 10 * 60_000;
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
-const figure = (samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return `median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms, min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms (n=${sorted.length})`;
-};
-
-async function main(): Promise<void> {
-  const watchdog = setTimeout(() => {
-    process.stderr.write('bench:aside gave up (watchdog)\n');
-    process.exit(1);
-  }, WATCHDOG_MS);
-  watchdog.unref();
-  const server = await startProductionServer({ LOG_LEVEL: 'warn', SYNTHETIC_MEDIA: 'true', MEDIASOUP_WORKERS: '1' });
-  const people: PlainClient[] = [];
-  try {
-    const creator: Client = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
-    const links = await ask(creator, 'room:create', {});
-    creator.disconnect();
-    const fay = await PlainClient.enter(server.url, links.roomId, links.facilitatorToken, 'Fay');
-    people.push(fay);
-    const members: PlainClient[] = [];
-    for (let i = 0; i <= groupSize; i++) {
-      const member = await PlainClient.enter(server.url, links.roomId, links.inviteToken, i === 0 ? 'Mo' : `Member ${i}`);
-      people.push(member);
-      await ask(fay.socket, 'room:command', { command: { type: 'member.admit', memberId: member.id } });
-      await member.until((v) => v.self.stage === 'admitted' && v.self.media);
-      members.push(member);
-    }
-    for (const person of people) {
-      await person.startMedia();
-      await person.produce('mic');
-      await person.produce('camera');
-    }
-    const [mo, ...group] = members as [PlainClient, ...PlainClient[]];
-    const two = [fay.id, mo.id];
-    const sources: MediaSource[] = ['mic', 'camera'];
-    const streamsOfTwo = (receiver: PlainClient) => receiver.streams((s) => two.includes(s.peerId) && sources.includes(s.source));
-    // Everyone receives the two before the first trial.
-    for (const receiver of group) await until(() => streamsOfTwo(receiver).filter((s) => s.first !== undefined).length === 4, 'the two at the group');
-    const probing = (on: boolean) => {
-      for (const sender of [fay, mo]) sender.probing(on ? sources : []);
-    };
-    const senderOf = (stream: Arrivals) => (stream.peerId === fay.id ? fay : mo).sent(stream.producerId).probesSent;
-    const cuts: number[] = [];
-    const afterProbe: number[] = [];
-    const lasts: number[] = [];
-    const acks: number[] = [];
-    let late = 0;
-    let lost = 0;
-    const audioBack: number[] = [];
-    const videoBack: number[] = [];
-    for (let trial = 0; trial < trials; trial++) {
-      await pause(500);
-      // Each stream's probes of this trial start from here.
-      const from = new Map(group.flatMap((receiver) => streamsOfTwo(receiver)).map((s) => [s.producerId, senderOf(s).length]));
-      probing(true);
-      await pause(100);
-      const t0 = performance.now();
-      await ask(fay.socket, 'room:command', { command: { type: 'aside.start', memberId: mo.id } });
-      const answered = performance.now();
-      acks.push(answered - t0);
-      await pause(300);
-      probing(false);
-      await pause(100);
-      for (const receiver of group) {
-        for (const stream of streamsOfTwo(receiver)) {
-          const cut = cutOf(senderOf(stream), stream, from.get(stream.producerId)!, t0);
-          if (!cut) throw new Error('the group kept receiving one of the two');
-          cuts.push(cut.cut);
-          afterProbe.push(cut.after);
-          lasts.push(cut.last);
-          lost += cut.lost;
-          if (t0 + cut.cut > answered) late++;
-        }
-      }
-      for (const receiver of group) receiver.forgetFirsts();
-      probing(true);
-      await pause(100);
-      const t1 = performance.now();
-      await ask(fay.socket, 'room:command', { command: { type: 'aside.end' } });
-      for (const receiver of group) {
-        await until(() => streamsOfTwo(receiver).every((s) => s.first !== undefined), 'the two back at the group');
-        for (const stream of streamsOfTwo(receiver)) (stream.source === 'mic' ? audioBack : videoBack).push(stream.first! - t1);
-      }
-      probing(false);
-    }
-    say('');
-    say(`bench:aside — ${trials} take-asides of one member by the facilitator and returns, ${group.length} group receivers, mic + camera each (30 frames/s), plain RTP clients on loopback, production server, 1 mediasoup worker, ${os.cpus().length} cores`);
-    say(`  take aside → cut at each group member (send time of the first probe of the two never forwarded; mic and camera; the two keep sending): ${figure(cuts)}; the last forwarded probe's send time: ${figure(afterProbe)}; cut after the answer arrived in ${late} of ${cuts.length}; probes lost before the cut: ${lost}`);
-    say(`  take aside → last packet from the two at each group member (its arrival): ${figure(lasts)}`);
-    say(`  take aside → answered (the server has paused every consumer between the two and the group): ${figure(acks)}`);
-    say(`  return → first audio from the two at each group member: ${figure(audioBack)}`);
-    say(`  return → first video from the two at each group member: ${figure(videoBack)}`);
-    say('');
-  } finally {
-    for (const person of people) person.close();
-    await server.stop();
+runPlainBench('bench:aside', async ({ fay, people, admit }) => {
+  const members: PlainClient[] = [];
+  for (let i = 0; i <= groupSize; i++) members.push(await admit(i === 0 ? 'Mo' : `Member ${i}`));
+  for (const person of people) {
+    await person.startMedia();
+    await person.produce('mic');
+    await person.produce('camera');
   }
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`bench:aside failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
+  const [mo, ...group] = members as [PlainClient, ...PlainClient[]];
+  const two = [fay.id, mo.id];
+  const sources: MediaSource[] = ['mic', 'camera'];
+  const streamsOfTwo = (receiver: PlainClient) => receiver.streams((s) => two.includes(s.peerId) && sources.includes(s.source));
+  // Everyone receives the two before the first trial.
+  for (const receiver of group) await until(() => streamsOfTwo(receiver).filter((s) => s.first !== undefined).length === 4, 'the two at the group');
+  const probing = (on: boolean) => {
+    for (const sender of [fay, mo]) sender.probing(on ? sources : []);
+  };
+  const senderOf = (stream: Arrivals) => (stream.peerId === fay.id ? fay : mo).sent(stream.producerId).probesSent;
+  const cuts: number[] = [];
+  const afterProbe: number[] = [];
+  const lasts: number[] = [];
+  const acks: number[] = [];
+  let late = 0;
+  let lost = 0;
+  const audioBack: number[] = [];
+  const videoBack: number[] = [];
+  for (let trial = 0; trial < trials; trial++) {
+    await pause(500);
+    // Each stream's probes of this trial start from here.
+    const from = new Map(group.flatMap((receiver) => streamsOfTwo(receiver)).map((s) => [s.producerId, senderOf(s).length]));
+    probing(true);
+    await pause(100);
+    const t0 = performance.now();
+    await ask(fay.socket, 'room:command', { command: { type: 'aside.start', memberId: mo.id } });
+    const answered = performance.now();
+    acks.push(answered - t0);
+    await pause(300);
+    probing(false);
+    await pause(100);
+    for (const receiver of group) {
+      for (const stream of streamsOfTwo(receiver)) {
+        const cut = cutOf(senderOf(stream), stream, from.get(stream.producerId)!, t0);
+        if (!cut) throw new Error('the group kept receiving one of the two');
+        cuts.push(cut.cut);
+        afterProbe.push(cut.after);
+        lasts.push(cut.last);
+        lost += cut.lost;
+        if (t0 + cut.cut > answered) late++;
+      }
+    }
+    for (const receiver of group) receiver.forgetFirsts();
+    probing(true);
+    await pause(100);
+    const t1 = performance.now();
+    await ask(fay.socket, 'room:command', { command: { type: 'aside.end' } });
+    for (const receiver of group) {
+      await until(() => streamsOfTwo(receiver).every((s) => s.first !== undefined), 'the two back at the group');
+      for (const stream of streamsOfTwo(receiver)) (stream.source === 'mic' ? audioBack : videoBack).push(stream.first! - t1);
+    }
+    probing(false);
+  }
+  say('');
+  say(`bench:aside — ${trials} take-asides of one member by the facilitator and returns, ${group.length} group receivers, mic + camera each (30 frames/s), plain RTP clients on loopback, production server, 1 mediasoup worker, ${os.cpus().length} cores`);
+  say(`  take aside → cut at each group member (send time of the first probe of the two never forwarded; mic and camera; the two keep sending): ${figure(cuts)}; the last forwarded probe's send time: ${figure(afterProbe)}; cut after the answer arrived in ${late} of ${cuts.length}; probes lost before the cut: ${lost}`);
+  say(`  take aside → last packet from the two at each group member (its arrival): ${figure(lasts)}`);
+  say(`  take aside → answered (the server has paused every consumer between the two and the group): ${figure(acks)}`);
+  say(`  return → first audio from the two at each group member: ${figure(audioBack)}`);
+  say(`  return → first video from the two at each group member: ${figure(videoBack)}`);
+  say('');
 });

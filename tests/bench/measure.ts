@@ -20,6 +20,12 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[index]!;
 }
 
+/** Samples (ms) as one line: median, p95, min, max and how many. */
+export function figure(samples: number[]): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return `median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms, min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms (n=${sorted.length})`;
+}
+
 /** At one receiver: the speaker's inbound audio (bytes, last packet time), matched through the tile's track. */
 export async function audioFrom(page: Page, peerName: string): Promise<{ bytes: number; lastPacketAt: number } | null> {
   return page.evaluate(async (name) => {

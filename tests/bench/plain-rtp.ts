@@ -2,6 +2,7 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { MediaSource, RoomView } from '@group-room/shared';
 import { io } from 'socket.io-client';
 import { bindUdp, KIND, keyRequests, mediaSsrc, PlainStream, probeNumber } from '../support/plain-rtp.js';
+import { startProductionServer } from '../support/prod-server.js';
 import { ask, type Client } from '../support/synthetic-keys.js';
 
 /*
@@ -213,4 +214,55 @@ export function cutOf(sent: readonly number[], arrived: Arrivals, from: number, 
   let lost = 0;
   for (let n = from; n < cutAt; n++) if (!arrived.probes.has(n)) lost++;
   return { cut: sent[cutAt]! - t0, last: arrived.last! - t0, after: sent[cutAt - 1]! - t0, lost };
+}
+
+/** What a media bench's body is given: the room, its facilitator, and a way to add members. */
+export interface PlainRoom {
+  fay: PlainClient;
+  /** Everyone in the room, Fay first (closed when the bench ends). */
+  people: PlainClient[];
+  /** Someone new through the invite link, admitted by Fay, media allowed. */
+  admit(name: string): Promise<PlainClient>;
+}
+
+/** A bench that is stuck gives up after this long. */
+const WATCHDOG_MS = 10 * 60_000;
+
+/**
+ * One media bench (bench:share, bench:aside): a watchdog; the production server on loopback
+ * with one mediasoup worker and plain RTP allowed; a room whose facilitator is Fay. Everyone and
+ * the server are closed at the end; a failure is printed and exits 1.
+ */
+export function runPlainBench(name: string, body: (room: PlainRoom) => Promise<void>): void {
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`${name} gave up (watchdog)\n`);
+    process.exit(1);
+  }, WATCHDOG_MS);
+  watchdog.unref();
+  const run = async () => {
+    const server = await startProductionServer({ LOG_LEVEL: 'warn', SYNTHETIC_MEDIA: 'true', MEDIASOUP_WORKERS: '1' });
+    const people: PlainClient[] = [];
+    try {
+      const creator: Client = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+      const links = await ask(creator, 'room:create', {});
+      creator.disconnect();
+      const fay = await PlainClient.enter(server.url, links.roomId, links.facilitatorToken, 'Fay');
+      people.push(fay);
+      const admit = async (displayName: string) => {
+        const member = await PlainClient.enter(server.url, links.roomId, links.inviteToken, displayName);
+        people.push(member);
+        await ask(fay.socket, 'room:command', { command: { type: 'member.admit', memberId: member.id } });
+        await member.until((v) => v.self.stage === 'admitted' && v.self.media);
+        return member;
+      };
+      await body({ fay, people, admit });
+    } finally {
+      for (const person of people) person.close();
+      await server.stop();
+    }
+  };
+  run().catch((error: unknown) => {
+    process.stderr.write(`${name} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
 }

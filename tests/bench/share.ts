@@ -38,113 +38,75 @@
  * Printed: median and p95 over all trials and receivers (min, max). Asserts nothing.
  */
 import os from 'node:os';
-import { startProductionServer } from '../support/prod-server.js';
 import { ask } from '../support/synthetic-keys.js';
-import { quantile } from './measure.js';
-import { cutOf, pause, PlainClient, until } from './plain-rtp.js';
-import { io } from 'socket.io-client';
-import type { Client } from '../support/synthetic-keys.js';
+import { figure, say } from './measure.js';
+import { cutOf, pause, runPlainBench, until, type PlainClient } from './plain-rtp.js';
 
 const trials = Number(process.argv[2] ?? 10);
 const receivers = Number(process.argv[3] ?? 3);
-const WATCHDOG_MS = 10 * 60_000;
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
-const figure = (samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return `median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms, min ${sorted[0]?.toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms (n=${sorted.length})`;
-};
-
-async function main(): Promise<void> {
-  const watchdog = setTimeout(() => {
-    process.stderr.write('bench:share gave up (watchdog)\n');
-    process.exit(1);
-  }, WATCHDOG_MS);
-  watchdog.unref();
-  const server = await startProductionServer({ LOG_LEVEL: 'warn', SYNTHETIC_MEDIA: 'true', MEDIASOUP_WORKERS: '1' });
-  const people: PlainClient[] = [];
-  try {
-    const creator: Client = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
-    const links = await ask(creator, 'room:create', {});
-    creator.disconnect();
-    const fay = await PlainClient.enter(server.url, links.roomId, links.facilitatorToken, 'Fay');
-    people.push(fay);
-    const command = (type: 'share.grant' | 'share.revoke', memberId: string) => ask(fay.socket, 'room:command', { command: { type, memberId } });
-    const members: PlainClient[] = [];
-    for (let i = 0; i < receivers; i++) {
-      const member = await PlainClient.enter(server.url, links.roomId, links.inviteToken, i === 0 ? 'Mo' : `Member ${i}`);
-      people.push(member);
-      await ask(fay.socket, 'room:command', { command: { type: 'member.admit', memberId: member.id } });
-      await member.until((v) => v.self.stage === 'admitted' && v.self.media);
-      members.push(member);
-    }
-    for (const person of people) {
-      await person.startMedia();
-      await person.produce('mic');
-    }
-    const [sharer, ...rest] = members as [PlainClient, ...PlainClient[]];
-    const watching = [fay, ...rest];
-    const grantToFrame: number[] = [];
-    const revokeToCut: number[] = [];
-    const revokeToLast: number[] = [];
-    const revokeToClosed: number[] = [];
-    const revokeAcks: number[] = [];
-    const afterProbe: number[] = [];
-    let lost = 0;
-    let cutAfterAnswer = 0;
-    for (let trial = 0; trial < trials; trial++) {
-      const t0 = performance.now();
-      const granted = command('share.grant', sharer.id);
-      await sharer.until((v) => v.self.share.may, 5000);
-      const producerId = await sharer.produce('screen', 15);
-      await granted;
-      for (const receiver of watching) {
-        await until(() => receiver.streams((s) => s.producerId === producerId && s.first !== undefined).length > 0, 'the first shared frame');
-        grantToFrame.push(receiver.streams((s) => s.producerId === producerId)[0]!.first! - t0);
-      }
-      await pause(500);
-      const probes = sharer.sent(producerId).probesSent;
-      const from = probes.length;
-      sharer.probing(['screen']);
-      await pause(100);
-      const t1 = performance.now();
-      await command('share.revoke', sharer.id);
-      const answered = performance.now();
-      revokeAcks.push(answered - t1);
-      for (const receiver of watching) await until(() => receiver.streams((s) => s.producerId === producerId && s.closedAt !== undefined).length > 0, 'consumer:closed');
-      await pause(200);
-      sharer.probing([]);
-      await pause(100);
-      for (const receiver of watching) {
-        const stream = receiver.streams((s) => s.producerId === producerId)[0]!;
-        const cut = cutOf(probes, stream, from, t1);
-        if (!cut) throw new Error('the share was not cut at a receiver');
-        revokeToCut.push(cut.cut);
-        revokeToLast.push(cut.last);
-        afterProbe.push(cut.after);
-        lost += cut.lost;
-        if (t1 + cut.cut > answered) cutAfterAnswer++;
-        revokeToClosed.push(stream.closedAt! - t1);
-      }
-      // The capture ends only now (the member's page would stop it on its view, but here only the server's cut is timed).
-      sharer.stopSending('screen');
-      await pause(300);
-    }
-    say('');
-    say(`bench:share — ${trials} grants and withdrawals of one member's screen (15 frames/s, one VP8 layer), ${watching.length} receivers, plain RTP clients on loopback, production server, 1 mediasoup worker, ${os.cpus().length} cores`);
-    say(`  grant → first shared frame at each other member: ${figure(grantToFrame)}`);
-    say(`  withdraw → cut at each other member (send time of the first probe never forwarded; the sharer keeps sending): ${figure(revokeToCut)}; the last forwarded probe's send time: ${figure(afterProbe)}; cut after the answer arrived in ${cutAfterAnswer} of ${revokeToCut.length}; probes lost before the cut: ${lost}`);
-    say(`  withdraw → last shared packet at each other member (its arrival): ${figure(revokeToLast)}`);
-    say(`  withdraw → answered (the server has closed the share): ${figure(revokeAcks)}`);
-    say(`  withdraw → the receiver told its consumer closed: ${figure(revokeToClosed)}`);
-    say('');
-  } finally {
-    for (const person of people) person.close();
-    await server.stop();
+runPlainBench('bench:share', async ({ fay, people, admit }) => {
+  const command = (type: 'share.grant' | 'share.revoke', memberId: string) => ask(fay.socket, 'room:command', { command: { type, memberId } });
+  const members: PlainClient[] = [];
+  for (let i = 0; i < receivers; i++) members.push(await admit(i === 0 ? 'Mo' : `Member ${i}`));
+  for (const person of people) {
+    await person.startMedia();
+    await person.produce('mic');
   }
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`bench:share failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
+  const [sharer, ...rest] = members as [PlainClient, ...PlainClient[]];
+  const watching = [fay, ...rest];
+  const grantToFrame: number[] = [];
+  const revokeToCut: number[] = [];
+  const revokeToLast: number[] = [];
+  const revokeToClosed: number[] = [];
+  const revokeAcks: number[] = [];
+  const afterProbe: number[] = [];
+  let lost = 0;
+  let cutAfterAnswer = 0;
+  for (let trial = 0; trial < trials; trial++) {
+    const t0 = performance.now();
+    const granted = command('share.grant', sharer.id);
+    await sharer.until((v) => v.self.share.may, 5000);
+    const producerId = await sharer.produce('screen', 15);
+    await granted;
+    for (const receiver of watching) {
+      await until(() => receiver.streams((s) => s.producerId === producerId && s.first !== undefined).length > 0, 'the first shared frame');
+      grantToFrame.push(receiver.streams((s) => s.producerId === producerId)[0]!.first! - t0);
+    }
+    await pause(500);
+    const probes = sharer.sent(producerId).probesSent;
+    const from = probes.length;
+    sharer.probing(['screen']);
+    await pause(100);
+    const t1 = performance.now();
+    await command('share.revoke', sharer.id);
+    const answered = performance.now();
+    revokeAcks.push(answered - t1);
+    for (const receiver of watching) await until(() => receiver.streams((s) => s.producerId === producerId && s.closedAt !== undefined).length > 0, 'consumer:closed');
+    await pause(200);
+    sharer.probing([]);
+    await pause(100);
+    for (const receiver of watching) {
+      const stream = receiver.streams((s) => s.producerId === producerId)[0]!;
+      const cut = cutOf(probes, stream, from, t1);
+      if (!cut) throw new Error('the share was not cut at a receiver');
+      revokeToCut.push(cut.cut);
+      revokeToLast.push(cut.last);
+      afterProbe.push(cut.after);
+      lost += cut.lost;
+      if (t1 + cut.cut > answered) cutAfterAnswer++;
+      revokeToClosed.push(stream.closedAt! - t1);
+    }
+    // The capture ends only now (the member's page would stop it on its view, but here only the server's cut is timed).
+    sharer.stopSending('screen');
+    await pause(300);
+  }
+  say('');
+  say(`bench:share — ${trials} grants and withdrawals of one member's screen (15 frames/s, one VP8 layer), ${watching.length} receivers, plain RTP clients on loopback, production server, 1 mediasoup worker, ${os.cpus().length} cores`);
+  say(`  grant → first shared frame at each other member: ${figure(grantToFrame)}`);
+  say(`  withdraw → cut at each other member (send time of the first probe never forwarded; the sharer keeps sending): ${figure(revokeToCut)}; the last forwarded probe's send time: ${figure(afterProbe)}; cut after the answer arrived in ${cutAfterAnswer} of ${revokeToCut.length}; probes lost before the cut: ${lost}`);
+  say(`  withdraw → last shared packet at each other member (its arrival): ${figure(revokeToLast)}`);
+  say(`  withdraw → answered (the server has closed the share): ${figure(revokeAcks)}`);
+  say(`  withdraw → the receiver told its consumer closed: ${figure(revokeToClosed)}`);
+  say('');
 });
