@@ -1,26 +1,12 @@
 import type { CheckoutAnswer, MemberDetail, RoomView } from '@group-room/shared';
+import { memberDetail } from './member-detail.test-support';
 
 /** Views and answers for unit tests of the check-out (no browser, no server). */
 
 export const NAMES: Record<string, string> = { ada: 'Ada', bea: 'Bea', cyd: 'Cyd', dan: 'Dan', eve: 'Eve' };
 
 function person(id: string, stage: MemberDetail['stage'] = 'admitted'): MemberDetail {
-  return {
-    id,
-    displayName: NAMES[id] ?? id,
-    role: id === 'ada' ? 'facilitator' : 'member',
-    connection: 'online',
-    producers: [],
-    sending: { mic: false, camera: false, screen: false },
-    stage,
-    acknowledgedVersion: 'v1',
-    enteredAt: 0,
-    inviteId: null,
-    heldOff: [],
-    asked: [],
-    share: { granted: false, asking: false },
-    owner: false,
-  };
+  return memberDetail(id, { displayName: NAMES[id] ?? id, role: id === 'ada' ? 'facilitator' : 'member', stage });
 }
 
 /** Ada's (the facilitator's) view with a check-out open (or not), and who the server counts done. */

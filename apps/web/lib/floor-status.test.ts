@@ -1,6 +1,7 @@
 import { OPEN_FLOOR, type Floor, type RoomView } from '@group-room/shared';
 import { describe, expect, it } from 'vitest';
 import { clock, countdown, ordinal } from './format';
+import { memberDetail } from './member-detail.test-support';
 import {
   answeredAsks,
   eligibleSpeakers,
@@ -153,25 +154,7 @@ describe('a microphone the floor holds', () => {
 });
 
 type Detail = NonNullable<RoomView['facilitation']>['everyone'][number];
-
-/** Someone as facilitators see them: an admitted member with the current agreement, unless patched. */
-const person = (id: string, patch: Partial<Detail> = {}): Detail => ({
-  id,
-  displayName: id,
-  role: 'member',
-  connection: 'online',
-  producers: [],
-  sending: { mic: false, camera: false, screen: false },
-  stage: 'admitted',
-  acknowledgedVersion: 'v1',
-  enteredAt: 0,
-  inviteId: null,
-  heldOff: [],
-  asked: [],
-  share: { granted: false, asking: false },
-  owner: false,
-  ...patch,
-});
+const person = memberDetail;
 
 describe('answers to a facilitator’s ask', () => {
   const bea = (patch: Partial<Detail>): Detail =>

@@ -305,6 +305,16 @@ describe('an aside key', () => {
   const inGroup = (people: Person[]) => people.every((p) => same(p.sink.last, people[0]!.sink.last));
   // Generous: these wait on several rounds of the exchange, and a loaded machine is slow.
   const waitFor = (check: () => boolean, what: string) => until(check, what, 8000);
+  /** Everyone on one key; that key. */
+  const settled = async (people: Person[]) => {
+    await waitFor(() => inGroup(people), 'all on one key');
+    return people[0]!.sink.last!;
+  };
+  /** The two send with one key that is not the group's; that key. */
+  const onAsideKey = async (facilitator: Person, member: Person, group: KeyRef) => {
+    await waitFor(() => !!facilitator.sink.last && facilitator.sink.last.gen !== group.gen && same(member.sink.last, facilitator.sink.last), 'the two on an aside key');
+    return facilitator.sink.last!;
+  };
 
   it('the leader and the member it takes aside send with a key of their own the group never gets; back, a fresh group generation', async () => {
     room = new Room();
@@ -312,11 +322,9 @@ describe('an aside key', () => {
     const ada = await room.join('ada', 'member');
     const bea = await room.join('bea', 'member');
     const cara = await room.join('cara', 'member');
-    await waitFor(() => inGroup([fran, ada, bea, cara]), 'all on one key');
-    const group = fran.sink.last!;
+    const group = await settled([fran, ada, bea, cara]);
     room.setAside(asideOf('fran', 'ada'));
-    await waitFor(() => fran.sink.last?.gen !== group.gen && same(ada.sink.last, fran.sink.last), 'the two on an aside key');
-    const aside = fran.sink.last!;
+    const aside = await onAsideKey(fran, ada, group);
     expect(aside.step).toBe(0);
     // The safety code is of the aside key: the same at the two pages (shown once worked out).
     const code = (p: Person) => (p.exchange.status.state === 'ready' && p.exchange.status.aside ? p.exchange.status.safetyCode.join(' ') : null);
@@ -353,11 +361,9 @@ describe('an aside key', () => {
     const fay = await room.join('fay', 'facilitator');
     const ada = await room.join('ada', 'member');
     const bea = await room.join('bea', 'member');
-    await waitFor(() => inGroup([fran, fay, ada, bea]), 'all on one key');
-    const group = fran.sink.last!;
+    const group = await settled([fran, fay, ada, bea]);
     room.setAside(asideOf('fay', 'ada'));
-    await waitFor(() => fay.sink.last?.gen !== group.gen && same(ada.sink.last, fay.sink.last), 'the two on an aside key');
-    const aside = fay.sink.last!;
+    const aside = await onAsideKey(fay, ada, group);
     expect(fran.sink.epochs.has(aside.gen)).toBe(false);
     expect(bea.sink.epochs.has(aside.gen)).toBe(false);
     expect(same(fran.sink.last, group) && same(bea.sink.last, group)).toBe(true);
@@ -424,8 +430,7 @@ describe('an aside key', () => {
     const fay = await room.join('fay', 'facilitator');
     const ada = await room.join('ada', 'member');
     const bea = await room.join('bea', 'member');
-    await waitFor(() => inGroup([fran, fay, ada, bea]), 'all on one key');
-    const group = fran.sink.last!;
+    const group = await settled([fran, fay, ada, bea]);
     // From now on whatever the leader sends is noted and lost: the aside must not need the leader.
     const fromLeader: string[] = [];
     room.tamper = (from, to, data) => {
@@ -434,8 +439,7 @@ describe('an aside key', () => {
       return 'x';
     };
     room.setAside(asideOf('fay', 'ada'));
-    await waitFor(() => !!fay.sink.last && fay.sink.last.gen !== group.gen && same(ada.sink.last, fay.sink.last), 'the two on an aside key');
-    const aside = fay.sink.last!;
+    const aside = await onAsideKey(fay, ada, group);
     await new Promise((r) => setTimeout(r, 100));
     expect(fromLeader).toEqual([]);
     expect(fran.sink.epochs.has(aside.gen)).toBe(false);
@@ -461,11 +465,9 @@ describe('an aside key', () => {
     const cole = await room.join('cole', 'cofacilitator');
     const ada = await room.join('ada', 'member');
     const bea = await room.join('bea', 'member');
-    await waitFor(() => inGroup([fran, cole, ada, bea]), 'all on one key');
-    const group = fran.sink.last!;
+    const group = await settled([fran, cole, ada, bea]);
     room.setAside(asideOf('cole', 'ada'));
-    await waitFor(() => !!cole.sink.last && cole.sink.last.gen !== group.gen && same(ada.sink.last, cole.sink.last), 'the two on an aside key');
-    const first = cole.sink.last!;
+    const first = await onAsideKey(cole, ada, group);
     const outside = (gen: number) => !fran.sink.epochs.has(gen) && !bea.sink.epochs.has(gen);
     expect(outside(first.gen)).toBe(true);
     expect(same(fran.sink.last, group) && same(bea.sink.last, group)).toBe(true);
@@ -493,11 +495,9 @@ describe('an aside key', () => {
     const gil = await room.join('gil', 'cofacilitator');
     const ada = await room.join('ada', 'member');
     const bea = await room.join('bea', 'member');
-    await waitFor(() => inGroup([fran, fay, gil, ada, bea]), 'all on one key');
-    const group = fran.sink.last!;
+    const group = await settled([fran, fay, gil, ada, bea]);
     room.setAside(asideOf('gil', 'ada'));
-    await waitFor(() => !!gil.sink.last && gil.sink.last.gen !== group.gen && same(ada.sink.last, gil.sink.last), 'the two on an aside key');
-    const a1 = gil.sink.last!;
+    const a1 = await onAsideKey(gil, ada, group);
     room.leave('fran');
     await waitFor(() => gil.sink.last!.gen !== a1.gen && same(ada.sink.last, gil.sink.last), 'the new leader’s aside key');
     const a2 = gil.sink.last!;
