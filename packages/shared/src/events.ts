@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { EntityId, MediaKind, MediaSource } from './domain.js';
-import { RtpParameters } from './media-params.js';
+import { EntityId } from './domain.js';
+import { ConsumerOffer } from './media-params.js';
 import { RelayedMessage } from './e2ee-relay.js';
 import { RoomView } from './room.js';
 import { CheckoutAnswerDelivery } from './checkout.js';
@@ -15,15 +15,7 @@ export const events = {
    */
   'room:view': z.object({ view: RoomView, serverNow: z.number() }),
   /** A consumer was made (paused) for this client; it should set it up and ask to resume it. */
-  'consumer:new': z.object({
-    consumerId: EntityId,
-    producerId: EntityId,
-    peerId: EntityId,
-    kind: MediaKind,
-    source: MediaSource,
-    rtpParameters: RtpParameters,
-    producerPaused: z.boolean(),
-  }),
+  'consumer:new': ConsumerOffer,
   'consumer:closed': z.object({ consumerId: EntityId }),
   /** Facilitators only: each member's speaking time so far, about once a second. */
   'talk:time': z.object({ at: z.number(), members: z.array(TalkTimeEntry) }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EntityId, MediaKind, MediaSource } from './domain.js';
 
 /*
  * WebRTC parameters exchanged with mediasoup. The schemas check the shape and bound every
@@ -97,3 +98,32 @@ export const IceServer = z.object({
   credential: z.string().max(128),
 });
 export type IceServer = z.infer<typeof IceServer>;
+
+/**
+ * A consumer the server made (paused) for a receiver: announced by `consumer:new` for a
+ * producer that appears later, and listed all at once in `media:ready`'s answer for what the
+ * others already send, so a newcomer sets everything up in one exchange.
+ */
+export const ConsumerOffer = z.object({
+  consumerId: EntityId,
+  producerId: EntityId,
+  peerId: EntityId,
+  kind: MediaKind,
+  source: MediaSource,
+  rtpParameters: RtpParameters,
+  producerPaused: z.boolean(),
+});
+export type ConsumerOffer = z.infer<typeof ConsumerOffer>;
+
+/**
+ * The most consumers one `media:ready` answer lists or one `consumers:resume` takes: every
+ * other person's microphone and camera in the largest room (ROOM_CAPACITY ≤ 50), and shares.
+ */
+export const MAX_CONSUMER_BATCH = 128;
+
+/**
+ * How a receiver's page will show a video: whether its tile is on screen (`visible`) and the
+ * tile's height in device pixels. A simulcast video is sent in the smallest layer covering it.
+ */
+export const TilePreference = z.object({ visible: z.boolean(), height: z.number().int().min(0).max(MAX_TILE_HEIGHT) });
+export type TilePreference = z.infer<typeof TilePreference>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Command } from './commands.js';
 import { DisplayName, EntityId, MediaKind, MediaSource, plainLine, RoomId, TransportDirection } from './domain.js';
-import { DtlsParameters, IceParameters, IceServer, MAX_TILE_HEIGHT, RtpCapabilities, RtpParameters, TransportOptions } from './media-params.js';
+import { ConsumerOffer, DtlsParameters, IceParameters, IceServer, MAX_CONSUMER_BATCH, MAX_TILE_HEIGHT, RtpCapabilities, RtpParameters, TilePreference, TransportOptions } from './media-params.js';
 import { AgreementText, RoomView } from './room.js';
 import { RelayRequest } from './e2ee-relay.js';
 import { PrivateSignalRequest } from './signals.js';
@@ -190,11 +190,15 @@ export const requests = {
   },
   /**
    * The client has loaded its device and made its receive transport: the server now creates
-   * (paused) consumers for every producer this peer may receive and announces them.
+   * (paused) consumers for every producer this peer may receive and lists them in the answer
+   * (not announced one by one; producers that appear later come as `consumer:new`).
+   * `tileHeight`: the height in device pixels the receiver's layout gives a camera tile now,
+   * so each simulcast video starts in the layer that covers it (no switch after the first
+   * frame); later tiles report their own (`consumer:prefer`, `consumers:resume`).
    */
   'media:ready': {
-    request: z.object({ rtpCapabilities: RtpCapabilities }).strict(),
-    response: Empty,
+    request: z.object({ rtpCapabilities: RtpCapabilities, tileHeight: z.number().int().min(0).max(MAX_TILE_HEIGHT).optional() }).strict(),
+    response: z.object({ consumers: z.array(ConsumerOffer).max(MAX_CONSUMER_BATCH) }),
   },
   /**
    * After a resume with its transports still alive: the consumers the server has for this
@@ -219,12 +223,29 @@ export const requests = {
     response: Empty,
   },
   /**
+   * Several consumers set up at once (a newcomer's, from `media:ready`): each is resumed as
+   * `consumer:resume` does, a video first taking its tile's preference when given (as
+   * `consumer:prefer`), all in one exchange. A consumer gone meanwhile (its producer closed)
+   * is listed in `missing` and does not fail the rest.
+   */
+  'consumers:resume': {
+    request: z
+      .object({
+        consumers: z
+          .array(z.object({ consumerId: EntityId, preference: TilePreference.strict().optional() }).strict())
+          .min(1)
+          .max(MAX_CONSUMER_BATCH),
+      })
+      .strict(),
+    response: z.object({ missing: z.array(EntityId).max(MAX_CONSUMER_BATCH) }),
+  },
+  /**
    * How the client shows a video it receives: while its tile is off screen or hidden
    * (`visible` false) the server pauses it; otherwise a simulcast video is sent in the smallest
    * layer that covers `height`, the tile's height in device pixels. Video consumers only.
    */
   'consumer:prefer': {
-    request: z.object({ consumerId: EntityId, visible: z.boolean(), height: z.number().int().min(0).max(MAX_TILE_HEIGHT) }).strict(),
+    request: z.object({ consumerId: EntityId, ...TilePreference.shape }).strict(),
     response: Empty,
   },
 } as const satisfies Record<string, { request: z.ZodType; response: z.ZodType }>;
