@@ -128,6 +128,7 @@ export function InRoom({ client, room, view }: Props) {
               {room.peers.map((peer) => (
                 <MediaTile
                   key={peer.id}
+                  peerId={peer.id}
                   name={peer.displayName}
                   video={peer.video}
                   audio={peer.audio}

@@ -1,6 +1,7 @@
 'use client';
 
 import { useEffect, useRef } from 'react';
+import { markTileFrame, watchFirstFrame } from '@/lib/join-timeline';
 import type { VideoPreference } from '@/lib/room-media';
 import { LockIcon } from './LockIcon';
 import { useVideoPreference } from './useVideoPreference';
@@ -34,6 +35,8 @@ interface Props {
    */
   encryption?: 'decrypted' | 'failing' | 'encrypted' | 'no-key' | undefined;
   testId: string;
+  /** A remote member's camera tile: their id, so the tile's first frame is marked on the join timeline. */
+  peerId?: string | undefined;
 }
 
 function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStream | null {
@@ -42,15 +45,18 @@ function asStream(media: MediaStream | MediaStreamTrack | undefined): MediaStrea
 }
 
 /** One person's tile: their video (or initial), their name, and their remote audio. */
-export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, sharing = false, floor, onVideoPreference, encryption, testId }: Props) {
+export function MediaTile({ name, video, audio, self = false, roleLabel, note, micOn, camOn, micStandby = false, videoPaused = false, reconnecting = false, sharing = false, floor, onVideoPreference, encryption, testId, peerId }: Props) {
   const tileRef = useRef<HTMLElement>(null);
   const videoRef = useRef<HTMLVideoElement>(null);
   const audioRef = useRef<HTMLAudioElement>(null);
   useVideoPreference(tileRef, onVideoPreference);
 
   useEffect(() => {
-    if (videoRef.current) videoRef.current.srcObject = asStream(video);
-  }, [video]);
+    const element = videoRef.current;
+    if (!element) return;
+    element.srcObject = asStream(video);
+    if (peerId && video) return watchFirstFrame(element, () => markTileFrame(peerId));
+  }, [video, peerId]);
 
   useEffect(() => {
     if (audioRef.current) audioRef.current.srcObject = asStream(audio);

@@ -7,6 +7,7 @@ import { keptLinkSecret } from './e2ee/link-secrets';
 import { RoomEncryption } from './e2ee/room-encryption';
 import { describeEntryFailure } from './entry-failure';
 import { FacilitatorTools } from './facilitator-tools';
+import { markJoin } from './join-timeline';
 import { LocalDevices } from './local-devices';
 import { forgetOwnerKey, keptOwnerKey } from './owner-key';
 import { sendPrivateSignal, type PrivateSignalInput } from './private-signal';
@@ -74,6 +75,7 @@ export class RoomClient {
   #recordCredential: RecordCredential | null = null;
 
   constructor(roomId: string) {
+    markJoin('script');
     this.#roomId = roomId;
     this.#wayIn = keptWayIn(roomId) ?? undefined;
     this.#wayInKept = this.#wayIn !== undefined;
@@ -222,6 +224,7 @@ export class RoomClient {
       try {
         const { view, resume } = await signal.request('room:enter', { roomId: this.#roomId, token, displayName, ...(ownerKey ? { ownerKey } : {}) });
         if (this.#signal !== signal) return;
+        markJoin('entered');
         this.#seats.keep(resume);
         signal.seat();
         this.#phase = 'in';
@@ -276,6 +279,7 @@ export class RoomClient {
   #connect(): SignalClient {
     const signal = new SignalClient({ seatGate: true, room: this.#roomId });
     this.#signal = signal;
+    signal.socket.once('connect', () => markJoin('socket'));
     listenToRoomEvents(signal, {
       isCurrent: (s) => this.#signal === s,
       currentView: () => this.#snapshot.view,
@@ -337,6 +341,9 @@ export class RoomClient {
   #setView(view: RoomView, also: Partial<RoomSnapshot> = {}): void {
     // What is for facilitators only goes with the role (e.g. a co-facilitator made a member again).
     const facilitatorOnly = view.facilitation ? {} : this.facilitation.forget();
+    // The agreement acknowledged: the first view past it (it may come before the command's answer).
+    if (this.#snapshot.view?.self.stage === 'agreement' && view.self.stage !== 'agreement') markJoin('agreed');
+    if (view.self.stage === 'admitted') markJoin('admitted');
     this.#update({ ...also, view, ...facilitatorOnly });
     this.checkout.view(view);
     this.share.viewChanged(view);

@@ -10,6 +10,7 @@ import { Device } from 'mediasoup-client';
 import type { Consumer, IceParameters, Producer, RtpCapabilities, RtpCodecCapability, RtpEncodingParameters, Transport, TransportOptions } from 'mediasoup-client/types';
 import { describeError as describe } from './describe-error';
 import type { FrameCrypto } from './e2ee/frame-crypto';
+import { markJoin } from './join-timeline';
 import type { SignalClient } from './signal-client';
 
 /** How a member's tile shows their video here: on screen or not, and how tall in device pixels. */
@@ -206,19 +207,29 @@ export class RoomMedia {
     try {
       // Someone may be let in before the browser has answered the camera request.
       await this.#host.openLocalMedia();
+      markJoin('camera');
       const { routerRtpCapabilities, iceServers } = await ask('media:join', {});
+      markJoin('media-join');
       const device = new Device();
       await device.load({ routerRtpCapabilities: wire<RtpCapabilities>(routerRtpCapabilities) });
       check();
       this.#device = device;
       const ice: IceSettings = { iceServers, iceTransportPolicy: relayOnly() ? 'relay' : 'all' };
       this.#recvTransport = mine(await this.#createTransport(signal, device, 'recv', ice));
-      await ask('media:ready', {
+      markJoin('recv-transport');
+      const { consumers } = await ask('media:ready', {
         rtpCapabilities: wire<RequestPayload<'media:ready'>['rtpCapabilities']>(device.rtpCapabilities),
       });
+      markJoin('consumers-listed');
+      // Listed in the answer rather than announced: received as an announced one is. (A server
+      // from before the list answers without it.)
+      for (const offer of consumers ?? []) {
+        this.consume(signal, offer).catch((error: unknown) => console.warn("could not receive a member's media:", describe(error)));
+      }
       this.#sendTransport = mine(await this.#createTransport(signal, device, 'send', ice));
       await this.#produceLocalTracks(device, mine);
       check();
+      markJoin('producers');
       // A switch turned while a producer was being made reached only this page.
       await this.#syncProducers(signal, false);
       if (!current()) return;
@@ -247,7 +258,10 @@ export class RoomMedia {
           .then(({ producerId }) => callback({ id: producerId }), errback);
       });
     }
-    transport.on('connectionstatechange', (state) => this.#watchIce(signal, transport, state));
+    transport.on('connectionstatechange', (state) => {
+      if (direction === 'recv' && state === 'connected') markJoin('recv-connected');
+      this.#watchIce(signal, transport, state);
+    });
     return transport;
   }
 

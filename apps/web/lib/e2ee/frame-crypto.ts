@@ -1,4 +1,5 @@
 import type { KeyRef } from '@group-room/shared/e2ee';
+import { markJoin } from '../join-timeline';
 import type { FromWorker, ToWorker, TransformRole, TransformStatus } from './worker-protocol';
 
 /*
@@ -79,7 +80,9 @@ export class FrameCrypto {
   }
 
   addKeys(keys: (KeyRef & { key: Uint8Array })[]): void {
-    if (keys.length) this.#post({ op: 'keys', keys });
+    if (!keys.length) return;
+    this.#post({ op: 'keys', keys });
+    markJoin('key');
   }
 
   use(ref: KeyRef | null): void {
