@@ -23,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           environment: 'node',
-          include: ['packages/**/src/**/*.test.ts', 'apps/signal/src/**/*.test.ts', 'apps/web/lib/**/*.test.ts'],
+          include: ['packages/**/src/**/*.test.ts', 'apps/signal/src/**/*.test.ts', 'apps/web/lib/**/*.test.ts', 'tests/support/**/*.test.ts'],
           testTimeout: 10_000,
           hookTimeout: 10_000,
         },

@@ -2,15 +2,20 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { ResponseData } from '@group-room/shared';
 import type { KeyRef, LinkSecret } from '@group-room/shared/e2ee';
 import { io } from 'socket.io-client';
+import { keyRequests } from './plain-rtp.js';
 import { ask, SyntheticKeys, type Client, type FrameSealer } from './synthetic-keys.js';
 
 /*
  * A member without a browser, for load tests: it takes the real path (Socket.IO, the entry
- * agreement, auto-admit, media:join, media:ready, consumer:resume) and sends RTP from this
+ * agreement, auto-admit, media:join, media:ready, consumers:resume) and sends RTP from this
  * process through plain transports (the server must run with SYNTHETIC_MEDIA=true): opus-sized
  * audio at 50 packets/s and VP8-shaped video at a chosen bitrate (30 frames/s, a key frame
  * every second so new consumers start). What it receives lands in one UDP sink that counts
  * packets and losses per stream (RTP sequence numbers) and interarrival jitter.
+ *
+ * Like a browser's encoder it answers the server's key frame requests (RTCP PLI and FIR, which
+ * mediasoup sends back to the address the member sends from): the layer asked for sends a key
+ * frame as its next frame, at most once per KEY_FRAME_MIN_INTERVAL_MS.
  *
  * Like a browser, it takes part in the end-to-end encryption key handshake with its link's
  * secret (synthetic-keys.ts) and seals every frame before packetizing it; until it has a key
@@ -23,6 +28,26 @@ const VIDEO_PT = 101;
 const AUDIO_PAYLOAD_BYTES = 90;
 const MAX_VIDEO_PAYLOAD = 1100;
 const FPS = 30;
+/**
+ * A key frame request within this long of the last one answered on the same layer is ignored,
+ * as libwebrtc's encoder does (EncoderRtcpFeedback: 300 ms); the SFU asks again if it must.
+ */
+export const KEY_FRAME_MIN_INTERVAL_MS = 300;
+
+/** The VP8 frame tag's P bit (RFC 6386 §9.1): clear on a key frame. */
+export const isVp8KeyFrame = (frame: Uint8Array): boolean => frame.length > 0 && (frame[0]! & 0x01) === 0;
+
+/** Of a looped pattern's key frames (`keys`, ascending, in a loop of `length` frames), the one nearest to `position`, either way round. */
+function nearestKeyFrame(keys: readonly number[], position: number, length: number): number {
+  let best = position;
+  let distance = Infinity;
+  for (const key of keys) {
+    const forward = (key - position + length) % length;
+    const d = Math.min(forward, length - forward);
+    if (d < distance) [best, distance] = [key, d];
+  }
+  return best;
+}
 
 /** Per received stream (SSRC): packets, the extended highest sequence number, jitter. */
 interface StreamCount {
@@ -137,6 +162,7 @@ export class RtpSource {
   #audioSeq = Math.floor(Math.random() * 0xffff);
   #audioTs = Math.floor(Math.random() * 0xffffffff);
   #videoTs = Math.floor(Math.random() * 0xffffffff);
+  /** Frames sent (VP8-shaped video: a key frame every FPS of them). */
   #frame = 0;
   readonly #frameBytes: number;
   sentPackets = 0;
@@ -145,6 +171,16 @@ export class RtpSource {
   readonly #layers: readonly (readonly Buffer[])[] | undefined;
   /** Each video stream's (layer's) next sequence number. */
   readonly #videoSeqs: number[];
+  /** Real frames: where each layer is in its pattern (a key frame on demand moves it). */
+  readonly #positions: number[];
+  /** Real frames: each layer's key frames' indices. */
+  readonly #keyFrames: number[][];
+  /** Per layer: the next frame must be a key frame (the server asked). */
+  readonly #keyWanted: boolean[];
+  /** Per layer: when a key frame request was last answered (performance.now). */
+  readonly #keyAnswered: number[];
+  /** Key frame requests for this source's video: answered, and ignored (too soon after the last). */
+  readonly keyFrameRequests = { answered: 0, ignored: 0 };
   readonly #seal: FrameSealer | undefined;
   /** Sealed frames leave in the order they were made, whatever order their encryption ends in. */
   #queue: Promise<void> = Promise.resolve();
@@ -165,7 +201,34 @@ export class RtpSource {
     this.#frameBytes = Math.max(200, Math.round((videoKbps * 1000) / 8 / FPS));
     this.#layers = media.layers ?? (media.frames ? [media.frames] : undefined);
     this.#videoSeqs = (this.#layers ?? [[]]).map(() => Math.floor(Math.random() * 0xffff));
+    this.#positions = this.#videoSeqs.map(() => 0);
+    this.#keyFrames = (this.#layers ?? []).map((frames) => frames.flatMap((frame, i) => (isVp8KeyFrame(frame) ? [i] : [])));
+    this.#keyWanted = this.#videoSeqs.map(() => false);
+    this.#keyAnswered = this.#videoSeqs.map(() => -Infinity);
     this.#seal = media.seal;
+  }
+
+  /**
+   * The server asked for a key frame on `ssrc` (a layer's SSRC; others are not this source's
+   * video): that layer's next frame is one, unless it answered one less than
+   * KEY_FRAME_MIN_INTERVAL_MS ago. Whether it was answered.
+   */
+  requestKeyFrame(ssrc: number, now = performance.now()): boolean {
+    const layer = ssrc - this.videoSsrc;
+    if (layer < 0 || layer >= this.#videoSeqs.length) return false;
+    if (now - this.#keyAnswered[layer]! < KEY_FRAME_MIN_INTERVAL_MS) {
+      this.keyFrameRequests.ignored++;
+      return false;
+    }
+    this.#keyAnswered[layer] = now;
+    this.#keyWanted[layer] = true;
+    this.keyFrameRequests.answered++;
+    return true;
+  }
+
+  /** RTCP from the server (to the address this source sends from): answers its key frame requests. */
+  onRtcp(packet: Buffer, now = performance.now()): void {
+    for (const ssrc of keyRequests(packet)) this.requestKeyFrame(ssrc, now);
   }
 
   static header(pt: number, marker: boolean, seq: number, ts: number, ssrc: number, payloadBytes: number): Buffer {
@@ -189,7 +252,7 @@ export class RtpSource {
   videoFrame(): Buffer[] {
     this.#plainOnly();
     const { frames, ts } = this.#nextVideo();
-    this.#frame++;
+    this.#advanceVideo();
     return frames.flatMap((frame, layer) => this.#videoPackets(layer, frame, ts));
   }
 
@@ -208,7 +271,7 @@ export class RtpSource {
   videoTo(send: (packet: Buffer) => void): void {
     const { frames, ts } = this.#nextVideo();
     if (!this.#seal) {
-      this.#frame++;
+      this.#advanceVideo();
       frames.forEach((frame, layer) => this.#videoPackets(layer, frame, ts).forEach(send));
       return;
     }
@@ -218,7 +281,7 @@ export class RtpSource {
       if (!one) return; // no key: the whole frame is dropped
       sealed.push(one);
     }
-    this.#frame++;
+    this.#advanceVideo();
     this.#inOrder(Promise.all(sealed), (wires) => wires.flatMap((wire, layer) => this.#videoPackets(layer, wire, ts)), send);
   }
 
@@ -257,17 +320,35 @@ export class RtpSource {
     return packet;
   }
 
-  /** This frame time's VP8 frame for each layer (the caller moves on to the next): the real ones, or a VP8-shaped one (a key frame every second). */
+  /**
+   * This frame time's VP8 frame for each layer (the caller then moves on with #advanceVideo):
+   * the real ones, a layer asked for a key frame jumping to its pattern's nearest one; or a
+   * VP8-shaped one (a key frame every second, or when asked for).
+   */
   #nextVideo(): { frames: Uint8Array[]; ts: number } {
     const ts = this.#videoTs;
     this.#videoTs += 90_000 / FPS;
-    const index = this.#frame;
-    if (this.#layers) return { frames: this.#layers.map((frames) => frames[index % frames.length]!), ts };
-    const key = index % FPS === 0;
+    if (this.#layers) {
+      const frames = this.#layers.map((frames, layer) => {
+        const at = this.#positions[layer]! % frames.length;
+        // Staying on the key frame until it is sent: a frame dropped for want of a key repeats it.
+        if (this.#keyWanted[layer]) this.#positions[layer] = nearestKeyFrame(this.#keyFrames[layer]!, at, frames.length);
+        return frames[this.#positions[layer]! % frames.length]!;
+      });
+      return { frames, ts };
+    }
+    const key = this.#keyWanted[0]! || this.#frame % FPS === 0;
     const frame = new Uint8Array(this.#frameBytes);
     // VP8 frame tag: bit 0 clear on a key frame; then the key frame start code and 640×360.
     frame.set(key ? [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 640 & 0xff, 640 >> 8, 360 & 0xff, 360 >> 8] : [0x11, 0x02, 0x00]);
     return { frames: [frame], ts };
+  }
+
+  /** The frame from #nextVideo went out: every layer moves on, and the key frames asked for are sent. */
+  #advanceVideo(): void {
+    this.#frame++;
+    this.#positions.forEach((at, layer) => (this.#positions[layer] = at + 1));
+    this.#keyWanted.fill(false);
   }
 
   /** One layer's frame as RTP: a VP8 payload descriptor on each packet (S bit on the first). */
@@ -289,7 +370,7 @@ export class RtpSource {
     return kind === 'audio'
       ? { codecs: [{ mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48_000, channels: 2 }], encodings: [{ ssrc: this.audioSsrc }], rtcp: { cname: `synthetic-${this.audioSsrc}` } }
       : {
-          codecs: [{ mimeType: 'video/VP8', payloadType: VIDEO_PT, clockRate: 90_000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] }],
+          codecs: [{ mimeType: 'video/VP8', payloadType: VIDEO_PT, clockRate: 90_000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] }],
           // Simulcast: one encoding per layer, each half the height of the next.
           encodings: this.#layers && this.#layers.length > 1 ? this.#layers.map((_, i, all) => ({ ssrc: this.videoSsrc + i, scaleResolutionDownBy: 2 ** (all.length - 1 - i) })) : [{ ssrc: this.videoSsrc }],
           rtcp: { cname: `synthetic-${this.audioSsrc}` },
@@ -328,6 +409,8 @@ export class SyntheticMember {
     this.keys = keys;
     this.source = source;
     this.#udp = udp;
+    // The only packets the send socket gets are the server's RTCP for what it sends (comedia, rtcp-mux).
+    udp.on('message', (packet) => source.onRtcp(packet));
   }
 
   /** Enter (agreeing, auto-admitted or a facilitator), start media, produce audio and video, receive everyone. */
@@ -344,7 +427,7 @@ export class SyntheticMember {
     const seal: FrameSealer = keys.frames.seal;
     const source = new RtpSource(options.videoKbps ?? 300, { ...(options.frames ? { frames: options.frames } : {}), ...(options.layers ? { layers: options.layers } : {}), seal });
     const member = new SyntheticMember(socket, keys, source, udp);
-    // Resume every consumer the server announces (it creates them paused).
+    // Resume every consumer the server announces (it creates them paused): those for producers that appear later, and all of them on an older server.
     socket.on('consumer:new', ({ consumerId }) => void ask(socket, 'consumer:resume', { consumerId }).catch(() => undefined));
     const seen = keys.viewsSeen;
     const { view } = await ask(socket, 'room:enter', { roomId: options.roomId, token: options.token, displayName: options.name });
@@ -366,7 +449,10 @@ export class SyntheticMember {
     }
     const recv = await ask(socket, 'transport:createPlain', { direction: 'recv' });
     await ask(socket, 'transport:connectPlain', { transportId: recv.id, ip: '127.0.0.1', port: options.sink.port });
-    await ask(socket, 'media:ready', { rtpCapabilities: joined.routerRtpCapabilities });
+    // The consumers for what the others send already, listed in the answer, resumed in one exchange. An older server answers {} and announces each by consumer:new instead (above).
+    const ready: Partial<ResponseData<'media:ready'>> = await ask(socket, 'media:ready', { rtpCapabilities: joined.routerRtpCapabilities });
+    const listed = ready.consumers ?? [];
+    if (listed.length > 0) await ask(socket, 'consumers:resume', { consumers: listed.map(({ consumerId }) => ({ consumerId })) });
     const send = await ask(socket, 'transport:createPlain', { direction: 'send' });
     member.#target = { ip: send.ip, port: send.port };
     for (const kind of ['audio', 'video'] as const) {
