@@ -1,5 +1,6 @@
 import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import type { RoomChange, RoomState } from '../room/state.js';
+import { freezeDeep } from './frozen.js';
 import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSighting, type KeptRecord, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
 interface Expiring<T> {
@@ -7,7 +8,12 @@ interface Expiring<T> {
   expiresAt: number;
 }
 
-/** In-process store: atomic because each call runs to completion without awaiting. */
+/**
+ * In-process store: atomic because each call runs to completion without awaiting. States are
+ * kept frozen (see frozen.ts) and handed out as they are: a change gets the stored state
+ * itself, read-only, and returns a new one (the rules never write to their input), so
+ * nothing is copied per change.
+ */
 export class MemoryRoomStore implements RoomStore {
   readonly #rooms = new Map<string, Expiring<RoomState>>();
   readonly #records = new Map<string, Expiring<KeptRecord>>();
@@ -36,8 +42,15 @@ export class MemoryRoomStore implements RoomStore {
     return entry.value;
   }
 
-  #put(state: RoomState): void {
-    this.#rooms.set(state.id, { value: structuredClone(state), expiresAt: Date.now() + this.#ttl(state) * 1000 });
+  /** Keep `state` (frozen: nobody holding it can change what the store holds). */
+  #put(state: RoomState): RoomState {
+    this.#rooms.set(state.id, { value: freezeDeep(state), expiresAt: Date.now() + this.#ttl(state) * 1000 });
+    return state;
+  }
+
+  /** The room's home changes (claimHome, releaseHomes): a new state object, the rest shared, the expiry kept. */
+  #rehome(entry: Expiring<RoomState>, home: RoomState['home']): void {
+    entry.value = freezeDeep({ ...entry.value, home });
   }
 
   #leaseLive(nodeId: string): boolean {
@@ -61,28 +74,26 @@ export class MemoryRoomStore implements RoomStore {
       for (const id of [...this.#rooms.keys()]) this.#live(this.#rooms, id);
       if (this.#rooms.size >= this.#maxRooms) throw serverFull();
     }
-    const { home: _home, ...homeless } = room;
+    // The caller's object stays the caller's: a copy is kept (once per room, not per change).
+    const { home: _home, ...homeless } = structuredClone(room);
     this.#put(homeless);
     return true;
   }
 
   async get(roomId: string): Promise<RoomState | null> {
-    const state = this.#live(this.#rooms, roomId);
-    return state ? structuredClone(state) : null;
+    return this.#live(this.#rooms, roomId);
   }
 
   async update(roomId: string, change: RoomChange, writer?: Fence): Promise<RoomState> {
     const current = this.#live(this.#rooms, roomId);
     if (!current) throw new ProtocolFailure('NOT_FOUND', 'No such room');
-    const draft = structuredClone(current);
-    const next = change(draft);
-    if (next === draft) return draft; // unchanged: no write, no version bump
+    // Frozen: a change that writes to its input throws here, and nothing is stored.
+    const next = change(current);
+    if (next === current) return current; // unchanged: no write, no version bump
     this.#checkWriter(current, writer);
     // The home is the store's to set (claimHome), never a change's.
     const { home: _home, ...rest } = next;
-    const stored: RoomState = { ...rest, ...(current.home ? { home: current.home } : {}), version: current.version + 1 };
-    this.#put(stored);
-    return structuredClone(stored);
+    return this.#put({ ...rest, ...(current.home ? { home: current.home } : {}), version: current.version + 1 });
   }
 
   async end(roomId: string, retentionSeconds: number, writer?: Fence): Promise<Acknowledgement[] | null> {
@@ -161,7 +172,7 @@ export class MemoryRoomStore implements RoomStore {
       if (!options.takeLapsed) return { kind: 'lapsed', name: home.name };
     }
     const fence = (home?.fence ?? 0) + 1;
-    state.home = { node: node.id, name: node.name, fence };
+    this.#rehome(this.#rooms.get(roomId)!, { node: node.id, name: node.name, fence });
     return { kind: 'here', fence: { node: node.id, fence }, taken: true };
   }
 
@@ -189,7 +200,7 @@ export class MemoryRoomStore implements RoomStore {
   }
 
   async releaseHomes(node: NodeIdentity): Promise<void> {
-    for (const { value } of this.#rooms.values()) if (value.home?.node === node.id) value.home = null; // null: released
+    for (const entry of this.#rooms.values()) if (entry.value.home?.node === node.id) this.#rehome(entry, null); // null: released
     this.#leases.delete(node.id);
     if (this.#names.get(node.name) === node.id) this.#names.delete(node.name);
   }

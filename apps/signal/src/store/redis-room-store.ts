@@ -2,6 +2,7 @@ import { ProtocolFailure, type Acknowledgement } from '@group-room/shared';
 import { createClient, ErrorReply, type RedisClientType } from 'redis';
 import type { Logger } from '../logger.js';
 import type { RoomChange, RoomState } from '../room/state.js';
+import { freezeDeep } from './frozen.js';
 import { CLAIM, COMPARE_AND_SET, CREATE, END, FIND_HOME, LAPSED, RELEASE, RENEW, SAVE_TALK, TAKE_RECORD } from './redis-scripts.js';
 import { LeaseLost, NameInUse, serverFull, type Claim, type Fence, type HomeSighting, type KeptRecord, type NodeIdentity, type RoomStore, type RoomTtl, type TalkTally } from './room-store.js';
 
@@ -185,7 +186,8 @@ export class RedisRoomStore implements RoomStore {
     const state = JSON.parse(doc) as RoomState;
     delete state.home;
     if (home) state.home = { node: home, name: name ?? '', fence: Number(fence ?? 0) };
-    return state;
+    // Read-only, as the in-memory store's: a change given it must return a new state.
+    return freezeDeep(state);
   }
 
   /** The writer's arguments and lease key for a fenced script. */
@@ -206,7 +208,8 @@ export class RedisRoomStore implements RoomStore {
       const doc = JSON.stringify({ ...rest, version: stored.version });
       const args = [...fenced.args, String(current.version), String(stored.version), doc, String(this.#ttl(stored))];
       const outcome = await this.#call((client) => client.eval(COMPARE_AND_SET, { keys: [this.key(roomId), fenced.key], arguments: args }));
-      if (outcome === 1) return stored;
+      // Frozen: only what the change made new is walked (the rest is `current`'s, frozen already).
+      if (outcome === 1) return freezeDeep(stored);
       if (outcome === -1) throw new ProtocolFailure('NOT_FOUND', 'No such room');
       if (outcome === -3) throw new LeaseLost();
       // outcome 0: someone else wrote first; re-read and apply the change to their result.
@@ -224,7 +227,8 @@ export class RedisRoomStore implements RoomStore {
     const args = [...fenced.args, JSON.stringify(record), String(retentionSeconds), roomId, this.#prefix];
     const outcome = await this.#call((client) => client.eval(END, { keys, arguments: args }));
     if (outcome === -3) throw new LeaseLost();
-    return outcome === 1 ? state.acknowledgements : null;
+    // The record is the caller's (the state it came from is frozen): once per session, not per change.
+    return outcome === 1 ? structuredClone(state.acknowledgements) : null;
   }
 
   talkKey(roomId: string): string {

@@ -149,13 +149,24 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       expect(await store.get(freshRoomId())).toBeNull();
     });
 
-    it('hands out copies: changing what get returned does not change the store', async () => {
+    it('hands out frozen states: writing to what get returned throws and changes nothing', async () => {
       const fresh = room(freshRoomId());
       await store.create(fresh);
       const read = (await store.get(fresh.id))!;
-      read.members['x'] = { ...member('x')(fresh).members['x']! };
-      read.capacity = 99;
-      read.blockedInvites.push('i');
+      expect(() => (read.members['x'] = { ...member('x')(fresh).members['x']! })).toThrow(TypeError);
+      expect(() => (read.capacity = 99)).toThrow(TypeError);
+      expect(() => read.blockedInvites.push('i')).toThrow(TypeError);
+      expect(() => (read.session.endsAt = 0)).toThrow(TypeError);
+      expect(await store.get(fresh.id)).toEqual(fresh);
+    });
+
+    it('keeps its own copy of the room it was given to create', async () => {
+      const fresh = room(freshRoomId());
+      const mine = structuredClone(fresh);
+      await store.create(mine);
+      mine.capacity = 99;
+      mine.blockedInvites.push('i');
+      expect(Object.isFrozen(mine)).toBe(false);
       expect(await store.get(fresh.id)).toEqual(fresh);
     });
 
@@ -214,19 +225,27 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       expect(await store.get(fresh.id)).toEqual(before);
     });
 
-    it('writes nothing when a change mutates its draft and then throws', async () => {
+    it('gives a change a frozen state: a change that writes to it fails and writes nothing', async () => {
       const fresh = room(freshRoomId());
       await store.create(fresh);
-      await expectFailure(
-        store.update(fresh.id, (state) => {
-          state.members['intruder'] = { ...member('intruder')(fresh).members['intruder']! };
-          state.capacity = 1;
-          state.acknowledgements.push({ memberId: 'intruder', displayName: 'x', version: 'v', at: 0 });
-          throw new ProtocolFailure('FORBIDDEN', 'no');
-        }),
-        'FORBIDDEN',
-      );
-      expect(await store.get(fresh.id)).toEqual(fresh);
+      await store.update(fresh.id, member('a'));
+      const before = await store.get(fresh.id);
+      const writes: ((state: RoomState) => void)[] = [
+        (state) => (state.members['intruder'] = { ...member('intruder')(fresh).members['intruder']! }),
+        (state) => (state.capacity = 1),
+        (state) => state.acknowledgements.push({ memberId: 'intruder', displayName: 'x', version: 'v', at: 0 }),
+        (state) => (state.members['a']!.displayName = 'changed'),
+        (state) => (state.floor.hands = ['a']),
+      ];
+      for (const write of writes) {
+        await expect(
+          store.update(fresh.id, (state) => {
+            write(state);
+            return { ...state, capacity: 2 };
+          }),
+        ).rejects.toBeInstanceOf(TypeError);
+      }
+      expect(await store.get(fresh.id)).toEqual(before);
     });
 
     it('propagates errors that are not ProtocolFailures unchanged', async () => {
@@ -247,16 +266,19 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       expect(change).not.toHaveBeenCalled();
     });
 
-    it('does not let a change see or keep a reference to the stored state', async () => {
+    it('does not let a change change the stored state through a reference it kept', async () => {
       const fresh = room(freshRoomId());
       await store.create(fresh);
       let seen: RoomState | undefined;
-      await store.update(fresh.id, (state) => {
+      const returned = await store.update(fresh.id, (state) => {
         seen = state;
         return member('a')(state);
       });
-      seen!.capacity = 1;
-      seen!.members = {};
+      expect(() => (seen!.capacity = 1)).toThrow(TypeError);
+      expect(() => (seen!.members = {})).toThrow(TypeError);
+      // Nor through what update returned (the stored state itself, for the in-memory store).
+      expect(() => (returned.capacity = 1)).toThrow(TypeError);
+      expect(() => (returned.members['a']!.stage = 'admitted')).toThrow(TypeError);
       const stored = (await store.get(fresh.id))!;
       expect(stored.capacity).toBe(16);
       expect(Object.keys(stored.members)).toEqual(['a']);

@@ -77,11 +77,16 @@ export interface RoomStore {
    * the store already holds its most live rooms (MAX_ROOMS), checked in the same atomic step.
    */
   create(room: RoomState): Promise<boolean>;
-  /** The room's state, with `home` as the store holds it (its node, name and fence). */
+  /**
+   * The room's state, with `home` as the store holds it (its node, name and fence). Every
+   * state the store hands out (here, to a change, from `update`) is frozen all the way down:
+   * nobody can change it in place, so it is shared rather than copied.
+   */
   get(roomId: string): Promise<RoomState | null>;
   /**
    * Apply `change` atomically and return the stored result. The change may run more than
-   * once (Redis retries on a concurrent write), so it must be pure; it cannot change `home`
+   * once (Redis retries on a concurrent write), so it must be pure: it is given a frozen state
+   * (writing to it throws) and returns a new one, or the same one for no change; it cannot change `home`
    * (only claimHome and releaseHomes do). Throws NOT_FOUND when the room does not exist, and
    * whatever ProtocolFailure the change throws (nothing is written). `writer`: the home's
    * fence; the write is refused with LeaseLost unless it is the room's current one and its
