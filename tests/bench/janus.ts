@@ -167,12 +167,10 @@ type Json = Record<string, unknown>;
 
 /** One Janus session with one VideoRoom handle, over the HTTP API (requests are synchronous for what the bench asks). */
 export class JanusApi {
-  readonly #handle: string;
   #transaction = 0;
 
-  private constructor(handle: string) {
-    this.#handle = handle;
-  }
+  /** `handleUrl`: …/janus/<session>/<handle>; its session's events are long-polled at its parent (janus-subscriber.ts). */
+  private constructor(readonly handleUrl: string) {}
 
   static async connect(base: string): Promise<JanusApi> {
     const post = async (url: string, body: Json) => (await (await fetch(url, { method: 'POST', body: JSON.stringify(body) })).json()) as Json;
@@ -184,7 +182,7 @@ export class JanusApi {
 
   /** A synchronous VideoRoom request; throws on an error answer. */
   async videoroom(body: Json): Promise<Json> {
-    const response = (await (await fetch(this.#handle, { method: 'POST', body: JSON.stringify({ janus: 'message', transaction: `t${++this.#transaction}`, body }) })).json()) as Json;
+    const response = (await (await fetch(this.handleUrl, { method: 'POST', body: JSON.stringify({ janus: 'message', transaction: `t${++this.#transaction}`, body }) })).json()) as Json;
     const data = ((response.plugindata as Json | undefined)?.data ?? {}) as Json;
     if (response.janus === 'error' || data.error_code !== undefined) throw new Error(`janus ${String(body.request)}: ${JSON.stringify(response.error ?? data.error)}`);
     return data;
