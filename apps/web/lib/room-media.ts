@@ -1,6 +1,6 @@
 import {
   ProtocolFailure,
-  type EventPayload,
+  type ConsumerOffer,
   type MediaSource,
   type RequestName,
   type RequestPayload,
@@ -11,6 +11,7 @@ import type { Consumer, IceParameters, Producer, RtpCapabilities, RtpCodecCapabi
 import { describeError as describe } from './describe-error';
 import type { FrameCrypto } from './e2ee/frame-crypto';
 import { markJoin } from './join-timeline';
+import { estimateTileHeight } from './tile-height';
 import type { SignalClient } from './signal-client';
 
 /** How a member's tile shows their video here: on screen or not, and how tall in device pixels. */
@@ -204,10 +205,11 @@ export class RoomMedia {
     };
     this.#phase = 'connecting';
     this.#host.changed();
+    // Receiving need not wait for the camera (someone may be let in before the browser has
+    // answered the camera request): only sending does, below.
+    const camera = this.#host.openLocalMedia();
+    camera.then(() => markJoin('camera'), () => undefined);
     try {
-      // Someone may be let in before the browser has answered the camera request.
-      await this.#host.openLocalMedia();
-      markJoin('camera');
       const { routerRtpCapabilities, iceServers } = await ask('media:join', {});
       markJoin('media-join');
       const device = new Device();
@@ -217,21 +219,24 @@ export class RoomMedia {
       const ice: IceSettings = { iceServers, iceTransportPolicy: relayOnly() ? 'relay' : 'all' };
       this.#recvTransport = mine(await this.#createTransport(signal, device, 'recv', ice));
       markJoin('recv-transport');
+      const tileHeight = this.#knownTileHeight() ?? estimateTileHeight();
       const { consumers } = await ask('media:ready', {
         rtpCapabilities: wire<RequestPayload<'media:ready'>['rtpCapabilities']>(device.rtpCapabilities),
+        ...(tileHeight === undefined ? {} : { tileHeight }),
       });
       markJoin('consumers-listed');
-      // Listed in the answer rather than announced: received as an announced one is. (A server
-      // from before the list answers without it.)
-      for (const offer of consumers ?? []) {
-        this.consume(signal, offer).catch((error: unknown) => console.warn("could not receive a member's media:", describe(error)));
-      }
+      // What the others send already is received while this page's own media is set up.
+      const receiving = this.#receiveListed(signal, consumers, current);
+      await camera;
+      check();
       this.#sendTransport = mine(await this.#createTransport(signal, device, 'send', ice));
       await this.#produceLocalTracks(device, mine);
       check();
       markJoin('producers');
       // A switch turned while a producer was being made reached only this page.
       await this.#syncProducers(signal, false);
+      // Settles, never fails: a consumer not received is a warning, not a failed entry (as one announced).
+      await receiving;
       if (!current()) return;
       this.#phase = 'ready';
       this.#host.ready();
@@ -344,9 +349,8 @@ export class RoomMedia {
   }
 
   /** A member's producer was announced (`consumer:new`): receive it. */
-  async consume(signal: SignalClient, event: EventPayload<'consumer:new'>): Promise<void> {
-    const transport = this.#recvTransport;
-    if (!transport || transport.closed || !this.#host.isCurrent(signal)) return;
+  async consume(signal: SignalClient, event: ConsumerOffer): Promise<void> {
+    if (!this.#host.isCurrent(signal)) return;
     const { consumerId } = event;
     // Announced again (after a resume): set up already, so only ask for its media again.
     const known = this.#consumers.get(consumerId);
@@ -355,8 +359,86 @@ export class RoomMedia {
       await signal.request('consumer:resume', { consumerId });
       return;
     }
+    const entry = await this.#setUpConsumer(signal, event);
+    if (!entry) return;
+    // Before its media starts, so a tile off screen never receives it.
+    await this.#sendPreferenceOrWarn(signal, entry);
+    await signal.request('consumer:resume', { consumerId: entry.consumer.id });
+  }
+
+  /**
+   * The consumers `media:ready` listed (what the others send already): set up together, as
+   * mediasoup-client makes the consumers asked for at once in one renegotiation, then resumed
+   * in one request, each video with its tile's preference (known, else the layout's estimate).
+   * Never rejects: what could not be received is a warning, as for one announced.
+   */
+  async #receiveListed(signal: SignalClient, offers: readonly ConsumerOffer[], current: () => boolean): Promise<void> {
+    if (!offers.length) return;
+    try {
+      // Not awaited one by one: each consume() call queues its consumer before the first await.
+      const made = await Promise.allSettled(offers.map((offer) => this.#setUpConsumer(signal, offer)));
+      for (const result of made) if (result.status === 'rejected') console.warn("could not receive a member's media:", describe(result.reason));
+      if (!current() || !signal.seated) return;
+      markJoin('consumers-made');
+      // Still ours: closed meanwhile (`consumer:closed`) it is no longer in the map.
+      const entries = made.flatMap((r) => (r.status === 'fulfilled' && r.value && this.#consumers.get(r.value.consumer.id) === r.value ? [r.value] : []));
+      if (!entries.length) return;
+      const estimate = estimateTileHeight();
+      const sent = new Map<string, string>();
+      const consumers = entries.map((entry) => {
+        const preference = this.#resumePreference(entry, estimate);
+        if (!preference) return { consumerId: entry.consumer.id };
+        const key = `${preference.visible}:${preference.height}`;
+        sent.set(entry.consumer.id, key);
+        this.#sentPreferences.set(entry.consumer.id, key);
+        return { consumerId: entry.consumer.id, preference };
+      });
+      let missing: string[];
+      try {
+        ({ missing } = await signal.request('consumers:resume', { consumers }));
+      } catch (error) {
+        // Not taken: sent again with the tile's next change or the next repair (as consumer:prefer).
+        for (const [id, key] of sent) if (this.#sentPreferences.get(id) === key) this.#sentPreferences.delete(id);
+        throw error;
+      }
+      if (!current()) return;
+      // Closed on the server meanwhile (its producer went): let go here too.
+      for (const consumerId of missing) this.closeConsumer(consumerId);
+      markJoin('consumers-resumed');
+    } catch (error) {
+      // Let go of meanwhile, or the connection dropped: the resume's resync announces again what was not resumed.
+      if (!current() || !signal.seated) return;
+      console.warn("could not receive the others' media:", describe(error));
+    }
+  }
+
+  /** The preference a video consumer is resumed with: its tile's, else the estimate (a camera's). */
+  #resumePreference({ consumer, peerId, slot }: ConsumerEntry, estimate: number | undefined): VideoPreference | undefined {
+    if (consumer.kind !== 'video') return undefined;
+    const known = this.#videoPreferences.get(preferenceKey(peerId, slot === 'screen' ? 'screen' : 'camera'));
+    if (known) return known;
+    return slot === 'video' && estimate !== undefined ? { visible: true, height: estimate } : undefined;
+  }
+
+  /** The camera tiles' height as they reported it (the smallest on screen: the speaker's may be larger). */
+  #knownTileHeight(): number | undefined {
+    const heights = [...this.#videoPreferences]
+      .filter(([key, preference]) => !key.endsWith('/screen') && preference.visible && preference.height > 0)
+      .map(([, preference]) => preference.height);
+    return heights.length ? Math.min(...heights) : undefined;
+  }
+
+  /**
+   * Make the consumer the server offered, fail closed (the decrypting transform is on its
+   * receiver before media can flow), and hand its track to the tiles. Undefined when it is
+   * being set up already, or was closed or let go meanwhile.
+   */
+  async #setUpConsumer(signal: SignalClient, offer: ConsumerOffer): Promise<ConsumerEntry | undefined> {
+    const transport = this.#recvTransport;
+    if (!transport || transport.closed || !this.#host.isCurrent(signal)) return undefined;
+    const { consumerId } = offer;
     // Being set up: it asks for its media once it is.
-    if (this.#pendingConsumers.has(consumerId)) return;
+    if (this.#pendingConsumers.has(consumerId) || this.#consumers.has(consumerId)) return undefined;
     const pending = { closed: false };
     this.#pendingConsumers.set(consumerId, pending);
     const run = this.#run;
@@ -365,26 +447,24 @@ export class RoomMedia {
     try {
       consumer = await transport.consume({
         id: consumerId,
-        producerId: event.producerId,
-        kind: event.kind,
-        rtpParameters: wire(event.rtpParameters),
+        producerId: offer.producerId,
+        kind: offer.kind,
+        rtpParameters: wire(offer.rtpParameters),
         // Nothing reaches the decoder but what decrypts under the sender's key.
-        onRtpReceiver: (receiver) => frames.attachReceiver(receiver, event.kind, event.peerId, consumerId),
+        onRtpReceiver: (receiver) => frames.attachReceiver(receiver, offer.kind, offer.peerId, consumerId),
       });
     } finally {
       this.#pendingConsumers.delete(consumerId);
     }
     if (pending.closed || run !== this.#run || !this.#host.isCurrent(signal)) {
       consumer.close();
-      return;
+      return undefined;
     }
-    const entry: ConsumerEntry = { consumer, peerId: event.peerId, slot: slotOf(event.kind, event.source) };
+    const entry: ConsumerEntry = { consumer, peerId: offer.peerId, slot: slotOf(offer.kind, offer.source) };
     this.#consumers.set(consumer.id, entry);
-    this.#tracks = new Map(this.#tracks).set(event.peerId, { ...this.#tracks.get(event.peerId), [entry.slot]: consumer.track });
+    this.#tracks = new Map(this.#tracks).set(offer.peerId, { ...this.#tracks.get(offer.peerId), [entry.slot]: consumer.track });
     this.#host.changed();
-    // Before its media starts, so a tile off screen never receives it.
-    await this.#sendPreferenceOrWarn(signal, entry);
-    await signal.request('consumer:resume', { consumerId: consumer.id });
+    return entry;
   }
 
   /**
