@@ -7,6 +7,7 @@ import { applyCommand } from './commands.js';
 import { enter, leave } from './entry.js';
 import { putProducer, setProducerPaused } from './producers.js';
 import { viewFor } from './projection.js';
+import { viewEventJson } from './view-json.js';
 import { disconnectSeat } from './seats.js';
 import { heldBy, mediaAllowed, maySend, membersInOrder, mustAcknowledge, newRoom, type MemberState, type RoomChange, type RoomState } from './state.js';
 import { deepFreeze } from './rules.test-support.js';
@@ -172,7 +173,7 @@ function viewers(state: RoomState, facilitatorsFirst: boolean): string[] {
 }
 
 describe('viewFor, with the parts every viewer shares built once per state', () => {
-  it('gives everyone the same view, to the byte, as building each view from scratch', () => {
+  it('gives everyone the same view, to the byte, as building each view from scratch (also as the JSON sent)', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(step, fc.boolean()), { minLength: 1, maxLength: 40 }), (steps) => {
         let state = newRoom({ id: 'shared-parts-room', capacity: 6, title: 'Circle', agreement: TEXTS[0], startsAt: T, durationMinutes: 60 }, T);
@@ -183,6 +184,8 @@ describe('viewFor, with the parts every viewer shares built once per state', () 
             const expected = unsharedViewFor(state, id);
             expect(view).toEqual(expected);
             expect(JSON.stringify(view)).toBe(JSON.stringify(expected));
+            // As sent: the shared parts' JSON kept from earlier views (and states) is still theirs.
+            expect(viewEventJson(view!, T)).toBe(JSON.stringify({ view: expected, serverNow: T }));
           }
           expect(viewFor(state, 'nobody')).toBeNull();
         }

@@ -22,9 +22,11 @@ import type { Metrics } from '../metrics/metrics.js';
 import { authorise } from '../room/authorisation.js';
 import { leave } from '../room/entry.js';
 import { viewFor } from '../room/projection.js';
+import { viewEventJson } from '../room/view-json.js';
 import { dropSeat } from '../room/seats.js';
 import type { RoomChange, RoomState } from '../room/state.js';
 import { LeaseLost, type RoomStore } from '../store/room-store.js';
+import { emitPreEncoded } from './pre-encoded.js';
 import { InFlight, ROOM_CHANGES_PER_CONNECTION } from './request-limits.js';
 
 /**
@@ -151,7 +153,9 @@ export class Connection implements RoomSessionHandle {
     const view = viewFor(state, entered.memberId);
     if (!view) return;
     this.#sentVersion = state.version;
-    this.socket.emit('room:view', { view, serverNow: Date.now() });
+    const serverNow = Date.now();
+    // The parts every viewer shares are encoded once per state, not once per socket (view-json.ts).
+    emitPreEncoded(this.socket, 'room:view', viewEventJson(view, serverNow), () => this.socket.emit('room:view', { view, serverNow }));
   }
 
   send<K extends EventName>(event: K, payload: EventPayload<K>): void {
