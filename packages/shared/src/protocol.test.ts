@@ -21,6 +21,7 @@ import {
   events,
   eventNames,
   isFacilitatorRole,
+  MAX_CONSUMER_BATCH,
   ProtocolFailure,
   requestNames,
   requests,
@@ -238,11 +239,38 @@ const valid: { [K in RequestName]: Fixture } = {
   },
   'media:closeProducer': { payload: { producerId: 'p1' }, wrong: [['producerId', 7]], oversized: [['producerId', 'p'.repeat(65)]] },
   'media:ready': {
-    payload: { rtpCapabilities },
-    wrong: [['rtpCapabilities', []]],
-    oversized: [['rtpCapabilities', { codecs: [{ ...capCodec, mimeType: 'a'.repeat(257) }] }]],
+    payload: { rtpCapabilities, tileHeight: 360 },
+    optional: ['tileHeight'],
+    wrong: [
+      ['rtpCapabilities', []],
+      ['tileHeight', -1],
+      ['tileHeight', 180.5],
+      ['tileHeight', '360'],
+    ],
+    oversized: [
+      ['rtpCapabilities', { codecs: [{ ...capCodec, mimeType: 'a'.repeat(257) }] }],
+      ['tileHeight', 4321],
+    ],
   },
   'consumer:resume': { payload: { consumerId: 'c1' }, wrong: [['consumerId', null]], oversized: [['consumerId', 'c'.repeat(65)]] },
+  'consumers:resume': {
+    payload: { consumers: [{ consumerId: 'c1', preference: { visible: true, height: 180 } }, { consumerId: 'c2' }] },
+    wrong: [
+      ['consumers', []],
+      ['consumers', [{ consumerId: '' }]],
+      ['consumers', [{ consumerId: 'c1', preference: { visible: true } }]],
+      ['consumers', [{ consumerId: 'c1', preference: { visible: true, height: -1 } }]],
+      ['consumers', [{ consumerId: 'c1', preference: { visible: 'yes', height: 180 } }]],
+      ['consumers', [{ consumerId: 'c1', extra: 1 }]],
+      ['consumers', [{ consumerId: 'c1', preference: { visible: true, height: 180, extra: 1 } }]],
+      ['consumers', 'c1'],
+    ],
+    oversized: [
+      ['consumers', Array.from({ length: 129 }, (_, i) => ({ consumerId: `c${i}` }))],
+      ['consumers', [{ consumerId: 'c'.repeat(65) }]],
+      ['consumers', [{ consumerId: 'c1', preference: { visible: true, height: 4321 } }]],
+    ],
+  },
   'consumer:prefer': {
     payload: { consumerId: 'c1', visible: true, height: 360 },
     wrong: [
@@ -292,6 +320,7 @@ describe('request schemas', () => {
       'media:resync',
       'media:receiveVideo',
       'consumer:resume',
+      'consumers:resume',
       'consumer:prefer',
     ]);
   });
@@ -444,6 +473,28 @@ describe('request schemas', () => {
       expect(requests['consumer:resume'].request.safeParse({ consumerId: 'c'.repeat(65) }).success).toBe(false);
       expect(requests['media:closeProducer'].request.safeParse({ producerId: '' }).success).toBe(false);
       expect(produce.safeParse({ ...base, transportId: 'x'.repeat(65) }).success).toBe(false);
+    });
+
+    it('takes 1 to 128 consumers in one consumers:resume', () => {
+      const resume = requests['consumers:resume'].request;
+      const batch = (n: number) => ({ consumers: Array.from({ length: n }, (_, i) => ({ consumerId: `c${i}` })) });
+      expect(MAX_CONSUMER_BATCH).toBe(128);
+      expect(resume.safeParse(batch(1)).success).toBe(true);
+      expect(resume.safeParse(batch(MAX_CONSUMER_BATCH)).success).toBe(true);
+      expect(resume.safeParse(batch(MAX_CONSUMER_BATCH + 1)).success).toBe(false);
+      expect(resume.safeParse(batch(0)).success).toBe(false);
+      expect(requests['consumers:resume'].response.safeParse({ missing: ['c1'] }).success).toBe(true);
+      expect(requests['consumers:resume'].response.safeParse({ missing: Array.from({ length: 129 }, (_, i) => `c${i}`) }).success).toBe(false);
+    });
+
+    it('media:ready answers with the consumers made, at most 128', () => {
+      const ready = requests['media:ready'].response;
+      const offer = { consumerId: 'c1', producerId: 'p1', peerId: 'm1', kind: 'video', source: 'camera', rtpParameters, producerPaused: false };
+      expect(ready.safeParse({ consumers: [] }).success).toBe(true);
+      expect(ready.safeParse({ consumers: [offer] }).success).toBe(true);
+      expect(ready.safeParse({ consumers: Array.from({ length: 129 }, () => offer) }).success).toBe(false);
+      expect(ready.safeParse({}).success).toBe(false);
+      expect(ready.safeParse({ consumers: [{ ...offer, source: 'desk' }] }).success).toBe(false);
     });
 
     it('bounds a tile height to 0..4320 device pixels', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chooseSpatialLayer, layerHeights, spatialLayerCount } from './layers.js';
+import { chooseSpatialLayer, layerForTile, layerHeights, spatialLayerCount } from './layers.js';
 
 describe('simulcast layers', () => {
   it('counts spatial layers from a scalabilityMode', () => {
@@ -59,5 +59,19 @@ describe('simulcast layers', () => {
         }
       }),
     );
+  });
+
+  it('chooses a camera\'s layer for a tile from its encodings (a 360 px capture), none when there is no choice', () => {
+    const three = [{ scaleResolutionDownBy: 4 }, { scaleResolutionDownBy: 2 }, { scaleResolutionDownBy: 1 }];
+    expect(layerForTile(three, 3, 90)).toBe(0);
+    expect(layerForTile(three, 3, 150)).toBe(1);
+    expect(layerForTile(three, 3, 720)).toBe(2);
+    // The web client's two layers (half and full size).
+    expect(layerForTile([{ scaleResolutionDownBy: 2 }, { scaleResolutionDownBy: 1 }], 2, 120)).toBe(0);
+    expect(layerForTile([{ scaleResolutionDownBy: 2 }, { scaleResolutionDownBy: 1 }], 2, 200)).toBe(1);
+    // The tile's height unknown, or one layer: mediasoup's default stands.
+    expect(layerForTile(three, 3, undefined)).toBeUndefined();
+    expect(layerForTile([{}], 1, 90)).toBeUndefined();
+    expect(layerForTile(three, 1, 90)).toBeUndefined();
   });
 });

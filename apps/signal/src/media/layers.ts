@@ -1,3 +1,4 @@
+import { CAMERA_CAPTURE } from '@group-room/shared';
 import { parseScalabilityMode } from 'mediasoup';
 
 /*
@@ -42,4 +43,14 @@ export function chooseSpatialLayer(heights: readonly number[], tileHeight: numbe
     if (height >= tileHeight && (covering === undefined || height < (heights[covering] ?? 0))) covering = index;
   });
   return covering ?? tallest;
+}
+
+/**
+ * The spatial layer a video of `layers` layers (described by its sender's `encodings`) is to
+ * be sent in to a tile `tileHeight` device pixels tall; undefined when there is no choice to
+ * make (one layer, or the tile's height unknown: mediasoup's default, the top layer, stands).
+ */
+export function layerForTile(encodings: readonly object[], layers: number, tileHeight: number | undefined): number | undefined {
+  const heights = layerHeights(encodings, layers, CAMERA_CAPTURE.height);
+  return heights.length < 2 || tileHeight === undefined ? undefined : chooseSpatialLayer(heights, tileHeight);
 }

@@ -51,6 +51,16 @@ export class PeerMedia {
   /** Set by `media:ready`: what this member's browser can receive. */
   rtpCapabilities: types.RtpCapabilities | undefined;
   /**
+   * Set by `media:ready` when told: the height (device pixels) this member's layout gives a
+   * camera tile. Each camera consumer starts from it, also those made later for new producers.
+   */
+  tileHeight: number | undefined;
+  /**
+   * The producers this member has a consumer of, or one being made: a producer appearing while
+   * `media:ready` runs could otherwise be consumed twice (once listed, once announced).
+   */
+  readonly consuming = new Set<string>();
+  /**
    * The slots whose transport or producer is being made now. Making one awaits the worker, so
    * checking only what exists would let every request racing in during that await pass too.
    */
@@ -92,5 +102,6 @@ export class PeerMedia {
     this.transports.clear();
     this.producers.clear();
     this.consumers.clear();
+    this.consuming.clear();
   }
 }

@@ -1,4 +1,4 @@
-import { ProtocolFailure, type TransportDirection, type TransportOptions } from '@group-room/shared';
+import { ProtocolFailure, type ConsumerOffer, type TransportDirection, type TransportOptions } from '@group-room/shared';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.js';
 import type { MediaPolicy } from '../room/state.js';
@@ -7,7 +7,7 @@ import { PeerMedia, type Notify, type ProducerData } from './peer-media.js';
 import { applyPolicy, producerOf, selfPaused, setProducerPaused } from './policy-sync.js';
 import { produce, type ProduceRequest } from './producers.js';
 import { NOBODY, peerOf, SILENT, type RoomContext } from './room-context.js';
-import { offerToOthers, preferConsumer, receiveVideo, requestKeyFrames, resumeConsumer, resync, setReady } from './subscriptions.js';
+import { offerToOthers, preferConsumer, receiveVideo, requestKeyFrames, resumeConsumer, resumeConsumers, resync, setReady, type ResumeEntry } from './subscriptions.js';
 import type { TalkTime } from './talk-time.js';
 import { connectPlain, connectTransport, createPlainTransport, createWebRtcTransport, restartIce, type TransportSite } from './transports.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -172,9 +172,13 @@ export class RoomMedia {
     producerOf(this.#room, peerId, producerId).close();
   }
 
-  /** The member can now receive: consume everything the others already send. UNAVAILABLE without the room's lease. */
-  async setReady(peerId: string, rtpCapabilities: types.RtpCapabilities): Promise<void> {
-    await setReady(this.#room, this.#peer(peerId), rtpCapabilities);
+  /**
+   * The member can now receive: consume everything the others already send, and return those
+   * consumers (listed, not announced). `tileHeight`: a camera tile's height in their layout,
+   * the layer each simulcast camera starts on. UNAVAILABLE without the room's lease.
+   */
+  async setReady(peerId: string, rtpCapabilities: types.RtpCapabilities, tileHeight?: number): Promise<ConsumerOffer[]> {
+    return setReady(this.#room, this.#peer(peerId), rtpCapabilities, tileHeight);
   }
 
   /** Audio only (or video again) for this member: their video consumers pause (or resume) on the server. */
@@ -185,6 +189,14 @@ export class RoomMedia {
   /** UNAVAILABLE without the room's lease. */
   async resumeConsumer(peerId: string, consumerId: string): Promise<void> {
     await resumeConsumer(this.#room, this.#peer(peerId), consumerId);
+  }
+
+  /**
+   * Many consumers at once, each as `resumeConsumer` after taking its preference; returns the
+   * ids not found (see subscriptions.ts). UNAVAILABLE without the room's lease.
+   */
+  async resumeConsumers(peerId: string, entries: readonly ResumeEntry[]): Promise<string[]> {
+    return resumeConsumers(this.#room, this.#peer(peerId), entries);
   }
 
   /** How the receiver's page shows this video now (see subscriptions.ts). */

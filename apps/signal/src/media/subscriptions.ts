@@ -1,25 +1,37 @@
-import { CAMERA_CAPTURE, ProtocolFailure, type RtpParameters } from '@group-room/shared';
+import { MAX_CONSUMER_BATCH, ProtocolFailure, type ConsumerOffer, type RtpParameters, type TilePreference } from '@group-room/shared';
 import type { types } from 'mediasoup';
 import { asWire } from '../wire.js';
-import { chooseSpatialLayer, layerHeights, spatialLayerCount } from './layers.js';
+import { layerForTile, spatialLayerCount } from './layers.js';
 import type { ConsumerData, PeerMedia, ProducerData } from './peer-media.js';
 import { offerable, syncConsumer } from './policy-sync.js';
 import { requireServing, settleEach, type RoomContext } from './room-context.js';
 
 /*
  * Every member receives every other member's producers: one consumer per producer and
- * receiver, made by the server, announced to the receiver (`consumer:new`), paused until the
- * receiver has set it up and the policy lets it flow (see policy-sync).
+ * receiver, made by the server, paused until the receiver has set it up and the policy lets it
+ * flow (see policy-sync). What the others already send when a member becomes ready is listed
+ * in `media:ready`'s answer (one exchange for all of it); a producer appearing later is
+ * announced to each receiver by `consumer:new`. A camera consumer starts on the simulcast layer
+ * the receiver's tile needs, so its first frames need no switch.
  */
 
-/** A new producer: every other member who can receive gets a consumer for it. */
+/** A new producer: every other member who can receive gets a consumer for it, announced. */
 export async function offerToOthers(room: RoomContext, sender: PeerMedia, producer: types.Producer<ProducerData>): Promise<void> {
-  const jobs = [...room.peers.values()].filter((other) => other !== sender).map((other) => consume(room, other, sender, producer));
+  const jobs = [...room.peers.values()]
+    .filter((other) => other !== sender)
+    .map(async (other) => {
+      const consumer = await consume(room, other, sender, producer);
+      if (consumer) announce(other, consumer);
+    });
   await settleEach(room, 'a member could not be given a new producer\'s media', jobs);
 }
 
-/** The member can now receive: consume everything the others already send. */
-export async function setReady(room: RoomContext, peer: PeerMedia, rtpCapabilities: types.RtpCapabilities): Promise<void> {
+/**
+ * The member can now receive: consume everything the others already send, and return those
+ * consumers (for `media:ready`'s answer; they are not announced). `tileHeight`: the height of
+ * a camera tile in the member's layout, when told (see PeerMedia.tileHeight).
+ */
+export async function setReady(room: RoomContext, peer: PeerMedia, rtpCapabilities: types.RtpCapabilities, tileHeight?: number): Promise<ConsumerOffer[]> {
   requireServing(room);
   if (!peer.transportFor('recv')) throw new ProtocolFailure('INVALID_STATE', 'Create the receive transport first');
   if (peer.rtpCapabilities) throw new ProtocolFailure('INVALID_STATE', 'Already ready');
@@ -28,12 +40,26 @@ export async function setReady(room: RoomContext, peer: PeerMedia, rtpCapabiliti
     throw new ProtocolFailure('BAD_REQUEST', 'None of these codecs can receive this room\'s media');
   }
   peer.rtpCapabilities = rtpCapabilities;
+  peer.tileHeight = tileHeight;
+  // From here on a new producer is offered to this member too (and announced): `consuming`
+  // keeps one appearing now from being consumed both here and there.
+  const made: (types.Consumer<ConsumerData> | undefined)[] = [];
   const jobs: Promise<void>[] = [];
   for (const other of room.peers.values()) {
     if (other === peer) continue;
-    for (const producer of other.producers.values()) if (offerable(producer)) jobs.push(consume(room, peer, other, producer));
+    for (const producer of other.producers.values()) {
+      if (!offerable(producer)) continue;
+      const slot = made.push(undefined) - 1;
+      jobs.push(consume(room, peer, other, producer).then((consumer) => void (made[slot] = consumer)));
+    }
   }
   await settleEach(room, 'a member could not be given a producer\'s media', jobs);
+  // One closed meanwhile (its producer went) was already told closed: not listed.
+  const open = made.filter((consumer): consumer is types.Consumer<ConsumerData> => consumer !== undefined && !consumer.closed);
+  // Never more than the batch in a room of ROOM_CAPACITY ≤ 50 (two per other person, two
+  // screens); should there be, the rest are announced as a later producer's would be.
+  for (const consumer of open.slice(MAX_CONSUMER_BATCH)) announce(peer, consumer);
+  return open.slice(0, MAX_CONSUMER_BATCH).map(offerOf);
 }
 
 /**
@@ -82,6 +108,45 @@ export async function resumeConsumer(room: RoomContext, peer: PeerMedia, consume
   await syncConsumer(room, peer.id, consumer);
 }
 
+/** One entry of `consumers:resume`. */
+export interface ResumeEntry {
+  consumerId: string;
+  preference?: TilePreference | undefined;
+}
+
+/**
+ * Many consumers the member has set up, at once: each as `resumeConsumer`, a video first
+ * taking its tile's preference (as `preferConsumer`; audio follows no tile, so one given for
+ * it is ignored). Returns the ids of those not found (closed meanwhile, or not this member's),
+ * which fail none of the others; an id given twice is resumed once more, harmlessly.
+ */
+export async function resumeConsumers(room: RoomContext, peer: PeerMedia, entries: readonly ResumeEntry[]): Promise<string[]> {
+  requireServing(room);
+  const missing = new Set<string>();
+  const results = await Promise.allSettled(
+    entries.map(async ({ consumerId, preference }) => {
+      const consumer = peer.consumers.get(consumerId);
+      if (!consumer) {
+        missing.add(consumerId);
+        return;
+      }
+      if (preference && consumer.kind === 'video') takePreference(consumer, preference);
+      try {
+        // The layer first, then ready: a resume asks its sender for a key frame of the layer set.
+        await fitLayers(room, consumer);
+        consumer.appData.clientReady = true;
+        await syncConsumer(room, peer.id, consumer);
+      } catch (error) {
+        if (!consumer.closed) throw error;
+        missing.add(consumerId);
+      }
+    }),
+  );
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return [...missing];
+}
+
 /**
  * How the receiver's page shows this video now: a tile off screen or hidden pauses it (on top
  * of what the policy says, so this never resumes what the policy pauses); a tile on screen
@@ -90,8 +155,7 @@ export async function resumeConsumer(room: RoomContext, peer: PeerMedia, consume
 export async function preferConsumer(room: RoomContext, peer: PeerMedia, consumerId: string, preference: { visible: boolean; height: number }): Promise<void> {
   const consumer = consumerOf(peer, consumerId);
   if (consumer.kind !== 'video') throw new ProtocolFailure('BAD_REQUEST', 'Only a video consumer follows its tile');
-  consumer.appData.visible = preference.visible;
-  if (preference.visible) consumer.appData.tileHeight = preference.height;
+  takePreference(consumer, preference);
   try {
     await fitLayers(room, consumer);
     await syncConsumer(room, peer.id, consumer);
@@ -102,15 +166,22 @@ export async function preferConsumer(room: RoomContext, peer: PeerMedia, consume
   }
 }
 
+function takePreference(consumer: types.Consumer<ConsumerData>, preference: TilePreference): void {
+  consumer.appData.visible = preference.visible;
+  if (preference.visible) consumer.appData.tileHeight = preference.height;
+}
+
 /*
  * Asks again while the wanted layer changed during the call: `preferredLayers` changes only
  * once a call completes, so a newer preference may have been skipped as "already set".
+ * (A new target layer makes mediasoup ask the sender for a key frame of it at once: see the
+ * key frame test in tests/integration/consumer-batch.test.ts.)
  */
 async function fitLayers(room: RoomContext, consumer: types.Consumer<ConsumerData>): Promise<void> {
   if (consumer.type !== 'simulcast') return;
   const encodings = room.peers.get(consumer.appData.senderId)?.producers.get(consumer.producerId)?.rtpParameters.encodings ?? [];
-  const heights = layerHeights(encodings, spatialLayerCount(consumer.rtpParameters.encodings?.[0]?.scalabilityMode), CAMERA_CAPTURE.height);
-  const wanted = () => (heights.length < 2 || consumer.appData.tileHeight === undefined ? undefined : chooseSpatialLayer(heights, consumer.appData.tileHeight));
+  const layers = spatialLayerCount(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
+  const wanted = () => layerForTile(encodings, layers, consumer.appData.tileHeight);
   for (let spatialLayer = wanted(); spatialLayer !== undefined && !consumer.closed; ) {
     if (consumer.preferredLayers?.spatialLayer === spatialLayer) return;
     await consumer.setPreferredLayers({ spatialLayer });
@@ -120,35 +191,55 @@ async function fitLayers(room: RoomContext, consumer: types.Consumer<ConsumerDat
   }
 }
 
-async function consume(room: RoomContext, receiver: PeerMedia, sender: PeerMedia, producer: types.Producer<ProducerData>): Promise<void> {
+/**
+ * The receiver's consumer of `producer` (paused), or undefined when none is to be made: no
+ * lease, not ready, already has one (or one on the way), or cannot receive its codec.
+ */
+async function consume(room: RoomContext, receiver: PeerMedia, sender: PeerMedia, producer: types.Producer<ProducerData>): Promise<types.Consumer<ConsumerData> | undefined> {
   // No new consumers once this node no longer serves the room (the receiver will reconnect elsewhere).
-  if (!room.mayAct()) return;
+  if (!room.mayAct()) return undefined;
   const transport = receiver.transportFor('recv');
   const rtpCapabilities = receiver.rtpCapabilities;
-  if (!transport || !rtpCapabilities || producer.closed) return;
-  if (!room.router.canConsume({ producerId: producer.id, rtpCapabilities })) return;
-  const consumer = await transport.consume<ConsumerData>({
-    producerId: producer.id,
-    rtpCapabilities,
-    paused: true,
-    appData: { clientReady: false, senderId: sender.id, source: producer.appData.source, visible: true, tileHeight: undefined },
-  });
+  if (!transport || !rtpCapabilities || producer.closed || receiver.consuming.has(producer.id)) return undefined;
+  if (!room.router.canConsume({ producerId: producer.id, rtpCapabilities })) return undefined;
+  // The layout's tile height is a camera tile's; a screen's tile reports its own.
+  const tileHeight = producer.appData.source === 'camera' ? receiver.tileHeight : undefined;
+  const encodings = producer.rtpParameters.encodings ?? [];
+  const spatialLayer = producer.type === 'simulcast' ? layerForTile(encodings, encodings.length, tileHeight) : undefined;
+  receiver.consuming.add(producer.id);
+  let consumer: types.Consumer<ConsumerData>;
+  try {
+    consumer = await transport.consume<ConsumerData>({
+      producerId: producer.id,
+      rtpCapabilities,
+      paused: true,
+      ...(spatialLayer === undefined ? {} : { preferredLayers: { spatialLayer } }),
+      appData: { clientReady: false, senderId: sender.id, source: producer.appData.source, visible: true, tileHeight },
+    });
+  } catch (error) {
+    receiver.consuming.delete(producer.id);
+    throw error;
+  }
   // The receive transport closed while the worker made it: mediasoup would never close this one.
   if (transport.closed) {
+    receiver.consuming.delete(producer.id);
     consumer.close();
-    return;
+    return undefined;
   }
   receiver.consumers.set(consumer.id, consumer);
-  consumer.observer.once('close', () => receiver.consumers.delete(consumer.id));
+  consumer.observer.once('close', () => {
+    receiver.consumers.delete(consumer.id);
+    receiver.consuming.delete(producer.id);
+  });
   consumer.on('producerclose', () => {
     consumer.close();
     receiver.notify('consumer:closed', { consumerId: consumer.id });
   });
-  announce(receiver, consumer);
+  return consumer;
 }
 
-function announce(receiver: PeerMedia, consumer: types.Consumer<ConsumerData>): void {
-  receiver.notify('consumer:new', {
+function offerOf(consumer: types.Consumer<ConsumerData>): ConsumerOffer {
+  return {
     consumerId: consumer.id,
     producerId: consumer.producerId,
     peerId: consumer.appData.senderId,
@@ -156,5 +247,9 @@ function announce(receiver: PeerMedia, consumer: types.Consumer<ConsumerData>): 
     source: consumer.appData.source,
     rtpParameters: asWire<RtpParameters>(consumer.rtpParameters),
     producerPaused: consumer.producerPaused,
-  });
+  };
+}
+
+function announce(receiver: PeerMedia, consumer: types.Consumer<ConsumerData>): void {
+  receiver.notify('consumer:new', offerOf(consumer));
 }

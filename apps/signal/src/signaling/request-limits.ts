@@ -11,11 +11,14 @@ import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limit
 export type Release = () => void;
 
 /**
- * A client's largest burst of requests that is not abuse: on `media:ready` the server offers
- * it everyone else's microphone and camera, and the client resumes each of those consumers at
- * once (two per other person), beside a dozen or so set-up requests of its own and at most two
- * shared screens (room.ts ShareCount), which the 16 covers. The request
- * limits per connection never go below it, so a full room's media always starts.
+ * A client's largest burst of requests that is not abuse: consumers announced one by one, each
+ * resumed by its own request, at once: everyone else's microphone and camera (two per other
+ * person) when they all start their media together after this client is ready, or when
+ * `media:resync` announces again what a resumed client had not set up. Beside them, a dozen or
+ * so set-up requests of its own and at most two shared screens (room.ts ShareCount), which the
+ * 16 covers. (What the others already send when the client is ready comes in `media:ready`'s
+ * answer and is resumed by one `consumers:resume`: one request.) The request limits per
+ * connection never go below it, so a full room's media always starts.
  */
 export const mediaSetUpBurst = (roomCapacity: number): number => 2 * roomCapacity + 16;
 

@@ -21,6 +21,7 @@ type MediaRequests =
   | 'media:ready'
   | 'media:receiveVideo'
   | 'consumer:resume'
+  | 'consumers:resume'
   | 'consumer:prefer';
 
 /** A person's media in their room: joining the router, transports, what they send and receive. */
@@ -120,10 +121,11 @@ export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHan
       });
     },
 
-    'media:ready': async ({ rtpCapabilities }) => {
+    // Everything the others already send comes in the answer, so the client sets it all up and
+    // resumes it with one `consumers:resume`.
+    'media:ready': async ({ rtpCapabilities, tileHeight }) => {
       const { memberId, media } = conn.requireMedia();
-      await media.setReady(memberId, asWire<types.RtpCapabilities>(rtpCapabilities));
-      return {};
+      return { consumers: await media.setReady(memberId, asWire<types.RtpCapabilities>(rtpCapabilities), tileHeight) };
     },
 
     'media:receiveVideo': async ({ video }) => {
@@ -136,6 +138,11 @@ export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHan
       const { memberId, media } = conn.requireMedia();
       await media.resumeConsumer(memberId, consumerId);
       return {};
+    },
+
+    'consumers:resume': async ({ consumers }) => {
+      const { memberId, media } = conn.requireMedia();
+      return { missing: await media.resumeConsumers(memberId, consumers) };
     },
 
     'consumer:prefer': async ({ consumerId, visible, height }) => {
