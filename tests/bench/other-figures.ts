@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { io } from 'socket.io-client';
 import { launchChromium } from '../support/browser.js';
+import { measureRoomPage, type PageWeight } from '../support/page-weight.js';
 import { repoRoot, startProductionServer } from '../support/prod-server.js';
 
 /*
@@ -31,41 +31,14 @@ export async function benchSummary(name: string, args: string[]): Promise<string
   return (start >= 0 ? lines.slice(start) : lines.slice(-12)).join('\n').trim();
 }
 
-export interface PageWeight {
-  scripts: number;
-  /** Bytes over the wire (compressed as served). */
-  transferred: number;
-  /** Bytes once decompressed. */
-  decoded: number;
-  /** gzip of each script, summed (what it would be if the server compressed it). */
-  gzipped: number;
-}
+export type { PageWeight } from '../support/page-weight.js';
 
-/** The room page's scripts as a browser loads them from the production build. */
+/** The room page's scripts as a browser loads them from the production build (tests/support/page-weight.ts). */
 export async function roomPageWeight(): Promise<PageWeight> {
   const server = await startProductionServer({ LOG_LEVEL: 'warn' });
   const browser = await launchChromium();
   try {
-    const socket = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
-    const created = (await socket.timeout(10_000).emitWithAck('room:create', {})) as { data: { roomId: string } };
-    socket.disconnect();
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/room/${created.data.roomId}`, { waitUntil: 'networkidle' });
-    const entries = await page.evaluate(() =>
-      performance
-        .getEntriesByType('resource')
-        .filter((e) => (e as PerformanceResourceTiming).initiatorType === 'script')
-        .map((e) => ({ url: e.name, transferred: (e as PerformanceResourceTiming).transferSize, decoded: (e as PerformanceResourceTiming).decodedBodySize })),
-    );
-    const { gzipSync } = await import('node:zlib');
-    let gzipped = 0;
-    for (const entry of entries) gzipped += gzipSync(Buffer.from(await (await fetch(entry.url)).arrayBuffer()), { level: 6 }).length;
-    return {
-      scripts: entries.length,
-      transferred: entries.reduce((n, e) => n + e.transferred, 0),
-      decoded: entries.reduce((n, e) => n + e.decoded, 0),
-      gzipped,
-    };
+    return await measureRoomPage(browser, server.url);
   } finally {
     await browser.close();
     await server.stop();
