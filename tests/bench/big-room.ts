@@ -4,11 +4,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Browser } from 'playwright-core';
-import { enterAdmittedAutomatically, inboundByPeer, launchChromium, newMember, type Member } from '../support/browser.js';
+import type { Browser, Page } from 'playwright-core';
+import { JOIN_STEPS } from '../../apps/web/lib/join-timeline.js';
+import { fillEntryForm, inboundByPeer, launchChromium, newMember, type Member } from '../support/browser.js';
+import { describeWeight, scriptWeight, type PageWeight } from '../support/page-weight.js';
 import { startProductionServer } from '../support/prod-server.js';
 import { createRoomWithSecrets, roomPath } from '../support/synthetic-keys.js';
-import { readIvf, RtpSink, SyntheticMember } from '../support/synthetic-member.js';
+import { KEY_FRAME_MIN_INTERVAL_MS, readIvf, RtpSink, SyntheticMember } from '../support/synthetic-member.js';
 import { quantile } from './measure.js';
 
 /*
@@ -17,10 +19,22 @@ import { quantile } from './measure.js';
  * A room of 12 on a 2-core machine that cannot run 12 browsers: eleven synthetic members (one
  * of them the facilitator) send audio and real VP8 video (ffmpeg's test pattern, 640×360 at
  * 300 kbit/s, from Debian's ffmpeg, cached in ~/.cache/group-room) through the real path, and
- * one headless Chromium member joins through the UI, again and again. Printed: the invite link
- * opened → first remote video frame decoded (page load, name, agreement and auto-admit
- * included; median, p95), and with the browser in the room, its CPU (all Chromium processes)
- * and the bitrate it receives.
+ * one headless Chromium member joins through the UI, again and again, in a window where every
+ * tile is on screen. Printed, with the median and p95 across joins, from the invite link opened
+ * (page load, name, agreement and auto-admit included):
+ * - the join's timeline: navigation timing and the page's own `join:<step>` marks
+ *   (apps/web/lib/join-timeline.ts), in time order; a step the client does not mark prints "–";
+ * - → the first remote video frame, and → every tile showing video (all eleven camera tiles
+ *   have presented a frame: the `join:frame:<peerId>` marks, and, as a client without them is
+ *   measured too, getStats polled for every tile's decoded frames);
+ * - the bench's own typing and clicking (included in the times above);
+ * - the room page's JavaScript as loaded by the first join (tests/support/page-weight.ts);
+ * and with the browser in the room, its CPU (all Chromium processes) and the bitrate it receives.
+ *
+ * The synthetic members answer the SFU's key frame requests (RTCP PLI/FIR) with a key frame at
+ * the layer asked for, as a browser's encoder does (synthetic-member.ts). They work with a
+ * server that lists a newcomer's consumers in media:ready's answer and with one that announces
+ * each by consumer:new, so the same bench measures before and after.
  *
  * Everything is end-to-end encrypted as in a real session: the room is made with a room secret
  * as the browser makes it, the synthetic host holds it and hands out the keys (to the browser
@@ -31,6 +45,9 @@ import { quantile } from './measure.js';
 const joins = Number(process.argv[2] ?? 5);
 const SYNTHETIC = 11;
 const run = promisify(execFile);
+/** Wall-clock milliseconds, sub-millisecond: the page's marks (performance.timeOrigin + startTime) and the bench's events on one clock. */
+const epoch = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** ffmpeg's test pattern as VP8 frames (a key frame every second), made once and cached. */
 export async function testPattern(width = 640, height = 360, kbps = 300): Promise<Buffer[]> {
@@ -98,8 +115,113 @@ async function measureLoad(member: Member): Promise<Load> {
   return { cpuShare, kbps, decoding: live.length, frameHeights };
 }
 
+/** The steps of one join that are not the page's own marks. */
+const PAGE_STEPS = ['page: navigation start', 'page: response end', 'page: DOMContentLoaded', 'page: load'] as const;
+const BENCH_STEPS = ['bench: Continue clicked', 'bench: I agree clicked'] as const;
+const FIRST_FRAME_MARKED = 'first tile frame (join:frame marks)';
+const ALL_FRAMES_MARKED = 'every tile showing video (join:frame marks)';
+const FIRST_FRAME_POLLED = 'first tile decoding (getStats polled)';
+const ALL_FRAMES_POLLED = 'every tile decoding (getStats polled)';
+/** Every step printed, in the order a step no join recorded is listed. */
+const ALL_STEPS = [...PAGE_STEPS, ...JOIN_STEPS.map((step) => `join:${step}`), ...BENCH_STEPS, FIRST_FRAME_MARKED, FIRST_FRAME_POLLED, ALL_FRAMES_MARKED, ALL_FRAMES_POLLED];
+
+/** One join: when each step happened, in ms from the invite link opened (a step not recorded is absent). */
+interface JoinRecord {
+  steps: Map<string, number>;
+  /** The bench's own typing and clicking (name, privacy box, Continue, I agree), in ms. */
+  typing: number;
+}
+
+/**
+ * Open the invite link and join through the UI as a person would, timing each step from the
+ * link opened; the bench's own actions are timed apart from the waits for the page.
+ */
+async function joinThroughUi(page: Page, inviteUrl: string, name: string): Promise<{ opened: number; record: JoinRecord }> {
+  const opened = epoch();
+  const steps = new Map<string, number>();
+  let typing = 0;
+  const act = async (action: () => Promise<void>) => {
+    const t = epoch();
+    await action();
+    typing += epoch() - t;
+  };
+  await page.goto(inviteUrl);
+  await page.getByLabel('Your name, as the group will see it').waitFor();
+  await act(async () => {
+    await fillEntryForm(page, name);
+    await page.getByRole('button', { name: 'Continue' }).click();
+  });
+  steps.set('bench: Continue clicked', epoch() - opened);
+  const agree = page.getByRole('button', { name: 'I agree' });
+  await agree.waitFor();
+  await act(() => agree.click());
+  steps.set('bench: I agree clicked', epoch() - opened);
+  return { opened, record: { steps, typing } };
+}
+
+/**
+ * Until every synthetic member's camera tile decodes video: getStats polled every 20 ms (as
+ * before the page had marks), then the page's marks and navigation timing, all into `record`.
+ */
+async function watchTiles(page: Page, opened: number, record: JoinRecord, synthetic: readonly SyntheticMember[], names: readonly string[]): Promise<void> {
+  const decoding = new Set<string>();
+  for (;;) {
+    const samples = await inboundByPeer(page);
+    const t = epoch() - opened;
+    for (const s of samples) if (s.kind === 'video' && s.framesDecoded > 0) decoding.add(s.peerName);
+    if (decoding.size > 0 && !record.steps.has(FIRST_FRAME_POLLED)) record.steps.set(FIRST_FRAME_POLLED, t);
+    if (names.every((name) => decoding.has(name))) {
+      record.steps.set(ALL_FRAMES_POLLED, t);
+      break;
+    }
+    if (t > 60_000) {
+      if (decoding.size === 0) throw new Error('no remote video frame within 60 s');
+      break; // some tile never showed video: its join has no "every tile" figure
+    }
+    await sleep(20);
+  }
+  const ids = synthetic.map((m) => m.id);
+  const read = () =>
+    page.evaluate(() => {
+      const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+      return {
+        timeOrigin: performance.timeOrigin,
+        marks: performance.getEntriesByType('mark').map((m) => ({ name: m.name, at: m.startTime })),
+        navigation: navigation && { responseEnd: navigation.responseEnd, domContentLoaded: navigation.domContentLoadedEventEnd, load: navigation.loadEventEnd },
+      };
+    });
+  let seen = await read();
+  // A client that marks its join marks each tile's first frame too, a moment after it decodes.
+  const marking = seen.marks.some((m) => m.name.startsWith('join:'));
+  for (const until = Date.now() + 2000; marking && Date.now() < until && !ids.every((id) => seen.marks.some((m) => m.name === `join:frame:${id}`)); ) {
+    await sleep(50);
+    seen = await read();
+  }
+  const zero = seen.timeOrigin - opened;
+  record.steps.set('page: navigation start', zero);
+  if (seen.navigation) {
+    record.steps.set('page: response end', zero + seen.navigation.responseEnd);
+    record.steps.set('page: DOMContentLoaded', zero + seen.navigation.domContentLoaded);
+    if (seen.navigation.load > 0) record.steps.set('page: load', zero + seen.navigation.load);
+  }
+  const frames = new Map<string, number>();
+  for (const { name, at } of seen.marks) {
+    if (name.startsWith('join:frame:')) {
+      const id = name.slice('join:frame:'.length);
+      if (!frames.has(id)) frames.set(id, zero + at);
+    } else if (name.startsWith('join:') && !record.steps.has(name)) record.steps.set(name, zero + at);
+  }
+  const framed = ids.map((id) => frames.get(id)).filter((t) => t !== undefined);
+  if (framed.length > 0) record.steps.set(FIRST_FRAME_MARKED, Math.min(...framed));
+  if (framed.length === ids.length) record.steps.set(ALL_FRAMES_MARKED, Math.max(...framed));
+}
+
 interface RoomRun {
-  times: number[];
+  joins: JoinRecord[];
+  /** The first join's room page: the scripts it loaded. */
+  weight: PageWeight;
+  /** Key frame requests the synthetic members' video got from the SFU: answered, ignored (too soon after the last). */
+  keyFrames: { answered: number; ignored: number };
   /** A 1024×1100 window: every tile on screen. */
   tall: Load;
   /** 1024×700: the last row of tiles below the fold, paused by the server. */
@@ -116,9 +238,9 @@ interface RoomRun {
 
 /**
  * One room of 12: eleven synthetic members sending `video` (one layer or simulcast), one
- * browser joining `joins` times; the last time it stays and is measured in a window tall enough
- * for every tile, in a 1024×700 one (the last row of tiles below the fold), on a 375×667 phone
- * screen, then with "Audio only" ticked.
+ * browser joining `joins` times in a window tall enough for every tile; the last time it stays
+ * and is measured there, in a 1024×700 one (the last row of tiles below the fold), on a 375×667
+ * phone screen, then with "Audio only" ticked.
  */
 async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers: Buffer[][] }, joins: number): Promise<RoomRun> {
   const server = await startProductionServer({ LOG_LEVEL: 'warn', SYNTHETIC_MEDIA: 'true', MEDIASOUP_WORKERS: '1' });
@@ -133,28 +255,27 @@ async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers:
     for (const member of synthetic) member.start();
     await Promise.all(synthetic.map((member) => member.keyed()));
     const inviteUrl = `${server.url}${roomPath(data.roomId, data.inviteToken, data.inviteSecret)}`;
-    const times: number[] = [];
+    const names = ['Host', ...Array.from({ length: SYNTHETIC - 1 }, (_, i) => `Synthetic ${i + 1}`)];
+    const records: JoinRecord[] = [];
+    let weight: PageWeight | undefined;
     for (let i = 1; ; i++) {
       const member = await newMember(browser, server.url);
-      const started = performance.now();
-      await enterAdmittedAutomatically(member, inviteUrl, `Browser ${i}`);
-      for (;;) {
-        const samples = await inboundByPeer(member.page);
-        if (samples.some((s) => s.kind === 'video' && s.framesDecoded > 0)) break;
-        if (performance.now() - started > 60_000) throw new Error('no remote video frame within 60 s');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      const ms = performance.now() - started;
-      times.push(ms);
+      await member.page.setViewportSize({ width: 1024, height: 1100 });
+      const { opened, record } = await joinThroughUi(member.page, inviteUrl, `Browser ${i}`);
+      await watchTiles(member.page, opened, record, synthetic, names);
+      records.push(record);
       // The browser holds only the key of its arrival: every synthetic member must have moved to it.
       const leading = synthetic[0]!.keys.frames.sending;
       const behind = synthetic.filter((m) => m.keys.frames.sending?.gen !== leading?.gen || m.keys.frames.sending?.step !== leading?.step).length;
-      process.stdout.write(`join ${i}: invite link opened → first remote video frame ${ms.toFixed(0)} ms${behind ? ` (${behind} synthetic members not yet on the host's key)` : ''}\n`);
+      const ms = (step: string) => (record.steps.has(step) ? `${record.steps.get(step)!.toFixed(0)} ms` : '–');
+      process.stdout.write(
+        `join ${i}: invite link opened → first remote video frame ${ms(FIRST_FRAME_POLLED)} (marks: ${ms(FIRST_FRAME_MARKED)}), → every tile showing video ${ms(ALL_FRAMES_POLLED)} (marks: ${ms(ALL_FRAMES_MARKED)}); bench typing ${record.typing.toFixed(0)} ms${behind ? ` (${behind} synthetic members not yet on the host's key)` : ''}\n`,
+      );
+      weight ??= await scriptWeight(member.page);
       if (i < joins) {
         await member.context.close();
         continue;
       }
-      await member.page.setViewportSize({ width: 1024, height: 1100 });
       const tall = await measureLoad(member);
       await member.page.setViewportSize({ width: 1024, height: 700 });
       const desktop = await measureLoad(member);
@@ -175,13 +296,50 @@ async function runRoom(browser: Browser, video: { frames: Buffer[] } | { layers:
           return all;
         }, new Map<string, number>()),
       };
-      return { times, tall, desktop, phone, audioOnly, sealing };
+      const keyFrames = { answered: 0, ignored: 0 };
+      for (const m of synthetic) {
+        keyFrames.answered += m.source.keyFrameRequests.answered;
+        keyFrames.ignored += m.source.keyFrameRequests.ignored;
+      }
+      return { joins: records, weight, keyFrames, tall, desktop, phone, audioOnly, sealing };
     }
   } finally {
     for (const member of synthetic) await member.leave();
     sink.close();
     await server.stop();
   }
+}
+
+/** Samples (ms) as "median ms, p95 ms (n=…)"; "–" without any. `of`: how many joins there were. */
+function stat(samples: number[], of: number): string {
+  if (samples.length === 0) return '–';
+  const sorted = [...samples].sort((a, b) => a - b);
+  return `median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms (n=${sorted.length}${sorted.length < of ? ` of ${of}` : ''})`;
+}
+
+/**
+ * The timeline as lines, one per step, in time order (by the earliest of the runs' medians;
+ * steps no join recorded last, as "–"), each run's median / p95 side by side.
+ */
+function timeline(runs: Record<string, RoomRun>): string[] {
+  const cell = (r: RoomRun, step: string) => {
+    const samples = r.joins.flatMap((j) => (j.steps.has(step) ? [j.steps.get(step)!] : [])).sort((a, b) => a - b);
+    if (samples.length === 0) return { median: undefined, text: '–' };
+    const median = quantile(samples, 0.5);
+    return { median, text: `${median.toFixed(0)} / ${quantile(samples, 0.95).toFixed(0)}${samples.length < r.joins.length ? ` (n=${samples.length})` : ''}` };
+  };
+  const steps = new Set<string>(ALL_STEPS);
+  for (const r of Object.values(runs)) for (const j of r.joins) for (const step of j.steps.keys()) steps.add(step);
+  const rows = [...steps].map((step, order) => {
+    const cells = Object.values(runs).map((r) => cell(r, step));
+    const medians = cells.flatMap((c) => (c.median === undefined ? [] : [c.median]));
+    return { step, order, at: medians.length ? Math.min(...medians) : Infinity, cells };
+  });
+  rows.sort((a, b) => a.at - b.at || a.order - b.order);
+  const width = Math.max(...rows.map((r) => r.step.length));
+  const labels = Object.keys(runs);
+  const column = Math.max(...labels.map((l) => l.length), ...rows.flatMap((r) => r.cells.map((c) => c.text.length))) + 3;
+  return [`    ${''.padEnd(width)}${labels.map((l) => l.padStart(column)).join('')}`, ...rows.map((r) => `    ${r.step.padEnd(width)}${r.cells.map((c) => c.text.padStart(column)).join('')}`)];
 }
 
 async function main(): Promise<void> {
@@ -191,10 +349,9 @@ async function main(): Promise<void> {
     const single = await runRoom(browser, { frames: await testPattern() }, joins);
     process.stdout.write('simulcast (160×90, 320×180, 640×360) from each synthetic member:\n');
     const simulcast = await runRoom(browser, { layers: await simulcastPattern() }, joins);
-    const join = (r: RoomRun) => {
-      const sorted = [...r.times].sort((a, b) => a - b);
-      return `median ${quantile(sorted, 0.5).toFixed(0)} ms, p95 ${quantile(sorted, 0.95).toFixed(0)} ms (n=${sorted.length})`;
-    };
+    const runs = { 'one layer': single, simulcast };
+    const join = (r: RoomRun, step: string) => stat(r.joins.flatMap((j) => (j.steps.has(step) ? [j.steps.get(step)!] : [])), r.joins.length);
+    const typing = (r: RoomRun) => stat(r.joins.map((j) => j.typing), r.joins.length);
     const sealed = (x: RoomRun['sealing']) =>
       `${x.frames} frames sealed by the synthetic members, ${x.bytesPerFrame.toFixed(1)} bytes added to each; ${x.dropped} dropped before their first key; key messages refused by the server: ${[...x.relaysRefused].map(([code, n]) => `${n} ${code}`).join(', ') || 'none'}`;
     const load = (l: Load) => `receiving ${l.kbps.toFixed(0)} kbit/s, decoding ${l.decoding} videos (${l.frameHeights}), Chromium ${(l.cpuShare * 100).toFixed(0)} % of a core`;
@@ -202,9 +359,17 @@ async function main(): Promise<void> {
       [
         '',
         `bench:big-room — a room of 12: ${SYNTHETIC} synthetic members (audio, real VP8 from ffmpeg's test pattern) and one headless Chromium member joining through the UI, 1 mediasoup worker, ${os.cpus().length} cores`,
-        '  invite link opened → first remote video frame decoded (page load, name, agreement, auto-admit):',
-        `    one layer: ${join(single)}`,
-        `    simulcast: ${join(simulcast)}`,
+        '  invite link opened → first remote video frame (page load, name, agreement, auto-admit; a 1024×1100 window, every tile on screen):',
+        ...Object.entries(runs).map(([label, r]) => `    ${label}: ${join(r, FIRST_FRAME_POLLED)} (getStats polled); ${join(r, FIRST_FRAME_MARKED)} (join:frame marks)`),
+        `  invite link opened → every tile showing video (all ${SYNTHETIC} camera tiles have a frame):`,
+        ...Object.entries(runs).map(([label, r]) => `    ${label}: ${join(r, ALL_FRAMES_POLLED)} (getStats polled); ${join(r, ALL_FRAMES_MARKED)} (join:frame marks)`),
+        '  the bench\'s own typing and clicking (name, privacy box, Continue, I agree; included above):',
+        ...Object.entries(runs).map(([label, r]) => `    ${label}: ${typing(r)}`),
+        '  the join\'s timeline from the invite link opened (median / p95 ms across joins; "–": not recorded):',
+        ...timeline(runs),
+        `  key frame requests (RTCP PLI/FIR) from the SFU to the synthetic members' video, answered with a key frame (ignored: < ${KEY_FRAME_MIN_INTERVAL_MS} ms after the last on that layer):`,
+        ...Object.entries(runs).map(([label, r]) => `    ${label}: ${r.keyFrames.answered} answered, ${r.keyFrames.ignored} ignored`),
+        `  ${describeWeight('the room page\'s JavaScript as the first join loaded it (gzip level 6 of each script, summed)', single.weight).split('\n')[0]}`,
         '  in the room, a 1024×1100 window (every tile on screen, ~320×180 px):',
         `    one layer: ${load(single.tall)}`,
         `    simulcast, layer by tile size: ${load(simulcast.tall)}`,
