@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { Agent } from 'node:https';
-import type { ClientToServerEvents, RequestName, RequestPayload, ResponseData, Result, ServerToClientEvents } from '@group-room/shared';
+import type { ClientToServerEvents, ConsumerOffer, RequestName, RequestPayload, ResponseData, Result, ServerToClientEvents } from '@group-room/shared';
 import type { DecryptFrameResult, FrameCodec, KeyRef, LinkSecret } from '@group-room/shared/e2ee';
 import { io, type Socket } from 'socket.io-client';
 import { SyntheticKeys } from '../support/synthetic-keys.js';
@@ -264,13 +264,9 @@ export class ChaosMember {
     this.#socket = socket;
     // The handshake's messages go through this connection from now on, and its views and relays come in.
     this.keys.attach(socket);
-    socket.on('consumer:new', ({ consumerId, peerId, kind, rtpParameters }) => {
-      for (const encoding of rtpParameters.encodings ?? []) {
-        const { ssrc, rtx } = encoding as { ssrc?: unknown; rtx?: { ssrc?: unknown } };
-        if (typeof ssrc === 'number') this.#routes.set(ssrc, { peerId, kind, rtx: false });
-        if (typeof rtx?.ssrc === 'number') this.#routes.set(rtx.ssrc, { peerId, kind, rtx: true });
-      }
-      void ask(socket, 'consumer:resume', { consumerId }).catch(() => undefined);
+    socket.on('consumer:new', (offer) => {
+      this.#route(offer);
+      void ask(socket, 'consumer:resume', { consumerId: offer.consumerId }).catch(() => undefined);
     });
     socket.on('room:ended', ({ reason }) => {
       if (socket !== this.#socket) return;
@@ -290,6 +286,15 @@ export class ChaosMember {
         void this.#resume();
       }
     });
+  }
+
+  /** What arrives with this consumer's SSRCs (media and RTX) is its sender's. */
+  #route({ peerId, kind, rtpParameters }: ConsumerOffer): void {
+    for (const encoding of rtpParameters.encodings ?? []) {
+      const { ssrc, rtx } = encoding as { ssrc?: unknown; rtx?: { ssrc?: unknown } };
+      if (typeof ssrc === 'number') this.#routes.set(ssrc, { peerId, kind, rtx: false });
+      if (typeof rtx?.ssrc === 'number') this.#routes.set(rtx.ssrc, { peerId, kind, rtx: true });
+    }
   }
 
   /** Enter with the invite link (agreeing, auto-admitted), start media and send (from its first key on: see keyed). */
@@ -367,7 +372,10 @@ export class ChaosMember {
     }
     const recv = await ask(socket, 'transport:createPlain', { direction: 'recv' });
     await ask(socket, 'transport:connectPlain', { transportId: recv.id, ip: '127.0.0.1', port: this.#recv.address().port });
-    await ask(socket, 'media:ready', { rtpCapabilities: joined.routerRtpCapabilities });
+    // What the others already send is listed in the answer and resumed in one request.
+    const { consumers } = await ask(socket, 'media:ready', { rtpCapabilities: joined.routerRtpCapabilities });
+    for (const offer of consumers) this.#route(offer);
+    if (consumers.length > 0) void ask(socket, 'consumers:resume', { consumers: consumers.map(({ consumerId }) => ({ consumerId })) }).catch(() => undefined);
     const send = await ask(socket, 'transport:createPlain', { direction: 'send' });
     this.#target = { ip: send.ip, port: send.port };
     for (const kind of ['audio', 'video'] as const) {

@@ -217,8 +217,19 @@ function arbitraries(ctx: Context) {
         return fc.record({ consumerId: id });
       case 'consumer:prefer':
         return fc.record({ consumerId: id, visible: fc.oneof(fc.boolean(), strange), height: fc.oneof(fc.integer({ min: -10, max: 5000 }), strange) });
+      case 'consumers:resume': {
+        const preference = fc.oneof(strange, fc.record({ visible: fc.oneof(fc.boolean(), strange), height: fc.oneof(fc.integer({ min: -10, max: 5000 }), strange) }));
+        const entry = fc.oneof(fc.record({ consumerId: id }), fc.record({ consumerId: id, preference }), strange);
+        // A few (the same one several times too), or around the bound of 128.
+        return fc.record({
+          consumers: fc.oneof(strange, fc.array(entry, { maxLength: 6 }), fc.array(fc.record({ consumerId: id }), { minLength: 126, maxLength: 132 })),
+        });
+      }
       case 'media:ready':
-        return fc.record({ rtpCapabilities: fc.oneof(strange, fc.record({ codecs: fc.array(strange, { maxLength: 3 }) })) });
+        return fc.record(
+          { rtpCapabilities: fc.oneof(strange, fc.record({ codecs: fc.array(strange, { maxLength: 3 }) })), tileHeight: fc.oneof(fc.integer({ min: -10, max: 5000 }), strange) },
+          { requiredKeys: ['rtpCapabilities'] },
+        );
       case 'signal:send':
         return fc.record({
           signal: fc.oneof(

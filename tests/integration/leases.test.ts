@@ -26,7 +26,7 @@ import {
   useRedis,
   viewWhere,
   WAIT,
-  waitForEvent,
+  waitForOffer,
   watchMedia,
   type Person,
   type TestServer,
@@ -96,7 +96,7 @@ describe('a node cut off from Redis while its clients stay connected', () => {
     await receive(fay, capabilities);
     await receive(mo, capabilities);
     for (const person of [fay, mo]) {
-      const consumer = await waitForEvent(person.socket, 'consumer:new', (c) => c.producerId === unaMic);
+      const consumer = await waitForOffer(person.socket, (c) => c.producerId === unaMic);
       await ok(person.socket, 'consumer:resume', { consumerId: consumer.consumerId });
     }
     expect([...media.consumers.values()].filter((c) => !c.paused)).toHaveLength(2);

@@ -13,7 +13,7 @@ import {
   sendMic,
   useServer,
   waitingMember,
-  waitForEvent,
+  waitForOffer,
 } from '../support/signal-client.js';
 
 /*
@@ -58,7 +58,7 @@ describe('metrics', () => {
     await mediaJoin(mo);
     const mic = await sendMic(mo, 7070);
     await receive(fac, capabilities);
-    const consumer = await waitForEvent(fac.socket, 'consumer:new', (c) => c.producerId === mic);
+    const consumer = await waitForOffer(fac.socket, (c) => c.producerId === mic);
     await ok(fac.socket, 'consumer:resume', { consumerId: consumer.consumerId });
     const before = await (await scrape()).text();
     await command(fac, { type: 'member.mute', memberId: mo.id, source: 'mic' });

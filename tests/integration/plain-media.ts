@@ -1,7 +1,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { RequestPayload } from '@group-room/shared';
 import { RtpSource } from '../support/synthetic-member.js';
-import { ok, type Person } from '../support/signal-client.js';
+import { ok, ready, type Person } from '../support/signal-client.js';
 
 /*
  * Known media without a browser: a person's microphone and camera over plain RTP transports
@@ -56,13 +56,17 @@ export class PlainMedia {
     }
   }
 
-  /** Receive everyone's media at `port` (on 127.0.0.1): every consumer the server offers is resumed. */
+  /**
+   * Receive everyone's media at `port` (on 127.0.0.1): every consumer the server offers is
+   * resumed (those `media:ready` lists together, those announced later one by one).
+   */
   async receive(rtpCapabilities: RequestPayload<'media:ready'>['rtpCapabilities'], port: number): Promise<void> {
     const { socket } = this.person;
     socket.on('consumer:new', ({ consumerId }) => void ok(socket, 'consumer:resume', { consumerId }).catch(() => undefined));
     const recv = await ok(socket, 'transport:createPlain', { direction: 'recv' });
     await ok(socket, 'transport:connectPlain', { transportId: recv.id, ip: '127.0.0.1', port });
-    await ok(socket, 'media:ready', { rtpCapabilities });
+    const listed = await ready(this.person, { rtpCapabilities });
+    if (listed.length > 0) await ok(socket, 'consumers:resume', { consumers: listed.map(({ consumerId }) => ({ consumerId })) });
   }
 
   #out(packet: Buffer): void {

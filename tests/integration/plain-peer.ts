@@ -1,16 +1,16 @@
 import type { Socket as UdpSocket } from 'node:dgram';
-import type { EventPayload, MediaSource, RequestPayload } from '@group-room/shared';
+import type { ConsumerOffer, MediaSource, RequestPayload } from '@group-room/shared';
 import { bindUdp, KIND, keyRequests, mediaSsrc, PlainStream } from '../support/plain-rtp.js';
 import { expect, vi } from 'vitest';
 import type { SignalServer } from '@group-room/signal';
-import { admittedMember, mediaJoin, ok, openRoom, rawRequest, WAIT, watchMedia, type Person } from '../support/signal-client.js';
+import { admittedMember, mediaJoin, ok, openRoom, rawRequest, ready, WAIT, watchMedia, type Person } from '../support/signal-client.js';
 
 /*
  * A person's media without a browser, for tests of what the server forwards to whom: each
  * source (mic, camera, screen) over one plain RTP send transport (the server must run with
  * SYNTHETIC_MEDIA=true), sent unencrypted from this process at a steady pace while `start`ed
  * (the packets: tests/support/plain-rtp.ts, shared with the media benches), and everything it receives counted per sender and source at its own UDP port (each
- * consumer's SSRC, from its `consumer:new`, says whose it is). "Bytes at the receiver" in the
+ * consumer's SSRC, from its offer, says whose it is). "Bytes at the receiver" in the
  * tests are these counts.
  */
 
@@ -101,13 +101,19 @@ export class PlainPeer {
     this.#sending.delete(source);
   }
 
-  /** Receive everyone's media: every consumer the server offers is set up and resumed. */
-  async receive(rtpCapabilities: RequestPayload<'media:ready'>['rtpCapabilities']): Promise<void> {
+  /**
+   * Receive everyone's media: every consumer the server offers is set up and resumed (those
+   * `media:ready` lists with one `consumers:resume`, each announced later with its own
+   * `consumer:resume`). `tileHeight`: a camera tile's height, told in `media:ready`.
+   */
+  async receive(rtpCapabilities: RequestPayload<'media:ready'>['rtpCapabilities'], tileHeight?: number): Promise<void> {
     const { socket } = this.person;
     this.#listen();
     const recv = await ok(socket, 'transport:createPlain', { direction: 'recv' });
     await ok(socket, 'transport:connectPlain', { transportId: recv.id, ip: '127.0.0.1', port: this.#in.address().port });
-    await ok(socket, 'media:ready', { rtpCapabilities });
+    const listed = await ready(this.person, tileHeight === undefined ? { rtpCapabilities } : { rtpCapabilities, tileHeight });
+    for (const consumer of listed) this.#track(consumer);
+    if (listed.length > 0) await ok(socket, 'consumers:resume', { consumers: listed.map(({ consumerId }) => ({ consumerId })) });
   }
 
   /** The person's seat resumed on a new socket: what it is told now comes there. */
@@ -118,11 +124,16 @@ export class PlainPeer {
 
   #listen(): void {
     const { socket } = this.#person;
-    socket.on('consumer:new', (consumer: EventPayload<'consumer:new'>) => {
-      const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
-      if (ssrc !== undefined && !this.#bySsrc.has(ssrc)) this.#bySsrc.set(ssrc, { peerId: consumer.peerId, source: consumer.source, producerId: consumer.producerId, packets: 0, bytes: 0 });
+    socket.on('consumer:new', (consumer) => {
+      this.#track(consumer);
       void ok(socket, 'consumer:resume', { consumerId: consumer.consumerId }).catch(() => undefined);
     });
+  }
+
+  /** What arrives with this consumer's SSRC is counted as its sender's. */
+  #track(consumer: ConsumerOffer): void {
+    const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+    if (ssrc !== undefined && !this.#bySsrc.has(ssrc)) this.#bySsrc.set(ssrc, { peerId: consumer.peerId, source: consumer.source, producerId: consumer.producerId, packets: 0, bytes: 0 });
   }
 
   /** Send every source produced, steadily: 20 ms of audio and a video frame each 20 ms tick (until `stop`). */

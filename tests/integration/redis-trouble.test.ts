@@ -20,7 +20,7 @@ import {
   tryCommand,
   viewWhere,
   WAIT,
-  waitForEvent,
+  waitForOffer,
   watchMedia,
 } from '../support/signal-client.js';
 
@@ -77,7 +77,7 @@ describe('Redis trouble', () => {
     const media = watchMedia(server, room.roomId);
     const mic = await sendMic(mo, 4242);
     await receive(fac, capabilities);
-    const consumer = await waitForEvent(fac.socket, 'consumer:new', (c) => c.producerId === mic);
+    const consumer = await waitForOffer(fac.socket, (c) => c.producerId === mic);
     await ok(fac.socket, 'consumer:resume', { consumerId: consumer.consumerId });
     const roomMedia = server.rooms.media(room.roomId);
     expect(roomMedia).toBeDefined();

@@ -7,9 +7,9 @@ import {
   command,
   currentView,
   drop,
-  eventsOf,
   expectError,
   mediaJoin,
+  offersOf,
   ok,
   resume,
   useRedis,
@@ -17,6 +17,7 @@ import {
   viewWhere,
   WAIT,
   waitForEvent,
+  waitForOffer,
   type watchMedia,
 } from '../support/signal-client.js';
 
@@ -48,11 +49,11 @@ describe.each(bothStores(prefix))('screen shares on the server ($store store)', 
   }
 
   const screensOf = (watch: ReturnType<typeof watchMedia>) => [...watch.producers.values()].filter((p) => (p.appData as { source?: string }).source === 'screen');
-  const screenOffers = (peer: PlainPeer) => eventsOf(peer.person.socket, 'consumer:new').filter((c) => c.source === 'screen');
+  const screenOffers = (peer: PlainPeer) => offersOf(peer.person.socket).filter((c) => c.source === 'screen');
 
   /** The receiver was told its consumer of this producer closed. */
   async function closedAt(receiver: PlainPeer, producerId: string): Promise<void> {
-    const offer = eventsOf(receiver.person.socket, 'consumer:new').find((c) => c.producerId === producerId);
+    const offer = offersOf(receiver.person.socket).find((c) => c.producerId === producerId);
     expect(offer, 'the receiver was offered it').toBeDefined();
     await waitForEvent(receiver.person.socket, 'consumer:closed', (c) => c.consumerId === offer!.consumerId);
   }
@@ -150,7 +151,7 @@ describe.each(bothStores(prefix))('screen shares on the server ($store store)', 
     await mo.produce('camera');
     const screen = await mo.produce('screen');
     for (const receiver of [fay, lu]) {
-      await waitForEvent(receiver.person.socket, 'consumer:new', (c) => c.producerId === screen && c.source === 'screen' && c.peerId === mo.person.id);
+      await waitForOffer(receiver.person.socket, (c) => c.producerId === screen && c.source === 'screen' && c.peerId === mo.person.id);
       await flowing(receiver, mo.person.id, 'screen');
     }
     await viewWhere(lu.person, (v) => (v.members ?? []).find((m) => m.id === mo.person.id)?.sending.screen === true);

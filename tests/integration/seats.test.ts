@@ -21,6 +21,7 @@ import {
   openRoom,
   plainOpus,
   rawRequest,
+  ready,
   receive,
   REDIS_URL,
   request,
@@ -33,6 +34,7 @@ import {
   viewWhere,
   WAIT,
   waitForEvent,
+  waitForOffer,
   watchMedia,
   type TestServer,
 } from '../support/signal-client.js';
@@ -326,7 +328,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     const moMic = await sendMic(mo, 2222);
     const beaMic = await sendMic(bea, 3333);
     await receive(cy, capabilities);
-    const cyHearsMo = await waitForEvent(cy.socket, 'consumer:new', (e) => e.producerId === moMic);
+    const cyHearsMo = await waitForOffer(cy.socket, (e) => e.producerId === moMic);
 
     // Raised hands: Mo then Cy. Mo drops.
     await command(fac, { type: 'floor.setMode', mode: 'hands' });
@@ -389,11 +391,11 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
     await receive(fac, capabilities);
     const moSend = await ok(mo.socket, 'transport:create', { direction: 'send' });
     const moRecv = await ok(mo.socket, 'transport:create', { direction: 'recv' });
-    await ok(mo.socket, 'media:ready', { rtpCapabilities: capabilities });
+    await ready(mo, { rtpCapabilities: capabilities });
     const { producerId: moMic } = await ok(mo.socket, 'media:produce', { transportId: moSend.id, kind: 'audio', source: 'mic', rtpParameters: plainOpus(2222) });
-    const moHearsFac = await waitForEvent(mo.socket, 'consumer:new', (e) => e.producerId === facMic);
+    const moHearsFac = await waitForOffer(mo.socket, (e) => e.producerId === facMic);
     await ok(mo.socket, 'consumer:resume', { consumerId: moHearsFac.consumerId });
-    const facHearsMo = await waitForEvent(fac.socket, 'consumer:new', (e) => e.producerId === moMic);
+    const facHearsMo = await waitForOffer(fac.socket, (e) => e.producerId === moMic);
 
     await drop(t.server, mo);
     await viewWhere(fac, (v) => member(v, mo.id)?.connection === 'reconnecting');
@@ -482,7 +484,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
       const bMedia = watchMedia(s, b.roomId);
       const bMic = await sendMic(b.facilitator, 3333);
       await receive(bLu, bCapabilities);
-      const luHears = await waitForEvent(bLu.socket, 'consumer:new', (e) => e.producerId === bMic);
+      const luHears = await waitForOffer(bLu.socket, (e) => e.producerId === bMic);
       await ok(bLu.socket, 'consumer:resume', { consumerId: luHears.consumerId });
       await viewWhere(a.facilitator, (v) => (v.members ?? []).every((m) => m.producers.length === 1));
       // Ida is away when it happens.
@@ -520,7 +522,7 @@ describe.each(stores)('a seat outlives its connection ($store store)', ({ env })
       await receive(aMo, newCapabilities);
       expect(aMedia.producers.get(facMic)?.paused).toBe(false);
       expect(aMedia.producers.get(moMic)?.paused).toBe(true);
-      await waitForEvent(aMo.socket, 'consumer:new', (e) => e.producerId === facMic);
+      await waitForOffer(aMo.socket, (e) => e.producerId === facMic);
       await viewWhere(aMo, (v) => member(v, a.facilitator.id)?.producers.map((p) => p.id).join() === facMic);
 
       // Ida, back after it happened: her old transport is gone, so her client starts media again.

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   DEFAULT_AGREEMENT,
+  type ConsumerOffer,
   type RoomView,
   TransportOptions,
 } from '@group-room/shared';
@@ -45,6 +46,7 @@ import {
   viewWhere,
   WAIT,
   waitForEvent,
+  waitForOffer,
   waitingMember,
   watchMedia,
   wireText,
@@ -334,6 +336,7 @@ describe('signal server (in-memory store)', () => {
       ['media:closeProducer', { producerId: 'p-1' }],
       ['media:ready', { rtpCapabilities: { codecs: [] } }],
       ['consumer:resume', { consumerId: 'c-1' }],
+      ['consumers:resume', { consumers: [{ consumerId: 'c-1' }] }],
     ] as const)('%s before entering is INVALID_STATE', async (name, payload) => {
       const socket = await connect(t.server);
       expectError(await rawRequest(socket, name, payload), 'INVALID_STATE');
@@ -347,6 +350,7 @@ describe('signal server (in-memory store)', () => {
       ['media:closeProducer', { producerId: 'p-1' }],
       ['media:ready', { rtpCapabilities: { codecs: [] } }],
       ['consumer:resume', { consumerId: 'c-1' }],
+      ['consumers:resume', { consumers: [{ consumerId: 'c-1' }] }],
     ] as const)('%s in the room but before media:join is INVALID_STATE', async (name, payload) => {
       const fay = await enter(t.server, links.roomId, links.facilitatorToken, 'Fay');
       expectError(await rawRequest(fay.socket, name, payload), 'INVALID_STATE');
@@ -568,7 +572,7 @@ describe('signal server (in-memory store)', () => {
 
       // Bo is ready to receive before Ada sends.
       await ok(bo.socket, 'transport:create', { direction: 'recv' });
-      expect(await ok(bo.socket, 'media:ready', { rtpCapabilities: capabilities })).toEqual({});
+      expect(await ok(bo.socket, 'media:ready', { rtpCapabilities: capabilities })).toEqual({ consumers: [] });
       expectError(await request(bo.socket, 'media:ready', { rtpCapabilities: capabilities }), 'INVALID_STATE');
 
       const send = await ok(ada.socket, 'transport:create', { direction: 'send' });
@@ -606,8 +610,16 @@ describe('signal server (in-memory store)', () => {
       const cy = await admittedMember(t.server, room, ada, 'Cy');
       expect(currentView(cy).members?.find((m) => m.id === ada.id)?.producers).toEqual([{ id: producerId, kind: 'audio', source: 'mic', paused: true }]);
       await mediaJoin(cy);
-      await receive(cy, capabilities);
-      expect(await waitForEvent(cy.socket, 'consumer:new')).toMatchObject({ producerId, producerPaused: true });
+      // What is already sent comes in media:ready's answer, not announced one by one.
+      const listed = await receive(cy, capabilities);
+      expect(listed).toEqual([expect.objectContaining({ producerId, peerId: ada.id, kind: 'audio', source: 'mic', producerPaused: true })]);
+      expect(eventsOf(cy.socket, 'consumer:new')).toEqual([]);
+      expect(media.consumers.get(listed[0]!.consumerId)?.paused).toBe(true);
+      // Resumed together; Bo's consumer is not Cy's to resume.
+      expect(await ok(cy.socket, 'consumers:resume', { consumers: [{ consumerId: listed[0]!.consumerId }, { consumerId: consumer.consumerId }] })).toEqual({
+        missing: [consumer.consumerId],
+      });
+      expect(media.consumers.get(listed[0]!.consumerId)?.appData['clientReady']).toBe(true);
 
       expectError(await request(bo.socket, 'media:closeProducer', { producerId }), 'NOT_FOUND');
       expect(await ok(ada.socket, 'media:closeProducer', { producerId })).toEqual({});
@@ -926,8 +938,8 @@ describe('signal server (in-memory store)', () => {
       const facMic = await sendMic(fac, 2222);
       await receive(mo, capabilities);
       await receive(fac, capabilities);
-      const moGets = await waitForEvent(mo.socket, 'consumer:new', (e) => e.producerId === facMic);
-      const facGets = await waitForEvent(fac.socket, 'consumer:new', (e) => e.producerId === moMic);
+      const moGets = await waitForOffer(mo.socket, (e) => e.producerId === facMic);
+      const facGets = await waitForOffer(fac.socket, (e) => e.producerId === moMic);
       await ok(mo.socket, 'consumer:resume', { consumerId: moGets.consumerId });
       await ok(fac.socket, 'consumer:resume', { consumerId: facGets.consumerId });
       const paused = () => ({
@@ -1432,8 +1444,7 @@ describe('races and client mistakes (on their own server, since a failure would 
     await mediaJoin(mo);
     const media = watchMedia(t.server, room.roomId);
     await sendMic(fac, 5555);
-    await receive(mo, capabilities);
-    const { consumerId } = await waitForEvent(mo.socket, 'consumer:new');
+    const [{ consumerId }] = (await receive(mo, capabilities)) as [ConsumerOffer];
     const consumer = media.consumers.get(consumerId)!;
     // Hold the worker's answer to the resume (as a busy worker would) until the policy has changed.
     const resume = consumer.resume.bind(consumer);

@@ -18,6 +18,7 @@ import {
   viewWhere,
   WAIT,
   waitForEvent,
+  waitForOffer,
   watchMedia,
   type Person,
 } from '../support/signal-client.js';
@@ -78,9 +79,9 @@ describe('consumer:prefer (tile-sized video)', () => {
     const adaCamera = await sendCamera(ada, adaSend.id, vp8([{ ssrc: 3000 }]));
     await receive(ada, capabilities);
     await receive(bo, capabilities);
-    const adaSeesBo = await waitForEvent(ada.socket, 'consumer:new', (e) => e.producerId === boCamera);
-    const adaHearsBo = await waitForEvent(ada.socket, 'consumer:new', (e) => e.producerId === boMic);
-    const boSeesAda = await waitForEvent(bo.socket, 'consumer:new', (e) => e.producerId === adaCamera);
+    const adaSeesBo = await waitForOffer(ada.socket, (e) => e.producerId === boCamera);
+    const adaHearsBo = await waitForOffer(ada.socket, (e) => e.producerId === boMic);
+    const boSeesAda = await waitForOffer(bo.socket, (e) => e.producerId === adaCamera);
     for (const [person, consumerId] of [
       [ada, adaSeesBo.consumerId],
       [ada, adaHearsBo.consumerId],

@@ -5,6 +5,7 @@ import {
   requests,
   resultSchema,
   type ClientToServerEvents,
+  type ConsumerOffer,
   type ErrorCode,
   type EventName,
   type EventPayload,
@@ -418,9 +419,36 @@ export async function sendMic(person: Person, ssrc: number): Promise<string> {
   return producerId;
 }
 
-/** Make the receive transport and announce readiness with the router's own capabilities. */
-export async function receive(person: Person, rtpCapabilities: RequestPayload<'media:ready'>['rtpCapabilities']) {
+/** The consumers each socket's `media:ready` answers listed (those are not announced by `consumer:new`). */
+const listed = new WeakMap<Client, ConsumerOffer[]>();
+
+/** `media:ready` (its payload as given), the consumers its answer lists recorded for `offersOf`. */
+export async function ready(person: Person, payload: RequestPayload<'media:ready'>): Promise<ConsumerOffer[]> {
+  const { consumers } = await ok(person.socket, 'media:ready', payload);
+  listed.set(person.socket, [...(listed.get(person.socket) ?? []), ...consumers]);
+  return consumers;
+}
+
+/**
+ * Make the receive transport and say it is ready with the router's own capabilities (and a
+ * camera tile's height, when given): the consumers listed in the answer.
+ */
+export async function receive(person: Person, rtpCapabilities: RequestPayload<'media:ready'>['rtpCapabilities'], tileHeight?: number): Promise<ConsumerOffer[]> {
   await ok(person.socket, 'transport:create', { direction: 'recv' });
-  await ok(person.socket, 'media:ready', { rtpCapabilities });
+  return ready(person, tileHeight === undefined ? { rtpCapabilities } : { rtpCapabilities, tileHeight });
+}
+
+/** Every consumer offered to this socket: listed by `media:ready` (through `ready`), then announced by `consumer:new`. */
+export function offersOf(socket: Client): ConsumerOffer[] {
+  return [...(listed.get(socket) ?? []), ...eventsOf(socket, 'consumer:new')];
+}
+
+/** Wait for the first consumer offered to this socket (listed or announced) matching `where`. */
+export async function waitForOffer(socket: Client, where: (offer: ConsumerOffer) => boolean = () => true): Promise<ConsumerOffer> {
+  return vi.waitFor(() => {
+    const found = offersOf(socket).find(where);
+    if (!found) throw new Error('no such consumer offered yet');
+    return found;
+  }, WAIT);
 }
 
