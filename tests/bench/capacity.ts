@@ -1,71 +1,264 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { readFile } from 'node:fs/promises';
 import { cpuUsage } from 'node:process';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
+import type { RtpCapabilities } from '@group-room/shared';
 import { freePort } from '../../infra/stack/processes.js';
 import { startProductionServer, type RunningServer } from '../support/prod-server.js';
 import { createRoomWithSecrets, FrameKeys } from '../support/synthetic-keys.js';
-import { RtpSink, RtpSource, SyntheticMember } from '../support/synthetic-member.js';
+import { RtpSink, RtpSource } from '../support/synthetic-member.js';
+import { trackMediasoup, type SfuCounters, type Tracked } from './capacity-counters.js';
+import type { GeneratedMember } from './capacity-generator.js';
+import { cores, cpuSeconds, Generators, Hole, memoryMb, pin, udpDrops, udpSocketCounters } from './capacity-load.js';
+import { joinPlain, withoutFeedback, type PlainMember } from './capacity-member.js';
 import { janusInstalled, startJanus } from './janus.js';
 import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
 
 /*
  * npm run bench:capacity [-- <members per room> <max rooms> <video kbps>]
  *
- * How many rooms one mediasoup worker (one core) carries, through our whole path and through
- * bare mediasoup, side by side, with the machine's own loopback UDP limit below both. Each
- * room has M synthetic members sending opus-sized audio (50 packets/s) and VP8-shaped video;
- * every member receives every other's two streams into a UDP sink that counts packets and
- * losses. Rooms are added one at a time until loss passes 1 %, the worker's core is
- * saturated, or the maximum is reached; each step is measured over a 5 s window.
+ * How many rooms of M one SFU core carries, and what stopped it: rooms are added until loss
+ * passes 1 % at the SFU, the SFU's core saturates (≥ 95 %), or the bench's own core does. Each
+ * member sends opus-sized audio (50 packets/s) and VP8-shaped video (30 frames/s, a key frame
+ * each second), every frame sealed end to end, and receives every other member's two streams.
  *
- * Ours: the production server (one worker, SYNTHETIC_MEDIA=true), members through Socket.IO,
- * the entry agreement, auto-admit and plain RTP transports; CPU and memory from its
- * Prometheus metrics. Bare: a worker and routers made directly in this process, the same
- * members' RTP, nothing else. Janus: Debian's Janus 1.1 VideoRoom pinned to one core, each
- * member a remote publisher (plain RTP in, as ours) and each member's view of the others an
- * RTP forwarder to the sink (plain RTP out, as ours): the same packets in and out.
+ * Systems: ours (the production server, one worker, SYNTHETIC_MEDIA=true, members through
+ * Socket.IO with plain RTP transports), bare mediasoup (a worker and routers made here, nothing
+ * around them), Janus VideoRoom (remote publishers in, RTP forwarders out). Two modes:
+ * forwarding only (mediasoup consumers whose receivers declare no RTCP feedback: no NACK
+ * buffers, no bandwidth estimation; Janus's RTP forwarders) and full receivers (consumers with
+ * the router's NACK, PLI, FIR and transport-cc, as browsers receive).
  *
- * Every frame is end-to-end encrypted, as browsers send them: each member seals each audio and
- * video frame (SFrame, a fresh counter each) before packetizing it. Ours: the members take part
- * in the key handshake through the server (the host holds the room secret and hands out the
- * keys), and send nothing until they have a key. Bare and Janus have no handshake: each member
- * seals with a key of its own, so the same envelopes cross them and the generator works as hard.
- * What sealing costs the generator is measured first, on its own.
+ * The load is cheap so the SFU runs out first (capacity-load.ts): generator processes send
+ * pre-built packets; of each room one member's streams go to a sink that reads every packet
+ * (sequence gaps: loss at the sink, and jitter), the others' to a hole no process reads (the
+ * kernel counts the datagrams). Loss at the SFU is read from mediasoup's own counters:
+ * packets sent by the generators vs received by the producers (dropped before the worker read
+ * them), and each producer's packets × its consumers vs what the consumers sent. Janus's are not
+ * read: its loss is the sink's. The SFU is pinned to core 0, everything else to the other
+ * core(s) (taskset), where there are two or more.
  */
 
-/** Members per room, most rooms to try, video bitrate: set by `capacity()`. */
-const settings = { members: 12, maxRooms: 10, videoKbps: 300 };
-const WARM_MS = 2000;
-const WINDOW_MS = 5000;
+type System = 'ours' | 'bare' | 'janus';
+export type Mode = 'forwarding' | 'full';
+
+const settings = { members: 12, maxRooms: 30, videoKbps: 300, generators: 2, warmMs: 1000, windowMs: 3000 };
 const LOSS_LIMIT = 0.01;
 const CORE_LIMIT = 0.95;
 
-interface Step {
+export interface Step {
   rooms: number;
   streams: number;
+  /** RTP packets/s the generators sent, and datagrams/s (RTP and RTCP) the SFU delivered to the sinks. */
   packetsInPerSec: number;
   packetsOutPerSec: number;
+  /** Loss the stop rule uses: the SFU's own (mediasoup), else the sink's (Janus). */
   loss: number;
-  /** Share of the packets lost that the kernel dropped at the load generator's own receiving socket (its buffer full): the generator's limit, not the SFU's. */
-  lossAtGenerator: number;
+  /** Share of the packets sent that the kernel dropped at the SFU's receiving sockets (the SFU did not read them in time). */
+  inboundLoss: number;
+  /** mediasoup's: that inbound loss, and the share of what its producers received that its consumers did not send. */
+  sfu?: { inbound: number; forwarding: number; nacks: number };
+  /** At the sampled receivers (one per room): sequence gaps, and the share of them the bench's own socket dropped. */
+  sinkLoss: number;
+  lossAtSink: number;
   jitterMs: number;
   workerCore: number;
-  /** Worker CPU per forwarded stream, as a share of a core (×1000: per mille). */
+  /** Worker CPU per forwarded stream (share of a core). */
   workerPerStream: number;
+  /** The bench's processes (main, generators, and our signalling process) as a share of one core. */
   generatorCore: number;
+  /** A generator fell more than 100 ms behind during the window. */
+  generatorLate: boolean;
   signallingRssMb?: number;
   workerRssMb: number;
 }
 
-interface Backend {
+export interface Run {
+  system: System;
+  mode: Mode;
   name: string;
-  addRoom(index: number, sink: RtpSink): Promise<RtpSource[]>;
-  workerCpuSeconds(): Promise<number>;
+  steps: Step[];
+  stoppedBy: string;
+  /** What stopped it, in one word (loss at the SFU, its core, the bench, or the maximum). */
+  limit: 'loss' | 'core' | 'bench' | 'maximum';
+}
+
+interface Load {
+  generators: Generators;
+  hole: Hole;
+  sample: RtpSink;
+}
+
+interface Backend {
+  /** The process whose CPU is the SFU's (the worker; Janus's whole process). */
+  sfuPid: number;
+  /** Our signalling process, when there is one (its CPU counts as the bench's core's). */
+  otherPids: number[];
+  addRoom(index: number, load: Load): Promise<void>;
+  counters?(): Promise<SfuCounters>;
   memory(): Promise<{ signallingRssMb?: number; workerRssMb: number }>;
   stop(): Promise<void>;
 }
+
+/** Where a member's streams go: the first member of each room is sampled by the reading sink. */
+const receivePort = (load: Load, member: number) => (member === 0 ? load.sample.port : load.hole.port);
+
+// ---------------------------------------------------------------------------------------------
+// Ours: the production server, its mediasoup objects counted by capacity-hook.ts in its process
+
+async function oursBackend(mode: Mode, sfuCore: string | undefined): Promise<Backend> {
+  const countersPort = await freePort();
+  const hook = new URL('./capacity-hook.ts', import.meta.url).href;
+  const server: RunningServer = await startProductionServer({
+    LOG_LEVEL: 'warn',
+    MEDIASOUP_WORKERS: '1',
+    SYNTHETIC_MEDIA: 'true',
+    SOCKET_REQUESTS_PER_SECOND: '100000',
+    MAX_MEDIA_ROOMS: '1000',
+    // The web client is not needed here: no Next.js in the process.
+    SERVE_WEB: 'false',
+    CAPACITY_COUNTERS_PORT: String(countersPort),
+    NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import tsx --import ${hook}`,
+  });
+  const counters = async () => (await (await fetch(`http://127.0.0.1:${countersPort}/counters`)).json()) as SfuCounters;
+  const workerPid = (await counters()).workerPids[0];
+  if (!workerPid) throw new Error('our server runs no mediasoup worker');
+  if (sfuCore) await pin(workerPid, sfuCore);
+  const members: PlainMember[] = [];
+  const receive = mode === 'full' ? (c: RtpCapabilities) => c : withoutFeedback;
+  return {
+    sfuPid: workerPid,
+    otherPids: [server.child.pid!],
+    async addRoom(index, load) {
+      const room = await createRoomWithSecrets(server.url, { title: `Load ${index}` });
+      const join = (i: number, token: string) => joinPlain({ url: server.url, roomId: room.roomId, token, name: i ? `M${i}` : 'Host', receivePort: receivePort(load, i), receive, videoKbps: settings.videoKbps });
+      const host = await join(0, room.facilitatorToken);
+      await host.socket.timeout(15_000).emitWithAck('room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
+      const others = await Promise.all(Array.from({ length: settings.members - 1 }, (_, i) => join(i + 1, room.inviteToken)));
+      members.push(host, ...others);
+      await load.generators.add([host, ...others].map((m) => ({ port: m.sendPort, audioSsrc: m.audioSsrc, videoSsrc: m.videoSsrc, videoKbps: settings.videoKbps })));
+    },
+    counters,
+    async memory() {
+      return { signallingRssMb: (await memoryMb(server.child.pid!)).rss, workerRssMb: (await memoryMb(workerPid)).peak };
+    },
+    async stop() {
+      await Promise.all(members.map((m) => m.leave()));
+      await server.stop();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bare mediasoup: the same RTP through routers made directly, nothing around them
+
+const bareCodecs: types.RouterRtpCodecCapability[] = [
+  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2 },
+  { kind: 'video', mimeType: 'video/VP8', clockRate: 90_000 },
+];
+
+/** This process's mediasoup objects (bare mediasoup's), followed once for every run. */
+let bareTracked: Tracked | undefined;
+
+async function bareBackend(mode: Mode, sfuCore: string | undefined): Promise<Backend> {
+  bareTracked ??= trackMediasoup(mediasoup.observer);
+  const tracked = bareTracked;
+  const worker = await mediasoup.createWorker({ logLevel: 'warn' });
+  if (sfuCore) await pin(worker.pid, sfuCore);
+  const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
+  return {
+    sfuPid: worker.pid,
+    otherPids: [],
+    async addRoom(_index, load) {
+      const router = await worker.createRouter({ mediaCodecs: bareCodecs });
+      const caps = (mode === 'full' ? router.rtpCapabilities : withoutFeedback(router.rtpCapabilities as RtpCapabilities)) as types.RtpCapabilities;
+      const people: { spec: GeneratedMember; recv: types.PlainTransport; producers: types.Producer[] }[] = [];
+      for (let i = 0; i < settings.members; i++) {
+        const source = new RtpSource(settings.videoKbps);
+        const send = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
+        const recv = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false });
+        await recv.connect({ ip: '127.0.0.1', port: receivePort(load, i) });
+        const producers = [
+          await send.produce({ kind: 'audio', rtpParameters: source.rtpParameters('audio') as types.RtpParameters }),
+          await send.produce({ kind: 'video', rtpParameters: source.rtpParameters('video') as types.RtpParameters }),
+        ];
+        people.push({ spec: { port: send.tuple.localPort, audioSsrc: source.audioSsrc, videoSsrc: source.videoSsrc, videoKbps: settings.videoKbps }, recv, producers });
+      }
+      for (const receiver of people) {
+        for (const other of people) {
+          if (other === receiver) continue;
+          for (const producer of other.producers) await receiver.recv.consume({ producerId: producer.id, rtpCapabilities: caps });
+        }
+      }
+      await load.generators.add(people.map((p) => p.spec));
+    },
+    counters: () => tracked.read(),
+    async memory() {
+      return { workerRssMb: (await memoryMb(worker.pid)).peak };
+    },
+    async stop() {
+      worker.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Janus VideoRoom: remote publishers in, RTP forwarders out
+
+/** Janus's remote publishers tell a publisher's streams apart by SSRC: 1000 + 10 × mindex. */
+const JANUS_SSRCS = { audio: 1000, video: 1010 };
+
+async function janusBackend(_mode: Mode, sfuCore: string | undefined): Promise<Backend> {
+  const janus = await startJanus(sfuCore ? { cpus: sfuCore } : {});
+  let nextSsrc = 100_000;
+  return {
+    sfuPid: janus.pid,
+    otherPids: [],
+    async addRoom(room, load) {
+      await janus.api.videoroom({ request: 'create', room, publishers: settings.members + 1, audiocodec: 'opus', videocodec: 'vp8', bitrate: 0 });
+      const specs: GeneratedMember[] = [];
+      for (let i = 0; i < settings.members; i++) {
+        const publisher = await janus.api.videoroom({
+          request: 'add_remote_publisher',
+          room,
+          id: i + 1,
+          display: `M${i}`,
+          iface: '127.0.0.1',
+          streams: [
+            { type: 'audio', mindex: 0, mid: '0', codec: 'opus' },
+            { type: 'video', mindex: 1, mid: '1', codec: 'vp8' },
+          ],
+        });
+        specs.push({ port: Number(publisher.port), audioSsrc: JANUS_SSRCS.audio, videoSsrc: JANUS_SSRCS.video, videoKbps: settings.videoKbps });
+      }
+      // Each member receives every other member's audio and video: one forwarder per stream, its own SSRC.
+      for (let receiver = 0; receiver < settings.members; receiver++) {
+        for (let publisher = 0; publisher < settings.members; publisher++) {
+          if (publisher === receiver) continue;
+          const port = receivePort(load, receiver);
+          await janus.api.videoroom({
+            request: 'rtp_forward',
+            room,
+            publisher_id: publisher + 1,
+            host: '127.0.0.1',
+            streams: [
+              { mid: '0', port, ssrc: nextSsrc++ },
+              { mid: '1', port, ssrc: nextSsrc++ },
+            ],
+          });
+        }
+      }
+      await load.generators.add(specs);
+    },
+    async memory() {
+      return { workerRssMb: (await memoryMb(janus.pid)).rss };
+    },
+    stop: () => janus.stop(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// For bench:placement: members sending from this process (one shared timer), rooms on a router
 
 /** A shared sender: one timer for every source (many timers would cost the generator more than the sends). */
 export class Sender {
@@ -94,116 +287,6 @@ export class Sender {
     clearInterval(this.#timer);
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// What end-to-end encryption costs the load generator
-
-export interface SealingCost {
-  members: number;
-  /** CPU of this process (every thread) per member, as a share of a core: frames sealed and packetized, and plain. */
-  sealedCore: number;
-  plainCore: number;
-  /** CPU per sealed frame, beyond building it plain (µs). */
-  microsPerFrame: number;
-  /** What sealing adds to each frame (SFrame header and tag, bytes), and to the RTP sent. */
-  bytesPerFrame: number;
-  wireShare: number;
-}
-
-/**
- * `members` sources at the bench's bitrate for `seconds`, once sealing every frame and once
- * plain, through the same shared timer; packets are built and counted, not sent (sending costs
- * the same either way). The difference is what sealing costs.
- */
-export async function sealingCost(members = 10, seconds = 5): Promise<SealingCost> {
-  const run = async (sealed: boolean) => {
-    const keys = await Promise.all(Array.from({ length: members }, (_, i) => FrameKeys.local(`m${i}`)));
-    const sender = new Sender();
-    let bytes = 0;
-    const sources = keys.map((k) => new RtpSource(settings.videoKbps, sealed ? { seal: k.seal } : {}));
-    for (const source of sources) sender.add(source, (packet) => (bytes += packet.length));
-    const before = cpuUsage();
-    const started = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-    sender.stop();
-    while (sources.some((source) => source.pending > 0)) await new Promise((resolve) => setTimeout(resolve, 5));
-    const elapsed = (performance.now() - started) / 1000;
-    const cpu = cpuUsage(before);
-    const frames = keys.reduce((n, k) => n + k.totals.sealed, 0);
-    const added = keys.reduce((n, k) => n + k.totals.sealedBytes - k.totals.plainBytes, 0);
-    return { core: (cpu.user + cpu.system) / 1e6 / elapsed / members, cpuSeconds: (cpu.user + cpu.system) / 1e6, bytesPerSecond: bytes / elapsed, frames, added };
-  };
-  await run(true); // warm up (JIT, WebCrypto's threads)
-  const plain = await run(false);
-  const sealed = await run(true);
-  return {
-    members,
-    sealedCore: sealed.core,
-    plainCore: plain.core,
-    microsPerFrame: ((sealed.cpuSeconds - plain.cpuSeconds) / sealed.frames) * 1e6,
-    bytesPerFrame: sealed.added / sealed.frames,
-    wireShare: sealed.bytesPerSecond / plain.bytesPerSecond - 1,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ours: the production server
-
-async function oursBackend(sender: Sender): Promise<Backend> {
-  const metricsPort = await freePort();
-  const server: RunningServer = await startProductionServer({
-    LOG_LEVEL: 'warn',
-    MEDIASOUP_WORKERS: '1',
-    SYNTHETIC_MEDIA: 'true',
-    METRICS_PORT: String(metricsPort),
-    SOCKET_REQUESTS_PER_SECOND: '100000',
-    MAX_MEDIA_ROOMS: '1000',
-  });
-  const joined: SyntheticMember[] = [];
-  const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const sample = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? NaN);
-  return {
-    name: 'ours',
-    async addRoom(index, sink) {
-      const created = await createRoomWithSecrets(server.url, { title: `Load ${index}` });
-      const { roomId, facilitatorToken, inviteToken } = created;
-      const host = await SyntheticMember.join({ url: server.url, roomId, token: facilitatorToken, secret: created.facilitatorSecret, name: 'Host', sink, videoKbps: settings.videoKbps });
-      await host.socket.timeout(15_000).emitWithAck('room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
-      const room = [host];
-      for (let i = 1; i < settings.members; i++) room.push(await SyntheticMember.join({ url: server.url, roomId, token: inviteToken, secret: created.inviteSecret, name: `M${i}`, sink, videoKbps: settings.videoKbps }));
-      joined.push(...room);
-      // Nothing is sent before a member has a key: the room is loaded once all have one.
-      await Promise.all(room.map((m) => m.keyed()));
-      return room.map((m) => {
-        const target = m.sendTarget();
-        sender.add(m.source, (packet) => m.udp.send(packet, target.port, target.ip));
-        return m.source;
-      });
-    },
-    async workerCpuSeconds() {
-      return sample(await scrape(), 'group_room_worker_cpu_seconds{worker="0"}');
-    },
-    async memory() {
-      const text = await scrape();
-      return {
-        signallingRssMb: sample(text, 'group_room_process_resident_memory_bytes') / 1e6,
-        workerRssMb: sample(text, 'group_room_worker_max_rss_bytes{worker="0"}') / 1e6,
-      };
-    },
-    async stop() {
-      for (const m of joined) await m.leave();
-      await server.stop();
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bare mediasoup: the same RTP through routers made directly, nothing around them
-
-const bareCodecs: types.RouterRtpCodecCapability[] = [
-  { kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2 },
-  { kind: 'video', mimeType: 'video/VP8', clockRate: 90_000 },
-];
 
 /**
  * One room of `members` on a router: each member a plain send transport (its RTP from `sender`)
@@ -237,230 +320,244 @@ export async function bareRoom(router: types.Router, members: number, sink: RtpS
   return people.map((p) => p.source);
 }
 
-async function bareBackend(sender: Sender): Promise<Backend> {
-  const worker = await mediasoup.createWorker({ logLevel: 'warn' });
-  const sockets: UdpSocket[] = [];
+
+// ---------------------------------------------------------------------------------------------
+// Stepping up
+
+const makers: Record<System, (mode: Mode, sfuCore: string | undefined) => Promise<Backend>> = { ours: oursBackend, bare: bareBackend, janus: janusBackend };
+const NAMES: Record<System, string> = { ours: 'ours', bare: 'bare mediasoup', janus: 'Janus VideoRoom' };
+export const runName = (system: System, mode: Mode) => `${NAMES[system]}, ${mode === 'full' ? 'full receivers' : system === 'janus' ? 'forwarding only (RTP forwarders)' : 'forwarding only'}`;
+
+/**
+ * Counts at one edge of a window: packets the generators sent (read before and after the rest,
+ * averaged), what the kernel dropped at the SFU's receiving sockets, the SFU's own counters,
+ * the hole's datagrams.
+ */
+async function edge(backend: Backend, load: Load) {
+  const sentBefore = await load.generators.sent();
+  const [drops, counters, hole] = await Promise.all([udpDrops(load.generators.targets), backend.counters?.(), load.hole.datagrams()]);
+  const sentAfter = await load.generators.sent();
+  return { at: performance.now(), sent: (sentBefore.sent + sentAfter.sent) / 2, late: sentAfter.late, drops, counters, hole };
+}
+
+async function benchCpu(backend: Backend, load: Load): Promise<number> {
+  const own = cpuUsage();
+  const others = await Promise.all([...load.generators.pids, ...backend.otherPids].map((pid) => cpuSeconds(pid).catch(() => 0)));
+  return (own.user + own.system) / 1e6 + others.reduce((a, b) => a + b, 0);
+}
+
+async function measure(backend: Backend, load: Load, rooms: number): Promise<Step> {
+  await new Promise((resolve) => setTimeout(resolve, settings.warmMs));
+  const a = await edge(backend, load);
+  load.sample.reset();
+  const sinkDrops = (await udpSocketCounters(load.sample.port)).drops;
+  const workerBefore = await cpuSeconds(backend.sfuPid);
+  const benchBefore = await benchCpu(backend, load);
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, settings.windowMs));
+  const seconds = (performance.now() - started) / 1000;
+  const worker = (await cpuSeconds(backend.sfuPid)) - workerBefore;
+  const bench = (await benchCpu(backend, load)) - benchBefore;
+  const sink = load.sample.totals();
+  const dropped = (await udpSocketCounters(load.sample.port)).drops - sinkDrops;
+  const b = await edge(backend, load);
+  const edgeSeconds = (b.at - a.at) / 1000;
+  const streams = rooms * settings.members * (settings.members - 1) * 2;
+  const sinkLoss = sink.expected ? sink.lost / sink.expected : 0;
+  const inbound = (b.drops - a.drops) / (b.sent - a.sent);
+  const sfu: Step['sfu'] =
+    a.counters && b.counters
+      ? { inbound, forwarding: 1 - (b.counters.consumerPackets - a.counters.consumerPackets) / (b.counters.expectedOut - a.counters.expectedOut), nacks: b.counters.nacks - a.counters.nacks }
+      : undefined;
   return {
-    name: 'bare mediasoup',
-    async addRoom(_index, sink) {
-      return bareRoom(await worker.createRouter({ mediaCodecs: bareCodecs }), settings.members, sink, sender, sockets);
-    },
-    async workerCpuSeconds() {
-      const u = await worker.getResourceUsage();
-      return (u.ru_utime + u.ru_stime) / 1000;
-    },
-    async memory() {
-      return { workerRssMb: ((await worker.getResourceUsage()).ru_maxrss * 1024) / 1e6 };
-    },
-    async stop() {
-      for (const s of sockets) s.close();
-      worker.close();
-    },
+    rooms,
+    streams,
+    packetsInPerSec: (b.sent - a.sent) / edgeSeconds,
+    packetsOutPerSec: (b.hole - a.hole) / edgeSeconds + sink.packets / seconds,
+    // Janus's counters are not read: its loss is what the sampled receivers miss (which includes what it never read in).
+    loss: sfu ? 1 - (1 - sfu.inbound) * (1 - Math.max(0, sfu.forwarding)) : sinkLoss,
+    inboundLoss: inbound,
+    ...(sfu ? { sfu } : {}),
+    sinkLoss,
+    lossAtSink: sink.lost ? Math.min(1, dropped / sink.lost) : 0,
+    jitterMs: sink.jitterMs,
+    workerCore: worker / seconds,
+    workerPerStream: worker / seconds / streams,
+    generatorCore: bench / seconds,
+    generatorLate: b.late > a.late,
+    ...(await backend.memory()),
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Janus VideoRoom: remote publishers in, RTP forwarders out, one core
+const pct = (x: number, digits = 0) => `${(x * 100).toFixed(digits)} %`;
 
-/** Janus's remote publishers tell a publisher's streams apart by SSRC: 1000 + 10 × mindex. */
-const JANUS_SSRCS = { audio: 1000, video: 1010 };
-
-async function janusBackend(sender: Sender): Promise<Backend> {
-  const janus = await startJanus({ cpus: '0' });
-  const sockets: UdpSocket[] = [];
-  let nextSsrc = 100_000;
-  return {
-    name: 'Janus VideoRoom',
-    async addRoom(index, sink) {
-      const room = index;
-      await janus.api.videoroom({ request: 'create', room, publishers: settings.members + 1, audiocodec: 'opus', videocodec: 'vp8', bitrate: 0 });
-      const ids: number[] = [];
-      const sources: RtpSource[] = [];
-      for (let i = 0; i < settings.members; i++) {
-        const id = i + 1;
-        const publisher = await janus.api.videoroom({
-          request: 'add_remote_publisher',
-          room,
-          id,
-          display: `M${i}`,
-          iface: '127.0.0.1',
-          streams: [
-            { type: 'audio', mindex: 0, mid: '0', codec: 'opus' },
-            { type: 'video', mindex: 1, mid: '1', codec: 'vp8' },
-          ],
-        });
-        const source = new RtpSource(settings.videoKbps, { ssrcs: JANUS_SSRCS, seal: (await FrameKeys.local()).seal });
-        const udp = createSocket('udp4');
-        await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-        sockets.push(udp);
-        const port = Number(publisher.port);
-        sender.add(source, (packet) => udp.send(packet, port, '127.0.0.1'));
-        ids.push(id);
-        sources.push(source);
-      }
-      // Each member receives every other member's audio and video: one forwarder per stream, its own SSRC.
-      for (const receiver of ids) {
-        for (const publisher of ids) {
-          if (publisher === receiver) continue;
-          await janus.api.videoroom({
-            request: 'rtp_forward',
-            room,
-            publisher_id: publisher,
-            host: '127.0.0.1',
-            streams: [
-              { mid: '0', port: sink.port, ssrc: nextSsrc++ },
-              { mid: '1', port: sink.port, ssrc: nextSsrc++ },
-            ],
-          });
-        }
-      }
-      return sources;
-    },
-    workerCpuSeconds: () => janus.cpuSeconds(),
-    async memory() {
-      return { workerRssMb: await janus.rssMb() };
-    },
-    async stop() {
-      for (const s of sockets) s.close();
-      await janus.stop();
-    },
-  };
+function stepLine(name: string, s: Step): string {
+  const sfu = s.sfu ? `SFU loss ${pct(s.loss, 2)} (not read in ${pct(s.sfu.inbound, 2)}, not forwarded ${pct(s.sfu.forwarding, 2)}${s.sfu.nacks ? `, ${s.sfu.nacks} NACKs` : ''}), ` : '';
+  return `  ${name}: ${s.rooms} rooms, ${s.streams} streams, in ${s.packetsInPerSec.toFixed(0)} pkt/s, out ${s.packetsOutPerSec.toFixed(0)} datagrams/s, ${sfu}${s.sfu ? '' : `not read in ${pct(s.inboundLoss, 2)}, `}sink loss ${pct(s.sinkLoss, 2)}${s.lossAtSink > 0 ? ` (${pct(s.lossAtSink)} of it at the bench's socket)` : ''}, jitter ${s.jitterMs.toFixed(1)} ms, SFU ${pct(s.workerCore)} of its core (${(s.workerPerStream * 1e5).toFixed(1)} per 100k per stream), bench ${pct(s.generatorCore)}${s.generatorLate ? ' (a generator fell behind)' : ''}\n`;
 }
 
-// ---------------------------------------------------------------------------------------------
+/** Rooms added per step: about one room of 12's streams at a time, two or three while the SFU's core is far from full. */
+const stepSize = (last: Step | undefined) => {
+  const base = Math.max(1, Math.round(132 / (settings.members * (settings.members - 1))));
+  if (!last || last.loss > 0.002) return base;
+  return base * (last.workerCore < 0.25 ? 3 : last.workerCore < 0.5 ? 2 : 1);
+};
 
-/** Packets the kernel dropped so far at the UDP socket on this local port (last column of /proc/net/udp). */
-async function socketDrops(port: number): Promise<number> {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  const table = await readFile('/proc/net/udp', 'utf8').catch(() => '');
-  const row = table.split('\n').find((line) => line.trim().split(/\s+/)[1]?.endsWith(hex));
-  return Number(row?.trim().split(/\s+/).at(-1) ?? 0);
-}
-
-export async function stepUp(make: (sender: Sender) => Promise<Backend>): Promise<{ name: string; steps: Step[]; stoppedBy: string }> {
-  const sender = new Sender();
-  const sink = await RtpSink.open();
-  const backend = await make(sender);
+export async function stepUp(system: System, mode: Mode): Promise<Run> {
+  const pinned = cores();
+  const name = runName(system, mode);
+  const load: Load = { generators: await Generators.start(settings.generators), hole: await Hole.open(), sample: await RtpSink.open() };
   const steps: Step[] = [];
   let stoppedBy = `the maximum of ${settings.maxRooms} rooms`;
+  let limit: Run['limit'] = 'maximum';
+  let backend: Backend | undefined;
   try {
-    for (let rooms = 1; rooms <= settings.maxRooms; rooms++) {
-      await backend.addRoom(rooms, sink);
-      await new Promise((resolve) => setTimeout(resolve, WARM_MS));
-      sink.reset();
-      const sentBefore = sender.sources.reduce((n, s) => n + s.sentPackets, 0);
-      const cpuBefore = await backend.workerCpuSeconds();
-      const dropsBefore = await socketDrops(sink.port);
-      const generatorBefore = cpuUsage();
-      const started = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
-      const seconds = (performance.now() - started) / 1000;
-      const cpu = (await backend.workerCpuSeconds()) - cpuBefore;
-      const generator = cpuUsage(generatorBefore);
-      const totals = sink.totals();
-      const dropped = (await socketDrops(sink.port)) - dropsBefore;
-      const sent = sender.sources.reduce((n, s) => n + s.sentPackets, 0) - sentBefore;
-      const streams = rooms * settings.members * (settings.members - 1) * 2;
-      const step: Step = {
-        rooms,
-        streams,
-        packetsInPerSec: sent / seconds,
-        packetsOutPerSec: totals.packets / seconds,
-        loss: totals.expected ? totals.lost / totals.expected : 0,
-        lossAtGenerator: totals.lost ? Math.min(1, dropped / totals.lost) : 0,
-        jitterMs: totals.jitterMs,
-        workerCore: cpu / seconds,
-        workerPerStream: cpu / seconds / streams,
-        generatorCore: (generator.user + generator.system) / 1e6 / seconds,
-        ...(await backend.memory()),
-      };
+    backend = await makers[system](mode, pinned?.sfu);
+    let rooms = 0;
+    while (rooms < settings.maxRooms) {
+      const target = Math.min(settings.maxRooms, rooms + stepSize(steps.at(-1)));
+      while (rooms < target) await backend.addRoom(++rooms, load);
+      const step = await measure(backend, load, rooms);
       steps.push(step);
-      process.stdout.write(
-        `  ${backend.name}: ${rooms} rooms, ${streams} streams forwarded, in ${step.packetsInPerSec.toFixed(0)} pkt/s, out ${step.packetsOutPerSec.toFixed(0)} pkt/s, loss ${(step.loss * 100).toFixed(2)} %${step.loss > 0 ? ` (${(step.lossAtGenerator * 100).toFixed(0)} % of it dropped at the generator's socket)` : ''}, jitter ${step.jitterMs.toFixed(1)} ms, worker ${(step.workerCore * 100).toFixed(0)} % of a core (${(step.workerPerStream * 1e5).toFixed(1)} per 100k of a core per stream), generator ${(step.generatorCore * 100).toFixed(0)} %\n`,
-      );
+      process.stdout.write(stepLine(name, step));
       if (step.loss > LOSS_LIMIT) {
-        stoppedBy =
-          step.lossAtGenerator > 0.5
-            ? `loss above ${LOSS_LIMIT * 100} % at ${rooms} rooms, ${(step.lossAtGenerator * 100).toFixed(0)} % of it dropped at the load generator's own receiving socket (the generator's limit more than the SFU's)`
-            : `loss above ${LOSS_LIMIT * 100} % at ${rooms} rooms`;
+        [limit, stoppedBy] = ['loss', `loss above ${pct(LOSS_LIMIT)} at ${step.sfu ? 'the SFU (its own counters)' : 'the sink (sequence gaps)'} at ${rooms} rooms`];
         break;
       }
-      if (step.workerCore > CORE_LIMIT) {
-        stoppedBy = `the worker's core saturated at ${rooms} rooms`;
+      if (step.workerCore >= CORE_LIMIT) {
+        [limit, stoppedBy] = ['core', `the SFU's core saturated at ${rooms} rooms (${pct(step.workerCore)})`];
         break;
       }
-      if (step.generatorCore > CORE_LIMIT) {
-        stoppedBy = `the load generator's own core saturated at ${rooms} rooms (the SFU was not the limit)`;
+      if (step.generatorCore >= CORE_LIMIT || step.lossAtSink > 0.5) {
+        [limit, stoppedBy] = ['bench', `the bench's own core at ${rooms} rooms (the SFU was not the limit)`];
         break;
       }
     }
   } finally {
-    sender.stop();
-    await backend.stop();
-    sink.close();
+    load.generators.stop();
+    await backend?.stop();
+    load.hole.close();
+    load.sample.close();
   }
-  return { name: backend.name, steps, stoppedBy };
+  return { system, mode, name, steps, stoppedBy, limit };
 }
 
 /** The last step within the limits. */
-export const held = (steps: Step[]) => [...steps].reverse().find((s) => s.loss <= LOSS_LIMIT && s.workerCore <= CORE_LIMIT) ?? steps[0]!;
+export const held = (steps: Step[]) => [...steps].reverse().find((s) => s.loss <= LOSS_LIMIT && s.workerCore < CORE_LIMIT) ?? steps[0]!;
 
 export interface CapacityReport {
   members: number;
   videoKbps: number;
-  ours: { steps: Step[]; stoppedBy: string };
-  bare: { steps: Step[]; stoppedBy: string };
-  /** Absent where Debian's janus package is not installed. */
-  janus?: { steps: Step[]; stoppedBy: string };
-  /** What sealing every frame costs the load generator. */
-  sealing: SealingCost;
+  warmMs: number;
+  windowMs: number;
+  generators: number;
+  /** How the SFU and the bench were kept apart (taskset), or why not. */
+  pinning: string;
+  runs: Run[];
+  /** Why Janus's full receivers (WebRTC subscribers) were not measured, when they were not. */
+  janusFullNotMeasured?: string;
   loopback: LoopbackLimit;
 }
 
-/** Each backend on its own, for working on one (`stepUp(backends.janus)`). */
-export const backends = { ours: oursBackend, bare: bareBackend, janus: janusBackend };
+/** Worker CPU per forwarded stream, ours ÷ another system's, at the most rooms both held in one mode. */
+export function perStreamRatio(report: CapacityReport, mode: Mode, other: System): { ratio: number; rooms: number } | undefined {
+  const find = (system: System) => report.runs.find((r) => r.system === system && r.mode === mode);
+  const ours = find('ours');
+  const them = find(other);
+  if (!ours || !them || !ours.steps.length || !them.steps.length) return undefined;
+  const rooms = Math.min(held(ours.steps).rooms, held(them.steps).rooms);
+  // The step of each at that many rooms (or the nearest below it: steps may skip rooms).
+  const at = (steps: Step[]) => [...steps].reverse().find((s) => s.rooms <= rooms) ?? steps[0]!;
+  const o = at(ours.steps);
+  const t = at(them.steps);
+  return { ratio: o.workerPerStream / t.workerPerStream, rooms: Math.min(o.rooms, t.rooms) };
+}
 
-export async function capacity(options: Partial<typeof settings> = {}): Promise<CapacityReport> {
-  Object.assign(settings, options);
-  process.stdout.write(`bench:capacity — rooms of ${settings.members} synthetic members (audio 50 pkt/s, video ${settings.videoKbps} kbit/s at 30 fps, every frame end-to-end encrypted), one mediasoup worker\n`);
-  const sealing = await sealingCost();
+export interface CapacityOptions {
+  members?: number;
+  maxRooms?: number;
+  videoKbps?: number;
+  /** Which systems and modes to run (all by default). */
+  runs?: { system: System; mode: Mode }[];
+  warmMs?: number;
+  windowMs?: number;
+}
+
+const ALL_RUNS: { system: System; mode: Mode }[] = [
+  { system: 'ours', mode: 'forwarding' },
+  { system: 'bare', mode: 'forwarding' },
+  { system: 'janus', mode: 'forwarding' },
+  { system: 'ours', mode: 'full' },
+  { system: 'bare', mode: 'full' },
+  { system: 'janus', mode: 'full' },
+];
+
+const JANUS_FULL_NOT_MEASURED =
+  'not measured: a Janus subscriber is a WebRTC PeerConnection (ICE, DTLS-SRTP), so every receiver must be a real WebRTC endpoint; on this 2-core machine the receiving side (decrypting every packet) would need about as much CPU as the SFU itself and would saturate the bench\'s core first';
+
+export async function capacity(options: CapacityOptions = {}): Promise<CapacityReport> {
+  const { runs = ALL_RUNS, ...rest } = options;
+  Object.assign(settings, rest);
+  const pinned = cores();
+  // The bench (this process and every process it starts from now on) off the SFU's core.
+  if (pinned) await pin(process.pid, pinned.bench);
+  const pinning = pinned
+    ? `the SFU (mediasoup worker, or Janus's whole process) on core ${pinned.sfu}; the bench (main process, ${settings.generators} generator processes, the hole, our signalling process) on core ${pinned.bench} (taskset)`
+    : 'one core: the SFU and the bench share it (no pinning)';
   process.stdout.write(
-    `  load generator, per member: sealing every frame ${(sealing.sealedCore * 100).toFixed(2)} % of a core, plain ${(sealing.plainCore * 100).toFixed(2)} % (${sealing.microsPerFrame.toFixed(0)} µs per frame sealed, ${sealing.bytesPerFrame.toFixed(1)} bytes added per frame, +${(sealing.wireShare * 100).toFixed(1)} % RTP bytes)\n`,
+    `bench:capacity — rooms of ${settings.members} (audio 50 pkt/s, video ${settings.videoKbps} kbit/s at 30 fps, every frame sealed end to end); ${pinning}; each step: ${settings.warmMs / 1000} s warm-up, ${settings.windowMs / 1000} s measured\n`,
   );
-  const ours = await stepUp(oursBackend);
-  const bare = await stepUp(bareBackend);
-  const janus = janusInstalled() ? await stepUp(janusBackend) : undefined;
+  const done: Run[] = [];
+  let janusFullNotMeasured: string | undefined;
+  for (const { system, mode } of runs) {
+    if (system === 'janus' && !janusInstalled()) {
+      process.stdout.write(`  ${runName(system, mode)}: not measured (apt-get install janus)\n`);
+      continue;
+    }
+    if (system === 'janus' && mode === 'full') {
+      janusFullNotMeasured = JANUS_FULL_NOT_MEASURED;
+      process.stdout.write(`  ${runName(system, mode)}: ${janusFullNotMeasured}\n`);
+      continue;
+    }
+    const run = await stepUp(system, mode);
+    process.stdout.write(`  → ${run.name}: held ${held(run.steps).rooms} rooms; stopped by ${run.stoppedBy}\n`);
+    done.push(run);
+  }
   const loopback = await loopbackLimit();
-  const o = held(ours.steps);
-  const b = held(bare.steps);
-  const j = janus ? held(janus.steps) : undefined;
-  // Compared at the same number of rooms (the most both held): per-stream cost drifts with load.
-  const compare = (other: Step[], otherHeld: Step) => {
-    const common = Math.min(o.rooms, otherHeld.rooms);
-    const at = (steps: Step[]) => steps.find((s) => s.rooms === common)!;
-    return `${(at(ours.steps).workerPerStream / at(other).workerPerStream).toFixed(2)} (at ${common} rooms each)`;
+  const report: CapacityReport = {
+    members: settings.members,
+    videoKbps: settings.videoKbps,
+    warmMs: settings.warmMs,
+    windowMs: settings.windowMs,
+    generators: settings.generators,
+    pinning,
+    runs: done,
+    ...(janusFullNotMeasured ? { janusFullNotMeasured } : {}),
+    loopback,
   };
-  process.stdout.write(
-    [
-      '',
-      `  ours:            held ${o.rooms} rooms (${o.streams} streams, ${o.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${ours.stoppedBy}`,
-      `  bare mediasoup:  held ${b.rooms} rooms (${b.streams} streams, ${b.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${bare.stoppedBy}`,
-      j && janus ? `  Janus VideoRoom: held ${j.rooms} rooms (${j.streams} streams, ${j.packetsOutPerSec.toFixed(0)} pkt/s out) — stopped by ${janus.stoppedBy}` : '  Janus VideoRoom: not measured (apt-get install janus)',
-      `  worker CPU per forwarded stream, ours ÷ bare mediasoup: ${compare(bare.steps, b)}`,
-      ...(j && janus ? [`  worker CPU per forwarded stream, ours ÷ Janus (its whole process): ${compare(janus.steps, j)}`, `  rooms held, ours ÷ Janus: ${(o.rooms / j.rooms).toFixed(2)}`] : []),
-      `  loopback UDP (${loopback.tool}), one core each side: ${loopback.sendPerSec.toFixed(0)} pkt/s sent, ${loopback.receivePerSec.toFixed(0)} pkt/s received (${loopback.packetBytes}-byte packets)`,
-      `  our forwarding at ${o.rooms} rooms reaches ${((o.packetsOutPerSec / loopback.sendPerSec) * 100).toFixed(1)} % of what one core sends over loopback`,
-      `  signalling process RSS ${o.signallingRssMb?.toFixed(0)} MB, worker peak RSS ${o.workerRssMb.toFixed(0)} MB at ${o.rooms} rooms`,
-      `  sealing in the load generator: ${((sealing.sealedCore - sealing.plainCore) * 100).toFixed(2)} % of a core per member, ${((sealing.sealedCore - sealing.plainCore) * o.rooms * settings.members * 100).toFixed(0)} % for the ${o.rooms * settings.members} members of ${o.rooms} rooms`,
-      '',
-    ].join('\n'),
-  );
-  return { members: settings.members, videoKbps: settings.videoKbps, ours, bare, ...(janus ? { janus } : {}), sealing, loopback };
+  const lines = [''];
+  for (const run of done) {
+    const h = held(run.steps);
+    lines.push(`  ${run.name}: held ${h.rooms} rooms (${h.streams} streams, ${h.packetsOutPerSec.toFixed(0)} datagrams/s out, SFU ${pct(h.workerCore)}) — stopped by ${run.stoppedBy}`);
+  }
+  for (const mode of ['forwarding', 'full'] as const) {
+    for (const other of ['bare', 'janus'] as const) {
+      const r = perStreamRatio(report, mode, other);
+      if (r) lines.push(`  SFU CPU per forwarded stream, ${mode === 'full' ? 'full receivers' : 'forwarding only'}, ours ÷ ${NAMES[other]}: ${r.ratio.toFixed(2)} (at ${r.rooms} rooms each)`);
+    }
+  }
+  lines.push(`  loopback UDP (${loopback.tool}): ${loopback.sendPerSec.toFixed(0)} pkt/s sent by one core, ${loopback.receivePerSec.toFixed(0)} received (${loopback.packetBytes}-byte packets)`, '');
+  process.stdout.write(lines.join('\n'));
+  return report;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [members, maxRooms, videoKbps] = process.argv.slice(2).map(Number);
-  capacity({ ...(members ? { members } : {}), ...(maxRooms ? { maxRooms } : {}), ...(videoKbps ? { videoKbps } : {}) }).then(
+  const only = process.env['CAPACITY_RUNS']?.split(',').map((s) => {
+    const [system, mode] = s.split(':') as [System, Mode];
+    return { system, mode };
+  });
+  capacity({ ...(members ? { members } : {}), ...(maxRooms ? { maxRooms } : {}), ...(videoKbps ? { videoKbps } : {}), ...(only ? { runs: only } : {}) }).then(
     () => process.exit(0),
     (error: unknown) => {
       process.stderr.write(`bench:capacity failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { launchChromium } from '../support/browser.js';
 import { repoRoot } from '../support/prod-server.js';
-import { capacity, held, type CapacityReport } from './capacity.js';
+import { capacity, held, perStreamRatio, type CapacityReport, type Mode, type Run, type Step } from './capacity.js';
 import { benchSummary, installTimes, roomPageWeight, type PageWeight } from './other-figures.js';
 
 /*
@@ -12,29 +12,30 @@ import { benchSummary, installTimes, roomPageWeight, type PageWeight } from './o
  * SVG and rendered by the same headless Chromium the tests use).
  */
 
-type Step = CapacityReport['ours']['steps'][number];
+const COLORS = { ours: '#1f6feb', bare: '#d1242f', janus: '#2da44e' } as const;
 
+/** SFU CPU by rooms: one line per system and mode (solid: full receivers; dashed: forwarding only). */
 function chartSvg(report: CapacityReport): string {
   const width = 760;
   const height = 420;
   const pad = { left: 70, right: 20, top: 40, bottom: 60 };
-  const series = [
-    { name: 'ours', steps: report.ours.steps, color: '#1f6feb' },
-    { name: 'bare mediasoup', steps: report.bare.steps, color: '#d1242f' },
-    ...(report.janus ? [{ name: 'Janus VideoRoom', steps: report.janus.steps, color: '#2da44e' }] : []),
-  ];
+  const series = report.runs.filter((r) => r.steps.length);
   const maxRooms = Math.max(...series.flatMap((s) => s.steps.map((x) => x.rooms)), 1);
   const maxCore = Math.max(1, ...series.flatMap((s) => s.steps.map((x) => x.workerCore)));
   const x = (rooms: number) => pad.left + ((width - pad.left - pad.right) * rooms) / maxRooms;
   const y = (core: number) => height - pad.bottom - ((height - pad.top - pad.bottom) * core) / maxCore;
   const lines = series
-    .map(({ name, steps, color }, i) => {
+    .map(({ system, mode, name, steps }, i) => {
+      const color = COLORS[system];
+      const dash = mode === 'forwarding' ? ' stroke-dasharray="7 5"' : '';
       const points = steps.map((s) => `${x(s.rooms).toFixed(1)},${y(s.workerCore).toFixed(1)}`).join(' ');
-      const dots = steps.map((s) => `<circle cx="${x(s.rooms).toFixed(1)}" cy="${y(s.workerCore).toFixed(1)}" r="4" fill="${color}"/>`).join('');
-      return `<polyline fill="none" stroke="${color}" stroke-width="2.5" points="${points}"/>${dots}<text x="${width - 200}" y="${pad.top + 18 * i}" fill="${color}" font-size="14">${name}</text>`;
+      const dots = steps.map((s) => `<circle cx="${x(s.rooms).toFixed(1)}" cy="${y(s.workerCore).toFixed(1)}" r="3.5" fill="${color}"/>`).join('');
+      const legendY = pad.top + 16 * i;
+      return `<polyline fill="none" stroke="${color}" stroke-width="2.5"${dash} points="${points}"/>${dots}<line x1="${pad.left + 12}" x2="${pad.left + 40}" y1="${legendY - 4}" y2="${legendY - 4}" stroke="${color}" stroke-width="2.5"${dash}/><text x="${pad.left + 46}" y="${legendY}" fill="${color}" font-size="12">${name}</text>`;
     })
     .join('');
-  const xTicks = Array.from({ length: maxRooms }, (_, i) => i + 1)
+  const tickEvery = Math.max(1, Math.ceil(maxRooms / 20));
+  const xTicks = Array.from({ length: Math.floor(maxRooms / tickEvery) }, (_, i) => (i + 1) * tickEvery)
     .map((r) => `<text x="${x(r)}" y="${height - pad.bottom + 20}" font-size="12" text-anchor="middle">${r}</text>`)
     .join('');
   const yTicks = [0, 0.25, 0.5, 0.75, 1]
@@ -42,7 +43,7 @@ function chartSvg(report: CapacityReport): string {
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-<text x="${pad.left}" y="24" font-size="16">SFU CPU (share of one core) by rooms of ${report.members}, ${report.videoKbps} kbit/s video</text>
+<text x="${pad.left}" y="24" font-size="16">SFU CPU (share of its one core) by rooms of ${report.members}, ${report.videoKbps} kbit/s video</text>
 ${yTicks}${xTicks}
 <text x="${(width + pad.left) / 2}" y="${height - 15}" font-size="13" text-anchor="middle">rooms</text>
 ${lines}
@@ -61,8 +62,21 @@ async function renderPng(svg: string, file: string): Promise<void> {
 }
 
 
+const pct = (x: number, digits = 0) => `${(x * 100).toFixed(digits)} %`;
+
 const row = (s: Step) =>
-  `| ${s.rooms} | ${s.streams} | ${s.packetsInPerSec.toFixed(0)} | ${s.packetsOutPerSec.toFixed(0)} | ${(s.loss * 100).toFixed(2)} %${s.loss > 0 ? ` (${(s.lossAtGenerator * 100).toFixed(0)} % at the generator)` : ''} | ${s.jitterMs.toFixed(1)} | ${(s.workerCore * 100).toFixed(0)} % | ${(s.workerPerStream * 1e5).toFixed(1)} | ${(s.generatorCore * 100).toFixed(0)} % | ${s.signallingRssMb === undefined ? '–' : s.signallingRssMb.toFixed(0)} | ${s.workerRssMb.toFixed(0)} |`;
+  `| ${s.rooms} | ${s.streams} | ${s.packetsInPerSec.toFixed(0)} | ${s.packetsOutPerSec.toFixed(0)} | ${pct(s.inboundLoss, 2)} | ${s.sfu ? pct(s.sfu.forwarding, 2) : '–'} | ${pct(s.sinkLoss, 2)}${s.lossAtSink > 0 ? ` (${pct(s.lossAtSink)} at the bench's socket)` : ''} | ${s.jitterMs.toFixed(1)} | ${pct(s.workerCore)} | ${(s.workerPerStream * 1e5).toFixed(1)} | ${pct(s.generatorCore)}${s.generatorLate ? ' (late)' : ''} | ${s.signallingRssMb === undefined ? '–' : s.signallingRssMb.toFixed(0)} | ${s.workerRssMb.toFixed(0)} |`;
+
+function runTable(run: Run): string {
+  return [
+    `### ${run.name} (stopped by ${run.stoppedBy})`,
+    '',
+    '| rooms | streams forwarded | RTP packets/s in | datagrams/s out | not read in by the SFU | not forwarded (mediasoup\'s counters) | loss at the sampled receivers | jitter (ms) | SFU CPU (of its core) | per stream (1/100,000 of a core) | bench CPU | signalling RSS (MB) | SFU peak RSS (MB) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...run.steps.map(row),
+    '',
+  ].join('\n');
+}
 
 interface Others {
   summaries: { name: string; command: string; text: string }[];
@@ -85,42 +99,52 @@ with the machine's cache (the mediasoup worker's build is separate and cached pe
 ${others.summaries.map((s) => `### ${s.name} (\`${s.command}\`)\n\n\`\`\`\n${s.text}\n\`\`\`\n`).join('\n')}`;
 }
 
-/** Our figures as ratios to bare mediasoup's, Janus's and the machine's. */
+/** Our SFU CPU per forwarded stream as ratios to bare mediasoup's and Janus's, in both modes; rooms held; the machine's loopback. */
 function ratios(report: CapacityReport): string {
-  const o = held(report.ours.steps);
-  const perStream = (other: Step[]) => {
-    const common = Math.min(o.rooms, held(other).rooms);
-    const at = (steps: Step[]) => steps.find((s) => s.rooms === common)!;
-    return `${(at(report.ours.steps).workerPerStream / at(other).workerPerStream).toFixed(2)} (at ${common} rooms each)`;
+  const modes: Mode[] = ['forwarding', 'full'];
+  const cell = (mode: Mode, other: 'bare' | 'janus') => {
+    const r = perStreamRatio(report, mode, other);
+    if (r) return `${r.ratio.toFixed(2)} (at ${r.rooms} rooms each)`;
+    return other === 'janus' && mode === 'full' && report.janusFullNotMeasured ? 'not measured (below)' : '–';
   };
-  const j = report.janus;
+  const heldRooms = (system: Run['system'], mode: Mode) => {
+    const run = report.runs.find((r) => r.system === system && r.mode === mode);
+    return run?.steps.length ? `${held(run.steps).rooms} (${run.limit === 'loss' ? 'loss' : run.limit === 'core' ? 'core saturated' : run.limit === 'bench' ? "the bench's core" : 'the maximum tried'})` : '–';
+  };
+  const ours = report.runs.find((r) => r.system === 'ours' && r.mode === 'full');
   return [
-    '| ours ÷ | rooms held | SFU CPU per forwarded stream | packets/s out at the rooms held |',
-    '|---|---|---|---|',
-    `| bare mediasoup | ${(o.rooms / held(report.bare.steps).rooms).toFixed(2)} | ${perStream(report.bare.steps)} | ${(o.packetsOutPerSec / held(report.bare.steps).packetsOutPerSec).toFixed(2)} |`,
-    ...(j ? [`| Janus VideoRoom (RTP forwarders) | ${(o.rooms / held(j.steps).rooms).toFixed(2)} | ${perStream(j.steps)} | ${(o.packetsOutPerSec / held(j.steps).packetsOutPerSec).toFixed(2)} |`] : []),
-    `| the machine's loopback UDP (${report.loopback.tool}, one core sending) | – | – | ${(o.packetsOutPerSec / report.loopback.sendPerSec).toFixed(2)} |`,
+    '| SFU CPU per forwarded stream | forwarding only | full receivers |',
+    '|---|---|---|',
+    `| ours ÷ bare mediasoup | ${cell('forwarding', 'bare')} | ${cell('full', 'bare')} |`,
+    `| ours ÷ Janus VideoRoom | ${cell('forwarding', 'janus')} | ${cell('full', 'janus')} |`,
+    '',
+    '| rooms of ' + report.members + ' held (what stopped it) | forwarding only | full receivers |',
+    '|---|---|---|',
+    ...(['ours', 'bare', 'janus'] as const).map((system) => `| ${system === 'ours' ? 'ours' : system === 'bare' ? 'bare mediasoup' : 'Janus VideoRoom'} | ${modes.map((m) => heldRooms(system, m)).join(' | ')} |`),
+    '',
+    ours?.steps.length
+      ? `Our full receivers at the most rooms held forward ${held(ours.steps).packetsOutPerSec.toFixed(0)} datagrams/s, ${pct(held(ours.steps).packetsOutPerSec / report.loopback.sendPerSec, 1)} of what one core sends over loopback UDP (${report.loopback.tool}: ${report.loopback.sendPerSec.toFixed(0)} packets/s of ${report.loopback.packetBytes} bytes sent, ${report.loopback.receivePerSec.toFixed(0)} received by another process).`
+      : '',
+    ...(report.janusFullNotMeasured ? ['', `Janus's full receivers (WebRTC subscribers): ${report.janusFullNotMeasured}.`] : []),
   ].join('\n');
 }
 
 /** Rooms held per core by room size: how the figures grow with members per room. */
 function growthMarkdown(reports: CapacityReport[]): string {
-  const names = { ours: 'ours', bare: 'bare mediasoup', janus: 'Janus VideoRoom' } as const;
-  const line = (r: CapacityReport, name: 'ours' | 'bare' | 'janus') => {
-    const run = r[name];
-    if (!run) return [];
+  const line = (r: CapacityReport, run: Run) => {
+    if (!run.steps.length) return [];
     const s = held(run.steps);
-    return `| ${r.members} | ${names[name]} | ${s.rooms} | ${s.rooms * r.members} | ${s.streams} | ${s.packetsOutPerSec.toFixed(0)} | ${(s.workerCore * 100).toFixed(0)} % | ${(s.workerPerStream * 1e5).toFixed(1)} |`;
+    return `| ${r.members} | ${run.name} | ${s.rooms} | ${s.rooms * r.members} | ${s.streams} | ${s.packetsOutPerSec.toFixed(0)} | ${pct(s.workerCore)} | ${(s.workerPerStream * 1e5).toFixed(1)} | ${run.limit === 'loss' ? 'loss' : run.limit === 'core' ? 'core saturated' : run.limit === 'bench' ? "the bench's core" : 'the maximum tried'} |`;
   };
   return `## How it grows with the size of the room
 
-One worker (one core), ${reports[0]!.videoKbps} kbit/s video; the most rooms held at < 1 % loss with the
+One SFU core, ${reports[0]!.videoKbps} kbit/s video; the most rooms held at < 1 % loss with the
 core not saturated. Forwarded streams grow with members² per room (each of M members receives
 2 (M − 1) streams), so halving the room size roughly quadruples the rooms a core carries.
 
-| members per room | | rooms held | people | streams forwarded | packets/s out | worker CPU | per stream (1/100,000 of a core) |
-|---|---|---|---|---|---|---|---|
-${reports.flatMap((r) => [line(r, 'ours'), line(r, 'bare'), line(r, 'janus')].flat()).join('\n')}
+| members per room | | rooms held | people | streams forwarded | datagrams/s out | SFU CPU | per stream (1/100,000 of a core) | stopped by |
+|---|---|---|---|---|---|---|---|---|
+${reports.flatMap((r) => r.runs.map((run) => line(r, run)).flat()).join('\n')}
 `;
 }
 
@@ -152,12 +176,6 @@ const VIEWS_BEFORE_AFTER = `- **Room views built once per change and coalesced.*
 
 function markdown(report: CapacityReport, date: string): string {
   const cpu = os.cpus();
-  const table = (steps: Step[]) =>
-    [
-      '| rooms | streams forwarded | packets/s in | packets/s out | loss | jitter (ms) | worker CPU (of a core) | worker CPU per stream (1/100,000 of a core) | generator CPU | signalling RSS (MB) | worker peak RSS (MB) |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
-      ...steps.map(row),
-    ].join('\n');
   return `# Performance
 
 Measured by \`npm run bench\` (\`tests/bench/report.ts\`), which writes this file and
@@ -168,70 +186,58 @@ Measured by \`npm run bench\` (\`tests/bench/report.ts\`), which writes this fil
 ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 1e9).toFixed(1)} GB, Linux ${os.release()},
 Node ${process.version}, mediasoup 3.27.1 (worker built from Debian 12's packages).
 
-## Capacity of one mediasoup worker (one core)
+## Capacity of one SFU core
 
-Method: rooms of ${report.members} synthetic members are added one at a time. Each member
-sends opus-sized audio (50 packets/s) and VP8-shaped video (${report.videoKbps} kbit/s, 30 frames/s,
-a key frame every second) as RTP from the bench process, and receives every other member's
-two streams into a UDP sink that counts packets, losses (RTP sequence numbers) and jitter.
-Each step is measured over 5 s after 2 s of warm-up; the run stops when loss passes 1 %, the
-worker's core saturates, or the generator's own core does (then the SFU was not the limit).
+Method (\`npm run bench:capacity\`, tests/bench/capacity.ts): rooms of ${report.members} are added until
+loss passes 1 % at the SFU, the SFU's core saturates (≥ 95 %), or the bench's own core does
+(then the SFU was not the limit); each step is measured over ${report.windowMs / 1000} s after ${report.warmMs / 1000} s of warm-up.
+Each member sends opus-sized audio (50 packets/s) and VP8-shaped video (${report.videoKbps} kbit/s, 30
+frames/s, a key frame every second), every frame sealed end to end as browsers seal them, and
+receives every other member's two streams.
 
-- **Ours**: the production server (one worker, \`SYNTHETIC_MEDIA=true\`); members enter
-  through Socket.IO with the agreement and auto-admit and use plain RTP transports instead of
-  WebRTC (no SRTP, no ICE: the same forwarding work, less crypto). CPU and memory from its
-  Prometheus metrics.
-- **Bare mediasoup**: a worker and routers made directly in the bench process, the same
-  members' RTP, no application.
-- **Janus VideoRoom** (Debian's \`janus\` 1.1.2, only its VideoRoom plugin and HTTP API, pinned
-  to one core with \`taskset\` as a mediasoup worker is one thread): each synthetic member is a
-  *remote publisher* (\`add_remote_publisher\`: plain RTP in, the same packets as ours), and
-  each member's view of another is an *RTP forwarder* (\`rtp_forward\`, one per stream) to the
-  same UDP sink: the same packets in and out. Janus's forwarders do no RTCP, NACK or
-  retransmission buffering and no per-subscriber state, where mediasoup's consumers (even on
-  plain transports) keep all of that: Janus's figure here is its forwarding floor, not its
-  WebRTC subscribers' cost (which a WebRTC load generator would measure).
-- **Loopback UDP**: ${report.loopback.tool === 'iperf3' ? 'iperf3 (Debian\'s package) sending' : 'Node\'s dgram sending (iperf3 not installed: a lower bound)'} ${report.loopback.packetBytes}-byte
-  packets as fast as one core can, another process receiving: what the machine itself moves,
-  beneath any SFU (mediasoup has to receive each packet once and send it to every receiver).
-
-### Ours (stopped by ${report.ours.stoppedBy})
-
-${table(report.ours.steps)}
-
-### Bare mediasoup (stopped by ${report.bare.stoppedBy})
-
-${table(report.bare.steps)}
-${
-  report.janus
-    ? `
-### Janus VideoRoom (stopped by ${report.janus.stoppedBy})
-
-${table(report.janus.steps)}
-
-"At the generator": the share of the lost packets the kernel dropped at the load generator's
-own receiving socket (its buffer full, from \`/proc/net/udp\`), i.e. lost because the bench
-process could not read fast enough, not inside the SFU.
-`
-    : '\n(Janus not installed on this machine: `apt-get install janus`.)\n'
-}
-### Beside the machine
-
-Loopback UDP (${report.loopback.tool}): ${report.loopback.sendPerSec.toFixed(0)} packets/s sent by one core,
-${report.loopback.receivePerSec.toFixed(0)} received by another. At the most rooms it held (loss ≤ 1 %, core not
-saturated) ours forwarded ${held(report.ours.steps).packetsOutPerSec.toFixed(0)} packets/s out, ${((held(report.ours.steps).packetsOutPerSec / report.loopback.sendPerSec) * 100).toFixed(1)} % of what one core sends.
-
-On this 2-core machine the load generator (sending and counting every packet in Node) shares
-the machine with the worker and reaches its own core's limit at about the same step as the
-worker: the figures near the top are the machine's, not only the SFU's.
+- **Cores**: ${report.pinning}.
+- **The load** is cheap so the SFU runs out first: ${report.generators} generator processes send packets built
+  once (each member's second of sealed frames, looped: two header writes and one send per
+  packet). Of each room, one member's streams go to a sink that reads every packet (sequence
+  gaps: the loss at the sampled receivers, and jitter); the other members' go to a "hole", a
+  socket no process reads, where the kernel counts each datagram (its buffer stays full). A
+  packet still costs the SFU its whole send; the receiving process's wake-up, which on loopback
+  the sender's core pays, is spared (on a network it is the other machine's).
+- **Loss at the SFU**, from the SFU's own counters: packets the generators sent that the
+  kernel dropped at the SFU's receiving sockets (not read in time), and for mediasoup, per
+  consumer, the packets its producer's stream received against the packets the consumer sent
+  (one \`getStats\` answer gives both, so both are read at the same moment).
+- **Ours**: the production server (one worker, \`SYNTHETIC_MEDIA=true\`); members enter through
+  Socket.IO with the agreement and auto-admit, ask for media with \`media:ready\` and resume with
+  \`consumers:resume\`, on plain RTP transports instead of WebRTC (no SRTP, no ICE: the same
+  forwarding work, less crypto). Its mediasoup counters are read in its own process by a
+  module loaded beside it (tests/bench/capacity-hook.ts, through mediasoup's observer): the
+  server's code is unchanged.
+- **Bare mediasoup**: a worker and routers made directly by the bench, the same members' RTP,
+  no application.
+- **Janus VideoRoom** (Debian's \`janus\` 1.1, only its VideoRoom plugin and HTTP API, its whole
+  process on the SFU's core): each member a *remote publisher* (plain RTP in, the same packets),
+  each member's view of another an *RTP forwarder* per stream (plain RTP out). Its loss is the
+  sampled receivers' (its counters are not read).
+- **Two modes**. *Forwarding only*: the receivers declare no RTCP feedback (no NACK, PLI, FIR,
+  transport-cc), so mediasoup's consumers keep no retransmission buffers and estimate no
+  bandwidth, as Janus's RTP forwarders do none of it. *Full receivers*: consumers with the
+  router's NACK, PLI, FIR and transport-cc, as browsers receive (retransmission buffers kept;
+  on a lossless loopback no NACK comes).
+- **Loopback UDP**: ${report.loopback.tool === 'iperf3' ? "iperf3 (Debian's package)" : "Node's dgram (iperf3 not installed: a lower bound)"} sending ${report.loopback.packetBytes}-byte
+  packets as fast as one core can, another process receiving: what the machine itself moves.
 
 ### The ratios
 
 ${ratios(report)}
 
-![worker CPU by rooms](capacity.png)
+![SFU CPU by rooms](capacity.png)
 
-## Made faster, each with its before and after
+${report.runs.map(runTable).join('\n')}
+`;
+}
+
+const MADE_FASTER = `## Made faster, each with its before and after
 
 Measured in this run unless a date says otherwise; the room-of-12 figures are bench:big-room's
 below (one headless Chromium among eleven synthetic members, the same browser in each case).
@@ -258,13 +264,21 @@ below (one headless Chromium among eleven synthetic members, the same browser in
   first (one core doing all the work), by load beside the quiet one.
 ${VIEWS_BEFORE_AFTER}
 `;
-}
 
 async function main(): Promise<void> {
   const [members, maxRooms, videoKbps] = process.argv.slice(2).map(Number);
   const report = await capacity({ ...(members ? { members } : {}), ...(maxRooms ? { maxRooms } : {}), ...(videoKbps ? { videoKbps } : {}) });
-  // The same at half the room size, to show how the figures grow with members per room.
-  const smaller = await capacity({ members: Math.max(2, Math.floor(report.members / 2)), maxRooms: 4 * (maxRooms || 10), videoKbps: report.videoKbps });
+  // Half the room size, to show how the figures grow with members per room: ours and bare
+  // mediasoup with full receivers only (the product's case), to keep the run short.
+  const smaller = await capacity({
+    members: Math.max(2, Math.floor(report.members / 2)),
+    maxRooms: 4 * (maxRooms || 30),
+    videoKbps: report.videoKbps,
+    runs: [
+      { system: 'ours', mode: 'full' },
+      { system: 'bare', mode: 'full' },
+    ],
+  });
   const summaries: Others['summaries'] = [];
   for (const [name, title, args] of [
     ['join', 'Join → first remote video frame', ['6']],
@@ -284,7 +298,7 @@ async function main(): Promise<void> {
   const others: Others = { summaries, page: await roomPageWeight(), install: await installTimes() };
   const date = new Date().toISOString().slice(0, 10);
   const docs = path.join(repoRoot, 'docs');
-  await writeFile(path.join(docs, 'performance.md'), `${markdown(report, date)}\n${growthMarkdown([smaller, report])}\n${othersMarkdown(others)}`);
+  await writeFile(path.join(docs, 'performance.md'), `${markdown(report, date)}\n${MADE_FASTER}\n${growthMarkdown([smaller, report])}\n${othersMarkdown(others)}`);
   await renderPng(chartSvg(report), path.join(docs, 'capacity.png'));
   process.stdout.write(`wrote docs/performance.md and docs/capacity.png\n`);
 }

@@ -1,0 +1,71 @@
+import { createServer } from 'node:http';
+import type { types } from 'mediasoup';
+
+/*
+ * Loss as the SFU itself counts it: every producer and consumer of the mediasoup module in this
+ * process, followed through mediasoup's observer (workers → routers → transports), and their
+ * own packet counters read on demand (getStats). Bare mediasoup reads them in the bench
+ * process; our production server reads them in its own process through capacity-hook.ts.
+ */
+
+export interface SfuCounters {
+  /**
+   * Σ over consumers of the packets its producer's stream received, and of the packets the
+   * consumer sent: both come from one getStats answer per consumer (mediasoup reports the
+   * consumer's stream and its producer's together), so they are read at the same moment and
+   * their difference over a window is what the worker received and did not forward.
+   */
+  expectedOut: number;
+  consumerPackets: number;
+  /** NACKs the consumers received and packets they retransmitted (none on a lossless loopback). */
+  nacks: number;
+  retransmitted: number;
+  /** The worker processes (pids), for pinning and CPU. */
+  workerPids: number[];
+}
+
+export interface Tracked {
+  read(): Promise<SfuCounters>;
+}
+
+export function trackMediasoup(observer: types.Observer): Tracked {
+  const workers = new Set<types.Worker>();
+  const consumers = new Set<types.Consumer>();
+  const keep = <T extends { observer: { once(event: 'close', f: () => void): unknown } }>(set: Set<T>, item: T) => {
+    set.add(item);
+    item.observer.once('close', () => set.delete(item));
+  };
+  observer.on('newworker', (worker) => {
+    keep(workers, worker);
+    worker.observer.on('newrouter', (router) => router.observer.on('newtransport', (transport) => transport.observer.on('newconsumer', (consumer) => keep(consumers, consumer))));
+  });
+  return {
+    async read() {
+      const counters: SfuCounters = { expectedOut: 0, consumerPackets: 0, nacks: 0, retransmitted: 0, workerPids: [...workers].map((w) => w.pid) };
+      await Promise.all(
+        [...consumers].map(async (c) => {
+          for (const s of await c.getStats().catch(() => [])) {
+            if (s.type === 'inbound-rtp') counters.expectedOut += s.packetCount;
+            if (s.type !== 'outbound-rtp') continue;
+            counters.consumerPackets += s.packetCount;
+            counters.nacks += s.nackCount;
+            counters.retransmitted += s.packetsRetransmitted;
+          }
+        }),
+      );
+      return counters;
+    },
+  };
+}
+
+/** The counters over HTTP on 127.0.0.1:`port` (GET /counters): for a server in another process. */
+export function serveCounters(tracked: Tracked, port: number): void {
+  const server = createServer((_request, response) => {
+    tracked.read().then(
+      (counters) => response.end(JSON.stringify(counters)),
+      (error: unknown) => response.writeHead(500).end(String(error)),
+    );
+  });
+  server.listen(port, '127.0.0.1');
+  server.unref();
+}
