@@ -1,11 +1,10 @@
 'use client';
 
-import Link from 'next/link';
+import { Suspense } from 'react';
 import type { ActionResult } from '@/lib/action-result';
 import type { CheckoutTools } from '@/lib/checkout-client';
 import type { EndReason, RoomSnapshot } from '@/lib/room-client';
-import { AckRecordOffer } from './AckRecordOffer';
-import { CheckoutEndOffer } from './CheckoutEndOffer';
+import { LazyAckRecordOffer, LazyCheckoutEndOffer } from './room-screens';
 import { useFocusOnMount } from './useFocusOnMount';
 
 /** `returnLabel`: the button back to the entry form, for endings where entering again makes sense. */
@@ -65,15 +64,17 @@ export function EndScreen({ room, onReturn, onDownloadRecord, checkout }: Props)
         {title}
       </h1>
       {body && <p className="lead">{body}</p>}
-      {room.ackRecord && <AckRecordOffer state={room.ackRecord} onDownload={onDownloadRecord} />}
-      {checkout && <CheckoutEndOffer checkout={checkout} />}
+      <Suspense fallback={null}>
+        {room.ackRecord && <LazyAckRecordOffer state={room.ackRecord} onDownload={onDownloadRecord} />}
+        {checkout && <LazyCheckoutEndOffer checkout={checkout} />}
+      </Suspense>
       <div className="actions">
         {returnLabel && (
           <button type="button" className="primary" onClick={onReturn}>
             {returnLabel}
           </button>
         )}
-        <Link href="/">Go to the start page</Link>
+        <a href="/">Go to the start page</a>
       </div>
     </section>
   );

@@ -1,7 +1,7 @@
 'use client';
 
 import { isFacilitatorRole, type RoomView } from '@group-room/shared';
-import { useId } from 'react';
+import { Suspense, useId } from 'react';
 import { asideShown, asideTileNote } from '@/lib/aside';
 import { floorComes, ownSending, queuePlace, waitingForFloor } from '@/lib/floor-status';
 import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
@@ -9,7 +9,6 @@ import { useAnnounce } from './Announcer';
 import { AskPrompt } from './AskPrompt';
 import { AsideBanner } from './AsideBanner';
 import { CheckoutForm } from './CheckoutForm';
-import { FacilitatorPanel } from './FacilitatorPanel';
 import { MediaControls } from './MediaControls';
 import { EncryptionStatus } from './EncryptionStatus';
 import { MediaTile } from './MediaTile';
@@ -18,6 +17,7 @@ import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { SessionTimer } from './SessionTimer';
 import { ShareControls } from './ShareControls';
 import { ShareLayout } from './ShareLayout';
+import { LazyFacilitatorPanel } from './room-screens';
 import { roleLabel } from './roles';
 import { useAction } from './useAction';
 import { useRoomArrivals, useWaitingArrivals } from './useArrivals';
@@ -190,7 +190,11 @@ export function InRoom({ client, room, view }: Props) {
           </div>
           {isMember && <PrivateSignalMenu client={client} />}
         </div>
-        {facilitating && <FacilitatorPanel client={client} room={room} view={view} arrived={arrived} />}
+        {facilitating && (
+          <Suspense fallback={<p className="lead">Opening the facilitator tools…</p>}>
+            <LazyFacilitatorPanel client={client} room={room} view={view} arrived={arrived} />
+          </Suspense>
+        )}
       </div>
     </div>
   );

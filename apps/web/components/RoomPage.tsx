@@ -1,23 +1,18 @@
 'use client';
 
-import { RoomId } from '@group-room/shared';
-import Link from 'next/link';
-import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { isFacilitatorRole, RoomId } from '@group-room/shared';
+import { Suspense, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { keepLinkSecret, keptLinkSecret, secretFromHash } from '@/lib/e2ee/link-secrets';
 import { transformApi } from '@/lib/e2ee/frame-crypto';
 import { tokenFromHash } from '@/lib/links';
 import { keptSeat } from '@/lib/seat';
 import { RoomClient, initialSnapshot, type RoomSnapshot, type RoomStatus } from '@/lib/room-client';
-import { AgreementScreen } from './AgreementScreen';
 import { Announcer, useAnnounce } from './Announcer';
 import { EndScreen } from './EndScreen';
 import { EntryForm } from './EntryForm';
-import { InRoom } from './InRoom';
-import { OpenElsewhereScreen } from './OpenElsewhereScreen';
-import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { ReconnectingBanner, reconnectingText } from './ReconnectingBanner';
 import { ReturningScreen } from './ReturningScreen';
-import { WaitingScreen } from './WaitingScreen';
+import { LazyAgreementScreen, LazyInRoom, LazyOpenElsewhereScreen, LazyPrivateSignalMenu, LazyWaitingScreen, preloadFacilitatorCode, preloadRoomCode } from './room-screens';
 
 /**
  * The link's token: undefined while rendering on the server (and until the page has read it),
@@ -102,7 +97,7 @@ function IncompleteLinkCard() {
         A room link ends with <code>#k=</code> and two long codes. Copy the whole link again from the message you were sent, or ask your facilitator for a
         new one.
       </p>
-      <Link href="/">Go to the start page</Link>
+      <a href="/">Go to the start page</a>
     </section>
   );
 }
@@ -145,6 +140,18 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
     if (room.notice) announce(room.notice);
   }, [room.notice, announce]);
 
+  // Once on the way in (entering, or taking a kept seat back), the room's own code is fetched
+  // in the background: the entry form did not need it, everything after it does.
+  const onTheWayIn = room.status !== 'idle' || room.returning;
+  useEffect(() => {
+    if (onTheWayIn) preloadRoomCode();
+  }, [onTheWayIn]);
+  // A facilitator's tools as soon as the server says this is a facilitator (members never load them).
+  const facilitator = room.view ? isFacilitatorRole(room.view.self.role) : false;
+  useEffect(() => {
+    if (facilitator) preloadFacilitatorCode();
+  }, [facilitator]);
+
   const view = room.view;
   const leave = () => void client.leave();
   // In the waiting room the switch is only local: it fails only without that device.
@@ -166,12 +173,12 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
       );
       break;
     case 'elsewhere':
-      screen = <OpenElsewhereScreen notice={room.notice} onContinue={() => client.continueHere()} />;
+      screen = <LazyOpenElsewhereScreen notice={room.notice} onContinue={() => client.continueHere()} />;
       break;
     case 'agreement':
     case 'reacknowledge':
       screen = view && (
-        <AgreementScreen
+        <LazyAgreementScreen
           key={room.status}
           agreement={view.agreement}
           mode={room.status === 'agreement' ? 'entry' : 'changed'}
@@ -179,16 +186,16 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
           onLeave={leave}
         >
           {/* Paused while re-reading, a member can still tell the facilitators something privately. */}
-          {room.status === 'reacknowledge' && view.self.role === 'member' && <PrivateSignalMenu client={client} />}
-        </AgreementScreen>
+          {room.status === 'reacknowledge' && view.self.role === 'member' && <LazyPrivateSignalMenu client={client} />}
+        </LazyAgreementScreen>
       );
       break;
     case 'waiting':
-      screen = view && <WaitingScreen client={client} view={view} room={room} onToggle={toggle} onLeave={leave} />;
+      screen = view && <LazyWaitingScreen client={client} view={view} room={room} onToggle={toggle} onLeave={leave} />;
       break;
     case 'connecting':
     case 'joined':
-      screen = view && <InRoom client={client} room={room} view={view} />;
+      screen = view && <LazyInRoom client={client} room={room} view={view} />;
       break;
     default:
       // Cleared off the way in: straight back to the agreement with the same link and name.
@@ -206,7 +213,8 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
   return (
     <main className={`page room${wide ? '' : ' narrow'}`} data-status={room.status} data-connection={room.connection}>
       {room.connection === 'reconnecting' && !room.returning && <ReconnectingBanner cause={room.reconnectCause} />}
-      {screen}
+      {/* Screens after the entry form arrive in chunks of their own (room-screens.ts), fetched while on the way in. */}
+      <Suspense fallback={<p className="lead">Opening…</p>}>{screen}</Suspense>
     </main>
   );
 }

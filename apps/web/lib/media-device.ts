@@ -1,0 +1,20 @@
+import type { Device } from 'mediasoup-client';
+
+/*
+ * mediasoup-client (with its SDP code, about a fifth of the room page's script) is loaded apart
+ * from the page's first screen: nothing before media starts needs it. The page asks for it once
+ * someone is on their way in (preloadMediaDevice), so it is there before media:join answers.
+ */
+
+const load = () => import('mediasoup-client');
+
+/** Start loading mediasoup-client; a failure here is met again, and reported, by newDevice. */
+export function preloadMediaDevice(): void {
+  load().catch(() => undefined);
+}
+
+/** A new, unloaded mediasoup-client Device. */
+export async function newDevice(): Promise<Device> {
+  const { Device: MediasoupDevice } = await load();
+  return new MediasoupDevice();
+}
