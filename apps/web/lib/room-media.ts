@@ -6,11 +6,12 @@ import {
   type RequestPayload,
   type ResponseData,
 } from '@group-room/shared';
-import { Device } from 'mediasoup-client';
+import type { Device } from 'mediasoup-client';
 import type { Consumer, IceParameters, Producer, RtpCapabilities, RtpCodecCapability, RtpEncodingParameters, Transport, TransportOptions } from 'mediasoup-client/types';
 import { describeError as describe } from './describe-error';
 import type { FrameCrypto } from './e2ee/frame-crypto';
 import { markJoin } from './join-timeline';
+import { newDevice } from './media-device';
 import { estimateTileHeight } from './tile-height';
 import type { SignalClient } from './signal-client';
 
@@ -212,7 +213,7 @@ export class RoomMedia {
     try {
       const { routerRtpCapabilities, iceServers } = await ask('media:join', {});
       markJoin('media-join');
-      const device = new Device();
+      const device = await newDevice(); // loaded apart from the page's first screen (media-device.ts)
       await device.load({ routerRtpCapabilities: wire<RtpCapabilities>(routerRtpCapabilities) });
       check();
       this.#device = device;
