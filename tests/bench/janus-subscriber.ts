@@ -4,7 +4,7 @@ import { JanusApi, LOOPBACK_ICE_ADDRESS } from './janus.js';
 /*
  * A Janus VideoRoom subscriber without a browser, for the capacity bench's "full receivers"
  * comparison: Janus sends each subscriber's media over WebRTC (ICE, DTLS-SRTP), keeps its
- * retransmission buffers and answers NACKs, as it does for a browser; this receives it as a
+ * retransmission buffers and answers NACKs (but see below), as for a browser; this receives it as a
  * browser would, cheaply, with mediasoup.
  *
  *   subscribeJanus({ janusUrl, room, feeds, worker }) → { stats(), close() }
@@ -15,9 +15,10 @@ import { JanusApi, LOOPBACK_ICE_ADDRESS } from './janus.js';
  *     stats(): { packets, lost, nacks } summed over the received streams (mediasoup's own
  *             receive counters: RTP packets received, packets lost by RFC 3550, NACKs sent).
  *     close(): hangs up (destroys the Janus session) and closes the router.
+ *     (relay: for the check only, a UDP relay put between Janus and the receiver.)
  *
  * How: Janus sends the SDP offer (`join` as subscriber → `attached` with the offer). A mediasoup
- * WebRtcTransport on 127.0.0.1 answers it: mediasoup is ICE-lite, Janus (libnice) a full agent
+ * WebRtcTransport on 127.0.0.2 (below) answers it: mediasoup is ICE-lite, Janus (libnice) a full agent
  * that runs the checks; the DTLS role follows the offer's a=setup (actpass → we are the
  * client); each offered audio/video stream becomes a mediasoup *producer* with the offer's SSRC,
  * payload type and the offer's NACK/PLI/FIR feedback, so mediasoup receives it as an SFU does a
@@ -32,7 +33,14 @@ import { JanusApi, LOOPBACK_ICE_ADDRESS } from './janus.js';
  * listens on that same address: with its candidate on 127.0.0.1 instead, Janus (libnice 0.1.x,
  * Debian's) sent it no connectivity check at all (mediasoup's ICE stayed "new", Janus logged
  * "ICE failed for component 1 in stream 1"), while on 127.0.0.2 the pair connects at once.
- * Proof that it receives: janus-subscriber-check.ts.
+ * Proof that it receives: janus-subscriber-check.ts (two feeds, nothing lost; gaps NACKed).
+ *
+ * Full receivers, as far as Janus goes here: it gets this receiver's NACKs and receiver reports
+ * and processes them, but in the check it resent none of the video packets dropped between it
+ * and the receiver (see janus-subscriber-check.ts for what its source suggests: no
+ * retransmission buffer while the round trip it reads is 0 ms), so on loopback it may do less
+ * work per subscriber than on a real network. Janus always encrypts (SRTP) per subscriber; the
+ * receiving worker decrypts (in a room of 12, about half the CPU Janus used, noisy).
  */
 
 type Json = Record<string, unknown>;
@@ -58,6 +66,11 @@ export interface JanusSubscribeOptions {
   worker: types.Worker;
   /** How long ICE and DTLS may take before giving up (ms). */
   timeoutMs?: number;
+  /**
+   * For checks only: a relay in front of the receiver (given the receiver's UDP port on
+   * LOOPBACK_ICE_ADDRESS, it returns the port to announce to Janus instead).
+   */
+  relay?: (port: number) => Promise<number>;
 }
 
 /** The events of one Janus session, long-polled over the HTTP API; each waiter takes the first match. */
@@ -205,10 +218,10 @@ export function parseOffer(sdp: string): { sections: OfferSection[]; fingerprint
 }
 
 /** The SDP answer: every stream received on the one mediasoup transport (BUNDLE), anything else rejected. */
-function answerSdp(sections: OfferSection[], transport: types.WebRtcTransport, setup: string): string {
+function answerSdp(sections: OfferSection[], transport: types.WebRtcTransport, setup: string, port: (port: number) => number): string {
   const { usernameFragment, password } = transport.iceParameters;
   const fingerprint = transport.dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256')!;
-  const candidates = transport.iceCandidates.map((c) => `a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${c.address} ${c.port} typ ${c.type}`);
+  const candidates = transport.iceCandidates.map((c) => `a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${c.address} ${port(c.port)} typ ${c.type}`);
   const accepted = sections.filter((s) => s.stream);
   const lines = ['v=0', `o=- ${Date.now()} 2 IN IP4 127.0.0.1`, 's=-', 't=0 0', 'a=ice-lite', `a=group:BUNDLE ${accepted.map((s) => s.mid).join(' ')}`, 'a=msid-semantic: WMS'];
   for (const section of sections) {
@@ -280,7 +293,9 @@ export async function subscribeJanus(options: JanusSubscribeOptions): Promise<Ja
     const joined = await ask(api, events, 'join', { request: 'join', ptype: 'subscriber', room, streams: feeds.map((feed) => ({ feed })) }, timeoutMs);
     if (joined.jsep?.type !== 'offer') throw new Error(`janus subscriber: join gave no offer (${JSON.stringify(joined.data)})`);
     const offer = parseOffer(String(joined.jsep.sdp));
-    const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: LOOPBACK_ICE_ADDRESS }], enableTcp: false });
+    // No ICE consent timeout: Janus sends no consent checks that mediasoup counts (RFC 7675), and
+    // with the default 30 s the media stopped after half a minute (seen: 458 of ~600 pkt/s over 40 s).
+    const transport = await router.createWebRtcTransport({ listenInfos: [{ protocol: 'udp', ip: LOOPBACK_ICE_ADDRESS }], enableTcp: false, iceConsentTimeout: 0 });
     // actpass or passive: we are the DTLS client, so Janus is the server; active: the reverse.
     const ourSetup = offer.setup === 'active' ? 'passive' : 'active';
     await transport.connect({ dtlsParameters: { role: ourSetup === 'active' ? 'server' : 'client', fingerprints: [offer.fingerprint] } });
@@ -289,8 +304,10 @@ export async function subscribeJanus(options: JanusSubscribeOptions): Promise<Ja
       if (section.stream) producers.push(await transport.produce({ kind: section.stream.kind, rtpParameters: rtpParameters(section.stream) }));
     }
     if (producers.length === 0) throw new Error(`janus subscriber: the offer has no opus or VP8 stream to receive:\n${String(joined.jsep.sdp)}`);
+    const relayed = new Map<number, number>();
+    for (const { port } of transport.iceCandidates) relayed.set(port, options.relay ? await options.relay(port) : port);
     const up = events.next((e) => e.janus === 'webrtcup', timeoutMs, 'webrtcup (ICE and DTLS done)');
-    await ask(api, events, 'start', { request: 'start' }, timeoutMs, { type: 'answer', sdp: answerSdp(offer.sections, transport, ourSetup), trickle: false });
+    await ask(api, events, 'start', { request: 'start' }, timeoutMs, { type: 'answer', sdp: answerSdp(offer.sections, transport, ourSetup, (port) => relayed.get(port)!), trickle: false });
     await up.catch((error: unknown) => {
       throw new Error(`${error instanceof Error ? error.message : String(error)}; mediasoup ICE ${transport.iceState}, DTLS ${transport.dtlsState}`);
     });
