@@ -66,22 +66,30 @@ export async function testPattern(width = 640, height = 360, kbps = 300): Promis
 /** Three simulcast layers of the test pattern, lowest first: 160×90, 320×180, 640×360. */
 export const simulcastPattern = async (): Promise<Buffer[][]> => [await testPattern(160, 90, 60), await testPattern(320, 180, 150), await testPattern(640, 360, 300)];
 
-/** CPU seconds used so far by every Chromium process on the machine. */
-export async function chromiumCpuSeconds(): Promise<number> {
+/**
+ * CPU seconds used so far by the Chromium processes this process started (descendants of
+ * `root`): other Chromiums on the machine, and their exits, do not count.
+ */
+export async function chromiumCpuSeconds(root = process.pid): Promise<number> {
   const tick = 100; // USER_HZ on Linux
-  let total = 0;
+  const processes = new Map<number, { parent: number; chromium: boolean; seconds: number }>();
   for (const pid of await readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (!name.startsWith('chrom')) continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / tick;
+      processes.set(Number(pid), { parent: Number(fields[1]), chromium: name.startsWith('chrom'), seconds: (Number(fields[11]) + Number(fields[12])) / tick });
     } catch {
       // gone meanwhile
     }
   }
+  const ours = (pid: number): boolean => {
+    for (let at = processes.get(pid)?.parent; at !== undefined && at > 1; at = processes.get(at)?.parent) if (at === root) return true;
+    return false;
+  };
+  let total = 0;
+  for (const [pid, p] of processes) if (p.chromium && ours(pid)) total += p.seconds;
   return total;
 }
 
