@@ -125,7 +125,7 @@ async function measureLoad(member: Member): Promise<Load> {
 
 /** The steps of one join that are not the page's own marks. */
 const PAGE_STEPS = ['page: navigation start', 'page: response end', 'page: DOMContentLoaded', 'page: load'] as const;
-const BENCH_STEPS = ['bench: Continue clicked', 'bench: I agree clicked'] as const;
+const BENCH_STEPS = ['bench: Continue click done', 'bench: I agree click done'] as const;
 const FIRST_FRAME_MARKED = 'first tile frame (join:frame marks)';
 const ALL_FRAMES_MARKED = 'every tile showing video (join:frame marks)';
 const FIRST_FRAME_POLLED = 'first tile decoding (getStats polled)';
@@ -159,11 +159,11 @@ async function joinThroughUi(page: Page, inviteUrl: string, name: string): Promi
     await fillEntryForm(page, name);
     await page.getByRole('button', { name: 'Continue' }).click();
   });
-  steps.set('bench: Continue clicked', epoch() - opened);
+  steps.set('bench: Continue click done', epoch() - opened);
   const agree = page.getByRole('button', { name: 'I agree' });
   await agree.waitFor();
   await act(() => agree.click());
-  steps.set('bench: I agree clicked', epoch() - opened);
+  steps.set('bench: I agree click done', epoch() - opened);
   return { opened, record: { steps, typing } };
 }
 
