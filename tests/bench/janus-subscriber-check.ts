@@ -19,14 +19,10 @@ import { subscribeJanus, type JanusSubscriber, type JanusSubscriberStats } from 
  *      relay sees the NACKs go to Janus) and the relay counts what Janus sends again.
  * Exits 1 when phases 1–3 do not show that (the check fails; it measures nothing).
  *
- * Seen on this machine (Janus 1.1.2): Janus resends nothing in phase 3, though the NACKs reach
- * it. Its source suggests why, not proven: it keeps sent packets for retransmission only once a
- * medium's NACK queue length is set, which happens when the round-trip time it computes from a
- * receiver report changes from 0 ms (ice.c); it reads only the first report block of a receiver
- * report (rtcp.c, "FIXME Check the Record Blocks"), where mediasoup sends one report with a block
- * per stream; and over loopback the round trip rounds to 0 ms. (Delaying the relay's way back
- * to Janus by 3 ms did not change it either.) So here Janus takes NACKs and receiver reports but
- * resends nothing: its full receivers may do less work than on a real network.
+ * Seen on this machine (Janus 1.1.2): Janus resends some of what phase 3 drops, not all: it
+ * keeps a retransmission buffer only for a stream whose round trip it has measured over 0 ms,
+ * from the first block of a receiver report (see janus-subscriber.ts); the relay's own hop makes
+ * that round trip about 1–3 ms at times. Printed, not asserted.
  */
 
 const ROOM = 77;

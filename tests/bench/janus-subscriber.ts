@@ -36,11 +36,15 @@ import { JanusApi, LOOPBACK_ICE_ADDRESS } from './janus.js';
  * Proof that it receives: janus-subscriber-check.ts (two feeds, nothing lost; gaps NACKed).
  *
  * Full receivers, as far as Janus goes here: it gets this receiver's NACKs and receiver reports
- * and processes them, but in the check it resent none of the video packets dropped between it
- * and the receiver (see janus-subscriber-check.ts for what its source suggests: no
- * retransmission buffer while the round trip it reads is 0 ms), so on loopback it may do less
- * work per subscriber than on a real network. Janus always encrypts (SRTP) per subscriber; the
- * receiving worker decrypts (in a room of 12, about half the CPU Janus used, noisy).
+ * and matches them to the right stream (see senderSsrcLines), and resends what it still holds.
+ * But Janus 1.1.2 holds sent packets for retransmission only in a stream whose round-trip time
+ * it has computed as over 0 ms, from the first report block of a receiver report only (ice.c,
+ * rtcp.c "FIXME Check the Record Blocks"); mediasoup reports every stream in one receiver report,
+ * and over loopback the round trip is often under 1 ms. So here Janus keeps a retransmission
+ * buffer for at most one stream per subscriber, sometimes none: it does less per subscriber than
+ * over a real network (janus-subscriber-check.ts, phase 3, shows how much it resent). Janus always
+ * encrypts (SRTP) per subscriber; the receiving worker decrypts (in a room of 12, about half the
+ * CPU Janus used, noisy).
  */
 
 type Json = Record<string, unknown>;
@@ -246,11 +250,28 @@ function answerSdp(sections: OfferSection[], transport: types.WebRtcTransport, s
       `a=rtpmap:${pt} ${stream.codec.name}/${stream.codec.clockRate}${stream.codec.channels ? `/${stream.codec.channels}` : ''}`,
       ...(fmtp.length > 0 ? [`a=fmtp:${pt} ${fmtp.join(';')}`] : []),
       ...stream.feedback.map((f) => `a=rtcp-fb:${pt} ${f.type}${f.parameter ? ` ${f.parameter}` : ''}`),
+      ...senderSsrcLines(stream.kind),
       ...candidates,
       'a=end-of-candidates',
     );
   }
   return `${lines.join('\r\n')}\r\n`;
+}
+
+/**
+ * SSRCs declared for a receive-only section, though nothing is sent on them. Janus 1.1.2 files
+ * every SSRC the answer declares for a section in a table it matches incoming RTCP against (by
+ * the RTCP's sender SSRC first, else by the reported SSRC); without declarations it files 0 (a
+ * video section three times: its simulcast slots). mediasoup sends its receiver reports and
+ * NACKs with sender SSRC 0, so Janus took every one for the first section with a 0 (seen in its
+ * debug log: NACKs for one stream looked up in another's buffer, video reports read as a
+ * simulcast layer it has no context for) and resent nothing. A browser's RTCP carries a sender
+ * SSRC Janus does not know (Chrome: 1), so Janus goes by the reported SSRC: with these
+ * declarations, so does it for this receiver.
+ */
+function senderSsrcLines(kind: 'audio' | 'video'): string[] {
+  const ssrcs = Array.from({ length: kind === 'video' ? 3 : 1 }, () => 1 + Math.floor(Math.random() * 0xfffffffe));
+  return [...(ssrcs.length > 1 ? [`a=ssrc-group:SIM ${ssrcs.join(' ')}`] : []), ...ssrcs.map((ssrc) => `a=ssrc:${ssrc} cname:receiver`)];
 }
 
 /** A receiving producer's parameters: the offered stream as mediasoup expects a sender's. */
