@@ -183,10 +183,10 @@ async function main(): Promise<void> {
   let storeTimes: number[] | undefined;
   const store = server.store;
   const update = store.update.bind(store);
-  store.update = async (roomId, change) => {
+  store.update = async (...args) => {
     const start = performance.now();
     try {
-      return await update(roomId, change);
+      return await update(...args);
     } finally {
       storeTimes?.push(performance.now() - start);
     }

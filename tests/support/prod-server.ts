@@ -41,10 +41,10 @@ export function testServerEnv(port: number, mediaAddress: string): Record<string
 
 /**
  * Start the production server (`node apps/signal/dist/main.js`, serving the Next build) on
- * loopback only, exactly as `npm start` runs it.
+ * loopback only, exactly as `npm start` runs it. `entry`: another build's main.js (a bench
+ * comparing a saved build with this one).
  */
-export async function startProductionServer(env: Record<string, string> = {}): Promise<RunningServer> {
-  const entry = path.join(repoRoot, 'apps/signal/dist/main.js');
+export async function startProductionServer(env: Record<string, string> = {}, entry = path.join(repoRoot, 'apps/signal/dist/main.js')): Promise<RunningServer> {
   if (!existsSync(entry) || !existsSync(path.join(repoRoot, 'apps/web/.next/BUILD_ID'))) {
     throw new Error('No production build: run `npm run setup` (or `npm test`, which runs it) first');
   }
