@@ -1,6 +1,6 @@
-import { MAX_CONSUMER_BATCH, type ResponseData, type RtpCapabilities } from '@group-room/shared';
+import { MAX_CONSUMER_BATCH, type RequestName, type RequestPayload, type ResponseData, type RtpCapabilities } from '@group-room/shared';
 import { io } from 'socket.io-client';
-import { ask, type Client } from '../support/synthetic-keys.js';
+import { ask as askOnce, RequestFailed, type Client } from '../support/synthetic-keys.js';
 import { RtpSource } from '../support/synthetic-member.js';
 
 /*
@@ -31,6 +31,18 @@ export interface PlainMemberOptions {
   /** The capabilities this member receives with, from the router's. */
   receive: (router: RtpCapabilities) => RtpCapabilities;
   videoKbps: number;
+}
+
+/** A request, tried again while the server says the room is busy (members of a room join at once here). */
+async function ask<K extends RequestName>(socket: Client, name: K, payload: RequestPayload<K>): Promise<ResponseData<K>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await askOnce(socket, name, payload);
+    } catch (error) {
+      if (!(error instanceof RequestFailed) || error.code !== 'UNAVAILABLE' || attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
+    }
+  }
 }
 
 async function resume(socket: Client, consumerIds: string[]): Promise<void> {

@@ -1,4 +1,10 @@
+import { spawn } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cpuUsage } from 'node:process';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
@@ -11,7 +17,7 @@ import { trackMediasoup, type SfuCounters, type Tracked } from './capacity-count
 import type { GeneratedMember } from './capacity-generator.js';
 import { cores, cpuSeconds, Generators, Hole, memoryMb, pin, udpDrops, udpSocketCounters } from './capacity-load.js';
 import { joinPlain, withoutFeedback, type PlainMember } from './capacity-member.js';
-import { janusInstalled, startJanus } from './janus.js';
+import { janusInstalled, loopbackNamespace, runInLoopbackNamespace, startJanus } from './janus.js';
 import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
 
 /*
@@ -30,9 +36,9 @@ import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
  * the router's NACK, PLI, FIR and transport-cc, as browsers receive).
  *
  * The load is cheap so the SFU runs out first (capacity-load.ts): generator processes send
- * pre-built packets; of each room one member's streams go to a sink that reads every packet
- * (sequence gaps: loss at the sink, and jitter), the others' to a hole no process reads (the
- * kernel counts the datagrams). Loss at the SFU is read from mediasoup's own counters:
+ * pre-built packets; a few receivers' streams go to a sink that reads every packet (sequence
+ * gaps: loss at the sink, and jitter), the others' to a hole no process reads (the kernel
+ * counts the datagrams). Loss at the SFU is read from mediasoup's own counters:
  * packets sent by the generators vs received by the producers (dropped before the worker read
  * them), and each producer's packets × its consumers vs what the consumers sent. Janus's are not
  * read: its loss is the sink's. The SFU is pinned to core 0, everything else to the other
@@ -60,6 +66,8 @@ export interface Step {
   sfu?: { inbound: number; forwarding: number; nacks: number };
   /** At the sampled receivers (one per room): sequence gaps, and the share of them the bench's own socket dropped. */
   sinkLoss: number;
+  /** NACKs Janus's WebRTC subscribers sent (full receivers), when every receiver is real. */
+  receiverNacks?: number;
   lossAtSink: number;
   jitterMs: number;
   workerCore: number;
@@ -83,6 +91,12 @@ export interface Run {
   limit: 'loss' | 'core' | 'bench' | 'maximum';
 }
 
+interface ReceiverCounts {
+  packets: number;
+  lost: number;
+  nacks: number;
+}
+
 interface Load {
   generators: Generators;
   hole: Hole;
@@ -96,12 +110,18 @@ interface Backend {
   otherPids: number[];
   addRoom(index: number, load: Load): Promise<void>;
   counters?(): Promise<SfuCounters>;
+  /** Where every receiver is a real endpoint (Janus's WebRTC subscribers): what they received and lost, and the NACKs they sent. */
+  receivers?(): Promise<ReceiverCounts>;
   memory(): Promise<{ signallingRssMb?: number; workerRssMb: number }>;
   stop(): Promise<void>;
 }
 
-/** Where a member's streams go: the first member of each room is sampled by the reading sink. */
-const receivePort = (load: Load, member: number) => (member === 0 ? load.sample.port : load.hole.port);
+/**
+ * Where a member's streams go: the first member of rooms 1–3 and of every 4th room after is
+ * sampled by the reading sink (it reads every packet: sampling all rooms would load the bench's
+ * core with as many packets as a room's SFU output), everyone else's go to the hole.
+ */
+const receivePort = (load: Load, room: number, member: number) => (member === 0 && (room <= 3 || room % 4 === 0) ? load.sample.port : load.hole.port);
 
 // ---------------------------------------------------------------------------------------------
 // Ours: the production server, its mediasoup objects counted by capacity-hook.ts in its process
@@ -131,7 +151,7 @@ async function oursBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
     otherPids: [server.child.pid!],
     async addRoom(index, load) {
       const room = await createRoomWithSecrets(server.url, { title: `Load ${index}` });
-      const join = (i: number, token: string) => joinPlain({ url: server.url, roomId: room.roomId, token, name: i ? `M${i}` : 'Host', receivePort: receivePort(load, i), receive, videoKbps: settings.videoKbps });
+      const join = (i: number, token: string) => joinPlain({ url: server.url, roomId: room.roomId, token, name: i ? `M${i}` : 'Host', receivePort: receivePort(load, index, i), receive, videoKbps: settings.videoKbps });
       const host = await join(0, room.facilitatorToken);
       await host.socket.timeout(15_000).emitWithAck('room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
       const others = await Promise.all(Array.from({ length: settings.members - 1 }, (_, i) => join(i + 1, room.inviteToken)));
@@ -169,7 +189,7 @@ async function bareBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
   return {
     sfuPid: worker.pid,
     otherPids: [],
-    async addRoom(_index, load) {
+    async addRoom(index, load) {
       const router = await worker.createRouter({ mediaCodecs: bareCodecs });
       const caps = (mode === 'full' ? router.rtpCapabilities : withoutFeedback(router.rtpCapabilities as RtpCapabilities)) as types.RtpCapabilities;
       const people: { spec: GeneratedMember; recv: types.PlainTransport; producers: types.Producer[] }[] = [];
@@ -177,7 +197,7 @@ async function bareBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
         const source = new RtpSource(settings.videoKbps);
         const send = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
         const recv = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false });
-        await recv.connect({ ip: '127.0.0.1', port: receivePort(load, i) });
+        await recv.connect({ ip: '127.0.0.1', port: receivePort(load, index, i) });
         const producers = [
           await send.produce({ kind: 'audio', rtpParameters: source.rtpParameters('audio') as types.RtpParameters }),
           await send.produce({ kind: 'video', rtpParameters: source.rtpParameters('video') as types.RtpParameters }),
@@ -208,12 +228,29 @@ async function bareBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
 /** Janus's remote publishers tell a publisher's streams apart by SSRC: 1000 + 10 × mindex. */
 const JANUS_SSRCS = { audio: 1000, video: 1010 };
 
-async function janusBackend(_mode: Mode, sfuCore: string | undefined): Promise<Backend> {
+/** janus-subscriber.ts's API (loaded when it is there: see janusFullBackend). */
+type SubscribeJanus = (options: { janusUrl: string; room: number; feeds: number[]; worker: types.Worker; timeoutMs?: number }) => Promise<{ stats(): Promise<ReceiverCounts>; close(): Promise<void> }>;
+
+/**
+ * Forwarding only: each member's view of another is an RTP forwarder per stream to the hole or
+ * the sink. Full receivers: each member is a WebRTC subscriber (janus-subscriber.ts: ICE,
+ * DTLS-SRTP, NACKs and receiver reports, received by a mediasoup worker of the bench's, on the
+ * bench's core), which Janus reaches only inside the bench's loopback namespace (janus.ts).
+ */
+async function janusBackend(mode: Mode, sfuCore: string | undefined): Promise<Backend> {
   const janus = await startJanus(sfuCore ? { cpus: sfuCore } : {});
   let nextSsrc = 100_000;
+  const full =
+    mode === 'full'
+      ? {
+          subscribe: ((await import(new URL('./janus-subscriber.ts', import.meta.url).href)) as { subscribeJanus: SubscribeJanus }).subscribeJanus,
+          worker: await mediasoup.createWorker({ logLevel: 'warn' }),
+          subscribers: [] as Awaited<ReturnType<SubscribeJanus>>[],
+        }
+      : undefined;
   return {
     sfuPid: janus.pid,
-    otherPids: [],
+    otherPids: full ? [full.worker.pid] : [],
     async addRoom(room, load) {
       await janus.api.videoroom({ request: 'create', room, publishers: settings.members + 1, audiocodec: 'opus', videocodec: 'vp8', bitrate: 0 });
       const specs: GeneratedMember[] = [];
@@ -231,29 +268,50 @@ async function janusBackend(_mode: Mode, sfuCore: string | undefined): Promise<B
         });
         specs.push({ port: Number(publisher.port), audioSsrc: JANUS_SSRCS.audio, videoSsrc: JANUS_SSRCS.video, videoKbps: settings.videoKbps });
       }
-      // Each member receives every other member's audio and video: one forwarder per stream, its own SSRC.
-      for (let receiver = 0; receiver < settings.members; receiver++) {
-        for (let publisher = 0; publisher < settings.members; publisher++) {
-          if (publisher === receiver) continue;
-          const port = receivePort(load, receiver);
-          await janus.api.videoroom({
-            request: 'rtp_forward',
-            room,
-            publisher_id: publisher + 1,
-            host: '127.0.0.1',
-            streams: [
-              { mid: '0', port, ssrc: nextSsrc++ },
-              { mid: '1', port, ssrc: nextSsrc++ },
-            ],
-          });
+      const ids = specs.map((_, i) => i + 1);
+      if (full) {
+        // Each member one PeerConnection taking every other member's feeds.
+        const made = await Promise.all(ids.map((id) => full.subscribe({ janusUrl: janus.apiUrl, room, feeds: ids.filter((f) => f !== id), worker: full.worker, timeoutMs: 30_000 })));
+        full.subscribers.push(...made);
+      } else {
+        // Each member receives every other member's audio and video: one forwarder per stream, its own SSRC.
+        for (const receiver of ids) {
+          for (const publisher of ids) {
+            if (publisher === receiver) continue;
+            const port = receivePort(load, room, receiver - 1);
+            await janus.api.videoroom({
+              request: 'rtp_forward',
+              room,
+              publisher_id: publisher,
+              host: '127.0.0.1',
+              streams: [
+                { mid: '0', port, ssrc: nextSsrc++ },
+                { mid: '1', port, ssrc: nextSsrc++ },
+              ],
+            });
+          }
         }
       }
       await load.generators.add(specs);
     },
+    ...(full
+      ? {
+          async receivers() {
+            const all = await Promise.all(full.subscribers.map((s) => s.stats()));
+            return all.reduce((sum, c) => ({ packets: sum.packets + c.packets, lost: sum.lost + c.lost, nacks: sum.nacks + c.nacks }), { packets: 0, lost: 0, nacks: 0 });
+          },
+        }
+      : {}),
     async memory() {
       return { workerRssMb: (await memoryMb(janus.pid)).rss };
     },
-    stop: () => janus.stop(),
+    async stop() {
+      if (full) {
+        await Promise.all(full.subscribers.map((s) => s.close().catch(() => undefined)));
+        full.worker.close();
+      }
+      await janus.stop();
+    },
   };
 }
 
@@ -334,10 +392,12 @@ export const runName = (system: System, mode: Mode) => `${NAMES[system]}, ${mode
  * the hole's datagrams.
  */
 async function edge(backend: Backend, load: Load) {
+  const started = performance.now();
   const sentBefore = await load.generators.sent();
-  const [drops, counters, hole] = await Promise.all([udpDrops(load.generators.targets), backend.counters?.(), load.hole.datagrams()]);
+  const [drops, counters, receivers, hole] = await Promise.all([udpDrops(load.generators.targets), backend.counters?.(), backend.receivers?.(), load.hole.datagrams()]);
   const sentAfter = await load.generators.sent();
-  return { at: performance.now(), sent: (sentBefore.sent + sentAfter.sent) / 2, late: sentAfter.late, drops, counters, hole };
+  // The moment these counts stand for: the middle of their reading (long when the SFU is busy).
+  return { at: (started + performance.now()) / 2, sent: (sentBefore.sent + sentAfter.sent) / 2, late: sentAfter.late, drops, counters, receivers, hole };
 }
 
 async function benchCpu(backend: Backend, load: Load): Promise<number> {
@@ -363,7 +423,9 @@ async function measure(backend: Backend, load: Load, rooms: number): Promise<Ste
   const b = await edge(backend, load);
   const edgeSeconds = (b.at - a.at) / 1000;
   const streams = rooms * settings.members * (settings.members - 1) * 2;
-  const sinkLoss = sink.expected ? sink.lost / sink.expected : 0;
+  // Real receivers (Janus's subscribers) count for themselves: every one of them, not a sample.
+  const received = a.receivers && b.receivers ? { packets: b.receivers.packets - a.receivers.packets, lost: b.receivers.lost - a.receivers.lost, nacks: b.receivers.nacks - a.receivers.nacks } : undefined;
+  const sinkLoss = received ? received.lost / Math.max(1, received.packets + received.lost) : sink.expected ? sink.lost / sink.expected : 0;
   const inbound = (b.drops - a.drops) / (b.sent - a.sent);
   const sfu: Step['sfu'] =
     a.counters && b.counters
@@ -373,12 +435,13 @@ async function measure(backend: Backend, load: Load, rooms: number): Promise<Ste
     rooms,
     streams,
     packetsInPerSec: (b.sent - a.sent) / edgeSeconds,
-    packetsOutPerSec: (b.hole - a.hole) / edgeSeconds + sink.packets / seconds,
+    packetsOutPerSec: received ? received.packets / edgeSeconds : (b.hole - a.hole) / edgeSeconds + sink.packets / seconds,
     // Janus's counters are not read: its loss is what the sampled receivers miss (which includes what it never read in).
     loss: sfu ? 1 - (1 - sfu.inbound) * (1 - Math.max(0, sfu.forwarding)) : sinkLoss,
     inboundLoss: inbound,
     ...(sfu ? { sfu } : {}),
     sinkLoss,
+    ...(received ? { receiverNacks: received.nacks } : {}),
     lossAtSink: sink.lost ? Math.min(1, dropped / sink.lost) : 0,
     jitterMs: sink.jitterMs,
     workerCore: worker / seconds,
@@ -396,11 +459,14 @@ function stepLine(name: string, s: Step): string {
   return `  ${name}: ${s.rooms} rooms, ${s.streams} streams, in ${s.packetsInPerSec.toFixed(0)} pkt/s, out ${s.packetsOutPerSec.toFixed(0)} datagrams/s, ${sfu}${s.sfu ? '' : `not read in ${pct(s.inboundLoss, 2)}, `}sink loss ${pct(s.sinkLoss, 2)}${s.lossAtSink > 0 ? ` (${pct(s.lossAtSink)} of it at the bench's socket)` : ''}, jitter ${s.jitterMs.toFixed(1)} ms, SFU ${pct(s.workerCore)} of its core (${(s.workerPerStream * 1e5).toFixed(1)} per 100k per stream), bench ${pct(s.generatorCore)}${s.generatorLate ? ' (a generator fell behind)' : ''}\n`;
 }
 
-/** Rooms added per step: about one room of 12's streams at a time, two or three while the SFU's core is far from full. */
+/**
+ * Rooms added per step: about one room of 12's streams at a time, twice that while the SFU's
+ * core is below 60 % (so every system steps through the same counts, 1, 3, 5, … at first, and
+ * their costs compare at the same number of rooms).
+ */
 const stepSize = (last: Step | undefined) => {
   const base = Math.max(1, Math.round(132 / (settings.members * (settings.members - 1))));
-  if (!last || last.loss > 0.002) return base;
-  return base * (last.workerCore < 0.25 ? 3 : last.workerCore < 0.5 ? 2 : 1);
+  return last && last.loss <= 0.002 && last.workerCore < 0.6 ? 2 * base : base;
 };
 
 export async function stepUp(system: System, mode: Mode): Promise<Run> {
@@ -465,12 +531,13 @@ export function perStreamRatio(report: CapacityReport, mode: Mode, other: System
   const ours = find('ours');
   const them = find(other);
   if (!ours || !them || !ours.steps.length || !them.steps.length) return undefined;
-  const rooms = Math.min(held(ours.steps).rooms, held(them.steps).rooms);
-  // The step of each at that many rooms (or the nearest below it: steps may skip rooms).
-  const at = (steps: Step[]) => [...steps].reverse().find((s) => s.rooms <= rooms) ?? steps[0]!;
-  const o = at(ours.steps);
-  const t = at(them.steps);
-  return { ratio: o.workerPerStream / t.workerPerStream, rooms: Math.min(o.rooms, t.rooms) };
+  // The most rooms both measured within their limits (steps may skip rooms; both start at 1).
+  const within = (steps: Step[]) => new Map(steps.filter((s) => s.rooms <= held(steps).rooms).map((s) => [s.rooms, s]));
+  const o = within(ours.steps);
+  const t = within(them.steps);
+  const rooms = Math.max(...[...o.keys()].filter((r) => t.has(r)));
+  if (!Number.isFinite(rooms)) return undefined;
+  return { ratio: o.get(rooms)!.workerPerStream / t.get(rooms)!.workerPerStream, rooms };
 }
 
 export interface CapacityOptions {
@@ -492,8 +559,26 @@ const ALL_RUNS: { system: System; mode: Mode }[] = [
   { system: 'janus', mode: 'full' },
 ];
 
-const JANUS_FULL_NOT_MEASURED =
-  'not measured: a Janus subscriber is a WebRTC PeerConnection (ICE, DTLS-SRTP), so every receiver must be a real WebRTC endpoint; on this 2-core machine the receiving side (decrypting every packet) would need about as much CPU as the SFU itself and would saturate the bench\'s core first';
+/**
+ * Janus's full receivers: in a process of its own inside the bench's loopback network
+ * namespace (Janus's WebRTC reaches peers only there: janus.ts), this same file run with
+ * CAPACITY_CHILD; its Run comes back as JSON in a file. Undefined with the reason when it
+ * cannot be measured here.
+ */
+async function janusFullRun(): Promise<Run | string> {
+  if (!existsSync(new URL('./janus-subscriber.ts', import.meta.url))) return 'not measured: no WebRTC subscriber for Janus in this checkout (tests/bench/janus-subscriber.ts)';
+  if (loopbackNamespace()) return stepUp('janus', 'full');
+  if (process.getuid?.() !== 0) return "not measured: Janus's WebRTC needs the bench's own network namespace, which needs root";
+  const file = path.join(os.tmpdir(), `capacity-janus-full-${process.pid}.json`);
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    stdio: 'inherit',
+    env: { ...process.env, CAPACITY_CHILD: file, CAPACITY_SETTINGS: JSON.stringify(settings) },
+  });
+  const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
+  const result = await readFile(file, 'utf8').catch(() => undefined);
+  await rm(file, { force: true });
+  return code === 0 && result ? (JSON.parse(result) as Run) : `not measured: the run in the network namespace failed (exit ${code}; its output is above)`;
+}
 
 export async function capacity(options: CapacityOptions = {}): Promise<CapacityReport> {
   const { runs = ALL_RUNS, ...rest } = options;
@@ -514,12 +599,12 @@ export async function capacity(options: CapacityOptions = {}): Promise<CapacityR
       process.stdout.write(`  ${runName(system, mode)}: not measured (apt-get install janus)\n`);
       continue;
     }
-    if (system === 'janus' && mode === 'full') {
-      janusFullNotMeasured = JANUS_FULL_NOT_MEASURED;
-      process.stdout.write(`  ${runName(system, mode)}: ${janusFullNotMeasured}\n`);
+    const run = system === 'janus' && mode === 'full' ? await janusFullRun() : await stepUp(system, mode);
+    if (typeof run === 'string') {
+      janusFullNotMeasured = run;
+      process.stdout.write(`  ${runName(system, mode)}: ${run}\n`);
       continue;
     }
-    const run = await stepUp(system, mode);
     process.stdout.write(`  → ${run.name}: held ${held(run.steps).rooms} rooms; stopped by ${run.stoppedBy}\n`);
     done.push(run);
   }
@@ -551,7 +636,26 @@ export async function capacity(options: CapacityOptions = {}): Promise<CapacityR
   return report;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** The Janus full-receivers run, as a child (see janusFullRun): into the namespace, then run and write the result. */
+async function child(file: string): Promise<number> {
+  if (!loopbackNamespace()) return runInLoopbackNamespace();
+  Object.assign(settings, JSON.parse(process.env['CAPACITY_SETTINGS'] ?? '{}'));
+  const pinned = cores();
+  if (pinned) await pin(process.pid, pinned.bench);
+  await writeFile(file, JSON.stringify(await stepUp('janus', 'full')));
+  return 0;
+}
+
+const childFile = process.env['CAPACITY_CHILD'];
+if (childFile && import.meta.url === `file://${process.argv[1]}`) {
+  child(childFile).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`bench:capacity (Janus, full receivers) failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const [members, maxRooms, videoKbps] = process.argv.slice(2).map(Number);
   const only = process.env['CAPACITY_RUNS']?.split(',').map((s) => {
     const [system, mode] = s.split(':') as [System, Mode];

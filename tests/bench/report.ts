@@ -198,8 +198,9 @@ receives every other member's two streams.
 - **Cores**: ${report.pinning}.
 - **The load** is cheap so the SFU runs out first: ${report.generators} generator processes send packets built
   once (each member's second of sealed frames, looped: two header writes and one send per
-  packet). Of each room, one member's streams go to a sink that reads every packet (sequence
-  gaps: the loss at the sampled receivers, and jitter); the other members' go to a "hole", a
+  packet). One member's streams in each of the first three rooms and every fourth after go to
+  a sink that reads every packet (sequence gaps: the loss at these sampled receivers, and
+  jitter); everyone else's go to a "hole", a
   socket no process reads, where the kernel counts each datagram (its buffer stays full). A
   packet still costs the SFU its whole send; the receiving process's wake-up, which on loopback
   the sender's core pays, is spared (on a network it is the other machine's).
@@ -217,8 +218,14 @@ receives every other member's two streams.
   no application.
 - **Janus VideoRoom** (Debian's \`janus\` 1.1, only its VideoRoom plugin and HTTP API, its whole
   process on the SFU's core): each member a *remote publisher* (plain RTP in, the same packets),
-  each member's view of another an *RTP forwarder* per stream (plain RTP out). Its loss is the
-  sampled receivers' (its counters are not read).
+  each member's view of another an *RTP forwarder* per stream (plain RTP out), or, with full
+  receivers, each member a WebRTC subscriber (tests/bench/janus-subscriber.ts: one
+  PeerConnection taking the other members' feeds, received by a mediasoup worker of the bench's,
+  on the bench's core, inside a network namespace of the bench's own where Janus's ICE works on
+  loopback). Its loss is the receivers' (the sampled ones', or every subscriber's own count);
+  its counters are not read. Janus's subscribers get SRTP (encrypted per receiver) where ours
+  run on plain RTP transports, so with full receivers Janus does more per packet than ours
+  here; and on loopback Janus was seen to resend nothing for NACKs (janus-subscriber-check.ts).
 - **Two modes**. *Forwarding only*: the receivers declare no RTCP feedback (no NACK, PLI, FIR,
   transport-cc), so mediasoup's consumers keep no retransmission buffers and estimate no
   bandwidth, as Janus's RTP forwarders do none of it. *Full receivers*: consumers with the
