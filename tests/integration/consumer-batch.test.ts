@@ -241,15 +241,16 @@ describe('a newcomer\'s consumers: listed by media:ready, resumed together (real
     const bSeesS = offerOf(bOffers, sCam.id).consumerId;
 
     const missing = await r.resumeConsumers('a', [
-      { consumerId: aSeesS, preference: { visible: true, height: 90 } },
+      { consumerId: aSeesS, preference: { visible: true, height: 360 } },
       // Audio follows no tile: its preference is ignored.
       { consumerId: aHearsS, preference: { visible: false, height: 0 } },
       { consumerId: aSeesT, preference: { visible: false, height: 0 } },
       { consumerId: aHearsT },
       { consumerId: 'no-such-consumer' },
       { consumerId: bSeesS },
-      // Said twice: harmless.
+      // Said again: done once, with the last preference given.
       { consumerId: aSeesS, preference: { visible: true, height: 90 } },
+      { consumerId: aSeesS },
     ]);
 
     expect(missing.sort()).toEqual([bSeesS, 'no-such-consumer'].sort());

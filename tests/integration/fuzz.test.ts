@@ -220,9 +220,11 @@ function arbitraries(ctx: Context) {
       case 'consumers:resume': {
         const preference = fc.oneof(strange, fc.record({ visible: fc.oneof(fc.boolean(), strange), height: fc.oneof(fc.integer({ min: -10, max: 5000 }), strange) }));
         const entry = fc.oneof(fc.record({ consumerId: id }), fc.record({ consumerId: id, preference }), strange);
-        // A few (the same one several times too), or around the bound of 128.
+        // A few (the same one several times too), or around the bound of 128 (ids of a plausible
+        // length there: 130 huge ones would pass the hard cap, which closes the connection).
+        const short = fc.oneof(fc.constantFrom(...ctx.ids, ...ctx.otherIds), fc.string({ maxLength: 70 }));
         return fc.record({
-          consumers: fc.oneof(strange, fc.array(entry, { maxLength: 6 }), fc.array(fc.record({ consumerId: id }), { minLength: 126, maxLength: 132 })),
+          consumers: fc.oneof(strange, fc.array(entry, { maxLength: 6 }), fc.array(fc.record({ consumerId: short }), { minLength: 126, maxLength: 132 })),
         });
       }
       case 'media:ready':

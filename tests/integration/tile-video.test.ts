@@ -6,6 +6,7 @@ import {
   command,
   connect,
   enter,
+  eventsOf,
   expectError,
   mediaJoin,
   ok,
@@ -227,6 +228,48 @@ describe('consumer:prefer (tile-sized video)', () => {
     await ok(bo.socket, 'consumer:prefer', { consumerId: boSeesAda, visible: false, height: 200 });
     await ok(bo.socket, 'media:receiveVideo', { video: true });
     expect(consumer(boSeesAda).paused).toBe(true);
+  });
+
+  it('media:ready with a tile height lists each camera on its layer; consumers:resume takes them all at once, and refuses an empty or oversized batch', async () => {
+    const room = await openRoom(t.server, 'Ada');
+    const ada = room.facilitator;
+    const bo = await admittedMember(t.server, room, ada, 'Bo');
+    const capabilities = await mediaJoin(ada);
+    await mediaJoin(bo);
+    const media = watchMedia(t.server, room.roomId);
+    const boSend = await ok(bo.socket, 'transport:create', { direction: 'send' });
+    const { producerId: boMic } = await ok(bo.socket, 'media:produce', { transportId: boSend.id, kind: 'audio', source: 'mic', rtpParameters: plainOpus(1000) });
+    const boCamera = await sendCamera(bo, boSend.id, simulcastCamera(2000));
+
+    // Ada's layout gives a camera tile 180 px: Bo's camera starts on its 180 px layer.
+    const listed = await receive(ada, capabilities, 180);
+    expect(listed.map((c) => c.producerId).sort()).toEqual([boMic, boCamera].sort());
+    expect(eventsOf(ada.socket, 'consumer:new')).toEqual([]);
+    const video = media.consumers.get(listed.find((c) => c.producerId === boCamera)!.consumerId)!;
+    const audio = media.consumers.get(listed.find((c) => c.producerId === boMic)!.consumerId)!;
+    expect(video.preferredLayers?.spatialLayer).toBe(1);
+    expect([video.paused, audio.paused]).toEqual([true, true]);
+
+    const batch = (n: number) => ({ consumers: Array.from({ length: n }, () => ({ consumerId: video.id })) });
+    for (const bad of [batch(0), batch(129), { consumers: [{ consumerId: video.id, preference: { visible: true } }] }, { consumers: video.id }, {}]) {
+      expectError(await rawRequest(ada.socket, 'consumers:resume', bad), 'BAD_REQUEST');
+    }
+    expect([video.paused, audio.paused]).toEqual([true, true]);
+    // 128 entries (the same one again and again) are fine.
+    expect(await ok(ada.socket, 'consumers:resume', batch(128))).toEqual({ missing: [] });
+    expect(video.paused).toBe(false);
+
+    expect(
+      await ok(ada.socket, 'consumers:resume', {
+        consumers: [
+          { consumerId: video.id, preference: { visible: true, height: 90 } },
+          { consumerId: audio.id },
+          { consumerId: randomUUID() },
+        ],
+      }),
+    ).toEqual({ missing: [expect.any(String)] });
+    expect(video.preferredLayers?.spatialLayer).toBe(0);
+    expect(audio.paused).toBe(false);
   });
 
   it('a consumer closed with its producer answers NOT_FOUND', async () => {

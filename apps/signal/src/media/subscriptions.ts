@@ -118,13 +118,16 @@ export interface ResumeEntry {
  * Many consumers the member has set up, at once: each as `resumeConsumer`, a video first
  * taking its tile's preference (as `preferConsumer`; audio follows no tile, so one given for
  * it is ignored). Returns the ids of those not found (closed meanwhile, or not this member's),
- * which fail none of the others; an id given twice is resumed once more, harmlessly.
+ * which fail none of the others. An id given twice is done once, with the last preference
+ * given for it, so a batch asks the worker at most once per consumer the member has.
  */
 export async function resumeConsumers(room: RoomContext, peer: PeerMedia, entries: readonly ResumeEntry[]): Promise<string[]> {
   requireServing(room);
+  const wanted = new Map<string, TilePreference | undefined>();
+  for (const { consumerId, preference } of entries) wanted.set(consumerId, preference ?? wanted.get(consumerId));
   const missing = new Set<string>();
   const results = await Promise.allSettled(
-    entries.map(async ({ consumerId, preference }) => {
+    [...wanted].map(async ([consumerId, preference]) => {
       const consumer = peer.consumers.get(consumerId);
       if (!consumer) {
         missing.add(consumerId);
