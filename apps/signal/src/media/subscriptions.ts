@@ -177,8 +177,9 @@ function takePreference(consumer: types.Consumer<ConsumerData>, preference: Tile
 /*
  * Asks again while the wanted layer changed during the call: `preferredLayers` changes only
  * once a call completes, so a newer preference may have been skipped as "already set".
- * (A new target layer makes mediasoup ask the sender for a key frame of it at once: see the
- * key frame test in tests/integration/consumer-batch.test.ts.)
+ * A new target layer makes mediasoup itself ask the sender for a key frame of it at once
+ * (it switches once the sender's RTCP sender reports line the layers' timestamps up, as a
+ * browser's do): shown in tests/integration/consumer-batch.test.ts, so nothing is asked here.
  */
 async function fitLayers(room: RoomContext, consumer: types.Consumer<ConsumerData>): Promise<void> {
   if (consumer.type !== 'simulcast') return;
