@@ -117,6 +117,8 @@ class Superseded extends Error {}
 const ICE_DISCONNECTED_WAIT_MS = 2000;
 /** After an ICE restart, looked at again this much later, and restarted again if still broken. */
 const ICE_RECHECK_MS = 8000;
+/** The longest a newcomer's consumers wait for the page's first media key before they are resumed. */
+const KEY_WAIT_MS = 1000;
 
 /**
  * This page's media in the room: the mediasoup-client Device, a send and a receive transport,
@@ -384,6 +386,11 @@ export class RoomMedia {
       // Still ours: closed meanwhile (`consumer:closed`) it is no longer in the map.
       const entries = made.flatMap((r) => (r.status === 'fulfilled' && r.value && this.#consumers.get(r.value.consumer.id) === r.value ? [r.value] : []));
       if (!entries.length) return;
+      // Resuming asks the senders for a key frame. A newcomer's key comes with the others moving
+      // to it: a key frame asked for before would not decrypt here, and the picture would wait
+      // for the next one. So the key first (it is usually on its way), within a bound.
+      await Promise.race([this.#host.frames().keyed, new Promise((resolve) => setTimeout(resolve, KEY_WAIT_MS))]);
+      if (!current() || !signal.seated) return;
       const estimate = estimateTileHeight();
       const sent = new Map<string, string>();
       const consumers = entries.map((entry) => {

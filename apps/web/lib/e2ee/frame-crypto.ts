@@ -41,6 +41,11 @@ export class FrameCrypto {
   #statuses = new Map<string, TransformStatus>();
   readonly #listeners = new Set<() => void>();
   #statsWaiters: ((stats: Extract<FromWorker, { op: 'stats' }>) => void)[] = [];
+  #keyedNow: () => void = () => undefined;
+  /** Settles once the first media key is installed (before that no frame decrypts here). */
+  readonly keyed = new Promise<void>((resolve) => {
+    this.#keyedNow = resolve;
+  });
 
   constructor(api: TransformApi) {
     this.api = api;
@@ -82,6 +87,7 @@ export class FrameCrypto {
   addKeys(keys: (KeyRef & { key: Uint8Array })[]): void {
     if (!keys.length) return;
     this.#post({ op: 'keys', keys });
+    this.#keyedNow();
     markJoin('key');
   }
 
