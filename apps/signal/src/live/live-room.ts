@@ -117,7 +117,8 @@ export class LiveRoom {
     if (!this.acting) throw moved();
     let state: RoomState;
     try {
-      state = await this.#deps.store.update(this.id, change, this.fence);
+      // The latest state here is what the store has unless another write came between (it then re-reads).
+      state = await this.#deps.store.update(this.id, change, this.fence, this.#latest);
     } catch (error) {
       // Another node holds the room now (or this node's lease lapsed): nothing more is done here.
       if (error instanceof LeaseLost) this.close('released');

@@ -12,12 +12,6 @@ describe('freezeDeep', () => {
     expect(() => ((value.a.b[1] as { c: number }).c = 3)).toThrow(TypeError);
   });
 
-  it('walks into an object something else froze only at its top', () => {
-    const shallow = Object.freeze({ list: [1] });
-    freezeDeep({ shallow });
-    expect(Object.isFrozen(shallow.list)).toBe(true);
-  });
-
   it('freezes a new value that shares parts frozen before, new parts and all', () => {
     const old = freezeDeep({ kept: { n: 1 }, changed: { n: 1 } });
     const next = freezeDeep({ ...old, changed: { n: 2 }, added: [{ n: 3 }] });

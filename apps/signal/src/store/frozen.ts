@@ -6,19 +6,15 @@
  * every other holder sees.
  */
 
-/** Objects frozen all the way down by `freezeDeep`: where a walk can stop. */
-const deepFrozen = new WeakSet<object>();
-
 /**
- * Freeze `value` and everything it reaches. Parts already frozen by an earlier call are not
- * walked again, so freezing a state made by a change costs only what the change made new.
- * (Object.isFrozen cannot be the stop mark: something frozen shallowly elsewhere may hold
- * parts that are not.)
+ * Freeze `value` and everything it reaches. A frozen object is taken to be frozen all the way
+ * down (everything frozen here is, and nothing in a room state is frozen elsewhere), so the
+ * walk stops there: freezing a state made by a change costs only what the change made new.
+ * (Object.isFrozen is the mark rather than a WeakSet of our own: several times cheaper.)
  */
 export function freezeDeep<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || deepFrozen.has(value)) return value;
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
   Object.freeze(value);
   for (const child of Object.values(value)) freezeDeep(child);
-  deepFrozen.add(value);
   return value;
 }

@@ -84,6 +84,7 @@ export class MemoryRoomStore implements RoomStore {
     return this.#live(this.#rooms, roomId);
   }
 
+  /** `known` is not needed here: the stored state is at hand. */
   async update(roomId: string, change: RoomChange, writer?: Fence): Promise<RoomState> {
     const current = this.#live(this.#rooms, roomId);
     if (!current) throw new ProtocolFailure('NOT_FOUND', 'No such room');

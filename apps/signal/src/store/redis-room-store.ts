@@ -195,13 +195,29 @@ export class RedisRoomStore implements RoomStore {
     return writer ? { key: this.nodeKey(writer.node), args: [writer.node, String(writer.fence)] } : { key: this.nodeKey(''), args: ['', ''] };
   }
 
-  async update(roomId: string, change: RoomChange, writer?: Fence): Promise<RoomState> {
+  async update(roomId: string, change: RoomChange, writer?: Fence, known?: RoomState): Promise<RoomState> {
     const fenced = this.#writer(writer);
+    // The home's latest state saves reading (and parsing) the doc: the compare-and-set below
+    // still refuses it if it is old. Only a frozen one: it is never changed after this.
+    let assumed = known !== undefined && known.id === roomId && Object.isFrozen(known);
+    let current = assumed ? known! : await this.get(roomId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await this.get(roomId);
       if (!current) throw new ProtocolFailure('NOT_FOUND', 'No such room');
-      const next = change(current);
-      if (next === current) return current;
+      let next: RoomState;
+      try {
+        next = change(current);
+      } catch (error) {
+        // A refusal judged on a state that may be old (a write whose answer was lost) is judged again on the stored one.
+        if (!assumed) throw error;
+        next = current;
+      }
+      if (next === current) {
+        // Nothing to write (or refused), judged on a state that may be old: only a fresh read may say so.
+        if (!assumed) return current;
+        assumed = false;
+        current = await this.get(roomId);
+        continue;
+      }
       // The home lives in fields of its own, never in the document a change writes.
       const { home: _home, ...rest } = next;
       const stored: RoomState = { ...rest, ...(current.home ? { home: current.home } : {}), version: current.version + 1 };
@@ -212,7 +228,9 @@ export class RedisRoomStore implements RoomStore {
       if (outcome === 1) return freezeDeep(stored);
       if (outcome === -1) throw new ProtocolFailure('NOT_FOUND', 'No such room');
       if (outcome === -3) throw new LeaseLost();
-      // outcome 0: someone else wrote first; re-read and apply the change to their result.
+      // outcome 0: someone else wrote first (or `known` was old); re-read and apply the change to the stored state.
+      assumed = false;
+      current = await this.get(roomId);
     }
     throw new ProtocolFailure('INTERNAL', 'The room is too busy; try again');
   }

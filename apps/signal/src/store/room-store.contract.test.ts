@@ -248,6 +248,57 @@ describe.each(implementations)('RoomStore contract: $name', ({ make }) => {
       expect(await store.get(fresh.id)).toEqual(before);
     });
 
+    describe('given the state the caller knows (known)', () => {
+      it('applies the change to the stored state when the known one is old', async () => {
+        const fresh = room(freshRoomId());
+        await store.create(fresh);
+        const old = await store.update(fresh.id, member('a'));
+        await store.update(fresh.id, member('b'));
+        const result = await store.update(fresh.id, member('c'), undefined, old);
+        expect(Object.keys(result.members).sort()).toEqual(['a', 'b', 'c']);
+        expect(result.version).toBe(3);
+        expect(await store.get(fresh.id)).toEqual(result);
+      });
+
+      it('applies the change to the known state when it is current', async () => {
+        const fresh = room(freshRoomId());
+        await store.create(fresh);
+        const known = await store.update(fresh.id, member('a'));
+        const result = await store.update(fresh.id, member('b'), undefined, known);
+        expect(Object.keys(result.members).sort()).toEqual(['a', 'b']);
+        expect(await store.get(fresh.id)).toEqual(result);
+      });
+
+      it('writes a change that would leave an old known state unchanged', async () => {
+        const fresh = room(freshRoomId());
+        await store.create(fresh);
+        const unlocked = await store.update(fresh.id, member('f', 'facilitator'));
+        await store.update(fresh.id, applyCommand('f', { type: 'room.setLocked', locked: true }));
+        // On what the caller knows the room is unlocked already; it is locked in the store.
+        const result = await store.update(fresh.id, applyCommand('f', { type: 'room.setLocked', locked: false }), undefined, unlocked);
+        expect(result.locked).toBe(false);
+        expect((await store.get(fresh.id))!.locked).toBe(false);
+      });
+
+      it('does not refuse a change on an old known state that the stored one allows', async () => {
+        const fresh = room(freshRoomId());
+        await store.create(fresh);
+        const before = await store.update(fresh.id, member('f', 'facilitator'));
+        await store.update(fresh.id, member('a'));
+        // `a` is not in the known state: acknowledging would be refused there.
+        const result = await store.update(fresh.id, acknowledge(before, 'a'), undefined, before);
+        expect(result.members['a']!.acknowledgedVersion).toBe(before.agreement.version);
+      });
+
+      it('still refuses what the stored state refuses', async () => {
+        const fresh = room(freshRoomId());
+        await store.create(fresh);
+        const known = await store.update(fresh.id, member('a'));
+        await expectFailure(store.update(fresh.id, applyCommand('a', { type: 'room.setLocked', locked: true }), undefined, known), 'FORBIDDEN');
+        expect(await store.get(fresh.id)).toEqual(known);
+      });
+    });
+
     it('propagates errors that are not ProtocolFailures unchanged', async () => {
       const fresh = room(freshRoomId());
       await store.create(fresh);

@@ -91,8 +91,13 @@ export interface RoomStore {
    * whatever ProtocolFailure the change throws (nothing is written). `writer`: the home's
    * fence; the write is refused with LeaseLost unless it is the room's current one and its
    * node's lease is live. A write without one is refused once the room has a home.
+   * `known`: a state this store handed out that the caller believes current (the home's
+   * latest): a store may apply the change to it without reading the room first, as long as
+   * the write still fails over to the stored state when `known` turns out to be old (Redis:
+   * its compare-and-set on the version), and a change that leaves it unchanged is checked
+   * against a fresh read.
    */
-  update(roomId: string, change: RoomChange, writer?: Fence): Promise<RoomState>;
+  update(roomId: string, change: RoomChange, writer?: Fence, known?: RoomState): Promise<RoomState>;
   /**
    * End a session: delete the room's state, keeping only its acknowledgement record for
    * `retentionSeconds`. Returns that record, or null if the room was already gone. Fenced
