@@ -8,7 +8,7 @@ import { RoomMedia, type RoomMediaOptions } from '../../apps/signal/src/media/ro
 import { TalkTime } from '../../apps/signal/src/media/talk-time.js';
 import { WorkerPool } from '../../apps/signal/src/media/worker-pool.js';
 import type { MediaPolicy } from '../../apps/signal/src/room/state.js';
-import { bindUdp, keyRequests, PlainStream, VIDEO_PT } from '../support/plain-rtp.js';
+import { bindUdp, keyRequests, PlainStream, senderReport, VIDEO_PT } from '../support/plain-rtp.js';
 import { WAIT } from '../support/signal-client.js';
 
 /*
@@ -52,23 +52,6 @@ const camera = (ssrcs: readonly number[]): types.RtpParameters => ({
   encodings: ssrcs.map((ssrc, index) => ({ ssrc, ...(ssrcs.length > 1 ? { scaleResolutionDownBy: 2 ** (ssrcs.length - 1 - index) } : {}) })),
   rtcp: { cname: `c-${ssrcs[0]}` },
 });
-
-/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
-const NTP_OFFSET = 2_208_988_800;
-
-/** An RTCP sender report (RFC 3550 6.4.1, no report blocks): `rtpTimestamp` stands for now. */
-function senderReport(ssrc: number, rtpTimestamp: number): Buffer {
-  const packet = Buffer.alloc(28);
-  const now = Date.now() / 1000 + NTP_OFFSET;
-  packet[0] = 0x80;
-  packet[1] = 200;
-  packet.writeUInt16BE(6, 2);
-  packet.writeUInt32BE(ssrc >>> 0, 4);
-  packet.writeUInt32BE(Math.floor(now) >>> 0, 8);
-  packet.writeUInt32BE(Math.floor((now % 1) * 2 ** 32) >>> 0, 12);
-  packet.writeUInt32BE(rtpTimestamp >>> 0, 16);
-  return packet;
-}
 
 const everyone = (ids: readonly string[]): MediaPolicy => {
   const all = new Set(ids);

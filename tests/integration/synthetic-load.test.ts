@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRoomWithSecrets } from '../support/synthetic-keys.js';
 import { RtpSink, SyntheticMember } from '../support/synthetic-member.js';
-import { connect, createRoom, expectError, ok, request, useServer, WAIT } from '../support/signal-client.js';
+import { connect, createRoom, expectError, ok, request, useServer, WAIT, watchMedia } from '../support/signal-client.js';
 
 /*
  * The load generator's small, quick variant (#11 item 6), as a correctness check only: four
@@ -9,8 +9,19 @@ import { connect, createRoom, expectError, ok, request, useServer, WAIT } from '
  * transports, SYNTHETIC_MEDIA=true), every member receives every other member's two streams
  * with nothing lost, and once everyone has left the server holds nothing. No timings. The
  * members take part in the end-to-end encryption key handshake as browsers do, and what they
- * receive is sealed frames that the key leader's keys open.
+ * receive is sealed frames that the key leader's keys open. A simulcast member's camera moves
+ * from layer to layer as a receiver's tile asks: its RTCP sender reports let mediasoup switch.
  */
+
+/** A looped VP8-shaped layer `height` px tall (16:9): 30 frames, the first a key frame (tag, start code, size), the rest delta frames. */
+function layer(height: number): Buffer[] {
+  const width = Math.round((height * 16) / 9);
+  const key = Buffer.alloc(200);
+  key.set([0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, width & 0xff, width >> 8, height & 0xff, height >> 8]);
+  const delta = Buffer.alloc(100);
+  delta.set([0x11, 0x02, 0x00]);
+  return Array.from({ length: 30 }, (_, i) => (i === 0 ? key : delta));
+}
 
 /** A received packet's payload (these have no CSRCs; mediasoup's header extensions are skipped). */
 function payloadOf(packet: Buffer): Buffer {
@@ -152,6 +163,31 @@ describe('synthetic members (load generator, small)', () => {
     } finally {
       own.close();
     }
+  });
+
+  it('a simulcast member\'s camera changes layer when a receiver prefers a smaller tile (its sender reports line the layers up)', async () => {
+    const { server } = t;
+    sink = await RtpSink.open();
+    const links = await createRoomWithSecrets(server.url, { title: 'Layers' });
+    const host = await SyntheticMember.join({ url: server.url, roomId: links.roomId, token: links.facilitatorToken, secret: links.facilitatorSecret, name: 'Host', sink, layers: [layer(90), layer(180), layer(360)] });
+    members.push(host);
+    await ok(host.socket as never, 'room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
+    const media = watchMedia(server, links.roomId);
+    const viewer = await SyntheticMember.join({ url: server.url, roomId: links.roomId, token: links.inviteToken, secret: links.inviteSecret, name: 'Viewer', sink });
+    members.push(viewer);
+    for (const member of members) member.start();
+    // The viewer's consumer of the host's camera: said no tile height, it starts on the top layer.
+    const camera = await vi.waitFor(() => {
+      const found = [...media.consumers.values()].find((c) => c.type === 'simulcast');
+      if (!found) throw new Error('no simulcast consumer yet');
+      return found;
+    }, WAIT);
+    await vi.waitFor(() => expect(camera.currentLayers?.spatialLayer).toBe(2), { timeout: 15_000, interval: 100 });
+
+    await ok(viewer.socket as never, 'consumer:prefer', { consumerId: camera.id, visible: true, height: 90 });
+    await vi.waitFor(() => expect(camera.currentLayers?.spatialLayer).toBe(0), { timeout: 10_000, interval: 100 });
+    await ok(viewer.socket as never, 'consumer:prefer', { consumerId: camera.id, visible: true, height: 360 });
+    await vi.waitFor(() => expect(camera.currentLayers?.spatialLayer).toBe(2), { timeout: 10_000, interval: 100 });
   });
 
   it('plain transports are refused unless the server is started for load tests', async () => {

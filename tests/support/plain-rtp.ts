@@ -143,6 +143,32 @@ export function keyRequests(packet: Buffer): number[] {
   return ssrcs;
 }
 
+/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
+const NTP_OFFSET = 2_208_988_800;
+
+/**
+ * An RTCP sender report (RFC 3550 6.4.1, no report blocks) for the stream `ssrc`: `rtpTimestamp`
+ * is the stream's RTP time at the wall-clock time `wallMs` (ms since 1970; by default now),
+ * which goes out as NTP time; `packets` and `octets` are what the stream has sent so far
+ * (payload octets, headers not counted). mediasoup switches a simulcast consumer from one
+ * layer to another only once reports like this let it line the layers' timestamps up.
+ */
+export function senderReport(ssrc: number, rtpTimestamp: number, sent: { packets: number; octets: number } = { packets: 0, octets: 0 }, wallMs = performance.timeOrigin + performance.now()): Buffer {
+  const packet = Buffer.alloc(28);
+  const ntp = wallMs / 1000 + NTP_OFFSET;
+  const seconds = Math.floor(ntp);
+  packet[0] = 0x80;
+  packet[1] = 200;
+  packet.writeUInt16BE(6, 2);
+  packet.writeUInt32BE(ssrc >>> 0, 4);
+  packet.writeUInt32BE(seconds >>> 0, 8);
+  packet.writeUInt32BE(Math.floor((ntp - seconds) * 2 ** 32), 12);
+  packet.writeUInt32BE(rtpTimestamp >>> 0, 16);
+  packet.writeUInt32BE(sent.packets >>> 0, 20);
+  packet.writeUInt32BE(sent.octets >>> 0, 24);
+  return packet;
+}
+
 /** A UDP socket on loopback, on a port of its own. */
 export async function bindUdp(receiveBufferBytes?: number): Promise<UdpSocket> {
   const udp = createSocket('udp4');

@@ -114,3 +114,78 @@ describe('a synthetic source answers key frame requests', () => {
     expect(sent.map((packet) => packet[14])).toEqual([...Array.from({ length: 12 }, (_, i) => i), 0, 1]);
   });
 });
+
+describe('a synthetic source sends sender reports as a browser does', () => {
+  /** A sender report's fields. */
+  const read = (report: Buffer) => ({
+    type: report[1],
+    ssrc: report.readUInt32BE(4),
+    /** The NTP time as ms since 1970. */
+    wallMs: (report.readUInt32BE(8) + report.readUInt32BE(12) / 2 ** 32 - 2_208_988_800) * 1000,
+    rtp: report.readUInt32BE(16),
+    packets: report.readUInt32BE(20),
+    octets: report.readUInt32BE(24),
+  });
+  const payloadBytes = (packets: Buffer[]) => packets.reduce((n, packet) => n + packet.length - 12, 0);
+
+  it('one per stream once it has sent, at once, then not again for a second; counts and RTP time follow what was sent', () => {
+    const source = new RtpSource(300);
+    expect(source.senderReports(performance.now() + 5000)).toEqual([]);
+    const before = performance.now();
+    const audio = source.audio();
+    const after = performance.now();
+
+    const [first, ...others] = source.senderReports(after).map(read);
+    expect(others).toEqual([]);
+    expect(first).toMatchObject({ type: 200, ssrc: source.audioSsrc, packets: 1, octets: payloadBytes([audio]) });
+    expect(Math.abs(first!.wallMs - (performance.timeOrigin + after))).toBeLessThan(0.01);
+    // Its RTP time is the packet's, moved on by the time since it was made (48 kHz).
+    const ts = audio.readUInt32BE(4);
+    expect((first!.rtp - ts) >>> 0).toBeLessThanOrEqual(Math.round((after - before) * 48) + 1);
+
+    const more = [source.audio(), source.audio()];
+    expect(source.senderReports(after + 999)).toEqual([]);
+    const [second] = source.senderReports(after + 1000).map(read);
+    expect(second).toMatchObject({ ssrc: source.audioSsrc, packets: 3, octets: payloadBytes([audio, ...more]) });
+    const lastTs = more[1]!.readUInt32BE(4);
+    const elapsed = (second!.rtp - lastTs) >>> 0;
+    expect(elapsed).toBeGreaterThanOrEqual(Math.round((after + 1000 - performance.now()) * 48));
+    expect(elapsed).toBeLessThanOrEqual(1000 * 48 + 1);
+    expect(source.senderReports(after + 1500)).toEqual([]);
+  });
+
+  it('each simulcast layer its own, at the same RTP and NTP time (one frame time for all layers); video on a 90 kHz clock', () => {
+    const source = new RtpSource(300, { layers: [pattern(60, 30), pattern(60, 30), pattern(60, 30)] });
+    const packets = source.videoFrame();
+    const now = performance.now() + 100;
+    const reports = source.senderReports(now).map(read);
+    expect(reports.map((r) => r.ssrc)).toEqual([0, 1, 2].map((layer) => source.videoSsrc + layer));
+    expect(new Set(reports.map((r) => r.rtp)).size).toBe(1);
+    expect(new Set(reports.map((r) => r.wallMs)).size).toBe(1);
+    const moved = (reports[0]!.rtp - packets[0]!.readUInt32BE(4)) >>> 0;
+    expect(moved).toBeGreaterThanOrEqual(100 * 90);
+    expect(moved).toBeLessThan(200 * 90);
+    for (const r of reports) {
+      const mine = packets.filter((packet) => packet.readUInt32BE(8) === r.ssrc);
+      expect(r).toMatchObject({ packets: mine.length, octets: payloadBytes(mine) });
+    }
+  });
+
+  it('a sealing source reports what it sent: nothing while frames are dropped for want of a key', async () => {
+    let keyed = false;
+    const source = new RtpSource(300, { layers: [pattern(60, 30)], seal: (frame) => (keyed ? Promise.resolve(frame) : null) });
+    const sent: Buffer[] = [];
+    source.audioTo((packet) => sent.push(packet));
+    source.videoTo((packet) => sent.push(packet));
+    await source.flush();
+    expect(source.senderReports()).toEqual([]);
+    keyed = true;
+    source.audioTo((packet) => sent.push(packet));
+    source.videoTo((packet) => sent.push(packet));
+    await source.flush();
+    expect(source.senderReports().map(read).map((r) => [r.ssrc, r.packets, r.octets])).toEqual([
+      [source.audioSsrc, 1, payloadBytes(sent.filter((p) => p.readUInt32BE(8) === source.audioSsrc))],
+      [source.videoSsrc, 1, payloadBytes(sent.filter((p) => p.readUInt32BE(8) === source.videoSsrc))],
+    ]);
+  });
+});

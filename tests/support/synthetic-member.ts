@@ -2,7 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import type { ResponseData } from '@group-room/shared';
 import type { KeyRef, LinkSecret } from '@group-room/shared/e2ee';
 import { io } from 'socket.io-client';
-import { keyRequests } from './plain-rtp.js';
+import { keyRequests, senderReport } from './plain-rtp.js';
 import { ask, SyntheticKeys, type Client, type FrameSealer } from './synthetic-keys.js';
 
 /*
@@ -15,7 +15,10 @@ import { ask, SyntheticKeys, type Client, type FrameSealer } from './synthetic-k
  *
  * Like a browser's encoder it answers the server's key frame requests (RTCP PLI and FIR, which
  * mediasoup sends back to the address the member sends from): the layer asked for sends a key
- * frame as its next frame, at most once per KEY_FRAME_MIN_INTERVAL_MS.
+ * frame as its next frame, at most once per KEY_FRAME_MIN_INTERVAL_MS. Like a browser it sends
+ * an RTCP sender report for each stream (audio, each video layer) once a second, the first as
+ * soon as the stream starts: mediasoup moves a simulcast consumer to another layer only once
+ * reports on both layers let it line their timestamps up.
  *
  * Like a browser, it takes part in the end-to-end encryption key handshake with its link's
  * secret (synthetic-keys.ts) and seals every frame before packetizing it; until it has a key
@@ -47,6 +50,22 @@ function nearestKeyFrame(keys: readonly number[], position: number, length: numb
     if (d < distance) [best, distance] = [key, d];
   }
   return best;
+}
+
+/** How often a stream's sender report goes out (libwebrtc: about once a second for video). */
+export const SENDER_REPORT_INTERVAL_MS = 1000;
+
+/** What one sent stream (the audio, or a video layer) has sent so far: what its sender reports say. */
+interface SentStream {
+  clockRate: number;
+  packets: number;
+  /** Payload octets (RTP headers not counted), as a sender report counts them. */
+  octets: number;
+  /** The last packet's RTP timestamp, and when its frame was captured (performance.now): what that timestamp stands for. */
+  lastTs: number;
+  lastAt: number;
+  /** When the next report is due (performance.now): at once for a stream that just started. */
+  reportAt: number;
 }
 
 /** Per received stream (SSRC): packets, the extended highest sequence number, jitter. */
@@ -186,6 +205,8 @@ export class RtpSource {
   #queue: Promise<void> = Promise.resolve();
   /** Frames sealed but not sent yet (the generator falling behind shows here). */
   pending = 0;
+  /** Each stream sent, by SSRC, for its sender reports. */
+  readonly #sent = new Map<number, SentStream>();
 
   /**
    * `frames`: real VP8 frames to loop over (the first must be a key frame); `layers`: the same
@@ -244,24 +265,24 @@ export class RtpSource {
   /** One 20 ms opus packet, sent as it is (a source without encryption). */
   audio(): Buffer {
     this.#plainOnly();
-    const { frame, ts } = this.#nextAudio();
-    return this.#audioPacket(frame, ts);
+    const { frame, ts, capturedAt } = this.#nextAudio();
+    return this.#audioPacket(frame, ts, capturedAt);
   }
 
   /** One video frame's packets, sent as they are (a source without encryption). */
   videoFrame(): Buffer[] {
     this.#plainOnly();
-    const { frames, ts } = this.#nextVideo();
+    const { frames, ts, capturedAt } = this.#nextVideo();
     this.#advanceVideo();
-    return frames.flatMap((frame, layer) => this.#videoPackets(layer, frame, ts));
+    return frames.flatMap((frame, layer) => this.#videoPackets(layer, frame, ts, capturedAt));
   }
 
   /** The next 20 ms of audio to `send`: at once, or once sealed; nothing while an encrypting source has no key. */
   audioTo(send: (packet: Buffer) => void): void {
-    const { frame, ts } = this.#nextAudio();
-    if (!this.#seal) return send(this.#audioPacket(frame, ts));
+    const { frame, ts, capturedAt } = this.#nextAudio();
+    if (!this.#seal) return send(this.#audioPacket(frame, ts, capturedAt));
     const sealed = this.#seal(frame, 'opus');
-    if (sealed) this.#inOrder(sealed, (wire) => [this.#audioPacket(wire, ts)], send);
+    if (sealed) this.#inOrder(sealed, (wire) => [this.#audioPacket(wire, ts, capturedAt)], send);
   }
 
   /**
@@ -269,10 +290,10 @@ export class RtpSource {
    * want of a key the video does not move on, so the first frame sent is a key frame.
    */
   videoTo(send: (packet: Buffer) => void): void {
-    const { frames, ts } = this.#nextVideo();
+    const { frames, ts, capturedAt } = this.#nextVideo();
     if (!this.#seal) {
       this.#advanceVideo();
-      frames.forEach((frame, layer) => this.#videoPackets(layer, frame, ts).forEach(send));
+      frames.forEach((frame, layer) => this.#videoPackets(layer, frame, ts, capturedAt).forEach(send));
       return;
     }
     const sealed: Promise<Uint8Array>[] = [];
@@ -282,7 +303,7 @@ export class RtpSource {
       sealed.push(one);
     }
     this.#advanceVideo();
-    this.#inOrder(Promise.all(sealed), (wires) => wires.flatMap((wire, layer) => this.#videoPackets(layer, wire, ts)), send);
+    this.#inOrder(Promise.all(sealed), (wires) => wires.flatMap((wire, layer) => this.#videoPackets(layer, wire, ts, capturedAt)), send);
   }
 
   #plainOnly(): void {
@@ -305,18 +326,20 @@ export class RtpSource {
     return this.#queue;
   }
 
-  #nextAudio(): { frame: Uint8Array; ts: number } {
+  /** The next 20 ms of audio: its frame, RTP time, and capture time (performance.now: what its RTP time stands for). */
+  #nextAudio(): { frame: Uint8Array; ts: number; capturedAt: number } {
     const frame = new Uint8Array(AUDIO_PAYLOAD_BYTES);
     frame[0] = 0x78; // an opus TOC byte (CELT FB 20 ms, mono)
     const ts = this.#audioTs;
     this.#audioTs += 960;
-    return { frame, ts };
+    return { frame, ts, capturedAt: performance.now() };
   }
 
-  #audioPacket(payload: Uint8Array, ts: number): Buffer {
+  #audioPacket(payload: Uint8Array, ts: number, capturedAt: number): Buffer {
     const packet = RtpSource.header(AUDIO_PT, false, this.#audioSeq++, ts, this.audioSsrc, payload.length);
     packet.set(payload, 12);
     this.sentPackets++;
+    this.#sentOn(this.audioSsrc, 48_000, ts, capturedAt, payload.length);
     return packet;
   }
 
@@ -325,8 +348,9 @@ export class RtpSource {
    * the real ones, a layer asked for a key frame jumping to its pattern's nearest one; or a
    * VP8-shaped one (a key frame every second, or when asked for).
    */
-  #nextVideo(): { frames: Uint8Array[]; ts: number } {
+  #nextVideo(): { frames: Uint8Array[]; ts: number; capturedAt: number } {
     const ts = this.#videoTs;
+    const capturedAt = performance.now();
     this.#videoTs += 90_000 / FPS;
     if (this.#layers) {
       const frames = this.#layers.map((frames, layer) => {
@@ -335,13 +359,13 @@ export class RtpSource {
         if (this.#keyWanted[layer]) this.#positions[layer] = nearestKeyFrame(this.#keyFrames[layer]!, at, frames.length);
         return frames[this.#positions[layer]! % frames.length]!;
       });
-      return { frames, ts };
+      return { frames, ts, capturedAt };
     }
     const key = this.#keyWanted[0]! || this.#frame % FPS === 0;
     const frame = new Uint8Array(this.#frameBytes);
     // VP8 frame tag: bit 0 clear on a key frame; then the key frame start code and 640×360.
     frame.set(key ? [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 640 & 0xff, 640 >> 8, 360 & 0xff, 360 >> 8] : [0x11, 0x02, 0x00]);
-    return { frames: [frame], ts };
+    return { frames: [frame], ts, capturedAt };
   }
 
   /** The frame from #nextVideo went out: every layer moves on, and the key frames asked for are sent. */
@@ -352,7 +376,7 @@ export class RtpSource {
   }
 
   /** One layer's frame as RTP: a VP8 payload descriptor on each packet (S bit on the first). */
-  #videoPackets(layer: number, frame: Uint8Array, ts: number): Buffer[] {
+  #videoPackets(layer: number, frame: Uint8Array, ts: number, capturedAt: number): Buffer[] {
     const packets: Buffer[] = [];
     for (let at = 0; at < frame.length; at += MAX_VIDEO_PAYLOAD) {
       const chunk = frame.subarray(at, at + MAX_VIDEO_PAYLOAD);
@@ -361,9 +385,45 @@ export class RtpSource {
       packet[12] = at === 0 ? 0x10 : 0x00;
       packet.set(chunk, 13);
       packets.push(packet);
+      this.#sentOn(this.videoSsrc + layer, 90_000, ts, capturedAt, 1 + chunk.length);
     }
     this.sentPackets += packets.length;
     return packets;
+  }
+
+  /**
+   * A packet of `payloadBytes` goes out on `ssrc`, of a frame with RTP time `ts` captured at
+   * `capturedAt` (performance.now): its stream's counts move on (a new stream's first report is
+   * due now).
+   */
+  #sentOn(ssrc: number, clockRate: number, ts: number, capturedAt: number, payloadBytes: number): void {
+    let stream = this.#sent.get(ssrc);
+    if (!stream) {
+      stream = { clockRate, packets: 0, octets: 0, lastTs: ts, lastAt: capturedAt, reportAt: performance.now() };
+      this.#sent.set(ssrc, stream);
+    }
+    stream.packets++;
+    stream.octets += payloadBytes;
+    stream.lastTs = ts;
+    stream.lastAt = capturedAt;
+  }
+
+  /**
+   * The RTCP sender reports due at `now` (performance.now), to send as they are: one for each
+   * stream that has sent something and was not reported on in the last
+   * SENDER_REPORT_INTERVAL_MS (a new stream at once). Each maps `now`'s wall-clock time to the
+   * stream's RTP time then: its last packet's timestamp moved on by the time since its frame was
+   * captured, on the stream's clock (as libwebrtc does), so the layers of one frame line up.
+   */
+  senderReports(now = performance.now()): Buffer[] {
+    const reports: Buffer[] = [];
+    for (const [ssrc, stream] of this.#sent) {
+      if (now < stream.reportAt) continue;
+      stream.reportAt = now + SENDER_REPORT_INTERVAL_MS;
+      const ts = stream.lastTs + Math.round(((now - stream.lastAt) * stream.clockRate) / 1000);
+      reports.push(senderReport(ssrc, ts, stream, performance.timeOrigin + now));
+    }
+    return reports;
   }
 
   rtpParameters(kind: 'audio' | 'video') {
@@ -482,12 +542,21 @@ export class SyntheticMember {
     return this.#target;
   }
 
-  /** Start sending: audio every 20 ms, a video frame every 1/30 s (each sealed; none before a key is in use). */
+  /**
+   * Start sending: audio every 20 ms, a video frame every 1/30 s (each sealed; none before a key
+   * is in use), and each stream's sender reports (looked for with the audio: a new stream's
+   * first goes out within 20 ms).
+   */
   start(): void {
     const target = this.#target;
     if (!target) throw new Error('not joined');
     const send = (packet: Buffer) => this.#udp.send(packet, target.port, target.ip);
-    this.#timers.push(setInterval(() => this.source.audioTo(send), 20));
+    this.#timers.push(
+      setInterval(() => {
+        this.source.audioTo(send);
+        this.source.senderReports().forEach(send);
+      }, 20),
+    );
     this.#timers.push(setInterval(() => this.source.videoTo(send), 1000 / FPS));
   }
 
