@@ -228,8 +228,15 @@ export class RoomMedia {
         ...(tileHeight === undefined ? {} : { tileHeight }),
       });
       markJoin('consumers-listed');
-      // What the others send already is received while this page's own media is set up.
-      const receiving = this.#receiveListed(signal, consumers, current);
+      // What the others send already is received first: the send side (its renegotiation, its
+      // encoder, the server's consumers of it for everyone) follows once the listed consumers are
+      // made, so on a busy machine it does not hold up the pictures this person waits for.
+      let made: () => void = () => undefined;
+      const consumersMade = new Promise<void>((resolve) => {
+        made = resolve;
+      });
+      const receiving = this.#receiveListed(signal, consumers, current, made);
+      await Promise.race([consumersMade, receiving]);
       await camera;
       check();
       this.#sendTransport = mine(await this.#createTransport(signal, device, 'send', ice));
@@ -373,18 +380,20 @@ export class RoomMedia {
    * The consumers `media:ready` listed (what the others send already): set up together, as
    * mediasoup-client makes the consumers asked for at once in one renegotiation, then resumed
    * in one request, each video with its tile's preference (known, else the layout's estimate).
-   * Never rejects: what could not be received is a warning, as for one announced.
+   * Never rejects: what could not be received is a warning, as for one announced. `made`: told
+   * once the consumers are made (or could not be).
    */
-  async #receiveListed(signal: SignalClient, offers: readonly ConsumerOffer[], current: () => boolean): Promise<void> {
+  async #receiveListed(signal: SignalClient, offers: readonly ConsumerOffer[], current: () => boolean, made: () => void): Promise<void> {
     if (!offers.length) return;
     try {
       // Not awaited one by one: each consume() call queues its consumer before the first await.
-      const made = await Promise.allSettled(offers.map((offer) => this.#setUpConsumer(signal, offer)));
-      for (const result of made) if (result.status === 'rejected') console.warn("could not receive a member's media:", describe(result.reason));
+      const results = await Promise.allSettled(offers.map((offer) => this.#setUpConsumer(signal, offer)));
+      made();
+      for (const result of results) if (result.status === 'rejected') console.warn("could not receive a member's media:", describe(result.reason));
       if (!current() || !signal.seated) return;
       markJoin('consumers-made');
       // Still ours: closed meanwhile (`consumer:closed`) it is no longer in the map.
-      const entries = made.flatMap((r) => (r.status === 'fulfilled' && r.value && this.#consumers.get(r.value.consumer.id) === r.value ? [r.value] : []));
+      const entries = results.flatMap((r) => (r.status === 'fulfilled' && r.value && this.#consumers.get(r.value.consumer.id) === r.value ? [r.value] : []));
       if (!entries.length) return;
       // Resuming asks the senders for a key frame. A newcomer's key comes with the others moving
       // to it: a key frame asked for before would not decrypt here, and the picture would wait
