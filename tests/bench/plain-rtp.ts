@@ -1,5 +1,5 @@
 import type { Socket as UdpSocket } from 'node:dgram';
-import type { MediaSource, RoomView } from '@group-room/shared';
+import { MAX_CONSUMER_BATCH, type ConsumerOffer, type MediaSource, type RoomView } from '@group-room/shared';
 import { io } from 'socket.io-client';
 import { bindUdp, KIND, keyRequests, mediaSsrc, PlainStream, probeNumber } from '../support/plain-rtp.js';
 import { startProductionServer } from '../support/prod-server.js';
@@ -7,8 +7,10 @@ import { ask, type Client } from '../support/synthetic-keys.js';
 
 /*
  * People without a browser for the media benches (bench:share, bench:aside): a socket.io
- * client each, on the real path (enter, agreement, admitted by the facilitator, media:join,
- * consumer:resume as the web client does), sending over plain RTP transports (the server runs
+ * client each, on the real path (enter, agreement, admitted by the facilitator, media:join;
+ * as the web client does, the consumers media:ready lists resumed with one consumers:resume,
+ * those announced later by consumer:new each with consumer:resume), sending over plain RTP
+ * transports (the server runs
  * with SYNTHETIC_MEDIA=true) and timing what arrives. Each source is its own stream
  * (tests/support/plain-rtp.ts): audio every 20 ms, VP8-shaped video at a set frame rate that
  * starts with a key frame and answers the server's key frame requests (RTCP PLI/FIR) with one at
@@ -61,8 +63,7 @@ export class PlainClient {
       for (const ssrc of keyRequests(packet)) for (const { stream } of this.#sending.values()) if (stream.ssrc === ssrc) stream.wantKey();
     });
     socket.on('consumer:new', (consumer) => {
-      const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
-      if (ssrc !== undefined) this.#arrivals.set(ssrc, { consumerId: consumer.consumerId, producerId: consumer.producerId, peerId: consumer.peerId, source: consumer.source, first: undefined, last: undefined, closedAt: undefined, probes: new Map() });
+      this.#offered(consumer);
       void ask(socket, 'consumer:resume', { consumerId: consumer.consumerId }).catch(() => undefined);
     });
     socket.on('consumer:closed', ({ consumerId }) => {
@@ -94,12 +95,26 @@ export class PlainClient {
     }
   }
 
-  /** Start media: receive everyone (consumers resumed as they come). */
+  /** A consumer offered (listed by media:ready or announced): its packets are told apart by its SSRC from now on. */
+  #offered(consumer: ConsumerOffer): void {
+    const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+    if (ssrc !== undefined) this.#arrivals.set(ssrc, { consumerId: consumer.consumerId, producerId: consumer.producerId, peerId: consumer.peerId, source: consumer.source, first: undefined, last: undefined, closedAt: undefined, probes: new Map() });
+  }
+
+  /**
+   * Start media: receive everyone. What the others already send is listed in media:ready's
+   * answer and resumed in one consumers:resume (in batches of the most one takes); later
+   * consumers as they are announced.
+   */
   async startMedia(): Promise<void> {
     const { routerRtpCapabilities } = await ask(this.socket, 'media:join', {});
     const recv = await ask(this.socket, 'transport:createPlain', { direction: 'recv' });
     await ask(this.socket, 'transport:connectPlain', { transportId: recv.id, ip: '127.0.0.1', port: this.#in.address().port });
-    await ask(this.socket, 'media:ready', { rtpCapabilities: routerRtpCapabilities });
+    const { consumers } = await ask(this.socket, 'media:ready', { rtpCapabilities: routerRtpCapabilities });
+    consumers.forEach((consumer) => this.#offered(consumer));
+    for (let at = 0; at < consumers.length; at += MAX_CONSUMER_BATCH) {
+      await ask(this.socket, 'consumers:resume', { consumers: consumers.slice(at, at + MAX_CONSUMER_BATCH).map(({ consumerId }) => ({ consumerId })) });
+    }
   }
 
   /**
