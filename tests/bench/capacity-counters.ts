@@ -28,6 +28,8 @@ export interface Tracked {
   read(): Promise<SfuCounters>;
 }
 
+const STATS_AT_ONCE = 32;
+
 export function trackMediasoup(observer: types.Observer): Tracked {
   const workers = new Set<types.Worker>();
   const consumers = new Set<types.Consumer>();
@@ -42,17 +44,21 @@ export function trackMediasoup(observer: types.Observer): Tracked {
   return {
     async read() {
       const counters: SfuCounters = { expectedOut: 0, consumerPackets: 0, nacks: 0, retransmitted: 0, workerPids: [...workers].map((w) => w.pid) };
-      await Promise.all(
-        [...consumers].map(async (c) => {
-          for (const s of await c.getStats().catch(() => [])) {
-            if (s.type === 'inbound-rtp') counters.expectedOut += s.packetCount;
-            if (s.type !== 'outbound-rtp') continue;
-            counters.consumerPackets += s.packetCount;
-            counters.nacks += s.nackCount;
-            counters.retransmitted += s.packetsRetransmitted;
-          }
-        }),
-      );
+      const all = [...consumers];
+      // A few dozen requests at a time: thousands at once would hold the worker from its sockets.
+      for (let at = 0; at < all.length; at += STATS_AT_ONCE) {
+        await Promise.all(
+          all.slice(at, at + STATS_AT_ONCE).map(async (c) => {
+            for (const s of await c.getStats().catch(() => [])) {
+              if (s.type === 'inbound-rtp') counters.expectedOut += s.packetCount;
+              if (s.type !== 'outbound-rtp') continue;
+              counters.consumerPackets += s.packetCount;
+              counters.nacks += s.nackCount;
+              counters.retransmitted += s.packetsRetransmitted;
+            }
+          }),
+        );
+      }
       return counters;
     },
   };

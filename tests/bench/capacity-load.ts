@@ -1,5 +1,5 @@
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import type { GeneratedMember, GeneratorReply, GeneratorRequest } from './capacity-generator.js';
@@ -79,6 +79,23 @@ export async function udpDrops(ports: number[]): Promise<number> {
   return drops;
 }
 
+/** Datagrams the kernel dropped so far at every UDP socket a process holds (its buffers full: it did not read in time). */
+export async function udpDropsOfProcess(pid: number): Promise<number> {
+  const inodes = new Set<string>();
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (link.startsWith('socket:[')) inodes.add(link.slice(8, -1));
+  }
+  const table = await readFile('/proc/net/udp', 'utf8').catch(() => '');
+  let drops = 0;
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // Columns: sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops.
+    if (f[9] && inodes.has(f[9])) drops += Number(f.at(-1));
+  }
+  return drops;
+}
+
 /** This one UDP socket's counters in /proc/net/udp: the bytes queued (rx_queue) and the datagrams dropped (its buffer full). */
 export async function udpSocketCounters(port: number): Promise<{ queuedBytes: number; drops: number }> {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -100,7 +117,13 @@ const HOLE = `
 const s = require('node:dgram').createSocket('udp4');
 s.bind(0, '127.0.0.1', () => {
   s.setRecvBufferSize(4096);
-  process.stdout.write(String(s.address().port) + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
+  const parent = process.ppid;
+  const asleep = new Int32Array(new SharedArrayBuffer(4));
+  // Blocked, reading nothing; gone once the bench is (checked each second).
+  process.stdout.write(String(s.address().port) + '\\n', () => {
+    while (process.ppid === parent) Atomics.wait(asleep, 0, 0, 1000);
+    process.exit(0);
+  });
 });
 `;
 

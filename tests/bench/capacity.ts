@@ -15,7 +15,7 @@ import { createRoomWithSecrets, FrameKeys } from '../support/synthetic-keys.js';
 import { RtpSink, RtpSource } from '../support/synthetic-member.js';
 import { trackMediasoup, type SfuCounters, type Tracked } from './capacity-counters.js';
 import type { GeneratedMember } from './capacity-generator.js';
-import { cores, cpuSeconds, Generators, Hole, memoryMb, pin, udpDrops, udpSocketCounters } from './capacity-load.js';
+import { cores, cpuSeconds, Generators, Hole, memoryMb, pin, udpDrops, udpDropsOfProcess, udpSocketCounters } from './capacity-load.js';
 import { joinPlain, withoutFeedback, type PlainMember } from './capacity-member.js';
 import { janusInstalled, loopbackNamespace, runInLoopbackNamespace, startJanus } from './janus.js';
 import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
@@ -95,6 +95,8 @@ interface ReceiverCounts {
   packets: number;
   lost: number;
   nacks: number;
+  /** Datagrams the kernel dropped at the receiving process's sockets (the bench's limit, not the SFU's). */
+  droppedByBench?: number;
 }
 
 interface Load {
@@ -298,7 +300,8 @@ async function janusBackend(mode: Mode, sfuCore: string | undefined): Promise<Ba
       ? {
           async receivers() {
             const all = await Promise.all(full.subscribers.map((s) => s.stats()));
-            return all.reduce((sum, c) => ({ packets: sum.packets + c.packets, lost: sum.lost + c.lost, nacks: sum.nacks + c.nacks }), { packets: 0, lost: 0, nacks: 0 });
+            const droppedByBench = await udpDropsOfProcess(full.worker.pid);
+            return all.reduce((sum, c) => ({ ...sum, packets: sum.packets + c.packets, lost: sum.lost + c.lost, nacks: sum.nacks + c.nacks }), { packets: 0, lost: 0, nacks: 0, droppedByBench });
           },
         }
       : {}),
@@ -387,17 +390,23 @@ const NAMES: Record<System, string> = { ours: 'ours', bare: 'bare mediasoup', ja
 export const runName = (system: System, mode: Mode) => `${NAMES[system]}, ${mode === 'full' ? 'full receivers' : system === 'janus' ? 'forwarding only (RTP forwarders)' : 'forwarding only'}`;
 
 /**
- * Counts at one edge of a window: packets the generators sent (read before and after the rest,
- * averaged), what the kernel dropped at the SFU's receiving sockets, the SFU's own counters,
- * the hole's datagrams.
+ * The quick counts at one edge of a window: packets the generators sent, what the kernel
+ * dropped at the SFU's receiving sockets, the hole's datagrams. They are taken inside the
+ * slow reads of the SFU's counters (after them at the start, before them at the end): a flood
+ * of getStats requests holds a worker up long enough to overflow its sockets, and that is the
+ * measurement's doing, not the load's.
  */
-async function edge(backend: Backend, load: Load) {
+async function quickCounts(load: Load) {
   const started = performance.now();
-  const sentBefore = await load.generators.sent();
-  const [drops, counters, receivers, hole] = await Promise.all([udpDrops(load.generators.targets), backend.counters?.(), backend.receivers?.(), load.hole.datagrams()]);
-  const sentAfter = await load.generators.sent();
-  // The moment these counts stand for: the middle of their reading (long when the SFU is busy).
-  return { at: (started + performance.now()) / 2, sent: (sentBefore.sent + sentAfter.sent) / 2, late: sentAfter.late, drops, counters, receivers, hole };
+  const { sent, late } = await load.generators.sent();
+  const [drops, hole] = await Promise.all([udpDrops(load.generators.targets), load.hole.datagrams()]);
+  return { at: (started + performance.now()) / 2, sent, late, drops, hole };
+}
+
+/** The SFU's own counters and the real receivers' (each self-consistent: what comes in and goes out is read together). */
+async function slowCounts(backend: Backend) {
+  const [counters, receivers] = await Promise.all([backend.counters?.(), backend.receivers?.()]);
+  return { counters, receivers };
 }
 
 async function benchCpu(backend: Backend, load: Load): Promise<number> {
@@ -408,7 +417,8 @@ async function benchCpu(backend: Backend, load: Load): Promise<number> {
 
 async function measure(backend: Backend, load: Load, rooms: number): Promise<Step> {
   await new Promise((resolve) => setTimeout(resolve, settings.warmMs));
-  const a = await edge(backend, load);
+  const aSlow = await slowCounts(backend);
+  const a = await quickCounts(load);
   load.sample.reset();
   const sinkDrops = (await udpSocketCounters(load.sample.port)).drops;
   const workerBefore = await cpuSeconds(backend.sfuPid);
@@ -420,16 +430,24 @@ async function measure(backend: Backend, load: Load, rooms: number): Promise<Ste
   const bench = (await benchCpu(backend, load)) - benchBefore;
   const sink = load.sample.totals();
   const dropped = (await udpSocketCounters(load.sample.port)).drops - sinkDrops;
-  const b = await edge(backend, load);
+  const b = await quickCounts(load);
+  const bSlow = await slowCounts(backend);
   const edgeSeconds = (b.at - a.at) / 1000;
   const streams = rooms * settings.members * (settings.members - 1) * 2;
   // Real receivers (Janus's subscribers) count for themselves: every one of them, not a sample.
-  const received = a.receivers && b.receivers ? { packets: b.receivers.packets - a.receivers.packets, lost: b.receivers.lost - a.receivers.lost, nacks: b.receivers.nacks - a.receivers.nacks } : undefined;
+  const received =
+    aSlow.receivers && bSlow.receivers
+      ? { packets: bSlow.receivers.packets - aSlow.receivers.packets, lost: bSlow.receivers.lost - aSlow.receivers.lost, nacks: bSlow.receivers.nacks - aSlow.receivers.nacks, droppedByBench: (bSlow.receivers.droppedByBench ?? 0) - (aSlow.receivers.droppedByBench ?? 0) }
+      : undefined;
   const sinkLoss = received ? received.lost / Math.max(1, received.packets + received.lost) : sink.expected ? sink.lost / sink.expected : 0;
   const inbound = (b.drops - a.drops) / (b.sent - a.sent);
   const sfu: Step['sfu'] =
-    a.counters && b.counters
-      ? { inbound, forwarding: 1 - (b.counters.consumerPackets - a.counters.consumerPackets) / (b.counters.expectedOut - a.counters.expectedOut), nacks: b.counters.nacks - a.counters.nacks }
+    aSlow.counters && bSlow.counters
+      ? {
+          inbound,
+          forwarding: 1 - (bSlow.counters.consumerPackets - aSlow.counters.consumerPackets) / (bSlow.counters.expectedOut - aSlow.counters.expectedOut),
+          nacks: bSlow.counters.nacks - aSlow.counters.nacks,
+        }
       : undefined;
   return {
     rooms,
@@ -442,7 +460,7 @@ async function measure(backend: Backend, load: Load, rooms: number): Promise<Ste
     ...(sfu ? { sfu } : {}),
     sinkLoss,
     ...(received ? { receiverNacks: received.nacks } : {}),
-    lossAtSink: sink.lost ? Math.min(1, dropped / sink.lost) : 0,
+    lossAtSink: received ? (received.lost ? Math.min(1, received.droppedByBench / received.lost) : 0) : sink.lost ? Math.min(1, dropped / sink.lost) : 0,
     jitterMs: sink.jitterMs,
     workerCore: worker / seconds,
     workerPerStream: worker / seconds / streams,
@@ -459,15 +477,22 @@ function stepLine(name: string, s: Step): string {
   return `  ${name}: ${s.rooms} rooms, ${s.streams} streams, in ${s.packetsInPerSec.toFixed(0)} pkt/s, out ${s.packetsOutPerSec.toFixed(0)} datagrams/s, ${sfu}${s.sfu ? '' : `not read in ${pct(s.inboundLoss, 2)}, `}sink loss ${pct(s.sinkLoss, 2)}${s.lossAtSink > 0 ? ` (${pct(s.lossAtSink)} of it at the bench's socket)` : ''}, jitter ${s.jitterMs.toFixed(1)} ms, SFU ${pct(s.workerCore)} of its core (${(s.workerPerStream * 1e5).toFixed(1)} per 100k per stream), bench ${pct(s.generatorCore)}${s.generatorLate ? ' (a generator fell behind)' : ''}\n`;
 }
 
+/** Room counts every system is measured at (× the step size), below its limit: costs compare there at the same number of rooms. */
+const CHECKPOINTS = [1, 4, 8];
+
 /**
- * Rooms added per step: about one room of 12's streams at a time, twice that while the SFU's
- * core is below 60 % (so every system steps through the same counts, 1, 3, 5, … at first, and
- * their costs compare at the same number of rooms).
+ * The next number of rooms: the checkpoints first, then half the way to where the SFU's core
+ * would saturate at the cost per room seen so far (so a run takes few steps far from its limit
+ * and single ones near it). A step is about one room of 12's streams (more rooms when smaller).
  */
-const stepSize = (last: Step | undefined) => {
+function nextRooms(rooms: number, last: Step | undefined): number {
   const base = Math.max(1, Math.round(132 / (settings.members * (settings.members - 1))));
-  return last && last.loss <= 0.002 && last.workerCore < 0.6 ? 2 * base : base;
-};
+  const checkpoint = CHECKPOINTS.map((c) => c * base).find((c) => c > rooms);
+  if (checkpoint !== undefined) return checkpoint;
+  if (!last || last.loss > 0.002 || last.workerCore <= 0) return rooms + base;
+  const headroom = (CORE_LIMIT - last.workerCore) / (last.workerCore / rooms);
+  return rooms + Math.max(base, Math.floor(headroom / 2 / base) * base);
+}
 
 export async function stepUp(system: System, mode: Mode): Promise<Run> {
   const pinned = cores();
@@ -481,7 +506,7 @@ export async function stepUp(system: System, mode: Mode): Promise<Run> {
     backend = await makers[system](mode, pinned?.sfu);
     let rooms = 0;
     while (rooms < settings.maxRooms) {
-      const target = Math.min(settings.maxRooms, rooms + stepSize(steps.at(-1)));
+      const target = Math.min(settings.maxRooms, nextRooms(rooms, steps.at(-1)));
       while (rooms < target) await backend.addRoom(++rooms, load);
       const step = await measure(backend, load, rooms);
       steps.push(step);
