@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { trackMediasoup, type SfuCounters, type Tracked } from './capacity-count
 import type { GeneratedMember } from './capacity-generator.js';
 import { cores, cpuSeconds, Generators, Hole, memoryMb, pin, udpDrops, udpDropsOfProcess, udpSocketCounters } from './capacity-load.js';
 import { joinPlain, withoutFeedback, type PlainMember } from './capacity-member.js';
+import { subscribeJanus, type JanusSubscriber } from './janus-subscriber.js';
 import { janusInstalled, loopbackNamespace, runInLoopbackNamespace, startJanus } from './janus.js';
 import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
 
@@ -230,9 +230,6 @@ async function bareBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
 /** Janus's remote publishers tell a publisher's streams apart by SSRC: 1000 + 10 × mindex. */
 const JANUS_SSRCS = { audio: 1000, video: 1010 };
 
-/** janus-subscriber.ts's API (loaded when it is there: see janusFullBackend). */
-type SubscribeJanus = (options: { janusUrl: string; room: number; feeds: number[]; worker: types.Worker; timeoutMs?: number }) => Promise<{ stats(): Promise<ReceiverCounts>; close(): Promise<void> }>;
-
 /**
  * Forwarding only: each member's view of another is an RTP forwarder per stream to the hole or
  * the sink. Full receivers: each member is a WebRTC subscriber (janus-subscriber.ts: ICE,
@@ -245,9 +242,8 @@ async function janusBackend(mode: Mode, sfuCore: string | undefined): Promise<Ba
   const full =
     mode === 'full'
       ? {
-          subscribe: ((await import(new URL('./janus-subscriber.ts', import.meta.url).href)) as { subscribeJanus: SubscribeJanus }).subscribeJanus,
           worker: await mediasoup.createWorker({ logLevel: 'warn' }),
-          subscribers: [] as Awaited<ReturnType<SubscribeJanus>>[],
+          subscribers: [] as JanusSubscriber[],
         }
       : undefined;
   return {
@@ -272,9 +268,12 @@ async function janusBackend(mode: Mode, sfuCore: string | undefined): Promise<Ba
       }
       const ids = specs.map((_, i) => i + 1);
       if (full) {
-        // Each member one PeerConnection taking every other member's feeds.
-        const made = await Promise.all(ids.map((id) => full.subscribe({ janusUrl: janus.apiUrl, room, feeds: ids.filter((f) => f !== id), worker: full.worker, timeoutMs: 30_000 })));
-        full.subscribers.push(...made);
+        // Each member one PeerConnection taking every other member's feeds; a few handshakes at a
+        // time, each tried twice (under load Janus gave up on DTLS with twelve at once).
+        const subscribe = (id: number) => subscribeJanus({ janusUrl: janus.apiUrl, room, feeds: ids.filter((f) => f !== id), worker: full.worker, timeoutMs: 20_000 });
+        for (let at = 0; at < ids.length; at += 4) {
+          full.subscribers.push(...(await Promise.all(ids.slice(at, at + 4).map((id) => subscribe(id).catch(() => subscribe(id))))));
+        }
       } else {
         // Each member receives every other member's audio and video: one forwarder per stream, its own SSRC.
         for (const receiver of ids) {
@@ -301,7 +300,7 @@ async function janusBackend(mode: Mode, sfuCore: string | undefined): Promise<Ba
           async receivers() {
             const all = await Promise.all(full.subscribers.map((s) => s.stats()));
             const droppedByBench = await udpDropsOfProcess(full.worker.pid);
-            return all.reduce((sum, c) => ({ ...sum, packets: sum.packets + c.packets, lost: sum.lost + c.lost, nacks: sum.nacks + c.nacks }), { packets: 0, lost: 0, nacks: 0, droppedByBench });
+            return all.reduce<ReceiverCounts>((sum, c) => ({ ...sum, packets: sum.packets + c.packets, lost: sum.lost + c.lost, nacks: sum.nacks + c.nacks }), { packets: 0, lost: 0, nacks: 0, droppedByBench });
           },
         }
       : {}),
@@ -405,8 +404,9 @@ async function quickCounts(load: Load) {
 
 /** The SFU's own counters and the real receivers' (each self-consistent: what comes in and goes out is read together). */
 async function slowCounts(backend: Backend) {
+  const started = performance.now();
   const [counters, receivers] = await Promise.all([backend.counters?.(), backend.receivers?.()]);
-  return { counters, receivers };
+  return { at: (started + performance.now()) / 2, counters, receivers };
 }
 
 async function benchCpu(backend: Backend, load: Load): Promise<number> {
@@ -453,7 +453,7 @@ async function measure(backend: Backend, load: Load, rooms: number): Promise<Ste
     rooms,
     streams,
     packetsInPerSec: (b.sent - a.sent) / edgeSeconds,
-    packetsOutPerSec: received ? received.packets / edgeSeconds : (b.hole - a.hole) / edgeSeconds + sink.packets / seconds,
+    packetsOutPerSec: received ? received.packets / ((bSlow.at - aSlow.at) / 1000) : (b.hole - a.hole) / edgeSeconds + sink.packets / seconds,
     // Janus's counters are not read: its loss is what the sampled receivers miss (which includes what it never read in).
     loss: sfu ? 1 - (1 - sfu.inbound) * (1 - Math.max(0, sfu.forwarding)) : sinkLoss,
     inboundLoss: inbound,
@@ -591,7 +591,6 @@ const ALL_RUNS: { system: System; mode: Mode }[] = [
  * cannot be measured here.
  */
 async function janusFullRun(): Promise<Run | string> {
-  if (!existsSync(new URL('./janus-subscriber.ts', import.meta.url))) return 'not measured: no WebRTC subscriber for Janus in this checkout (tests/bench/janus-subscriber.ts)';
   if (loopbackNamespace()) return stepUp('janus', 'full');
   if (process.getuid?.() !== 0) return "not measured: Janus's WebRTC needs the bench's own network namespace, which needs root";
   const file = path.join(os.tmpdir(), `capacity-janus-full-${process.pid}.json`);

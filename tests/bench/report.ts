@@ -227,7 +227,8 @@ receives every other member's two streams.
   loopback). Its loss is the receivers' (the sampled ones', or every subscriber's own count);
   its counters are not read. Janus's subscribers get SRTP (encrypted per receiver) where ours
   run on plain RTP transports, so with full receivers Janus does more per packet than ours
-  here; and on loopback Janus was seen to resend nothing for NACKs (janus-subscriber-check.ts).
+  here; and on loopback Janus resends only part of what is NACKed (janus-subscriber-check.ts
+  says why).
 - **Two modes**. *Forwarding only*: the receivers declare no RTCP feedback (no NACK, PLI, FIR,
   transport-cc), so mediasoup's consumers keep no retransmission buffers and estimate no
   bandwidth, as Janus's RTP forwarders do none of it. *Full receivers*: consumers with the
