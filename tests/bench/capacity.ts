@@ -33,7 +33,10 @@ import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
  * around them), Janus VideoRoom (remote publishers in, RTP forwarders out). Two modes:
  * forwarding only (mediasoup consumers whose receivers declare no RTCP feedback: no NACK
  * buffers, no bandwidth estimation; Janus's RTP forwarders) and full receivers (consumers with
- * the router's NACK, PLI, FIR and transport-cc, as browsers receive).
+ * the router's NACK, PLI, FIR and transport-cc, as browsers receive; Janus's WebRTC subscribers,
+ * janus-subscriber.ts, in a child process inside the bench's loopback namespace, as root).
+ * Steps: 1, 4 and 8 rooms, then half way to the SFU core's saturation at the cost seen so far.
+ * CAPACITY_RUNS=ours:full,janus:forwarding (for instance) runs only those.
  *
  * The load is cheap so the SFU runs out first (capacity-load.ts): generator processes send
  * pre-built packets; a few receivers' streams go to a sink that reads every packet (sequence
