@@ -104,7 +104,7 @@ function ratios(report: CapacityReport): string {
   const modes: Mode[] = ['forwarding', 'full'];
   const cell = (mode: Mode, other: 'bare' | 'janus') => {
     const r = perStreamRatio(report, mode, other);
-    if (r) return `${r.ratio.toFixed(2)} (at ${r.rooms} rooms each)`;
+    if (r) return `${r.ratio.toFixed(2)} (at ${r.rooms} room${r.rooms === 1 ? '' : 's'} each)`;
     return other === 'janus' && mode === 'full' && report.janusFullNotMeasured ? 'not measured (below)' : '–';
   };
   const heldRooms = (system: Run['system'], mode: Mode) => {
