@@ -21,6 +21,7 @@ import {
   type InboundTotals,
   type Member,
 } from '../support/browser.js';
+import { consumerOffers } from '../support/page-socket.js';
 import { startProductionServer, type RunningServer } from '../support/prod-server.js';
 
 /*
@@ -170,8 +171,11 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
       expect(frames.some((f) => f.includes(CYD)), 'the recording holds what Cyd is sent').toBe(true);
       for (const frame of frames.slice(0, outside)) {
         for (const name of [ADA, BEA]) expect(frame, `a frame sent to Cyd before admission names ${name}`).not.toContain(name);
+        // Announced (consumer:new) or listed in an answer (media:ready): an offer carries rtpParameters.
         expect(frame, 'a consumer was offered to Cyd before admission').not.toContain('consumer:new');
+        expect(frame, 'a consumer was offered to Cyd before admission').not.toContain('"rtpParameters"');
       }
+      expect(consumerOffers(frames.slice(0, outside)), 'consumers offered to Cyd before admission').toEqual([]);
 
       await admit(ada.page, CYD);
       await cyd.page.locator('main[data-status="joined"]').waitFor();
@@ -179,8 +183,12 @@ describe('privacy in the waiting room, a changed agreement, removal and the end 
       await eventually(async () => {
         const inside = frames.slice(outside);
         for (const name of [ADA, BEA]) expect(inside.some((f) => f.includes(name)), `Cyd is sent ${name}'s name once admitted`).toBe(true);
-        // Ada's and Bea's microphone and camera each.
-        expect(eventFrames(inside, 'consumer:new').length, 'consumers offered to Cyd once admitted').toBeGreaterThanOrEqual(4);
+        // Ada's and Bea's microphone and camera each (most listed in media:ready's answer, not announced).
+        const offered = consumerOffers(inside).filter((o) => o.source !== 'screen');
+        const kinds = new Set(offered.map((o) => `${o.peerId} ${o.kind}`));
+        expect(offered.length, 'consumers offered to Cyd once admitted').toBeGreaterThanOrEqual(4);
+        expect(new Set(offered.map((o) => o.peerId)).size, 'from two people').toBe(2);
+        expect(kinds.size, 'an audio and a video consumer of each').toBe(4);
       });
       await eventually(async () => expect((await peerNames(cyd.page)).sort()).toEqual([ADA, BEA]));
       await expectReceiving(cyd.page, CYD, [ADA, BEA]);

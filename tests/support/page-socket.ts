@@ -40,6 +40,40 @@ export function decodeEvents(frames: readonly string[]): [string, unknown][] {
   return decoded;
 }
 
+/** A consumer offered to a page: the fields of ConsumerOffer a test looks at, and how it came. */
+export interface OfferSeen {
+  consumerId: string;
+  peerId: string;
+  kind: string;
+  source: string;
+  /** Announced on its own, or listed in media:ready's answer (issue 20). */
+  via: 'consumer:new' | 'media:ready';
+}
+
+const isOffer = (x: unknown): x is Omit<OfferSeen, 'via'> =>
+  typeof x === 'object' && x !== null && typeof (x as { consumerId?: unknown }).consumerId === 'string' && 'rtpParameters' in x;
+
+/**
+ * Every consumer offered to a page in `frames` (as `recordReceivedFrames` keeps them): those
+ * announced by `consumer:new`, and those listed in media:ready's answer (an ack frame,
+ * `43<id>[{ok, data: {consumers}}]`), which are not announced.
+ */
+export function consumerOffers(frames: readonly string[]): OfferSeen[] {
+  const offers: OfferSeen[] = [];
+  const take = (x: unknown, via: OfferSeen['via']) => {
+    if (isOffer(x)) offers.push({ consumerId: x.consumerId, peerId: x.peerId, kind: x.kind, source: x.source, via });
+  };
+  for (const [name, payload] of decodeEvents(frames)) if (name === 'consumer:new') take(payload, 'consumer:new');
+  for (const frame of frames) {
+    const ack = /^43\d+\[/.exec(frame);
+    if (!ack) continue;
+    const [answer] = JSON.parse(frame.slice(ack[0].length - 1)) as [{ data?: { consumers?: unknown } } | undefined];
+    const listed = answer?.data?.consumers;
+    if (Array.isArray(listed)) for (const offer of listed) take(offer, 'media:ready');
+  }
+  return offers;
+}
+
 /**
  * Send a request as the page's own client would, on its open connection, bypassing the UI
  * and the client library: what a tampered client can do. Resolves with the server's answer.
