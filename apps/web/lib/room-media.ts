@@ -137,6 +137,12 @@ export class RoomMedia {
   #run = 0;
   /** Bumped at each drop, so a media start that lived through one knows it. */
   #drops = 0;
+  /**
+   * The seat came back (repair asked for) while media was still connecting: what the start
+   * asked meanwhile may have been lost with the connection (the listed consumers' resume, a
+   * switch), so the start repairs once it is ready.
+   */
+  #repairOwed = false;
   readonly #producers = new Map<MediaSource, Producer>();
   readonly #consumers = new Map<string, ConsumerEntry>();
   /**
@@ -189,6 +195,7 @@ export class RoomMedia {
   async start(signal: SignalClient): Promise<void> {
     const run = ++this.#run;
     const drops = this.#drops;
+    this.#repairOwed = false;
     const current = () => this.#host.isCurrent(signal) && this.#run === run;
     /** Each step only while this start is still the current one (a stale one must not ask the server anything). */
     const check = () => {
@@ -250,6 +257,9 @@ export class RoomMedia {
       if (!current()) return;
       this.#phase = 'ready';
       this.#host.ready();
+      // Back from a drop during the start: the resync has the server announce again what was
+      // not resumed, and the switches turned while away reach it. (Still away: the resume repairs.)
+      if (this.#repairOwed) await this.repair(signal);
     } catch (error) {
       if (error instanceof Superseded || !current()) return;
       if (this.#drops !== drops || !signal.seated) return this.#host.interrupted();
@@ -389,21 +399,26 @@ export class RoomMedia {
       // Not awaited one by one: each consume() call queues its consumer before the first await.
       const results = await Promise.allSettled(offers.map((offer) => this.#setUpConsumer(signal, offer)));
       made();
+      // Let go of meanwhile: a superseded start says nothing (it would warn for every consumer).
+      if (!current()) return;
       for (const result of results) if (result.status === 'rejected') console.warn("could not receive a member's media:", describe(result.reason));
-      if (!current() || !signal.seated) return;
+      if (!signal.seated) return;
       markJoin('consumers-made');
-      // Still ours: closed meanwhile (`consumer:closed`) it is no longer in the map.
-      const entries = results.flatMap((r) => (r.status === 'fulfilled' && r.value && this.#consumers.get(r.value.consumer.id) === r.value ? [r.value] : []));
-      if (!entries.length) return;
+      const madeHere = results.flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
+      if (!madeHere.length) return;
       // Resuming asks the senders for a key frame. A newcomer's key comes with the others moving
       // to it: a key frame asked for before would not decrypt here, and the picture would wait
       // for the next one. So the key first (it is usually on its way), within a bound.
       await Promise.race([this.#host.frames().keyed, new Promise((resolve) => setTimeout(resolve, KEY_WAIT_MS))]);
       if (!current() || !signal.seated) return;
+      // Still ours after the wait: closed meanwhile (`consumer:closed`) it is no longer in the map.
+      const entries = madeHere.filter((entry) => this.#consumers.get(entry.consumer.id) === entry);
+      if (!entries.length) return;
       const estimate = estimateTileHeight();
+      const preferences = new Map(entries.map((entry) => [entry, this.#resumePreference(entry, estimate)]));
       const sent = new Map<string, string>();
       const consumers = entries.map((entry) => {
-        const preference = this.#resumePreference(entry, estimate);
+        const preference = preferences.get(entry);
         if (!preference) return { consumerId: entry.consumer.id };
         const key = `${preference.visible}:${preference.height}`;
         sent.set(entry.consumer.id, key);
@@ -416,7 +431,13 @@ export class RoomMedia {
       } catch (error) {
         // Not taken: sent again with the tile's next change or the next repair (as consumer:prefer).
         for (const [id, key] of sent) if (this.#sentPreferences.get(id) === key) this.#sentPreferences.delete(id);
-        throw error;
+        // Dropped, or let go of: the resume's resync announces again what was not resumed.
+        if (!current() || !signal.seated) return;
+        // Refused as a whole, not for a drop: each on its own, as an announced one is.
+        console.warn("the others' media was not resumed together:", describe(error));
+        await Promise.all(entries.map((entry) => this.#resumeOne(signal, entry, preferences.get(entry))));
+        if (current()) markJoin('consumers-resumed');
+        return;
       }
       if (!current()) return;
       // Closed on the server meanwhile (its producer went): let go here too.
@@ -426,6 +447,37 @@ export class RoomMedia {
       // Let go of meanwhile, or the connection dropped: the resume's resync announces again what was not resumed.
       if (!current() || !signal.seated) return;
       console.warn("could not receive the others' media:", describe(error));
+    }
+  }
+
+  /**
+   * Resume one listed consumer with `consumer:prefer` then `consumer:resume` (when the batch was
+   * refused). Never rejects: a preference not taken only costs bandwidth; a consumer the server
+   * no longer has is let go here too; anything else is a warning.
+   */
+  async #resumeOne(signal: SignalClient, entry: ConsumerEntry, preference: VideoPreference | undefined): Promise<void> {
+    const consumerId = entry.consumer.id;
+    const stillOurs = () => this.#consumers.get(consumerId) === entry && this.#host.isCurrent(signal) && signal.seated;
+    const gone = (error: unknown) => error instanceof ProtocolFailure && error.code === 'NOT_FOUND';
+    if (preference) {
+      const key = `${preference.visible}:${preference.height}`;
+      this.#sentPreferences.set(consumerId, key);
+      try {
+        await signal.request('consumer:prefer', { consumerId, ...preference });
+      } catch (error) {
+        if (this.#sentPreferences.get(consumerId) === key) this.#sentPreferences.delete(consumerId);
+        if (!stillOurs()) return;
+        if (gone(error)) return this.closeConsumer(consumerId);
+        console.warn('video size not sent:', describe(error));
+      }
+    }
+    if (!stillOurs()) return;
+    try {
+      await signal.request('consumer:resume', { consumerId });
+    } catch (error) {
+      if (!stillOurs()) return;
+      if (gone(error)) return this.closeConsumer(consumerId);
+      console.warn("could not receive a member's media:", describe(error));
     }
   }
 
@@ -552,7 +604,9 @@ export class RoomMedia {
    * media is set up again from the start.
    */
   async repair(signal: SignalClient): Promise<void> {
+    if (this.#phase === 'connecting') this.#repairOwed = true;
     if (this.#phase !== 'ready') return;
+    this.#repairOwed = false;
     const run = this.#run;
     try {
       for (const transport of [this.#sendTransport, this.#recvTransport]) {
