@@ -488,12 +488,15 @@ const CHECKPOINTS = [1, 4, 8];
  * would saturate at the cost per room seen so far (so a run takes few steps far from its limit
  * and single ones near it). A step is about one room of 12's streams (more rooms when smaller).
  */
-function nextRooms(rooms: number, last: Step | undefined): number {
+function nextRooms(rooms: number, steps: Step[]): number {
   const base = Math.max(1, Math.round(132 / (settings.members * (settings.members - 1))));
   const checkpoint = CHECKPOINTS.map((c) => c * base).find((c) => c > rooms);
   if (checkpoint !== undefined) return checkpoint;
-  if (!last || last.loss > 0.002 || last.workerCore <= 0) return rooms + base;
-  const headroom = (CORE_LIMIT - last.workerCore) / (last.workerCore / rooms);
+  const last = steps.at(-1);
+  // The dearest cost per room seen so far: one low reading (the core taken by something else) must not send the run far past its limit.
+  const perRoom = Math.max(...steps.map((s) => s.workerCore / s.rooms));
+  if (!last || last.loss > 0.002 || !(perRoom > 0)) return rooms + base;
+  const headroom = (CORE_LIMIT - rooms * perRoom) / perRoom;
   return rooms + Math.max(base, Math.floor(headroom / 2 / base) * base);
 }
 
@@ -509,7 +512,7 @@ export async function stepUp(system: System, mode: Mode): Promise<Run> {
     backend = await makers[system](mode, pinned?.sfu);
     let rooms = 0;
     while (rooms < settings.maxRooms) {
-      const target = Math.min(settings.maxRooms, nextRooms(rooms, steps.at(-1)));
+      const target = Math.min(settings.maxRooms, nextRooms(rooms, steps));
       while (rooms < target) await backend.addRoom(++rooms, load);
       const step = await measure(backend, load, rooms);
       steps.push(step);
