@@ -294,6 +294,135 @@ describe('a newcomer\'s consumers: listed by media:ready, resumed together (real
     await expect(r.resumeConsumers('reading', [{ consumerId: readingGets.video.id }])).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
+  it('a consumer already resumed is skipped by a later batch: no worker request, its preference left to consumer:prefer', async () => {
+    const r = await room();
+    const [s, a] = ['s', 'a'].map((id) => member(r, id)) as [Member, Member];
+    await r.applyPolicy(everyone(['s', 'a']));
+    const sSend = (await sendTransport(r, s)).id;
+    const mic = await r.produce('s', { transportId: sSend, kind: 'audio', source: 'mic', rtpParameters: opus(1), paused: false });
+    const cam = await r.produce('s', { transportId: sSend, kind: 'video', source: 'camera', rtpParameters: camera([10, 11, 12]), paused: false });
+    await receiver(r, a);
+    const offers = await r.setReady('a', r.router.rtpCapabilities, 360);
+    const video = consumerOf(a, offerOf(offers, cam.id).consumerId);
+    const audio = consumerOf(a, offerOf(offers, mic.id).consumerId);
+    expect(await r.resumeConsumers('a', [{ consumerId: video.id, preference: { visible: true, height: 360 } }, { consumerId: audio.id }])).toEqual([]);
+    expect([video.paused, audio.paused, video.preferredLayers?.spatialLayer]).toEqual([false, false, 2]);
+
+    // Every request the worker would be asked, on both consumers, counted from here on.
+    const calls = [video, audio].flatMap((c) => (['setPreferredLayers', 'pause', 'resume', 'requestKeyFrame'] as const).map((method) => vi.spyOn(c, method)));
+    // A member sending the same batches again and again, each asking otherwise.
+    for (const preference of [{ visible: false, height: 0 }, { visible: true, height: 90 }, { visible: false, height: 0 }, { visible: true, height: 180 }]) {
+      expect(await r.resumeConsumers('a', [{ consumerId: video.id, preference }, { consumerId: audio.id, preference }])).toEqual([]);
+    }
+    expect(calls.reduce((n, spy) => n + spy.mock.calls.length, 0)).toBe(0);
+    expect([video.paused, audio.paused, video.preferredLayers?.spatialLayer]).toEqual([false, false, 2]);
+    expect(video.appData).toMatchObject({ clientReady: true, visible: true, tileHeight: 360 });
+    for (const spy of calls) spy.mockRestore();
+
+    // The tile's changes go through consumer:prefer, as before.
+    await r.preferConsumer('a', video.id, { visible: true, height: 90 });
+    expect(video.preferredLayers?.spatialLayer).toBe(0);
+  });
+
+  it('a batch has at most 16 consumers in the worker at once, and still resumes them all', async () => {
+    const r = await room();
+    const senders = Array.from({ length: 10 }, (_, i) => member(r, `s${i}`));
+    const a = member(r, 'a');
+    await r.applyPolicy(everyone(['a', ...senders.map((m) => m.id)]));
+    for (const [i, m] of senders.entries()) {
+      const send = (await sendTransport(r, m)).id;
+      await r.produce(m.id, { transportId: send, kind: 'audio', source: 'mic', rtpParameters: opus(100 + i), paused: false });
+      await r.produce(m.id, { transportId: send, kind: 'video', source: 'camera', rtpParameters: camera([200 + 3 * i, 201 + 3 * i, 202 + 3 * i]), paused: false });
+    }
+    await receiver(r, a);
+    const offers = await r.setReady('a', r.router.rtpCapabilities, 360);
+    expect(offers).toHaveLength(20);
+    // Each consumer's worker requests, watched: how many consumers have one outstanding at once.
+    const busy = new Map<string, number>();
+    let most = 0;
+    for (const consumer of a.peer.consumers.values()) {
+      for (const method of ['setPreferredLayers', 'resume'] as const) {
+        const original = consumer[method].bind(consumer) as (...args: unknown[]) => Promise<void>;
+        vi.spyOn(consumer, method).mockImplementation(async (...args: unknown[]) => {
+          busy.set(consumer.id, (busy.get(consumer.id) ?? 0) + 1);
+          most = Math.max(most, [...busy.values()].filter((n) => n > 0).length);
+          try {
+            await original(...args);
+          } finally {
+            busy.set(consumer.id, busy.get(consumer.id)! - 1);
+          }
+        });
+      }
+    }
+
+    const missing = await r.resumeConsumers('a', offers.map(({ consumerId, kind }) => ({ consumerId, ...(kind === 'video' ? { preference: { visible: true, height: 90 } } : {}) })));
+
+    expect(missing).toEqual([]);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(16);
+    expect([...a.peer.consumers.values()].filter((c) => c.paused)).toEqual([]);
+    expect([...a.peer.consumers.values()].filter((c) => c.kind === 'video').map((c) => c.preferredLayers?.spatialLayer)).toEqual(Array(10).fill(0));
+  });
+
+  it('a consumer the worker fails to resume is listed missing, logged without ids, and the others still resume', async () => {
+    const warned: { msg: string; fields: unknown }[] = [];
+    const log = { ...createLogger('error'), warn: (msg: string, fields?: unknown) => void warned.push({ msg, fields }) };
+    const r = await room({ log });
+    const [s, a] = ['s', 'a'].map((id) => member(r, id)) as [Member, Member];
+    await r.applyPolicy(everyone(['s', 'a']));
+    const sSend = (await sendTransport(r, s)).id;
+    const mic = await r.produce('s', { transportId: sSend, kind: 'audio', source: 'mic', rtpParameters: opus(1), paused: false });
+    const cam = await r.produce('s', { transportId: sSend, kind: 'video', source: 'camera', rtpParameters: camera([10, 11, 12]), paused: false });
+    await receiver(r, a);
+    const offers = await r.setReady('a', r.router.rtpCapabilities, 360);
+    const video = consumerOf(a, offerOf(offers, cam.id).consumerId);
+    const audio = consumerOf(a, offerOf(offers, mic.id).consumerId);
+    // The worker refuses this one resume (the consumer stays open).
+    vi.spyOn(video, 'resume').mockRejectedValueOnce(new Error('the worker refused'));
+
+    expect(await r.resumeConsumers('a', [{ consumerId: video.id }, { consumerId: audio.id }])).toEqual([video.id]);
+
+    expect(audio.paused).toBe(false);
+    expect(video.closed).toBe(false);
+    expect(warned).toHaveLength(1);
+    expect(JSON.stringify(warned)).toContain('the worker refused');
+    for (const id of [video.id, audio.id, 'a', 's']) expect(JSON.stringify(warned)).not.toContain(`"${id}"`);
+    // Not set up as far as the server knows: the client's repair (media:resync) announces it again.
+    expect(video.appData.clientReady).toBe(false);
+    expect(r.resync('a')).toContain(video.id);
+    expect(announced(a).map((o) => o.consumerId)).toEqual([video.id]);
+  });
+
+  it('a producer closing while its consumer is being made: no consumer is kept, listed, announced or told closed', async () => {
+    const r = await room();
+    const [s, late, other] = ['s', 'late', 'other'].map((id) => member(r, id)) as [Member, Member, Member];
+    await r.applyPolicy(everyone(['s', 'late', 'other']));
+    const sSend = (await sendTransport(r, s)).id;
+    const mic = await r.produce('s', { transportId: sSend, kind: 'audio', source: 'mic', rtpParameters: opus(1), paused: false });
+    await receiver(r, late);
+
+    // The consume request is sent before setReady first awaits; the close follows it at once.
+    const ready = r.setReady('late', r.router.rtpCapabilities);
+    r.closeProducer('s', mic.id);
+
+    expect(await ready).toEqual([]);
+    expect([...late.peer.consumers.keys()]).toEqual([]);
+    expect(late.peer.consuming.size).toBe(0);
+    expect(late.told).toEqual([]);
+    await vi.waitFor(async () => expect((await r.router.dump()).mapProducerIdConsumerIds).toEqual([]), WAIT);
+
+    // The same for a producer announced to those already receiving.
+    await receiver(r, other);
+    expect(await r.setReady('other', r.router.rtpCapabilities)).toEqual([]);
+    // Made, then closed once offerToOthers has sent its consume request (after this turn's microtasks).
+    const send: types.Transport = s.peer.transportFor('send')!;
+    send.observer.once('newproducer', (producer) => setImmediate(() => producer.close()));
+    await r.produce('s', { transportId: sSend, kind: 'video', source: 'camera', rtpParameters: camera([20]), paused: false });
+    await vi.waitFor(async () => expect((await r.router.dump()).mapProducerIdConsumerIds).toEqual([]), WAIT);
+    expect([...other.peer.consumers.keys()]).toEqual([]);
+    expect(other.told.filter((t) => t.event === 'consumer:new' || t.event === 'consumer:closed')).toEqual([]);
+  });
+
   /**
    * A simulcast camera of three layers (90, 180, 360 px) over plain RTP: a VP8-shaped stream
    * per layer, a frame every 20 ms, a key frame only first and when asked for (a PLI or FIR

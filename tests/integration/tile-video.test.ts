@@ -255,21 +255,28 @@ describe('consumer:prefer (tile-sized video)', () => {
       expectError(await rawRequest(ada.socket, 'consumers:resume', bad), 'BAD_REQUEST');
     }
     expect([video.paused, audio.paused]).toEqual([true, true]);
-    // 128 entries (the same one again and again) are fine.
-    expect(await ok(ada.socket, 'consumers:resume', batch(128))).toEqual({ missing: [] });
+    // 128 entries (the same one again and again) are fine: done once, with the last preference.
+    const many = { consumers: [...batch(127).consumers, { consumerId: video.id, preference: { visible: true, height: 90 } }] };
+    expect(await ok(ada.socket, 'consumers:resume', many)).toEqual({ missing: [] });
     expect(video.paused).toBe(false);
+    expect(video.preferredLayers?.spatialLayer).toBe(0);
 
+    // Set-up only: the video, resumed already, is skipped (its tile's changes go by
+    // consumer:prefer); the audio, not yet resumed, is resumed; the stranger is missing.
+    const stranger = randomUUID();
     expect(
       await ok(ada.socket, 'consumers:resume', {
         consumers: [
-          { consumerId: video.id, preference: { visible: true, height: 90 } },
+          { consumerId: video.id, preference: { visible: false, height: 360 } },
           { consumerId: audio.id },
-          { consumerId: randomUUID() },
+          { consumerId: stranger },
         ],
       }),
-    ).toEqual({ missing: [expect.any(String)] });
-    expect(video.preferredLayers?.spatialLayer).toBe(0);
+    ).toEqual({ missing: [stranger] });
+    expect([video.paused, video.preferredLayers?.spatialLayer]).toEqual([false, 0]);
     expect(audio.paused).toBe(false);
+    await ok(ada.socket, 'consumer:prefer', { consumerId: video.id, visible: false, height: 360 });
+    expect(video.paused).toBe(true);
   });
 
   it('a consumer closed with its producer answers NOT_FOUND', async () => {

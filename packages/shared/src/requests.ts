@@ -225,8 +225,12 @@ export const requests = {
   /**
    * Several consumers set up at once (a newcomer's, from `media:ready`): each is resumed as
    * `consumer:resume` does, a video first taking its tile's preference when given (as
-   * `consumer:prefer`), all in one exchange. A consumer gone meanwhile (its producer closed)
-   * is listed in `missing` and does not fail the rest.
+   * `consumer:prefer`), all in one exchange, a few at a time on the server. Set-up only: a
+   * consumer already resumed is skipped, its preference too (later changes go by
+   * `consumer:prefer`), so the same batch sent again does nothing. A consumer gone meanwhile
+   * (its producer closed) or that failed on the server is listed in `missing` (the client
+   * closes it; a failed one is announced again at the next `media:resync`) and does not fail
+   * the rest.
    */
   'consumers:resume': {
     request: z

@@ -114,40 +114,61 @@ export interface ResumeEntry {
   preference?: TilePreference | undefined;
 }
 
+/** How many of a batch's consumers are in the worker at once: one batch leaves room for other rooms' requests. */
+const BATCH_CONCURRENCY = 16;
+
+/** Consumers a batch is setting up now: a batch sent again meanwhile skips them too. */
+const settingUp = new WeakSet<types.Consumer<ConsumerData>>();
+
 /**
- * Many consumers the member has set up, at once: each as `resumeConsumer`, a video first
+ * Many consumers the member has just set up, at once: each as `resumeConsumer`, a video first
  * taking its tile's preference (as `preferConsumer`; audio follows no tile, so one given for
- * it is ignored). Returns the ids of those not found (closed meanwhile, or not this member's),
- * which fail none of the others. An id given twice is done once, with the last preference
- * given for it, so a batch asks the worker at most once per consumer the member has.
+ * it is ignored). Set-up only: a consumer already resumed (or being resumed) is skipped, its
+ * preference too (a tile's changes go by `consumer:prefer`, one request each), so a batch costs
+ * the worker at most one set-up per consumer in its lifetime, however often it is sent. An id
+ * given twice is done once, with the last preference given for it. Returns the ids not done:
+ * not found (closed meanwhile, or not this member's), or failed in the worker (logged; left
+ * not ready, so `media:resync` announces it again); neither fails the others.
  */
 export async function resumeConsumers(room: RoomContext, peer: PeerMedia, entries: readonly ResumeEntry[]): Promise<string[]> {
   requireServing(room);
   const wanted = new Map<string, TilePreference | undefined>();
   for (const { consumerId, preference } of entries) wanted.set(consumerId, preference ?? wanted.get(consumerId));
-  const missing = new Set<string>();
-  const results = await Promise.allSettled(
-    [...wanted].map(async ([consumerId, preference]) => {
-      const consumer = peer.consumers.get(consumerId);
-      if (!consumer) {
-        missing.add(consumerId);
-        return;
-      }
+  const missing: string[] = [];
+  await eachAtMost(BATCH_CONCURRENCY, [...wanted], async ([consumerId, preference]) => {
+    const consumer = peer.consumers.get(consumerId);
+    if (!consumer) {
+      missing.push(consumerId);
+      return;
+    }
+    if (consumer.appData.clientReady || settingUp.has(consumer)) return;
+    settingUp.add(consumer);
+    try {
       if (preference && consumer.kind === 'video') takePreference(consumer, preference);
-      try {
-        // The layer first, then ready: a resume asks its sender for a key frame of the layer set.
-        await fitLayers(room, consumer);
-        consumer.appData.clientReady = true;
-        await syncConsumer(room, peer.id, consumer);
-      } catch (error) {
-        if (!consumer.closed) throw error;
-        missing.add(consumerId);
-      }
-    }),
-  );
-  const failed = results.find((result) => result.status === 'rejected');
-  if (failed) throw failed.reason;
-  return [...missing];
+      // The layer first, then ready: a resume asks its sender for a key frame of the layer set.
+      await fitLayers(room, consumer);
+      consumer.appData.clientReady = true;
+      await syncConsumer(room, peer.id, consumer);
+    } catch (error) {
+      missing.push(consumerId);
+      if (consumer.closed) return;
+      // Not set up as far as the server knows: paused by the next sync, announced again by a resync.
+      consumer.appData.clientReady = false;
+      room.log.warn('a consumer could not be resumed', { error: error instanceof Error ? error.message : String(error) });
+    } finally {
+      settingUp.delete(consumer);
+    }
+  });
+  return missing;
+}
+
+/** Runs `job` on every item, at most `limit` at a time, in order of the items. */
+async function eachAtMost<T>(limit: number, items: readonly T[], job: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runner = async (): Promise<void> => {
+    while (next < items.length) await job(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
 }
 
 /**
@@ -224,8 +245,10 @@ async function consume(room: RoomContext, receiver: PeerMedia, sender: PeerMedia
     receiver.consuming.delete(producer.id);
     throw error;
   }
-  // The receive transport closed while the worker made it: mediasoup would never close this one.
-  if (transport.closed) {
+  // Closed while the worker made it: mediasoup would never close this one for a closed
+  // transport; for a closed producer it would, just after, so it is neither kept, listed nor
+  // announced only to be told closed.
+  if (transport.closed || producer.closed || consumer.closed) {
     receiver.consuming.delete(producer.id);
     consumer.close();
     return undefined;
