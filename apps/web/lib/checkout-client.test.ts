@@ -1,13 +1,12 @@
 import { CHECKOUT_WORDS_MAX, type RoomView, type SealedFor } from '@group-room/shared';
 import { describe, expect, it, vi } from 'vitest';
-import type * as AckRecord from './ack-record';
 import { CheckoutTools, type CheckoutHost } from './checkout-client';
 import { memoryStorage } from './memory-storage.test-support';
 import type { SignalClient } from './signal-client';
 import { facilitatorView } from './checkout-view.test-support';
 
 // Saving makes a file in the browser: here, only that it was asked for.
-vi.mock('./ack-record', async (original) => ({ ...(await original<typeof AckRecord>()), saveFile: vi.fn() }));
+vi.mock('./save-file', () => ({ saveFile: vi.fn() }));
 
 /** A stand-in for the room's encryption: "sealed" boxes are `for:<to>:<text>`, opened only by `to`. */
 function host(view: RoomView | undefined, self = 'ada', facilitators = ['ada', 'fay']) {

@@ -1,7 +1,6 @@
 import { CheckoutAnswer, isFacilitatorRole, type CheckoutAnswerDelivery, type CheckoutRating, type RoomView, type SealedFor } from '@group-room/shared';
-import { wellFormed } from '@group-room/shared/e2ee';
 import { NOT_CONNECTED, attempt, done, type ActionResult } from './action-result';
-import { saveFile } from './ack-record';
+import { saveFile } from './save-file';
 import { addAnswer, followView, type CheckoutRecord } from './checkout-answers';
 import { checkoutCsv, checkoutFileName } from './checkout-file';
 import { forgetCheckout, keepCheckout, keptCheckout } from './checkout-kept';
@@ -110,6 +109,8 @@ export class CheckoutTools {
     const open = this.#host.view()?.checkout;
     if (!open) return { ok: false, message: NOT_OPEN };
     // Well-formed, so the sealed answer fits the one padded size every message has (handshake.ts).
+    // From the key handshake's code, not in the page's first screen (loaded on the way in: encryption-code.ts).
+    const { wellFormed } = await import('@group-room/shared/e2ee');
     const words = input.words.trim() === '' ? null : wellFormed(input.words);
     const parsed = CheckoutAnswer.safeParse({ checkoutId: open.id, rating: input.rating, words, followUp: input.followUp });
     if (!parsed.success) return { ok: false, message: `Your words ${parsed.error.issues[0]?.message ?? 'are not valid'}.` };

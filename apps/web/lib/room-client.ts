@@ -1,10 +1,11 @@
 import { ProtocolFailure, type Command, type RoomView } from '@group-room/shared';
-import { ackCsvName, acknowledgementCsv, saveFile, takeAckRecord, type RecordCredential } from './ack-record';
+import type { RecordCredential } from './ack-record';
 import { attempt, done, type ActionResult } from './action-result';
 import { CheckoutTools } from './checkout-client';
 import { describeError as describe } from './describe-error';
 import { keptLinkSecret } from './e2ee/link-secrets';
-import { RoomEncryption } from './e2ee/room-encryption';
+import { encryptionCode, loadEncryptionCode } from './e2ee/encryption-code';
+import type { RoomEncryption } from './e2ee/room-encryption';
 import { describeEntryFailure } from './entry-failure';
 import { FacilitatorTools } from './facilitator-tools';
 import { markJoin } from './join-timeline';
@@ -13,6 +14,7 @@ import { forgetOwnerKey, keptOwnerKey } from './owner-key';
 import { sendPrivateSignal, type PrivateSignalInput } from './private-signal';
 import { listenToRoomEvents } from './room-events';
 import { RoomMedia } from './room-media';
+import { saveFile } from './save-file';
 import { initialSnapshot, remotePeers, roomStatus, type Phase, type RoomSnapshot } from './room-snapshot';
 import { ScreenShare } from './screen-share';
 import { SeatKeeper } from './seat-keeper';
@@ -71,6 +73,13 @@ export class RoomClient {
   #wayInKept = false;
   /** End-to-end encryption (frame transforms and key handshake), made on first use; one per entry. */
   #encryption: RoomEncryption | undefined;
+  /**
+   * What came for the encryption while its code was still loading (see encryption-code.ts),
+   * done in order once it is here: the key handshake's messages, private signals to open.
+   */
+  #forEncryption: Array<(encryption: RoomEncryption) => void> = [];
+  /** Whether this client waits for the encryption's code already. */
+  #awaitingEncryption = false;
   /** What may take the ended session's acknowledgement record (see `ackRecord`): the owner key or the facilitator link. */
   #recordCredential: RecordCredential | null = null;
 
@@ -100,7 +109,8 @@ export class RoomClient {
         this.#startMediaIfAllowed();
       },
       lost: () => this.#rebuildMedia(),
-      frames: () => this.#crypto().frames,
+      // Media starts once the encryption's code is here (see #startMediaIfAllowed).
+      frames: () => this.#cryptoNow().frames,
     });
     this.#peersTracks = this.#media.tracks;
     const parts = {
@@ -114,7 +124,7 @@ export class RoomClient {
       roomId,
       signal: () => this.#signal,
       view: () => this.#snapshot.view,
-      seal: (text) => this.#crypto().sealMessage(text),
+      seal: (text) => this.#cryptoReady().then((encryption) => encryption.sealMessage(text)),
       open: (from, sealed) => this.#encryption?.openSealed(from, sealed) ?? Promise.resolve(null),
     });
     this.share = new ScreenShare({ ...parts, media: this.#media });
@@ -155,9 +165,14 @@ export class RoomClient {
    */
   serverNow = (): number => Date.now() + this.#clockOffset;
 
-  /** This entry's encryption; throws when the browser cannot encrypt or the tab lacks the link's secret. */
-  #crypto(): RoomEncryption {
-    this.#encryption ??= RoomEncryption.create({
+  /**
+   * This entry's encryption, or undefined while its code is still loading; throws when the
+   * browser cannot encrypt or the tab lacks the link's secret.
+   */
+  #crypto(): RoomEncryption | undefined {
+    const code = encryptionCode();
+    if (!code) return undefined;
+    this.#encryption ??= code.RoomEncryption.create({
       roomId: this.#roomId,
       relay: async (to, data) => {
         const signal = this.#signal;
@@ -168,6 +183,57 @@ export class RoomClient {
       changed: () => this.#update({}),
     });
     return this.#encryption;
+  }
+
+  /** This entry's encryption where its code must have arrived already. */
+  #cryptoNow(): RoomEncryption {
+    const encryption = this.#crypto();
+    if (!encryption) throw new Error('the encryption code has not arrived yet');
+    return encryption;
+  }
+
+  /** This entry's encryption, once its code has arrived. */
+  async #cryptoReady(): Promise<RoomEncryption> {
+    await loadEncryptionCode();
+    return this.#cryptoNow();
+  }
+
+  /** Hand `use` the encryption now, or once its code is here if this person may have media; else (as before media) drop it. */
+  #withEncryption(use: (encryption: RoomEncryption) => void): void {
+    const encryption = this.#encryption ?? (this.#snapshot.view?.self.media ? this.#crypto() : undefined);
+    if (encryption) use(encryption);
+    else if (this.#snapshot.view?.self.media) this.#forEncryption.push(use);
+  }
+
+  /** Start loading the encryption's code; once here, what waited for it is done (the view's key handshake, messages, media). */
+  #loadEncryption(): void {
+    if (encryptionCode() || this.#awaitingEncryption) return;
+    this.#awaitingEncryption = true;
+    loadEncryptionCode().then(
+      () => {
+        this.#awaitingEncryption = false;
+        const view = this.#snapshot.view;
+        if (this.#phase !== 'in' || !view?.self.media) return;
+        try {
+          const encryption = this.#cryptoNow();
+          encryption.view(view);
+          for (const use of this.#forEncryption.splice(0)) use(encryption);
+        } catch (error) {
+          this.#encryptionFailed(error);
+          return;
+        }
+        this.#startMediaIfAllowed();
+      },
+      (error: unknown) => {
+        this.#awaitingEncryption = false;
+        if (this.#phase === 'in' && this.#snapshot.view?.self.media) this.#encryptionFailed(error);
+      },
+    );
+  }
+
+  #encryptionFailed(error: unknown): void {
+    void this.#signal?.request('room:leave', {}).catch(() => undefined);
+    this.#end('error', { message: `Audio and video could not be connected (${describe(error)}).` });
   }
 
   #update(patch: Partial<RoomSnapshot>): void {
@@ -212,6 +278,8 @@ export class RoomClient {
   async enter(token: string, displayName: string): Promise<void> {
     if (this.#phase === 'entering' || this.#phase === 'in') return;
     this.#phase = 'entering';
+    // On the way in: the encryption's code comes while the server answers.
+    this.#loadEncryption();
     this.facilitation.enteredWith(token);
     this.#wayIn = { token, displayName };
     this.#media.drop();
@@ -254,6 +322,7 @@ export class RoomClient {
    */
   #returnToSeat(): void {
     if (!this.#seats.held) return;
+    this.#loadEncryption();
     void this.#takeBack();
   }
 
@@ -299,9 +368,9 @@ export class RoomClient {
       },
       media: this.#media,
       facilitation: this.facilitation,
-      relayed: (from, data) => this.#encryption?.receive(from, data),
+      relayed: (from, data) => this.#withEncryption((encryption) => encryption.receive(from, data)),
       privateSignal: (received) => {
-        void this.#encryption?.open(received).then((shown) => this.facilitation.received(shown));
+        this.#withEncryption((encryption) => void encryption.open(received).then((shown) => this.facilitation.received(shown)));
       },
       checkoutAnswer: (delivery) => void this.checkout.received(delivery),
     });
@@ -349,7 +418,8 @@ export class RoomClient {
     this.share.viewChanged(view);
     this.#keepWayIn(view.self.role === 'member' && view.self.stage === 'agreement');
     // The key handshake starts once the server lets this person have media (admitted, agreement accepted).
-    if (view.self.media) this.#crypto().view(view);
+    // (Its code may still be loading: then the latest view is taken once it is here, see #loadEncryption.)
+    if (view.self.media) this.#crypto()?.view(view);
     this.#startMediaIfAllowed();
   }
 
@@ -367,6 +437,8 @@ export class RoomClient {
   #startMediaIfAllowed(): void {
     const signal = this.#signal;
     if (!signal?.seated || this.#phase !== 'in' || this.#media.phase !== 'none' || !this.#snapshot.view?.self.media) return;
+    // Every sender and receiver gets a frame transform: media waits for the encryption's code (asked for on the way in).
+    if (!encryptionCode()) return this.#loadEncryption();
     void this.#media.start(signal);
   }
 
@@ -395,7 +467,7 @@ export class RoomClient {
 
   /** Tell the facilitators something privately; a message's text is sealed for their browsers here. */
   sendSignal(request: PrivateSignalInput): Promise<ActionResult> {
-    return sendPrivateSignal(this.#signal, request, (text) => this.#crypto().sealMessage(text));
+    return sendPrivateSignal(this.#signal, request, (text) => this.#cryptoReady().then((encryption) => encryption.sealMessage(text)));
   }
 
   // --- Leaving and cleaning up.
@@ -417,6 +489,7 @@ export class RoomClient {
     this.#media.drop();
     this.#encryption?.close();
     this.#encryption = undefined;
+    this.#forEncryption = [];
     this.#seats.release();
     this.#keepWayIn(false);
     this.#signal?.close();
@@ -454,6 +527,8 @@ export class RoomClient {
     const credential = this.#recordCredential;
     if (!credential || this.#snapshot.ackRecord !== 'offered') return { ok: false, message: 'The acknowledgement record is no longer available here.' };
     try {
+      // Its code is the facilitator's, at the end only: not in the page's first screen.
+      const { ackCsvName, acknowledgementCsv, takeAckRecord } = await import('./ack-record');
       const entries = await takeAckRecord(this.#roomId, credential);
       saveFile(ackCsvName(), acknowledgementCsv(entries));
       this.#recordCredential = null;
