@@ -1,9 +1,9 @@
 'use client';
 
-import { Suspense } from 'react';
 import type { ActionResult } from '@/lib/action-result';
 import type { CheckoutTools } from '@/lib/checkout-client';
 import type { EndReason, RoomSnapshot } from '@/lib/room-client';
+import { PartBoundary } from './PartBoundary';
 import { LazyAckRecordOffer, LazyCheckoutEndOffer } from './room-screens';
 import { useFocusOnMount } from './useFocusOnMount';
 
@@ -64,10 +64,10 @@ export function EndScreen({ room, onReturn, onDownloadRecord, checkout }: Props)
         {title}
       </h1>
       {body && <p className="lead">{body}</p>}
-      <Suspense fallback={null}>
+      <PartBoundary fallback={null}>
         {room.ackRecord && <LazyAckRecordOffer state={room.ackRecord} onDownload={onDownloadRecord} />}
         {checkout && <LazyCheckoutEndOffer checkout={checkout} />}
-      </Suspense>
+      </PartBoundary>
       <div className="actions">
         {returnLabel && (
           <button type="button" className="primary" onClick={onReturn}>

@@ -1,7 +1,7 @@
 'use client';
 
 import { isFacilitatorRole, type RoomView } from '@group-room/shared';
-import { Suspense, useId } from 'react';
+import { useId } from 'react';
 import { asideShown, asideTileNote } from '@/lib/aside';
 import { floorComes, ownSending, queuePlace, waitingForFloor } from '@/lib/floor-status';
 import type { RoomClient, RoomSnapshot } from '@/lib/room-client';
@@ -17,6 +17,7 @@ import { PrivateSignalMenu } from './PrivateSignalMenu';
 import { SessionTimer } from './SessionTimer';
 import { ShareControls } from './ShareControls';
 import { ShareLayout } from './ShareLayout';
+import { PartBoundary } from './PartBoundary';
 import { LazyFacilitatorPanel } from './room-screens';
 import { roleLabel } from './roles';
 import { useAction } from './useAction';
@@ -191,9 +192,15 @@ export function InRoom({ client, room, view }: Props) {
           {isMember && <PrivateSignalMenu client={client} />}
         </div>
         {facilitating && (
-          <Suspense fallback={<p className="lead">Opening the facilitator tools…</p>}>
+          <PartBoundary
+            fallback={
+              <p className="lead" role="status">
+                Opening the facilitator tools…
+              </p>
+            }
+          >
             <LazyFacilitatorPanel client={client} room={room} view={view} arrived={arrived} />
-          </Suspense>
+          </PartBoundary>
         )}
       </div>
     </div>

@@ -1,7 +1,7 @@
 'use client';
 
 import { isFacilitatorRole, RoomId } from '@group-room/shared';
-import { Suspense, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { keepLinkSecret, keptLinkSecret, secretFromHash } from '@/lib/e2ee/link-secrets';
 import { transformApi } from '@/lib/e2ee/frame-crypto';
 import { tokenFromHash } from '@/lib/links';
@@ -10,6 +10,7 @@ import { RoomClient, initialSnapshot, type RoomSnapshot, type RoomStatus } from 
 import { Announcer, useAnnounce } from './Announcer';
 import { EndScreen } from './EndScreen';
 import { EntryForm } from './EntryForm';
+import { PartBoundary } from './PartBoundary';
 import { ReconnectingBanner, reconnectingText } from './ReconnectingBanner';
 import { ReturningScreen } from './ReturningScreen';
 import { LazyAgreementScreen, LazyInRoom, LazyOpenElsewhereScreen, LazyPrivateSignalMenu, LazyWaitingScreen, preloadFacilitatorCode, preloadRoomCode } from './room-screens';
@@ -214,7 +215,15 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
     <main className={`page room${wide ? '' : ' narrow'}`} data-status={room.status} data-connection={room.connection}>
       {room.connection === 'reconnecting' && !room.returning && <ReconnectingBanner cause={room.reconnectCause} />}
       {/* Screens after the entry form arrive in chunks of their own (room-screens.ts), fetched while on the way in. */}
-      <Suspense fallback={<p className="lead">Opening…</p>}>{screen}</Suspense>
+      <PartBoundary
+        fallback={
+          <p className="lead" role="status">
+            Opening…
+          </p>
+        }
+      >
+        {screen}
+      </PartBoundary>
     </main>
   );
 }

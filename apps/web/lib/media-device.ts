@@ -1,4 +1,5 @@
 import type { Device } from 'mediasoup-client';
+import { loadRetrying } from './load-retrying';
 
 /*
  * mediasoup-client (with its SDP code, about a fifth of the room page's script) is loaded apart
@@ -13,8 +14,11 @@ export function preloadMediaDevice(): void {
   load().catch(() => undefined);
 }
 
-/** A new, unloaded mediasoup-client Device. */
+/**
+ * A new, unloaded mediasoup-client Device. Rejects with CodeUnavailable when its code could
+ * not be fetched (a network failure: media is tried again, the person stays in the room).
+ */
 export async function newDevice(): Promise<Device> {
-  const { Device: MediasoupDevice } = await load();
+  const { Device: MediasoupDevice } = await loadRetrying(load);
   return new MediasoupDevice();
 }

@@ -1,6 +1,7 @@
 import { ProtocolFailure, type ConsumerOffer } from '@group-room/shared';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FrameCrypto } from './e2ee/frame-crypto';
+import { CodeUnavailable } from './load-retrying';
 import { RoomMedia, type MediaHost } from './room-media';
 import type { SignalClient } from './signal-client';
 
@@ -10,8 +11,10 @@ import type { SignalClient } from './signal-client';
  * the test says.
  */
 
+/** When set, newDevice fails with it (mediasoup-client's code not fetched). */
+let deviceFailure: Error | undefined;
 vi.mock('./media-device', () => ({
-  newDevice: () => Promise.resolve(fakeDevice()),
+  newDevice: () => (deviceFailure ? Promise.reject(deviceFailure) : Promise.resolve(fakeDevice())),
   preloadMediaDevice: () => undefined,
 }));
 
@@ -38,6 +41,7 @@ const madeAtOnce = (id: string, kind: 'audio' | 'video'): Promise<FakeConsumer> 
 let consume = madeAtOnce;
 afterEach(() => {
   consume = madeAtOnce;
+  deviceFailure = undefined;
   vi.restoreAllMocks();
 });
 
@@ -199,5 +203,15 @@ describe('RoomMedia', () => {
     for (const fail of failures) fail();
     await started;
     expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('sets media up again, and does not fail the entry, when mediasoup-client could not be fetched', async () => {
+    const { media, host, allowCamera } = setUp();
+    allowCamera();
+    deviceFailure = new CodeUnavailable(new Error('ChunkLoadError'));
+    const { client } = fakeSignal(() => undefined);
+    await media.start(client);
+    expect(host.failed).not.toHaveBeenCalled();
+    expect(host.interrupted).toHaveBeenCalledTimes(1);
   });
 });

@@ -11,6 +11,7 @@ import type { Consumer, IceParameters, Producer, RtpCapabilities, RtpCodecCapabi
 import { describeError as describe } from './describe-error';
 import type { FrameCrypto } from './e2ee/frame-crypto';
 import { markJoin } from './join-timeline';
+import { CodeUnavailable } from './load-retrying';
 import { newDevice } from './media-device';
 import { estimateTileHeight } from './tile-height';
 import type { SignalClient } from './signal-client';
@@ -76,7 +77,10 @@ export interface MediaHost {
   ready(): void;
   /** Media could not be set up, and not because the connection dropped. */
   failed(error: unknown): void;
-  /** The connection dropped while media was being set up: what was made must be let go and set up again. */
+  /**
+   * The connection dropped while media was being set up (or code it needs could not be
+   * fetched): what was made must be let go and set up again.
+   */
   interrupted(): void;
   /** The server no longer has this page's media, or it could not be repaired: set it up again. */
   lost(): void;
@@ -262,7 +266,9 @@ export class RoomMedia {
       if (this.#repairOwed) await this.repair(signal);
     } catch (error) {
       if (error instanceof Superseded || !current()) return;
-      if (this.#drops !== drops || !signal.seated) return this.#host.interrupted();
+      // mediasoup-client's code not fetched (after its tries) is a network failure too: set up
+      // again (its load tried anew), never an ended entry.
+      if (this.#drops !== drops || !signal.seated || error instanceof CodeUnavailable) return this.#host.interrupted();
       this.#host.failed(error);
     }
   }
