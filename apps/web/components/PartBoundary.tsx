@@ -8,6 +8,8 @@ interface Props {
   /** Shown while the part loads (it does not when preloaded): a status, so it is announced. */
   fallback: ReactNode;
   children: ReactNode;
+  /** Which part is shown (e.g. the room's status): a failed one is tried again when it changes. */
+  resetKey?: string;
 }
 
 /**
@@ -26,6 +28,10 @@ export class PartBoundary extends Component<Props, { failed: boolean }> {
   override componentDidCatch(error: unknown): void {
     // The error's kind only: a message could quote what the part showed.
     console.warn('part of the page could not load:', error instanceof Error ? error.name : typeof error);
+  }
+
+  override componentDidUpdate(previous: Props): void {
+    if (this.state.failed && previous.resetKey !== this.props.resetKey) this.#retry();
   }
 
   #retry = () => {

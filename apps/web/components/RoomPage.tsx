@@ -216,6 +216,7 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
       {room.connection === 'reconnecting' && !room.returning && <ReconnectingBanner cause={room.reconnectCause} />}
       {/* Screens after the entry form arrive in chunks of their own (room-screens.ts), fetched while on the way in. */}
       <PartBoundary
+        resetKey={room.status}
         fallback={
           <p className="lead" role="status">
             Opening…
