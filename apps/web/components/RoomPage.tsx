@@ -3,7 +3,7 @@
 import { isFacilitatorRole, RoomId } from '@group-room/shared';
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { keepLinkSecret, keptLinkSecret, secretFromHash } from '@/lib/e2ee/link-secrets';
-import { transformApi } from '@/lib/e2ee/frame-crypto';
+import { transformApi } from '@/lib/e2ee/transform-api';
 import { tokenFromHash } from '@/lib/links';
 import { keptSeat } from '@/lib/seat';
 import { RoomClient, initialSnapshot, type RoomSnapshot, type RoomStatus } from '@/lib/room-client';

@@ -11,7 +11,7 @@ import { FacilitatorTools } from './facilitator-tools';
 import { markJoin } from './join-timeline';
 import { LocalDevices } from './local-devices';
 import { forgetOwnerKey, keptOwnerKey } from './owner-key';
-import { sendPrivateSignal, type PrivateSignalInput } from './private-signal';
+import type { PrivateSignalInput } from './private-signal';
 import { listenToRoomEvents } from './room-events';
 import { RoomMedia } from './room-media';
 import { saveFile } from './save-file';
@@ -28,6 +28,8 @@ const NOT_RESTORED = 'The connection to the session could not be restored. Check
 /** An entry this node could not serve just then is tried again on a new connection, this many times in all. */
 const ENTER_ATTEMPTS = 3;
 const ENTER_RETRY_MS = 400;
+/** A member's private signal to the facilitators: only ever sent from the room, so not in the page's first screen. */
+const loadPrivateSignal = () => import('./private-signal');
 const STILL_ELSEWHERE = 'The session is still open in another tab. Close that tab first, or carry on there.';
 
 /**
@@ -209,6 +211,8 @@ export class RoomClient {
   #loadEncryption(): void {
     if (encryptionCode() || this.#awaitingEncryption) return;
     this.#awaitingEncryption = true;
+    // With it, the private signal's code, for the room (sendSignal).
+    loadPrivateSignal().catch(() => undefined);
     loadEncryptionCode().then(
       () => {
         this.#awaitingEncryption = false;
@@ -466,7 +470,9 @@ export class RoomClient {
   }
 
   /** Tell the facilitators something privately; a message's text is sealed for their browsers here. */
-  sendSignal(request: PrivateSignalInput): Promise<ActionResult> {
+  async sendSignal(request: PrivateSignalInput): Promise<ActionResult> {
+    // In a chunk of its own, not in the page's first screen (asked for on the way in: #loadEncryption).
+    const { sendPrivateSignal } = await loadPrivateSignal();
     return sendPrivateSignal(this.#signal, request, (text) => this.#cryptoReady().then((encryption) => encryption.sealMessage(text)));
   }
 

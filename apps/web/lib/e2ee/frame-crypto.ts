@@ -1,5 +1,6 @@
 import type { KeyRef } from '@group-room/shared/e2ee';
 import { markJoin } from '../join-timeline';
+import type { TransformApi, WithStreams } from './transform-api';
 import type { FromWorker, ToWorker, TransformRole, TransformStatus } from './worker-protocol';
 
 /*
@@ -10,24 +11,9 @@ import type { FromWorker, ToWorker, TransformRole, TransformStatus } from './wor
  * Two ways to attach, whichever the browser has: Chromium's encoded streams (the peer
  * connection is made with `encodedInsertableStreams: true`, so it holds media until the
  * streams exist), else the standard RTCRtpScriptTransform (Firefox, Safari). A browser with
- * neither cannot enter: there is no unencrypted fallback.
+ * neither cannot enter: there is no unencrypted fallback (transform-api.ts, apart so the page's
+ * first screen can ask without loading this).
  */
-
-export type TransformApi = 'streams' | 'script';
-
-interface EncodedStreams {
-  readable: ReadableStream;
-  writable: WritableStream;
-}
-type WithStreams = { createEncodedStreams?: () => EncodedStreams };
-
-/** How this browser can transform frames, or null when it cannot (it cannot enter then). */
-export function transformApi(): TransformApi | null {
-  if (typeof window === 'undefined') return null;
-  if (typeof RTCRtpSender !== 'undefined' && typeof (RTCRtpSender.prototype as WithStreams).createEncodedStreams === 'function') return 'streams';
-  if (typeof window.RTCRtpScriptTransform === 'function') return 'script';
-  return null;
-}
 
 export interface TransformState {
   /** Receivers by consumer id, senders by kind (send:audio, send:video) or send:screen: what their last frames did. */

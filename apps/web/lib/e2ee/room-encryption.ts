@@ -1,6 +1,7 @@
 import type { PrivateSignal, RoomView, SealedFor } from '@group-room/shared';
 import { KeyExchange, type KeyStatus, parseSecret } from '@group-room/shared/e2ee';
-import { FrameCrypto, transformApi } from './frame-crypto';
+import { FrameCrypto } from './frame-crypto';
+import { transformApi } from './transform-api';
 import { keptLinkSecret } from './link-secrets';
 import type { TransformStatus } from './worker-protocol';
 
