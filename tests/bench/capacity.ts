@@ -114,7 +114,7 @@ interface Backend {
   /** Our signalling process, when there is one (its CPU counts as the bench's core's). */
   otherPids: number[];
   addRoom(index: number, load: Load): Promise<void>;
-  counters?(): Promise<SfuCounters>;
+  counters?(every?: number): Promise<SfuCounters>;
   /** Where every receiver is a real endpoint (Janus's WebRTC subscribers): what they received and lost, and the NACKs they sent. */
   receivers?(): Promise<ReceiverCounts>;
   memory(): Promise<{ signallingRssMb?: number; workerRssMb: number }>;
@@ -145,7 +145,7 @@ async function oursBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
     CAPACITY_COUNTERS_PORT: String(countersPort),
     NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import tsx --import ${hook}`,
   });
-  const counters = async () => (await (await fetch(`http://127.0.0.1:${countersPort}/counters`)).json()) as SfuCounters;
+  const counters = async (every?: number) => (await (await fetch(`http://127.0.0.1:${countersPort}/counters${every ? `?every=${every}` : ''}`)).json()) as SfuCounters;
   const workerPid = (await counters()).workerPids[0];
   if (!workerPid) throw new Error('our server runs no mediasoup worker');
   if (sfuCore) await pin(workerPid, sfuCore);
@@ -217,7 +217,7 @@ async function bareBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
       }
       await load.generators.add(people.map((p) => p.spec));
     },
-    counters: () => tracked.read(),
+    counters: (every) => tracked.read(every),
     async memory() {
       return { workerRssMb: (await memoryMb(worker.pid)).peak };
     },
@@ -406,9 +406,9 @@ async function quickCounts(load: Load) {
 }
 
 /** The SFU's own counters and the real receivers' (each self-consistent: what comes in and goes out is read together). */
-async function slowCounts(backend: Backend) {
+async function slowCounts(backend: Backend, every?: number) {
   const started = performance.now();
-  const [counters, receivers] = await Promise.all([backend.counters?.(), backend.receivers?.()]);
+  const [counters, receivers] = await Promise.all([backend.counters?.(every), backend.receivers?.()]);
   return { at: (started + performance.now()) / 2, counters, receivers };
 }
 
@@ -434,7 +434,7 @@ async function measure(backend: Backend, load: Load, rooms: number): Promise<Ste
   const sink = load.sample.totals();
   const dropped = (await udpSocketCounters(load.sample.port)).drops - sinkDrops;
   const b = await quickCounts(load);
-  const bSlow = await slowCounts(backend);
+  const bSlow = await slowCounts(backend, aSlow.counters?.every);
   const edgeSeconds = (b.at - a.at) / 1000;
   const streams = rooms * settings.members * (settings.members - 1) * 2;
   // Real receivers (Janus's subscribers) count for themselves: every one of them, not a sample.

@@ -209,7 +209,8 @@ receives every other member's two streams.
 - **Loss at the SFU**, from the SFU's own counters: packets the generators sent that the
   kernel dropped at the SFU's receiving sockets (not read in time), and for mediasoup, per
   consumer, the packets its producer's stream received against the packets the consumer sent
-  (one \`getStats\` answer gives both, so both are read at the same moment).
+  (one \`getStats\` answer gives both, so both are read at the same moment), for about 264
+  consumers spread over all rooms (thousands of requests take minutes from a saturated worker).
 - **Ours**: the production server (one worker, \`SYNTHETIC_MEDIA=true\`); members enter through
   Socket.IO with the agreement and auto-admit, ask for media with \`media:ready\` and resume with
   \`consumers:resume\`, on plain RTP transports instead of WebRTC (no SRTP, no ICE: the same
