@@ -7,6 +7,8 @@ import { io } from 'socket.io-client';
  * page loads on /room/<id> (until the network is idle), and the gzip (level 6) of each, summed:
  * what it would weigh if the server compressed it. Used by the budget test
  * (tests/browser/page-weight.test.ts) and by the report's figures (tests/bench/other-figures.ts).
+ * Only the first screen is the budget; `scriptWeight` on a page later in the join gives the
+ * whole a person's browser has loaded by then (the test prints a member's and a facilitator's).
  */
 
 export interface ScriptWeight {

@@ -2,18 +2,16 @@
 
 import { isFacilitatorRole, RoomId } from '@group-room/shared';
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import { keepLinkSecret, keptLinkSecret, secretFromHash } from '@/lib/e2ee/link-secrets';
+import { keepLinkSecret, keptLinkSecret, secretFromHash, tokenFromHash } from '@/lib/e2ee/link-secrets';
 import { transformApi } from '@/lib/e2ee/transform-api';
-import { tokenFromHash } from '@/lib/links';
 import { keptSeat } from '@/lib/seat';
 import { RoomClient, initialSnapshot, type RoomSnapshot, type RoomStatus } from '@/lib/room-client';
 import { Announcer, useAnnounce } from './Announcer';
-import { EndScreen } from './EndScreen';
 import { EntryForm } from './EntryForm';
 import { PartBoundary } from './PartBoundary';
 import { ReconnectingBanner, reconnectingText } from './ReconnectingBanner';
 import { ReturningScreen } from './ReturningScreen';
-import { LazyAgreementScreen, LazyInRoom, LazyOpenElsewhereScreen, LazyPrivateSignalMenu, LazyWaitingScreen, preloadFacilitatorCode, preloadRoomCode } from './room-screens';
+import { LazyAgreementScreen, LazyEndScreen, LazyInRoom, LazyOpenElsewhereScreen, LazyPrivateSignalMenu, LazyWaitingScreen, preloadFacilitatorCode, preloadRoomCode } from './room-screens';
 
 /**
  * The link's token: undefined while rendering on the server (and until the page has read it),
@@ -201,7 +199,7 @@ function Room({ roomId, token }: { roomId: string; token: string | null }) {
     default:
       // Cleared off the way in: straight back to the agreement with the same link and name.
       screen = (
-        <EndScreen
+        <LazyEndScreen
           room={room}
           onReturn={() => (room.endReason === 'cleared' ? client.enterAgain() : client.reset())}
           onDownloadRecord={() => client.downloadAcknowledgements()}

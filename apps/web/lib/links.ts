@@ -1,6 +1,6 @@
 import { RoomId } from '@group-room/shared';
 import type { LinkSecret } from '@group-room/shared/e2ee';
-import { secretFromHash, secretFragment } from './e2ee/link-secrets';
+import { secretFromHash, secretFragment, tokenFromHash } from './e2ee/link-secrets';
 
 /*
  * Room links are `/room/<roomId>#k=<token>&s=<room secret>` (facilitator) or
@@ -11,12 +11,6 @@ import { secretFromHash, secretFragment } from './e2ee/link-secrets';
 
 export function roomLink(origin: string, roomId: string, token: string, secret: LinkSecret): string {
   return `${origin}/room/${roomId}#k=${encodeURIComponent(token)}${secretFragment(secret)}`;
-}
-
-/** The token in a fragment such as `#k=…`, or null when the link was cut short. */
-export function tokenFromHash(hash: string): string | null {
-  const token = new URLSearchParams(hash.replace(/^#/, '')).get('k');
-  return token && token.length >= 16 ? token : null;
 }
 
 /**

@@ -49,3 +49,9 @@ export async function inviteLinkSecret(roomSecret: string, inviteId: string): Pr
   if (!room) throw new Error('This browser does not have the room secret: open the facilitator link again.');
   return { kind: 'invite', secret: toBase64url(await inviteSecret(room, inviteId)) };
 }
+
+/** The token in a link's fragment (`#k=…`, beside its secret), or null when the link was cut short. */
+export function tokenFromHash(hash: string): string | null {
+  const token = new URLSearchParams(hash.replace(/^#/, '')).get('k');
+  return token && token.length >= 16 ? token : null;
+}
