@@ -148,6 +148,18 @@ describe('RoomMedia', () => {
     expect(sent).toContain('media:resync');
   });
 
+  it('owes no repair to a start begun after the drop (media set up again on the resume)', async () => {
+    const { media, allowCamera } = setUp();
+    const { client, sent } = fakeSignal((name) => (name === 'media:ready' ? { consumers: [offer('c-audio', 'audio')] } : name === 'consumers:resume' ? { missing: [] } : undefined));
+    media.connectionLost();
+    const started = media.start(client);
+    await media.repair(client);
+    allowCamera();
+    await started;
+    expect(media.phase).toBe('ready');
+    expect(sent).not.toContain('media:resync');
+  });
+
   it('resumes only the listed consumers still there after the key wait', async () => {
     let keyArrives: () => void = () => undefined;
     const keyed = new Promise<void>((resolve) => {

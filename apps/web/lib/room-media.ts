@@ -147,6 +147,8 @@ export class RoomMedia {
    * switch), so the start repairs once it is ready.
    */
   #repairOwed = false;
+  /** #drops when the current start began: only a drop after that leaves it something to repair. */
+  #startedAtDrop = 0;
   readonly #producers = new Map<MediaSource, Producer>();
   readonly #consumers = new Map<string, ConsumerEntry>();
   /**
@@ -200,6 +202,7 @@ export class RoomMedia {
     const run = ++this.#run;
     const drops = this.#drops;
     this.#repairOwed = false;
+    this.#startedAtDrop = drops;
     const current = () => this.#host.isCurrent(signal) && this.#run === run;
     /** Each step only while this start is still the current one (a stale one must not ask the server anything). */
     const check = () => {
@@ -610,7 +613,8 @@ export class RoomMedia {
    * media is set up again from the start.
    */
   async repair(signal: SignalClient): Promise<void> {
-    if (this.#phase === 'connecting') this.#repairOwed = true;
+    // (A start begun after the drop, e.g. set up again on the resume, asked everything since.)
+    if (this.#phase === 'connecting' && this.#drops !== this.#startedAtDrop) this.#repairOwed = true;
     if (this.#phase !== 'ready') return;
     this.#repairOwed = false;
     const run = this.#run;
