@@ -33,10 +33,10 @@ export function CheckoutEndOffer({ checkout }: Props) {
             type="button"
             disabled={busy}
             onClick={() =>
-              void run(() => {
-                const result = checkout.save();
+              void run(async () => {
+                const result = await checkout.save();
                 if (result.ok) setSaved(true);
-                return Promise.resolve(result);
+                return result;
               }, 'The check-out answers were saved as a file on this device.')
             }
           >

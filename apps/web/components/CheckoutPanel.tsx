@@ -113,7 +113,7 @@ export function CheckoutPanel({ client, view }: { client: RoomClient; view: Room
       )}
       {record && record.answers.length > 0 && (
         <>
-          <button type="button" onClick={() => void action.run(() => Promise.resolve(client.checkout.save()), 'The answers were saved as a file on this device.')}>
+          <button type="button" onClick={() => void action.run(() => client.checkout.save(), 'The answers were saved as a file on this device.')}>
             Save answers
           </button>
           <p className="hint">A file on this device only. Nothing is kept on the server; when the session ends this page offers them once more, then forgets them.</p>

@@ -59,7 +59,7 @@ export function EndSession({ client, everyone, selfId }: Props) {
               <button
                 type="button"
                 disabled={saving.busy}
-                onClick={() => void saving.run(() => Promise.resolve(client.checkout.save()), 'The answers were saved as a file on this device.')}
+                onClick={() => void saving.run(() => client.checkout.save(), 'The answers were saved as a file on this device.')}
               >
                 Save answers
               </button>

@@ -115,7 +115,7 @@ describe('the answers when the session ends', () => {
   it('says whether there are answers not saved yet', async () => {
     const { tools } = await withAnswer();
     expect(tools.unsaved.getSnapshot()).toBe(true);
-    expect(tools.save().ok).toBe(true);
+    expect((await tools.save()).ok).toBe(true);
     expect(tools.unsaved.getSnapshot()).toBe(false);
   });
 
@@ -124,9 +124,9 @@ describe('the answers when the session ends', () => {
     tools.sessionOver(true);
     expect(storage.items.size).toBe(0);
     expect(tools.record.getSnapshot()?.answers).toHaveLength(1);
-    expect(tools.save().ok).toBe(true);
+    expect((await tools.save()).ok).toBe(true);
     expect([tools.record.getSnapshot(), storage.items.size, tools.unsaved.getSnapshot()]).toEqual([null, 0, false]);
-    expect(tools.save().ok).toBe(false);
+    expect((await tools.save()).ok).toBe(false);
   });
 
   it('ended with nothing to offer (not a facilitator, an error): forgotten at once; leaving the end screen forgets an offer', async () => {

@@ -2,7 +2,6 @@ import { CheckoutAnswer, isFacilitatorRole, type CheckoutAnswerDelivery, type Ch
 import { NOT_CONNECTED, attempt, done, type ActionResult } from './action-result';
 import { saveFile } from './save-file';
 import { addAnswer, followView, type CheckoutRecord } from './checkout-answers';
-import { checkoutCsv, checkoutFileName } from './checkout-file';
 import { forgetCheckout, keepCheckout, keptCheckout } from './checkout-kept';
 import type { KeptStorage } from './kept-items';
 import type { SignalClient } from './signal-client';
@@ -25,6 +24,9 @@ export interface CheckoutInput {
   words: string;
   followUp: boolean;
 }
+
+/** The answers' CSV file: a facilitator's, not in the page's first screen (asked for with a facilitator's first view). */
+const loadCheckoutFile = () => import('./checkout-file');
 
 const NOT_OPEN = 'The check-out has ended.';
 const NO_FACILITATOR_DEVICE = "The facilitator's device is not connected to the encrypted room yet, so your answer cannot be sent. Try again in a moment.";
@@ -75,6 +77,7 @@ export class CheckoutTools {
       if (this.record.getSnapshot()) this.forget();
       return;
     }
+    loadCheckoutFile().catch(() => undefined);
     this.#set(followView(this.record.getSnapshot(), view));
   }
 
@@ -123,9 +126,10 @@ export class CheckoutTools {
   }
 
   /** The facilitator saves the answers this page holds as a CSV file, made here. */
-  save(): ActionResult {
+  async save(): Promise<ActionResult> {
     const record = this.record.getSnapshot();
     if (!record) return { ok: false, message: 'There are no check-out answers on this page.' };
+    const { checkoutCsv, checkoutFileName } = await loadCheckoutFile();
     saveFile(checkoutFileName(record), checkoutCsv(record));
     this.#saved = record;
     this.#syncUnsaved();
