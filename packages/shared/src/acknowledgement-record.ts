@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RoomId } from './domain.js';
 import { resultSchema } from './errors.js';
-import { LinkToken } from './requests.js';
+import { LinkToken } from './domain.js';
 
 /*
  * An ended session's acknowledgement record (who accepted which version of the group agreement,

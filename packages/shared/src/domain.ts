@@ -65,3 +65,16 @@ export type ProducerView = z.infer<typeof ProducerView>;
 
 export const TransportDirection = z.enum(['send', 'recv']);
 export type TransportDirection = z.infer<typeof TransportDirection>;
+
+// Here, not with the requests that carry them: the room page reads both from its storage before it has any request to make.
+/** A signed link token (facilitator or invite); opaque to clients. */
+export const LinkToken = z.string().min(16).max(2048);
+
+/**
+ * What lets this tab take its seat back after a dropped connection or a reload: a signed
+ * credential bound to the room and the person, good for one resume (each resume answers with
+ * a new one), kept in the tab's sessionStorage. `graceSeconds`: how long the seat is kept
+ * once the connection is gone.
+ */
+export const SeatResume = z.object({ credential: LinkToken, memberId: EntityId, graceSeconds: z.number().int().positive() });
+export type SeatResume = z.infer<typeof SeatResume>;

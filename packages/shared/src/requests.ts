@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Command } from './commands.js';
-import { DisplayName, EntityId, MediaKind, MediaSource, plainLine, RoomId, TransportDirection } from './domain.js';
+import { DisplayName, EntityId, LinkToken, MediaKind, MediaSource, plainLine, RoomId, SeatResume, TransportDirection } from './domain.js';
 import { ConsumerOffer, DtlsParameters, IceParameters, IceServer, MAX_CONSUMER_BATCH, MAX_TILE_HEIGHT, RtpCapabilities, RtpParameters, TilePreference, TransportOptions } from './media-params.js';
 import { AgreementText, RoomView } from './room.js';
 import { RelayRequest } from './e2ee-relay.js';
@@ -8,18 +8,6 @@ import { PrivateSignalRequest } from './signals.js';
 import { CheckoutAnswerRequest } from './checkout.js';
 
 const Empty = z.object({}).strict();
-
-/** A signed link token (facilitator or invite); opaque to clients. */
-export const LinkToken = z.string().min(16).max(2048);
-
-/**
- * What lets this tab take its seat back after a dropped connection or a reload: a signed
- * credential bound to the room and the person, good for one resume (each resume answers with
- * a new one), kept in the tab's sessionStorage. `graceSeconds`: how long the seat is kept
- * once the connection is gone.
- */
-export const SeatResume = z.object({ credential: LinkToken, memberId: EntityId, graceSeconds: z.number().int().positive() });
-export type SeatResume = z.infer<typeof SeatResume>;
 
 /**
  * Every client→server request, defined once: its payload schema and its result schema.
