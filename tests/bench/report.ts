@@ -89,8 +89,14 @@ function othersMarkdown(others: Others): string {
   return `## The other figures, from the same run
 
 The room page's JavaScript as the browser loads it from the production build
-(\`performance.getEntriesByType('resource')\` on \`/room/<id>\`): ${others.page.scripts} scripts,
-${kb(others.page.decoded)} decoded, ${kb(others.page.transferred)} over the wire as served, ${kb(others.page.gzipped)} gzipped.
+(\`performance.getEntriesByType('resource')\` on \`/room/<id>\`, the gzip (level 6) of each script
+summed): ${others.page.scripts} scripts, ${kb(others.page.decoded)} decoded, ${kb(others.page.transferred)} over the wire as served,
+**${kb(others.page.gzipped)} gzipped (${others.page.gzipped} bytes; the budget is 200,000, checked by
+tests/browser/page-weight.test.ts)**. That is what the page loads before its first screen works;
+the screens after the entry form, the key handshake and mediasoup-client are fetched as soon as
+someone is on the way in (while they type their name), off the join's path. Everything a
+member's browser has loaded once in the room is larger: bench:big-room below prints it ("as the
+first join loaded it"), and the page-weight test prints a member's and a facilitator's totals.
 
 A clean clone's \`npm install\`: ${others.install.coldSeconds.toFixed(0)} s with an empty npm cache, ${others.install.cachedSeconds.toFixed(0)} s
 with the machine's cache (the mediasoup worker's build is separate and cached per machine:
