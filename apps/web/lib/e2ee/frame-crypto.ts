@@ -1,5 +1,6 @@
 import type { KeyRef } from '@group-room/shared/e2ee';
 import { markJoin } from '../join-timeline';
+import { KeyFrameAsks } from './key-frame-asks';
 import type { TransformApi, WithStreams } from './transform-api';
 import type { FromWorker, ToWorker, TransformRole, TransformStatus } from './worker-protocol';
 
@@ -27,14 +28,17 @@ export class FrameCrypto {
   #statuses = new Map<string, TransformStatus>();
   readonly #listeners = new Set<() => void>();
   #statsWaiters: ((stats: Extract<FromWorker, { op: 'stats' }>) => void)[] = [];
+  readonly #keyFrameAsks: KeyFrameAsks;
   #keyedNow: () => void = () => undefined;
   /** Settles once the first media key is installed (before that no frame decrypts here). */
   readonly keyed = new Promise<void>((resolve) => {
     this.#keyedNow = resolve;
   });
 
-  constructor(api: TransformApi) {
+  /** `askKeyFrames`: have the server ask a key frame of every video received (media:keysReady). */
+  constructor(api: TransformApi, askKeyFrames: () => void) {
     this.api = api;
+    this.#keyFrameAsks = new KeyFrameAsks(askKeyFrames);
     this.#worker = new Worker(new URL('./frame-worker.ts', import.meta.url), { type: 'module', name: 'frame-crypto' });
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
@@ -42,6 +46,8 @@ export class FrameCrypto {
         if (this.#statuses.get(message.id) === message.status) return;
         this.#statuses = new Map(this.#statuses).set(message.id, message.status);
         for (const listener of this.#listeners) listener();
+      } else if (message.op === 'keyFrame') {
+        this.#keyFrameAsks.want();
       } else {
         for (const waiter of this.#statsWaiters.splice(0)) waiter(message);
       }
@@ -115,6 +121,7 @@ export class FrameCrypto {
   }
 
   close(): void {
+    this.#keyFrameAsks.close();
     this.#worker.terminate();
     this.#listeners.clear();
   }

@@ -1,4 +1,5 @@
 import { decryptFrame, deriveSenderKeys, encryptFrame, kidOf, ratchetBy, refOf, senderBaseKey, type FrameCodec, type KeyRef, type SenderKeys } from '@group-room/shared/e2ee';
+import { isVp8KeyFrame, KeyFrameWait } from './key-frame-asks';
 import type { FromWorker, ToWorker, TransformRole, TransformStatus } from './worker-protocol';
 
 /*
@@ -8,6 +9,9 @@ import type { FromWorker, ToWorker, TransformRole, TransformStatus } from './wor
  * the frame's key id; a frame with an unknown key id, a failed tag or an impossible length is
  * dropped, never handed to the decoder. One worker per page, so the counter of each key only
  * goes up for as long as the key can be used (a reload gets a new key: see @group-room/shared/e2ee key-exchange.ts).
+ * A video receiver whose decoder waits for a key frame (none passed yet, or frames dropped
+ * since) asks the page for one when a delta decrypts (key-frame-asks.ts); the delta still
+ * passes, as before (decrypted media; the decoder discards what it cannot decode).
  */
 
 interface EncodedFrame {
@@ -118,12 +122,14 @@ function transform(role: TransformRole): TransformStream<EncodedFrame, EncodedFr
     });
   }
   const peerId = role.peerId;
+  const keyFrame = role.kind === 'video' ? new KeyFrameWait() : null;
   return new TransformStream({
     async transform(frame, controller) {
       const start = performance.now();
       const result = await decryptFrame(new Uint8Array(frame.data), codec, (kid) => keysFor(kid, peerId));
       if ('error' in result) {
         totals.dropped++;
+        keyFrame?.dropped();
         // Says so only once frames have failed for a while (a key on its way is normal for a moment).
         if (performance.now() - lastGood > 1500) report('failing');
         return;
@@ -133,6 +139,7 @@ function transform(role: TransformRole): TransformStream<EncodedFrame, EncodedFr
       totals.decrypted++;
       lastGood = performance.now();
       time(start);
+      if (keyFrame?.passed(isVp8KeyFrame(plain), lastGood)) scope.postMessage({ op: 'keyFrame', id: role.id });
       controller.enqueue(frame);
       report('decrypted');
     },

@@ -9,6 +9,7 @@ import type { TransformStatus } from './worker-protocol';
 export interface EncryptionHost {
   roomId: string;
   relay(to: string, data: string): Promise<void>;
+  /** Have the server ask a key frame of every video this page receives (media:keysReady). */
   keysReady(): void;
   changed(): void;
 }
@@ -37,7 +38,7 @@ export class RoomEncryption {
     const secret = keptLinkSecret(host.roomId);
     const bytes = parseSecret(secret?.secret);
     if (!secret || !bytes) throw new Error('this tab does not have the link’s secret: open the link again');
-    const frames = new FrameCrypto(api);
+    const frames = new FrameCrypto(api, host.keysReady);
     const keys = new KeyExchange(
       { roomId: host.roomId, secret: { kind: secret.kind, bytes }, send: host.relay, keysReady: host.keysReady, changed: host.changed },
       frames,

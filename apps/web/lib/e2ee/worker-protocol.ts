@@ -22,4 +22,6 @@ export type TransformStatus = 'decrypted' | 'failing' | 'encrypted' | 'no-key';
 
 export type FromWorker =
   | { op: 'status'; id: string; status: TransformStatus }
+  /** This receiver's decoder waits for a key frame (frames decrypt, none of them a key frame yet). */
+  | { op: 'keyFrame'; id: string }
   | { op: 'stats'; encrypted: number; decrypted: number; dropped: number; p95Micros: number; p50Micros: number; samples: number };
