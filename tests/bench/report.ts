@@ -4,6 +4,7 @@ import path from 'node:path';
 import { launchChromium } from '../support/browser.js';
 import { repoRoot } from '../support/prod-server.js';
 import { capacity, held, perStreamRatio, type CapacityReport, type Mode, type Run, type Step } from './capacity.js';
+import { MADE_FASTER } from './made-faster.js';
 import { benchSummary, installTimes, roomPageWeight, type PageWeight } from './other-figures.js';
 
 /*
@@ -154,32 +155,6 @@ ${reports.flatMap((r) => r.runs.map((run) => line(r, run)).flat()).join('\n')}
 `;
 }
 
-/**
- * Batching views: measured before and after the change (2026-11-30, commit 4487907) by
- * bench:views, run alternately on saved builds of both; this run's own bench:views is below.
- */
-const VIEWS_BEFORE_AFTER = `- **Room views built once per change and coalesced.** Each person's view used to be built
-  from scratch (member list, facilitators' block) and sent for every change; now the parts
-  viewers share are built once per state, and of several changes in one turn of the event
-  loop each socket is sent only the newest view (an answer never overtakes the view of its
-  change: requests wait for views held). Views cannot be sent once to many sockets: each
-  holds the viewer's own \`self\`, so no two are byte-identical. Before/after (bench:views,
-  one room of 15 real Socket.IO clients, in-memory store; server CPU per command in ms, three
-  alternating runs each, 2026-11-30):
-
-  | phase | before | after |
-  |---|---|---|
-  | facilitator, 1 command in flight | 1.75 / 2.07 / 2.68 | 1.95 / 1.72 / 1.89 |
-  | facilitator, 8 in flight | 1.41 / 1.35 / 1.64 | 0.49 / 0.63 / 0.65 |
-  | 14 members, 1 in flight each | 1.12 / 1.38 / 1.61 | 0.55 / 0.53 / 0.58 |
-  | 14 members, 4 in flight each | 1.32 / 1.22 / 1.11 | 0.36 / 0.35 / 0.27 |
-  | 14 members entering at once | 3.8 / 5.1 / 6.0 | 3.4 / 3.1 / 3.3 |
-
-  One command at a time is unchanged within noise (building a view for 15 people went from
-  ~0.3 ms to ~0.04 ms, against ~2 ms per command, most of it 15 socket writes and JSON
-  encoding); bursts cost 2.5–4× less. Through Redis nothing coalesces (each change waits on
-  Redis round trips) and nothing measurable was added.`;
-
 function markdown(report: CapacityReport, date: string): string {
   const cpu = os.cpus();
   return `# Performance
@@ -254,33 +229,6 @@ ${report.runs.map(runTable).join('\n')}
 `;
 }
 
-const MADE_FASTER = `## Made faster, each with its before and after
-
-Measured in this run unless a date says otherwise; the room-of-12 figures are bench:big-room's
-below (one headless Chromium among eleven synthetic members, the same browser in each case).
-
-- **Simulcast, the layer following the tile's size.** Browsers send their camera in two VP8
-  layers (320×180 and 640×360; Chromium sends no full-size third layer from a 640×360
-  capture); each receiver's client reports every video tile's height in device pixels
-  (\`consumer:prefer\`) and the server sends the smallest layer that covers it
-  (\`setPreferredLayers\`), from the heights the sender declared. Before/after:
-  bench:big-room's "one layer" against "simulcast, layer by tile size" lines (the synthetic
-  members send one 640×360 layer, or the same pattern at 160×90, 320×180 and 640×360).
-- **Tiles not on screen are paused.** The client watches each tile with an
-  IntersectionObserver; a tile out of view has its video paused on the server until it is
-  visible again. Before/after: bench:big-room's 1024×1100 window (every tile on screen)
-  against the 1024×700 one (the last row below the fold).
-- **A speaker view.** Whoever holds the floor gets a tile two columns wide and two rows high,
-  so their video arrives in the high layer while the others' stay small.
-- **Audio only** for a member on a weak connection (the server pauses every video stream it
-  sends them): bench:big-room's "Audio only" lines.
-- **Rooms placed on workers by load** (transports + producers + consumers, then rooms): a new
-  room's router goes to the worker carrying least, not the one with the fewest rooms.
-  Before/after: bench:placement below, on two workers with a busy room of 12, a quiet room of
-  one and a second busy room of 12: by router count the second busy room lands beside the
-  first (one core doing all the work), by load beside the quiet one.
-${VIEWS_BEFORE_AFTER}
-`;
 
 async function main(): Promise<void> {
   const [members, maxRooms, videoKbps] = process.argv.slice(2).map(Number);
