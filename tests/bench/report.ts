@@ -254,7 +254,9 @@ async function main(): Promise<void> {
     ['placement', 'Rooms placed on two workers, by router count and by load', []],
   ] as const) {
     process.stdout.write(`running bench:${name}…\n`);
-    summaries.push({ name: title, command: `npm run bench:${name}${args.length ? ` -- ${args.join(' ')}` : ''}`, text: await benchSummary(name, [...args]) });
+    // One bench failing (e.g. six browsers on two cores timing out) is reported as such; the rest still run.
+    const text = await benchSummary(name, [...args]).catch((error: unknown) => `bench:${name} FAILED in this run: ${error instanceof Error ? error.message.split('\n').slice(0, 8).join('\n') : String(error)}`);
+    summaries.push({ name: title, command: `npm run bench:${name}${args.length ? ` -- ${args.join(' ')}` : ''}`, text });
   }
   process.stdout.write('measuring the room page and the install…\n');
   const others: Others = { summaries, page: await roomPageWeight(), install: await installTimes() };
