@@ -4,9 +4,12 @@
  * privacy, agreement). For each member it prints the time from clicking "I agree" (the last
  * step of joining) to the first remote video frame decoded; then median, p95 and the
  * mediasoup worker CPU time used.
- *   npm run bench:join -- [members=6]
+ *   npm run bench:join -- [members=4]
  * All members are pages of one headless Chromium on this machine, so with many members the
  * browsers' encoding and decoding (not the SFU) use up the cores: the load average is printed.
+ * Four pages already take ~1.8 of this machine's 2 cores (each encodes two simulcast layers and
+ * decodes the others, all end-to-end encrypted); with six, a late joiner's page can wait a
+ * minute for a core, so the default is four. A room of 12 is bench:big-room's.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,7 +18,7 @@ import { createRoom, enterAsFacilitator, fillEntryForm, launchChromium, newMembe
 import { startProductionServer } from '../support/prod-server.js';
 import { quantile } from './measure.js';
 
-const members = Number(process.argv[2] ?? 6);
+const members = Number(process.argv[2] ?? 4);
 const TICKS_PER_SECOND = 100; // Linux USER_HZ
 
 /** User + system CPU milliseconds of the server's mediasoup-worker children, from /proc. */

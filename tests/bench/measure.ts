@@ -107,6 +107,8 @@ export interface MuteRoom {
   inviteUrl: string;
   /** The facilitator: a socket in this process, so the moment a mute is sent is known exactly. */
   facilitator: Client;
+  /** The host's page (the key leader: it must stay open while the room is measured). */
+  hostPage: Page;
   /** The speaking member's id and page, and the receiving members' pages. */
   target: string;
   speakerPage: Page;
@@ -114,8 +116,9 @@ export interface MuteRoom {
 }
 
 /**
- * A room made on the start page (auto-admit on), a facilitator socket in it, and in Chromium
- * a speaking member and `receivers` receiving members who came in through the invite link.
+ * A room made on the start page (auto-admit on) by a host page that stays in it, a facilitator
+ * socket in it, and in Chromium a speaking member and `receivers` receiving members who came in
+ * through the invite link.
  */
 export async function openMuteRoom(browser: Browser, baseUrl: string, receivers: number): Promise<MuteRoom> {
   const host = await newMember(browser, baseUrl);
@@ -127,7 +130,10 @@ export async function openMuteRoom(browser: Browser, baseUrl: string, receivers:
   socket.on('room:view', ({ view }) => {
     speakerId = view.facilitation?.everyone.find((m) => m.displayName === SPEAKER)?.id ?? speakerId;
   });
-  await host.context.close(); // fewer pages, less CPU: the socket facilitator stays
+  // The host's page stays: it came in with the facilitator link, so it holds the room secret and
+  // hands out the media keys (a socket cannot); without it nobody's media could be decrypted, and
+  // fail closed, nobody would send. Its camera is stopped to spare the CPU.
+  await host.page.getByRole('button', { name: 'Stop video' }).click();
   const speaker = await newMember(browser, baseUrl);
   await enterAdmittedAutomatically(speaker, inviteUrl, SPEAKER);
   const listening: Page[] = [];
@@ -137,7 +143,7 @@ export async function openMuteRoom(browser: Browser, baseUrl: string, receivers:
     listening.push(member.page);
   }
   if (!speakerId) throw new Error('the speaker never appeared in the facilitator view');
-  return { roomId, inviteUrl, facilitator: socket, target: speakerId, speakerPage: speaker.page, listening };
+  return { roomId, inviteUrl, facilitator: socket, hostPage: host.page, target: speakerId, speakerPage: speaker.page, listening };
 }
 
 export interface Measured {

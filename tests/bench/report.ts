@@ -243,7 +243,7 @@ async function main(): Promise<void> {
   });
   const summaries: Others['summaries'] = [];
   for (const [name, title, args] of [
-    ['join', 'Join → first remote video frame', ['6']],
+    ['join', 'Join → first remote video frame', ['4']],
     ['big-room', 'A room of 12 with one real browser (eleven synthetic members)', ['5']],
     ['janus-room', 'The same room of 12 on Janus VideoRoom (the peer SFU)', ['5']],
     ['mute', 'Facilitator mute → silence at the receivers', ['20', '3']],

@@ -176,6 +176,24 @@ describe('signal server (in-memory store)', () => {
       expect(t.server.rooms.media(facilitator.entered.roomId)?.has(facilitator.id)).toBe(true);
     });
 
+    it('takes media:join, transport:create and media:ready sent together in the order sent (a page does not wait for each answer)', async () => {
+      const room = await openRoom(t.server);
+      const rtpCapabilities = await mediaJoin(room.facilitator); // what the page would load its device with
+      const bo = await admittedMember(t.server, room, room.facilitator, 'Bo');
+      const [joined, transport, ready] = await Promise.all([
+        request(bo.socket, 'media:join', {}),
+        request(bo.socket, 'transport:create', { direction: 'recv' }),
+        request(bo.socket, 'media:ready', { rtpCapabilities }),
+      ]);
+      expect(joined.ok && transport.ok && ready.ok).toBe(true);
+      expect(ready.ok && ready.data.consumers).toEqual([]);
+      // One refused refuses what follows it, as it would have had the page waited: Cy is still waiting.
+      const cy = await waitingMember(t.server, room, 'Cy');
+      const [refused, after] = await Promise.all([request(cy.socket, 'media:join', {}), request(cy.socket, 'transport:create', { direction: 'recv' })]);
+      expectError(refused, 'FORBIDDEN');
+      expectError(after, 'INVALID_STATE');
+    });
+
     it('makes a different room id and different links each time', async () => {
       const socket = await connect(t.server);
       const made = await Promise.all(Array.from({ length: 5 }, () => ok(socket, 'room:create', {})));

@@ -7,11 +7,15 @@ import { loadRetrying } from './load-retrying';
  * someone is on their way in (preloadMediaDevice), so it is there before media:join answers.
  */
 
-const load = () => import('mediasoup-client');
+const load = () => import('./device-factory');
 
-/** Start loading mediasoup-client; a failure here is met again, and reported, by newDevice. */
+/**
+ * Start loading mediasoup-client, and have the browser say what it can send and receive (the
+ * slow part of a Device's load, device-factory.ts); a failure here is met again, and reported,
+ * by newDevice.
+ */
 export function preloadMediaDevice(): void {
-  load().catch(() => undefined);
+  load().then(({ warmDevice }) => warmDevice(), () => undefined);
 }
 
 /**
@@ -19,6 +23,6 @@ export function preloadMediaDevice(): void {
  * not be fetched (a network failure: media is tried again, the person stays in the room).
  */
 export async function newDevice(): Promise<Device> {
-  const { Device: MediasoupDevice } = await loadRetrying(load);
-  return new MediasoupDevice();
+  const { makeDevice } = await loadRetrying(load);
+  return makeDevice();
 }

@@ -12,6 +12,7 @@ import { describeError as describe } from './describe-error';
 import type { FrameCrypto } from './e2ee/frame-crypto';
 import { markJoin } from './join-timeline';
 import { CodeUnavailable } from './load-retrying';
+import { firstMedia } from './first-media';
 import { newDevice } from './media-device';
 import { estimateTileHeight } from './tile-height';
 import type { SignalClient } from './signal-client';
@@ -116,6 +117,12 @@ function relayOnly(): boolean {
 
 /** A media start that a newer one (or leaving) replaced: it stops quietly. */
 class Superseded extends Error {}
+
+/** `promise`, marked as handled: awaited later, where its failure is met, or never (an earlier step failed). */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
 
 /** A transport's ICE that went `disconnected` often comes back by itself: this long first. */
 const ICE_DISCONNECTED_WAIT_MS = 2000;
@@ -227,30 +234,43 @@ export class RoomMedia {
     const camera = this.#host.openLocalMedia();
     camera.then(() => markJoin('camera'), () => undefined);
     try {
-      const { routerRtpCapabilities, iceServers } = await ask('media:join', {});
+      // Each of the next requests is sent without waiting for the one before it to be answered:
+      // the server takes a connection's media setup requests in the order sent (so the receive
+      // transport follows media:join, and media:ready that transport), and a refusal refuses the
+      // rest (met at their await; until then a rejection is not left unhandled).
+      const joining = ask('media:join', {});
+      const recvOptions = quiet(ask('transport:create', { direction: 'recv' }));
+      const loading = quiet(newDevice()); // loaded apart from the page's first screen (media-device.ts)
+      const { routerRtpCapabilities, iceServers } = await joining;
       markJoin('media-join');
-      const device = await newDevice(); // loaded apart from the page's first screen (media-device.ts)
+      const device = await loading;
       await device.load({ routerRtpCapabilities: wire<RtpCapabilities>(routerRtpCapabilities) });
       check();
       this.#device = device;
       const ice: IceSettings = { iceServers, iceTransportPolicy: relayOnly() ? 'relay' : 'all' };
-      this.#recvTransport = mine(await this.#createTransport(signal, device, 'recv', ice));
-      markJoin('recv-transport');
       const tileHeight = this.#knownTileHeight() ?? estimateTileHeight();
-      const { consumers } = await ask('media:ready', {
-        rtpCapabilities: wire<RequestPayload<'media:ready'>['rtpCapabilities']>(device.rtpCapabilities),
-        ...(tileHeight === undefined ? {} : { tileHeight }),
-      });
+      const ready = quiet(
+        ask('media:ready', {
+          rtpCapabilities: wire<RequestPayload<'media:ready'>['rtpCapabilities']>(device.rtpCapabilities),
+          ...(tileHeight === undefined ? {} : { tileHeight }),
+        }),
+      );
+      // Made here before media:ready is answered: that answer, and any producer announced after
+      // it, come after this transport's options on the connection.
+      this.#recvTransport = mine(this.#makeTransport(signal, device, 'recv', await recvOptions, ice));
+      markJoin('recv-transport');
+      const { consumers } = await ready;
       markJoin('consumers-listed');
       // What the others send already is received first: the send side (its renegotiation, its
-      // encoder, the server's consumers of it for everyone) follows once the listed consumers are
-      // made, so on a busy machine it does not hold up the pictures this person waits for.
-      let made: () => void = () => undefined;
-      const consumersMade = new Promise<void>((resolve) => {
+      // encoder, the server's consumers of it for everyone) follows once the others' first
+      // video has arrived (within a bound), so on a busy machine it does not hold up the
+      // pictures this person waits for.
+      let made: (video: MediaStreamTrack[]) => void = () => undefined;
+      const consumersMade = new Promise<MediaStreamTrack[]>((resolve) => {
         made = resolve;
       });
       const receiving = this.#receiveListed(signal, consumers, current, made);
-      await Promise.race([consumersMade, receiving]);
+      await firstMedia(await Promise.race([consumersMade, receiving.then(() => [])]));
       await camera;
       check();
       this.#sendTransport = mine(await this.#createTransport(signal, device, 'send', ice));
@@ -277,8 +297,13 @@ export class RoomMedia {
   }
 
   async #createTransport(signal: SignalClient, device: Device, direction: 'send' | 'recv', ice: IceSettings): Promise<Transport> {
+    return this.#makeTransport(signal, device, direction, await signal.request('transport:create', { direction }), ice);
+  }
+
+  /** The mediasoup-client transport for the server's `answer` to transport:create, wired to the server. */
+  #makeTransport(signal: SignalClient, device: Device, direction: 'send' | 'recv', answer: ResponseData<'transport:create'>, ice: IceSettings): Transport {
     const frames = this.#host.frames();
-    const options = { ...wire<TransportOptions>(await signal.request('transport:create', { direction })), ...ice, additionalSettings: frames.transportSettings };
+    const options = { ...wire<TransportOptions>(answer), ...ice, additionalSettings: frames.transportSettings };
     const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       signal.request('transport:connect', { transportId: transport.id, dtlsParameters: wire(dtlsParameters) }).then(() => callback(), errback);
@@ -400,14 +425,15 @@ export class RoomMedia {
    * mediasoup-client makes the consumers asked for at once in one renegotiation, then resumed
    * in one request, each video with its tile's preference (known, else the layout's estimate).
    * Never rejects: what could not be received is a warning, as for one announced. `made`: told
-   * once the consumers are made (or could not be).
+   * the video tracks once the consumers are made (or could not be).
    */
-  async #receiveListed(signal: SignalClient, offers: readonly ConsumerOffer[], current: () => boolean, made: () => void): Promise<void> {
+  async #receiveListed(signal: SignalClient, offers: readonly ConsumerOffer[], current: () => boolean, made: (video: MediaStreamTrack[]) => void): Promise<void> {
     if (!offers.length) return;
     try {
       // Not awaited one by one: each consume() call queues its consumer before the first await.
       const results = await Promise.allSettled(offers.map((offer) => this.#setUpConsumer(signal, offer)));
-      made();
+      // The videos that will have media (a paused producer sends none).
+      made(results.flatMap((r, i) => (r.status === 'fulfilled' && r.value?.consumer.kind === 'video' && !offers[i]!.producerPaused ? [r.value.consumer.track] : [])));
       // Let go of meanwhile: a superseded start says nothing (it would warn for every consumer).
       if (!current()) return;
       for (const result of results) if (result.status === 'rejected') console.warn("could not receive a member's media:", describe(result.reason));

@@ -78,6 +78,8 @@ export class Connection implements RoomSessionHandle {
   readonly socket: SignalSocket;
   readonly #deps: NodeDeps;
   #entered: Entered | undefined;
+  /** The media setup requests under way on this connection, in the order they came (inMediaOrder). */
+  #mediaSetup: Promise<unknown> = Promise.resolve();
   /** Set from an enter request until it ends, so a second one cannot slip past the check. */
   entering = false;
   /**
@@ -130,6 +132,19 @@ export class Connection implements RoomSessionHandle {
   requireEntered(): Entered {
     if (!this.#entered) throw new ProtocolFailure('INVALID_STATE', 'Enter a room first');
     return this.#entered;
+  }
+
+  /**
+   * Run one of the media setup requests (media:join, transport:create, media:ready) after those
+   * this connection sent before it have settled: a page sends the next without waiting for the
+   * answer (the receive transport right behind media:join, media:ready before that transport's
+   * answer is in), so each still finds what the one before it made. One refused makes the next
+   * refused too, as it would have been had it waited.
+   */
+  inMediaOrder<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#mediaSetup.then(work);
+    this.#mediaSetup = run.catch(() => undefined);
+    return run;
   }
 
   requireMedia(): Entered & { media: RoomMedia } {

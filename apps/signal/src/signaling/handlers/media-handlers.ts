@@ -28,36 +28,38 @@ type MediaRequests =
 export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHandlers, MediaRequests> {
   const { store, config } = deps;
   return {
-    'media:join': async () => {
-      const { room, memberId } = conn.requireEntered();
-      return conn.queuing(() =>
-        room.run(async () => {
-          const state = await store.get(room.id);
-          if (!state || state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
-          if (!mediaAllowed(state, memberId)) {
-            throw new ProtocolFailure('FORBIDDEN', 'Media starts once you are admitted and have agreed to the current agreement');
-          }
-          // Media starts afresh for this seat (e.g. after a reload): the old page's producers go.
-          // (Before opening the router: publishing a change closes a router nobody is in.)
-          const current = await room.change(clearProducers(memberId));
-          const media = await room.openMedia();
-          media.removePeer(memberId);
-          media.addPeer(memberId, (event, payload) => conn.send(event, payload));
-          await media.applyPolicy(mediaPolicy(current));
-          // The relay credentials are this seat's own and end with the session (when its room
-          // expires); only here, to a member media is allowed for, are they handed out (a resume or
-          // an ICE restart gives none).
-          const until = current.session.endsAt + config.ROOM_GRACE_SECONDS * 1000;
-          const iceServers = turnCredentials(config, { roomId: room.id, memberId, until });
-          return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities), iceServers };
-        }),
-      );
-    },
+    'media:join': async () =>
+      conn.inMediaOrder(async () => {
+        const { room, memberId } = conn.requireEntered();
+        return conn.queuing(() =>
+          room.run(async () => {
+            const state = await store.get(room.id);
+            if (!state || state.ended) throw new ProtocolFailure('NOT_FOUND', 'This session has ended');
+            if (!mediaAllowed(state, memberId)) {
+              throw new ProtocolFailure('FORBIDDEN', 'Media starts once you are admitted and have agreed to the current agreement');
+            }
+            // Media starts afresh for this seat (e.g. after a reload): the old page's producers go.
+            // (Before opening the router: publishing a change closes a router nobody is in.)
+            const current = await room.change(clearProducers(memberId));
+            const media = await room.openMedia();
+            media.removePeer(memberId);
+            media.addPeer(memberId, (event, payload) => conn.send(event, payload));
+            await media.applyPolicy(mediaPolicy(current));
+            // The relay credentials are this seat's own and end with the session (when its room
+            // expires); only here, to a member media is allowed for, are they handed out (a resume or
+            // an ICE restart gives none).
+            const until = current.session.endsAt + config.ROOM_GRACE_SECONDS * 1000;
+            const iceServers = turnCredentials(config, { roomId: room.id, memberId, until });
+            return { routerRtpCapabilities: asWire<RtpCapabilities>(media.router.rtpCapabilities), iceServers };
+          }),
+        );
+      }),
 
-    'transport:create': async ({ direction }) => {
-      const { memberId, media } = conn.requireMedia();
-      return asWire<TransportOptions>(await media.createTransport(memberId, direction));
-    },
+    'transport:create': async ({ direction }) =>
+      conn.inMediaOrder(async () => {
+        const { memberId, media } = conn.requireMedia();
+        return asWire<TransportOptions>(await media.createTransport(memberId, direction));
+      }),
 
     'transport:restartIce': async ({ transportId }) => {
       const { memberId, media } = conn.requireMedia();
@@ -123,10 +125,11 @@ export function mediaHandlers(conn: Connection, deps: NodeDeps): Pick<RequestHan
 
     // Everything the others already send comes in the answer, so the client sets it all up and
     // resumes it with one `consumers:resume`.
-    'media:ready': async ({ rtpCapabilities, tileHeight }) => {
-      const { memberId, media } = conn.requireMedia();
-      return { consumers: await media.setReady(memberId, asWire<types.RtpCapabilities>(rtpCapabilities), tileHeight) };
-    },
+    'media:ready': async ({ rtpCapabilities, tileHeight }) =>
+      conn.inMediaOrder(async () => {
+        const { memberId, media } = conn.requireMedia();
+        return { consumers: await media.setReady(memberId, asWire<types.RtpCapabilities>(rtpCapabilities), tileHeight) };
+      }),
 
     'media:receiveVideo': async ({ video }) => {
       const { memberId, media } = conn.requireMedia();
