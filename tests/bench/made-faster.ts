@@ -59,9 +59,28 @@ const JOIN_BEFORE_AFTER = `- **A newcomer's media in one exchange, on the right 
   | join:admitted → join:consumers-listed (the timeline's medians) | 946 − 793 = 153 ms | 956 − 815 = 141 ms |
   | join:admitted → join:recv-connected | 233 ms | 255 ms |
 
-  After: bench:big-room below ("the join itself" and the timeline). (The issue's 3.7 s / 4.5 s
-  were invite link → first frame with synthetic members that answered no key-frame request, in
-  a window where the last row was paused: not comparable with these.)`;
+  (The issue's 3.7 s / 4.5 s were invite link → first frame with synthetic members that answered
+  no key-frame request, in a window where the last row was paused: not comparable with these.)
+
+  Then, measured on a slower machine (2 × AMD EPYC, 2026-12-07), where the before above takes
+  four times as long: the page asks the browser for its RTP capabilities while the person is
+  still on the way in (a Device's load made two throwaway RTCPeerConnections after admission,
+  ~150–300 ms on a busy page); \`media:join\`, the receive transport and \`media:ready\` go out
+  without waiting for each answer (the server takes a connection's media setup requests in the
+  order sent); and a newcomer's own sending starts once the others' first video has arrived
+  (within 1.5 s), as its offer and encoder start held the browser's WebRTC thread for up to
+  500 ms just as the first pictures were due. Before (the build before issue 20, a6e8b27 with
+  its server answering \`media:ready\` without consumers) and after (4c86661) run alternately,
+  two rounds of 5 joins each, let in → every tile showing video, median / p95:
+
+  | | one layer | simulcast |
+  |---|---|---|
+  | before, round 1 / round 2 | 2025 / 3221 ms, 1840 / 2265 ms | 1282 / 2710 ms, 1829 / 2219 ms |
+  | after, round 1 / round 2 | 1069 / 1677 ms, 1278 / 1470 ms | 1414 / 1510 ms, 1146 / 1799 ms |
+  | let in → first frame, before | 1453 ms, 1478 ms | 1113 ms, 1283 ms |
+  | let in → first frame, after | 957 ms, 1037 ms | 999 ms, 994 ms |
+
+  After, this run: bench:big-room below ("the join itself" and the timeline).`;
 
 /** The store's copies and the views' encoding (issue 20): bench:views, quiet, alternating builds. */
 const STATE_BEFORE_AFTER = `- **No copies of the room state per change; each view's shared bytes encoded once.** Before:
