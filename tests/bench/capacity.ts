@@ -13,6 +13,7 @@ import { startProductionServer, type RunningServer } from '../support/prod-serve
 import { createRoomWithSecrets, FrameKeys } from '../support/synthetic-keys.js';
 import { RtpSink, RtpSource } from '../support/synthetic-member.js';
 import { trackMediasoup, type SfuCounters, type Tracked } from './capacity-counters.js';
+import { capacityHookModule } from './capacity-hook-module.js';
 import type { GeneratedMember } from './capacity-generator.js';
 import { cores, cpuSeconds, Generators, Hole, memoryMb, pin, udpDrops, udpDropsOfProcess, udpSocketCounters } from './capacity-load.js';
 import { joinPlain, withoutFeedback, type PlainMember } from './capacity-member.js';
@@ -133,7 +134,7 @@ const receivePort = (load: Load, room: number, member: number) => (member === 0 
 
 async function oursBackend(mode: Mode, sfuCore: string | undefined): Promise<Backend> {
   const countersPort = await freePort();
-  const hook = new URL('./capacity-hook.ts', import.meta.url).href;
+  const hook = await capacityHookModule();
   const server: RunningServer = await startProductionServer({
     LOG_LEVEL: 'warn',
     MEDIASOUP_WORKERS: '1',
@@ -143,7 +144,7 @@ async function oursBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
     // The web client is not needed here: no Next.js in the process.
     SERVE_WEB: 'false',
     CAPACITY_COUNTERS_PORT: String(countersPort),
-    NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import tsx --import ${hook}`,
+    NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import ${hook}`,
   });
   const counters = async (every?: number) => (await (await fetch(`http://127.0.0.1:${countersPort}/counters${every ? `?every=${every}` : ''}`)).json()) as SfuCounters;
   const workerPid = (await counters()).workerPids[0];

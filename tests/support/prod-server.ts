@@ -64,7 +64,11 @@ export async function startProductionServer(env: Record<string, string> = {}, en
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
+    const timer = setTimeout(() => {
+      // Not left running: a server that hangs in its start would hold its ports and a core.
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${output}`));
+    }, 60_000);
     const check = () => {
       if (output.includes('Group room is running')) {
         clearTimeout(timer);

@@ -56,6 +56,17 @@ describe('firstMedia', () => {
     expect(done()).toBe(true);
   });
 
+  it('never waits past its bound, even when the first media comes just before it', async () => {
+    const [a, b] = [new FakeTrack(), new FakeTrack()];
+    const done = settled(firstMedia(asTracks([a, b]), 1500, 300));
+    await vi.advanceTimersByTimeAsync(1400);
+    a.arrive();
+    await vi.advanceTimersByTimeAsync(99);
+    expect(done()).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done()).toBe(true);
+  });
+
   it('gives up after its bound when no media comes', async () => {
     const done = settled(firstMedia(asTracks([new FakeTrack()]), 1500, 300));
     await vi.advanceTimersByTimeAsync(1499);

@@ -20,6 +20,7 @@ export function firstMedia(tracks: readonly MediaStreamTrack[], ms = FIRST_MEDIA
   if (!waiting.length) return Promise.resolve();
   return new Promise((resolve) => {
     let left = waiting.length;
+    const deadline = Date.now() + ms;
     let timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
@@ -35,7 +36,7 @@ export function firstMedia(tracks: readonly MediaStreamTrack[], ms = FIRST_MEDIA
       if (--left === 0) return done();
       if (left === waiting.length - 1) {
         clearTimeout(timer);
-        timer = setTimeout(done, afterFirstMs);
+        timer = setTimeout(done, Math.min(afterFirstMs, deadline - Date.now()));
       }
     }
     for (const track of waiting) {
