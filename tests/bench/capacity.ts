@@ -36,7 +36,8 @@ import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
  * buffers, no bandwidth estimation; Janus's RTP forwarders) and full receivers (consumers with
  * the router's NACK, PLI, FIR and transport-cc, as browsers receive; Janus's WebRTC subscribers,
  * janus-subscriber.ts, in a child process inside the bench's loopback namespace, as root).
- * Steps: 1, 4 and 8 rooms, then half way to the SFU core's saturation at the cost seen so far.
+ * Steps: 1, 4 and 8 rooms (each unless the cost so far says it would saturate the SFU's core),
+ * then half way to the SFU core's saturation at the cost seen so far.
  * CAPACITY_RUNS=ours:full,janus:forwarding (for instance) runs only those.
  *
  * The load is cheap so the SFU runs out first (capacity-load.ts): generator processes send
@@ -491,11 +492,13 @@ const CHECKPOINTS = [1, 4, 8];
  */
 function nextRooms(rooms: number, steps: Step[]): number {
   const base = Math.max(1, Math.round(132 / (settings.members * (settings.members - 1))));
-  const checkpoint = CHECKPOINTS.map((c) => c * base).find((c) => c > rooms);
-  if (checkpoint !== undefined) return checkpoint;
-  const last = steps.at(-1);
   // The dearest cost per room seen so far: one low reading (the core taken by something else) must not send the run far past its limit.
-  const perRoom = Math.max(...steps.map((s) => s.workerCore / s.rooms));
+  const perRoom = steps.length ? Math.max(...steps.map((s) => s.workerCore / s.rooms)) : 0;
+  // A checkpoint the cost so far says would saturate the core is left out: on a slow machine
+  // 4 → 8 rooms would jump from half a core to past its limit, and "held 4" say little.
+  const checkpoint = CHECKPOINTS.map((c) => c * base).find((c) => c > rooms);
+  if (checkpoint !== undefined && !(perRoom > 0 && checkpoint * perRoom >= CORE_LIMIT)) return checkpoint;
+  const last = steps.at(-1);
   if (!last || last.loss > 0.002 || !(perRoom > 0)) return rooms + base;
   const headroom = (CORE_LIMIT - rooms * perRoom) / perRoom;
   return rooms + Math.max(base, Math.floor(headroom / 2 / base) * base);

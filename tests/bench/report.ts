@@ -172,8 +172,9 @@ Node ${process.version}, mediasoup 3.27.1 (worker built from Debian 12's package
 Method (\`npm run bench:capacity\`, tests/bench/capacity.ts): rooms of ${report.members} are added until
 loss passes 1 % at the SFU, the SFU's core saturates (≥ 95 %), or the bench's own core does
 (then the SFU was not the limit); each step is measured over ${report.windowMs / 1000} s after ${report.warmMs / 1000} s of warm-up.
-Every system is measured at 1, 4 and 8 rooms (its costs compare with the others' there), then
-each step goes half the way to where its core would saturate at the cost per room seen so far.
+Every system is measured at 1, 4 and 8 rooms (its costs compare with the others' there; a
+checkpoint its cost so far says would saturate its core is left out), then each step goes half
+the way to where its core would saturate at the cost per room seen so far.
 Each member sends opus-sized audio (50 packets/s) and VP8-shaped video (${report.videoKbps} kbit/s, 30
 frames/s, a key frame every second), every frame sealed end to end as browsers seal them, and
 receives every other member's two streams.
