@@ -169,6 +169,14 @@ export async function pin(pid: number, list: string): Promise<void> {
   await run('taskset', ['-a', '-p', '-c', list, String(pid)]);
 }
 
+/** The cores `pid` may run on now (its Cpus_allowed_list, e.g. "0-1"), to give them back after pinning. */
+export async function affinity(pid: number): Promise<string> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1];
+  if (!list) throw new Error(`no Cpus_allowed_list for process ${pid}`);
+  return list;
+}
+
 /** USER_HZ: 100 on Linux. */
 const CLOCK_TICKS = 100;
 

@@ -15,7 +15,7 @@ import { RtpSink, RtpSource } from '../support/synthetic-member.js';
 import { trackMediasoup, type SfuCounters, type Tracked } from './capacity-counters.js';
 import { capacityHookModule } from './capacity-hook-module.js';
 import type { GeneratedMember } from './capacity-generator.js';
-import { cores, cpuSeconds, Generators, Hole, memoryMb, pin, udpDrops, udpDropsOfProcess, udpSocketCounters } from './capacity-load.js';
+import { affinity, cores, cpuSeconds, Generators, Hole, memoryMb, pin, udpDrops, udpDropsOfProcess, udpSocketCounters } from './capacity-load.js';
 import { joinPlain, withoutFeedback, type PlainMember } from './capacity-member.js';
 import { subscribeJanus, type JanusSubscriber } from './janus-subscriber.js';
 import { janusInstalled, loopbackNamespace, runInLoopbackNamespace, startJanus } from './janus.js';
@@ -618,8 +618,19 @@ export async function capacity(options: CapacityOptions = {}): Promise<CapacityR
   const { runs = ALL_RUNS, ...rest } = options;
   Object.assign(settings, rest);
   const pinned = cores();
-  // The bench (this process and every process it starts from now on) off the SFU's core.
+  // The bench (this process and every process it starts from now on) off the SFU's core, until
+  // the end: the process that called (npm run bench) runs the other benches, browsers and all,
+  // afterwards, and must have every core back for them.
+  const before = await affinity(process.pid);
   if (pinned) await pin(process.pid, pinned.bench);
+  try {
+    return await measureCapacity(pinned, runs);
+  } finally {
+    if (pinned) await pin(process.pid, before);
+  }
+}
+
+async function measureCapacity(pinned: ReturnType<typeof cores>, runs: readonly { system: System; mode: Mode }[]): Promise<CapacityReport> {
   const pinning = pinned
     ? `the SFU (mediasoup worker, or Janus's whole process) on core ${pinned.sfu}; the bench (main process, ${settings.generators} generator processes, the hole, our signalling process) on core ${pinned.bench} (taskset)`
     : 'one core: the SFU and the bench share it (no pinning)';
