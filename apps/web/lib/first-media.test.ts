@@ -45,23 +45,15 @@ describe('firstMedia', () => {
     expect(done()).toBe(true);
   });
 
-  it('waits only a little for the rest once one has media (a tile off screen gets none)', async () => {
+  it.each([
+    { when: 'waits only a little for the rest once one has media (a tile off screen gets none)', firstAt: 200, doneAfter: 300 },
+    { when: 'never waits past its bound, even when the first media comes just before it', firstAt: 1400, doneAfter: 100 },
+  ])('$when', async ({ firstAt, doneAfter }) => {
     const [a, b] = [new FakeTrack(), new FakeTrack()];
     const done = settled(firstMedia(asTracks([a, b]), 1500, 300));
-    await vi.advanceTimersByTimeAsync(200);
+    await vi.advanceTimersByTimeAsync(firstAt);
     a.arrive();
-    await vi.advanceTimersByTimeAsync(299);
-    expect(done()).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(done()).toBe(true);
-  });
-
-  it('never waits past its bound, even when the first media comes just before it', async () => {
-    const [a, b] = [new FakeTrack(), new FakeTrack()];
-    const done = settled(firstMedia(asTracks([a, b]), 1500, 300));
-    await vi.advanceTimersByTimeAsync(1400);
-    a.arrive();
-    await vi.advanceTimersByTimeAsync(99);
+    await vi.advanceTimersByTimeAsync(doneAfter - 1);
     expect(done()).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect(done()).toBe(true);
