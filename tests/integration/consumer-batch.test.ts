@@ -10,6 +10,7 @@ import { WorkerPool } from '../../apps/signal/src/media/worker-pool.js';
 import type { MediaPolicy } from '../../apps/signal/src/room/state.js';
 import { bindUdp, keyRequests, PlainStream, senderReport, VIDEO_PT } from '../support/plain-rtp.js';
 import { WAIT } from '../support/signal-client.js';
+import { KEY_FRAME_MIN_INTERVAL_MS } from '../support/synthetic-member.js';
 
 /*
  * Issue 20, a newcomer's media in one exchange: `media:ready` (RoomMedia.setReady) makes a
@@ -433,6 +434,8 @@ describe('a newcomer\'s consumers: listed by media:ready, resumed together (real
   async function simulcastSender(r: RoomMedia, m: Member) {
     const layers = [0, 1, 2].map(() => new PlainStream('camera', Number.POSITIVE_INFINITY));
     const asked = [0, 0, 0];
+    /** Per layer: when each key frame request arrived (performance.now). */
+    const askedAt: number[][] = [[], [], []];
     const out = await bindUdp();
     sockets.push(out);
     out.on('message', (packet) => {
@@ -440,6 +443,7 @@ describe('a newcomer\'s consumers: listed by media:ready, resumed together (real
         const index = layers.findIndex((layer) => layer.ssrc === ssrc);
         if (index < 0) continue;
         asked[index]!++;
+        askedAt[index]!.push(performance.now());
         layers[index]!.wantKey();
       }
     });
@@ -454,7 +458,7 @@ describe('a newcomer\'s consumers: listed by media:ready, resumed together (real
         if (frames % 5 === 0) out.send(senderReport(layer.ssrc, packets.at(-1)!.readUInt32BE(4)), send.port, send.ip);
       }
     }, 20));
-    return { producer, asked };
+    return { producer, asked, askedAt };
   }
 
   it('the layer forwarded first is the tile\'s, and a switch asks the sender for a key frame of the new layer (mediasoup does)', async () => {
@@ -493,5 +497,33 @@ describe('a newcomer\'s consumers: listed by media:ready, resumed together (real
     await r.preferConsumer('small', watched[0]!.consumer!.id, { visible: true, height: 90 });
     await vi.waitFor(() => expect(asked[0]).toBeGreaterThan(downBefore), WAIT);
     await vi.waitFor(() => expect(watched[0]!.consumer!.currentLayers?.spatialLayer).toBe(0), WAIT);
+  });
+
+  it('a second key frame request for a layer reaches the sender only once its encoder would answer it (300 ms after the first)', async () => {
+    // A browser's encoder ignores a request within 300 ms of the last it answered (libwebrtc's
+    // EncoderRtcpFeedback); mediasoup then waits a second before asking again. So when a
+    // newcomer's tiles ask for the very layer an existing member just switched to, the
+    // newcomer's request must wait until it will be answered, not be sent and ignored.
+    const r = await room();
+    const [s, first, second] = ['s', 'first', 'second'].map((id) => member(r, id)) as [Member, Member, Member];
+    await r.applyPolicy(everyone(['s', 'first', 'second']));
+    const { producer, askedAt } = await simulcastSender(r, s);
+    await vi.waitFor(async () => expect((await producer.getStats()).filter((stat) => stat.packetCount > 0)).toHaveLength(3), WAIT);
+
+    const start = async (m: Member) => {
+      await receiver(r, m, true);
+      const offers = await r.setReady(m.id, r.router.rtpCapabilities, 180);
+      expect(await r.resumeConsumers(m.id, offers.map(({ consumerId }) => ({ consumerId })))).toEqual([]);
+      return consumerOf(m, offerOf(offers, producer.id).consumerId);
+    };
+    const a = await start(first);
+    await vi.waitFor(() => expect(a.currentLayers?.spatialLayer).toBe(1), WAIT);
+    const b = await start(second);
+    await vi.waitFor(() => expect(b.currentLayers?.spatialLayer).toBe(1), WAIT);
+
+    const times = askedAt[1]!;
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(KEY_FRAME_MIN_INTERVAL_MS);
   });
 });

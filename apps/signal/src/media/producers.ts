@@ -9,6 +9,15 @@ import { transportOf } from './transports.js';
 
 const SOURCE_KIND: Record<MediaSource, MediaKind> = { mic: 'audio', camera: 'video', screen: 'video' };
 
+/**
+ * A browser's encoder ignores a key frame request that comes within 300 ms of the last one it
+ * answered (libwebrtc's EncoderRtcpFeedback), and mediasoup asks again only a second later. So a
+ * request for a layer that was just asked for (a newcomer's tiles, just as the others' layouts
+ * switch to that layer) would cost its tile a second. mediasoup holds such a request back and
+ * sends it this long after the last one: past the encoder's 300 ms, with room for jitter.
+ */
+export const KEY_FRAME_REQUEST_DELAY_MS = 400;
+
 export interface ProduceRequest {
   transportId: string;
   kind: MediaKind;
@@ -51,6 +60,7 @@ export async function produce(room: RoomContext, levels: types.AudioLevelObserve
       kind: request.kind,
       rtpParameters: request.rtpParameters,
       paused: request.paused || !mayFlow(room, peer.id, request.source, undefined),
+      ...(request.kind === 'video' ? { keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS } : {}),
       appData: { peerId: peer.id, source: request.source, selfPaused: request.paused, recorded: false },
     });
     try {
