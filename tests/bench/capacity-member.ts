@@ -8,7 +8,7 @@ import { RtpSource } from '../support/synthetic-member.js';
  * auto-admit, media:join, media:ready, consumers:resume) with plain RTP transports
  * (SYNTHETIC_MEDIA=true), but what it receives goes where the bench says (a hole or a sampled
  * sink) and it asks for consumers with the receive capabilities the bench says (with or without
- * RTCP feedback). It sends nothing itself: a generator process sends its RTP. It takes no part
+ * RTCP feedback, and with or without SRTP on what it is sent). It sends nothing itself: a generator process sends its RTP. It takes no part
  * in the key handshake: the generator seals with keys of its own, and the SFU cannot tell.
  */
 
@@ -30,6 +30,8 @@ export interface PlainMemberOptions {
   receivePort: number;
   /** The capabilities this member receives with, from the router's. */
   receive: (router: RtpCapabilities) => RtpCapabilities;
+  /** What the server sends this member is encrypted with SRTP, as a browser's is. */
+  srtp: boolean;
   videoKbps: number;
 }
 
@@ -76,7 +78,7 @@ export async function joinPlain(options: PlainMemberOptions): Promise<PlainMembe
   }
   // Auto-admit lets a member in once it has agreed: media:join is refused until then.
   const joined = await mediaJoin(socket, Date.now() + 15_000);
-  const recv = await ask(socket, 'transport:createPlain', { direction: 'recv' });
+  const recv = await ask(socket, 'transport:createPlain', { direction: 'recv', ...(options.srtp ? { srtp: true } : {}) });
   await ask(socket, 'transport:connectPlain', { transportId: recv.id, ip: '127.0.0.1', port: options.receivePort });
   const ready = await ask(socket, 'media:ready', { rtpCapabilities: options.receive(joined.routerRtpCapabilities) });
   await resume(socket, ready.consumers.map((c) => c.consumerId));

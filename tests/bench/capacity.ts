@@ -34,7 +34,8 @@ import { loopbackLimit, type LoopbackLimit } from './loopback-udp.js';
  * around them), Janus VideoRoom (remote publishers in, RTP forwarders out). Two modes:
  * forwarding only (mediasoup consumers whose receivers declare no RTCP feedback: no NACK
  * buffers, no bandwidth estimation; Janus's RTP forwarders) and full receivers (consumers with
- * the router's NACK, PLI, FIR and transport-cc, as browsers receive; Janus's WebRTC subscribers,
+ * the router's NACK, PLI, FIR and transport-cc, as browsers receive, each receiver's media
+ * encrypted with SRTP, AEAD_AES_256_GCM, as browsers' is; Janus's WebRTC subscribers,
  * janus-subscriber.ts, in a child process inside the bench's loopback namespace, as root).
  * Steps: 1, 4 and 8 rooms (each unless the cost so far says it would saturate the SFU's core),
  * then half way to the SFU core's saturation at the cost seen so far.
@@ -158,7 +159,7 @@ async function oursBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
     otherPids: [server.child.pid!],
     async addRoom(index, load) {
       const room = await createRoomWithSecrets(server.url, { title: `Load ${index}` });
-      const join = (i: number, token: string) => joinPlain({ url: server.url, roomId: room.roomId, token, name: i ? `M${i}` : 'Host', receivePort: receivePort(load, index, i), receive, videoKbps: settings.videoKbps });
+      const join = (i: number, token: string) => joinPlain({ url: server.url, roomId: room.roomId, token, name: i ? `M${i}` : 'Host', receivePort: receivePort(load, index, i), receive, srtp: mode === 'full', videoKbps: settings.videoKbps });
       const host = await join(0, room.facilitatorToken);
       await host.socket.timeout(15_000).emitWithAck('room:command', { command: { type: 'room.setAutoAdmit', enabled: true } });
       const others = await Promise.all(Array.from({ length: settings.members - 1 }, (_, i) => join(i + 1, room.inviteToken)));
@@ -184,6 +185,9 @@ const bareCodecs: types.RouterRtpCodecCapability[] = [
   { kind: 'video', mimeType: 'video/VP8', clockRate: 90_000 },
 ];
 
+/** Full receivers get SRTP, as browsers (and Janus's subscribers) do: the suite both negotiate. */
+const FULL_RECEIVER_SRTP = { enableSrtp: true, srtpCryptoSuite: 'AEAD_AES_256_GCM' as const };
+
 /** This process's mediasoup objects (bare mediasoup's), followed once for every run. */
 let bareTracked: Tracked | undefined;
 
@@ -203,8 +207,8 @@ async function bareBackend(mode: Mode, sfuCore: string | undefined): Promise<Bac
       for (let i = 0; i < settings.members; i++) {
         const source = new RtpSource(settings.videoKbps);
         const send = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
-        const recv = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false });
-        await recv.connect({ ip: '127.0.0.1', port: receivePort(load, index, i) });
+        const recv = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false, ...(mode === 'full' ? FULL_RECEIVER_SRTP : {}) });
+        await recv.connect({ ip: '127.0.0.1', port: receivePort(load, index, i), ...(recv.srtpParameters ? { srtpParameters: recv.srtpParameters } : {}) });
         const producers = [
           await send.produce({ kind: 'audio', rtpParameters: source.rtpParameters('audio') as types.RtpParameters }),
           await send.produce({ kind: 'video', rtpParameters: source.rtpParameters('video') as types.RtpParameters }),

@@ -195,12 +195,13 @@ receives every other member's two streams.
   consumers spread over all rooms (thousands of requests take minutes from a saturated worker).
 - **Ours**: the production server (one worker, \`SYNTHETIC_MEDIA=true\`); members enter through
   Socket.IO with the agreement and auto-admit, ask for media with \`media:ready\` and resume with
-  \`consumers:resume\`, on plain RTP transports instead of WebRTC (no SRTP, no ICE: the same
-  forwarding work, less crypto). Its mediasoup counters are read in its own process by a
+  \`consumers:resume\`, on plain RTP transports instead of WebRTC (no ICE, no DTLS; with full
+  receivers, what it sends them is encrypted with SRTP, AEAD_AES_256_GCM, the suite browsers
+  and Janus's subscribers negotiate here: the same crypto per packet and receiver). Its mediasoup counters are read in its own process by a
   module loaded beside it (tests/bench/capacity-hook.ts, through mediasoup's observer): the
   server's code is unchanged.
-- **Bare mediasoup**: a worker and routers made directly by the bench, the same members' RTP,
-  no application.
+- **Bare mediasoup**: a worker and routers made directly by the bench, the same members' RTP
+  and the same SRTP with full receivers, no application.
 - **Janus VideoRoom** (Debian's \`janus\` 1.1, only its VideoRoom plugin and HTTP API, its whole
   process on the SFU's core): each member a *remote publisher* (plain RTP in, the same packets),
   each member's view of another an *RTP forwarder* per stream (plain RTP out), or, with full
@@ -208,9 +209,8 @@ receives every other member's two streams.
   PeerConnection taking the other members' feeds, received by a mediasoup worker of the bench's,
   on the bench's core, inside a network namespace of the bench's own where Janus's ICE works on
   loopback). Its loss is the receivers' (the sampled ones', or every subscriber's own count);
-  its counters are not read. Janus's subscribers get SRTP (encrypted per receiver) where ours
-  run on plain RTP transports, so with full receivers Janus does more per packet than ours
-  here; and on loopback Janus resends only part of what is NACKed (janus-subscriber-check.ts
+  its counters are not read. Its subscribers' SRTP is AEAD_AES_256_GCM (the bench's worker
+  logs the suite DTLS chose), as ours get; and on loopback Janus resends only part of what is NACKed (janus-subscriber-check.ts
   says why).
 - **Two modes**. *Forwarding only*: the receivers declare no RTCP feedback (no NACK, PLI, FIR,
   transport-cc), so mediasoup's consumers keep no retransmission buffers and estimate no

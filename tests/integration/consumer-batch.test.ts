@@ -526,4 +526,42 @@ describe('a newcomer\'s consumers: listed by media:ready, resumed together (real
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(KEY_FRAME_MIN_INTERVAL_MS);
   });
+
+  it('a load test\'s receive transport with SRTP gets what a plain one gets, encrypted (headers clear, payloads not); a send transport cannot ask for it', async () => {
+    const r = await room();
+    const [s, clear, sealed] = ['s', 'clear', 'sealed'].map((id) => member(r, id)) as [Member, Member, Member];
+    await r.applyPolicy(everyone(['s', 'clear', 'sealed']));
+    await expect(r.createPlainTransport('s', 'send', true)).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    const stream = new PlainStream('camera');
+    const send = await sendTransport(r, s);
+    await r.produce('s', { transportId: send.id, kind: 'video', source: 'camera', rtpParameters: stream.rtpParameters(), paused: false });
+
+    const got = new Map<Member, Buffer[]>([[clear, []], [sealed, []]]);
+    for (const m of [clear, sealed]) {
+      const inbound = await bindUdp();
+      sockets.push(inbound);
+      inbound.on('message', (packet: Buffer) => {
+        if ((packet[1]! & 0x7f) === VIDEO_PT) got.get(m)!.push(packet);
+      });
+      const { id } = await r.createPlainTransport(m.id, 'recv', m === sealed);
+      await r.connectPlain(m.id, id, '127.0.0.1', inbound.address().port);
+      const offers = await r.setReady(m.id, r.router.rtpCapabilities);
+      expect(await r.resumeConsumers(m.id, offers.map(({ consumerId }) => ({ consumerId })))).toEqual([]);
+    }
+    const out = await bindUdp();
+    sockets.push(out);
+    timers.push(setInterval(() => {
+      for (const packet of stream.next()) out.send(packet, send.port, send.ip);
+    }, 20));
+    await vi.waitFor(() => expect(Math.min(got.get(clear)!.length, got.get(sealed)!.length)).toBeGreaterThan(20), WAIT);
+
+    // The RTP header stays readable (version 2, the payload type); AEAD_AES_256_GCM adds a 16-byte tag.
+    const payloads = (m: Member, tag: number) => got.get(m)!.map((p) => p.subarray(12 + 4 * (p[0]! & 0x0f) + (p[0]! & 0x10 ? 4 + 4 * p.readUInt16BE(12 + 2) : 0), p.length - tag).toString('hex'));
+    for (const packet of got.get(sealed)!) expect(packet[0]! >> 6).toBe(2);
+    const clearPayloads = new Set(payloads(clear, 0));
+    const sealedPayloads = payloads(sealed, 16);
+    expect(sealedPayloads.filter((p) => clearPayloads.has(p))).toEqual([]);
+    const lengths = new Set([...clearPayloads].map((p) => p.length));
+    expect(sealedPayloads.filter((p) => lengths.has(p.length)).length).toBeGreaterThan(0);
+  });
 });

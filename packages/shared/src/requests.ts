@@ -145,10 +145,12 @@ export const requests = {
    * RTP from a script instead of a browser. Refused (FORBIDDEN) unless the server runs with
    * SYNTHETIC_MEDIA=true, which production refuses. A send transport learns the sender's
    * address from its first packet; a receive transport sends to the address given by
-   * `transport:connectPlain`.
+   * `transport:connectPlain`. `srtp` (receive transports only): what it sends is encrypted
+   * with SRTP (AEAD_AES_256_GCM, the suite browsers negotiate here), so a load test's
+   * receivers cost the SFU what a browser's WebRTC transport does.
    */
   'transport:createPlain': {
-    request: z.object({ direction: TransportDirection }).strict(),
+    request: z.object({ direction: TransportDirection, srtp: z.boolean().optional() }).strict(),
     response: z.object({ id: EntityId, ip: z.string().max(64), port: z.number().int().min(1).max(65535) }),
   },
   'transport:connectPlain': {

@@ -119,8 +119,8 @@ export class RoomMedia {
   }
 
   /** Load tests: a plain RTP transport for a synthetic member (see transports.ts). */
-  async createPlainTransport(peerId: string, direction: TransportDirection): Promise<{ id: string; ip: string; port: number }> {
-    return createPlainTransport(this.#site, this.#peer(peerId), direction);
+  async createPlainTransport(peerId: string, direction: TransportDirection, srtp = false): Promise<{ id: string; ip: string; port: number }> {
+    return createPlainTransport(this.#site, this.#peer(peerId), direction, srtp);
   }
 
   async connectPlain(peerId: string, transportId: string, ip: string, port: number): Promise<void> {

@@ -58,15 +58,18 @@ export async function createWebRtcTransport(site: TransportSite, peer: PeerMedia
 /**
  * Load tests: a plain RTP transport for a synthetic member (no ICE, no DTLS). A send
  * transport learns where the member sends from (comedia); a receive one is told where to
- * send by `connectPlain`. Bounded like WebRTC ones: one per direction.
+ * send by `connectPlain`. Bounded like WebRTC ones: one per direction. `srtp`: a receive
+ * transport encrypts what it sends, as a browser's does (the suite browsers negotiate).
  */
-export async function createPlainTransport(site: TransportSite, peer: PeerMedia, direction: TransportDirection): Promise<{ id: string; ip: string; port: number }> {
+export async function createPlainTransport(site: TransportSite, peer: PeerMedia, direction: TransportDirection, srtp = false): Promise<{ id: string; ip: string; port: number }> {
+  if (srtp && direction !== 'recv') throw new ProtocolFailure('BAD_REQUEST', 'SRTP is for a receive transport');
   const release = peer.claim(`transport:${direction}`, peer.transportFor(direction) !== undefined, `A ${direction} transport already exists`);
   try {
     const transport = await site.router.createPlainTransport({
       listenInfo: { protocol: 'udp', ip: site.listenIp, announcedAddress: site.announcedAddress },
       rtcpMux: true,
       comedia: direction === 'send',
+      ...(srtp ? { enableSrtp: true, srtpCryptoSuite: 'AEAD_AES_256_GCM' as const } : {}),
       appData: { direction, plain: true },
     });
     if (peer.closed) {
@@ -84,7 +87,10 @@ export async function createPlainTransport(site: TransportSite, peer: PeerMedia,
 export async function connectPlain(peer: PeerMedia, transportId: string, ip: string, port: number): Promise<void> {
   const transport = peer.transports.get(transportId);
   if (!transport || !transport.appData['plain']) throw new ProtocolFailure('NOT_FOUND', 'No such plain transport');
-  await (transport as types.PlainTransport).connect({ ip, port });
+  const plain = transport as types.PlainTransport;
+  // With SRTP, mediasoup needs the remote's key too: a load test's receiver sends nothing that
+  // needs secrecy, so it is given the transport's own.
+  await plain.connect({ ip, port, ...(plain.srtpParameters ? { srtpParameters: plain.srtpParameters } : {}) });
 }
 
 export function transportOf(peer: PeerMedia, transportId: string): types.WebRtcTransport | types.PlainTransport {

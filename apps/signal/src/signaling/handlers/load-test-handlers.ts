@@ -8,9 +8,9 @@ import type { RequestHandlers } from '../request-router.js';
  */
 export function loadTestHandlers(conn: Connection): Pick<RequestHandlers, 'transport:createPlain' | 'transport:connectPlain'> {
   return {
-    'transport:createPlain': async ({ direction }) => {
+    'transport:createPlain': async ({ direction, srtp }) => {
       const { memberId, media } = conn.requireMedia();
-      return media.createPlainTransport(memberId, direction);
+      return media.createPlainTransport(memberId, direction, srtp);
     },
 
     'transport:connectPlain': async ({ transportId, ip, port }) => {
