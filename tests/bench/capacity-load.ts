@@ -164,9 +164,29 @@ export const cores = (): { sfu: string; bench: string } | undefined => {
   return n >= 2 ? { sfu: '0', bench: n === 2 ? '1' : `1-${n - 1}` } : undefined;
 };
 
-/** Every thread of `pid` on `list` (taskset, util-linux). */
+/**
+ * Every thread of `pid` on `list` (taskset, util-linux), one thread at a time: `taskset -a`
+ * fails outright when a thread it listed has exited before it got to it ("failed to get pid
+ * N's affinity: No such process", seen ending an `npm run bench`). A thread gone meanwhile is
+ * skipped; one started meanwhile (it may have its creator's old cores) is pinned next round.
+ */
 export async function pin(pid: number, list: string): Promise<void> {
-  await run('taskset', ['-a', '-p', '-c', list, String(pid)]);
+  const done = new Set<string>();
+  for (let round = 0; round < 5; round++) {
+    const threads = (await readdir(`/proc/${pid}/task`)).filter((tid) => !done.has(tid));
+    if (threads.length === 0) return;
+    await Promise.all(
+      threads.map(async (tid) => {
+        done.add(tid);
+        try {
+          await run('taskset', ['-p', '-c', list, tid]);
+        } catch (error) {
+          const gone = await readFile(`/proc/${pid}/task/${tid}/status`).then(() => false, () => true);
+          if (!gone) throw error;
+        }
+      }),
+    );
+  }
 }
 
 /** The cores `pid` may run on now (its Cpus_allowed_list, e.g. "0-1"), to give them back after pinning. */
