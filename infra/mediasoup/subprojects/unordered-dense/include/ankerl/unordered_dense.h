@@ -7,8 +7,7 @@
 // modulo and a pointer chase: ~6 % of a forwarding worker's time in one find.
 // abseil keeps every guarantee unordered_dense gives (references stay valid
 // until a rehash; erasing moves no other element), so code written for
-// unordered_dense holds here. Its erase(iterator) returns nothing; the worker
-// uses the unordered_dense form that returns the next iterator, added below.
+// unordered_dense holds here.
 #ifndef MS_ANKERL_UNORDERED_DENSE_SHIM_H
 #define MS_ANKERL_UNORDERED_DENSE_SHIM_H
 
@@ -65,53 +64,37 @@ namespace ankerl::unordered_dense
 		}
 	};
 
+	namespace detail
+	{
+		// unordered_dense's erase(iterator) returns the next iterator, which the
+		// worker uses; abseil's returns nothing (and moves no other element, so
+		// the next one stays valid).
+		template<class Base>
+		class erase_returns_next : public Base
+		{
+		public:
+			using Base::Base;
+			using Base::erase;
+
+			typename Base::iterator erase(typename Base::iterator it)
+			{
+				auto next = std::next(it);
+				Base::erase(it);
+				return next;
+			}
+		};
+	} // namespace detail
+
 	template<
 	  class Key,
 	  class T,
 	  class Hash      = hash<Key>,
 	  class KeyEqual  = std::equal_to<Key>,
 	  class Allocator = std::allocator<std::pair<const Key, T>>>
-	class map : public absl::flat_hash_map<Key, T, Hash, KeyEqual, Allocator>
-	{
-		using Base = absl::flat_hash_map<Key, T, Hash, KeyEqual, Allocator>;
-
-	public:
-		using Base::Base;
-		using Base::erase;
-		using iterator       = typename Base::iterator;
-		using const_iterator = typename Base::const_iterator;
-
-		iterator erase(iterator it)
-		{
-			auto next = std::next(it);
-			Base::erase(it);
-			return next;
-		}
-
-		iterator erase(const_iterator it)
-		{
-			return erase(Base::find(it->first));
-		}
-	};
+	using map = detail::erase_returns_next<absl::flat_hash_map<Key, T, Hash, KeyEqual, Allocator>>;
 
 	template<class Key, class Hash = hash<Key>, class KeyEqual = std::equal_to<Key>, class Allocator = std::allocator<Key>>
-	class set : public absl::flat_hash_set<Key, Hash, KeyEqual, Allocator>
-	{
-		using Base = absl::flat_hash_set<Key, Hash, KeyEqual, Allocator>;
-
-	public:
-		using Base::Base;
-		using Base::erase;
-		using iterator       = typename Base::iterator;
-		using const_iterator = typename Base::const_iterator;
-
-		iterator erase(iterator it)
-		{
-			auto next = std::next(it);
-			Base::erase(it);
-			return next;
-		}
-	};
+	using set = detail::erase_returns_next<absl::flat_hash_set<Key, Hash, KeyEqual, Allocator>>;
 } // namespace ankerl::unordered_dense
 
 #endif
