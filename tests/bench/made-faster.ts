@@ -122,6 +122,39 @@ const PAGE_BEFORE_AFTER = `- **The room page's first screen loads only its own c
   by tests/browser/page-weight.test.ts); a member's browser loads ~253 KiB in all by the time it
   is in the room, a facilitator's ~271 KiB (the test prints both; not budgeted).`;
 
+/**
+ * Key frame requests held back until the encoder answers them (issue 20): bench:big-room 5 (3 in
+ * two runs) on a 2 × Intel Xeon machine, 2026-12-07, before f7ccb7b and after it.
+ */
+const KEY_FRAME_BEFORE_AFTER = `- **A key frame request the sender would ignore is held back until it would answer it.** A
+  browser's encoder ignores a key frame request within 300 ms of the last one it answered
+  (libwebrtc), and mediasoup asks again only a second later. When a newcomer arrives, the
+  others' layouts change and their tiles ask for key frames on new layers; the newcomer's own
+  tiles asked for the same layers a few hundred milliseconds later, were ignored, and waited a
+  second: the bench's tiles came in two groups 1 s apart (each request was logged with whether
+  it was answered). Now every video producer holds a second request for a layer until 400 ms
+  after the first (mediasoup's \`keyFrameRequestDelay\`). Let in → every tile showing video,
+  median / p95, on a 2 × Intel Xeon machine (2026-12-07), four runs before and one after (5
+  joins each; 3 in the second and third):
+
+  | | one layer | simulcast |
+  |---|---|---|
+  | before | 616 / 1615, 547 / 1505, 739 / 1612, 599 / 1521 ms | 1538 / 1576, 1438 / 1618, 607 / 1259, 531 / 1447 ms |
+  | after | 552 / 850 ms | 508 / 873 ms |
+
+  After, this run: bench:big-room below.`;
+
+/** The worker's hash maps (issue 20): bench:capacity, bare mediasoup, alternating workers. */
+const HASH_MAP_BEFORE_AFTER = `- **The worker's per-packet lookups in flat hash maps.** mediasoup's worker is written for
+  the unordered_dense hash map, which Debian does not package; our build's stand-in mapped it
+  onto \`std::unordered_map\`, and one lookup per forwarded packet (a consumer's sequence state
+  by stream) took ~6 % of a forwarding worker's time (perf). The stand-in now maps it onto
+  abseil's flat hash map (Debian's, already linked; infra/mediasoup). Bare mediasoup's SFU CPU
+  per stream at 8 rooms of 12 (1/100,000 of a core), bench:capacity run alternately on the two
+  workers, two rounds, 2 × Intel Xeon, 2026-12-07: forwarding only 22.1 / 23.8 before, 20.0 /
+  18.0 after; full receivers 45.9 / 45.6 before, 46.7 / 44.8 after (SRTP and the retransmission
+  buffers dominate there). This run's figures are in "Capacity of one SFU core" above.`;
+
 export const MADE_FASTER = `## Made faster, each with its before and after
 
 Measured in this run unless a date says otherwise; the room-of-12 figures are bench:big-room's
@@ -149,6 +182,8 @@ below (one headless Chromium among eleven synthetic members, the same browser in
   first (one core doing all the work), by load beside the quiet one.
 ${VIEWS_BEFORE_AFTER}
 ${JOIN_BEFORE_AFTER}
+${KEY_FRAME_BEFORE_AFTER}
+${HASH_MAP_BEFORE_AFTER}
 ${STATE_BEFORE_AFTER}
 ${PAGE_BEFORE_AFTER}
 `;
