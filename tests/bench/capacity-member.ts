@@ -8,8 +8,9 @@ import { RtpSource } from '../support/synthetic-member.js';
  * auto-admit, media:join, media:ready, consumers:resume) with plain RTP transports
  * (SYNTHETIC_MEDIA=true), but what it receives goes where the bench says (a hole or a sampled
  * sink) and it asks for consumers with the receive capabilities the bench says (with or without
- * RTCP feedback, and with or without SRTP on what it is sent). It sends nothing itself: a generator process sends its RTP. It takes no part
- * in the key handshake: the generator seals with keys of its own, and the SFU cannot tell.
+ * RTCP feedback), with or without SRTP on what it is sent. It sends nothing itself: a generator
+ * process sends its RTP. It takes no part in the key handshake: the generator seals with keys
+ * of its own, and the SFU cannot tell.
  */
 
 export interface PlainMember {
