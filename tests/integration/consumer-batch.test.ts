@@ -9,6 +9,7 @@ import { TalkTime } from '../../apps/signal/src/media/talk-time.js';
 import { WorkerPool } from '../../apps/signal/src/media/worker-pool.js';
 import type { MediaPolicy } from '../../apps/signal/src/room/state.js';
 import { bindUdp, keyRequests, PlainStream, senderReport, VIDEO_PT } from '../support/plain-rtp.js';
+import { rtpPayload } from '../support/rtp-envelope.js';
 import { WAIT } from '../support/signal-client.js';
 import { KEY_FRAME_MIN_INTERVAL_MS } from '../support/synthetic-member.js';
 
@@ -556,7 +557,12 @@ describe('a newcomer\'s consumers: listed by media:ready, resumed together (real
     await vi.waitFor(() => expect(Math.min(got.get(clear)!.length, got.get(sealed)!.length)).toBeGreaterThan(20), WAIT);
 
     // The RTP header stays readable (version 2, the payload type); AEAD_AES_256_GCM adds a 16-byte tag.
-    const payloads = (m: Member, tag: number) => got.get(m)!.map((p) => p.subarray(12 + 4 * (p[0]! & 0x0f) + (p[0]! & 0x10 ? 4 + 4 * p.readUInt16BE(12 + 2) : 0), p.length - tag).toString('hex'));
+    const payloads = (m: Member, tag: number) =>
+      got.get(m)!.map((p) => {
+        const payload = rtpPayload(p);
+        if (!payload) throw new Error('not an RTP packet');
+        return payload.subarray(0, payload.length - tag).toString('hex');
+      });
     for (const packet of got.get(sealed)!) expect(packet[0]! >> 6).toBe(2);
     const clearPayloads = new Set(payloads(clear, 0));
     const sealedPayloads = payloads(sealed, 16);

@@ -16,7 +16,7 @@ const SOURCE_KIND: Record<MediaSource, MediaKind> = { mic: 'audio', camera: 'vid
  * switch to that layer) would cost its tile a second. mediasoup holds such a request back and
  * sends it this long after the last one: past the encoder's 300 ms, with room for jitter.
  */
-export const KEY_FRAME_REQUEST_DELAY_MS = 400;
+const KEY_FRAME_REQUEST_DELAY_MS = 400;
 
 export interface ProduceRequest {
   transportId: string;
